@@ -1,0 +1,109 @@
+/**
+ * Errors are values with stable codes. Every code is listed in docs/errors.md;
+ * common/errors.test.ts keeps the two in agreement.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 2,
+  USAGE: 2,
+  DESCRIPTOR_INVALID: 400,
+  DESCRIPTOR_UNREADABLE: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  NAME_CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PREFLIGHT_FAILED: 422,
+  OPENSTACK_NOT_CONFIGURED: 422,
+  MESH_CONFIG_INVALID: 500,
+  INTERNAL: 500,
+  K8S_REQUEST_FAILED: 502,
+  K8S_APPLY_FAILED: 502,
+  K8S_WAIT_TIMEOUT: 504,
+  KEYSTONE_AUTH_FAILED: 502,
+  TACKER_REQUEST_FAILED: 502,
+  TACKER_OPERATION_FAILED: 502,
+  TACKER_OPERATION_TIMEOUT: 504,
+  NOVA_REQUEST_FAILED: 502,
+  VNF_SHAPE_UNSUPPORTED: 422,
+  SSH_CONNECT_FAILED: 502,
+  SSH_AUTH_FAILED: 502,
+  SSH_HOST_KEY_MISMATCH: 502,
+  SSH_HOST_KEY_UNKNOWN: 502,
+  SSH_COMMAND_FAILED: 502,
+  SIDECAR_PACKAGE_FAILED: 502,
+  SIDECAR_VERSION_MISMATCH: 502,
+  SIDECAR_NOT_READY: 504,
+  TOKEN_EXPIRED: 502,
+  INJECTION_FAILED: 502,
+  INJECTION_TIMEOUT: 504,
+  SANDBOX_NOT_ROOT: 2,
+  SANDBOX_MISSING_PACKAGES: 2,
+  SANDBOX_PORT22_BUSY: 2,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ProblemItem {
+  /** JSON pointer into the input, "" for the whole document */
+  pointer: string;
+  message: string;
+}
+
+export interface MixmeshErrorOptions {
+  /** HTTP status; defaults to the code's status (or 500 for CLI-only codes) */
+  status?: number;
+  /** per-problem list, e.g. descriptor validation problems */
+  errors?: ProblemItem[];
+  /** extra machine-readable context; never secrets */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class MixmeshError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errors: ProblemItem[] | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: MixmeshErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MixmeshError';
+    this.code = code;
+    const defaultStatus = ERROR_CODES[code];
+    this.status = options.status ?? (defaultStatus >= 100 ? defaultStatus : 500);
+    this.errors = options.errors;
+    this.details = options.details;
+  }
+}
+
+export function isMixmeshError(e: unknown, code?: ErrorCode): e is MixmeshError {
+  return e instanceof MixmeshError && (code === undefined || e.code === code);
+}
+
+/** Wrap an upstream failure with context, keeping the cause. */
+export function wrapError(code: ErrorCode, context: string, cause: unknown, options: Omit<MixmeshErrorOptions, 'cause'> = {}): MixmeshError {
+  if (cause instanceof MixmeshError) {
+    return new MixmeshError(cause.code, `${context}: ${cause.message}`, { status: cause.status, errors: cause.errors, details: cause.details, cause });
+  }
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return new MixmeshError(code, `${context}: ${text}`, { ...options, cause });
+}
+
+/** RFC 9457 problem+json body for an error. 5xx bodies say little; the log says everything. */
+export function toProblem(e: unknown): Record<string, unknown> {
+  if (e instanceof MixmeshError) {
+    const body: Record<string, unknown> = {
+      type: `https://mixmesh.io/errors/${e.code}`,
+      title: e.code,
+      status: e.status,
+      detail: e.status >= 500 && !e.code.startsWith('TACKER') && !e.code.startsWith('SSH') ? 'internal error; see the server log' : e.message,
+      code: e.code,
+    };
+    if (e.errors) body.errors = e.errors;
+    return body;
+  }
+  return { type: 'https://mixmesh.io/errors/INTERNAL', title: 'INTERNAL', status: 500, detail: 'internal error; see the server log', code: 'INTERNAL' };
+}

@@ -1,0 +1,194 @@
+/**
+ * The `mixmesh.io/v1alpha1` MeshService contract (../shared/spec/descriptor.md), as TypeScript.
+ * `MeshServiceInput` is what a user writes; `MeshService` is what validate() returns: every default
+ * applied, so generators never guess.
+ */
+
+export type Runtime = 'container' | 'vm';
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'TCP' | 'TLS';
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+export type AuthorizationMode = 'connections' | 'open';
+export type HostKeyPolicy = 'console' | 'accept-new' | string; // or a pinned "ssh-ed25519 AAAA…" key
+export type SidecarPackage = 'deb' | 'rpm' | 'tar';
+export type InjectionMode = 'orchestrator' | 'plugin';
+export type SimpleLoadBalancer = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+
+export const HTTP_FAMILY: ReadonlySet<Protocol> = new Set(['HTTP', 'HTTP2', 'GRPC']);
+export function isHttpFamily(p: Protocol): boolean {
+  return HTTP_FAMILY.has(p);
+}
+
+export interface Port {
+  name: string;
+  port: number;
+  targetPort: number;
+  protocol: Protocol;
+}
+
+export type ProbePort = string | number;
+export type ReadinessProbe =
+  | { httpGet: { path: string; port: ProbePort } }
+  | { tcpSocket: { port: ProbePort } };
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+}
+
+export interface ContainerSpec {
+  image: string;
+  replicas: number;
+  command?: string[];
+  args?: string[];
+  env?: EnvVar[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown>;
+}
+
+export interface VmSsh {
+  user: string;
+  port: number;
+  credentialsSecret: string;
+  hostKey: HostKeyPolicy;
+}
+
+export interface VmSidecar {
+  package: SidecarPackage;
+  istioVersion: string;
+  injection: InjectionMode;
+}
+
+export interface VmSpec {
+  vnfdId: string;
+  flavourId: string;
+  instantiationLevelId?: string;
+  instances: number;
+  vimId?: string;
+  extVirtualLinks?: Record<string, unknown>[];
+  additionalParams?: Record<string, unknown>;
+  fixedIp?: string;
+  ssh: VmSsh;
+  sidecar: VmSidecar;
+}
+
+/** One version of one microservice (the descriptor lists versions as separate entries). */
+export interface Microservice {
+  name: string;
+  version: string;
+  runtime: Runtime;
+  serviceAccount: string;
+  ports: Port[];
+  readinessProbe?: ReadinessProbe;
+  container?: ContainerSpec;
+  vm?: VmSpec;
+}
+
+export interface Retries {
+  attempts: number;
+  perTryTimeout?: string;
+  retryOn?: string;
+}
+
+export interface Fault {
+  delay?: { percent: number; fixed: string };
+  abort?: { percent: number; httpStatus: number };
+}
+
+export interface RouteMatch {
+  pathPrefix?: string;
+  headers?: Record<string, string>;
+}
+
+export interface SplitEntry {
+  version: string;
+  weight: number;
+}
+
+export interface Route {
+  match?: RouteMatch;
+  split: SplitEntry[];
+}
+
+export type LoadBalancer =
+  | SimpleLoadBalancer
+  | { consistentHash: { header: string } }
+  | { consistentHash: { cookie: { name: string; ttl?: string; path?: string } } }
+  | { consistentHash: { sourceIp: true } };
+
+export interface ConnectionPool {
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  maxRequestsPerConnection?: number;
+}
+
+export interface CircuitBreaker {
+  consecutiveErrors?: number;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+}
+
+export interface Connection {
+  from: string; // a microservice name or "ingress"
+  to: string;
+  /** always set after validation: the given port name, or `to`'s only port */
+  port: string;
+  timeout?: string;
+  retries?: Retries;
+  fault?: Fault;
+  routes?: Route[];
+  loadBalancer?: LoadBalancer;
+  connectionPool?: ConnectionPool;
+  circuitBreaker?: CircuitBreaker;
+}
+
+export interface IngressRoute {
+  pathPrefix: string;
+  to: string;
+  /** always set after validation */
+  port: string;
+}
+
+export interface Ingress {
+  host: string;
+  tls?: { credentialName: string };
+  routes: IngressRoute[];
+}
+
+export interface MeshSettings {
+  mtls: MtlsMode;
+  authorization: AuthorizationMode;
+  network: string;
+}
+
+export interface MeshServiceMetadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+export interface MeshServiceSpec {
+  mesh: MeshSettings;
+  microservices: Microservice[];
+  connections: Connection[];
+  ingress?: Ingress;
+}
+
+/** A validated descriptor with every default applied. */
+export interface MeshService {
+  apiVersion: 'mixmesh.io/v1alpha1';
+  kind: 'MeshService';
+  metadata: MeshServiceMetadata;
+  spec: MeshServiceSpec;
+}
+
+/** One problem: a JSON pointer into the input and a sentence naming the value and what is allowed. */
+export interface Problem {
+  pointer: string;
+  message: string;
+}
+
+export type ValidationResult =
+  | { ok: true; value: MeshService; problems: [] }
+  | { ok: false; problems: Problem[] };

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the sandbox and the tests need, when they are missing.
+# Idempotent and quick when everything is there. Never starts a host sshd (policy-rc.d exits 101),
+# because the sandbox's VMs listen on 127.0.10.N:22 and a host sshd on *:22 would take that port.
+set -euo pipefail
+
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+{ [ -x /usr/bin/openstack ] && /usr/bin/python3 -c 'import tackerclient' >/dev/null 2>&1; } || need+=(python3-openstackclient python3-tackerclient)
+[ -x /usr/bin/keystone-manage ] || need+=(keystone)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "mixmesh: missing Debian packages: ${need[*]} (run as root, or install them: apt-get install ${need[*]})" >&2
+  exit 1
+fi
+
+echo "mixmesh: installing Debian packages: ${need[*]}" >&2
+# no service may start during the install (a host sshd would take *:22)
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+[ -e "$policy" ] && had_policy=1
+if [ "$had_policy" = 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ "$had_policy" = 0 ]; then rm -f "$policy"; fi
+echo "mixmesh: Debian packages installed" >&2
