@@ -1,0 +1,282 @@
+/**
+ * Orchestrator configuration, read once at start-up (interfaces.md, "Configuration"):
+ * flags > environment > `--config FILE` (YAML) > defaults. The result is validated and frozen;
+ * nothing else in the orchestrator reads `process.env` or these files.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { MixmeshError, type ProblemItem } from '../common/errors.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
+
+export type Role = 'viewer' | 'deployer' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
+
+export interface ApiToken {
+  name: string;
+  role: Role;
+  /** hex SHA-256 of the bearer token; the token itself is never kept */
+  sha256: string;
+}
+
+export type KubeSource = { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster'; host: string; port: string; tokenFile: string; caFile: string };
+
+export type OpenStackSource =
+  | { kind: 'clouds-yaml'; cloud: string; file: string }
+  | { kind: 'env'; authUrl: string; username: string; password: string; projectName: string; userDomainName: string; projectDomainName: string; regionName?: string; interface?: string };
+
+export interface OrchestratorConfig {
+  kube: KubeSource;
+  /** absent: serve runs, and a descriptor with a VM gets 422 OPENSTACK_NOT_CONFIGURED */
+  openstack?: OpenStackSource;
+  listen: { host: string; port: number };
+  tokens: readonly ApiToken[];
+  bodyLimitBytes: number;
+  injector: { enabled: boolean; listen: { host: string; port: number }; token?: string; url?: string };
+  callback: { url: string; auth: 'basic' | 'oauth2' };
+  systemNamespace: string;
+  /** the mesh values; `trustDomainExplicit` false means: read it from ConfigMap istio-system/istio */
+  mesh: MeshValues;
+  trustDomainExplicit: boolean;
+  sidecarArtifacts?: string;
+  /** how often the controller re-lists every MeshService even without watch events */
+  resyncSeconds: number;
+  /** Tacker FAILED_TEMP: how many `retry` calls before `rollback` */
+  tackerRetries: number;
+  /** polling interval for Tacker operations when no notification arrives */
+  tackerPollMs: number;
+  /** how long one VM chain (create → WorkloadEntry) may take */
+  vmTimeoutMs: number;
+  /** how long workloads may take to become ready */
+  readyTimeoutMs: number;
+}
+
+/** What a command line may set (cli/serve.ts maps commander options onto this). */
+export interface ConfigFlags {
+  config?: string;
+  kubeconfig?: string;
+  listen?: string;
+  tokensFile?: string;
+  injector?: boolean; // --no-injector sets false
+  injectorListen?: string;
+  injectorUrl?: string;
+  callbackUrl?: string;
+  callbackAuth?: string;
+  systemNamespace?: string;
+}
+
+export interface ConfigSources {
+  flags?: ConfigFlags;
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+  home?: string;
+  /** where an in-cluster service account would be; tests point it elsewhere */
+  serviceAccountDir?: string;
+}
+
+const MESH_KEYS = new Set(Object.keys(DEFAULT_MESH_VALUES));
+const FILE_KEYS = new Set([
+  'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
+  'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
+  'readyTimeoutMs', 'mesh',
+]);
+
+function parseListen(value: string, where: string, problems: ProblemItem[]): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    problems.push({ pointer: where, message: `"${value}" is not HOST:PORT (e.g. 127.0.0.1:7070)` });
+    return { host: '127.0.0.1', port: 0 };
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function readYamlFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MixmeshError('CONFIG_INVALID', `${what} ${path} cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (e) {
+    throw new MixmeshError('CONFIG_INVALID', `${what} ${path} is not YAML: ${(e as Error).message}`);
+  }
+}
+
+/** Parse and check a tokens file: YAML `[{name, role, sha256}]`. */
+export function parseTokens(value: unknown, where: string): ApiToken[] {
+  const problems: ProblemItem[] = [];
+  if (!Array.isArray(value)) throw new MixmeshError('CONFIG_INVALID', `${where}: must be a YAML list of {name, role, sha256}`);
+  const out: ApiToken[] = [];
+  value.forEach((t: unknown, i) => {
+    const o = (t ?? {}) as Record<string, unknown>;
+    if (typeof o.name !== 'string' || o.name === '') problems.push({ pointer: `/${i}/name`, message: 'must be a non-empty string' });
+    if (!ROLES.includes(o.role as Role)) problems.push({ pointer: `/${i}/role`, message: `"${String(o.role)}" is not a role (allowed: ${ROLES.join(', ')})` });
+    if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(o.sha256)) problems.push({ pointer: `/${i}/sha256`, message: 'must be the 64 hex digits of the token\'s SHA-256' });
+    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256'].includes(k));
+    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256)` });
+    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase() });
+  });
+  if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
+  return out;
+}
+
+function findCloudsYaml(env: Readonly<Record<string, string | undefined>>, cwd: string, home: string): string | undefined {
+  const candidates = [env.OS_CLIENT_CONFIG_FILE, join(cwd, 'clouds.yaml'), join(home, '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml'];
+  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
+}
+
+function resolveOpenStack(env: Readonly<Record<string, string | undefined>>, cwd: string, home: string): OpenStackSource | undefined {
+  if (env.OS_CLOUD) {
+    const file = findCloudsYaml(env, cwd, home);
+    if (!file) throw new MixmeshError('CONFIG_INVALID', `OS_CLOUD=${env.OS_CLOUD} but no clouds.yaml was found (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml)`);
+    const doc = readYamlFile(file, 'clouds.yaml') as { clouds?: Record<string, unknown> } | null;
+    if (!doc?.clouds || !(env.OS_CLOUD in doc.clouds)) throw new MixmeshError('CONFIG_INVALID', `${file} has no cloud "${env.OS_CLOUD}" (known: ${Object.keys(doc?.clouds ?? {}).join(', ') || 'none'})`);
+    return { kind: 'clouds-yaml', cloud: env.OS_CLOUD, file };
+  }
+  if (env.OS_AUTH_URL) {
+    const missing = ['OS_USERNAME', 'OS_PASSWORD', 'OS_PROJECT_NAME'].filter((k) => !env[k]);
+    if (missing.length) throw new MixmeshError('CONFIG_INVALID', `OS_AUTH_URL is set but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not`);
+    return {
+      kind: 'env', authUrl: env.OS_AUTH_URL, username: env.OS_USERNAME!, password: env.OS_PASSWORD!, projectName: env.OS_PROJECT_NAME!,
+      userDomainName: env.OS_USER_DOMAIN_NAME ?? 'Default', projectDomainName: env.OS_PROJECT_DOMAIN_NAME ?? 'Default',
+      ...(env.OS_REGION_NAME ? { regionName: env.OS_REGION_NAME } : {}), ...(env.OS_INTERFACE ? { interface: env.OS_INTERFACE } : {}),
+    };
+  }
+  return undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+function positiveInt(value: unknown, where: string, problems: ProblemItem[], fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    problems.push({ pointer: where, message: `${JSON.stringify(value)} is not a non-negative integer` });
+    return fallback;
+  }
+  return n;
+}
+
+/**
+ * Build the configuration. Throws CONFIG_INVALID (exit 2) naming every problem: no Kubernetes,
+ * no tokens, a bad listen address, an unreadable file.
+ */
+export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
+  const flags = sources.flags ?? {};
+  const env = sources.env ?? {};
+  const cwd = sources.cwd ?? '.';
+  const home = sources.home ?? env.HOME ?? '/root';
+  const problems: ProblemItem[] = [];
+
+  const configPath = flags.config;
+  let file: Record<string, unknown> = {};
+  if (configPath !== undefined) {
+    const doc = readYamlFile(resolve(cwd, configPath), 'config file');
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: must be a YAML mapping`);
+      file = doc as Record<string, unknown>;
+    }
+    for (const key of Object.keys(file)) {
+      if (!FILE_KEYS.has(key) && !MESH_KEYS.has(key)) problems.push({ pointer: `/${key}`, message: `unknown setting "${key}" in ${configPath} (allowed: ${[...FILE_KEYS, ...MESH_KEYS].sort().join(', ')})` });
+    }
+  }
+  const fileStr = (key: string): string | undefined => {
+    const v = file[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') {
+      problems.push({ pointer: `/${key}`, message: `must be a string in ${configPath}` });
+      return undefined;
+    }
+    return v;
+  };
+  const pick = (flag: string | undefined, envName: string, fileKey: string): string | undefined => flag ?? (env[envName] || undefined) ?? fileStr(fileKey);
+
+  // Kubernetes: never fall back to localhost:8080 (client-node would, silently)
+  const saDir = sources.serviceAccountDir ?? '/var/run/secrets/kubernetes.io/serviceaccount';
+  const kubeconfigPath = pick(flags.kubeconfig, 'KUBECONFIG', 'kubeconfig');
+  let kube: KubeSource | undefined;
+  if (kubeconfigPath) {
+    const path = resolve(cwd, kubeconfigPath.split(':')[0]!);
+    if (!existsSync(path)) problems.push({ pointer: '/kubeconfig', message: `kubeconfig ${path} does not exist` });
+    else kube = { kind: 'kubeconfig', path };
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(saDir, 'token'))) {
+    kube = { kind: 'in-cluster', host: env.KUBERNETES_SERVICE_HOST, port: env.KUBERNETES_SERVICE_PORT ?? '443', tokenFile: join(saDir, 'token'), caFile: join(saDir, 'ca.crt') };
+  } else {
+    problems.push({ pointer: '/kubeconfig', message: 'no Kubernetes cluster: set --kubeconfig or KUBECONFIG, or run in a cluster with a service account' });
+  }
+
+  const listenText = pick(flags.listen, 'MIXMESH_LISTEN', 'listen') ?? '127.0.0.1:7070';
+  const listen = parseListen(listenText, '/listen', problems);
+
+  const tokensFile = pick(flags.tokensFile, 'MIXMESH_TOKENS_FILE', 'tokensFile');
+  let tokens: ApiToken[] = [];
+  if (!tokensFile) {
+    problems.push({ pointer: '/tokensFile', message: 'no API tokens: set MIXMESH_TOKENS_FILE to a YAML list of {name, role, sha256}; the API refuses to start without one' });
+  } else {
+    tokens = parseTokens(readYamlFile(resolve(cwd, tokensFile), 'tokens file'), `tokens file ${tokensFile}`);
+    if (tokens.length === 0) problems.push({ pointer: '/tokensFile', message: `${tokensFile} holds no tokens; the API refuses to start without one` });
+  }
+
+  const injectorEnabled = flags.injector !== false;
+  const injectorListen = parseListen(pick(flags.injectorListen, 'MIXMESH_INJECTOR_LISTEN', 'injectorListen') ?? '127.0.0.1:7071', '/injectorListen', problems);
+  const injectorUrl = pick(flags.injectorUrl, 'MIXMESH_INJECTOR_URL', 'injectorUrl');
+  const injectorToken = (env.MIXMESH_INJECTOR_TOKEN || undefined) ?? fileStr('injectorToken');
+  if (!injectorEnabled && !injectorUrl) problems.push({ pointer: '/injectorUrl', message: 'with --no-injector, MIXMESH_INJECTOR_URL must name the remote injector' });
+  if (injectorUrl && !/^https?:\/\//.test(injectorUrl)) problems.push({ pointer: '/injectorUrl', message: `"${injectorUrl}" is not an http(s) URL` });
+
+  const callbackAuth = pick(flags.callbackAuth, 'MIXMESH_CALLBACK_AUTH', 'callbackAuth') ?? 'basic';
+  if (callbackAuth !== 'basic' && callbackAuth !== 'oauth2') problems.push({ pointer: '/callbackAuth', message: `"${callbackAuth}" is not allowed (basic or oauth2)` });
+  const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `http://${listenText}/v1/tacker/notifications`;
+
+  const systemNamespace = pick(flags.systemNamespace, 'MIXMESH_SYSTEM_NAMESPACE', 'systemNamespace') ?? 'mixmesh-system';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(systemNamespace)) problems.push({ pointer: '/systemNamespace', message: `"${systemNamespace}" is not a DNS-1123 label` });
+
+  // mesh values: the file's `mesh:` block or top-level mesh keys (the same file `render --config` reads)
+  const meshFile = { ...Object.fromEntries(Object.entries(file).filter(([k]) => MESH_KEYS.has(k))), ...((file.mesh as Record<string, unknown> | undefined) ?? {}) };
+  const mesh = { ...structuredClone(DEFAULT_MESH_VALUES), ...meshFile } as MeshValues;
+  if (meshFile.trustDomain !== undefined && meshFile.meshId === undefined) mesh.meshId = mesh.trustDomain;
+  for (const key of ['trustDomain', 'clusterDomain', 'clusterId', 'meshId', 'istioNamespace', 'istioVersion'] as const) {
+    if (typeof mesh[key] !== 'string' || mesh[key] === '') problems.push({ pointer: `/mesh/${key}`, message: 'must be a non-empty string' });
+  }
+  mesh.tokenExpirationSeconds = positiveInt(mesh.tokenExpirationSeconds, '/mesh/tokenExpirationSeconds', problems, 3600);
+
+  let openstack: OpenStackSource | undefined;
+  try {
+    openstack = resolveOpenStack(env, cwd, home);
+  } catch (e) {
+    problems.push({ pointer: '/openstack', message: (e as Error).message });
+  }
+
+  if (problems.length) {
+    throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
+  }
+  const config: OrchestratorConfig = {
+    kube: kube!,
+    ...(openstack ? { openstack } : {}),
+    listen,
+    tokens,
+    bodyLimitBytes: positiveInt(file.bodyLimitBytes, '/bodyLimitBytes', problems, 4 * 1024 * 1024),
+    injector: { enabled: injectorEnabled, listen: injectorListen, ...(injectorToken ? { token: injectorToken } : {}), ...(injectorUrl ? { url: injectorUrl } : {}) },
+    callback: { url: callbackUrl, auth: callbackAuth as 'basic' | 'oauth2' },
+    systemNamespace,
+    mesh,
+    trustDomainExplicit: meshFile.trustDomain !== undefined,
+    ...(env.MIXMESH_SIDECAR_ARTIFACTS || fileStr('sidecarArtifacts') ? { sidecarArtifacts: (env.MIXMESH_SIDECAR_ARTIFACTS || fileStr('sidecarArtifacts'))! } : {}),
+    resyncSeconds: positiveInt(file.resyncSeconds, '/resyncSeconds', problems, 30),
+    tackerRetries: positiveInt(file.tackerRetries, '/tackerRetries', problems, 2),
+    tackerPollMs: positiveInt(file.tackerPollMs, '/tackerPollMs', problems, 2000),
+    vmTimeoutMs: positiveInt(file.vmTimeoutMs, '/vmTimeoutMs', problems, 15 * 60_000),
+    readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
+  };
+  if (problems.length) throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
+  return deepFreeze(config);
+}
