@@ -1,0 +1,16 @@
+/** mesh-config: descriptor → Kubernetes + Istio objects (pure), each validated before it leaves. */
+export { renderAll, compareObjects, KIND_ORDER, KUBERNETES_KINDS, type RenderOptions } from './render.js';
+export { renderNamespace, renderServiceAccounts, renderService, renderDeployment } from './kubernetes.js';
+export {
+  renderWorkloadGroup,
+  renderDestinationRule,
+  renderVirtualService,
+  renderPeerAuthentication,
+  renderAuthorizationPolicy,
+  renderIngress,
+  vmProxyLabels,
+} from './istio.js';
+export { buildContext, hostOf, type RenderContext, type RenderedObject, type ObjectMeta, type MicroserviceGroup } from './model.js';
+export { validateMeshObject, meshObjectProblems, celViolations, describeObject, VALIDATED_KINDS, type MeshObjectLike } from './validate.js';
+export { CEL_RULES, type CelRule } from './cel-rules.js';
+export { DEFAULT_MESH_VALUES, ingressPrincipal, type MeshValues } from './values.js';

@@ -1,0 +1,170 @@
+/**
+ * Every generated object is checked before it leaves: the OpenAPI schema of its kind
+ * (`kubernetes-models`, `@kubernetes-models/istio`), the Istio CEL rules that package drops
+ * (cel-rules.ts, evaluated by a CEL interpreter), and the metadata rules the API server applies.
+ * A failure is a mixmesh bug: `MESH_CONFIG_INVALID`.
+ */
+import { parse } from '@marcbachmann/cel-js';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
+import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1/Gateway';
+import { ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry';
+import { Sidecar } from '@kubernetes-models/istio/networking.istio.io/v1/Sidecar';
+import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
+import { WorkloadEntry } from '@kubernetes-models/istio/networking.istio.io/v1/WorkloadEntry';
+import { WorkloadGroup } from '@kubernetes-models/istio/networking.istio.io/v1/WorkloadGroup';
+import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
+import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
+import { MixmeshError } from '../common/errors.js';
+import { CEL_RULES, type CelRule } from './cel-rules.js';
+
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: never) => Validatable;
+
+const MODELS: Record<string, ModelClass> = {
+  'v1/Namespace': Namespace as unknown as ModelClass,
+  'v1/Service': Service as unknown as ModelClass,
+  'v1/ServiceAccount': ServiceAccount as unknown as ModelClass,
+  'apps/v1/Deployment': Deployment as unknown as ModelClass,
+  'networking.istio.io/v1/DestinationRule': DestinationRule as unknown as ModelClass,
+  'networking.istio.io/v1/Gateway': Gateway as unknown as ModelClass,
+  'networking.istio.io/v1/ServiceEntry': ServiceEntry as unknown as ModelClass,
+  'networking.istio.io/v1/Sidecar': Sidecar as unknown as ModelClass,
+  'networking.istio.io/v1/VirtualService': VirtualService as unknown as ModelClass,
+  'networking.istio.io/v1/WorkloadEntry': WorkloadEntry as unknown as ModelClass,
+  'networking.istio.io/v1/WorkloadGroup': WorkloadGroup as unknown as ModelClass,
+  'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy as unknown as ModelClass,
+  'security.istio.io/v1/PeerAuthentication': PeerAuthentication as unknown as ModelClass,
+};
+
+/** The apiVersion/kind pairs validateMeshObject knows. */
+export const VALIDATED_KINDS: readonly string[] = Object.freeze(Object.keys(MODELS));
+
+type Compiled = (context: Record<string, unknown>) => unknown;
+interface CompiledRule extends CelRule {
+  run: Compiled;
+}
+const rulesByKind = new Map<string, CompiledRule[]>();
+for (const r of CEL_RULES) {
+  const list = rulesByKind.get(r.kind) ?? [];
+  // parse once: evaluation then costs microseconds per node
+  list.push({ ...r, run: parse(r.rule) as unknown as Compiled });
+  rulesByKind.set(r.kind, list);
+}
+
+export interface MeshObjectLike {
+  apiVersion?: unknown;
+  kind?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; labels?: unknown };
+  [field: string]: unknown;
+}
+
+/** Every node a rule path reaches, with its JSON pointer. */
+function reach(node: unknown, path: readonly string[], pointer: string, out: Array<[unknown, string]>): void {
+  if (node === undefined || node === null) return;
+  if (path.length === 0) {
+    out.push([node, pointer]);
+    return;
+  }
+  const [head, ...rest] = path;
+  if (head === '[]') {
+    if (Array.isArray(node)) node.forEach((item, i) => reach(item, rest, `${pointer}/${i}`, out));
+  } else if (head === '{}') {
+    if (typeof node === 'object' && !Array.isArray(node)) {
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) reach(v, rest, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
+    }
+  } else if (typeof node === 'object' && !Array.isArray(node)) {
+    reach((node as Record<string, unknown>)[head!], rest, `${pointer}/${head}`, out);
+  }
+}
+
+/** The CEL rule violations of one object, as `pointer: message` lines (empty: none). */
+export function celViolations(obj: MeshObjectLike): string[] {
+  const problems: string[] = [];
+  for (const r of rulesByKind.get(String(obj.kind)) ?? []) {
+    const nodes: Array<[unknown, string]> = [];
+    reach(obj, r.path, '', nodes);
+    for (const [self, pointer] of nodes) {
+      let ok: unknown;
+      try {
+        ok = r.run({ self });
+      } catch (e) {
+        // the API server rejects what a rule cannot evaluate, e.g. duration("3 seconds")
+        problems.push(`${pointer}: ${r.message} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+        continue;
+      }
+      if (ok !== true) problems.push(`${pointer}: ${r.message}`);
+    }
+  }
+  return problems;
+}
+
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The metadata checks the API server makes before any schema: names and label syntax. */
+function metadataProblems(obj: MeshObjectLike): string[] {
+  const problems: string[] = [];
+  const name = obj.metadata?.name;
+  if (typeof name !== 'string' || name.length > 253 || !DNS_SUBDOMAIN.test(name)) problems.push(`/metadata/name: ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+  const labels = obj.metadata?.labels;
+  if (labels !== undefined) {
+    for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
+      const slash = k.lastIndexOf('/');
+      const prefix = slash === -1 ? undefined : k.slice(0, slash);
+      const local = slash === -1 ? k : k.slice(slash + 1);
+      if (!LABEL_NAME.test(local) || (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) problems.push(`/metadata/labels: key ${JSON.stringify(k)} is not a valid label key`);
+      if (typeof v !== 'string' || (v !== '' && !LABEL_NAME.test(v))) problems.push(`/metadata/labels/${k.replace(/~/g, '~0').replace(/\//g, '~1')}: ${JSON.stringify(v)} is not a valid label value`);
+    }
+  }
+  return problems;
+}
+
+/** Human name of an object for messages: `Kind ns/name`. */
+export function describeObject(obj: MeshObjectLike): string {
+  const ns = typeof obj.metadata?.namespace === 'string' ? `${obj.metadata.namespace}/` : '';
+  return `${String(obj.kind)} ${ns}${String(obj.metadata?.name)}`;
+}
+
+/**
+ * All problems of one object: schema, CEL and metadata, each as `pointer: message`.
+ * An unknown apiVersion/kind is a problem too.
+ */
+export function meshObjectProblems(obj: MeshObjectLike): string[] {
+  const key = `${String(obj.apiVersion)}/${String(obj.kind)}`;
+  const Model = MODELS[key];
+  if (!Model) return [`: no schema for ${key} (known: ${VALIDATED_KINDS.join(', ')})`];
+  const problems = metadataProblems(obj);
+  try {
+    new Model(obj as never).validate();
+  } catch (e) {
+    const errors = (e as { errors?: Array<{ instancePath?: string; message?: string; params?: unknown }> }).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      for (const err of errors) problems.push(`${err.instancePath ?? ''}: ${err.message ?? 'invalid'}${err.params ? ` ${JSON.stringify(err.params)}` : ''}`);
+    } else {
+      problems.push(`: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  problems.push(...celViolations(obj));
+  return problems;
+}
+
+/** Throws `MESH_CONFIG_INVALID` naming the object and every problem; returns the object otherwise. */
+export function validateMeshObject<T extends MeshObjectLike>(obj: T): T {
+  const problems = meshObjectProblems(obj);
+  if (problems.length > 0) {
+    throw new MixmeshError('MESH_CONFIG_INVALID', `${describeObject(obj)} is invalid: ${problems.join('; ')}`, {
+      errors: problems.map((p) => {
+        const i = p.indexOf(': ');
+        return { pointer: p.slice(0, i), message: p.slice(i + 2) };
+      }),
+      details: { kind: obj.kind, name: obj.metadata?.name, namespace: obj.metadata?.namespace },
+    });
+  }
+  return obj;
+}
