@@ -1,0 +1,44 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import {
+  asRoot, dropInUnit, installPackageScript, placeFilesScript, prepareScript, replaceTokenScript, startScript, uninstallScript, verifyScript,
+} from './scripts.js';
+
+/** busybox sh is what the VMs run; `-n` parses without executing. */
+function parses(script: string): void {
+  execFileSync('busybox', ['sh', '-n', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe('vm-sidecar-injector/scripts', () => {
+  const hosts = "198.51.100.10 istiod.istio-system.svc\n";
+  const all: [string, string][] = [
+    ['prepare root', prepareScript('root', 'deb', '1.30.3')],
+    ['prepare ubuntu', prepareScript('ubuntu', 'rpm', '1.30.3')],
+    ['install deb upload', installPackageScript({ kind: 'deb', version: '1.30.3', sha256: 'ab', staged: '/tmp/x y/p.deb' })],
+    ['install rpm url', installPackageScript({ kind: 'rpm', version: '1.30.3', url: "http://h/it's.rpm" })],
+    ['install tar kept', installPackageScript({ kind: 'tar', version: '1.30.3' })],
+    ['place', placeFilesScript('/tmp/mixmesh.abc', hosts, false)],
+    ['place systemd', placeFilesScript('/tmp/mixmesh.abc', hosts, true)],
+    ['start', startScript(false)],
+    ['restart', startScript(true)],
+    ['verify', verifyScript('127.0.10.3', 10, 0.1)],
+    ['replace token', replaceTokenScript('/tmp/mixmesh.abc/istio-token')],
+    ['uninstall deb', uninstallScript('deb', '1.30.3', hosts)],
+    ['uninstall rpm', uninstallScript('rpm', '1.30.3', hosts)],
+    ['uninstall tar', uninstallScript('tar', '1.30.3', hosts)],
+  ];
+  for (const [name, script] of all) it(`${name} parses with busybox sh`, () => parses(script));
+
+  it('wraps scripts for non-root users in sudo -n sh -c with one quoted argument', () => {
+    assert.equal(asRoot("echo 'a'", 'root'), `sh -c 'echo '"'"'a'"'"''`);
+    assert.equal(asRoot('echo hi', 'ubuntu'), `sudo -n sh -c 'echo hi'`);
+    const out = execFileSync('sh', ['-c', asRoot("printf '%s' \"it's $((1+1))\"", 'root')], { encoding: 'utf8' });
+    assert.equal(out, "it's 2");
+  });
+
+  it('the drop-in restores the token with full privileges before istio starts', () => {
+    const unit = dropInUnit();
+    assert.match(unit, /^\[Service\]$/m);
+    assert.match(unit, /^ExecStartPre=\+\/bin\/sh -c '.*cp \/var\/lib\/mixmesh\/istio-token .*mv -f .* \/var\/run\/secrets\/tokens\/istio-token'$/m);
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * The remote scripts, one per step: POSIX sh that busybox 1.35 runs (no bash, no sudo, no
+ * systemctl on the sandbox VMs; the same scripts run unchanged on a real VM with systemd).
+ * Pure: every value reaches a script through shellQuote; secrets never do — they travel as files
+ * over SFTP and scripts only name their paths.
+ *
+ * Every script is idempotent and ends by printing `mixmesh-result=changed` or
+ * `mixmesh-result=unchanged`, so a second run can prove that it changed nothing.
+ */
+import { shellQuote } from '../common/names.js';
+import { BUNDLE_PATHS } from './bundle/bundle.js';
+
+export type PackageKind = 'deb' | 'rpm' | 'tar';
+
+export const STATE_DIR = '/var/lib/mixmesh';
+/** the reboot-safe copy of the token (/var/run is tmpfs on most distributions) */
+export const TOKEN_COPY = `${STATE_DIR}/istio-token`;
+export const DROP_IN = '/etc/systemd/system/istio.service.d/mixmesh.conf';
+/** pid (= process group) of istio-start.sh where there is no systemd */
+export const PID_FILE = `${STATE_DIR}/istio.pid`;
+export const INSTALLED_MARKER = `${STATE_DIR}/installed`;
+export const PACKAGE_NAME = 'istio-sidecar';
+
+export const RESULT_CHANGED = 'mixmesh-result=changed';
+export const RESULT_UNCHANGED = 'mixmesh-result=unchanged';
+
+/** Exit codes the scripts use for failures the injector maps to stable error codes. */
+export const EXIT = Object.freeze({
+  CHECKSUM: 10,
+  PACKAGE: 11,
+  FETCH: 12,
+  NOT_READY: 13,
+  SUDO: 14,
+  START: 15,
+});
+
+const PRELUDE = 'set -eu\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH\n';
+
+/** Wrap a script for the SSH user: root runs `sh -c`, anyone else `sudo -n sh -c`. */
+export function asRoot(script: string, user: string): string {
+  const command = `sh -c ${shellQuote(script)}`;
+  return user === 'root' ? command : `sudo -n ${command}`;
+}
+
+/** The kept copy of the package, also used to list its files at uninstall. */
+export function keptPackagePath(kind: PackageKind, version: string): string {
+  return `${STATE_DIR}/${PACKAGE_NAME}-${version}.${kind === 'tar' ? 'tar.gz' : kind}`;
+}
+
+/**
+ * Runs as the SSH user (no sudo): makes a private staging directory for SFTP uploads and reports
+ * facts about the VM. Root stages under /var/lib/mixmesh (same file system as the kept package,
+ * so moving the package there is a rename); other users in /tmp, private (0700).
+ */
+export function prepareScript(user: string, kind: PackageKind, version: string): string {
+  const kept = keptPackagePath(kind, version);
+  return `${PRELUDE}umask 077
+${user === 'root' ? `mkdir -p ${STATE_DIR}\nchmod 755 ${STATE_DIR}\nd=$(mktemp -d ${STATE_DIR}/staging.XXXXXX)` : 'd=$(mktemp -d /tmp/mixmesh.XXXXXX)'}
+chmod 700 "$d"
+echo "staging=$d"
+if command -v systemctl >/dev/null 2>&1; then echo systemd=1; else echo systemd=0; fi
+${user === 'root' ? '' : `if ! sudo -n true 2>/dev/null; then echo "user ${user.replace(/[^A-Za-z0-9_.-]/g, '?')} may not run sudo -n without a password" >&2; rm -rf "$d"; exit ${EXIT.SUDO}; fi\n`}# the checksum recorded when this package version was last uploaded and verified
+if [ -f ${shellQuote(`${kept}.sha256`)} ] && [ -f ${shellQuote(kept)} ]; then echo "kept=$(cat ${shellQuote(`${kept}.sha256`)})"; fi
+echo ${RESULT_CHANGED}
+`;
+}
+
+export interface InstallPackageParams {
+  kind: PackageKind;
+  version: string;
+  sha256?: string;
+  /** the uploaded package in the staging directory, when it was uploaded this run */
+  staged?: string;
+  /** fetch from this URL on the VM (wget) instead of uploading */
+  url?: string;
+}
+
+/** Verify and keep the package, then install it unless this exact package is already installed. */
+export function installPackageScript(p: InstallPackageParams): string {
+  const kept = shellQuote(keptPackagePath(p.kind, p.version));
+  const keptSum = shellQuote(`${keptPackagePath(p.kind, p.version)}.sha256`);
+  const install =
+    p.kind === 'deb'
+      ? // stand-in and real packages alike: dependencies are the VM image's business
+        `dpkg -i --force-depends ${kept} >&2 || dpkg -i ${kept} >&2`
+      : p.kind === 'rpm'
+        ? // busybox rpm has no -U; real rpm needs -U --replacepkgs to re-install
+          `if rpm --version >/dev/null 2>&1; then rpm -U --replacepkgs ${kept} >&2; else rpm -i ${kept} >&2; fi`
+        : `tar -xzf ${kept} -C / >&2`;
+  let fetch = '';
+  if (p.staged !== undefined) {
+    fetch = `got=$(sha256sum ${shellQuote(p.staged)} | cut -d' ' -f1)
+if [ "$got" != ${shellQuote(p.sha256 ?? '')} ]; then echo "uploaded package checksum $got differs from ${p.sha256 ?? ''}" >&2; exit ${EXIT.CHECKSUM}; fi
+mv -f ${shellQuote(p.staged)} ${kept}
+echo "$got" > ${keptSum}
+`;
+  } else if (p.url !== undefined) {
+    fetch = `if [ ! -f ${keptSum} ]; then
+  rm -f ${kept}.part
+  wget -q -T 60 -O ${kept}.part ${shellQuote(p.url)} || { echo "cannot fetch ${p.url.replace(/[^A-Za-z0-9_.:/@%+=,-]/g, '?')}" >&2; rm -f ${kept}.part; exit ${EXIT.FETCH}; }
+  mv -f ${kept}.part ${kept}
+  sha256sum ${kept} | cut -d' ' -f1 > ${keptSum}
+fi
+`;
+  }
+  return `${PRELUDE}umask 022
+mkdir -p ${STATE_DIR}
+chmod 755 ${STATE_DIR}
+${fetch}[ -f ${kept} ] || { echo "no package ${keptPackagePath(p.kind, p.version)} on the VM" >&2; exit ${EXIT.PACKAGE}; }
+want="${p.kind} $(cat ${keptSum})"
+if [ -x /usr/local/bin/pilot-agent ] && [ "$(cat ${INSTALLED_MARKER} 2>/dev/null || true)" = "$want" ]; then echo ${RESULT_UNCHANGED}; exit 0; fi
+${install} || { echo "installing the ${p.kind} package failed" >&2; exit ${EXIT.PACKAGE}; }
+[ -x /usr/local/bin/pilot-agent ] || { echo "the package installed no /usr/local/bin/pilot-agent" >&2; exit ${EXIT.PACKAGE}; }
+echo "$want" > ${INSTALLED_MARKER}
+echo ${RESULT_CHANGED}
+`;
+}
+
+export function versionScript(): string {
+  return `${PRELUDE}/usr/local/bin/pilot-agent version -s\n`;
+}
+
+/** File name in the staging directory → destination, mode, and whether a change needs a restart. */
+export interface PlacedFile {
+  staged: string;
+  dest: string;
+  mode: string;
+  restart: boolean;
+}
+
+export function placedFiles(withDropIn: boolean): PlacedFile[] {
+  const files: PlacedFile[] = [
+    { staged: 'cluster.env', dest: BUNDLE_PATHS.clusterEnv, mode: '0644', restart: true },
+    { staged: 'mesh', dest: BUNDLE_PATHS.meshYaml, mode: '0644', restart: true },
+    { staged: 'root-cert.pem', dest: BUNDLE_PATHS.rootCert, mode: '0640', restart: true },
+    // pilot-agent re-reads the token: a new one needs no restart
+    { staged: 'istio-token', dest: BUNDLE_PATHS.token, mode: '0600', restart: false },
+    { staged: 'istio-token', dest: TOKEN_COPY, mode: '0600', restart: false },
+  ];
+  if (withDropIn) files.push({ staged: 'mixmesh.conf', dest: DROP_IN, mode: '0644', restart: false });
+  return files;
+}
+
+/** The systemd drop-in that restores the token from the reboot-safe copy before istio starts. */
+export function dropInUnit(): string {
+  const restore = `mkdir -p /var/run/secrets/tokens && cp ${TOKEN_COPY} ${BUNDLE_PATHS.token}.boot && chown istio-proxy ${BUNDLE_PATHS.token}.boot && chmod 0600 ${BUNDLE_PATHS.token}.boot && mv -f ${BUNDLE_PATHS.token}.boot ${BUNDLE_PATHS.token}`;
+  // "+": run with full privileges whatever User= the unit sets
+  return `# written by mixmesh: restore the istio token after a reboot (/var/run is tmpfs)\n[Service]\nExecStartPre=+/bin/sh -c '${restore}'\n`;
+}
+
+/**
+ * Place the bundle files (atomically: copy beside, then rename), append the hosts line once
+ * (replacing a stale line for the same istiod host), chown what the proxy reads. Prints
+ * `restart=1` when a file the running agent only reads at start changed.
+ */
+export function placeFilesScript(staging: string, hostsLine: string, withDropIn: boolean): string {
+  const host = hostsLine.trim().split(/\s+/)[1] ?? '';
+  const lines = placedFiles(withDropIn).map((f) => `place ${shellQuote(`${staging}/${f.staged}`)} ${shellQuote(f.dest)} ${f.mode} ${f.restart ? 1 : 0}`);
+  return `${PRELUDE}umask 077
+changed=0
+restart=0
+place() {
+  mkdir -p "$(dirname "$2")"
+  if [ -f "$2" ] && cmp -s "$1" "$2"; then
+    [ "$(stat -c %a:%U "$2")" = "$(echo "$3" | sed 's/^0//'):istio-proxy" ] || { chmod "$3" "$2"; chown istio-proxy "$2"; changed=1; }
+    return 0
+  fi
+  cp "$1" "$2.mixmesh-new"
+  chmod "$3" "$2.mixmesh-new"
+  chown istio-proxy "$2.mixmesh-new"
+  mv -f "$2.mixmesh-new" "$2"
+  changed=1
+  [ "$4" = 0 ] || restart=1
+}
+mkdir -p /etc/certs /var/run/secrets/tokens /etc/istio/proxy /etc/istio/config /var/lib/istio/envoy ${STATE_DIR}
+${lines.join('\n')}
+line=${shellQuote(hostsLine.trim())}
+if ! grep -qxF "$line" /etc/hosts; then
+  # drop a stale line for the same host (an east-west IP that changed), keep the inode
+  grep -v ${shellQuote(`[[:space:]]${host.replace(/\./g, '\\.')}$`)} /etc/hosts > /etc/hosts.mixmesh-new || true
+  echo "$line" >> /etc/hosts.mixmesh-new
+  cat /etc/hosts.mixmesh-new > /etc/hosts
+  rm -f /etc/hosts.mixmesh-new
+  changed=1
+fi
+for d in /var/lib/istio /etc/certs /etc/istio/proxy /etc/istio/config /var/run/secrets; do
+  [ -z "$(find "$d/" ! -user istio-proxy 2>/dev/null | head -n 1)" ] || { chown -R istio-proxy "$d/"; changed=1; }
+done
+${withDropIn ? `if [ "$changed" = 1 ]; then systemctl daemon-reload; fi\n` : ''}rm -rf ${shellQuote(staging)}
+echo "restart=$restart"
+if [ "$changed" = 1 ]; then echo ${RESULT_CHANGED}; else echo ${RESULT_UNCHANGED}; fi
+`;
+}
+
+/** Start (or, after a config change, restart) the agent: systemd when present, else istio-start.sh detached. */
+export function startScript(restart: boolean): string {
+  return `${PRELUDE}if command -v systemctl >/dev/null 2>&1; then
+  systemctl enable istio >&2
+  if [ ${restart ? 1 : 0} = 1 ]; then systemctl restart istio; echo ${RESULT_CHANGED}
+  elif systemctl is-active --quiet istio; then echo ${RESULT_UNCHANGED}
+  else systemctl start istio; echo ${RESULT_CHANGED}; fi
+  exit 0
+fi
+running() { [ -f ${PID_FILE} ] && kill -0 "-$(cat ${PID_FILE})" 2>/dev/null; }
+if running; then
+  if [ ${restart ? 1 : 0} = 0 ]; then echo ${RESULT_UNCHANGED}; exit 0; fi
+  kill -TERM "-$(cat ${PID_FILE})" 2>/dev/null || true
+  i=0
+  while running && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  running && kill -KILL "-$(cat ${PID_FILE})" 2>/dev/null || true
+fi
+mkdir -p /var/log/istio
+chown istio-proxy /var/log/istio
+# its own session and process group (so stop can signal all of it), stdio detached (else SSH hangs)
+setsid /usr/local/bin/istio-start.sh </dev/null >/dev/null 2>&1 &
+echo $! > ${PID_FILE}
+echo ${RESULT_CHANGED}
+`;
+}
+
+/** The docs' proof, run on the VM: the agent answers ready on <address>:15021, bounded retries. */
+export function verifyScript(address: string, attempts: number, intervalSeconds: number): string {
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:15021/healthz/ready`;
+  return `${PRELUDE}i=0
+while [ $i -lt ${Math.max(1, Math.floor(attempts))} ]; do
+  if wget -q -T 2 -O - ${shellQuote(url)} >/dev/null 2>&1; then echo ready; exit 0; fi
+  i=$((i+1))
+  sleep ${intervalSeconds}
+done
+echo "${url} did not answer ready after ${attempts} attempts" >&2
+tail -n 5 /var/log/istio/istio.log >&2 2>/dev/null || true
+exit ${EXIT.NOT_READY}
+`;
+}
+
+/** Replace the token and its reboot-safe copy atomically (renewal): staged file → temp → rename. */
+export function replaceTokenScript(staged: string): string {
+  return `${PRELUDE}umask 077
+for dst in ${shellQuote(BUNDLE_PATHS.token)} ${shellQuote(TOKEN_COPY)}; do
+  mkdir -p "$(dirname "$dst")"
+  cp ${shellQuote(staged)} "$dst.mixmesh-new"
+  chown istio-proxy "$dst.mixmesh-new"
+  chmod 0600 "$dst.mixmesh-new"
+  mv -f "$dst.mixmesh-new" "$dst"
+done
+rm -rf ${shellQuote(staged.slice(0, staged.lastIndexOf('/')) || staged)}
+echo ${RESULT_CHANGED}
+`;
+}
+
+/** Stop the agent, remove the package, the bootstrap files and the hosts line. */
+export function uninstallScript(kind: PackageKind, version: string, hostsLine: string): string {
+  const kept = shellQuote(keptPackagePath(kind, version));
+  const removePackage =
+    kind === 'deb'
+      ? `dpkg -P ${PACKAGE_NAME} >&2 || dpkg -r ${PACKAGE_NAME} >&2`
+      : kind === 'rpm'
+        ? // busybox rpm has no -e: remove the files the kept package lists
+          `if rpm -e ${PACKAGE_NAME} >/dev/null 2>&1; then :; elif [ -f ${kept} ]; then rpm -qpl ${kept} | remove_listed; fi`
+        : `if [ -f ${kept} ]; then tar -tzf ${kept} | sed 's#^\\./##; s#^#/#' | remove_listed; fi`;
+  const bootstrap = [BUNDLE_PATHS.clusterEnv, BUNDLE_PATHS.meshYaml, BUNDLE_PATHS.rootCert, BUNDLE_PATHS.token, DROP_IN].map(shellQuote).join(' ');
+  return `${PRELUDE}changed=0
+# files first (deepest paths first), then directories left empty
+remove_listed() {
+  sort -r | while IFS= read -r f; do
+    [ -n "$f" ] && [ "$f" != / ] || continue
+    if [ -L "$f" ] || [ -f "$f" ]; then rm -f "$f"; elif [ -d "$f" ]; then rmdir "$f" 2>/dev/null || true; fi
+  done
+}
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now istio >&2 2>/dev/null || true
+elif [ -f ${PID_FILE} ]; then
+  kill -TERM "-$(cat ${PID_FILE})" 2>/dev/null || true
+  i=0
+  while kill -0 "-$(cat ${PID_FILE})" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  kill -KILL "-$(cat ${PID_FILE})" 2>/dev/null || true
+  changed=1
+fi
+if [ -f ${INSTALLED_MARKER} ]; then
+  ${removePackage}
+  changed=1
+fi
+for f in ${bootstrap}; do
+  if [ -e "$f" ]; then rm -f "$f"; changed=1; fi
+done
+for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio/config /etc/istio/proxy /var/lib/istio/proxy /var/lib/istio /etc/certs /var/run/secrets/tokens /var/run/secrets /var/log/istio; do
+  if [ -d "$d" ] && [ ! -L "$d" ]; then
+    case "$d" in /var/log/istio) rm -f "$d"/*.log ;; esac
+    rmdir "$d" 2>/dev/null && changed=1 || true
+  fi
+done
+line=${shellQuote(hostsLine.trim())}
+if grep -qxF "$line" /etc/hosts; then
+  grep -vxF "$line" /etc/hosts > /etc/hosts.mixmesh-new || true
+  cat /etc/hosts.mixmesh-new > /etc/hosts
+  rm -f /etc/hosts.mixmesh-new
+  changed=1
+fi
+if [ -d ${STATE_DIR} ]; then rm -rf ${STATE_DIR}; changed=1; fi
+if [ "$changed" = 1 ]; then echo ${RESULT_CHANGED}; else echo ${RESULT_UNCHANGED}; fi
+`;
+}

@@ -1,0 +1,304 @@
+/**
+ * The install and uninstall flows over one SSH connection per VM: files over SFTP, one script per
+ * step (scripts.ts), each step recorded with its times, exit code, a redacted stderr tail and
+ * whether it changed anything. I/O only through the InjectorShell it is given.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { MixmeshError, type ErrorCode } from '../common/errors.js';
+import { redactText } from '../common/logger.js';
+import { shellQuote as shellQuoteForSh } from '../common/names.js';
+import type { BundleFiles } from './bundle/bundle.js';
+import {
+  EXIT, RESULT_CHANGED, RESULT_UNCHANGED, asRoot, dropInUnit, installPackageScript, placeFilesScript, prepareScript,
+  replaceTokenScript, startScript, uninstallScript, verifyScript, versionScript, type PackageKind,
+} from './scripts.js';
+
+export interface ExecResult {
+  /** exit status; null when the remote process died by a signal */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** What the steps need from an SSH session (clients/ssh's RemoteShell, adapted in shell.ts). */
+export interface InjectorShell {
+  exec(command: string): Promise<ExecResult>;
+  /** upload a local file over SFTP */
+  putFile(localPath: string, remotePath: string): Promise<void>;
+  /** write content to a remote file over SFTP (created 0600) */
+  putContent(content: string, remotePath: string): Promise<void>;
+}
+
+export type StepName =
+  | 'connect' | 'prepare' | 'upload-package' | 'install-package' | 'check-version' | 'place-files' | 'start' | 'verify'
+  | 'stop-and-remove' | 'replace-token';
+
+export interface StepRecord {
+  name: StepName;
+  startedAt: string;
+  endedAt?: string;
+  exitCode?: number | null;
+  /** last lines of the step's stderr, secrets redacted */
+  stderrTail?: string;
+  /** false when the step found everything already in place */
+  changed?: boolean;
+  error?: { code: ErrorCode; message: string };
+}
+
+export type InjectionPhase = 'Connecting' | 'Installing' | 'Starting' | 'Verifying';
+
+export interface StepObserver {
+  phase?(phase: InjectionPhase): void;
+  step?(record: StepRecord): void;
+}
+
+/** Where the sidecar package comes from (MIXMESH_SIDECAR_ARTIFACTS: a directory or an http(s) base). */
+export type ArtifactSource = { dir: string } | { baseUrl: string };
+
+export interface SidecarSpec {
+  kind: PackageKind;
+  istioVersion: string;
+  source: ArtifactSource;
+}
+
+export interface InstallPlan {
+  /** the address the injector SSHes to; the readiness proof asks <address>:15021 */
+  address: string;
+  user: string;
+  sidecar: SidecarSpec;
+  files: Required<Pick<BundleFiles, 'clusterEnv' | 'meshYaml' | 'hosts' | 'rootCert' | 'token'>>;
+  readiness?: { attempts: number; intervalSeconds: number };
+}
+
+export function packageFileName(kind: PackageKind, version: string): string {
+  return `istio-sidecar-${version}.${kind === 'tar' ? 'tar.gz' : kind}`;
+}
+
+const checksumCache = new Map<string, { key: string; sha256: string }>();
+
+/** SHA-256 of a local file, cached by path, size and mtime (the 50 MiB package is hashed once). */
+export async function fileSha256(path: string): Promise<string> {
+  const st = statSync(path);
+  const key = `${st.size}:${st.mtimeMs}`;
+  const hit = checksumCache.get(path);
+  if (hit && hit.key === key) return hit.sha256;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const sha256 = hash.digest('hex');
+  checksumCache.set(path, { key, sha256 });
+  return sha256;
+}
+
+function tail(text: string, secrets: readonly string[], lines = 20): string {
+  return redactText(text.trimEnd().split('\n').slice(-lines).join('\n'), secrets).slice(-4000);
+}
+
+function parseKv(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/** Runs named steps and keeps their records; errors carry stable codes and never secrets. */
+export class StepRunner {
+  readonly records: StepRecord[] = [];
+  constructor(
+    private readonly shell: InjectorShell,
+    private readonly user: string,
+    private readonly secrets: readonly string[],
+    private readonly observer: StepObserver = {},
+  ) {}
+
+  /** Record a step around arbitrary work (uploads, connect). */
+  async around<T>(name: StepName, work: (record: StepRecord) => Promise<T>): Promise<T> {
+    const record: StepRecord = { name, startedAt: new Date().toISOString() };
+    this.records.push(record);
+    this.observer.step?.(record);
+    try {
+      const value = await work(record);
+      return value;
+    } catch (e) {
+      const err = e instanceof MixmeshError ? e : new MixmeshError('SSH_COMMAND_FAILED', `${name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      record.error = { code: err.code, message: redactText(err.message, this.secrets) };
+      throw err;
+    } finally {
+      record.endedAt = new Date().toISOString();
+      this.observer.step?.(record);
+    }
+  }
+
+  /** Run one script (as root when needed); a non-zero exit becomes the given code via `failure`. */
+  async script(
+    name: StepName,
+    script: string,
+    opts: { root?: boolean; failure?: (r: ExecResult) => MixmeshError; before?: () => Promise<void> } = {},
+  ): Promise<ExecResult> {
+    return this.around(name, async (record) => {
+      await opts.before?.();
+      const command = opts.root === false ? `sh -c ${shellQuoteForSh(script)}` : asRoot(script, this.user);
+      const result = await this.shell.exec(command);
+      record.exitCode = result.code;
+      if (result.stderr.trim() !== '') record.stderrTail = tail(result.stderr, this.secrets);
+      if (result.stdout.includes(RESULT_UNCHANGED)) record.changed = false;
+      else if (result.stdout.includes(RESULT_CHANGED)) record.changed = true;
+      if (result.code !== 0) {
+        const stderr = record.stderrTail ? `: ${record.stderrTail.split('\n').slice(-3).join(' | ')}` : '';
+        throw opts.failure?.(result) ?? new MixmeshError('SSH_COMMAND_FAILED', `step ${name} exited ${result.code}${stderr}`);
+      }
+      return result;
+    });
+  }
+}
+
+
+function stepFailure(name: StepName, code: ErrorCode, secrets: readonly string[]) {
+  return (r: ExecResult): MixmeshError => {
+    const why = tail(r.stderr, secrets, 3).split('\n').join(' | ');
+    return new MixmeshError(code, `step ${name} exited ${r.code}${why ? `: ${why}` : ''}`);
+  };
+}
+
+export interface InstallResult {
+  steps: StepRecord[];
+  /** true when no step changed anything (a re-run on an installed VM) */
+  unchanged: boolean;
+  systemd: boolean;
+  installedVersion: string;
+}
+
+/** Install the sidecar and the bootstrap files, start it, prove readiness. Idempotent. */
+export async function runInstall(shell: InjectorShell, plan: InstallPlan, observer: StepObserver = {}, runner?: StepRunner): Promise<InstallResult> {
+  const secrets = [plan.files.token, plan.files.rootCert.trim()];
+  const steps = runner ?? new StepRunner(shell, plan.user, secrets, observer);
+  const { kind, istioVersion, source } = plan.sidecar;
+  observer.phase?.('Installing');
+
+  const prep = await steps.script('prepare', prepareScript(plan.user, kind, istioVersion), {
+    root: false,
+    failure: (r) => (r.code === EXIT.SUDO ? stepFailure('prepare', 'SSH_AUTH_FAILED', secrets)(r) : stepFailure('prepare', 'SSH_COMMAND_FAILED', secrets)(r)),
+  });
+  const facts = parseKv(prep.stdout);
+  const staging = facts.get('staging');
+  if (!staging || !staging.startsWith('/')) throw new MixmeshError('SSH_COMMAND_FAILED', 'step prepare printed no staging directory');
+  const systemd = facts.get('systemd') === '1';
+
+  try {
+    // the package: upload only when the VM does not already keep this exact file
+    let staged: string | undefined;
+    let sha256: string | undefined;
+    let url: string | undefined;
+    const fileName = packageFileName(kind, istioVersion);
+    await steps.around('upload-package', async (record) => {
+      if ('dir' in source) {
+        const local = `${source.dir.replace(/\/+$/, '')}/${fileName}`;
+        try {
+          sha256 = await fileSha256(local);
+        } catch (e) {
+          throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `sidecar package ${local} cannot be read (MIXMESH_SIDECAR_ARTIFACTS): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        }
+        if (facts.get('kept') === sha256) {
+          record.changed = false;
+          return;
+        }
+        staged = `${staging}/${fileName}`;
+        try {
+          await shell.putFile(local, staged);
+        } catch (e) {
+          throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `upload ${fileName} to ${plan.address}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+        record.changed = true;
+      } else {
+        url = `${source.baseUrl.replace(/\/+$/, '')}/${fileName}`;
+        record.changed = false; // the VM fetches it in install-package, when it has no copy yet
+      }
+    });
+    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, sha256, staged, url }), {
+      failure: stepFailure('install-package', 'SIDECAR_PACKAGE_FAILED', secrets),
+    });
+    const version = await steps.script('check-version', versionScript(), { failure: stepFailure('check-version', 'SIDECAR_PACKAGE_FAILED', secrets) });
+    const installedVersion = version.stdout.trim().split('\n').pop()?.trim() ?? '';
+    if (installedVersion !== istioVersion) {
+      const record = steps.records[steps.records.length - 1]!;
+      const err = new MixmeshError('SIDECAR_VERSION_MISMATCH', `the sidecar on ${plan.address} reports Istio ${JSON.stringify(installedVersion)}, requested ${istioVersion}`);
+      record.error = { code: err.code, message: err.message };
+      observer.step?.(record);
+      throw err;
+    }
+    record(steps, 'check-version', false);
+
+    // the bootstrap files travel over SFTP into the private staging directory, never on a command line
+    const placed = await steps.script('place-files', placeFilesScript(staging, plan.files.hosts, systemd), {
+      before: async () => {
+        await shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`);
+        await shell.putContent(plan.files.meshYaml, `${staging}/mesh`);
+        await shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`);
+        await shell.putContent(plan.files.token, `${staging}/istio-token`);
+        if (systemd) await shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`);
+      },
+    });
+    const restart = parseKv(placed.stdout).get('restart') === '1';
+
+    observer.phase?.('Starting');
+    await steps.script('start', startScript(restart), { failure: stepFailure('start', 'SSH_COMMAND_FAILED', secrets) });
+
+    observer.phase?.('Verifying');
+    const readiness = plan.readiness ?? { attempts: 60, intervalSeconds: 0.25 };
+    await steps.script('verify', verifyScript(plan.address, readiness.attempts, readiness.intervalSeconds), {
+      root: false,
+      failure: (r) => (r.code === EXIT.NOT_READY ? stepFailure('verify', 'SIDECAR_NOT_READY', secrets)(r) : stepFailure('verify', 'SSH_COMMAND_FAILED', secrets)(r)),
+    });
+    record(steps, 'verify', false);
+
+    const changed = steps.records.some((r) => r.changed === true && r.name !== 'prepare');
+    return { steps: steps.records, unchanged: !changed, systemd, installedVersion };
+  } finally {
+    // place-files removes the staging directory; after a failure before it, remove it here
+    await shell.exec(`rm -rf ${shellQuoteForSh(staging)}`).catch(() => undefined);
+  }
+}
+
+/** Mark a step that only checks as not having changed anything. */
+function record(steps: StepRunner, name: StepName, changed: boolean): void {
+  for (let i = steps.records.length - 1; i >= 0; i--) {
+    const r = steps.records[i]!;
+    if (r.name === name) {
+      r.changed ??= changed;
+      return;
+    }
+  }
+}
+
+/** Replace the token (renewal): SFTP into a private temp dir, then an atomic rename over both copies. */
+export async function runReplaceToken(shell: InjectorShell, user: string, token: string, observer: StepObserver = {}): Promise<StepRecord[]> {
+  const steps = new StepRunner(shell, user, [token], observer);
+  const mk = await shell.exec(user === 'root' ? `mkdir -p /var/lib/mixmesh && umask 077 && mktemp -d /var/lib/mixmesh/staging.XXXXXX` : 'umask 077 && mktemp -d /tmp/mixmesh.XXXXXX');
+  const dir = mk.stdout.trim();
+  if (mk.code !== 0 || !dir.startsWith('/')) throw new MixmeshError('SSH_COMMAND_FAILED', `replace-token: cannot make a private directory (exit ${mk.code})`);
+  try {
+    await shell.putContent(token, `${dir}/istio-token`);
+    await steps.script('replace-token', replaceTokenScript(`${dir}/istio-token`));
+  } finally {
+    await shell.exec(`rm -rf ${shellQuoteForSh(dir)}`).catch(() => undefined);
+  }
+  return steps.records;
+}
+
+export interface UninstallPlan {
+  user: string;
+  kind: PackageKind;
+  istioVersion: string;
+  hosts: string;
+}
+
+/** Stop the agent, remove the package, the bootstrap files and the hosts line. Idempotent. */
+export async function runUninstall(shell: InjectorShell, plan: UninstallPlan, observer: StepObserver = {}): Promise<StepRecord[]> {
+  const steps = new StepRunner(shell, plan.user, [], observer);
+  await steps.script('stop-and-remove', uninstallScript(plan.kind, plan.istioVersion, plan.hosts), {
+    failure: stepFailure('stop-and-remove', 'SSH_COMMAND_FAILED', []),
+  });
+  return steps.records;
+}
