@@ -60,7 +60,7 @@ export function analyze(objects: readonly unknown[]): AnalyzerMessage[] {
   for (const o of all) {
     // IST0106: schema (and the CEL rules) of the kinds we know
     if (typeof o.apiVersion === 'string' && o.apiVersion.includes('istio.io')) {
-      for (const p of meshObjectProblems(o)) out.push({ code: 'IST0106', resource: resource(o), message: `schema validation error: ${p}` });
+      for (const p of meshObjectProblems(o as Parameters<typeof meshObjectProblems>[0])) out.push({ code: 'IST0106', resource: resource(o), message: `schema validation error: ${p}` });
     }
     // IST0118: the protocol must follow from the port name or appProtocol
     if (o.kind === 'Service') {
