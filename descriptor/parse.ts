@@ -1,0 +1,135 @@
+/**
+ * Safe parsing of a descriptor text (YAML 1.2 core schema; JSON is YAML). Hostile input is
+ * expected: the size is checked before parsing, custom tags and duplicate keys are rejected, and
+ * alias expansion is measured on the syntax tree before any object is built, so a
+ * "billion laughs" file is refused in microseconds without allocating its expansion.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Problem } from './types.js';
+import { LIMITS } from './schema.js';
+
+export interface ParseOptions {
+  /** bytes; default 4 MiB (descriptor.md rule 10) */
+  maxBytes?: number;
+  /** nodes that aliases may add by expansion; default 10000 */
+  maxAliasNodes?: number;
+  /** nesting depth; default 64 (a descriptor needs about 12) */
+  maxDepth?: number;
+}
+
+export type ParseResult = { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+
+/** Messages of the yaml package, rephrased where the spec gives a wording. */
+const YAML_MESSAGES: Record<string, string> = {
+  DUPLICATE_KEY: 'duplicated mapping key',
+  BAD_ALIAS: 'bad alias',
+  MULTIPLE_DOCS: 'more than one document',
+};
+
+class ParseFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly offset: number | undefined,
+  ) {
+    super(reason);
+  }
+}
+
+function fail(reason: string, lineCounter: LineCounter, offset: number | undefined): ParseResult {
+  const where = offset === undefined ? '' : (() => {
+    const { line, col } = lineCounter.linePos(offset);
+    return ` at line ${line}, column ${col}`;
+  })();
+  return { ok: false, problems: [{ pointer: '', message: `not YAML or JSON: ${reason}${where}` }] };
+}
+
+/** The first line of a yaml-package message, without its own position suffix. */
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+}
+
+/**
+ * Walk the syntax tree once, resolving aliases as the yaml package does (the latest anchor of that
+ * name before the alias, in document order), and compute each node's expanded size with
+ * memoisation: linear in the tree however large the expansion would be.
+ */
+function checkExpansion(root: YamlNode | null, maxAliasNodes: number, maxDepth: number): void {
+  const anchors = new Map<string, YamlNode>();
+  const sizes = new Map<YamlNode, number>();
+  const inProgress = new Set<YamlNode>();
+  let aliasNodes = 0;
+
+  const sizeOf = (node: unknown, depth: number): number => {
+    if (node === null || node === undefined) return 0;
+    const n = node as YamlNode;
+    const offset = n.range?.[0];
+    if (depth > maxDepth) throw new ParseFailure(`nested deeper than ${maxDepth} levels`, offset);
+    if (isAlias(n)) {
+      const target = anchors.get(n.source);
+      if (target === undefined) throw new ParseFailure(`alias *${n.source} has no earlier anchor`, offset);
+      if (inProgress.has(target)) throw new ParseFailure(`alias *${n.source} refers to a node that contains it`, offset);
+      const size = sizes.get(target) ?? 0;
+      aliasNodes += size;
+      if (aliasNodes > maxAliasNodes) {
+        throw new ParseFailure(`aliases expand to more than ${maxAliasNodes} nodes`, offset);
+      }
+      return size;
+    }
+    if (n.anchor) anchors.set(n.anchor, n);
+    let size = 1;
+    if (isMap(n) || isSeq(n)) {
+      inProgress.add(n);
+      for (const item of n.items as unknown[]) {
+        if (isPair(item)) {
+          size += sizeOf(item.key, depth + 1) + sizeOf(item.value, depth + 1);
+        } else {
+          size += sizeOf(item, depth + 1);
+        }
+      }
+      inProgress.delete(n);
+    } else if (!isScalar(n)) {
+      throw new ParseFailure('unexpected node', offset);
+    }
+    sizes.set(n, size);
+    return size;
+  };
+  sizeOf(root, 0);
+}
+
+/** Parse a descriptor text; on failure one problem with an empty pointer and the line:column. */
+export function parseDescriptorText(input: string | Uint8Array, options: ParseOptions = {}): ParseResult {
+  const maxBytes = options.maxBytes ?? LIMITS.inputBytes;
+  const bytes = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
+  if (bytes > maxBytes) {
+    return { ok: false, problems: [{ pointer: '', message: `input is ${bytes} bytes, more than the limit of ${maxBytes} bytes (4 MiB)` }] };
+  }
+  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
+  const lineCounter = new LineCounter();
+  try {
+    const doc = parseDocument(text, {
+      lineCounter,
+      prettyErrors: false,
+      uniqueKeys: true,
+      merge: false,
+      schema: 'core',
+      customTags: [],
+      version: '1.2',
+      strict: true,
+      stringKeys: false,
+    });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) {
+      // warnings include unresolved (custom) tags: rejected, never read as plain strings
+      const reason = problem.code === 'TAG_RESOLVE_FAILED' ? `tags are not allowed (${firstLine(problem.message)})` : (YAML_MESSAGES[problem.code] ?? firstLine(problem.message));
+      return fail(reason, lineCounter, problem.pos[0]);
+    }
+    checkExpansion(doc.contents as YamlNode | null, options.maxAliasNodes ?? LIMITS.aliasExpandedNodes, options.maxDepth ?? 64);
+    // expansion was measured above, so the yaml package's own heuristic is not needed
+    const value: unknown = doc.toJS({ maxAliasCount: -1 });
+    return { ok: true, value };
+  } catch (e) {
+    if (e instanceof ParseFailure) return fail(e.reason, lineCounter, e.offset);
+    if (e instanceof RangeError) return fail('nested too deeply', lineCounter, undefined);
+    return fail(e instanceof Error ? firstLine(e.message) : String(e), lineCounter, undefined);
+  }
+}

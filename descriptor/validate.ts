@@ -1,0 +1,472 @@
+/**
+ * validateDescriptor: the schema (with its constant defaults), then the dependent defaults, then
+ * the rules beyond the schema (descriptor.md rules 1–12). Pure: the input is never changed.
+ * Semantic rules run once the shape is right, because their messages assume it; every problem
+ * of a stage is reported, in pointer order.
+ */
+import { isIP } from 'node:net';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Connection, MeshService, Microservice, Port, Problem, ValidationResult, VmSpec } from './types.js';
+import { isHttpFamily } from './types.js';
+import { meshServiceSchema } from './schema.js';
+import { parseDescriptorText, type ParseOptions } from './parse.js';
+import { joinPointer, orderProblems, schemaProblems, show } from './problems.js';
+import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+
+export interface ValidateOptions {
+  /** the sidecar version VMs get when the descriptor does not say; default the mesh values' 1.30.3 */
+  istioVersion?: string;
+}
+
+let compiled: ValidateFunction | undefined;
+
+/** The compiled schema validator (allErrors, useDefaults, strict), built once. */
+export function schemaValidator(): ValidateFunction {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
+    ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+    compiled = ajv.compile(meshServiceSchema());
+  }
+  return compiled;
+}
+
+function fail(problems: Problem[]): ValidationResult {
+  return { ok: false, problems: orderProblems(problems) };
+}
+
+export function validateDescriptor(input: unknown, options: ValidateOptions = {}): ValidationResult {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return fail([{ pointer: '', message: `${show(input)} is not a MeshService descriptor (a mapping with apiVersion, kind, metadata, spec)` }]);
+  }
+  // ajv applies defaults in place: work on a copy so the caller's object never changes
+  const data = structuredClone(input) as Record<string, unknown>;
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    const problems = schemaProblems(validate.errors ?? [], input);
+    return fail(problems.length > 0 ? problems : [{ pointer: '', message: 'does not match the MeshService schema' }]);
+  }
+  const service = data as unknown as MeshService;
+  const defaultedTargetPorts = applyDependentDefaults(service, options);
+  const problems = checkRules(service, defaultedTargetPorts);
+  if (problems.length > 0) return fail(problems);
+  return { ok: true, value: service, problems: [] };
+}
+
+/** Defaults the schema cannot express: they depend on other fields or on configuration. */
+function applyDependentDefaults(service: MeshService, options: ValidateOptions): Set<Port> {
+  const istioVersion = options.istioVersion ?? DEFAULT_MESH_VALUES.istioVersion;
+  const defaultedTargetPorts = new Set<Port>();
+  for (const ms of service.spec.microservices) {
+    ms.serviceAccount ??= ms.name;
+    for (const p of ms.ports) {
+      if (p.targetPort === undefined) {
+        p.targetPort = p.port;
+        defaultedTargetPorts.add(p); // so a problem points at the field the user wrote
+      }
+    }
+    if (ms.vm) ms.vm.sidecar.istioVersion ??= istioVersion;
+  }
+  // connection and ingress ports are filled in by rules 3 and 8, which know `to`'s ports
+  return defaultedTargetPorts;
+}
+
+interface Known {
+  /** microservice name -> its versions, in declaration order */
+  versions: Map<string, Microservice[]>;
+  /** name -> ports of its first version (rule 1 makes them agree) */
+  ports: Map<string, Port[]>;
+  names: string[];
+}
+
+const ptr = {
+  ms: (i: number, ...rest: (string | number)[]) => joinPointer('/spec/microservices', i, ...rest),
+  conn: (i: number, ...rest: (string | number)[]) => joinPointer('/spec/connections', i, ...rest),
+  ingressRoute: (i: number, ...rest: (string | number)[]) => joinPointer('/spec/ingress/routes', i, ...rest),
+};
+
+function listNames(names: readonly string[], max = 20): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown}, … (${names.length} in all)` : shown;
+}
+
+function portSignature(ports: readonly Port[]): string {
+  return ports
+    .map((p) => `${p.name}:${p.port}/${p.protocol}`)
+    .sort()
+    .join(', ');
+}
+
+function checkRules(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>): Problem[] {
+  const problems: Problem[] = [];
+  const add = (pointer: string, message: string) => problems.push({ pointer, message });
+  const known = checkMicroservices(service, defaultedTargetPorts, add);
+  const resolvedPorts = checkConnections(service, known, add);
+  checkDestinationSettings(service, known, resolvedPorts, add);
+  checkIngress(service, known, add);
+  checkMesh(service, add);
+  checkLabels(service, add);
+  return problems;
+}
+
+type Add = (pointer: string, message: string) => void;
+
+/** Rules 1, 2 (reserved names), 9, and the probe/port sanity checks. */
+function checkMicroservices(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>, add: Add): Known {
+  const versions = new Map<string, Microservice[]>();
+  const firstIndex = new Map<string, number>();
+  const byKey = new Map<string, number>();
+  const byJoined = new Map<string, number>();
+  const reservedIngress = `${service.metadata.name}-ingress`;
+  service.spec.microservices.forEach((ms, i) => {
+    if (ms.name === 'ingress') add(ptr.ms(i, 'name'), '"ingress" is reserved: it names the ingress gateway as a caller');
+    if (ms.name === reservedIngress) add(ptr.ms(i, 'name'), `${show(ms.name)} is reserved: it is the name of the service's ingress Gateway and VirtualService`);
+    const key = `${ms.name}\u0000${ms.version}`;
+    const joined = `${ms.name}-${ms.version}`;
+    const earlier = byKey.get(key);
+    if (earlier !== undefined) {
+      add(ptr.ms(i, 'version'), `${ms.name} version ${show(ms.version)} is already declared at ${ptr.ms(earlier)} ((name, version) must be unique)`);
+    } else {
+      byKey.set(key, i);
+      const clash = byJoined.get(joined);
+      if (clash !== undefined) {
+        add(ptr.ms(i, 'name'), `${show(joined)} (name-version) is also the name-version of ${ptr.ms(clash)}; <name>-<version> must be unique`);
+      } else byJoined.set(joined, i);
+    }
+    const list = versions.get(ms.name);
+    if (list === undefined) {
+      versions.set(ms.name, [ms]);
+      firstIndex.set(ms.name, i);
+    } else {
+      const first = list[0]!;
+      if (portSignature(first.ports) !== portSignature(ms.ports)) {
+        add(
+          ptr.ms(i, 'ports'),
+          `${ms.name} ${ms.version} declares ports ${portSignature(ms.ports)}, but ${ms.name} ${first.version} (${ptr.ms(firstIndex.get(ms.name)!)}) declares ${portSignature(first.ports)}; all versions must declare the same ports (name, port, protocol)`,
+        );
+      }
+      list.push(ms);
+    }
+    checkPorts(ms, i, add);
+    checkProbe(ms, i, add);
+    if (ms.vm) checkVm(ms, ms.vm, i, defaultedTargetPorts, add);
+  });
+  const names = [...versions.keys()].sort();
+  const ports = new Map<string, Port[]>();
+  for (const [name, list] of versions) ports.set(name, list[0]!.ports);
+  return { versions, ports, names };
+}
+
+function checkPorts(ms: Microservice, i: number, add: Add): void {
+  const seenName = new Map<string, number>();
+  const seenPort = new Map<number, number>();
+  const seenTarget = new Map<number, number>();
+  ms.ports.forEach((p, j) => {
+    const a = seenName.get(p.name);
+    if (a !== undefined) add(ptr.ms(i, 'ports', j, 'name'), `${show(p.name)} is already the name of ${ptr.ms(i, 'ports', a)} (port names must be unique)`);
+    else seenName.set(p.name, j);
+    const b = seenPort.get(p.port);
+    if (b !== undefined) add(ptr.ms(i, 'ports', j, 'port'), `${p.port} is already the port of ${ptr.ms(i, 'ports', b)} (ports must be unique)`);
+    else seenPort.set(p.port, j);
+    const c = seenTarget.get(p.targetPort);
+    if (c !== undefined) add(ptr.ms(i, 'ports', j, 'targetPort'), `${p.targetPort} is already the targetPort of ${ptr.ms(i, 'ports', c)} (targetPorts must be unique)`);
+    else seenTarget.set(p.targetPort, j);
+  });
+}
+
+/** A probe's port is one of this version's port names or targetPort numbers. */
+function checkProbe(ms: Microservice, i: number, add: Add): void {
+  const probe = ms.readinessProbe;
+  if (probe === undefined) return;
+  const [kind, port] = 'httpGet' in probe ? ['httpGet', probe.httpGet.port] : ['tcpSocket', probe.tcpSocket.port];
+  const pointer = ptr.ms(i, 'readinessProbe', kind, 'port');
+  if (typeof port === 'string' && !ms.ports.some((p) => p.name === port)) {
+    add(pointer, `${show(port)} is not a port of ${ms.name} ${ms.version} (ports: ${ms.ports.map((p) => p.name).join(', ')})`);
+  }
+  if (typeof port === 'number' && !ms.ports.some((p) => p.targetPort === port)) {
+    add(pointer, `${port} is not a targetPort of ${ms.name} ${ms.version} (targetPorts: ${ms.ports.map((p) => p.targetPort).join(', ')})`);
+  }
+}
+
+/**
+ * Where mixmesh writes `fixedAddresses: [<fixedIp>]` (rule 9): the single ipAddresses item of the
+ * single cpConfig of the single extCps entry, or a reason why there is none.
+ */
+export function fixedIpTarget(vm: Pick<VmSpec, 'extVirtualLinks'>): { ok: true; ipAddress: Record<string, unknown>; pointer: string } | { ok: false; reason: string } {
+  const links = vm.extVirtualLinks ?? [];
+  const extCps: { cp: unknown; pointer: string }[] = [];
+  links.forEach((link, l) => {
+    const cps = (link as { extCps?: unknown }).extCps;
+    if (Array.isArray(cps)) cps.forEach((cp, c) => extCps.push({ cp, pointer: `/extVirtualLinks/${l}/extCps/${c}` }));
+  });
+  if (extCps.length !== 1) return { ok: false, reason: `found ${extCps.length} extCps entries` };
+  const { cp, pointer } = extCps[0]!;
+  const cpConfig = cp !== null && typeof cp === 'object' ? (cp as { cpConfig?: unknown }).cpConfig : undefined;
+  // Tacker v2 keys cpConfig by id; v1 used a list
+  const configs: [string, unknown][] = Array.isArray(cpConfig)
+    ? cpConfig.map((c, k) => [String(k), c])
+    : cpConfig !== null && typeof cpConfig === 'object'
+      ? Object.entries(cpConfig)
+      : [];
+  if (configs.length !== 1) return { ok: false, reason: `its extCps entry has ${configs.length} cpConfig entries` };
+  const [configKey, config] = configs[0]!;
+  const items: { item: unknown; pointer: string }[] = [];
+  const protocolData = config !== null && typeof config === 'object' ? (config as { cpProtocolData?: unknown }).cpProtocolData : undefined;
+  if (Array.isArray(protocolData)) {
+    protocolData.forEach((pd, d) => {
+      const ips = pd !== null && typeof pd === 'object' ? (pd as { ipOverEthernet?: { ipAddresses?: unknown } }).ipOverEthernet?.ipAddresses : undefined;
+      if (Array.isArray(ips)) ips.forEach((item, k) => items.push({ item, pointer: `${pointer}/cpConfig/${configKey}/cpProtocolData/${d}/ipOverEthernet/ipAddresses/${k}` }));
+    });
+  }
+  if (items.length !== 1 || items[0]!.item === null || typeof items[0]!.item !== 'object') {
+    return { ok: false, reason: `its cpConfig has ${items.length} ipAddresses items` };
+  }
+  return { ok: true, ipAddress: items[0]!.item as Record<string, unknown>, pointer: items[0]!.pointer };
+}
+
+/** Rule 9. */
+function checkVm(ms: Microservice, vm: VmSpec, i: number, defaultedTargetPorts: ReadonlySet<Port>, add: Add): void {
+  if (vm.fixedIp !== undefined) {
+    if (vm.instances !== 1) add(ptr.ms(i, 'vm', 'fixedIp'), `needs instances: 1 (instances is ${vm.instances}): one fixed address fits one VM`);
+    // The spec's own example (descriptor.md, "valid") pairs fixedIp with `extVirtualLinks: []`,
+    // so the shape rule applies only once links are given; with none, there is no cpConfig to
+    // carry the address (see descriptor/README.md, "fixedIp").
+    const target = fixedIpTarget(vm);
+    if ((vm.extVirtualLinks ?? []).length > 0 && !target.ok) {
+      add(
+        ptr.ms(i, 'vm', 'extVirtualLinks'),
+        `fixedIp needs extVirtualLinks with exactly one extCps entry holding exactly one cpConfig with one cpProtocolData[].ipOverEthernet.ipAddresses item (${target.reason})`,
+      );
+    }
+  }
+  ms.ports.forEach((p, j) => {
+    if (p.targetPort === vm.ssh.port) {
+      const defaulted = defaultedTargetPorts.has(p);
+      add(
+        ptr.ms(i, 'ports', j, defaulted ? 'port' : 'targetPort'),
+        `${p.targetPort} is this VM's ssh.port${defaulted ? ' (and targetPort defaults to port)' : ''}; a VM version's targetPort must differ from ssh.port`,
+      );
+    }
+  });
+}
+
+/** Rules 2, 3, 4, 5, 6 and the connection half of 8. Returns each connection's resolved port. */
+function checkConnections(service: MeshService, known: Known, add: Add): (Port | undefined)[] {
+  const seen = new Map<string, number>();
+  const resolved: (Port | undefined)[] = [];
+  const ingressRoutes = service.spec.ingress?.routes ?? [];
+  service.spec.connections.forEach((c, i) => {
+    resolved.push(undefined);
+    if (c.from !== 'ingress' && !known.versions.has(c.from)) {
+      add(ptr.conn(i, 'from'), `${show(c.from)} is not a microservice or "ingress" (known: ${listNames(known.names)})`);
+    }
+    const toVersions = known.versions.get(c.to);
+    if (toVersions === undefined) {
+      add(ptr.conn(i, 'to'), `${show(c.to)} is not a microservice (known: ${listNames(known.names)})`);
+      return;
+    }
+    if (c.from === c.to) add(ptr.conn(i, 'to'), `${show(c.to)} is also the caller (from and to must differ)`);
+    const port = resolvePort(c.to, c.port as string | undefined, known, ptr.conn(i, 'port'), add);
+    if (port === undefined) return;
+    c.port = port.name;
+    resolved[i] = port;
+    const key = `${c.from}\u0000${c.to}\u0000${port.name}`;
+    const dup = seen.get(key);
+    if (dup !== undefined) {
+      add(ptr.conn(i), `duplicates ${ptr.conn(dup)} (from ${c.from} to ${c.to} port ${port.name}); at most one connection per (from, to, port)`);
+    } else seen.set(key, i);
+    checkHttpOnly(c, port, i, add);
+    checkRoutes(c, toVersions, i, add);
+    if (c.from === 'ingress') {
+      if (!ingressRoutes.some((r) => r.to === c.to && (r.port ?? onlyPortName(known, r.to)) === port.name)) {
+        add(
+          ptr.conn(i, 'from'),
+          service.spec.ingress === undefined
+            ? `a connection from "ingress" needs spec.ingress with a route to ${c.to} port ${port.name}, and there is no spec.ingress`
+            : `a connection from "ingress" needs an ingress route to ${c.to} port ${port.name} in /spec/ingress/routes`,
+        );
+      }
+      c.routes?.forEach((r, k) => {
+        if (r.match?.pathPrefix !== undefined) {
+          add(ptr.conn(i, 'routes', k, 'match', 'pathPrefix'), 'is not allowed on a connection from "ingress": the ingress route\'s pathPrefix decides which requests arrive');
+        }
+      });
+    }
+  });
+  return resolved;
+}
+
+function onlyPortName(known: Known, to: string): string | undefined {
+  const ports = known.ports.get(to);
+  return ports !== undefined && ports.length === 1 ? ports[0]!.name : undefined;
+}
+
+/** Rule 3: the named port of `to`, or its only port. */
+function resolvePort(to: string, name: string | undefined, known: Known, pointer: string, add: Add): Port | undefined {
+  const ports = known.ports.get(to) ?? [];
+  if (name === undefined) {
+    if (ports.length === 1) return ports[0];
+    add(pointer, `is required because ${to} has several ports (${ports.map((p) => p.name).join(', ')})`);
+    return undefined;
+  }
+  const port = ports.find((p) => p.name === name);
+  if (port === undefined) add(pointer, `${show(name)} is not a port of ${to} (ports: ${ports.map((p) => p.name).join(', ')})`);
+  return port;
+}
+
+/** Rule 5. */
+function checkHttpOnly(c: Connection, port: Port, i: number, add: Add): void {
+  if (isHttpFamily(port.protocol)) return;
+  const why = `is for HTTP, HTTP2 and GRPC ports only; port ${port.name} of ${c.to} is ${port.protocol}`;
+  for (const field of ['timeout', 'retries', 'fault', 'routes'] as const) {
+    if (c[field] !== undefined) add(ptr.conn(i, field), `${field} ${why}`);
+  }
+  const lb = c.loadBalancer;
+  if (lb !== undefined && typeof lb === 'object') {
+    const hash = lb.consistentHash as Record<string, unknown>;
+    for (const field of ['header', 'cookie']) {
+      if (hash[field] !== undefined) add(ptr.conn(i, 'loadBalancer', 'consistentHash', field), `consistentHash.${field} ${why}`);
+    }
+  }
+  for (const field of ['maxPendingRequests', 'maxRequestsPerConnection'] as const) {
+    if (c.connectionPool?.[field] !== undefined) add(ptr.conn(i, 'connectionPool', field), `connectionPool.${field} ${why}`);
+  }
+}
+
+/** Rule 6. */
+function checkRoutes(c: Connection, toVersions: Microservice[], i: number, add: Add): void {
+  const routes = c.routes ?? [];
+  const versionNames = toVersions.map((m) => m.version);
+  routes.forEach((r, k) => {
+    if (r.match === undefined && k !== routes.length - 1) {
+      add(ptr.conn(i, 'routes', k), `route ${k} has no match but is not the last route (only the last route may lack match; later routes could never be reached)`);
+    }
+    let sum = 0;
+    const seen = new Set<string>();
+    r.split.forEach((s, j) => {
+      sum += s.weight;
+      if (!versionNames.includes(s.version)) {
+        add(ptr.conn(i, 'routes', k, 'split', j, 'version'), `${show(s.version)} is not a version of ${c.to} (versions: ${versionNames.join(', ')})`);
+      }
+      if (seen.has(s.version)) add(ptr.conn(i, 'routes', k, 'split', j, 'version'), `${show(s.version)} appears twice in this split`);
+      seen.add(s.version);
+    });
+    if (sum !== 100) add(ptr.conn(i, 'routes', k, 'split'), `weights sum to ${sum}, must sum to 100`);
+  });
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  if (ka.length !== kb.length || ka.some((k, n) => k !== kb[n])) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** Rule 7. */
+function checkDestinationSettings(service: MeshService, known: Known, resolved: (Port | undefined)[], add: Add): void {
+  const first = new Map<string, number>();
+  service.spec.connections.forEach((c, i) => {
+    const port = resolved[i];
+    if (port === undefined) return;
+    for (const field of ['loadBalancer', 'connectionPool', 'circuitBreaker'] as const) {
+      if (c[field] === undefined) continue;
+      const key = `${c.to}\u0000${port.name}\u0000${field}`;
+      const j = first.get(key);
+      if (j === undefined) first.set(key, i);
+      else if (!deepEqual(service.spec.connections[j]![field], c[field])) {
+        add(ptr.conn(i, field), `differs from ${ptr.conn(j, field)}; every connection into ${c.to} port ${port.name} must set the same ${field} (or omit it)`);
+      }
+    }
+    if (c.loadBalancer === 'PASSTHROUGH') {
+      const vmVersions = (known.versions.get(c.to) ?? []).filter((m) => m.runtime === 'vm').map((m) => m.version);
+      if (vmVersions.length > 0) {
+        add(ptr.conn(i, 'loadBalancer'), `"PASSTHROUGH" is not allowed because ${c.to} has a VM version (${vmVersions.join(', ')}): it would bypass the WorkloadEntries (allowed: ROUND_ROBIN, LEAST_REQUEST, RANDOM, consistentHash)`);
+      }
+    }
+  });
+}
+
+/** Rule 8, the ingress half. */
+function checkIngress(service: MeshService, known: Known, add: Add): void {
+  const routes = service.spec.ingress?.routes ?? [];
+  routes.forEach((r, i) => {
+    for (let j = 0; j < i; j += 1) {
+      const earlier = routes[j]!.pathPrefix;
+      if (r.pathPrefix.startsWith(earlier)) {
+        add(ptr.ingressRoute(i, 'pathPrefix'), `${show(r.pathPrefix)} can never match: it starts with ${show(earlier)}, the pathPrefix of the earlier route ${ptr.ingressRoute(j)} (put the longer prefix first)`);
+        break;
+      }
+    }
+    if (!known.versions.has(r.to)) {
+      add(ptr.ingressRoute(i, 'to'), `${show(r.to)} is not a microservice (known: ${listNames(known.names)})`);
+      return;
+    }
+    const given = r.port as string | undefined;
+    const port = resolvePort(r.to, given, known, ptr.ingressRoute(i, 'port'), add);
+    if (port === undefined) return;
+    r.port = port.name;
+    if (!isHttpFamily(port.protocol)) {
+      add(ptr.ingressRoute(i, given === undefined ? 'to' : 'port'), `port ${port.name} of ${r.to} is ${port.protocol}; the ingress gateway routes HTTP, HTTP2 and GRPC ports only`);
+    }
+  });
+}
+
+/** Rule 11. */
+function checkMesh(service: MeshService, add: Add): void {
+  if (service.spec.mesh.mtls === 'DISABLE' && service.spec.mesh.authorization === 'connections') {
+    add('/spec/mesh/mtls', '"DISABLE" is not allowed with authorization: connections (caller principals need mTLS); use STRICT or PERMISSIVE, or authorization: open');
+  }
+}
+
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const RESERVED_KEYS = new Set(['app', 'version', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/part-of']);
+
+/** Why a label key is not a valid Kubernetes label key, or undefined. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  const prefix = slash === -1 ? undefined : key.slice(0, slash);
+  const name = slash === -1 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
+    return `key ${show(key)} has prefix ${show(prefix)}, which is not a DNS-1123 subdomain of at most 253 characters`;
+  }
+  if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) {
+    return `key ${show(key)} is not a valid label key (a name of at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit, optionally after "prefix/")`;
+  }
+  return undefined;
+}
+
+/** Rule 12. */
+function checkLabels(service: MeshService, add: Add): void {
+  for (const [key, value] of Object.entries(service.metadata.labels)) {
+    const pointer = joinPointer('/metadata/labels', key);
+    const keyProblem = labelKeyProblem(key);
+    if (keyProblem !== undefined) add(pointer, keyProblem);
+    const prefix = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
+    if (RESERVED_KEYS.has(key) || prefix === 'mixmesh.io' || prefix === 'istio.io' || prefix.endsWith('.istio.io')) {
+      add(pointer, `key ${show(key)} is reserved (mixmesh sets app, version, app.kubernetes.io/managed-by, app.kubernetes.io/part-of and mixmesh.io/*; istio.io/* and *.istio.io/* belong to Istio)`);
+    }
+    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
+      add(pointer, `value ${show(value)} is not a valid label value (at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit, or empty)`);
+    }
+  }
+}
+
+/** Parse (safely) and validate a descriptor file's text. */
+export function parseAndValidate(
+  text: string | Uint8Array,
+  fileName = '<input>',
+  options: ValidateOptions & ParseOptions = {},
+): ValidationResult & { file: string } {
+  const parsed = parseDescriptorText(text, options);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems, file: fileName };
+  return { ...validateDescriptor(parsed.value, options), file: fileName };
+}
+
+/** The CLI's lines: `FILE: valid`, or `FILE:POINTER: message` per problem. */
+export function formatResult(fileName: string, result: ValidationResult): string[] {
+  if (result.ok) return [`${fileName}: valid`];
+  return result.problems.map((p) => `${fileName}:${p.pointer}: ${p.message}`);
+}
