@@ -1,0 +1,238 @@
+/**
+ * The SSH edge: one connection per VM reused for every step, a host-key policy that is always
+ * enforced (ssh2 accepts ANY key unless given a hostVerifier), bounded backoff while sshd does not
+ * answer yet (never after an auth failure or a host-key mismatch), exec with quoting and SFTP.
+ */
+import { readFile } from 'node:fs/promises';
+import { NodeSSH } from 'node-ssh';
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
+import { MixmeshError } from '../../common/errors.js';
+import { redactText, silentLogger, type Logger } from '../../common/logger.js';
+import { shellQuote } from '../../common/names.js';
+import { blobToKeyLine, keyBlob } from './hostkeys.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** bytes written to the command's stdin, then EOF */
+  stdin?: string | Buffer;
+  /** run through `sudo -n sh -c '…'` when the user is not root (ignored for root) */
+  sudo?: boolean;
+  /** return a non-zero exit as a result instead of throwing SSH_COMMAND_FAILED */
+  allowFailure?: boolean;
+  /** what the step is, for the error message (the command itself may hold secrets and is never shown) */
+  step?: string;
+  /** literal secrets to scrub from a failure's stderr tail, besides what redactText finds itself */
+  secrets?: readonly string[];
+}
+
+export interface RemoteShell {
+  /** `user@host:port`, for messages */
+  readonly target: string;
+  exec(cmd: string, options?: ExecOptions): Promise<ExecResult>;
+  /** upload a local file (by path) or bytes to remotePath over SFTP; mode like 0o600 */
+  put(localPathOrBytes: string | Buffer, remotePath: string, mode?: number): Promise<void>;
+  get(remotePath: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** Which host keys are acceptable. There is deliberately no "accept anything". */
+export type HostKeyPolicy =
+  /** the keys the host must offer one of (e.g. from the console output or known_hosts) */
+  | { expected: readonly string[] }
+  /** trust on first use: accept the offered key and hand it to `record` (to pin it for later) */
+  | { acceptNew: (keyLine: string) => void };
+
+export interface ConnectOptions {
+  host: string;
+  port?: number;
+  username: string;
+  /** OpenSSH/PEM private key text */
+  privateKey: string | Buffer;
+  passphrase?: string;
+  hostKey: HostKeyPolicy;
+  /** total time to keep retrying while sshd does not answer (default 30 s) */
+  connectBudgetMs?: number;
+  /** per-attempt handshake timeout (default 10 s) */
+  readyTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** Errors that mean "sshd is not up yet": retried with backoff. */
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+function errCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+function errLevel(e: unknown): string | undefined {
+  const level = (e as { level?: unknown })?.level;
+  return typeof level === 'string' ? level : undefined;
+}
+
+/** Connect with the host-key policy and bounded backoff. */
+export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> {
+  const port = options.port ?? 22;
+  const target = `${options.username}@${options.host}:${port}`;
+  const log = (options.log ?? silentLogger).child({ ssh: target });
+  const expected = 'expected' in options.hostKey ? options.hostKey.expected.map((k) => keyBlob(k)) : undefined;
+  if (expected && expected.length === 0) {
+    throw new MixmeshError('SSH_HOST_KEY_UNKNOWN', `connect ${target}: no expected host key was given`);
+  }
+  const budget = options.connectBudgetMs ?? 30_000;
+  const deadline = Date.now() + budget;
+  const privateKey = typeof options.privateKey === 'string' ? options.privateKey : options.privateKey.toString('utf8');
+  let delay = 50;
+  for (let attempt = 1; ; attempt++) {
+    let offered: Buffer | undefined;
+    let mismatch = false;
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: options.host,
+        port,
+        username: options.username,
+        privateKey,
+        ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+        readyTimeout: Math.max(1000, Math.min(options.readyTimeoutMs ?? 10_000, deadline - Date.now())),
+        tryKeyboard: false,
+        hostVerifier: (key: Buffer) => {
+          offered = Buffer.from(key);
+          if (expected) {
+            mismatch = !expected.some((k) => k.equals(key));
+            return !mismatch;
+          }
+          return true;
+        },
+      });
+      if (!expected && offered && 'acceptNew' in options.hostKey) options.hostKey.acceptNew(blobToKeyLine(offered));
+      log.debug({ attempt }, 'ssh connected');
+      return new NodeSshShell(ssh, target, options.username, log);
+    } catch (e) {
+      ssh.dispose();
+      if (mismatch) {
+        throw new MixmeshError('SSH_HOST_KEY_MISMATCH', `connect ${target}: the host offered ${offered ? blobToKeyLine(offered).slice(0, 60) : 'a key'}…, which is not the expected host key`, { cause: e });
+      }
+      if (errLevel(e) === 'client-authentication') {
+        throw new MixmeshError('SSH_AUTH_FAILED', `connect ${target}: the host refused the key for ${options.username}`, { cause: e });
+      }
+      const retryable = RETRYABLE_CODES.has(errCode(e) ?? '') || errLevel(e) === 'client-timeout' || (errLevel(e) === 'client-socket' && !offered);
+      if (!retryable || Date.now() + delay > deadline) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new MixmeshError('SSH_CONNECT_FAILED', `connect ${target}: ${redactText(why)} (after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${budget} ms budget)`, { cause: e });
+      }
+      log.debug({ attempt, code: errCode(e), delay }, 'sshd not answering yet; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
+const TAIL = 2000;
+
+class NodeSshShell implements RemoteShell {
+  private sftp: Promise<SFTPWrapper> | undefined;
+
+  constructor(
+    private readonly ssh: NodeSSH,
+    readonly target: string,
+    private readonly username: string,
+    private readonly log: Logger,
+  ) {}
+
+  private connection() {
+    const c = this.ssh.connection;
+    if (!c) throw new MixmeshError('SSH_CONNECT_FAILED', `${this.target}: the connection is closed`);
+    return c;
+  }
+
+  async exec(cmd: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const command = options.sudo && this.username !== 'root' ? `sudo -n sh -c ${shellQuote(cmd)}` : cmd;
+    const started = Date.now();
+    const result = await new Promise<ExecResult>((resolve, reject) => {
+      this.connection().exec(command, (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'} could not start: ${redactText(err.message)}`, { cause: err }));
+          return;
+        }
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | undefined;
+        channel.on('data', (d: Buffer) => out.push(d));
+        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        channel.on('exit', (c: number | null, sig?: string) => {
+          code = c;
+          signal = sig;
+        });
+        channel.on('close', () => {
+          resolve({ code: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+        });
+        channel.on('error', (e: Error) => reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'}: ${redactText(e.message)}`, { cause: e })));
+        if (options.stdin !== undefined) channel.end(options.stdin);
+        else channel.end();
+      });
+    });
+    this.log.debug({ step: options.step, code: result.code, ms: Date.now() - started }, 'ssh exec');
+    if (result.code !== 0 && !options.allowFailure) {
+      const tail = redactText(result.stderr.slice(-TAIL).trim() || result.stdout.slice(-TAIL).trim(), options.secrets ?? []);
+      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'} exited ${result.code}${tail ? `: ${tail}` : ''}`, {
+        details: { exitCode: result.code, step: options.step },
+      });
+    }
+    return result;
+  }
+
+  private getSftp(): Promise<SFTPWrapper> {
+    this.sftp ??= this.ssh.requestSFTP().catch((e: unknown) => {
+      this.sftp = undefined;
+      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: SFTP unavailable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
+    return this.sftp;
+  }
+
+  async put(localPathOrBytes: string | Buffer, remotePath: string, mode = 0o644): Promise<void> {
+    const sftp = await this.getSftp();
+    const fail = (e: unknown) => new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: upload to ${remotePath} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    if (typeof localPathOrBytes === 'string') {
+      // fastPut pipelines reads and writes: a 50 MiB package goes at link speed
+      await new Promise<void>((resolve, reject) => sftp.fastPut(localPathOrBytes, remotePath, { mode, concurrency: 16, chunkSize: 64 * 1024 }, (e) => (e ? reject(fail(e)) : resolve())));
+      // fastPut's mode applies at open only; an existing file keeps its old mode without this
+      await new Promise<void>((resolve, reject) => sftp.chmod(remotePath, mode, (e) => (e ? reject(fail(e)) : resolve())));
+      return;
+    }
+    await new Promise<void>((resolve, reject) => sftp.writeFile(remotePath, localPathOrBytes, { mode }, (e) => (e ? reject(fail(e)) : resolve())));
+    await new Promise<void>((resolve, reject) => sftp.chmod(remotePath, mode, (e) => (e ? reject(fail(e)) : resolve())));
+  }
+
+  async get(remotePath: string): Promise<Buffer> {
+    const sftp = await this.getSftp();
+    return new Promise<Buffer>((resolve, reject) =>
+      sftp.readFile(remotePath, (e: Error | undefined, data: Buffer) =>
+        e ? reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: download of ${remotePath} failed: ${e.message}`, { cause: e })) : resolve(data),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    const c = this.ssh.connection;
+    if (!c || !this.ssh.isConnected()) {
+      this.ssh.dispose();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      c.once('close', () => resolve());
+      this.ssh.dispose();
+    });
+  }
+}
+
+/** Read a private key file (for callers holding a path). */
+export async function readPrivateKey(path: string): Promise<string> {
+  return readFile(path, 'utf8');
+}
+

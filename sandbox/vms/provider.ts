@@ -1,0 +1,295 @@
+/**
+ * The real VmProvider: every VM is a busybox rootfs served by its own OpenSSH on 127.0.10.N:22,
+ * inside `setpriv --pdeathsig KILL unshare --mount --pid --fork --kill-child`, so one SIGKILL of
+ * the unshare pid ends the whole VM and the VMs die with the process that started them.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { MixmeshError } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { shellQuote } from '../../common/names.js';
+import { canBind, checkHostTools } from './preflight.js';
+import { buildTemplate, cloneRootfs } from './rootfs.js';
+import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
+
+const run = promisify(execFile);
+
+export const VM_NETWORK_PREFIX = '127.0.10.';
+export const DEFAULT_SSHD_DELAY_MS = 300;
+
+export interface LocalVmProviderOptions {
+  /** the sandbox directory; VMs live in DIR/vms/<serverId>/ */
+  dir: string;
+  /** public key lines every VM authorizes for root (as a Nova keypair would) */
+  authorizedKeys: readonly string[];
+  /** delay before a new VM's sshd accepts (default 0.3 s) */
+  sshdDelayMs?: number;
+  log?: Logger;
+}
+
+interface VmRecord extends SandboxVm {
+  name: string;
+  dir: string;
+  pid: number;
+  child: ChildProcess | undefined;
+  exited: Promise<void>;
+}
+
+export interface LocalVmProvider extends VmProvider {
+  readonly dir: string;
+  get(serverId: string): SandboxVm | undefined;
+  /** fault: make the sshd of VMs created from now on start this late (undefined: back to the default) */
+  setSshdDelay(ms: number | undefined): void;
+}
+
+const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Start a provider on DIR: kills VMs a previous run on the same DIR left behind, builds the template. */
+export async function createLocalVmProvider(options: LocalVmProviderOptions): Promise<LocalVmProvider> {
+  checkHostTools();
+  const dir = resolve(options.dir);
+  const vmsDir = join(dir, 'vms');
+  await mkdir(vmsDir, { recursive: true, mode: 0o755 });
+  await killStaleVms(vmsDir);
+  const template = await buildTemplate(join(vmsDir, '.template'));
+  const log = (options.log ?? silentLogger).child({ part: 'sandbox/vms' });
+  const vms = new Map<string, VmRecord>();
+  const reserved = new Set<number>();
+  let sshdDelayMs = options.sshdDelayMs ?? DEFAULT_SSHD_DELAY_MS;
+  const authorizedKeys = `${options.authorizedKeys.map((k) => k.trim()).join('\n')}\n`;
+
+  async function allocateAddress(fixed?: string): Promise<number> {
+    if (fixed !== undefined) {
+      const m = /^127\.0\.10\.(\d{1,3})$/.exec(fixed);
+      const n = m ? Number(m[1]) : NaN;
+      if (!(n >= 1 && n <= 254)) {
+        throw new MixmeshError('BAD_REQUEST', `fixed address ${fixed} is outside the sandbox VM network 127.0.10.0/24 (allowed: 127.0.10.1 … 127.0.10.254)`);
+      }
+      if (reserved.has(n)) throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is already used by a sandbox VM`);
+      reserved.add(n); // before the await: a parallel create must not test the same address
+      if (!(await canBind(fixed, 22))) {
+        reserved.delete(n);
+        throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is in use (something listens on ${fixed}:22)`);
+      }
+      return n;
+    }
+    for (let n = 1; n <= 254; n++) {
+      if (reserved.has(n)) continue;
+      reserved.add(n);
+      if (await canBind(`${VM_NETWORK_PREFIX}${n}`, 22)) return n;
+      reserved.delete(n); // another sandbox's VM: skip it, look again next time
+    }
+    throw new MixmeshError('BAD_REQUEST', 'no free address left in 127.0.10.0/24 for a sandbox VM');
+  }
+
+  async function create(opts: CreateVmOptions): Promise<SandboxVm> {
+    if (!SERVER_ID.test(opts.serverId)) {
+      throw new MixmeshError('BAD_REQUEST', `serverId ${JSON.stringify(opts.serverId)}: allowed are 1–128 letters, digits, ".", "_", "-", starting with a letter or digit`);
+    }
+    if (vms.has(opts.serverId)) throw new MixmeshError('ALREADY_EXISTS', `a sandbox VM with serverId ${opts.serverId} exists`);
+    const hostname = hostnameFor(opts.name);
+    const n = await allocateAddress(opts.fixedAddress);
+    const address = `${VM_NETWORK_PREFIX}${n}`;
+    const vmDir = join(vmsDir, opts.serverId);
+    const rootfs = join(vmDir, 'rootfs');
+    const hostKeyPath = join(vmDir, 'ssh_host_ed25519_key');
+    try {
+      await mkdir(vmDir, { mode: 0o755 });
+      await Promise.all([
+        cloneRootfs(template, rootfs),
+        run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${hostname}`, '-f', hostKeyPath]),
+      ]);
+      await Promise.all([
+        writeFile(join(rootfs, 'etc/hosts'), `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, { mode: 0o644 }),
+        writeFile(join(rootfs, 'etc/hostname'), `${hostname}\n`, { mode: 0o644 }),
+        writeFile(join(rootfs, 'root/.ssh/authorized_keys'), authorizedKeys, { mode: 0o600 }),
+      ]);
+      const hostPublicKey = (await readFile(`${hostKeyPath}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+      const config = sshdConfig(address, hostKeyPath);
+      const configPath = join(vmDir, 'sshd_config');
+      await writeFile(configPath, config, { mode: 0o600 });
+      const consoleText = consoleOutput(hostname, hostPublicKey);
+      await writeFile(join(vmDir, 'console.log'), consoleText);
+      const delayMs = opts.sshdDelayMs ?? sshdDelayMs;
+      const script = [
+        'set -e',
+        'mount -t tmpfs -o mode=755 tmpfs /run',
+        'mkdir -m 755 /run/sshd',
+        `mount --bind ${shellQuote(rootfs)} /mnt`,
+        ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
+        `exec /usr/sbin/sshd -D -f ${shellQuote(configPath)} -E ${shellQuote(join(vmDir, 'sshd.log'))}`,
+      ].join('\n');
+      const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', 'sh', '-c', script], {
+        stdio: 'ignore',
+      });
+      const exited = new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) done();
+        else child.once('exit', () => done());
+      });
+      child.once('error', (e) => log.error({ err: e, serverId: opts.serverId }, 'sandbox VM process failed to start'));
+      child.unref(); // the VM must not keep a test process alive; pdeathsig ends it with us
+      const pid = child.pid;
+      if (pid === undefined) throw new MixmeshError('INTERNAL', `sandbox VM ${opts.serverId}: could not start setpriv/unshare`);
+      await writeFile(join(vmDir, 'pid'), `${pid}\n`);
+      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, rootfs, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
+      vms.set(opts.serverId, vm);
+      log.info({ serverId: opts.serverId, address, delayMs }, 'sandbox VM created');
+      return publicView(vm);
+    } catch (e) {
+      reserved.delete(n);
+      await rm(vmDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async function remove(serverId: string): Promise<void> {
+    const vm = vms.get(serverId);
+    if (!vm) return;
+    vms.delete(serverId);
+    await killVm(vm.pid, vm.exited);
+    await rm(vm.dir, { recursive: true, force: true });
+    reserved.delete(Number(vm.address.slice(VM_NETWORK_PREFIX.length)));
+    log.info({ serverId, address: vm.address }, 'sandbox VM removed');
+  }
+
+  return {
+    dir,
+    create,
+    remove,
+    list: () => [...vms.values()].map(publicView),
+    get: (serverId) => {
+      const vm = vms.get(serverId);
+      return vm ? publicView(vm) : undefined;
+    },
+    removeAll: async () => {
+      await Promise.all([...vms.keys()].map((id) => remove(id)));
+    },
+    setSshdDelay: (ms) => {
+      sshdDelayMs = ms ?? options.sshdDelayMs ?? DEFAULT_SSHD_DELAY_MS;
+    },
+  };
+}
+
+function publicView(vm: VmRecord): SandboxVm {
+  return { serverId: vm.serverId, address: vm.address, hostPublicKey: vm.hostPublicKey, rootfs: vm.rootfs, consoleOutput: vm.consoleOutput };
+}
+
+/** A hostname from the VM name: lower-case DNS label, at most 63 characters. */
+export function hostnameFor(name: string): string {
+  const label = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return label || 'vm';
+}
+
+/** The sshd_config of test-world.md, exactly. */
+export function sshdConfig(address: string, hostKeyPath: string): string {
+  return [
+    `ListenAddress ${address}:22`,
+    `HostKey ${hostKeyPath}`,
+    'PidFile none',
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    // resolved before the chroot, so through the /mnt bind mount
+    'AuthorizedKeysFile /mnt/root/.ssh/authorized_keys',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes yes',
+    'ChrootDirectory /mnt',
+    'Subsystem sftp internal-sftp',
+    'AllowTcpForwarding no',
+    'UseDNS no',
+    '',
+  ].join('\n');
+}
+
+/** What Nova's os-getConsoleOutput shows for a cloud-init VM: boot lines and the host key blocks. */
+export function consoleOutput(hostname: string, hostPublicKey: string): string {
+  const blob = Buffer.from(hostPublicKey.split(/\s+/)[1] ?? '', 'base64');
+  const fingerprint = createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  return [
+    '[    0.000000] Linux version 6.1.0-sandbox (mixmesh sandbox VM: busybox + OpenSSH)',
+    `[    0.410000] cloud-init[101]: Cloud-init v. 22.4.2 running 'init-local'`,
+    `[    0.520000] cloud-init[105]: Cloud-init v. 22.4.2 running 'init'`,
+    'ci-info: no authorized SSH keys fingerprints found for user istio-proxy.',
+    '<14>cloud-init: #############################################################',
+    '<14>cloud-init: -----BEGIN SSH HOST KEY FINGERPRINTS-----',
+    `<14>cloud-init: 256 SHA256:${fingerprint} root@${hostname} (ED25519)`,
+    '<14>cloud-init: -----END SSH HOST KEY FINGERPRINTS-----',
+    '<14>cloud-init: #############################################################',
+    '-----BEGIN SSH HOST KEY KEYS-----',
+    `${hostPublicKey} root@${hostname}`,
+    '-----END SSH HOST KEY KEYS-----',
+    `[    0.930000] cloud-init[120]: Cloud-init v. 22.4.2 finished. Datasource DataSourceOpenStack. Up 0.93 seconds`,
+    '',
+  ].join('\n');
+}
+
+function readProc(pid: number, file: string): Promise<string | undefined> {
+  return readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => undefined);
+}
+
+/** Is pid a live process (not gone, not a zombie)? */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readProc(pid, 'stat');
+  if (stat === undefined) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+/** The processes whose parent is pid (the PID namespace's init, for an unshare pid). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readProc(pid, `task/${pid}/children`);
+  return (text ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/**
+ * SIGKILL the unshare pid and wait until it and the namespace's init are gone (the kernel then
+ * has killed everything else in the namespace). There is no exit event for a process we did not
+ * spawn, so the namespace init is polled, with a bound.
+ */
+async function killVm(pid: number, exited?: Promise<void>): Promise<void> {
+  const inner = await childrenOf(pid);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  if (exited) await exited;
+  for (const p of [pid, ...inner]) {
+    for (let i = 0; i < 200 && (await alive(p)); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Kill VMs recorded under vmsDir by an earlier run (their cmdline still names vmsDir), remove their dirs. */
+export async function killStaleVms(vmsDir: string): Promise<number> {
+  let killed = 0;
+  let entries: string[];
+  try {
+    entries = await readdir(vmsDir);
+  } catch {
+    return 0;
+  }
+  await Promise.all(
+    entries
+      .filter((e) => !e.startsWith('.'))
+      .map(async (entry) => {
+        const vmDir = join(vmsDir, entry);
+        const pidText = await readFile(join(vmDir, 'pid'), 'utf8').catch(() => undefined);
+        const pid = Number(pidText?.trim());
+        if (Number.isInteger(pid) && pid > 1) {
+          const cmdline = (await readProc(pid, 'cmdline'))?.replace(/\0/g, ' ');
+          // a recycled pid belongs to someone else: only kill what still names our directory
+          if (cmdline?.includes(vmDir)) {
+            await killVm(pid);
+            killed++;
+          }
+        }
+        if (existsSync(vmDir)) await rm(vmDir, { recursive: true, force: true });
+      }),
+  );
+  return killed;
+}
