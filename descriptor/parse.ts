@@ -96,13 +96,16 @@ function checkExpansion(root: YamlNode | null, maxAliasNodes: number, maxDepth: 
   sizeOf(root, 0);
 }
 
+/** The problem for an input over the limit (also used by readers that check the size first). */
+export function oversizeProblem(bytes: number, maxBytes: number = LIMITS.inputBytes): Problem {
+  return { pointer: '', message: `input is ${bytes} bytes, more than the limit of ${maxBytes} bytes` };
+}
+
 /** Parse a descriptor text; on failure one problem with an empty pointer and the line:column. */
 export function parseDescriptorText(input: string | Uint8Array, options: ParseOptions = {}): ParseResult {
   const maxBytes = options.maxBytes ?? LIMITS.inputBytes;
   const bytes = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
-  if (bytes > maxBytes) {
-    return { ok: false, problems: [{ pointer: '', message: `input is ${bytes} bytes, more than the limit of ${maxBytes} bytes (4 MiB)` }] };
-  }
+  if (bytes > maxBytes) return { ok: false, problems: [oversizeProblem(bytes, maxBytes)] };
   const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
   const lineCounter = new LineCounter();
   try {
