@@ -23,9 +23,9 @@ describe('vm-sidecar-injector/scripts', () => {
     ['restart', startScript(true)],
     ['verify', verifyScript('127.0.10.3', 10, 0.1)],
     ['replace token', replaceTokenScript('/tmp/mixmesh.abc/istio-token')],
-    ['uninstall deb', uninstallScript('deb', '1.30.3', hosts)],
-    ['uninstall rpm', uninstallScript('rpm', '1.30.3', hosts)],
-    ['uninstall tar', uninstallScript('tar', '1.30.3', hosts)],
+    ['uninstall deb', uninstallScript('deb', '1.30.3', 'istiod.istio-system.svc')],
+    ['uninstall rpm', uninstallScript('rpm', '1.30.3', 'istiod.istio-system.svc')],
+    ['uninstall tar', uninstallScript('tar', '1.30.3', 'istiod.istio-system.svc')],
   ];
   for (const [name, script] of all) it(`${name} parses with busybox sh`, () => parses(script));
 

@@ -153,6 +153,11 @@ export function dropInUnit(): string {
  * (replacing a stale line for the same istiod host), chown what the proxy reads. Prints
  * `restart=1` when a file the running agent only reads at start changed.
  */
+/** A basic regex matching the /etc/hosts line of one istiod host. */
+function hostsPattern(host: string): string {
+  return `^[0-9a-fA-F.:]*[[:space:]][[:space:]]*${host.replace(/\./g, '\\.')}$`;
+}
+
 export function placeFilesScript(staging: string, hostsLine: string, withDropIn: boolean): string {
   const host = hostsLine.trim().split(/\s+/)[1] ?? '';
   const lines = placedFiles(withDropIn).map((f) => `place ${shellQuote(`${staging}/${f.staged}`)} ${shellQuote(f.dest)} ${f.mode} ${f.restart ? 1 : 0}`);
@@ -177,7 +182,7 @@ ${lines.join('\n')}
 line=${shellQuote(hostsLine.trim())}
 if ! grep -qxF "$line" /etc/hosts; then
   # drop a stale line for the same host (an east-west IP that changed), keep the inode
-  grep -v ${shellQuote(`[[:space:]]${host.replace(/\./g, '\\.')}$`)} /etc/hosts > /etc/hosts.mixmesh-new || true
+  grep -v ${shellQuote(hostsPattern(host))} /etc/hosts > /etc/hosts.mixmesh-new || true
   echo "$line" >> /etc/hosts.mixmesh-new
   cat /etc/hosts.mixmesh-new > /etc/hosts
   rm -f /etc/hosts.mixmesh-new
@@ -249,7 +254,7 @@ echo ${RESULT_CHANGED}
 }
 
 /** Stop the agent, remove the package, the bootstrap files and the hosts line. */
-export function uninstallScript(kind: PackageKind, version: string, hostsLine: string): string {
+export function uninstallScript(kind: PackageKind, version: string, istiodHost: string): string {
   const kept = shellQuote(keptPackagePath(kind, version));
   const removePackage =
     kind === 'deb'
@@ -289,9 +294,9 @@ for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio
     rmdir "$d" 2>/dev/null && changed=1 || true
   fi
 done
-line=${shellQuote(hostsLine.trim())}
-if grep -qxF "$line" /etc/hosts; then
-  grep -vxF "$line" /etc/hosts > /etc/hosts.mixmesh-new || true
+pattern=${shellQuote(hostsPattern(istiodHost))}
+if grep -q "$pattern" /etc/hosts; then
+  grep -v "$pattern" /etc/hosts > /etc/hosts.mixmesh-new || true
   cat /etc/hosts.mixmesh-new > /etc/hosts
   rm -f /etc/hosts.mixmesh-new
   changed=1

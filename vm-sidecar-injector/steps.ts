@@ -105,12 +105,13 @@ function parseKv(stdout: string): Map<string, string> {
 
 /** Runs named steps and keeps their records; errors carry stable codes and never secrets. */
 export class StepRunner {
-  readonly records: StepRecord[] = [];
   constructor(
     private readonly shell: InjectorShell,
     private readonly user: string,
     private readonly secrets: readonly string[],
     private readonly observer: StepObserver = {},
+    /** where records go (an injection's own list, so readers see steps as they start) */
+    readonly records: StepRecord[] = [],
   ) {}
 
   /** Record a step around arbitrary work (uploads, connect). */
@@ -179,7 +180,7 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
 
   const prep = await steps.script('prepare', prepareScript(plan.user, kind, istioVersion), {
     root: false,
-    failure: (r) => (r.code === EXIT.SUDO ? stepFailure('prepare', 'SSH_AUTH_FAILED', secrets)(r) : stepFailure('prepare', 'SSH_COMMAND_FAILED', secrets)(r)),
+    failure: stepFailure('prepare', 'SSH_COMMAND_FAILED', secrets),
   });
   const facts = parseKv(prep.stdout);
   const staging = facts.get('staging');
@@ -291,13 +292,14 @@ export interface UninstallPlan {
   user: string;
   kind: PackageKind;
   istioVersion: string;
-  hosts: string;
+  /** the istiod host of the hosts line (`istiod.istio-system.svc`) */
+  istiodHost: string;
 }
 
 /** Stop the agent, remove the package, the bootstrap files and the hosts line. Idempotent. */
-export async function runUninstall(shell: InjectorShell, plan: UninstallPlan, observer: StepObserver = {}): Promise<StepRecord[]> {
-  const steps = new StepRunner(shell, plan.user, [], observer);
-  await steps.script('stop-and-remove', uninstallScript(plan.kind, plan.istioVersion, plan.hosts), {
+export async function runUninstall(shell: InjectorShell, plan: UninstallPlan, observer: StepObserver = {}, records: StepRecord[] = []): Promise<StepRecord[]> {
+  const steps = new StepRunner(shell, plan.user, [], observer, records);
+  await steps.script('stop-and-remove', uninstallScript(plan.kind, plan.istioVersion, plan.istiodHost), {
     failure: stepFailure('stop-and-remove', 'SSH_COMMAND_FAILED', []),
   });
   return steps.records;
