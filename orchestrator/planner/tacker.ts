@@ -3,7 +3,8 @@
  * VNF instance per VM, named `<ns>.<service>.<name>.<version>.<i>` and tagged with mixmesh metadata so
  * a restart finds and reuses it. Pure: the orchestrator and `mixmesh render -o` send or print them.
  */
-import type { MeshService, Microservice } from '../../descriptor/types.js';
+import { MixmeshError } from '../../common/errors.js';
+import { fixedIpTarget, type MeshService, type Microservice } from '../../descriptor/index.js';
 import type { MeshValues } from '../../mesh-config/index.js';
 
 export const VIM_TYPE_OPENSTACK = 'ETSINFV.OPENSTACK_KEYSTONE.V_3';
@@ -56,26 +57,18 @@ export function vnfMetadata(id: VnfIdentity): Record<string, string | number> {
   };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
- * Rule 9: the one `extCps` entry's one `cpConfig` (a map in LCM v2, a list in v1) with one
- * `ipAddresses` item gets `fixedAddresses: [fixedIp]`. Validation guarantees the shape; a shape that
- * slipped through anyway is a programming error, not something to guess around.
+ * Rule 9: the one `extCps` entry's one `cpConfig` with one `ipAddresses` item gets
+ * `fixedAddresses: [fixedIp]` (descriptor's `fixedIpTarget` finds it, so validation and the request
+ * agree on the place). With no links there is no place; the descriptor part accepts that shape
+ * (the spec's own example), and the address then serves only as the VM's known address.
  */
 export function withFixedIp(links: readonly Record<string, unknown>[], fixedIp: string): Record<string, unknown>[] {
   const copy = structuredClone(links) as Record<string, unknown>[];
-  const cps = copy.flatMap((l) => (Array.isArray(l.extCps) ? (l.extCps as unknown[]) : []));
-  if (cps.length !== 1 || !isRecord(cps[0])) throw new TypeError(`fixedIp needs exactly one extCps entry, found ${cps.length}`);
-  const cpConfig = cps[0].cpConfig;
-  const configs = Array.isArray(cpConfig) ? cpConfig : isRecord(cpConfig) ? Object.values(cpConfig) : [];
-  if (configs.length !== 1 || !isRecord(configs[0])) throw new TypeError(`fixedIp needs exactly one cpConfig, found ${configs.length}`);
-  const addresses = (configs[0].cpProtocolData as unknown[] | undefined ?? [])
-    .flatMap((d) => (isRecord(d) && isRecord(d.ipOverEthernet) && Array.isArray(d.ipOverEthernet.ipAddresses) ? (d.ipOverEthernet.ipAddresses as unknown[]) : []));
-  if (addresses.length !== 1 || !isRecord(addresses[0])) throw new TypeError(`fixedIp needs exactly one ipAddresses item, found ${addresses.length}`);
-  addresses[0].fixedAddresses = [fixedIp];
+  if (copy.length === 0) return copy;
+  const target = fixedIpTarget({ extVirtualLinks: copy });
+  if (!target.ok) throw new MixmeshError('DESCRIPTOR_INVALID', `fixedIp ${fixedIp}: no place for it in extVirtualLinks (${target.reason})`);
+  target.ipAddress.fixedAddresses = [fixedIp];
   return copy;
 }
 
