@@ -11,3 +11,4 @@ export {
   type ValidateOptions,
 } from './validate.js';
 export { comparePointers, joinPointer } from './problems.js';
+export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_NAME } from './crd.js';
