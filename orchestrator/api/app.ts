@@ -1,0 +1,240 @@
+/**
+ * The orchestrator REST API (interfaces.md, "Orchestrator REST API"), apart from listen():
+ * bearer auth with roles, body limits, YAML or JSON bodies, problem+json errors, the Tacker
+ * callback routes, health, metrics and the OpenAPI document.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { parse as parseYaml } from 'yaml';
+import { MixmeshError, toProblem } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { CallbackAuthority } from '../callbacks.js';
+import type { ApiToken, Role } from '../config.js';
+import type { OrchestratorMetrics } from '../metrics.js';
+import type { ServiceManager } from '../services.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ApiDeps {
+  tokens: readonly ApiToken[];
+  bodyLimitBytes: number;
+  services: ServiceManager;
+  callbacks: CallbackAuthority;
+  metrics: OrchestratorMetrics;
+  log: Logger;
+  /** readiness: the cluster answers (and, for the leader, the controller runs) */
+  ready: () => Promise<boolean>;
+}
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
+
+interface Caller {
+  name: string;
+  role: Role;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+/** a request body, YAML or JSON by Content-Type (415 otherwise); `unreadable` → DESCRIPTOR_UNREADABLE */
+export function parseBody(req: Request, asDescriptor: boolean, parseDescriptor?: (text: string) => unknown): unknown {
+  const raw = req.body as Buffer | undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
+  const isJson = type === 'application/json' || type.endsWith('+json');
+  const isYaml = YAML_TYPES.includes(type);
+  if (!isJson && !isYaml) {
+    throw new MixmeshError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not allowed; send application/json or application/yaml`);
+  }
+  const code = asDescriptor ? 'DESCRIPTOR_UNREADABLE' : 'BAD_REQUEST';
+  if (text.trim() === '') throw new MixmeshError(code, 'the request body is empty', { errors: [{ pointer: '', message: 'empty body: expected a YAML or JSON document' }] });
+  if (asDescriptor && parseDescriptor) return parseDescriptor(text);
+  try {
+    // YAML is a superset of JSON, but JSON bodies get JSON's own error messages
+    return isJson ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 10000, prettyErrors: true });
+  } catch (e) {
+    const message = (e as Error).message.split('\n')[0]!;
+    throw new MixmeshError(code, `not YAML or JSON: ${message}`, { errors: [{ pointer: '', message: `not YAML or JSON: ${message}` }] });
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export function createApp(deps: ApiDeps): express.Express {
+  const { services, callbacks, metrics, log } = deps;
+  const tokenHashes = deps.tokens.map((t) => ({ ...t, hash: Buffer.from(t.sha256, 'hex') }));
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // count requests by route pattern (never by raw path: bounded label values)
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route: String(route), status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
+  const formBody = express.urlencoded({ extended: false, limit: '16kb', type: () => true });
+
+  function authenticate(req: Request): Caller | undefined {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!m) return undefined;
+    const given = sha256(m[1]!);
+    let found: Caller | undefined;
+    for (const t of tokenHashes) if (timingSafeEqual(given, t.hash)) found = { name: t.name, role: t.role };
+    return found;
+  }
+
+  const need = (role: Role) => (req: Request, res: Response, next: NextFunction): void => {
+    const caller = authenticate(req);
+    if (!caller) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="mixmesh"');
+      throw new MixmeshError('UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+    }
+    if (ROLE_RANK[caller.role] < ROLE_RANK[role]) {
+      throw new MixmeshError('FORBIDDEN', `role ${caller.role} may not do this; it needs ${role}`);
+    }
+    res.locals.caller = caller;
+    next();
+  };
+
+  const route = (fn: Handler): Handler => fn;
+  const p = (req: Request, key: string): string => String(req.params[key]);
+
+  // ---------------------------------------------------------------- health, metrics, openapi
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await deps.ready().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+
+  // ---------------------------------------------------------------- Tacker callbacks
+  app.get('/v1/tacker/notifications', (req, res) => {
+    if (!callbacks.verify(req.headers.authorization)) throw new MixmeshError('UNAUTHORIZED', 'bad notification credentials');
+    res.setHeader('Version', '2.0.0');
+    res.status(204).end();
+  });
+  app.post('/v1/tacker/notifications', rawBody, (req, res) => {
+    if (!callbacks.verify(req.headers.authorization)) throw new MixmeshError('UNAUTHORIZED', 'bad notification credentials');
+    callbacks.accept(parseBody(req, false));
+    res.status(204).end();
+  });
+  app.post('/v1/tacker/oauth2/token', formBody, (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const token = callbacks.issueToken(req.headers.authorization, body.grant_type);
+    res.setHeader('Cache-Control', 'no-store');
+    if (!token) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="mixmesh"');
+      res.status(401).json({ error: 'invalid_client' });
+      return;
+    }
+    res.json(token);
+  });
+
+  // ---------------------------------------------------------------- services
+  app.post('/v1/services', need('deployer'), rawBody, route(async (req, res) => {
+    res.status(202).json(await services.create(parseBody(req, true, (t) => services.parseText(t))));
+  }));
+  app.get('/v1/services', need('viewer'), route(async (req, res) => {
+    const ns = typeof req.query.namespace === 'string' && req.query.namespace !== '' ? req.query.namespace : undefined;
+    res.json({ items: await services.list(ns) });
+  }));
+  app.post('/v1/plan', need('viewer'), rawBody, route(async (req, res) => {
+    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t))));
+  }));
+  app.put('/v1/services/:namespace/:name', need('deployer'), rawBody, route(async (req, res) => {
+    res.status(202).json(await services.put(p(req, 'namespace'), p(req, 'name'), parseBody(req, true, (t) => services.parseText(t))));
+  }));
+  app.put('/v1/services/:namespace/:name/connections', need('deployer'), rawBody, route(async (req, res) => {
+    res.status(202).json(await services.putConnections(p(req, 'namespace'), p(req, 'name'), parseBody(req, false)));
+  }));
+  app.post('/v1/services/:namespace/:name/plan', need('viewer'), rawBody, route(async (req, res) => {
+    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t)), { namespace: p(req, 'namespace'), name: p(req, 'name') }));
+  }));
+  app.get('/v1/services/:namespace/:name', need('viewer'), route(async (req, res) => {
+    res.json(await services.get(p(req, 'namespace'), p(req, 'name')));
+  }));
+  app.delete('/v1/services/:namespace/:name', need('deployer'), route(async (req, res) => {
+    res.status(202).json(await services.delete(p(req, 'namespace'), p(req, 'name')));
+  }));
+  app.get('/v1/services/:namespace/:name/mesh-config', need('viewer'), route(async (req, res) => {
+    const text = await services.meshConfig(p(req, 'namespace'), p(req, 'name'));
+    res.setHeader('Content-Type', 'application/yaml; charset=utf-8');
+    res.send(text);
+  }));
+  app.get('/v1/services/:namespace/:name/events', need('viewer'), route(async (req, res) => {
+    const namespace = p(req, 'namespace');
+    const name = p(req, 'name');
+    const history = await services.events(namespace, name);
+    if (req.query.watch !== 'true') {
+      res.json({ items: history });
+      return;
+    }
+    await streamEvents(req, res, history, (cb) => services.watchEvents(namespace, name, cb));
+  }));
+
+  app.get('/v1/operations/:id', need('viewer'), route(async (req, res) => {
+    res.json(await services.operation(p(req, 'id')));
+  }));
+
+  // ---------------------------------------------------------------- errors
+  app.use((req: Request) => {
+    throw new MixmeshError('NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; limit?: number };
+    let problemSource: unknown = err;
+    if (e && e.type === 'entity.too.large') problemSource = new MixmeshError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${deps.bodyLimitBytes} bytes`);
+    else if (e && typeof e.type === 'string' && e.status && e.status < 500) problemSource = new MixmeshError('BAD_REQUEST', `the body cannot be read (${e.type})`);
+    const body = toProblem(problemSource);
+    const status = Number(body.status) || 500;
+    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    else log.debug({ code: body.code, method: req.method, path: req.path, status }, 'request rejected');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).type('application/problem+json').send(JSON.stringify(body));
+  });
+  return app;
+}
+
+import type { ServiceEvent } from '../events.js';
+
+/** Server-sent events: history after Last-Event-ID, then new ones, until the client leaves */
+async function streamEvents(req: Request, res: Response, history: ServiceEvent[], watch: (cb: (e: ServiceEvent) => void) => Promise<() => void>): Promise<void> {
+  const lastId = (req.headers['last-event-id'] as string | undefined) ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
+  const sent = new Set<string>();
+  res.status(200);
+  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('Connection', 'keep-alive');
+  res.flushHeaders();
+  const send = (e: ServiceEvent): void => {
+    if (sent.has(e.id) || (lastId !== undefined && e.id <= lastId)) return;
+    sent.add(e.id);
+    res.write(`id: ${e.id}\nevent: ${e.reason || 'event'}\ndata: ${JSON.stringify(e)}\n\n`);
+  };
+  // watch first, then replay: nothing recorded in between is lost (the set drops duplicates)
+  const buffered: ServiceEvent[] = [];
+  let live = false;
+  const stop = await watch((e) => (live ? send(e) : buffered.push(e)));
+  for (const e of history) send(e);
+  for (const e of buffered) send(e);
+  live = true;
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  keepAlive.unref();
+  await new Promise<void>((resolve) => res.on('close', () => resolve()));
+  clearInterval(keepAlive);
+  stop();
+}

@@ -1,0 +1,70 @@
+/** The OpenAPI 3.1 description of the orchestrator API, served at /openapi.json. */
+
+const problem = { description: 'RFC 9457 problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+const descriptorBody = {
+  required: true,
+  content: {
+    'application/yaml': { schema: { $ref: '#/components/schemas/MeshService' } },
+    'application/json': { schema: { $ref: '#/components/schemas/MeshService' } },
+  },
+};
+const accepted = { description: 'accepted', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } };
+const errors = { 400: problem, 401: problem, 403: problem, 413: problem, 415: problem };
+const nsName = [
+  { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+];
+const bearer = [{ bearer: [] }];
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'mixmesh orchestrator', version: 'v1', description: 'Deploy MeshServices: microservices on VMs (OpenStack Tacker) and containers (Kubernetes) in one Istio mesh.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, tackerBasic: { type: 'http', scheme: 'basic' } },
+      schemas: {
+        Problem: {
+          type: 'object', required: ['type', 'title', 'status', 'code'],
+          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, message: { type: 'string' } } } } },
+        },
+        Accepted: { type: 'object', required: ['namespace', 'name', 'generation', 'operationId'], properties: { namespace: { type: 'string' }, name: { type: 'string' }, generation: { type: 'integer' }, operationId: { type: 'string' } } },
+        MeshService: { type: 'object', description: 'a mixmesh.io/v1alpha1 MeshService descriptor (see descriptor/README.md)', required: ['apiVersion', 'kind', 'metadata', 'spec'] },
+        Operation: { type: 'object', properties: { id: { type: 'string' }, state: { enum: ['Queued', 'Running', 'Succeeded', 'Failed', 'RolledBack'] }, steps: { type: 'array' }, error: { type: 'string' } } },
+        Plan: { type: 'object', properties: { changes: { type: 'array' }, tacker: { type: 'array' }, vms: { type: 'array' } } },
+      },
+    },
+    paths: {
+      '/v1/services': {
+        post: { summary: 'create a service', security: bearer, requestBody: descriptorBody, responses: { 202: accepted, ...errors, 409: problem, 422: problem } },
+        get: { summary: 'list services', security: bearer, parameters: [{ name: 'namespace', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: '{items: [...]}' }, 401: problem, 403: problem } },
+      },
+      '/v1/services/{namespace}/{name}': {
+        put: { summary: 'create or update a service', security: bearer, parameters: nsName, requestBody: descriptorBody, responses: { 202: accepted, ...errors, 409: problem, 422: problem } },
+        get: { summary: 'descriptor + status', security: bearer, parameters: nsName, responses: { 200: { description: 'the service' }, 404: problem } },
+        delete: { summary: 'tear down a service', security: bearer, parameters: nsName, responses: { 202: accepted, 404: problem } },
+      },
+      '/v1/services/{namespace}/{name}/connections': {
+        put: { summary: 'replace only spec.connections', security: bearer, parameters: nsName, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { connections: { type: 'array' } } } }, 'application/yaml': {} } }, responses: { 202: accepted, ...errors, 404: problem } },
+      },
+      '/v1/services/{namespace}/{name}/plan': {
+        post: { summary: 'dry run', security: bearer, parameters: nsName, requestBody: descriptorBody, responses: { 200: { description: 'plan', content: { 'application/json': { schema: { $ref: '#/components/schemas/Plan' } } } }, ...errors, 409: problem } },
+      },
+      '/v1/plan': { post: { summary: 'dry run', security: bearer, requestBody: descriptorBody, responses: { 200: { description: 'plan' }, ...errors, 409: problem } } },
+      '/v1/services/{namespace}/{name}/events': {
+        get: { summary: 'ordered events; ?watch=true streams text/event-stream honouring Last-Event-ID', security: bearer, parameters: [...nsName, { name: 'watch', in: 'query', schema: { type: 'boolean' } }], responses: { 200: { description: '{items} or an event stream' }, 404: problem } },
+      },
+      '/v1/services/{namespace}/{name}/mesh-config': {
+        get: { summary: 'the live mesh objects as YAML', security: bearer, parameters: nsName, responses: { 200: { description: 'YAML stream', content: { 'application/yaml': {} } }, 404: problem } },
+      },
+      '/v1/operations/{id}': { get: { summary: 'one operation', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'operation', content: { 'application/json': { schema: { $ref: '#/components/schemas/Operation' } } } }, 404: problem } } },
+      '/v1/tacker/notifications': {
+        get: { summary: "Tacker's subscription test", security: [{ tackerBasic: [] }, { bearer: [] }], responses: { 204: { description: 'ok' }, 401: problem } },
+        post: { summary: 'Tacker LCM notifications (hints)', security: [{ tackerBasic: [] }, { bearer: [] }], responses: { 204: { description: 'ok' }, 401: problem } },
+      },
+      '/v1/tacker/oauth2/token': { post: { summary: 'OAuth2 client credentials for Tacker', security: [{ tackerBasic: [] }], responses: { 200: { description: '{access_token, token_type, expires_in}' }, 401: { description: '{"error": "invalid_client"}' } } } },
+      '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
+      '/readyz': { get: { responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
+      '/metrics': { get: { responses: { 200: { description: 'Prometheus text format' } } } },
+    },
+  };
+}

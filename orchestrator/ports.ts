@@ -1,0 +1,242 @@
+/**
+ * The orchestrator's view of the outside world. The controller and the API are written against
+ * these interfaces; orchestrator/wiring.ts adapts the real clients (clients/kube, clients/openstack,
+ * the injector API) to them, and the unit tests use the in-memory fakes in orchestrator/testing/.
+ */
+import type { MeshService, Problem } from '../descriptor/types.js';
+import type { TackerPlan } from './planner/tacker.js';
+
+export type { TackerPlan };
+
+// ---------------------------------------------------------------- Kubernetes
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  ownerReferences?: Record<string, unknown>[];
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface KubePort {
+  get(ref: ObjectRef): Promise<KubeObject | undefined>;
+  list(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeObject[]>;
+  /** POST; an existing object is MixmeshError ALREADY_EXISTS */
+  create(obj: KubeObject): Promise<KubeObject>;
+  /** server-side apply with field manager `mixmesh` (force: we own what we generate) */
+  apply(obj: KubeObject): Promise<KubeObject>;
+  /** PUT with the object's resourceVersion (a stale one is a 409 K8S_REQUEST_FAILED) */
+  replace(obj: KubeObject): Promise<KubeObject>;
+  /** PUT …/status */
+  replaceStatus(obj: KubeObject): Promise<KubeObject>;
+  /** true when it was there */
+  delete(ref: ObjectRef): Promise<boolean>;
+  /** a watch that calls back until stopped; it re-lists on its own after a broken stream */
+  watch(apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void): Promise<() => void>;
+  /** kube-readiness of one workload object (Deployment readyReplicas ≥ replicas) */
+  isReady?(obj: KubeObject): boolean;
+}
+
+// ---------------------------------------------------------------- Tacker / Nova
+
+export interface ProblemDetails {
+  status?: number;
+  title?: string;
+  detail?: string;
+}
+
+export interface VnfInstance {
+  id: string;
+  vnfInstanceName?: string;
+  vnfdId?: string;
+  instantiationState: 'NOT_INSTANTIATED' | 'INSTANTIATED';
+  metadata?: Record<string, unknown>;
+  instantiatedVnfInfo?: {
+    vnfState?: string;
+    vnfcResourceInfo?: { id: string; vduId?: string; computeResource?: { resourceId?: string; vimLevelResourceType?: string } }[];
+    extCpInfo?: { id?: string; cpProtocolInfo?: { ipOverEthernet?: { ipAddresses?: { type?: string; addresses?: string[]; isDynamic?: boolean }[] } }[] }[];
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export type OperationState = 'STARTING' | 'PROCESSING' | 'COMPLETED' | 'FAILED_TEMP' | 'FAILED' | 'ROLLING_BACK' | 'ROLLED_BACK';
+
+export interface LcmOpOcc {
+  id: string;
+  operationState: OperationState;
+  vnfInstanceId: string;
+  operation: string;
+  error?: ProblemDetails;
+  [k: string]: unknown;
+}
+
+export interface SubscriptionRequest {
+  callbackUri: string;
+  filter: { notificationTypes: string[] };
+  authentication:
+    | { authType: ['BASIC']; paramsBasic: { userName: string; password: string } }
+    | { authType: ['OAUTH2_CLIENT_CREDENTIALS']; paramsOauth2ClientCredentials: { clientId: string; clientPassword: string; tokenEndpoint: string } };
+}
+
+export interface TackerPort {
+  listVnfInstancesByName(name: string): Promise<VnfInstance[]>;
+  getVnfInstance(id: string): Promise<VnfInstance | undefined>;
+  createVnfInstance(body: Record<string, unknown>): Promise<VnfInstance>;
+  /** returns the lcm op occ id (from Location) */
+  instantiate(id: string, body: Record<string, unknown>): Promise<string>;
+  terminate(id: string, body: Record<string, unknown>): Promise<string>;
+  deleteVnfInstance(id: string): Promise<void>;
+  getOpOcc(id: string): Promise<LcmOpOcc>;
+  /** the newest op occ of an instance, for resuming after a restart */
+  listOpOccs?(vnfInstanceId: string): Promise<LcmOpOcc[]>;
+  retry(opId: string): Promise<void>;
+  rollback(opId: string): Promise<void>;
+  listPackagesByVnfd(vnfdId: string): Promise<{ onboardingState: string; operationalState: string }[]>;
+  /** undefined when the VIM cannot be checked through this Tacker */
+  vimExists?(vimId: string): Promise<boolean>;
+  /** Nova: `server.addresses` flattened */
+  serverAddresses(serverId: string): Promise<{ addr: string; type: 'fixed' | 'floating'; version: number }[]>;
+  listSubscriptions(): Promise<{ id: string; callbackUri: string }[]>;
+  createSubscription(body: SubscriptionRequest): Promise<{ id: string }>;
+  deleteSubscription(id: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- injector
+
+export type InjectionState = 'Pending' | 'Connecting' | 'Installing' | 'Starting' | 'Verifying' | 'Succeeded' | 'Failed';
+
+export interface Injection {
+  id: string;
+  state: InjectionState;
+  code?: string;
+  error?: string;
+  vnfInstanceId?: string;
+  hostKey?: string;
+  tokenExpiresAt?: string;
+  [k: string]: unknown;
+}
+
+export interface InjectionRequest {
+  vm: { address: string; port: number; user: string; credentials: { secretRef: { namespace: string; name: string } }; hostKey: string; serverId: string };
+  workload: { service: string; name: string; version: string; namespace: string };
+  vnfInstanceId?: string;
+}
+
+export interface InjectorPort {
+  create(request: InjectionRequest): Promise<{ id: string }>;
+  get(id: string): Promise<Injection | undefined>;
+  listByVnfInstance(vnfInstanceId: string): Promise<Injection[]>;
+  remove?(id: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- pure parts of other folders
+
+export type ParseResult = { ok: true; value: MeshService } | { ok: false; problems: Problem[]; unreadable?: boolean };
+
+/** descriptor/ + mesh-config/ + the Tacker planner, gathered so the controller sees one seam */
+export interface Generators {
+  /** parse a descriptor's text safely (duplicate keys, alias expansion, size limits) */
+  parse(text: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+  /** validate a parsed object (the MeshService resource's content); defaults applied */
+  validate(input: unknown): ParseResult;
+  /** every generated Kubernetes/Istio object */
+  render(service: MeshService): KubeObject[];
+  /** one create + instantiate per VM instance */
+  planTacker(service: MeshService): TackerPlan[];
+  /** the MeshService CRD, applied at start (undefined until descriptor/ provides it) */
+  crd?(): KubeObject;
+}
+
+/** The MeshService resource as stored in Kubernetes */
+export interface MeshServiceResource extends KubeObject {
+  spec: Record<string, unknown>;
+  status?: MeshServiceStatus;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface VmInstanceStatus {
+  index: number;
+  vnfInstanceName: string;
+  vnfInstanceId?: string;
+  serverId?: string;
+  address?: string;
+  hostKey?: string;
+  sidecar?: string;
+  tokenExpiresAt?: string;
+  lastError?: string;
+}
+
+export interface MicroserviceStatus {
+  name: string;
+  version: string;
+  runtime: 'container' | 'vm';
+  ready: number;
+  desired: number;
+  instances?: VmInstanceStatus[];
+}
+
+export interface OperationStep {
+  name: string;
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+}
+
+export type OperationStateName = 'Queued' | 'Running' | 'Succeeded' | 'Failed' | 'RolledBack';
+
+export interface OperationStatus {
+  id: string;
+  state: OperationStateName;
+  steps: OperationStep[];
+  error?: string;
+  code?: string;
+}
+
+export type Phase = 'Pending' | 'Deploying' | 'Ready' | 'Degraded' | 'Failed' | 'Deleting';
+
+export interface MeshServiceStatus {
+  phase?: Phase;
+  observedGeneration?: number;
+  conditions?: Condition[];
+  microservices?: MicroserviceStatus[];
+  operations?: OperationStatus[];
+}
+
+export const MESH_API_VERSION = 'mixmesh.io/v1alpha1';
+export const MESH_KIND = 'MeshService';
+export const FINALIZER = 'mixmesh.io/teardown';

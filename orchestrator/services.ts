@@ -1,0 +1,326 @@
+/**
+ * What the REST API does, apart from HTTP: validate, check names and pre-flight, then write the
+ * MeshService resource (state lives in Kubernetes; the controller acts on it). Every rejection
+ * happens before the first write, so a rejected request changes nothing.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { MixmeshError } from '../common/errors.js';
+import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF } from '../common/labels.js';
+import { canonicalize, toYamlStream } from '../common/yaml.js';
+import type { MeshService } from '../descriptor/types.js';
+import { checkNameConflicts, refOf } from './conflicts.js';
+import { changedFields, contains } from './diff.js';
+import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
+import { preflight } from './preflight.js';
+import {
+  FINALIZER, MESH_API_VERSION, MESH_KIND,
+  type Generators, type KubeObject, type KubePort, type MeshServiceResource, type OperationStatus, type TackerPort,
+} from './ports.js';
+
+export interface Accepted {
+  namespace: string;
+  name: string;
+  generation: number;
+  operationId: string;
+}
+
+export interface PlanChange {
+  action: 'create' | 'update' | 'delete' | 'unchanged';
+  kind: string;
+  namespace?: string;
+  name: string;
+  diff?: { path: string; from?: unknown; to?: unknown }[];
+}
+
+export interface Plan {
+  changes: PlanChange[];
+  tacker: { action: 'create' | 'unchanged'; vnfInstanceName: string; vnfInstanceId?: string; create: Record<string, unknown>; instantiate: Record<string, unknown> }[];
+  vms: { name: string; version: string; index: number; vnfInstanceName: string }[];
+}
+
+/** kinds mixmesh generates (apiVersion, kind), for prune and plan; Namespaces are never pruned */
+export const GENERATED_KINDS: readonly [string, string][] = [
+  ['v1', 'ServiceAccount'], ['v1', 'Service'], ['apps/v1', 'Deployment'],
+  ['networking.istio.io/v1', 'WorkloadGroup'], ['networking.istio.io/v1', 'DestinationRule'], ['networking.istio.io/v1', 'VirtualService'],
+  ['security.istio.io/v1', 'PeerAuthentication'], ['security.istio.io/v1', 'AuthorizationPolicy'], ['networking.istio.io/v1', 'Gateway'],
+];
+
+export const MESH_KINDS = new Set(['DestinationRule', 'VirtualService', 'PeerAuthentication', 'AuthorizationPolicy', 'Gateway']);
+
+const RESERVED_LABEL = (k: string): boolean => k === LABEL_MANAGED_BY || k === LABEL_PART_OF || k.startsWith('mixmesh.io/');
+
+/** the user's own labels of a stored MeshService */
+export function userLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !RESERVED_LABEL(k)));
+}
+
+/** the descriptor a stored MeshService holds, for validation */
+export function descriptorOf(r: MeshServiceResource): Record<string, unknown> {
+  const labels = userLabels(r.metadata.labels);
+  return {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: { name: r.metadata.name, namespace: r.metadata.namespace, ...(Object.keys(labels).length ? { labels } : {}) },
+    spec: r.spec,
+  };
+}
+
+export const operationId = (r: { metadata: { uid?: string | undefined; generation?: number | undefined } }): string => `${r.metadata.uid}-${r.metadata.generation ?? 1}`;
+
+/** finished operations kept in memory, so an operation stays readable after its service is gone */
+export class OperationLog {
+  private readonly ops = new Map<string, OperationStatus>();
+  constructor(private readonly max = 1000) {}
+  put(op: OperationStatus): void {
+    this.ops.delete(op.id);
+    this.ops.set(op.id, structuredClone(op));
+    while (this.ops.size > this.max) this.ops.delete(this.ops.keys().next().value!);
+  }
+  get(id: string): OperationStatus | undefined {
+    return this.ops.get(id);
+  }
+}
+
+export interface ServiceManagerDeps {
+  kube: KubePort;
+  generators: Generators;
+  tacker?: TackerPort | undefined;
+  operations: OperationLog;
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+export class ServiceManager {
+  constructor(private readonly deps: ServiceManagerDeps) {}
+
+  private ref(namespace: string, name: string): { apiVersion: string; kind: string; namespace: string; name: string } {
+    return { apiVersion: MESH_API_VERSION, kind: MESH_KIND, namespace, name };
+  }
+
+  /** the path decides namespace and name: a different one in the body is a 400 at that pointer */
+  private fitToPath(input: unknown, namespace: string, name: string): unknown {
+    const doc = asRecord(input);
+    if (!doc) return input; // validation reports it
+    const metadata = asRecord(doc.metadata) ?? {};
+    if (metadata.name !== undefined && metadata.name !== name) {
+      throw new MixmeshError('DESCRIPTOR_INVALID', `metadata.name "${String(metadata.name)}" does not match the path (${name})`, { errors: [{ pointer: '/metadata/name', message: `"${String(metadata.name)}" must equal the name in the path, "${name}"` }] });
+    }
+    if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
+      throw new MixmeshError('DESCRIPTOR_INVALID', `metadata.namespace "${String(metadata.namespace)}" does not match the path (${namespace})`, { errors: [{ pointer: '/metadata/namespace', message: `"${String(metadata.namespace)}" must equal the namespace in the path, "${namespace}"` }] });
+    }
+    return { ...doc, metadata: { ...metadata, name, namespace } };
+  }
+
+  private validate(input: unknown): MeshService {
+    const result = this.deps.generators.validate(input);
+    if (!result.ok) {
+      throw new MixmeshError(result.unreadable ? 'DESCRIPTOR_UNREADABLE' : 'DESCRIPTOR_INVALID', result.problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: result.problems });
+    }
+    return result.value;
+  }
+
+  /** every check a write must pass; returns the validated service */
+  private async admit(input: unknown): Promise<MeshService> {
+    const service = this.validate(input);
+    const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
+    await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    await preflight(service, this.deps.kube, this.deps.tacker);
+    return service;
+  }
+
+  private resourceFor(input: Record<string, unknown>, service: MeshService): MeshServiceResource {
+    return {
+      apiVersion: MESH_API_VERSION,
+      kind: MESH_KIND,
+      metadata: {
+        name: service.metadata.name,
+        namespace: service.metadata.namespace,
+        labels: managedLabels(service.metadata.name, service.metadata.labels),
+        finalizers: [FINALIZER],
+      },
+      // the spec as the user wrote it (kubectl shows their words); the controller re-validates it
+      spec: structuredClone(asRecord(input.spec) ?? {}),
+    };
+  }
+
+  /** the MeshService lives in the service's namespace, so the namespace must exist first */
+  private async ensureNamespace(service: MeshService): Promise<void> {
+    const ns = service.metadata.namespace;
+    if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
+    try {
+      await this.deps.kube.create({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns, labels: { ...managedLabels(service.metadata.name, service.metadata.labels), 'istio-injection': 'enabled' }, annotations: { 'mixmesh.io/created-by': service.metadata.name } },
+      });
+    } catch (e) {
+      // someone else created it meanwhile: then it is not ours, and that is fine
+      if (!(e instanceof MixmeshError && e.code === 'ALREADY_EXISTS')) throw e;
+    }
+  }
+
+  private accepted(r: KubeObject): Accepted {
+    return { namespace: r.metadata.namespace!, name: r.metadata.name, generation: r.metadata.generation ?? 1, operationId: operationId(r) };
+  }
+
+  /** a descriptor's text → the parsed document; unreadable text is a 400 DESCRIPTOR_UNREADABLE */
+  parseText(text: string): unknown {
+    const parsed = this.deps.generators.parse(text);
+    if (!parsed.ok) throw new MixmeshError('DESCRIPTOR_UNREADABLE', parsed.problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: parsed.problems });
+    return parsed.value;
+  }
+
+  /** POST /v1/services */
+  async create(input: unknown): Promise<Accepted> {
+    const doc = asRecord(input);
+    const meta = asRecord(doc?.metadata);
+    const name = typeof meta?.name === 'string' ? meta.name : undefined;
+    const namespace = typeof meta?.namespace === 'string' ? meta.namespace : 'default';
+    const fitted = doc && meta ? { ...doc, metadata: { ...meta, namespace } } : input;
+    const service = await this.admit(fitted);
+    if (name && (await this.deps.kube.get(this.ref(namespace, name)))) {
+      throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} already exists; use PUT /v1/services/${namespace}/${name} to update it`);
+    }
+    await this.ensureNamespace(service);
+    const created = await this.deps.kube.create(this.resourceFor(doc!, service));
+    return this.accepted(created);
+  }
+
+  /** PUT /v1/services/{ns}/{name}: create or update; an unchanged descriptor writes nothing */
+  async put(namespace: string, name: string, input: unknown): Promise<Accepted> {
+    const fitted = this.fitToPath(input, namespace, name) as Record<string, unknown>;
+    const service = await this.admit(fitted);
+    const desired = this.resourceFor(fitted, service);
+    const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
+    if (!live) {
+      await this.ensureNamespace(service);
+      return this.accepted(await this.deps.kube.create(desired));
+    }
+    if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
+    if (isDeepStrictEqual(live.spec, desired.spec) && isDeepStrictEqual(userLabels(live.metadata.labels), service.metadata.labels)) {
+      return this.accepted(live);
+    }
+    const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });
+    return this.accepted(updated);
+  }
+
+  private async mustGet(namespace: string, name: string): Promise<MeshServiceResource> {
+    const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
+    if (!live) throw new MixmeshError('NOT_FOUND', `service ${namespace}/${name} does not exist`);
+    return live;
+  }
+
+  /** PUT …/connections: replaces only spec.connections, validated against the stored microservices */
+  async putConnections(namespace: string, name: string, body: unknown): Promise<Accepted> {
+    const live = await this.mustGet(namespace, name);
+    const b = asRecord(body);
+    if (!b || !Array.isArray(b.connections)) {
+      throw new MixmeshError('BAD_REQUEST', 'the body must be {"connections": [...]}', { errors: [{ pointer: '/connections', message: 'must be a list of connections' }] });
+    }
+    const extra = Object.keys(b).filter((k) => k !== 'connections');
+    if (extra.length) throw new MixmeshError('BAD_REQUEST', `unknown fields ${extra.join(', ')}`, { errors: extra.map((k) => ({ pointer: `/${k}`, message: 'unknown field (allowed: connections)' })) });
+    const descriptor = descriptorOf(live);
+    const spec = { ...(descriptor.spec as Record<string, unknown>), connections: b.connections };
+    return this.put(namespace, name, { ...descriptor, spec });
+  }
+
+  /** POST …/plan and /v1/plan: a dry run; nothing is written */
+  async plan(input: unknown, path?: { namespace: string; name: string }): Promise<Plan> {
+    const fitted = path ? this.fitToPath(input, path.namespace, path.name) : input;
+    const service = this.validate(fitted);
+    const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
+    const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    const changes: PlanChange[] = objects.map((o, i) => {
+      const l = live[i];
+      const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
+      if (!l) return { action: 'create', ...base };
+      if (o.kind === 'ServiceAccount' && l.metadata.labels?.['mixmesh.io/service'] !== service.metadata.name) return { action: 'unchanged', ...base };
+      const { status: _s, ...desired } = o;
+      return contains(l, desired) ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff: changedFields(l, desired) };
+    });
+    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
+    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${service.metadata.name}`;
+    for (const [apiVersion, kind] of GENERATED_KINDS) {
+      for (const l of await this.deps.kube.list(apiVersion, kind, { namespace: service.metadata.namespace, labelSelector: selector })) {
+        if (!wanted.has(`${kind}/${l.metadata.namespace ?? ''}/${l.metadata.name}`)) changes.push({ action: 'delete', kind, namespace: l.metadata.namespace!, name: l.metadata.name });
+      }
+    }
+    const plans = this.deps.generators.planTacker(service);
+    const tacker: Plan['tacker'] = [];
+    for (const p of plans) {
+      const existing = this.deps.tacker ? await this.deps.tacker.listVnfInstancesByName(p.vnfInstanceName) : [];
+      tacker.push({ action: existing.length ? 'unchanged' : 'create', vnfInstanceName: p.vnfInstanceName, ...(existing[0] ? { vnfInstanceId: existing[0].id } : {}), create: canonicalize(p.create) as unknown as Record<string, unknown>, instantiate: canonicalize(p.instantiate) as unknown as Record<string, unknown> });
+    }
+    return { changes, tacker, vms: plans.map((p) => ({ name: p.identity.name, version: p.identity.version, index: p.identity.index, vnfInstanceName: p.vnfInstanceName })) };
+  }
+
+  private view(r: MeshServiceResource): Record<string, unknown> {
+    return {
+      ...descriptorOf(r),
+      metadata: { ...(descriptorOf(r).metadata as object), uid: r.metadata.uid, generation: r.metadata.generation, creationTimestamp: r.metadata.creationTimestamp, ...(r.metadata.deletionTimestamp ? { deletionTimestamp: r.metadata.deletionTimestamp } : {}) },
+      status: r.status ?? { phase: 'Pending' },
+    };
+  }
+
+  async list(namespace?: string): Promise<Record<string, unknown>[]> {
+    const items = (await this.deps.kube.list(MESH_API_VERSION, MESH_KIND, namespace ? { namespace } : {})) as MeshServiceResource[];
+    items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    return items.map((r) => this.view(r));
+  }
+
+  async get(namespace: string, name: string): Promise<Record<string, unknown>> {
+    return this.view(await this.mustGet(namespace, name));
+  }
+
+  /** DELETE: the finalizer holds the resource while the controller tears everything down */
+  async delete(namespace: string, name: string): Promise<Accepted> {
+    const live = await this.mustGet(namespace, name);
+    await this.deps.kube.delete(this.ref(namespace, name));
+    return { namespace, name, generation: live.metadata.generation ?? 1, operationId: `${live.metadata.uid}-delete` };
+  }
+
+  async operation(id: string): Promise<OperationStatus> {
+    const cached = this.deps.operations.get(id);
+    if (cached) return cached;
+    const m = /^([0-9a-f-]{36})-(\d+|delete)$/.exec(id);
+    if (m) {
+      const all = (await this.deps.kube.list(MESH_API_VERSION, MESH_KIND)) as MeshServiceResource[];
+      const owner = all.find((r) => r.metadata.uid === m[1]);
+      if (owner) {
+        const op = owner.status?.operations?.find((o) => o.id === id);
+        if (op) return op;
+        // accepted, but the controller has not picked it up yet
+        if (m[2] === 'delete' ? owner.metadata.deletionTimestamp : Number(m[2]) === owner.metadata.generation) return { id, state: 'Queued', steps: [] };
+      }
+    }
+    throw new MixmeshError('NOT_FOUND', `operation ${id} does not exist`);
+  }
+
+  async events(namespace: string, name: string): Promise<ServiceEvent[]> {
+    await this.mustGet(namespace, name);
+    return listServiceEvents(this.deps.kube, namespace, name);
+  }
+
+  watchEvents(namespace: string, name: string, onEvent: (e: ServiceEvent) => void): Promise<() => void> {
+    return watchServiceEvents(this.deps.kube, namespace, name, onEvent);
+  }
+
+  /** the live mesh objects as one YAML stream (for `istioctl analyze -f -`) */
+  async meshConfig(namespace: string, name: string): Promise<string> {
+    await this.mustGet(namespace, name);
+    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
+    const objects: KubeObject[] = [];
+    for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
+      if (!MESH_KINDS.has(kind) && kind !== 'WorkloadEntry' && kind !== 'WorkloadGroup') continue;
+      for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
+        objects.push({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec });
+      }
+    }
+    objects.sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+    return objects.length ? toYamlStream(objects) : '';
+  }
+}
+
+export { refOf };
