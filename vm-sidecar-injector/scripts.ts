@@ -34,7 +34,12 @@ export const EXIT = Object.freeze({
   START: 15,
 });
 
-const PRELUDE = 'set -eu\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH\n';
+// busybox 1.35's `wget -T` segfaults: bound wget with timeout(1) instead, where there is one
+const PRELUDE = `set -eu
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+bounded() { s=$1; shift; if command -v timeout >/dev/null 2>&1; then timeout "$s" "$@"; else "$@"; fi; }
+`;
 
 /** Wrap a script for the SSH user: root runs `sh -c`, anyone else `sudo -n sh -c`. */
 export function asRoot(script: string, user: string): string {
@@ -97,7 +102,7 @@ echo "$got" > ${keptSum}
   } else if (p.url !== undefined) {
     fetch = `if [ ! -f ${keptSum} ]; then
   rm -f ${kept}.part
-  wget -q -T 60 -O ${kept}.part ${shellQuote(p.url)} || { echo "cannot fetch ${p.url.replace(/[^A-Za-z0-9_.:/@%+=,-]/g, '?')}" >&2; rm -f ${kept}.part; exit ${EXIT.FETCH}; }
+  bounded 600 wget -q -O ${kept}.part ${shellQuote(p.url)} || { echo "cannot fetch ${p.url.replace(/[^A-Za-z0-9_.:/@%+=,-]/g, '?')}" >&2; rm -f ${kept}.part; exit ${EXIT.FETCH}; }
   mv -f ${kept}.part ${kept}
   sha256sum ${kept} | cut -d' ' -f1 > ${keptSum}
 fi
@@ -228,7 +233,7 @@ export function verifyScript(address: string, attempts: number, intervalSeconds:
   const url = `http://${address.includes(':') ? `[${address}]` : address}:15021/healthz/ready`;
   return `${PRELUDE}i=0
 while [ $i -lt ${Math.max(1, Math.floor(attempts))} ]; do
-  if wget -q -T 2 -O - ${shellQuote(url)} >/dev/null 2>&1; then echo ready; exit 0; fi
+  if bounded 3 wget -q -O - ${shellQuote(url)} >/dev/null 2>&1; then echo ready; exit 0; fi
   i=$((i+1))
   sleep ${intervalSeconds}
 done
@@ -269,7 +274,9 @@ export function uninstallScript(kind: PackageKind, version: string, istiodHost: 
 remove_listed() {
   sort -r | while IFS= read -r f; do
     [ -n "$f" ] && [ "$f" != / ] || continue
-    if [ -L "$f" ] || [ -f "$f" ]; then rm -f "$f"; elif [ -d "$f" ]; then rmdir "$f" 2>/dev/null || true; fi
+    if [ -L "$f" ] || [ -f "$f" ]; then rm -f "$f"
+    # shared directories (/usr/local/bin) stay; the package's own go when empty
+    elif [ -d "$f" ]; then case "$f" in *istio*) rmdir "$f" 2>/dev/null || true ;; esac; fi
   done
 }
 if command -v systemctl >/dev/null 2>&1; then
@@ -288,7 +295,7 @@ fi
 for f in ${bootstrap}; do
   if [ -e "$f" ]; then rm -f "$f"; changed=1; fi
 done
-for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio/config /etc/istio/proxy /var/lib/istio/proxy /var/lib/istio /etc/certs /var/run/secrets/tokens /var/run/secrets /var/log/istio; do
+for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio/config /etc/istio/config /etc/istio/proxy /var/lib/istio/proxy /var/lib/istio /etc/istio /etc/certs /var/run/secrets/tokens /var/run/secrets /var/log/istio; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then
     case "$d" in /var/log/istio) rm -f "$d"/*.log ;; esac
     rmdir "$d" 2>/dev/null && changed=1 || true

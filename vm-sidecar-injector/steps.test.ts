@@ -1,0 +1,110 @@
+import { strict as assert } from 'node:assert';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMixmeshError } from '../common/errors.js';
+import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { parseConsoleHostKeys } from '../clients/ssh/index.js';
+import { bundle, type WorkloadGroupLike } from './bundle/bundle.js';
+import { sshConnector } from './shell.js';
+import { runInstall, runReplaceToken, runUninstall, type InstallPlan } from './steps.js';
+import type { ConnectedShell } from './injector.js';
+import { buildMiniSidecarTar } from './testing/mini-sidecar.js';
+import { createVmWorld, diffSnapshots, snapshot, type VmWorld } from './testing/vm-world.js';
+
+const VERSION = '1.30.3';
+const wg: WorkloadGroupLike = {
+  metadata: { name: 'order-api-v1', namespace: 'cafe' },
+  spec: { metadata: { labels: { app: 'order-api', version: 'v1', 'mixmesh.io/service': 'iot-cafe' } }, template: { serviceAccount: 'order-api', ports: { http: 8081 } } },
+};
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOlsiaXN0aW8tY2EiXSwiZXhwIjo5OTk5OTk5OTk5fQ.c2lnbmF0dXJlLXN0ZXBz';
+const ROOT = '-----BEGIN CERTIFICATE-----\nMIIBtestrootcert\n-----END CERTIFICATE-----\n';
+
+describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
+  this.timeout(60_000);
+  let world: VmWorld;
+  const connect = sshConnector({ connectBudgetMs: 10_000 });
+
+  before(async () => {
+    world = await createVmWorld();
+    buildMiniSidecarTar(world.artifacts, VERSION);
+  });
+  after(async () => world?.close());
+
+  function plan(address: string, token = TOKEN, artifacts = world.artifacts): InstallPlan {
+    const { files } = bundle(wg, DEFAULT_MESH_VALUES, address, { rootCert: ROOT, token, eastWestIP: '127.0.10.250' });
+    return { address, user: 'root', sidecar: { kind: 'tar', istioVersion: VERSION, source: { dir: artifacts } }, files: files as InstallPlan['files'], readiness: { attempts: 40, intervalSeconds: 0.1 } };
+  }
+
+  async function open(serverId: string): Promise<{ shell: ConnectedShell; rootfs: string; address: string }> {
+    const vm = await world.provider.create({ serverId, name: serverId });
+    const shell = await connect({ host: vm.address, port: 22, username: 'root', privateKey: world.clientKey, hostKey: { expected: parseConsoleHostKeys(vm.consoleOutput()) } });
+    return { shell, rootfs: vm.rootfs, address: vm.address };
+  }
+
+  it('installs with owners and modes, proves readiness, changes nothing on a second run, uninstalls clean', async () => {
+    const { shell, rootfs, address } = await open('steps-1');
+    try {
+      const before = snapshot(rootfs);
+      const first = await runInstall(shell, plan(address));
+      assert.equal(first.unchanged, false);
+      assert.deepEqual(first.steps.map((s) => s.name), ['prepare', 'upload-package', 'install-package', 'check-version', 'place-files', 'start', 'verify']);
+      assert.ok(first.steps.every((s) => s.exitCode === undefined || s.exitCode === 0));
+      const installed = snapshot(rootfs);
+      const want: [string, string, number][] = [
+        ['/var/run/secrets/tokens/istio-token', '0600', 1337],
+        ['/var/lib/mixmesh/istio-token', '0600', 1337],
+        ['/etc/certs/root-cert.pem', '0640', 1337],
+        ['/var/lib/istio/envoy/cluster.env', '0644', 1337],
+      ];
+      for (const [path, mode, uid] of want) {
+        const e = installed.get(path.replace('/var/run/', '/run/')) ?? installed.get(path);
+        assert.ok(e, `${path} exists`);
+        assert.equal(e.mode, mode, `${path} mode`);
+        assert.equal(e.uid, uid, `${path} owner`);
+      }
+      const hosts = (await shell.exec('cat /etc/hosts')).stdout;
+      assert.equal(hosts.split('\n').filter((l) => l === '127.0.10.250 istiod.istio-system.svc').length, 1);
+      assert.equal((await shell.exec('cat /etc/istio/config/mesh 2>/dev/null || cat /var/lib/istio/config/mesh')).code, 0);
+
+      const second = await runInstall(shell, plan(address));
+      assert.equal(second.unchanged, true, JSON.stringify(second.steps.filter((s) => s.changed)));
+      const after2 = snapshot(rootfs);
+      assert.deepEqual(diffSnapshots(installed, after2, { mtimes: true }).filter((p) => !p.includes('/var/log/')), []);
+
+      // a new token: only the token files change, atomically, and the agent keeps running
+      const newToken = `${TOKEN}cmVuZXdlZA`;
+      await runReplaceToken(shell, 'root', newToken);
+      assert.equal((await shell.exec('cat /var/run/secrets/tokens/istio-token')).stdout, newToken);
+      assert.equal((await shell.exec('cat /var/lib/mixmesh/istio-token')).stdout, newToken);
+      assert.deepEqual(diffSnapshots(after2, snapshot(rootfs)).filter((p) => !p.includes('/var/log/')), ['~ /run/secrets/tokens/istio-token', '~ /var/lib/mixmesh/istio-token']);
+      assert.equal((await shell.exec(`wget -q -O - http://${address}:15021/healthz/ready`)).code, 0, 'still ready');
+
+      const removed = await runUninstall(shell, { user: 'root', kind: 'tar', istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
+      assert.equal(removed[0]!.changed, true);
+      assert.deepEqual(diffSnapshots(before, snapshot(rootfs)), []);
+      const again = await runUninstall(shell, { user: 'root', kind: 'tar', istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
+      assert.equal(again[0]!.changed, false);
+      assert.notEqual((await shell.exec(`wget -q -T 1 -O - http://${address}:15021/healthz/ready`)).code, 0, 'the agent is stopped');
+    } finally {
+      await shell.close();
+    }
+  });
+
+  it('a package that does not install is SIDECAR_PACKAGE_FAILED, and a wrong version SIDECAR_VERSION_MISMATCH', async () => {
+    const { shell, address } = await open('steps-2');
+    try {
+      const broken = join(world.dir, 'broken');
+      mkdirSync(broken, { recursive: true });
+      writeFileSync(join(broken, `istio-sidecar-${VERSION}.tar.gz`), 'this is not a tarball');
+      await assert.rejects(runInstall(shell, plan(address, TOKEN, broken)), (e: unknown) => isMixmeshError(e, 'SIDECAR_PACKAGE_FAILED'));
+      await assert.rejects(runInstall(shell, plan(address, TOKEN, join(world.dir, 'nowhere'))), (e: unknown) => isMixmeshError(e, 'SIDECAR_PACKAGE_FAILED') && /cannot be read/.test(e.message));
+      // a package that answers 1.29.0 under the name of 1.30.3
+      const mislabeled = join(world.dir, 'mislabeled');
+      buildMiniSidecarTar(mislabeled, '1.29.0');
+      renameSync(join(mislabeled, 'istio-sidecar-1.29.0.tar.gz'), join(mislabeled, `istio-sidecar-${VERSION}.tar.gz`));
+      await assert.rejects(runInstall(shell, plan(address, TOKEN, mislabeled)), (e: unknown) => isMixmeshError(e, 'SIDECAR_VERSION_MISMATCH') && /reports Istio "1.29.0", requested 1.30.3/.test(e.message));
+    } finally {
+      await shell.close();
+    }
+  });
+});
