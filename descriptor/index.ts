@@ -8,6 +8,7 @@ export {
   formatResult,
   fixedIpTarget,
   labelKeyProblem,
+  durationMs,
   type ValidateOptions,
 } from './validate.js';
 export { comparePointers, joinPointer } from './problems.js';

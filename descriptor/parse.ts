@@ -45,6 +45,7 @@ function fail(reason: string, lineCounter: LineCounter, offset: number | undefin
 
 /** The first line of a yaml-package message, without its own position suffix. */
 function firstLine(message: string): string {
+  if (message.includes('Maximum call stack size exceeded')) return 'nested too deeply';
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
 }
 

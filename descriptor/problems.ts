@@ -109,6 +109,7 @@ function oneMessage(e: ErrorObject, root: unknown): Problem | undefined {
     case 'const':
       return { pointer: at, message: `${show(data)} is not allowed (allowed: ${typeof params.allowedValue === 'string' ? params.allowedValue : JSON.stringify(params.allowedValue)})` };
     case 'pattern': {
+      if (data === '' && typeof parent.minLength === 'number' && parent.minLength > 0) return undefined; // "must not be empty" says it
       const words = PATTERN_WORDS[String(params.pattern)] ?? `matching ${String(params.pattern)}`;
       if (propertyName !== undefined) return { pointer: joinPointer(at, propertyName), message: `key ${show(propertyName)} is not ${words}` };
       return { pointer: at, message: `${show(data)} is not ${words}` };

@@ -274,6 +274,7 @@ function checkConnections(service: MeshService, known: Known, add: Add): (Port |
     if (dup !== undefined) {
       add(ptr.conn(i), `duplicates ${ptr.conn(dup)} (from ${c.from} to ${c.to} port ${port.name}); at most one connection per (from, to, port)`);
     } else seen.set(key, i);
+    checkDurations(c, i, add);
     checkHttpOnly(c, port, i, add);
     checkRoutes(c, toVersions, i, add);
     if (c.from === 'ingress') {
@@ -313,6 +314,29 @@ function resolvePort(to: string, name: string | undefined, known: Known, pointer
   return port;
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a schema-valid duration such as 250ms, 3s, 5m, 1h. */
+export function durationMs(text: string): number {
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new Error(`not a duration: ${text}`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+/** Durations the mesh would refuse: zero, or (for timeouts) over an hour. */
+function checkDurations(c: Connection, i: number, add: Add): void {
+  const check = (value: string | undefined, pointer: string, max?: number) => {
+    if (value === undefined) return;
+    const ms = durationMs(value);
+    if (ms < 1 || (max !== undefined && ms > max)) add(pointer, `${show(value)} is out of range (allowed: ${max === undefined ? '1ms or more' : '1ms..1h'})`);
+  };
+  check(c.timeout, ptr.conn(i, 'timeout'), UNIT_MS.h);
+  check(c.retries?.perTryTimeout, ptr.conn(i, 'retries', 'perTryTimeout'), UNIT_MS.h);
+  check(c.fault?.delay?.fixed, ptr.conn(i, 'fault', 'delay', 'fixed'));
+  check(c.circuitBreaker?.interval, ptr.conn(i, 'circuitBreaker', 'interval'));
+  check(c.circuitBreaker?.baseEjectionTime, ptr.conn(i, 'circuitBreaker', 'baseEjectionTime'));
+}
+
 /** Rule 5. */
 function checkHttpOnly(c: Connection, port: Port, i: number, add: Add): void {
   if (isHttpFamily(port.protocol)) return;
@@ -335,7 +359,7 @@ function checkHttpOnly(c: Connection, port: Port, i: number, add: Add): void {
 /** Rule 6. */
 function checkRoutes(c: Connection, toVersions: Microservice[], i: number, add: Add): void {
   const routes = c.routes ?? [];
-  const versionNames = toVersions.map((m) => m.version);
+  const versionNames = [...new Set(toVersions.map((m) => m.version))];
   routes.forEach((r, k) => {
     if (r.match === undefined && k !== routes.length - 1) {
       add(ptr.conn(i, 'routes', k), `route ${k} has no match but is not the last route (only the last route may lack match; later routes could never be reached)`);
