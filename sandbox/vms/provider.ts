@@ -120,6 +120,8 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         'mount -t tmpfs -o mode=755 tmpfs /run',
         'mkdir -m 755 /run/sshd',
         `mount --bind ${shellQuote(rootfs)} /mnt`,
+        // the VM's own /proc: ps and kill -0 inside see only the VM's processes
+        'mount -t proc proc /mnt/proc',
         ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
         `exec /usr/sbin/sshd -D -f ${shellQuote(configPath)} -E ${shellQuote(join(vmDir, 'sshd.log'))}`,
       ].join('\n');
