@@ -268,7 +268,7 @@ export function uninstallScript(kind: PackageKind, version: string, istiodHost: 
         ? // busybox rpm has no -e: remove the files the kept package lists
           `if rpm -e ${PACKAGE_NAME} >/dev/null 2>&1; then :; elif [ -f ${kept} ]; then rpm -qpl ${kept} | remove_listed; fi`
         : `if [ -f ${kept} ]; then tar -tzf ${kept} | sed 's#^\\./##; s#^#/#' | remove_listed; fi`;
-  const bootstrap = [BUNDLE_PATHS.clusterEnv, BUNDLE_PATHS.meshYaml, BUNDLE_PATHS.rootCert, BUNDLE_PATHS.token, DROP_IN].map(shellQuote).join(' ');
+  const bootstrap = [BUNDLE_PATHS.clusterEnv, BUNDLE_PATHS.meshYaml, '/var/lib/istio/config/mesh', BUNDLE_PATHS.rootCert, BUNDLE_PATHS.token, DROP_IN].map(shellQuote).join(' ');
   return `${PRELUDE}changed=0
 # files first (deepest paths first), then directories left empty
 remove_listed() {
@@ -288,14 +288,16 @@ elif [ -f ${PID_FILE} ]; then
   kill -KILL "-$(cat ${PID_FILE})" 2>/dev/null || true
   changed=1
 fi
+# bootstrap files first: the package takes the /etc/istio link with it
+for f in ${bootstrap}; do
+  if [ -e "$f" ]; then rm -f "$f"; changed=1; fi
+done
 if [ -f ${INSTALLED_MARKER} ]; then
   ${removePackage}
   changed=1
 fi
-for f in ${bootstrap}; do
-  if [ -e "$f" ]; then rm -f "$f"; changed=1; fi
-done
-for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio/config /etc/istio/config /etc/istio/proxy /var/lib/istio/proxy /var/lib/istio /etc/istio /etc/certs /var/run/secrets/tokens /var/run/secrets /var/log/istio; do
+# directories the install made, only when empty (/lib/systemd is never empty where systemd runs)
+for d in /etc/systemd/system/istio.service.d /var/lib/istio/envoy /var/lib/istio/config /etc/istio/config /etc/istio/proxy /var/lib/istio/proxy /var/lib/istio /etc/istio /etc/certs /var/run/secrets/tokens /var/run/secrets /var/log/istio /lib/systemd/system /lib/systemd; do
   if [ -d "$d" ] && [ ! -L "$d" ]; then
     case "$d" in /var/log/istio) rm -f "$d"/*.log ;; esac
     rmdir "$d" 2>/dev/null && changed=1 || true

@@ -8,8 +8,8 @@ import { bundle, type WorkloadGroupLike } from './bundle/bundle.js';
 import { sshConnector } from './shell.js';
 import { runInstall, runReplaceToken, runUninstall, type InstallPlan } from './steps.js';
 import type { ConnectedShell } from './injector.js';
-import { buildMiniSidecarTar } from './testing/mini-sidecar.js';
-import { createVmWorld, diffSnapshots, snapshot, type VmWorld } from './testing/vm-world.js';
+import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from './testing/vm-world.js';
+import type { PackageKind } from './scripts.js';
 
 const VERSION = '1.30.3';
 const wg: WorkloadGroupLike = {
@@ -26,13 +26,13 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
 
   before(async () => {
     world = await createVmWorld();
-    buildMiniSidecarTar(world.artifacts, VERSION);
+    await prepareArtifacts(world.artifacts, PACKAGE_CACHE, VERSION, ['deb', 'rpm', 'tar']);
   });
   after(async () => world?.close());
 
-  function plan(address: string, token = TOKEN, artifacts = world.artifacts): InstallPlan {
+  function plan(address: string, token = TOKEN, artifacts = world.artifacts, kind: PackageKind = 'tar'): InstallPlan {
     const { files } = bundle(wg, DEFAULT_MESH_VALUES, address, { rootCert: ROOT, token, eastWestIP: '127.0.10.250' });
-    return { address, user: 'root', sidecar: { kind: 'tar', istioVersion: VERSION, source: { dir: artifacts } }, files: files as InstallPlan['files'], readiness: { attempts: 40, intervalSeconds: 0.1 } };
+    return { address, user: 'root', sidecar: { kind, istioVersion: VERSION, source: { dir: artifacts } }, files: files as InstallPlan['files'], readiness: { attempts: 40, intervalSeconds: 0.1 } };
   }
 
   async function open(serverId: string): Promise<{ shell: ConnectedShell; rootfs: string; address: string }> {
@@ -41,11 +41,11 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
     return { shell, rootfs: vm.rootfs, address: vm.address };
   }
 
-  it('installs with owners and modes, proves readiness, changes nothing on a second run, uninstalls clean', async () => {
-    const { shell, rootfs, address } = await open('steps-1');
+  for (const kind of ['deb', 'rpm', 'tar'] as const) it(`${kind}: installs with owners and modes, proves readiness, changes nothing on a second run, uninstalls clean`, async () => {
+    const { shell, rootfs, address } = await open(`steps-${kind}`);
     try {
       const before = snapshot(rootfs);
-      const first = await runInstall(shell, plan(address));
+      const first = await runInstall(shell, plan(address, TOKEN, world.artifacts, kind));
       assert.equal(first.unchanged, false);
       assert.deepEqual(first.steps.map((s) => s.name), ['prepare', 'upload-package', 'install-package', 'check-version', 'place-files', 'start', 'verify']);
       assert.ok(first.steps.every((s) => s.exitCode === undefined || s.exitCode === 0));
@@ -66,7 +66,7 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       assert.equal(hosts.split('\n').filter((l) => l === '127.0.10.250 istiod.istio-system.svc').length, 1);
       assert.equal((await shell.exec('cat /etc/istio/config/mesh 2>/dev/null || cat /var/lib/istio/config/mesh')).code, 0);
 
-      const second = await runInstall(shell, plan(address));
+      const second = await runInstall(shell, plan(address, TOKEN, world.artifacts, kind));
       assert.equal(second.unchanged, true, JSON.stringify(second.steps.filter((s) => s.changed)));
       const after2 = snapshot(rootfs);
       assert.deepEqual(diffSnapshots(installed, after2, { mtimes: true }).filter((p) => !p.includes('/var/log/')), []);
@@ -79,12 +79,14 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       assert.deepEqual(diffSnapshots(after2, snapshot(rootfs)).filter((p) => !p.includes('/var/log/')), ['~ /run/secrets/tokens/istio-token', '~ /var/lib/mixmesh/istio-token']);
       assert.equal((await shell.exec(`wget -q -O - http://${address}:15021/healthz/ready`)).code, 0, 'still ready');
 
-      const removed = await runUninstall(shell, { user: 'root', kind: 'tar', istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
+      const removed = await runUninstall(shell, { user: 'root', kind, istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
       assert.equal(removed[0]!.changed, true);
-      assert.deepEqual(diffSnapshots(before, snapshot(rootfs)), []);
-      const again = await runUninstall(shell, { user: 'root', kind: 'tar', istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
+      // dpkg's own database records the purge (busybox keeps a status backup); nothing else may differ
+      assert.deepEqual(diffSnapshots(before, snapshot(rootfs)).filter((p) => !/^[+~] \/var\/lib\/dpkg\/status(\.udeb\.bak)?$/.test(p)), []);
+      assert.doesNotMatch((await shell.exec('cat /var/lib/dpkg/status')).stdout, /Package: istio-sidecar\n(.+\n)*?Status: install ok installed/);
+      const again = await runUninstall(shell, { user: 'root', kind, istioVersion: VERSION, istiodHost: 'istiod.istio-system.svc' });
       assert.equal(again[0]!.changed, false);
-      assert.notEqual((await shell.exec(`wget -q -T 1 -O - http://${address}:15021/healthz/ready`)).code, 0, 'the agent is stopped');
+      assert.notEqual((await shell.exec(`wget -q -O - http://${address}:15021/healthz/ready`)).code, 0, 'the agent is stopped');
     } finally {
       await shell.close();
     }
@@ -100,7 +102,7 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       await assert.rejects(runInstall(shell, plan(address, TOKEN, join(world.dir, 'nowhere'))), (e: unknown) => isMixmeshError(e, 'SIDECAR_PACKAGE_FAILED') && /cannot be read/.test(e.message));
       // a package that answers 1.29.0 under the name of 1.30.3
       const mislabeled = join(world.dir, 'mislabeled');
-      buildMiniSidecarTar(mislabeled, '1.29.0');
+      await prepareArtifacts(mislabeled, PACKAGE_CACHE, '1.29.0', ['tar']);
       renameSync(join(mislabeled, 'istio-sidecar-1.29.0.tar.gz'), join(mislabeled, `istio-sidecar-${VERSION}.tar.gz`));
       await assert.rejects(runInstall(shell, plan(address, TOKEN, mislabeled)), (e: unknown) => isMixmeshError(e, 'SIDECAR_VERSION_MISMATCH') && /reports Istio "1.29.0", requested 1.30.3/.test(e.message));
     } finally {

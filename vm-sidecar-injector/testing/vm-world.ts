@@ -4,10 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalVmProvider, type LocalVmProvider } from '../../sandbox/vms/index.js';
+import { buildSidecarPackage, type SidecarPackageFormat } from '../../sandbox/sidecar-package/index.js';
 
 export interface VmWorld {
   dir: string;
@@ -32,6 +33,22 @@ export async function createVmWorld(prefix = 'mixmesh-inj-'): Promise<VmWorld> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Build the stand-in sidecar (sandbox/sidecar-package) and lay it out the way
+ * MIXMESH_SIDECAR_ARTIFACTS names packages: `<dir>/istio-sidecar-<version>.{deb,rpm,tar.gz}`.
+ */
+export const PACKAGE_CACHE = join(tmpdir(), 'mixmesh-sidecar-cache');
+
+export async function prepareArtifacts(dir: string, cacheDir: string, version: string, formats: readonly SidecarPackageFormat[], padToBytes?: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const format of formats) {
+    const pkg = await buildSidecarPackage({ format, version, outDir: cacheDir, ...(padToBytes ? { padToBytes } : {}) });
+    const target = join(dir, `istio-sidecar-${version}.${format === 'tar' ? 'tar.gz' : format}`);
+    rmSync(target, { force: true });
+    linkSync(pkg.path, target);
+  }
 }
 
 export interface Entry {
