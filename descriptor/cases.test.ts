@@ -162,6 +162,42 @@ const CASES: Case[] = [
     ],
   },
 
+  // ---- schema and rule problems in one report (the rules skip only the parts that failed the schema)
+  {
+    name: 'a schema problem and a rule problem together',
+    mutate: (d) => {
+      ms(d, 0).container.image = '';
+      conn(d, 1).to = 'dbb';
+    },
+    expect: [
+      ['/spec/microservices/0/container/image', 'must not be empty'],
+      ['/spec/connections/1/to', '"dbb" is not a microservice (known: api, db, web)'],
+    ],
+  },
+  {
+    name: 'a broken version makes no false alarms about connections into it',
+    mutate: (d) => {
+      ms(d, 2).runtime = 'lambda';
+      conn(d, 0).routes[0].split[1].weight = 10;
+      d.metadata.labels = { 'mixmesh.io/x': 'y' };
+    },
+    expect: [
+      ['/spec/microservices/2/runtime', '"lambda" is not allowed'],
+      ['/metadata/labels/mixmesh.io~1x', 'is reserved'],
+    ],
+  },
+  {
+    name: 'a broken ingress block and a rule problem elsewhere',
+    mutate: (d) => {
+      d.spec.ingress.host = 'not a host';
+      d.spec.connections.push({ from: 'ingress', to: 'api', port: 'http' });
+      d.spec.mesh = { mtls: 'DISABLE' };
+    },
+    expect: [
+      ['/spec/ingress/host', 'is not a DNS host name'],
+      ['/spec/mesh/mtls', '"DISABLE" is not allowed with authorization: connections'],
+    ],
+  },
   // ---- rule 1
   {
     name: 'rule 1: (name, version) declared twice',

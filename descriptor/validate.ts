@@ -1,14 +1,15 @@
 /**
  * validateDescriptor: the schema (with its constant defaults), then the dependent defaults, then
  * the rules beyond the schema (descriptor.md rules 1–12). Pure: the input is never changed.
- * Semantic rules run once the shape is right, because their messages assume it; every problem
- * of a stage is reported, in pointer order.
+ * Every problem is reported, in pointer order: when the schema fails, the rules still run over
+ * the parts that passed it (a `Skip` says which did not), so one run shows a typo in an image and
+ * a wrong `to` together, without guessing about the broken parts.
  */
 import { isIP } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Connection, MeshService, Microservice, Port, Problem, ValidationResult, VmSpec } from './types.js';
 import { isHttpFamily } from './types.js';
-import { meshServiceSchema } from './schema.js';
+import { meshServiceSchema, PATTERNS } from './schema.js';
 import { parseDescriptorText, type ParseOptions } from './parse.js';
 import { joinPointer, orderProblems, schemaProblems, show } from './problems.js';
 import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
@@ -43,20 +44,57 @@ export function validateDescriptor(input: unknown, options: ValidateOptions = {}
   const validate = schemaValidator();
   if (!validate(data)) {
     const problems = schemaProblems(validate.errors ?? [], input);
-    return fail(problems.length > 0 ? problems : [{ pointer: '', message: 'does not match the MeshService schema' }]);
+    if (problems.length === 0) problems.push({ pointer: '', message: 'does not match the MeshService schema' });
+    const skip = skipFor(problems);
+    if (!skip.all) {
+      const service = data as unknown as MeshService;
+      problems.push(...checkRules(service, applyDependentDefaults(service, options, skip), skip));
+    }
+    return fail(problems);
   }
   const service = data as unknown as MeshService;
-  const defaultedTargetPorts = applyDependentDefaults(service, options);
-  const problems = checkRules(service, defaultedTargetPorts);
+  const problems = checkRules(service, applyDependentDefaults(service, options, NO_SKIP), NO_SKIP);
   if (problems.length > 0) return fail(problems);
   return { ok: true, value: service, problems: [] };
 }
 
+/** The parts of a document that failed the schema, which the rules must not look into. */
+interface Skip {
+  all: boolean;
+  metadata: boolean;
+  mesh: boolean;
+  ingress: boolean;
+  allConnections: boolean;
+  microservices: ReadonlySet<number>;
+  connections: ReadonlySet<number>;
+  ingressRoutes: ReadonlySet<number>;
+}
+
+const NO_SKIP: Skip = { all: false, metadata: false, mesh: false, ingress: false, allConnections: false, microservices: new Set(), connections: new Set(), ingressRoutes: new Set() };
+
+function skipFor(problems: readonly Problem[]): Skip {
+  const skip = { ...NO_SKIP, microservices: new Set<number>(), connections: new Set<number>(), ingressRoutes: new Set<number>() };
+  for (const { pointer } of problems) {
+    let m: RegExpExecArray | null;
+    if (pointer === '' || pointer === '/spec' || pointer === '/spec/microservices') skip.all = true;
+    else if (pointer.startsWith('/metadata')) skip.metadata = true;
+    else if (pointer.startsWith('/spec/mesh')) skip.mesh = true;
+    else if (pointer === '/spec/connections') skip.allConnections = true;
+    else if ((m = /^\/spec\/microservices\/(\d+)(\/|$)/.exec(pointer))) skip.microservices.add(Number(m[1]));
+    else if ((m = /^\/spec\/connections\/(\d+)(\/|$)/.exec(pointer))) skip.connections.add(Number(m[1]));
+    else if ((m = /^\/spec\/ingress\/routes\/(\d+)(\/|$)/.exec(pointer))) skip.ingressRoutes.add(Number(m[1]));
+    else if (pointer.startsWith('/spec/ingress')) skip.ingress = true;
+    // anything else (apiVersion, kind, an unknown field under spec) does not affect the rules
+  }
+  return skip;
+}
+
 /** Defaults the schema cannot express: they depend on other fields or on configuration. */
-function applyDependentDefaults(service: MeshService, options: ValidateOptions): Set<Port> {
+function applyDependentDefaults(service: MeshService, options: ValidateOptions, skip: Skip): Set<Port> {
   const istioVersion = options.istioVersion ?? DEFAULT_MESH_VALUES.istioVersion;
   const defaultedTargetPorts = new Set<Port>();
-  for (const ms of service.spec.microservices) {
+  for (const [i, ms] of service.spec.microservices.entries()) {
+    if (skip.microservices.has(i)) continue;
     ms.serviceAccount ??= ms.name;
     for (const p of ms.ports) {
       if (p.targetPort === undefined) {
@@ -76,6 +114,10 @@ interface Known {
   /** name -> ports of its first version (rule 1 makes them agree) */
   ports: Map<string, Port[]>;
   names: string[];
+  /** names with a version that failed the schema: nothing is concluded about them */
+  opaque: Set<string>;
+  /** a failed microservice's name itself is broken, so "unknown name" may be a false alarm */
+  namesUncertain: boolean;
 }
 
 const ptr = {
@@ -96,28 +138,37 @@ function portSignature(ports: readonly Port[]): string {
     .join(', ');
 }
 
-function checkRules(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>): Problem[] {
+function checkRules(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>, skip: Skip): Problem[] {
   const problems: Problem[] = [];
   const add = (pointer: string, message: string) => problems.push({ pointer, message });
-  const known = checkMicroservices(service, defaultedTargetPorts, add);
-  const resolvedPorts = checkConnections(service, known, add);
-  checkDestinationSettings(service, known, resolvedPorts, add);
-  checkIngress(service, known, add);
-  checkMesh(service, add);
-  checkLabels(service, add);
+  const known = checkMicroservices(service, defaultedTargetPorts, skip, add);
+  const resolvedPorts = skip.allConnections ? [] : checkConnections(service, known, skip, add);
+  if (!skip.allConnections) checkDestinationSettings(service, known, resolvedPorts, add);
+  if (!skip.ingress) checkIngress(service, known, skip, add);
+  if (!skip.mesh) checkMesh(service, add);
+  if (!skip.metadata) checkLabels(service, add);
   return problems;
 }
 
 type Add = (pointer: string, message: string) => void;
 
 /** Rules 1, 2 (reserved names), 9, and the probe/port sanity checks. */
-function checkMicroservices(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>, add: Add): Known {
+function checkMicroservices(service: MeshService, defaultedTargetPorts: ReadonlySet<Port>, skip: Skip, add: Add): Known {
   const versions = new Map<string, Microservice[]>();
   const firstIndex = new Map<string, number>();
   const byKey = new Map<string, number>();
   const byJoined = new Map<string, number>();
-  const reservedIngress = `${service.metadata.name}-ingress`;
+  const opaque = new Set<string>();
+  let namesUncertain = false;
+  const serviceName: unknown = (service.metadata as Partial<MeshService['metadata']> | undefined)?.name;
+  const reservedIngress = !skip.metadata && typeof serviceName === 'string' ? `${serviceName}-ingress` : undefined;
   service.spec.microservices.forEach((ms, i) => {
+    if (skip.microservices.has(i)) {
+      const name: unknown = ms !== null && typeof ms === 'object' ? (ms as { name?: unknown }).name : undefined;
+      if (typeof name === 'string' && new RegExp(PATTERNS.dns1035Label).test(name)) opaque.add(name);
+      else namesUncertain = true;
+      return;
+    }
     if (ms.name === 'ingress') add(ptr.ms(i, 'name'), '"ingress" is reserved: it names the ingress gateway as a caller');
     if (ms.name === reservedIngress) add(ptr.ms(i, 'name'), `${show(ms.name)} is reserved: it is the name of the service's ingress Gateway and VirtualService`);
     const key = `${ms.name}\u0000${ms.version}`;
@@ -150,10 +201,10 @@ function checkMicroservices(service: MeshService, defaultedTargetPorts: Readonly
     checkProbe(ms, i, add);
     if (ms.vm) checkVm(ms, ms.vm, i, defaultedTargetPorts, add);
   });
-  const names = [...versions.keys()].sort();
+  const names = [...new Set([...versions.keys(), ...opaque])].sort();
   const ports = new Map<string, Port[]>();
   for (const [name, list] of versions) ports.set(name, list[0]!.ports);
-  return { versions, ports, names };
+  return { versions, ports, names, opaque, namesUncertain };
 }
 
 function checkPorts(ms: Microservice, i: number, add: Add): void {
@@ -250,21 +301,28 @@ function checkVm(ms: Microservice, vm: VmSpec, i: number, defaultedTargetPorts: 
 }
 
 /** Rules 2, 3, 4, 5, 6 and the connection half of 8. Returns each connection's resolved port. */
-function checkConnections(service: MeshService, known: Known, add: Add): (Port | undefined)[] {
+function checkConnections(service: MeshService, known: Known, skip: Skip, add: Add): (Port | undefined)[] {
   const seen = new Map<string, number>();
   const resolved: (Port | undefined)[] = [];
   const ingressRoutes = service.spec.ingress?.routes ?? [];
+  // with a broken ingress block, "no ingress route for this connection" could be a false alarm
+  const ingressKnown = !skip.ingress && skip.ingressRoutes.size === 0;
+  const isKnown = (name: string) => known.versions.has(name) || known.opaque.has(name);
   service.spec.connections.forEach((c, i) => {
     resolved.push(undefined);
-    if (c.from !== 'ingress' && !known.versions.has(c.from)) {
+    if (skip.connections.has(i)) return;
+    if (c.from !== 'ingress' && !isKnown(c.from) && !known.namesUncertain) {
       add(ptr.conn(i, 'from'), `${show(c.from)} is not a microservice or "ingress" (known: ${listNames(known.names)})`);
     }
-    const toVersions = known.versions.get(c.to);
-    if (toVersions === undefined) {
+    if (!isKnown(c.to) && !known.namesUncertain) {
       add(ptr.conn(i, 'to'), `${show(c.to)} is not a microservice (known: ${listNames(known.names)})`);
       return;
     }
+    const toVersions = known.versions.get(c.to);
     if (c.from === c.to) add(ptr.conn(i, 'to'), `${show(c.to)} is also the caller (from and to must differ)`);
+    checkDurations(c, i, add);
+    // a version of `to` failed the schema: its ports and versions are not known for certain
+    if (toVersions === undefined || known.opaque.has(c.to)) return;
     const port = resolvePort(c.to, c.port as string | undefined, known, ptr.conn(i, 'port'), add);
     if (port === undefined) return;
     c.port = port.name;
@@ -274,11 +332,10 @@ function checkConnections(service: MeshService, known: Known, add: Add): (Port |
     if (dup !== undefined) {
       add(ptr.conn(i), `duplicates ${ptr.conn(dup)} (from ${c.from} to ${c.to} port ${port.name}); at most one connection per (from, to, port)`);
     } else seen.set(key, i);
-    checkDurations(c, i, add);
     checkHttpOnly(c, port, i, add);
     checkRoutes(c, toVersions, i, add);
     if (c.from === 'ingress') {
-      if (!ingressRoutes.some((r) => r.to === c.to && (r.port ?? onlyPortName(known, r.to)) === port.name)) {
+      if (ingressKnown && !ingressRoutes.some((r) => r.to === c.to && (r.port ?? onlyPortName(known, r.to)) === port.name)) {
         add(
           ptr.conn(i, 'from'),
           service.spec.ingress === undefined
@@ -413,18 +470,21 @@ function checkDestinationSettings(service: MeshService, known: Known, resolved: 
 }
 
 /** Rule 8, the ingress half. */
-function checkIngress(service: MeshService, known: Known, add: Add): void {
+function checkIngress(service: MeshService, known: Known, skip: Skip, add: Add): void {
   const routes = service.spec.ingress?.routes ?? [];
   routes.forEach((r, i) => {
+    if (skip.ingressRoutes.has(i)) return;
     for (let j = 0; j < i; j += 1) {
+      if (skip.ingressRoutes.has(j)) continue;
       const earlier = routes[j]!.pathPrefix;
       if (r.pathPrefix.startsWith(earlier)) {
         add(ptr.ingressRoute(i, 'pathPrefix'), `${show(r.pathPrefix)} can never match: it starts with ${show(earlier)}, the pathPrefix of the earlier route ${ptr.ingressRoute(j)} (put the longer prefix first)`);
         break;
       }
     }
+    if (known.opaque.has(r.to)) return;
     if (!known.versions.has(r.to)) {
-      add(ptr.ingressRoute(i, 'to'), `${show(r.to)} is not a microservice (known: ${listNames(known.names)})`);
+      if (!known.namesUncertain) add(ptr.ingressRoute(i, 'to'), `${show(r.to)} is not a microservice (known: ${listNames(known.names)})`);
       return;
     }
     const given = r.port as string | undefined;
