@@ -221,7 +221,16 @@ export function serverSideApply(live: Obj | undefined, applied: Obj, opts: { man
   let result = clone(live ?? {}) as Obj;
   if (mine) {
     const dropped = [...mine.set].filter((p) => !newSet.has(p) && !ownedByOther(entries, mine, p)).sort((a, b) => dec(b).length - dec(a).length);
-    for (const p of dropped) removeAt(result, dec(p));
+    for (const p of dropped) {
+      const path = dec(p);
+      removeAt(result, path);
+      // a map left empty by the removal goes too (labels: {} after the last label)
+      for (let n = path.length - 1; n > 0; n--) {
+        const parent = valueAt(result, path.slice(0, n));
+        if (!isObject(parent) || Object.keys(parent).length > 0 || !path[n - 1]!.startsWith('f:')) break;
+        removeAt(result, path.slice(0, n));
+      }
+    }
   }
   const body = clone(applied);
   if (isObject(body.metadata)) for (const k of META_SKIP) delete (body.metadata as Obj)[k];

@@ -1,0 +1,435 @@
+/**
+ * The thin, typed Kubernetes client every flow uses: CRUD, server-side apply with a change set,
+ * prune by labels, wait with watch, TokenRequest. Requests go over node:https with the
+ * kubeconfig's CA and credentials (client-node's KubeConfig applies them), so it works the same
+ * against the sandbox emulator and a real API server.
+ */
+import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { MixmeshError, type ErrorCode } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  [field: string]: unknown;
+};
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ChangeSet {
+  created: ObjectRef[];
+  configured: ObjectRef[];
+  unchanged: ObjectRef[];
+  pruned: ObjectRef[];
+}
+
+export interface ApplyOptions {
+  fieldManager?: string;
+  /** answer as the server would, change nothing */
+  dryRun?: boolean;
+  /** take fields other managers own (default true: mixmesh is the source of truth of what it renders) */
+  force?: boolean;
+  /** how long to wait for applied CRDs to be Established (default 30 s) */
+  crdTimeoutMs?: number;
+}
+
+export interface WatchEvent { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KubeObject }
+
+interface ResourceMeta { plural: string; namespaced: boolean }
+
+interface Response { status: number; body: unknown; headers: IncomingMessage['headers'] }
+
+export class KubeRequestError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string, readonly body: unknown) {
+    super(message);
+  }
+}
+
+/** Namespaces and CRDs first, then identities and workloads, then mesh objects (STYLE.md). */
+const KIND_RANK: Record<string, number> = {
+  Namespace: 0, CustomResourceDefinition: 1, ServiceAccount: 2, Secret: 3, ConfigMap: 4, Service: 5, Deployment: 6,
+};
+
+export function refOf(o: KubeObject | ObjectRef): ObjectRef {
+  const name = 'metadata' in o ? (o as KubeObject).metadata.name : (o as ObjectRef).name;
+  const namespace = 'metadata' in o ? (o as KubeObject).metadata.namespace : (o as ObjectRef).namespace;
+  return { apiVersion: o.apiVersion, kind: o.kind, name, ...(namespace ? { namespace } : {}) };
+}
+
+export function describeRef(r: ObjectRef): string {
+  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function equalJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => equalJson(x, b[i]));
+  if (isObj(a) && isObj(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => equalJson(a[k], b[k]));
+  }
+  return false;
+}
+
+/** What a no-op apply may still change: the resourceVersion and managedFields timestamps. */
+function comparable(o: unknown): unknown {
+  if (!isObj(o)) return o;
+  const meta = { ...(o.metadata as Record<string, unknown>) };
+  delete meta.resourceVersion;
+  if (Array.isArray(meta.managedFields)) meta.managedFields = (meta.managedFields as Array<Record<string, unknown>>).map((m) => ({ ...m, time: undefined }));
+  return { ...o, metadata: meta };
+}
+
+export class KubeClient {
+  private readonly discovery = new Map<string, Map<string, ResourceMeta>>();
+  private agent: HttpsAgent | undefined;
+  private readonly server: URL;
+
+  constructor(private readonly kc: KubeConfig, private readonly log: Logger = silentLogger) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new MixmeshError('CONFIG_INVALID', 'the kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  // ---------- transport ----------
+
+  private async send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; accept?: string } = {}): Promise<Response> {
+    const url = new URL(path, this.server);
+    url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path.split('?')[0]}`;
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const reqOpts = await this.requestOptions(method, url, opts.contentType, opts.accept, payload?.length);
+    return new Promise<Response>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, reqOpts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON: keep the text */ }
+          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private async requestOptions(method: string, url: URL, contentType: string | undefined, accept: string | undefined, length: number | undefined): Promise<RequestOptions> {
+    const o: RequestOptions = { method, headers: {} };
+    await this.kc.applyToHTTPSOptions(o);
+    // one keep-alive agent for the client's life instead of a new TLS session per request
+    if (url.protocol === 'https:') {
+      const a = o.agent as HttpsAgent | undefined;
+      this.agent ??= new HttpsAgent({ keepAlive: true, ca: a?.options.ca, cert: a?.options.cert, key: a?.options.key, rejectUnauthorized: a?.options.rejectUnauthorized, servername: a?.options.servername });
+      o.agent = this.agent;
+    } else delete o.agent;
+    const headers = o.headers as Record<string, string | number>;
+    headers.Accept = accept ?? 'application/json';
+    headers['User-Agent'] = 'mixmesh';
+    if (contentType) headers['Content-Type'] = contentType;
+    if (length !== undefined) headers['Content-Length'] = length;
+    return o;
+  }
+
+  private async call(method: string, path: string, context: string, opts: Parameters<KubeClient['send']>[2] = {}, code: ErrorCode = 'K8S_REQUEST_FAILED', okStatuses: number[] = []): Promise<Response> {
+    let res: Response;
+    const started = Date.now();
+    try {
+      res = await this.send(method, path, opts);
+    } catch (e) {
+      throw new MixmeshError(code, `${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    this.log.debug({ op: method, path, status: res.status, ms: Date.now() - started }, 'kube request');
+    if (res.status >= 400 && !okStatuses.includes(res.status)) {
+      const b = isObj(res.body) ? res.body : {};
+      const message = typeof b.message === 'string' ? b.message : `HTTP ${res.status}`;
+      const cause = new KubeRequestError(res.status, typeof b.reason === 'string' ? b.reason : '', message, res.body);
+      throw new MixmeshError(code, `${context}: ${message}`, { cause, details: { httpStatus: res.status, reason: cause.reason } });
+    }
+    return res;
+  }
+
+  close(): void {
+    this.agent?.destroy();
+  }
+
+  // ---------- discovery ----------
+
+  private async resourceMeta(apiVersion: string, kind: string): Promise<ResourceMeta> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let gv = this.discovery.get(apiVersion);
+      if (!gv || attempt === 1) {
+        const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+        const res = await this.call('GET', path, `discover ${apiVersion}`, {}, 'K8S_REQUEST_FAILED', [404]);
+        gv = new Map();
+        const resources = isObj(res.body) && Array.isArray(res.body.resources) ? (res.body.resources as Array<Record<string, unknown>>) : [];
+        for (const r of resources) if (typeof r.name === 'string' && !r.name.includes('/')) gv.set(String(r.kind), { plural: r.name, namespaced: r.namespaced === true });
+        this.discovery.set(apiVersion, gv);
+      }
+      const meta = gv.get(kind);
+      if (meta) return meta;
+      // a CRD applied a moment ago: discover again once
+    }
+    throw new MixmeshError('K8S_REQUEST_FAILED', `the server does not serve ${kind} in ${apiVersion}`);
+  }
+
+  private async pathOf(apiVersion: string, kind: string, namespace: string | undefined, name?: string): Promise<string> {
+    const meta = await this.resourceMeta(apiVersion, kind);
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    if (meta.namespaced && !namespace && name !== undefined) throw new MixmeshError('BAD_REQUEST', `${kind} ${name}: a namespace is required`);
+    const ns = meta.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${base}${ns}/${meta.plural}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+
+  // ---------- CRUD ----------
+
+  /** The object, or undefined when it does not exist. */
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    const res = await this.call('GET', await this.pathOf(ref.apiVersion, ref.kind, ref.namespace, ref.name), `get ${describeRef(ref)}`, {}, 'K8S_REQUEST_FAILED', [404]);
+    return res.status === 404 ? undefined : (res.body as T);
+  }
+
+  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const res = await this.call('GET', await this.pathOf(apiVersion, kind, opts.namespace), `list ${kind}${opts.namespace ? ` in ${opts.namespace}` : ''}`, { query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector } });
+    const body = res.body as { items?: T[]; metadata?: { resourceVersion?: string } };
+    // list items may omit apiVersion/kind (typed lists): fill them in
+    const items = (body.items ?? []).map((o) => ({ ...o, apiVersion, kind }));
+    return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
+  }
+
+  async create<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { dryRun?: boolean; fieldManager?: string } = {}): Promise<T> {
+    const res = await this.call('POST', await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace), `create ${describeRef(refOf(obj))}`, {
+      body: obj, contentType: 'application/json', query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'mixmesh' },
+    });
+    return res.body as T;
+  }
+
+  /** PUT the object (optimistic concurrency on its resourceVersion). */
+  async replace<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { subresource?: 'status'; fieldManager?: string } = {}): Promise<T> {
+    const path = `${await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name)}${opts.subresource ? `/${opts.subresource}` : ''}`;
+    const res = await this.call('PUT', path, `update ${opts.subresource ?? ''}${opts.subresource ? ' of ' : ''}${describeRef(refOf(obj))}`, { body: obj, contentType: 'application/json', query: { fieldManager: opts.fieldManager ?? 'mixmesh' } });
+    return res.body as T;
+  }
+
+  /** Merge-patch an object or its status. */
+  async mergePatch<T extends KubeObject = KubeObject>(ref: ObjectRef, patch: unknown, opts: { subresource?: 'status'; fieldManager?: string } = {}): Promise<T> {
+    const path = `${await this.pathOf(ref.apiVersion, ref.kind, ref.namespace, ref.name)}${opts.subresource ? `/${opts.subresource}` : ''}`;
+    const res = await this.call('PATCH', path, `patch ${describeRef(ref)}`, { body: patch, contentType: 'application/merge-patch+json', query: { fieldManager: opts.fieldManager ?? 'mixmesh' } });
+    return res.body as T;
+  }
+
+  /** Delete; false when it was already gone. Background propagation, like kubectl. */
+  async delete(ref: ObjectRef, opts: { dryRun?: boolean; propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' } = {}): Promise<boolean> {
+    const res = await this.call('DELETE', await this.pathOf(ref.apiVersion, ref.kind, ref.namespace, ref.name), `delete ${describeRef(ref)}`, {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background' }, contentType: 'application/json', query: { dryRun: opts.dryRun ? 'All' : undefined },
+    }, 'K8S_REQUEST_FAILED', [404]);
+    return res.status !== 404;
+  }
+
+  // ---------- apply ----------
+
+  private async ssa(obj: KubeObject, opts: { fieldManager: string; force: boolean; dryRun: boolean; subresource?: 'status' }): Promise<KubeObject> {
+    const path = `${await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name)}${opts.subresource ? '/status' : ''}`;
+    const res = await this.call('PATCH', path, `apply ${describeRef(refOf(obj))}`, {
+      body: obj, contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: opts.fieldManager, force: String(opts.force), dryRun: opts.dryRun ? 'All' : undefined },
+    }, 'K8S_APPLY_FAILED');
+    return res.body as KubeObject;
+  }
+
+  /** Server-side apply of one object's status (the status subresource). */
+  async applyStatus<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { fieldManager?: string; force?: boolean } = {}): Promise<T> {
+    return (await this.ssa(obj, { fieldManager: opts.fieldManager ?? 'mixmesh', force: opts.force ?? true, dryRun: false, subresource: 'status' })) as T;
+  }
+
+  /**
+   * Server-side apply, Namespaces and CRDs first (then waiting for the CRDs to be Established),
+   * then the rest. Each object is read first; an existing one is dry-run applied and only
+   * written when that changes it, so re-applying an unchanged set makes no writes.
+   */
+  async apply(objects: readonly KubeObject[], opts: ApplyOptions = {}): Promise<ChangeSet> {
+    const fieldManager = opts.fieldManager ?? 'mixmesh';
+    const force = opts.force ?? true;
+    const dryRun = opts.dryRun ?? false;
+    const changes: ChangeSet = { created: [], configured: [], unchanged: [], pruned: [] };
+    const ordered = objects.map((o, i) => ({ o, i })).sort((a, b) => (KIND_RANK[a.o.kind] ?? 9) - (KIND_RANK[b.o.kind] ?? 9) || a.i - b.i).map((x) => x.o);
+    const first = ordered.filter((o) => (KIND_RANK[o.kind] ?? 9) <= 1);
+    const rest = ordered.filter((o) => (KIND_RANK[o.kind] ?? 9) > 1);
+    const applyOne = async (o: KubeObject): Promise<void> => {
+      const desired = stripServerFields(o);
+      const ref = refOf(desired);
+      const started = Date.now();
+      const live = await this.get(ref).catch((e: unknown) => { throw rewrap(e, `apply ${describeRef(ref)}`); });
+      if (!live) {
+        await this.ssa(desired, { fieldManager, force, dryRun });
+        changes.created.push(ref);
+      } else {
+        const preview = await this.ssa(desired, { fieldManager, force, dryRun: true });
+        if (equalJson(comparable(preview), comparable(live))) changes.unchanged.push(ref);
+        else {
+          if (!dryRun) await this.ssa(desired, { fieldManager, force, dryRun: false });
+          changes.configured.push(ref);
+        }
+      }
+      this.log.debug({ op: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name, ms: Date.now() - started }, 'applied');
+    };
+    for (const o of first) await applyOne(o);
+    if (!dryRun) {
+      for (const crd of first.filter((o) => o.kind === 'CustomResourceDefinition')) {
+        await this.waitFor(refOf(crd), (live) => conditionTrue(live, 'Established'), opts.crdTimeoutMs ?? 30_000);
+        this.discovery.clear();
+      }
+    }
+    for (const o of rest) await applyOne(o);
+    return changes;
+  }
+
+  /**
+   * Delete the objects of `kinds` that carry the labels of `selector` but are not in `keep`
+   * (what mixmesh created earlier and no longer renders).
+   */
+  async prune(selector: string, keep: readonly ObjectRef[], opts: { kinds: ReadonlyArray<{ apiVersion: string; kind: string }>; namespace?: string; dryRun?: boolean }): Promise<ObjectRef[]> {
+    const keepKeys = new Set(keep.map((r) => `${r.kind}|${r.namespace ?? ''}|${r.name}`));
+    const pruned: ObjectRef[] = [];
+    for (const { apiVersion, kind } of opts.kinds) {
+      const { items } = await this.list(apiVersion, kind, { namespace: opts.namespace, labelSelector: selector });
+      for (const o of items) {
+        const ref = refOf(o);
+        if (keepKeys.has(`${ref.kind}|${ref.namespace ?? ''}|${ref.name}`) || (o.metadata as Record<string, unknown>).deletionTimestamp) continue;
+        if (await this.delete(ref, { dryRun: opts.dryRun })) pruned.push(ref);
+      }
+    }
+    return pruned;
+  }
+
+  // ---------- watch and wait ----------
+
+  /**
+   * Watch a kind (optionally one namespace / selector) from a resourceVersion. Returns a stop
+   * function; `onEnd` is called once when the stream ends for any reason but stop().
+   */
+  async watch(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; resourceVersion?: string; timeoutSeconds?: number }, onEvent: (e: WatchEvent) => void, onEnd: (err?: Error) => void = () => undefined): Promise<() => void> {
+    const path = await this.pathOf(apiVersion, kind, opts.namespace);
+    const url = new URL(path, this.server);
+    url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path}`;
+    const query: Record<string, string | undefined> = { watch: 'true', resourceVersion: opts.resourceVersion, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, timeoutSeconds: opts.timeoutSeconds === undefined ? undefined : String(opts.timeoutSeconds), allowWatchBookmarks: 'true' };
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    const reqOpts = await this.requestOptions('GET', url, undefined, 'application/json', undefined);
+    let stopped = false;
+    let ended = false;
+    const end = (err?: Error) => { if (!ended && !stopped) { ended = true; onEnd(err); } };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, reqOpts, (res) => {
+      if ((res.statusCode ?? 0) >= 400) {
+        res.resume();
+        end(new MixmeshError('K8S_REQUEST_FAILED', `watch ${kind}: HTTP ${res.statusCode}`));
+        return;
+      }
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (line === '') continue;
+          try { onEvent(JSON.parse(line) as WatchEvent); } catch (e) { end(e instanceof Error ? e : new Error(String(e))); req.destroy(); return; }
+        }
+      });
+      res.on('end', () => end());
+      res.on('close', () => end());
+      res.on('error', (e) => end(e));
+    });
+    req.on('error', (e) => end(e));
+    req.end();
+    // destroying the request frees its socket; the shared agent has no socket limit
+    return () => { stopped = true; req.destroy(); };
+  }
+
+  /**
+   * Resolve with the object once `predicate` holds (checked now, then on every watch event);
+   * K8S_WAIT_TIMEOUT after `timeoutMs`. `predicate(undefined)` means the object is absent.
+   */
+  async waitFor<T extends KubeObject = KubeObject>(ref: ObjectRef, predicate: (obj: T | undefined) => boolean, timeoutMs: number): Promise<T | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise<T | undefined>((resolve, reject) => {
+      let stop: (() => void) | undefined;
+      let done = false;
+      const finish = (err: Error | undefined, value?: T) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        stop?.();
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const timer = setTimeout(() => finish(new MixmeshError('K8S_WAIT_TIMEOUT', `wait for ${describeRef(ref)}: not there after ${timeoutMs} ms`)), timeoutMs);
+      const start = async (): Promise<void> => {
+        const { items, resourceVersion } = await this.list<T>(ref.apiVersion, ref.kind, { namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}` });
+        const current = items[0];
+        if (predicate(current)) return finish(undefined, current);
+        if (done) return;
+        const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+        stop = await this.watch(ref.apiVersion, ref.kind, { namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, resourceVersion, timeoutSeconds: remaining }, (e) => {
+          if (e.type === 'ERROR') { stop?.(); void start().catch((err: unknown) => finish(err as Error)); return; }
+          if (e.type === 'BOOKMARK') return;
+          const obj = e.type === 'DELETED' ? undefined : (e.object as T);
+          if (predicate(obj)) finish(undefined, obj);
+        }, () => { if (!done) void start().catch((err: unknown) => finish(err as Error)); });
+        if (done) stop();
+      };
+      start().catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    });
+  }
+
+  // ---------- tokens ----------
+
+  /** A service-account token for `audiences` (TokenRequest). */
+  async createToken(namespace: string, serviceAccount: string, audiences: string[], expirationSeconds: number): Promise<{ token: string; expirationTimestamp: string }> {
+    const path = `${await this.pathOf('v1', 'ServiceAccount', namespace, serviceAccount)}/token`;
+    const res = await this.call('POST', path, `create token for ServiceAccount ${namespace}/${serviceAccount}`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences, expirationSeconds } }, contentType: 'application/json',
+    });
+    const status = (res.body as { status?: { token?: string; expirationTimestamp?: string } }).status;
+    if (!status?.token || !status.expirationTimestamp) throw new MixmeshError('K8S_REQUEST_FAILED', `create token for ServiceAccount ${namespace}/${serviceAccount}: the answer has no token`);
+    return { token: status.token, expirationTimestamp: status.expirationTimestamp };
+  }
+}
+
+export function conditionTrue(obj: KubeObject | undefined, type: string): boolean {
+  const conditions = ((obj?.status as { conditions?: Array<{ type?: string; status?: string }> } | undefined)?.conditions) ?? [];
+  return conditions.some((c) => c.type === type && c.status === 'True');
+}
+
+/** A Deployment is ready when the controller saw its generation and all replicas are ready. */
+export function deploymentReady(obj: KubeObject | undefined): boolean {
+  if (!obj) return false;
+  const status = (obj.status ?? {}) as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number };
+  const replicas = Number((obj.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+  return Number(status.observedGeneration ?? 0) >= Number((obj.metadata as { generation?: number }).generation ?? 0) && Number(status.readyReplicas ?? 0) >= replicas && Number(status.updatedReplicas ?? 0) >= replicas;
+}
+
+function stripServerFields(o: KubeObject): KubeObject {
+  const meta = { ...o.metadata };
+  for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation', 'selfLink', 'deletionTimestamp']) delete meta[k];
+  return { ...o, metadata: meta };
+}
+
+function rewrap(e: unknown, context: string): MixmeshError {
+  if (e instanceof MixmeshError) return new MixmeshError('K8S_APPLY_FAILED', `${context}: ${e.message}`, { cause: e.cause ?? e, details: e.details });
+  return new MixmeshError('K8S_APPLY_FAILED', `${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
