@@ -38,7 +38,7 @@ export function pilotAgentScript(version: string): string {
   return `#!/bin/sh
 # mixmesh sandbox stand-in for Istio's pilot-agent ${version}.
 # Offers what the VM Sidecar Injector uses: \`pilot-agent version -s\` and, under \`pilot-agent proxy\`,
-# GET /healthz/ready on \$ISTIO_SVC_IP:15021 (200 only while the bootstrap files are good).
+# GET /healthz/ready on $ISTIO_SVC_IP:15021 (200 only while the bootstrap files are good).
 # No Envoy runs and no traffic is captured: sandbox VMs share the host's network.
 ISTIO_VERSION='${version}'
 CLUSTER_ENV=/var/lib/istio/envoy/cluster.env

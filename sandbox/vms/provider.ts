@@ -117,6 +117,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       const delayMs = opts.sshdDelayMs ?? sshdDelayMs;
       const script = [
         'set -e',
+        `hostname ${shellQuote(hostname)}`,
         'mount -t tmpfs -o mode=755 tmpfs /run',
         'mkdir -m 755 /run/sshd',
         `mount --bind ${shellQuote(rootfs)} /mnt`,
@@ -125,7 +126,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
         `exec /usr/sbin/sshd -D -f ${shellQuote(configPath)} -E ${shellQuote(join(vmDir, 'sshd.log'))}`,
       ].join('\n');
-      const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', 'sh', '-c', script], {
+      const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--uts', '--pid', '--fork', '--kill-child', 'sh', '-c', script], {
         stdio: 'ignore',
       });
       const exited = new Promise<void>((done) => {
