@@ -13,3 +13,4 @@ export {
 } from './validate.js';
 export { comparePointers, joinPointer } from './problems.js';
 export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_NAME } from './crd.js';
+export { descriptorFromResource } from './resource.js';

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- documents are free-form */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -71,5 +72,32 @@ describe('descriptor/validate: good descriptors', () => {
     assert.equal(JSON.stringify(input), before);
     const fromJson = parseAndValidate(before, 'x.json');
     assert.deepEqual(fromJson.ok && fromJson.value, r.value);
+  });
+});
+
+describe('descriptor/resource: a stored MeshService back to its descriptor', () => {
+  it('drops server fields, status and the management labels mixmesh wrote, keeps the user labels', async () => {
+    const { descriptorFromResource } = await import('./index.js');
+    const { parse } = await import('yaml');
+    const descriptor = parse(load('../examples/iot-cafe/descriptor.yaml')) as Record<string, any>;
+    const stored = structuredClone(descriptor);
+    stored.metadata = {
+      ...stored.metadata,
+      uid: 'u-1',
+      resourceVersion: '7',
+      generation: 3,
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      finalizers: ['mixmesh.io/teardown'],
+      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+      managedFields: [],
+      labels: { ...stored.metadata.labels, 'app.kubernetes.io/managed-by': 'mixmesh', 'app.kubernetes.io/part-of': 'iot-cafe', 'mixmesh.io/service': 'iot-cafe' },
+    };
+    stored.status = { phase: 'Ready' };
+    assert.deepEqual(descriptorFromResource(stored), descriptor);
+    assert.ok(validateDescriptor(descriptorFromResource(stored)).ok);
+    // a reserved label the user set by hand is still the user's, and still an error
+    stored.metadata.labels['mixmesh.io/service'] = 'other';
+    const r = validateDescriptor(descriptorFromResource(stored));
+    assert.deepEqual(r.problems.map((p) => p.pointer), ['/metadata/labels/mixmesh.io~1service']);
   });
 });
