@@ -1,0 +1,226 @@
+/**
+ * The controller against the in-memory Kubernetes, Tacker and injector: the deploy steps, VM chains
+ * in parallel, exactly-once injection, writes only on change, connections, teardown, faults.
+ * (The same stories run on the sandbox in test/e2e/.)
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { silentLogger } from '../../common/logger.js';
+import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { createGenerators } from '../generators.js';
+import { createOrchestrator, type Orchestrator } from '../orchestrator.js';
+import type { MeshServiceResource } from '../ports.js';
+import { MemoryInjector } from '../testing/memory-injector.js';
+import { MemoryKube } from '../testing/memory-kube.js';
+import { MemoryTacker } from '../testing/memory-tacker.js';
+import { LeaderElector } from './lease.js';
+
+const CAFE = readFileSync(new URL('../../examples/iot-cafe/descriptor.yaml', import.meta.url), 'utf8');
+const MINIMAL = readFileSync(new URL('../../examples/minimal/descriptor.yaml', import.meta.url), 'utf8');
+const REF = { apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: 'cafe', name: 'iot-cafe' };
+
+interface World {
+  kube: MemoryKube;
+  tacker: MemoryTacker;
+  injector: MemoryInjector;
+  orch: Orchestrator;
+  creates: { name: string; at: number }[];
+}
+
+async function world(options: { retries?: number; notifications?: boolean } = {}): Promise<World> {
+  const kube = new MemoryKube();
+  kube.ready.add('Deployment');
+  const tacker = new MemoryTacker();
+  tacker.packages.push({ vnfdId: '6a4b5a1e-0000-4000-8000-000000000001', onboardingState: 'ONBOARDED', operationalState: 'ENABLED' });
+  const injector = new MemoryInjector();
+  const creates: { name: string; at: number }[] = [];
+  const orch = createOrchestrator({
+    kube, tacker, injector, generators: createGenerators(DEFAULT_MESH_VALUES), log: silentLogger,
+    settings: {
+      tokens: [], bodyLimitBytes: 1 << 20, callback: { url: 'http://127.0.0.1:1/v1/tacker/notifications', auth: 'basic' }, systemNamespace: 'mixmesh-system',
+      resyncSeconds: 3600, tackerRetries: options.retries ?? 2, tackerPollMs: options.notifications === false ? 5 : 1000, vmTimeoutMs: 10_000, readyTimeoutMs: 10_000, readyPollMs: 5,
+      leaderElection: false,
+    },
+    onCreateSent: (name, at) => creates.push({ name, at }),
+  });
+  if (options.notifications !== false) tacker.notify = (n) => orch.callbacks.accept(n);
+  await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cafe' } });
+  await kube.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'vm-ssh', namespace: 'cafe' }, data: { 'ssh-privatekey': 'eA==' } });
+  await orch.start();
+  return { kube, tacker, injector, orch, creates };
+}
+
+async function settle(w: World): Promise<MeshServiceResource> {
+  // a status write comes back as an event: wait until the queue is quiet twice
+  await w.orch.controller.idle();
+  await new Promise((r) => setImmediate(r));
+  await w.orch.controller.idle();
+  return (await w.kube.get(REF)) as MeshServiceResource;
+}
+
+const kinds = (w: World, ns = 'cafe'): string[] => w.kube.all().filter((o) => o.metadata.namespace === ns && o.kind !== 'Event').map((o) => `${o.kind}/${o.metadata.name}`).sort();
+
+describe('orchestrator controller', () => {
+  let w: World;
+  afterEach(async () => { await w?.orch.stop(); });
+
+  it('deploys the IoT café to Ready: VMs created at the start and in parallel, injected once, registered', async () => {
+    w = await world();
+    // compile the schema validators first: the clock is about the deploy, not about ajv
+    const g = createGenerators(DEFAULT_MESH_VALUES);
+    const warm = g.validate(parse(CAFE));
+    assert.ok(warm.ok);
+    g.render(warm.value);
+    const t0 = Date.now();
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready', JSON.stringify(svc.status?.conditions));
+    assert.equal(svc.status?.observedGeneration, 1);
+    assert.deepEqual(svc.status?.conditions?.map((c) => `${c.type}=${c.status}`), ['Ready=True', 'Valid=True']);
+    const op = svc.status!.operations![0]!;
+    assert.equal(op.state, 'Succeeded');
+    assert.match(op.id, /-1$/);
+    assert.ok(op.steps.some((s) => s.name === 'vms'));
+    // both VMs: one create each, sent right at the start
+    assert.deepEqual(w.creates.map((c) => c.name).sort(), ['cafe.iot-cafe.inventory-db.v1.0', 'cafe.iot-cafe.order-api.v1.0']);
+    assert.ok(w.creates.every((c) => c.at - t0 < 1000), JSON.stringify(w.creates.map((c) => c.at - t0)));
+    const vms = svc.status!.microservices!.filter((m) => m.runtime === 'vm');
+    assert.equal(vms.length, 2);
+    for (const m of vms) {
+      assert.equal(m.ready, 1);
+      const inst = m.instances![0]!;
+      assert.equal(inst.sidecar, 'Succeeded');
+      assert.match(inst.address!, /^10\.0\.0\.\d+$/);
+      assert.equal(w.injector.countFor(inst.vnfInstanceId!), 1);
+    }
+    const we = await w.kube.get({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', namespace: 'cafe', name: 'order-api-v1-0' });
+    assert.deepEqual((we?.spec as { labels: unknown }).labels, { app: 'order-api', version: 'v1', 'mixmesh.io/service': 'iot-cafe' });
+    assert.ok(kinds(w).includes('VirtualService/iot-cafe-ingress'));
+    assert.ok(kinds(w).includes('Deployment/order-api-v2'));
+    const events = await w.orch.services.events('cafe', 'iot-cafe');
+    assert.deepEqual([events[0]!.reason, events.at(-1)!.reason], ['Deploying', 'Ready']);
+  });
+
+  it('a resync of an unchanged service writes nothing; a connections change rewrites only mesh objects', async () => {
+    w = await world();
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    await settle(w);
+    const before = w.kube.writes.length;
+    await w.orch.controller.resync();
+    await settle(w);
+    assert.deepEqual(w.kube.writes.slice(before), []);
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    await settle(w);
+    assert.deepEqual(w.kube.writes.slice(before), [], 'an unchanged PUT writes nothing either');
+
+    const current = (await w.orch.services.get('cafe', 'iot-cafe')).spec as { connections: Record<string, unknown>[] };
+    const connections = current.connections.map((c) => (c.to === 'device-api' && c.from === 'ingress' ? { ...c, timeout: '7s' } : c));
+    await w.orch.services.putConnections('cafe', 'iot-cafe', { connections });
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready');
+    const written = new Set(w.kube.writes.slice(before).filter((x) => x.verb === 'PATCH').map((x) => x.kind));
+    assert.deepEqual([...written].sort(), ['VirtualService']);
+    assert.equal(w.creates.length, 2, 'no VM touched');
+    assert.equal([...w.injector.injections.values()].length, 2, 'no re-injection');
+  });
+
+  it('an invalid MeshService written directly is Failed with Valid=False, and nothing changes', async () => {
+    w = await world();
+    const doc = parse(CAFE) as { spec: { connections: { to: string }[] } };
+    doc.spec.connections[0]!.to = 'order-apii';
+    await w.kube.create({ apiVersion: REF.apiVersion, kind: REF.kind, metadata: { name: 'iot-cafe', namespace: 'cafe', finalizers: ['mixmesh.io/teardown'] }, spec: doc.spec });
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Failed');
+    const valid = svc.status!.conditions!.find((c) => c.type === 'Valid')!;
+    assert.equal(valid.status, 'False');
+    assert.equal(valid.reason, 'DescriptorInvalid');
+    assert.match(valid.message, /\/spec\/connections\/0\/to: "order-apii"/);
+    assert.deepEqual(kinds(w), ['MeshService/iot-cafe', 'Secret/vm-ssh']);
+    assert.equal(w.creates.length, 0);
+  });
+
+  it('FAILED_TEMP once is retried and reaches Ready; always failing is rolled back and Failed with Tacker\'s error', async () => {
+    w = await world();
+    w.tacker.failures.set('cafe.iot-cafe.order-api.v1.0', 1);
+    w.tacker.failures.set('cafe.iot-cafe.inventory-db.v1.0', Infinity);
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Failed');
+    const op = svc.status!.operations!.at(-1)!;
+    assert.equal(op.state, 'RolledBack');
+    assert.match(op.error!, /injected failure for cafe\.iot-cafe\.inventory-db\.v1\.0/);
+    const ready = svc.status!.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(ready.reason, 'TackerOperationFailed');
+    const order = svc.status!.microservices!.find((m) => m.name === 'order-api' && m.version === 'v1')!;
+    assert.equal(order.instances![0]!.sidecar, 'Succeeded', 'the retried VM made it');
+    assert.equal(w.tacker.calls.filter((c) => c.call === 'retry').length, 1 + 2);
+    assert.equal(w.tacker.calls.filter((c) => c.call === 'rollback').length, 1);
+    assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-0'));
+  });
+
+  it('restart: an existing instance is reused, duplicates removed — never a second VNF per VM', async () => {
+    w = await world();
+    // a previous orchestrator was killed after its create requests (twice, even)
+    await w.tacker.createVnfInstance({ vnfInstanceName: 'cafe.iot-cafe.order-api.v1.0', vnfdId: 'x' });
+    await w.tacker.createVnfInstance({ vnfInstanceName: 'cafe.iot-cafe.order-api.v1.0', vnfdId: 'x' });
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready');
+    const names = [...w.tacker.instances.values()].map((i) => i.vnfInstanceName).sort();
+    assert.deepEqual(names, ['cafe.iot-cafe.inventory-db.v1.0', 'cafe.iot-cafe.order-api.v1.0']);
+  });
+
+  it('reaches Ready by polling when every notification is lost', async () => {
+    w = await world({ notifications: false });
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready');
+  });
+
+  it('delete tears everything down in reverse order and leaves nothing; our namespace goes too', async () => {
+    w = await world();
+    await w.orch.services.put('shop', 'hello', parse(MINIMAL));
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    await settle(w);
+    assert.equal((await w.kube.get({ ...REF, namespace: 'shop', name: 'hello' }) as MeshServiceResource).status?.phase, 'Ready');
+    await w.orch.services.delete('cafe', 'iot-cafe');
+    await w.orch.services.delete('shop', 'hello');
+    await settle(w);
+    assert.equal(await w.kube.get(REF), undefined);
+    assert.deepEqual(kinds(w), ['Secret/vm-ssh'], 'the namespace cafe was not ours: kept, emptied of ours');
+    assert.equal(await w.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'shop' }), undefined, 'shop was created for hello');
+    assert.ok(await w.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'cafe' }));
+    assert.equal(w.tacker.instances.size, 0);
+    const order = w.kube.writes.filter((x) => x.verb === 'DELETE' && ['VirtualService', 'WorkloadEntry', 'Deployment'].includes(x.kind)).map((x) => x.kind);
+    assert.ok(order.lastIndexOf('VirtualService') < order.indexOf('Deployment'));
+    assert.ok(order.lastIndexOf('WorkloadEntry') < order.indexOf('Deployment'));
+  });
+
+  it('20 services at once all reach Ready', async () => {
+    w = await world();
+    for (let i = 0; i < 20; i++) {
+      const doc = parse(MINIMAL) as { metadata: { name: string } };
+      doc.metadata.name = `hello-${i}`;
+      await w.orch.services.put(`team-${i}`, `hello-${i}`, doc);
+    }
+    await settle(w);
+    const all = await w.orch.services.list();
+    assert.equal(all.length, 20);
+    assert.deepEqual(all.map((s) => (s.status as { phase: string }).phase), Array(20).fill('Ready'));
+  });
+
+  it('leader election: one of two candidates leads; the other takes over when it stops', async () => {
+    const kube = new MemoryKube();
+    let a = 0;
+    let b = 0;
+    const ea = new LeaderElector(kube, silentLogger, { namespace: 'mixmesh-system', identity: 'a', renewEveryMs: 3_600_000 }, { onStart: async () => { a++; }, onStop: async () => { a--; } });
+    const eb = new LeaderElector(kube, silentLogger, { namespace: 'mixmesh-system', identity: 'b', renewEveryMs: 3_600_000 }, { onStart: async () => { b++; }, onStop: async () => { b--; } });
+    await ea.start();
+    await eb.start();
+    assert.deepEqual([ea.isLeader, eb.isLeader, a, b], [true, false, 1, 0]);
+    await ea.stop();
+    assert.equal(await eb.tryAcquire(), true);
+    await eb.stop();
+  });
+});

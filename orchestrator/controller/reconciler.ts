@@ -1,0 +1,505 @@
+/**
+ * Reconcile one MeshService (descriptor.md "What a descriptor becomes", apply order; interfaces.md
+ * status): validate → name check → namespace → SAs/PeerAuthentications/AuthorizationPolicies →
+ * workloads (+ readiness) while the VM chains run in parallel from the very start → DestinationRules
+ * → VirtualServices once their versions are ready → prune. Every write is skipped when the live
+ * object already holds what we generate, so an unchanged service writes nothing.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { MixmeshError, isMixmeshError, type ErrorCode } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { LABEL_SERVICE, managedLabels, serviceSelector } from '../../common/labels.js';
+import { canonicalize } from '../../common/yaml.js';
+import type { MeshService, Microservice } from '../../descriptor/types.js';
+import type { CallbackAuthority } from '../callbacks.js';
+import { checkNameConflicts, refOf } from '../conflicts.js';
+import { contains } from '../diff.js';
+import { buildEvent, EVENT_API_VERSION } from '../events.js';
+import type { OrchestratorMetrics } from '../metrics.js';
+import { timed } from '../metrics.js';
+import {
+  FINALIZER,
+  type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource, type MeshServiceStatus,
+  type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
+} from '../ports.js';
+import { descriptorOf, GENERATED_KINDS, operationId, type OperationLog } from '../services.js';
+import { ChainFailure, VmChain } from './vm-chain.js';
+
+export interface ReconcilerOptions {
+  tackerRetries: number;
+  tackerPollMs: number;
+  vmTimeoutMs: number;
+  readyTimeoutMs: number;
+  /** how often to look at a Deployment while waiting for it */
+  readyPollMs?: number;
+}
+
+export interface ReconcilerDeps {
+  kube: KubePort;
+  tacker?: TackerPort | undefined;
+  injector?: InjectorPort | undefined;
+  generators: Generators;
+  callbacks: CallbackAuthority;
+  operations: OperationLog;
+  metrics: OrchestratorMetrics;
+  log: Logger;
+  options: ReconcilerOptions;
+  /** bench hook: every VNF create request sent */
+  onCreateSent?: (name: string, at: number) => void;
+  /** bench hook: every WorkloadEntry written */
+  onWorkloadEntry?: (name: string, at: number) => void;
+}
+
+const APPLY_PHASE_1 = new Set(['ServiceAccount', 'PeerAuthentication', 'AuthorizationPolicy']);
+const APPLY_PHASE_2 = new Set(['Service', 'Deployment', 'WorkloadGroup']);
+/** teardown order: mesh objects, then WorkloadEntries (VNFs between), then workloads */
+const TEARDOWN_MESH: [string, string][] = [
+  ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'Gateway'], ['networking.istio.io/v1', 'DestinationRule'],
+  ['security.istio.io/v1', 'AuthorizationPolicy'], ['security.istio.io/v1', 'PeerAuthentication'], ['networking.istio.io/v1', 'WorkloadEntry'],
+];
+const TEARDOWN_WORKLOADS: [string, string][] = [
+  ['apps/v1', 'Deployment'], ['networking.istio.io/v1', 'WorkloadGroup'], ['v1', 'Service'], ['v1', 'ServiceAccount'],
+];
+/** what may remain in a namespace we created for it still to count as empty */
+const NAMESPACE_LEFTOVERS = new Set(['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt', 'ConfigMap/istio-ca-root-cert']);
+const NAMESPACE_CONTENT_KINDS: [string, string][] = [
+  ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'ServiceAccount'], ['v1', 'PersistentVolumeClaim'],
+  ['apps/v1', 'Deployment'], ['apps/v1', 'StatefulSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'],
+  ['mixmesh.io/v1alpha1', 'MeshService'], ...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'],
+];
+
+const now = (): string => new Date().toISOString();
+const vmKey = (name: string, version: string): string => `${name}/${version}`;
+
+class StepFailure extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly reason: string, readonly rolledBack = false) {
+    super(message);
+  }
+}
+
+function setCondition(conditions: Condition[], type: string, status: Condition['status'], reason: string, message: string): Condition[] {
+  const prev = conditions.find((c) => c.type === type);
+  const next: Condition = { type, status, reason, message, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now() };
+  return [...conditions.filter((c) => c.type !== type), next].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/** One run of one service's reconcile. Writes status at step boundaries only. */
+class Run {
+  private status: MeshServiceStatus;
+  private op: OperationStatus;
+  private writes = 0;
+
+  constructor(private readonly r: Reconciler, private resource: MeshServiceResource, opId: string) {
+    this.status = structuredClone(resource.status ?? {});
+    const existing = this.status.operations?.find((o) => o.id === opId);
+    this.op = existing && existing.state === 'Running' ? existing : { id: opId, state: 'Running', steps: [] };
+  }
+
+  get deps(): ReconcilerDeps {
+    return this.r.deps;
+  }
+
+  get ns(): string {
+    return this.resource.metadata.namespace!;
+  }
+
+  get name(): string {
+    return this.resource.metadata.name;
+  }
+
+  async event(type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
+    try {
+      await this.deps.kube.create(buildEvent({ namespace: this.ns, name: this.name, uid: this.resource.metadata.uid, labels: undefined }, type, reason, action, note));
+    } catch (e) {
+      this.deps.log.warn({ err: e, service: `${this.ns}/${this.name}`, reason }, 'event not recorded');
+    }
+  }
+
+  async saveStatus(patch: Partial<MeshServiceStatus> = {}): Promise<void> {
+    const ops = (this.status.operations ?? []).filter((o) => o.id !== this.op.id);
+    const next: MeshServiceStatus = canonicalize({ ...this.status, ...patch, operations: [...ops, this.op].slice(-20) });
+    if (isDeepStrictEqual(next, this.resource.status)) return;
+    this.status = next;
+    const fresh = await this.deps.kube.replaceStatus({ ...this.resource, status: next });
+    this.resource = { ...this.resource, metadata: { ...this.resource.metadata, resourceVersion: fresh.metadata.resourceVersion! }, status: next };
+    this.writes++;
+    this.deps.operations.put(this.op);
+  }
+
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const s: OperationStep = { name, startedAt: now() };
+    this.op = { ...this.op, steps: [...this.op.steps, s] };
+    try {
+      const out = await fn();
+      s.endedAt = now();
+      return out;
+    } catch (e) {
+      s.endedAt = now();
+      s.error = (e as Error).message;
+      throw e;
+    }
+  }
+
+  finish(state: OperationStatus['state'], error?: { code: string; message: string }): void {
+    this.op = { ...this.op, state, ...(error ? { error: error.message, code: error.code } : {}) };
+  }
+
+  // ------------------------------------------------------------------ apply helpers
+
+  /** apply only when the live object lacks something we set: unchanged writes nothing */
+  async applyIfChanged(o: KubeObject, live?: KubeObject | null): Promise<'created' | 'configured' | 'unchanged' | 'kept'> {
+    const current = live === undefined ? await this.deps.kube.get(refOf(o)) : live ?? undefined;
+    if (current && o.kind === 'ServiceAccount' && current.metadata.labels?.[LABEL_SERVICE] !== this.name) return 'kept';
+    if (current && contains(current, o)) return 'unchanged';
+    await timed(this.deps.metrics.kubeLatency, { verb: 'apply' }, () => this.deps.kube.apply(o));
+    return current ? 'configured' : 'created';
+  }
+
+  async waitReady(o: KubeObject): Promise<KubeObject> {
+    const deadline = Date.now() + this.deps.options.readyTimeoutMs;
+    const poll = this.deps.options.readyPollMs ?? 250;
+    for (;;) {
+      const live = await this.deps.kube.get(refOf(o));
+      if (live && this.r.isReady(live)) return live;
+      if (Date.now() > deadline) throw new StepFailure('K8S_WAIT_TIMEOUT', `${o.kind} ${this.ns}/${o.metadata.name} not ready after ${this.deps.options.readyTimeoutMs} ms`, 'WorkloadNotReady');
+      await new Promise((res) => setTimeout(res, poll).unref());
+    }
+  }
+}
+
+export class Reconciler {
+  constructor(readonly deps: ReconcilerDeps) {}
+
+  isReady(o: KubeObject): boolean {
+    if (this.deps.kube.isReady) return this.deps.kube.isReady(o);
+    if (o.kind !== 'Deployment') return true;
+    const spec = (o.spec ?? {}) as { replicas?: number };
+    const st = (o.status ?? {}) as { readyReplicas?: number; observedGeneration?: number };
+    const want = spec.replicas ?? 1;
+    return (st.readyReplicas ?? 0) >= want && (st.observedGeneration ?? o.metadata.generation ?? 0) >= (o.metadata.generation ?? 0);
+  }
+
+  /** decide what one look at a MeshService needs; returns true when it did some work */
+  async reconcile(resource: MeshServiceResource, reason: 'event' | 'resync'): Promise<void> {
+    if (resource.metadata.deletionTimestamp) {
+      await this.teardown(resource);
+      return;
+    }
+    const generation = resource.metadata.generation ?? 1;
+    const st = resource.status;
+    const seen = st?.observedGeneration === generation;
+    // a Failed generation waits for a new one; a Ready one is only checked for drift
+    if (seen && st?.phase === 'Failed') return;
+    if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) {
+      // written with kubectl: add our finalizer first, so a delete always tears down
+      await this.deps.kube.replace({ ...resource, metadata: { ...resource.metadata, finalizers: [...(resource.metadata.finalizers ?? []), FINALIZER] } });
+      return; // the update comes back as an event
+    }
+    await this.deploy(resource, seen && (st?.phase === 'Ready' || st?.phase === 'Degraded') ? 'check' : 'deploy', reason);
+  }
+
+  private async deploy(resource: MeshServiceResource, mode: 'deploy' | 'check', _reason: string): Promise<void> {
+    const started = Date.now();
+    const run = new Run(this, resource, operationId(resource));
+    const log = this.deps.log.child({ service: `${resource.metadata.namespace}/${resource.metadata.name}`, generation: resource.metadata.generation, mode });
+    const generation = resource.metadata.generation ?? 1;
+    let conditions = resource.status?.conditions ?? [];
+
+    // 1. validate: invalid → Failed, Valid=False, nothing changes
+    const result = this.deps.generators.validate(descriptorOf(resource));
+    if (!result.ok) {
+      const lines = result.problems.map((p) => `${p.pointer}: ${p.message}`).join('\n');
+      conditions = setCondition(conditions, 'Valid', 'False', 'DescriptorInvalid', lines);
+      conditions = setCondition(conditions, 'Ready', 'False', 'DescriptorInvalid', 'the descriptor is invalid');
+      run.finish('Failed', { code: 'DESCRIPTOR_INVALID', message: lines });
+      await run.saveStatus({ phase: 'Failed', observedGeneration: generation, conditions });
+      await run.event('Warning', 'DescriptorInvalid', 'Validate', lines);
+      this.deps.metrics.operations.inc({ result: 'Failed' });
+      return;
+    }
+    const service = result.value;
+    conditions = setCondition(conditions, 'Valid', 'True', 'DescriptorValid', 'the descriptor is valid');
+    const objects = this.deps.generators.render(service);
+    const plans = this.deps.tacker || service.spec.microservices.some((m) => m.runtime === 'vm') ? this.deps.generators.planTacker(service) : [];
+
+    if (mode === 'check') {
+      // level-triggered repair of drift; writes only what differs, records nothing when nothing does
+      const changed = await this.applyAll(run, objects.filter((o) => o.kind !== 'Namespace'));
+      if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
+      return;
+    }
+
+    if (run['op'].steps.length === 0) {
+      await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
+      await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
+    }
+    log.info({ objects: objects.length, vms: plans.length }, 'deploying');
+
+    const vmStatus = new Map<string, VmInstanceStatus[]>();
+    for (const m of resource.status?.microservices ?? []) if (m.instances) vmStatus.set(vmKey(m.name, m.version), m.instances);
+    let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
+    try {
+      // 2. names, 3. namespace
+      const live = await run.step('check-names', () => checkNameConflicts(this.deps.kube, service.metadata.name, objects.filter((o) => o.kind !== 'Namespace')).catch((e: unknown) => {
+        if (isMixmeshError(e, 'NAME_CONFLICT')) throw new StepFailure('NAME_CONFLICT', e.message, 'NameConflict');
+        throw e;
+      }));
+      void live;
+      await run.step('namespace', () => this.ensureNamespace(service));
+
+      // VM chains start now, in parallel: the slowest part of a deploy must not wait for the rest
+      let releaseWorkloadGroups!: () => void;
+      let blockWorkloadGroups!: (e: Error) => void;
+      const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
+      workloadGroupsApplied.catch(() => undefined);
+      const chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied);
+
+      try {
+        await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind))));
+        await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind))));
+        releaseWorkloadGroups();
+        await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
+      } catch (e) {
+        blockWorkloadGroups(e as Error);
+        await Promise.allSettled(chains);
+        throw e;
+      }
+      const deployments = objects.filter((o) => o.kind === 'Deployment');
+      const readyDeployments = new Map<string, KubeObject>();
+      const [containerResult, vmResults] = await Promise.all([
+        run.step('wait-workloads-ready', async () => {
+          for (const d of await Promise.all(deployments.map((d) => run.waitReady(d)))) readyDeployments.set(d.metadata.name, d);
+        }).then(() => undefined, (e: unknown) => e),
+        run.step('vms', () => Promise.allSettled(chains)),
+      ]);
+      chainsResult = vmResults;
+      for (const [i, r] of chainsResult.entries()) {
+        const p = plans[i]!;
+        const list = vmStatus.get(vmKey(p.identity.name, p.identity.version)) ?? [];
+        const s = r.status === 'fulfilled' ? r.value : (r.reason as ChainFailure).partial ?? { index: p.identity.index, vnfInstanceName: p.vnfInstanceName, lastError: String((r.reason as Error).message) };
+        vmStatus.set(vmKey(p.identity.name, p.identity.version), [...list.filter((x) => x.index !== s.index), s].sort((a, b) => a.index - b.index));
+      }
+      if (containerResult) throw containerResult;
+
+      // 6. DestinationRules, then VirtualServices of microservices whose versions are all ready
+      await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule')));
+      const failedVersions = new Set(chainsResult.flatMap((r, i) => (r.status === 'rejected' ? [plans[i]!.identity.name] : [])));
+      const routable = objects.filter((o) => (o.kind === 'VirtualService' || o.kind === 'Gateway') && !this.routesTo(o, service).some((n) => failedVersions.has(n)));
+      await run.step('apply-routes', () => this.applyAll(run, routable));
+
+      // 7. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
+      await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
+
+      const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
+      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
+      if (failures.length) {
+        const first = failures[0]!;
+        const rolledBack = failures.some((f) => f.rolledBack);
+        throw new StepFailure(first.code, failures.map((f) => f.message).join('; '), first.code.startsWith('TACKER') ? 'TackerOperationFailed' : first.code.startsWith('INJECT') || first.code.startsWith('SSH') || first.code.startsWith('SIDECAR') ? 'InjectionFailed' : 'VmFailed', rolledBack);
+      }
+      conditions = setCondition(conditions, 'Ready', 'True', 'Ready', 'every microservice is ready and routed');
+      run.finish('Succeeded');
+      await run.saveStatus({ phase: 'Ready', observedGeneration: generation, conditions, microservices });
+      await run.event('Normal', 'Ready', 'Deploy', `generation ${generation} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      this.deps.metrics.operations.inc({ result: 'Succeeded' });
+      this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
+      log.info({ ms: Date.now() - started }, 'ready');
+    } catch (e) {
+      const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
+      if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
+      const state = failure.rolledBack ? 'RolledBack' : 'Failed';
+      run.finish(state, { code: failure.code, message: failure.message });
+      conditions = setCondition(conditions, 'Ready', 'False', failure.reason, failure.message);
+      const microservices = this.microserviceStatus(service, new Map(), vmStatus);
+      // a failed VM leaves the containers serving: Degraded when something runs, Failed otherwise
+      const phase: Phase = 'Failed';
+      await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
+      await run.event('Warning', failure.reason, 'Deploy', failure.message);
+      this.deps.metrics.operations.inc({ result: state });
+      this.deps.metrics.deployDuration.observe({ result: state }, (Date.now() - started) / 1000);
+      log.warn({ code: failure.code, message: failure.message }, 'deploy failed');
+    }
+  }
+
+  /** names of the microservices a VirtualService routes to */
+  private routesTo(o: KubeObject, service: MeshService): string[] {
+    const text = JSON.stringify(o.spec ?? {});
+    return [...new Set(service.spec.microservices.map((m) => m.name))].filter((n) => text.includes(`"${n}.${service.metadata.namespace}.svc`) || text.includes(`"host":"${n}"`));
+  }
+
+  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>): Promise<VmInstanceStatus>[] {
+    if (plans.length === 0) return [];
+    const tacker = this.deps.tacker;
+    if (!tacker) {
+      return plans.map(() => Promise.reject(new ChainFailure('OPENSTACK_NOT_CONFIGURED', 'OpenStack is not configured', false, { index: 0, vnfInstanceName: '' })));
+    }
+    const byKey = new Map<string, Microservice>(service.spec.microservices.map((m) => [vmKey(m.name, m.version), m]));
+    return plans.map((plan) => {
+      const ms = byKey.get(vmKey(plan.identity.name, plan.identity.version))!;
+      const previous = vmStatus.get(vmKey(ms.name, ms.version))?.find((s) => s.index === plan.identity.index);
+      const chain = new VmChain({
+        tacker,
+        injector: this.deps.injector,
+        callbacks: this.deps.callbacks,
+        metrics: this.deps.metrics,
+        log: this.deps.log.child({ vnf: plan.vnfInstanceName }),
+        retries: this.deps.options.tackerRetries,
+        pollMs: this.deps.options.tackerPollMs,
+        timeoutMs: this.deps.options.vmTimeoutMs,
+        applyObject: async (o) => {
+          const r = await run.applyIfChanged(o);
+          this.deps.onWorkloadEntry?.(o.metadata.name, Date.now());
+          return r;
+        },
+        onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
+      }, service, ms, plan, previous);
+      return chain.run(workloadGroupsApplied);
+    });
+  }
+
+  private async applyAll(run: Run, objects: KubeObject[]): Promise<string[]> {
+    const results = await Promise.all(objects.map(async (o) => {
+      try {
+        return [o, await run.applyIfChanged(o)] as const;
+      } catch (e) {
+        throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', `apply ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}: ${(e as Error).message}`, 'ApplyFailed');
+      }
+    }));
+    return results.filter(([, r]) => r === 'created' || r === 'configured').map(([o]) => `${o.kind}/${o.metadata.name}`);
+  }
+
+  private async ensureNamespace(service: MeshService): Promise<void> {
+    const ns = service.metadata.namespace;
+    if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
+    await this.deps.kube.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { ...managedLabels(service.metadata.name, service.metadata.labels), 'istio-injection': 'enabled' }, annotations: { 'mixmesh.io/created-by': service.metadata.name } },
+    }).catch((e: unknown) => {
+      if (!isMixmeshError(e, 'ALREADY_EXISTS')) throw e;
+    });
+  }
+
+  private microserviceStatus(service: MeshService, deployments: Map<string, KubeObject>, vmStatus: Map<string, VmInstanceStatus[]>): MicroserviceStatus[] {
+    return service.spec.microservices.map((m): MicroserviceStatus => {
+      if (m.runtime === 'container') {
+        const d = deployments.get(`${m.name}-${m.version}`);
+        const ready = Number(((d?.status ?? {}) as { readyReplicas?: number }).readyReplicas ?? (d ? m.container!.replicas : 0));
+        return { name: m.name, version: m.version, runtime: 'container', ready, desired: m.container!.replicas };
+      }
+      const instances = vmStatus.get(vmKey(m.name, m.version)) ?? [];
+      return { name: m.name, version: m.version, runtime: 'vm', ready: instances.filter((i) => i.sidecar === 'Succeeded' && !i.lastError).length, desired: m.vm!.instances, instances };
+    }).sort((a, b) => `${a.name}/${a.version}`.localeCompare(`${b.name}/${b.version}`));
+  }
+
+  private async prune(run: Run, service: MeshService, objects: KubeObject[], plans: TackerPlan[], previous: MicroserviceStatus[]): Promise<void> {
+    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
+    for (const p of plans) wanted.add(`WorkloadEntry/${p.identity.name}-${p.identity.version}-${p.identity.index}`);
+    const selector = serviceSelector(service.metadata.name);
+    const kinds: [string, string][] = [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry']];
+    for (const [apiVersion, kind] of kinds) {
+      const live = await this.deps.kube.list(apiVersion, kind, { namespace: service.metadata.namespace, labelSelector: selector });
+      for (const o of live) {
+        if (!wanted.has(`${kind}/${o.metadata.name}`)) {
+          await this.deps.kube.delete(refOf(o));
+          await run.event('Normal', 'Pruned', 'Prune', `${kind}/${o.metadata.name} is no longer generated`);
+        }
+      }
+    }
+    // VNFs of versions or instances no longer wanted
+    const wantedVnfs = new Set(plans.map((p) => p.vnfInstanceName));
+    const gone = previous.flatMap((m) => m.instances ?? []).filter((i) => !wantedVnfs.has(i.vnfInstanceName));
+    for (const g of gone) await this.removeVnf(g.vnfInstanceName);
+  }
+
+  /** terminate (wait) then delete every instance of that name */
+  async removeVnf(name: string): Promise<void> {
+    const tacker = this.deps.tacker;
+    if (!tacker) return;
+    for (const i of await tacker.listVnfInstancesByName(name)) {
+      if (i.instantiationState === 'INSTANTIATED') {
+        const opId = await tacker.terminate(i.id, { terminationType: 'FORCEFUL' });
+        const deadline = Date.now() + this.deps.options.vmTimeoutMs;
+        for (;;) {
+          const op = await tacker.getOpOcc(opId);
+          if (op.operationState === 'COMPLETED') break;
+          if (['FAILED_TEMP', 'FAILED', 'ROLLED_BACK'].includes(op.operationState)) throw new MixmeshError('TACKER_OPERATION_FAILED', `terminate ${name}: ${op.operationState}: ${op.error?.detail ?? ''}`);
+          if (Date.now() > deadline) throw new MixmeshError('TACKER_OPERATION_TIMEOUT', `terminate ${name} did not finish`);
+          await new Promise<void>((res) => {
+            const t = setTimeout(() => { this.deps.callbacks.hints.off('hint', h); res(); }, this.deps.options.tackerPollMs);
+            t.unref();
+            const h = (hint: { vnfLcmOpOccId: string }): void => {
+              if (hint.vnfLcmOpOccId === opId) { clearTimeout(t); this.deps.callbacks.hints.off('hint', h); res(); }
+            };
+            this.deps.callbacks.hints.on('hint', h);
+          });
+        }
+      }
+      await tacker.deleteVnfInstance(i.id);
+    }
+  }
+
+  /** reverse order: mesh objects, WorkloadEntries, VNFs, workloads, our namespace if empty; then the finalizer */
+  async teardown(resource: MeshServiceResource): Promise<void> {
+    if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) return;
+    const ns = resource.metadata.namespace!;
+    const name = resource.metadata.name;
+    const run = new Run(this, resource, `${resource.metadata.uid}-delete`);
+    const started = Date.now();
+    const log = this.deps.log.child({ service: `${ns}/${name}`, op: 'teardown' });
+    try {
+      if (resource.status?.phase !== 'Deleting') {
+        await run.saveStatus({ phase: 'Deleting' });
+        await run.event('Normal', 'Deleting', 'Delete', 'tearing down');
+      }
+      const selector = serviceSelector(name);
+      const deleteKinds = async (kinds: [string, string][]): Promise<void> => {
+        for (const [apiVersion, kind] of kinds) {
+          const live = await this.deps.kube.list(apiVersion, kind, { namespace: ns, labelSelector: selector });
+          await Promise.all(live.map((o) => this.deps.kube.delete(refOf(o))));
+        }
+      };
+      await run.step('delete-mesh-objects', () => deleteKinds(TEARDOWN_MESH));
+      await run.step('delete-vnfs', async () => {
+        const names = new Set<string>((resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).map((i) => i.vnfInstanceName)));
+        const valid = this.deps.generators.validate(descriptorOf(resource));
+        if (valid.ok && this.deps.tacker) for (const p of this.deps.generators.planTacker(valid.value)) names.add(p.vnfInstanceName);
+        await Promise.all([...names].filter((n) => n !== '').map((n) => this.removeVnf(n)));
+      });
+      await run.step('delete-workloads', () => deleteKinds(TEARDOWN_WORKLOADS));
+      await run.step('delete-namespace', () => this.deleteNamespaceIfOurs(ns, name));
+      run.finish('Succeeded');
+      this.deps.operations.put(run['op']);
+      // our events go too: "delete leaves nothing"
+      for (const e of await this.deps.kube.list(EVENT_API_VERSION, 'Event', { namespace: ns, labelSelector: selector })) await this.deps.kube.delete(refOf(e)).catch(() => undefined);
+      const fresh = (await this.deps.kube.get(refOf(resource))) as MeshServiceResource | undefined;
+      if (fresh) await this.deps.kube.replace({ ...fresh, metadata: { ...fresh.metadata, finalizers: (fresh.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) } });
+      this.deps.metrics.operations.inc({ result: 'Succeeded' });
+      log.info({ ms: Date.now() - started }, 'torn down');
+    } catch (e) {
+      const code = isMixmeshError(e) ? e.code : 'INTERNAL';
+      run.finish('Failed', { code, message: (e as Error).message });
+      await run.saveStatus({ phase: 'Deleting', conditions: setCondition(resource.status?.conditions ?? [], 'Ready', 'False', 'TeardownFailed', (e as Error).message) }).catch(() => undefined);
+      await run.event('Warning', 'TeardownFailed', 'Delete', (e as Error).message);
+      this.deps.metrics.operations.inc({ result: 'Failed' });
+      log.warn({ err: e }, 'teardown failed; the next resync tries again');
+    }
+  }
+
+  private async deleteNamespaceIfOurs(ns: string, service: string): Promise<void> {
+    const namespace = await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    if (!namespace || namespace.metadata.annotations?.['mixmesh.io/created-by'] !== service) return;
+    const leftovers: string[] = [];
+    for (const [apiVersion, kind] of NAMESPACE_CONTENT_KINDS) {
+      for (const o of await this.deps.kube.list(apiVersion, kind, { namespace: ns })) {
+        if (kind === 'MeshService' && o.metadata.name === service) continue;
+        if (!NAMESPACE_LEFTOVERS.has(`${kind}/${o.metadata.name}`)) leftovers.push(`${kind}/${o.metadata.name}`);
+      }
+    }
+    if (leftovers.length) {
+      this.deps.log.info({ namespace: ns, leftovers }, 'namespace kept: it holds other things');
+      return;
+    }
+    await this.deps.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * One orchestrator: the API (every replica) and the controller (the Lease holder), wired over the
+ * ports. `mixmesh serve`, the demo and the e2e tests build it with real clients; unit tests with
+ * fakes. listen() stays outside: call start() once the API listens (Tacker tests our callback URL
+ * when we subscribe).
+ */
+import { silentLogger, type Logger } from '../common/logger.js';
+import { CallbackAuthority } from './callbacks.js';
+import type { ApiToken } from './config.js';
+import { createApp } from './api/app.js';
+import { Controller } from './controller/controller.js';
+import { LeaderElector } from './controller/lease.js';
+import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
+import { ensureSubscription } from './controller/subscription.js';
+import { createMetrics, type OrchestratorMetrics } from './metrics.js';
+import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
+import { OperationLog, ServiceManager } from './services.js';
+import { MixmeshError, isMixmeshError } from '../common/errors.js';
+
+export interface OrchestratorSettings extends ReconcilerOptions {
+  tokens: readonly ApiToken[];
+  bodyLimitBytes: number;
+  callback: { url: string; auth: 'basic' | 'oauth2' };
+  systemNamespace: string;
+  resyncSeconds: number;
+  /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
+  leaderElection?: boolean;
+}
+
+export interface OrchestratorDeps {
+  kube: KubePort;
+  tacker?: TackerPort | undefined;
+  injector?: InjectorPort | undefined;
+  generators: Generators;
+  settings: OrchestratorSettings;
+  log?: Logger;
+  metrics?: OrchestratorMetrics;
+  onCreateSent?: (name: string, at: number) => void;
+  onWorkloadEntry?: (name: string, at: number) => void;
+}
+
+export type Orchestrator = ReturnType<typeof createOrchestrator>;
+
+export function createOrchestrator(deps: OrchestratorDeps) {
+  const log = deps.log ?? silentLogger;
+  const metrics = deps.metrics ?? createMetrics();
+  const s = deps.settings;
+  const operations = new OperationLog();
+  const callbacks = new CallbackAuthority(s.callback.auth);
+  const services = new ServiceManager({ kube: deps.kube, generators: deps.generators, tacker: deps.tacker, operations });
+  const reconciler = new Reconciler({
+    kube: deps.kube, tacker: deps.tacker, injector: deps.injector, generators: deps.generators, callbacks, operations, metrics, log,
+    options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },
+    ...(deps.onCreateSent ? { onCreateSent: deps.onCreateSent } : {}),
+    ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
+  });
+  const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
+  let started = false;
+  let subscribed = deps.tacker === undefined;
+  const elector = s.leaderElection === false ? undefined : new LeaderElector(deps.kube, log, { namespace: s.systemNamespace }, {
+    onStart: () => controller.start(),
+    onStop: () => controller.stop(),
+  });
+
+  const app = createApp({
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
+    ready: async () => started && subscribed && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
+  });
+
+  async function ensureSystemNamespace(): Promise<void> {
+    if (await deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: s.systemNamespace })) return;
+    await deps.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: s.systemNamespace, labels: { 'app.kubernetes.io/managed-by': 'mixmesh' } } }).catch((e: unknown) => {
+      if (!isMixmeshError(e, 'ALREADY_EXISTS')) throw e;
+    });
+  }
+
+  return {
+    app, services, controller, reconciler, callbacks, operations, metrics,
+    /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
+    async start(): Promise<void> {
+      const crd = deps.generators.crd?.();
+      if (crd) await applyCrdAndWait(deps.kube, crd);
+      await ensureSystemNamespace();
+      if (deps.tacker) {
+        await ensureSubscription(deps.kube, deps.tacker, callbacks, { systemNamespace: s.systemNamespace, callbackUrl: s.callback.url, auth: s.callback.auth }, log);
+        subscribed = true;
+      }
+      if (elector) await elector.start();
+      else await controller.start();
+      started = true;
+    },
+    async stop(): Promise<void> {
+      started = false;
+      if (elector) await elector.stop();
+      else await controller.stop();
+    },
+    get isLeader(): boolean {
+      return elector ? elector.isLeader : started;
+    },
+  };
+}
+
+/** apply the MeshService CRD and wait for Established=True (a CR write before that is refused) */
+async function applyCrdAndWait(kube: KubePort, crd: KubeObject, timeoutMs = 30_000): Promise<void> {
+  await kube.apply(crd);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const live = await kube.get({ apiVersion: crd.apiVersion, kind: crd.kind, name: crd.metadata.name });
+    const conditions = ((live?.status ?? {}) as { conditions?: { type: string; status: string }[] }).conditions ?? [];
+    if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    if (Date.now() > deadline) throw new MixmeshError('K8S_WAIT_TIMEOUT', `CRD ${crd.metadata.name} not Established after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
