@@ -144,6 +144,8 @@ export class Injector {
   private readonly work = new Set<Promise<unknown>>();
   /** the install or renewal now running per injection */
   private readonly runs = new Map<string, Promise<unknown>>();
+  /** tokens issued per VM and service account (never logged, never answered) */
+  private readonly tokens = new Map<string, { token: string; expiresAt: Date; issuedAt: number }>();
   private readonly limiter: Limiter;
   private readonly facts: ClusterFactsCache;
   private readonly log: Logger;
@@ -295,7 +297,7 @@ export class Injector {
   }
 
   /** Everything the bundle needs from the live cluster, plus a fresh token. */
-  private async resolve(injection: Injection): Promise<{ files: Required<Pick<BundleFiles, 'clusterEnv' | 'meshYaml' | 'hosts' | 'rootCert' | 'token'>>; expiresAt: Date; serviceAccount: string }> {
+  private async resolve(injection: Injection, fresh = false): Promise<{ files: Required<Pick<BundleFiles, 'clusterEnv' | 'meshYaml' | 'hosts' | 'rootCert' | 'token'>>; expiresAt: Date; serviceAccount: string }> {
     const w = injection.workload;
     const wgName = `${w.name}-${w.version}`;
     const [wg, facts, rootCert] = await Promise.all([
@@ -307,7 +309,7 @@ export class Injector {
     const workloadGroup: WorkloadGroupLike = { ...wg, metadata: { ...wg.metadata, namespace: wg.metadata.namespace ?? w.namespace } };
     const serviceAccount = workloadGroup.spec?.template?.serviceAccount;
     if (!serviceAccount) throw new MixmeshError('INJECTION_FAILED', `WorkloadGroup ${w.namespace}/${wgName} has no spec.template.serviceAccount`);
-    const issued = await this.deps.cluster.requestToken(w.namespace, serviceAccount, ['istio-ca'], facts.meshValues.tokenExpirationSeconds);
+    const issued = await this.token(injection, w.namespace, serviceAccount, facts.meshValues.tokenExpirationSeconds, fresh);
     if (issued.expiresAt.getTime() <= this.now()) {
       throw new MixmeshError('TOKEN_EXPIRED', `the token issued for ${w.namespace}/${serviceAccount} expired at ${issued.expiresAt.toISOString()}`);
     }
@@ -316,6 +318,21 @@ export class Injector {
       floating: injection.vm.floating === true,
     });
     return { files: files as Required<BundleFiles>, expiresAt: issued.expiresAt, serviceAccount };
+  }
+
+  /**
+   * A token for the VM: the one issued to this VM and service account earlier while it is in the
+   * first half of its life (so a re-run changes nothing on the VM), else a new TokenRequest.
+   * Renewal always asks for a new one.
+   */
+  private async token(injection: Injection, namespace: string, serviceAccount: string, expirationSeconds: number, fresh: boolean): Promise<{ token: string; expiresAt: Date }> {
+    const key = `${namespace}/${serviceAccount}@${injection.vm.address}:${injection.vm.port}`;
+    const hit = this.tokens.get(key);
+    const now = this.now();
+    if (!fresh && hit && now < hit.issuedAt + (hit.expiresAt.getTime() - hit.issuedAt) / 2) return hit;
+    const issued = await this.deps.cluster.requestToken(namespace, serviceAccount, ['istio-ca'], expirationSeconds);
+    this.tokens.set(key, { ...issued, issuedAt: now });
+    return issued;
   }
 
   private async inject(injection: Injection): Promise<void> {
@@ -410,7 +427,7 @@ export class Injector {
     let shell: ConnectedShell | undefined;
     injection.sidecar.state = 'Renewing';
     try {
-      const resolved = await this.resolve(injection);
+      const resolved = await this.resolve(injection, true);
       secrets = [resolved.files.token, resolved.files.rootCert.trim()];
       shell = await this.connect(injection);
       await runReplaceToken(shell, injection.vm.user, resolved.files.token);

@@ -164,11 +164,15 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
     if (!m || !sameSecret(m[1]!, tokenHash)) throw new MixmeshError('UNAUTHORIZED', 'missing or unknown bearer token');
     next();
   });
+  v1.use((req, _res, next) => {
+    if (req.method !== 'POST') return next();
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) throw new MixmeshError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not allowed; send application/json`);
+    next();
+  });
   v1.use(express.json({ limit: deps.bodyLimitBytes ?? 1 << 20, type: () => true }));
 
   v1.post('/injections', async (req, res) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json' && !type.endsWith('+json')) throw new MixmeshError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not allowed; send application/json`);
     const parsed = parseInjectionRequest(req.body);
     const request = parsed.form === 'plugin' ? await injector.resolvePluginRequest(parsed.request) : parsed.request;
     const injection = injector.create(request);
