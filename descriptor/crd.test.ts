@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { startKubeEmulator, type KubeEmulator } from '../sandbox/kube/index.js';
 import { meshServiceCrd, meshServiceOpenApiSchema } from './index.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -127,5 +129,43 @@ describe('descriptor/crd', () => {
     const doc = parse(readFileSync(here('../examples/minimal/descriptor.yaml'), 'utf8')) as { spec: { microservices: { container: Record<string, unknown> }[] } };
     doc.spec.microservices[0]!.container.replicas = 'two';
     assert.equal(validate(doc), false);
+  });
+
+  describe('on the sandbox Kubernetes API (structural check, pruning, validation)', function () {
+    this.timeout(60000);
+    let emu: KubeEmulator;
+    let objects: KubernetesObjectApi;
+    before(async () => {
+      emu = await startKubeEmulator();
+      const kc = new KubeConfig();
+      kc.loadFromString(emu.kubeconfig());
+      objects = KubernetesObjectApi.makeApiClient(kc);
+    });
+    after(async () => {
+      await emu?.stop();
+    });
+
+    it('the API server accepts the CRD and keeps every field of the examples (nothing pruned)', async () => {
+      const crd = await objects.create(meshServiceCrd() as unknown as KubernetesObject);
+      const conditions = ((crd as unknown as { status: { conditions: { type: string; status: string }[] } }).status.conditions);
+      assert.ok(conditions.some((c) => c.type === 'Established' && c.status === 'True'));
+      for (const [n, file] of ['testdata/spec-example.yaml', '../examples/iot-cafe/descriptor.yaml', '../examples/minimal/descriptor.yaml'].entries()) {
+        const doc = parse(readFileSync(here(file), 'utf8')) as { metadata: Record<string, unknown>; spec: unknown };
+        const created = await objects.create({ ...doc, metadata: { ...doc.metadata, name: `case-${n}`, namespace: 'default' } } as KubernetesObject);
+        assert.deepEqual((created as unknown as { spec: unknown }).spec, doc.spec, `${file}: the server changed the spec`);
+      }
+    });
+
+    it('the API server refuses a wrongly typed MeshService', async () => {
+      const doc = parse(readFileSync(here('../examples/minimal/descriptor.yaml'), 'utf8')) as { spec: { microservices: { ports: Record<string, unknown>[] }[] } };
+      doc.spec.microservices[0]!.ports[0]!.port = 'http';
+      try {
+        await objects.create({ ...doc, metadata: { name: 'bad', namespace: 'default' } } as unknown as KubernetesObject);
+        assert.fail('expected 422');
+      } catch (e) {
+        assert.ok(e instanceof ApiException, String(e));
+        assert.equal(e.code, 422);
+      }
+    });
   });
 });
