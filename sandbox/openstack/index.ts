@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MixmeshError, shellQuote, silentLogger, toYaml, type Logger } from '../../common/index.js';
-import { KeystoneSession, validateConfig } from '../../clients/openstack/index.js';
 import type { VmProvider } from '../vms/types.js';
 import { TokenValidator } from './auth.js';
 import { extractCsar, sampleCsar } from './csar.js';
 import { emptyFaults, parseFaultRequest, type Faults } from './faults.js';
 import { HttpProblem, objectBody, sendProblem, problem } from './http-util.js';
 import { EmulatedKeystone } from './keystone-emulator.js';
-import { realKeystoneInstalled, registerService, startRealKeystone, type RealKeystone } from './keystone-real.js';
+import { realKeystoneInstalled, startRealKeystone, type RealKeystone } from './keystone-real.js';
 import { DEFAULT_LATENCIES, TackerLcm, type Latencies, type Vim } from './lcm.js';
 import { novaRouter } from './nova.js';
 import { Notifier } from './notifier.js';
@@ -126,12 +125,11 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   let authUrl: string;
   try {
     if (useReal) {
-      real = await startRealKeystone(join(root, 'keystone'), credentials.password, region);
+      real = await startRealKeystone(join(root, 'keystone'), credentials.password, region, [
+        { type: 'nfv-orchestration', name: 'tacker', url: `${tackerUrl}/` },
+        { type: 'compute', name: 'nova', url: novaUrl },
+      ]);
       authUrl = real.authUrl;
-      const admin = new KeystoneSession(validateConfig({ authUrl, ...credentials }, 'sandbox admin'));
-      const t = await admin.token();
-      await registerService(authUrl, t.value, { type: 'nfv-orchestration', name: 'tacker', url: `${tackerUrl}/`, region });
-      await registerService(authUrl, t.value, { type: 'compute', name: 'nova', url: novaUrl, region });
     } else {
       authUrl = `${baseUrl}/identity/v3`;
       emulated = new EmulatedKeystone({

@@ -5,6 +5,7 @@
  * its own API, as an operator would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MixmeshError } from '../../common/index.js';
@@ -23,10 +24,10 @@ export interface RealKeystone {
   stop(): Promise<void>;
 }
 
-function run(cmd: string, args: string[], logFile: string): Promise<void> {
+function run(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const fd = openSync(logFile, 'a');
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: env ?? process.env });
     child.once('error', (e) => {
       closeSync(fd);
       reject(e);
@@ -43,7 +44,7 @@ function run(cmd: string, args: string[], logFile: string): Promise<void> {
  * Set up and start Keystone under `dir`. The bootstrap password is the admin's; the caller owns it.
  * Resolves when `GET /v3` answers.
  */
-export async function startRealKeystone(dir: string, password: string, region: string): Promise<RealKeystone> {
+export async function startRealKeystone(dir: string, password: string, region: string, services: readonly CatalogServiceSpec[]): Promise<RealKeystone> {
   // a fresh database and key repositories every start: the sandbox is ephemeral
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -75,7 +76,9 @@ export async function startRealKeystone(dir: string, password: string, region: s
     run(KEYSTONE_MANAGE, [...base, 'fernet_setup', '--keystone-user', 'root', '--keystone-group', 'root'], log),
     run(KEYSTONE_MANAGE, [...base, 'credential_setup', '--keystone-user', 'root', '--keystone-group', 'root'], log),
   ]);
-  await run(KEYSTONE_MANAGE, [...base, 'bootstrap', '--bootstrap-password', password, '--bootstrap-public-url', `${authUrl}/`, '--bootstrap-region-id', region], log);
+  // the password goes by environment (keystone-manage reads OS_BOOTSTRAP_PASSWORD), never argv
+  await run(KEYSTONE_MANAGE, [...base, 'bootstrap', '--bootstrap-public-url', `${authUrl}/`, '--bootstrap-region-id', region], log, { ...process.env, OS_BOOTSTRAP_PASSWORD: password });
+  await registerServicesInDb(join(dir, 'keystone.db'), region, services, log);
   const out = openSync(join(dir, 'keystone-wsgi.log'), 'a');
   const child: ChildProcess = spawn(KEYSTONE_WSGI, ['--port', String(port), '--host', '127.0.0.1', '--', '--config-file', conf], { stdio: ['ignore', out, out], detached: false });
   closeSync(out);
@@ -115,15 +118,28 @@ export async function startRealKeystone(dir: string, password: string, region: s
   };
 }
 
-/** Register a service and its public/internal/admin endpoints in Keystone (admin token). */
-export async function registerService(authUrl: string, adminToken: string, svc: { type: string; name: string; url: string; region: string }): Promise<void> {
-  const h = { 'X-Auth-Token': adminToken, 'Content-Type': 'application/json' };
-  const res = await fetch(`${authUrl}/services`, { method: 'POST', headers: h, body: JSON.stringify({ service: { type: svc.type, name: svc.name, enabled: true } }) });
-  if (res.status !== 201) throw new MixmeshError('KEYSTONE_AUTH_FAILED', `register service ${svc.type} in Keystone: ${res.status} ${await res.text()}`);
-  const serviceId = ((await res.json()) as { service: { id: string } }).service.id;
-  for (const iface of ['public', 'internal', 'admin']) {
-    const e = await fetch(`${authUrl}/endpoints`, { method: 'POST', headers: h, body: JSON.stringify({ endpoint: { service_id: serviceId, interface: iface, region_id: svc.region, url: svc.url, enabled: true } }) });
-    if (e.status !== 201) throw new MixmeshError('KEYSTONE_AUTH_FAILED', `register ${iface} endpoint of ${svc.type} in Keystone: ${e.status} ${await e.text()}`);
-    await e.arrayBuffer();
-  }
+export interface CatalogServiceSpec {
+  type: string;
+  name: string;
+  url: string;
+}
+
+/**
+ * Register services and their public/internal/admin endpoints in Keystone's catalog tables before
+ * the server starts. Why not `POST /v3/endpoints`: measured here, keystone-wsgi-public on sqlite
+ * keeps a write lock after the first endpoint create, so the next one fails with "database is
+ * locked" (500) — the tables are what the API would write.
+ */
+async function registerServicesInDb(db: string, region: string, services: readonly CatalogServiceSpec[], logFile: string): Promise<void> {
+  const rows = services.map((s) => ({ id: randomUUID().replace(/-/g, ''), type: s.type, name: s.name, url: s.url, endpoints: ['public', 'internal', 'admin'].map((i) => ({ id: randomUUID().replace(/-/g, ''), iface: i })) }));
+  const script = [
+    'import json, sqlite3, sys',
+    'rows = json.loads(sys.argv[1]); c = sqlite3.connect(sys.argv[2])',
+    'for s in rows:',
+    '    c.execute("insert into service (id, type, enabled, extra) values (?, ?, 1, ?)", (s["id"], s["type"], json.dumps({"name": s["name"]})))',
+    '    for e in s["endpoints"]:',
+    '        c.execute("insert into endpoint (id, legacy_endpoint_id, interface, service_id, url, extra, enabled, region_id) values (?, NULL, ?, ?, ?, \'{}\', 1, ?)", (e["id"], e["iface"], s["id"], s["url"], sys.argv[3]))',
+    'c.commit()',
+  ].join('\n');
+  await run('/usr/bin/python3', ['-c', script, JSON.stringify(rows), db, region], logFile);
 }
