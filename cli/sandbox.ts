@@ -8,6 +8,8 @@ import { shellQuote } from '../common/names.js';
 
 export interface SandboxCliOptions {
   dir?: string;
+  /** real | emulated | auto (default auto; also MIXMESH_SANDBOX_KEYSTONE) */
+  keystone?: string;
   /** where the usage text goes (default stderr: human output) */
   out?: NodeJS.WritableStream;
 }
@@ -36,6 +38,10 @@ export async function runSandbox(opts: Record<string, unknown> | SandboxCliOptio
   const dir = typeof opts.dir === 'string' && opts.dir !== '' ? opts.dir : '.mixmesh/sandbox';
   if (typeof opts.dir !== 'undefined' && typeof opts.dir !== 'string') throw new MixmeshError('USAGE', '--dir: expected a directory path');
   const out = ((opts as SandboxCliOptions).out ?? process.stderr) as NodeJS.WritableStream;
+  const keystone = (typeof opts.keystone === 'string' ? opts.keystone : undefined) ?? process.env.MIXMESH_SANDBOX_KEYSTONE ?? 'auto';
+  if (keystone !== 'real' && keystone !== 'emulated' && keystone !== 'auto') {
+    throw new MixmeshError('USAGE', `keystone ${JSON.stringify(keystone)} (--keystone / MIXMESH_SANDBOX_KEYSTONE): allowed are real, emulated, auto`);
+  }
   const { startSandbox } = await import('../sandbox/index.js');
   const { createLogger } = await import('../common/logger.js');
   const log = createLogger({ name: 'mixmesh-sandbox', level: process.env.MIXMESH_LOG_LEVEL ?? 'warn' });
@@ -51,7 +57,7 @@ export async function runSandbox(opts: Record<string, unknown> | SandboxCliOptio
   process.on('SIGTERM', onSignal);
   try {
     out.write(`mixmesh sandbox: starting in ${resolve(dir)} …\n`);
-    const sandbox = await startSandbox({ dir, log });
+    const sandbox = await startSandbox({ dir, log, keystone });
     try {
       out.write(usageText(dir, sandbox.kube.url, sandbox.openstack.keystoneKind, sandbox.openstack.authUrl));
       if (!signalled) await new Promise<void>((r) => (wake = r));

@@ -18,6 +18,7 @@ const run = promisify(execFile);
 
 export type { KubeEmulator } from './kube/index.js';
 export type { OpenStackSandbox, Latencies } from './openstack/index.js';
+export { PLAIN_VNFD_ID, PLUGIN_VNFD_ID } from './openstack/index.js';
 export type { LocalVmProvider, SandboxVm, VmProvider } from './vms/index.js';
 
 export interface SandboxLatencies extends Partial<Latencies> {

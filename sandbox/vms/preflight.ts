@@ -19,12 +19,17 @@ export function missingPackages(): string[] {
   return NEEDS.filter(([present]) => !present()).map(([, pkg]) => pkg);
 }
 
-/** Throws SANDBOX_NOT_ROOT or SANDBOX_MISSING_PACKAGES. */
-export function checkHostTools(): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+export interface HostFacts {
+  uid: number | undefined;
+  missing: string[];
+}
+
+/** Throws SANDBOX_NOT_ROOT or SANDBOX_MISSING_PACKAGES (facts default to this host's). */
+export function checkHostTools(facts: HostFacts = { uid: process.getuid?.(), missing: missingPackages() }): void {
+  if (facts.uid !== undefined && facts.uid !== 0) {
     throw new MixmeshError('SANDBOX_NOT_ROOT', 'the sandbox needs root: its SSH test VMs run sshd in private mount and PID namespaces and listen on 127.0.10.N:22 (run it as root, e.g. sudo)');
   }
-  const missing = missingPackages();
+  const missing = facts.missing;
   if (missing.length) {
     throw new MixmeshError('SANDBOX_MISSING_PACKAGES', `missing Debian packages: ${missing.join(', ')}; install them with: apt-get install -y --no-install-recommends ${missing.join(' ')} (or run scripts/setup-host.sh, which keeps a host sshd from starting)`, {
       details: { missing },
@@ -61,16 +66,21 @@ export function wildcardListenerOn22(): boolean {
   return false;
 }
 
+export interface Port22Probe {
+  canBind(host: string, port: number): Promise<boolean>;
+  wildcardListenerOn22(): boolean;
+}
+
 /** Throws SANDBOX_PORT22_BUSY when a host sshd holds *:22 (then no VM could bind 127.0.10.N:22). */
-export async function checkPort22(): Promise<void> {
-  if (await canBind('127.0.10.1', 22)) return;
+export async function checkPort22(probe: Port22Probe = { canBind, wildcardListenerOn22 }): Promise<void> {
+  if (await probe.canBind('127.0.10.1', 22)) return;
   // 127.0.10.1:22 may simply be another sandbox's VM; only a wildcard listener is fatal
-  if (wildcardListenerOn22() || !(await anyVmAddressFree())) {
+  if (probe.wildcardListenerOn22() || !(await anyVmAddressFree(probe))) {
     throw new MixmeshError('SANDBOX_PORT22_BUSY', 'port 22 is taken on every address (a host sshd listens on *:22?), so sandbox VMs cannot listen on 127.0.10.N:22; stop it (systemctl stop ssh) or make it listen on a specific address only');
   }
 }
 
-async function anyVmAddressFree(): Promise<boolean> {
-  for (let n = 1; n <= 254; n++) if (await canBind(`127.0.10.${n}`, 22)) return true;
+async function anyVmAddressFree(probe: Port22Probe): Promise<boolean> {
+  for (let n = 1; n <= 254; n++) if (await probe.canBind(`127.0.10.${n}`, 22)) return true;
   return false;
 }
