@@ -10,12 +10,27 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { MixmeshError, type ErrorCode } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 
-export type KubeObject = {
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  ownerReferences?: Array<Record<string, unknown>>;
+  managedFields?: Array<Record<string, unknown>>;
+}
+
+export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  metadata: ObjectMeta;
   [field: string]: unknown;
-};
+}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -309,7 +324,7 @@ export class KubeClient {
       const { items } = await this.list(apiVersion, kind, { namespace: opts.namespace, labelSelector: selector });
       for (const o of items) {
         const ref = refOf(o);
-        if (keepKeys.has(`${ref.kind}|${ref.namespace ?? ''}|${ref.name}`) || (o.metadata as Record<string, unknown>).deletionTimestamp) continue;
+        if (keepKeys.has(`${ref.kind}|${ref.namespace ?? ''}|${ref.name}`) || o.metadata.deletionTimestamp) continue;
         if (await this.delete(ref, { dryRun: opts.dryRun })) pruned.push(ref);
       }
     }
@@ -420,13 +435,13 @@ export function deploymentReady(obj: KubeObject | undefined): boolean {
   if (!obj) return false;
   const status = (obj.status ?? {}) as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number };
   const replicas = Number((obj.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-  return Number(status.observedGeneration ?? 0) >= Number((obj.metadata as { generation?: number }).generation ?? 0) && Number(status.readyReplicas ?? 0) >= replicas && Number(status.updatedReplicas ?? 0) >= replicas;
+  return Number(status.observedGeneration ?? 0) >= Number(obj.metadata.generation ?? 0) && Number(status.readyReplicas ?? 0) >= replicas && Number(status.updatedReplicas ?? 0) >= replicas;
 }
 
 function stripServerFields(o: KubeObject): KubeObject {
-  const meta = { ...o.metadata };
+  const meta: Record<string, unknown> = { ...o.metadata };
   for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation', 'selfLink', 'deletionTimestamp']) delete meta[k];
-  return { ...o, metadata: meta };
+  return { ...o, metadata: meta as unknown as ObjectMeta };
 }
 
 function rewrap(e: unknown, context: string): MixmeshError {

@@ -1,5 +1,5 @@
 export { loadKubeConfig, type KubeConfigSource } from './config.js';
 export {
   KubeClient, KubeRequestError, conditionTrue, deploymentReady, describeRef, refOf,
-  type ApplyOptions, type ChangeSet, type KubeObject, type ObjectRef, type WatchEvent,
+  type ApplyOptions, type ChangeSet, type KubeObject, type ObjectMeta, type ObjectRef, type WatchEvent,
 } from './client.js';
