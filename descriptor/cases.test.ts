@@ -139,7 +139,7 @@ const CASES: Case[] = [
   {
     name: 'loadBalancer consistentHash empty',
     mutate: (d) => (conn(d, 0).loadBalancer = { consistentHash: {} }),
-    expect: [['/spec/connections/0/loadBalancer/consistentHash', 'sets none (exactly one of header, cookie, sourceIp is allowed)']],
+    expect: [['/spec/connections/0/loadBalancer/consistentHash', 'sets none of header, cookie, sourceIp (exactly one is required)']],
   },
   { name: 'loadBalancer of the wrong type', mutate: (d) => (conn(d, 0).loadBalancer = 5), expect: [['/spec/connections/0/loadBalancer', '5 is not a load balancer']] },
   { name: 'connection unknown field', mutate: (d) => (conn(d, 0).weight = 5), expect: [['/spec/connections/0/weight', 'unknown field "weight"']] },
@@ -382,6 +382,7 @@ const TEXT_CASES: TextCase[] = [
   { name: 'an alias without anchor', text: 'a: *nowhere\n', fragment: 'not YAML or JSON: ' },
   { name: 'a custom tag', text: 'apiVersion: !!python/object:os.system echo\n', fragment: 'tags are not allowed' },
   { name: 'a local tag', text: 'kind: !include other.yaml\n', fragment: 'tags are not allowed' },
+  { name: 'a list as a mapping key', text: 'a: 1\n? [x]\n: 3\n', fragment: 'mapping keys must be plain values at line 2, column 3' },
   { name: 'broken YAML', text: 'spec: [\n', fragment: 'not YAML or JSON: ' },
   { name: 'two documents', text: 'a: 1\n---\nb: 2\n', fragment: 'more than one document at line 2, column 1' },
   { name: 'input over 4 MiB', text: () => `# ${'x'.repeat(4 * 1024 * 1024)}\n`, fragment: 'more than the limit of 4194304 bytes' },

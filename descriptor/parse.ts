@@ -82,6 +82,10 @@ function checkExpansion(root: YamlNode | null, maxAliasNodes: number, maxDepth: 
       inProgress.add(n);
       for (const item of n.items as unknown[]) {
         if (isPair(item)) {
+          // a mapping or list as a key would become "[object]"-like text: never meant in a descriptor
+          if (item.key !== null && !isScalar(item.key)) {
+            throw new ParseFailure('mapping keys must be plain values', (item.key as YamlNode).range?.[0]);
+          }
           size += sizeOf(item.key, depth + 1) + sizeOf(item.value, depth + 1);
         } else {
           size += sizeOf(item, depth + 1);

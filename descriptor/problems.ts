@@ -139,7 +139,8 @@ function oneMessage(e: ErrorObject, root: unknown): Problem | undefined {
       const props = parent.properties && typeof parent.properties === 'object' ? Object.keys(parent.properties) : [];
       const n = data && typeof data === 'object' ? Object.keys(data).length : 0;
       if (parent.maxProperties === 1) {
-        return { pointer: at, message: `sets ${n === 0 ? 'none' : Object.keys(data as object).join(' and ')} (exactly one of ${props.join(', ')} is allowed)` };
+        if (n === 0) return { pointer: at, message: `sets none of ${props.join(', ')} (exactly one is required)` };
+        return { pointer: at, message: `sets ${Object.keys(data as object).join(' and ')} (exactly one of ${props.join(', ')} is allowed)` };
       }
       return { pointer: at, message: props.length > 0 ? `must not be empty (set at least one of: ${props.join(', ')})` : 'must not be empty' };
     }
