@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError, type ProblemItem } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
+import { loadOpenStackConfig, type OpenStackConfig } from '../clients/openstack/index.js';
 
 export type Role = 'viewer' | 'deployer' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
@@ -21,14 +22,12 @@ export interface ApiToken {
 
 export type KubeSource = { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster'; host: string; port: string; tokenFile: string; caFile: string };
 
-export type OpenStackSource =
-  | { kind: 'clouds-yaml'; cloud: string; file: string }
-  | { kind: 'env'; authUrl: string; username: string; password: string; projectName: string; userDomainName: string; projectDomainName: string; regionName?: string; interface?: string };
+export type { OpenStackConfig };
 
 export interface OrchestratorConfig {
   kube: KubeSource;
   /** absent: serve runs, and a descriptor with a VM gets 422 OPENSTACK_NOT_CONFIGURED */
-  openstack?: OpenStackSource;
+  openstack?: OpenStackConfig;
   listen: { host: string; port: number };
   tokens: readonly ApiToken[];
   bodyLimitBytes: number;
@@ -121,31 +120,6 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;
-}
-
-function findCloudsYaml(env: Readonly<Record<string, string | undefined>>, cwd: string, home: string): string | undefined {
-  const candidates = [env.OS_CLIENT_CONFIG_FILE, join(cwd, 'clouds.yaml'), join(home, '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml'];
-  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
-}
-
-function resolveOpenStack(env: Readonly<Record<string, string | undefined>>, cwd: string, home: string): OpenStackSource | undefined {
-  if (env.OS_CLOUD) {
-    const file = findCloudsYaml(env, cwd, home);
-    if (!file) throw new MixmeshError('CONFIG_INVALID', `OS_CLOUD=${env.OS_CLOUD} but no clouds.yaml was found (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml)`);
-    const doc = readYamlFile(file, 'clouds.yaml') as { clouds?: Record<string, unknown> } | null;
-    if (!doc?.clouds || !(env.OS_CLOUD in doc.clouds)) throw new MixmeshError('CONFIG_INVALID', `${file} has no cloud "${env.OS_CLOUD}" (known: ${Object.keys(doc?.clouds ?? {}).join(', ') || 'none'})`);
-    return { kind: 'clouds-yaml', cloud: env.OS_CLOUD, file };
-  }
-  if (env.OS_AUTH_URL) {
-    const missing = ['OS_USERNAME', 'OS_PASSWORD', 'OS_PROJECT_NAME'].filter((k) => !env[k]);
-    if (missing.length) throw new MixmeshError('CONFIG_INVALID', `OS_AUTH_URL is set but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not`);
-    return {
-      kind: 'env', authUrl: env.OS_AUTH_URL, username: env.OS_USERNAME!, password: env.OS_PASSWORD!, projectName: env.OS_PROJECT_NAME!,
-      userDomainName: env.OS_USER_DOMAIN_NAME ?? 'Default', projectDomainName: env.OS_PROJECT_DOMAIN_NAME ?? 'Default',
-      ...(env.OS_REGION_NAME ? { regionName: env.OS_REGION_NAME } : {}), ...(env.OS_INTERFACE ? { interface: env.OS_INTERFACE } : {}),
-    };
-  }
-  return undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -249,9 +223,9 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
   }
   mesh.tokenExpirationSeconds = positiveInt(mesh.tokenExpirationSeconds, '/mesh/tokenExpirationSeconds', problems, 3600);
 
-  let openstack: OpenStackSource | undefined;
+  let openstack: OpenStackConfig | undefined;
   try {
-    openstack = resolveOpenStack(env, cwd, home);
+    openstack = loadOpenStackConfig(env, { cwd, home });
   } catch (e) {
     problems.push({ pointer: '/openstack', message: (e as Error).message });
   }
