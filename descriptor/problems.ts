@@ -100,7 +100,7 @@ function oneMessage(e: ErrorObject, root: unknown): Problem | undefined {
       const parentPointer = at.slice(0, at.lastIndexOf('/'));
       const runtime = atPointer(root, joinPointer(parentPointer, 'runtime'));
       const field = at.slice(at.lastIndexOf('/') + 1);
-      return { pointer: at, message: `is not allowed when runtime is ${show(runtime)} (${field} belongs to runtime ${field})` };
+      return { pointer: at, message: `is not allowed when runtime is ${show(runtime)} (only runtime ${field} has a ${field} block)` };
     }
     case 'type':
       return { pointer: at, message: `${show(data)} is not ${typeWords(params.type)}` };
