@@ -8,10 +8,10 @@
 import { mkdir, open, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MixmeshError } from '../common/errors.js';
-import { toJson, toYamlStream } from '../common/yaml.js';
+import { toJson } from '../common/yaml.js';
 import { formatResult, LIMITS, oversizeProblem, parseAndValidate, parseDescriptorText } from '../descriptor/index.js';
 import type { MeshService } from '../descriptor/index.js';
-import { DEFAULT_MESH_VALUES, KUBERNETES_KINDS, parseMeshValues, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { DEFAULT_MESH_VALUES, fastYamlStream, KUBERNETES_KINDS, parseMeshValues, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
 import { planTackerRequests } from '../orchestrator/planner/tacker.js';
 import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/index.js';
 
@@ -68,8 +68,8 @@ async function readDescriptor(file: string): Promise<Buffer | { tooLarge: number
 /** The files of `-o DIR`, as relative path → content. Pure. */
 export function outputFiles(service: MeshService, objects: readonly RenderedObject[], values: MeshValues): Map<string, string> {
   const files = new Map<string, string>();
-  files.set('kubernetes.yaml', toYamlStream(objects.filter((o) => KUBERNETES_KINDS.has(o.kind))));
-  files.set('mesh.yaml', toYamlStream(objects.filter((o) => !KUBERNETES_KINDS.has(o.kind))));
+  files.set('kubernetes.yaml', fastYamlStream(objects.filter((o) => KUBERNETES_KINDS.has(o.kind))));
+  files.set('mesh.yaml', fastYamlStream(objects.filter((o) => !KUBERNETES_KINDS.has(o.kind))));
   for (const plan of planTackerRequests(service, values)) {
     files.set(`tacker/${plan.vnfInstanceName}.json`, toJson({ create: plan.create, instantiate: plan.instantiate }));
   }
@@ -116,7 +116,7 @@ export async function runRender(file: string, opts: RenderCliOptions = {}, io: R
   }
   const objects = renderAll(result.value, values);
   if (opts.output === undefined) {
-    io.stdout(format === 'json' ? toJson({ apiVersion: 'v1', kind: 'List', items: objects }) : toYamlStream(objects));
+    io.stdout(format === 'json' ? toJson({ apiVersion: 'v1', kind: 'List', items: objects }) : fastYamlStream(objects));
     return 0;
   }
   const dir = opts.output;

@@ -168,8 +168,8 @@ function servicePort(group: MicroserviceGroup, portName: string): Port {
 
 /** The mesh `VirtualService <name>`, or undefined when no connection into it needs one. */
 export function renderVirtualService(ctx: RenderContext, group: MicroserviceGroup): RenderedObject | undefined {
-  const qualifying = ctx.service.spec.connections
-    .filter((c) => c.to === group.name && needsMeshRouting(c))
+  const qualifying = (ctx.intoName.get(group.name) ?? [])
+    .filter(needsMeshRouting)
     .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.port < b.port ? -1 : a.port > b.port ? 1 : 0));
   if (qualifying.length === 0) return undefined;
   const host = hostOf(ctx, group.name);

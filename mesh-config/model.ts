@@ -42,6 +42,8 @@ export interface RenderContext {
   byName: Map<string, MicroserviceGroup>;
   /** connections into `<to>/<port name>`, in input order */
   into: Map<string, Connection[]>;
+  /** connections into each microservice name, in input order */
+  intoName: Map<string, Connection[]>;
 }
 
 export function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
@@ -73,11 +75,15 @@ export function buildContext(service: MeshService, values: MeshValues): RenderCo
   for (const group of byName.values()) group.versions.sort(byString((m) => m.version));
   const groups = [...byName.values()].sort(byString((g) => g.name));
   const into = new Map<string, Connection[]>();
+  const intoName = new Map<string, Connection[]>();
   for (const c of service.spec.connections) {
     const key = intoKey(c.to, c.port);
     const list = into.get(key);
     if (list) list.push(c);
     else into.set(key, [c]);
+    const byTo = intoName.get(c.to);
+    if (byTo) byTo.push(c);
+    else intoName.set(c.to, [c]);
   }
   return {
     service,
@@ -88,6 +94,7 @@ export function buildContext(service: MeshService, values: MeshValues): RenderCo
     groups,
     byName,
     into,
+    intoName,
   };
 }
 

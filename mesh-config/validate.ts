@@ -48,12 +48,14 @@ export const VALIDATED_KINDS: readonly string[] = Object.freeze(Object.keys(MODE
 type Compiled = (context: Record<string, unknown>) => unknown;
 interface CompiledRule extends CelRule {
   run: Compiled;
+  /** verdicts by `self` value: durations, ports and selectors repeat a lot across objects */
+  memo: Map<unknown, unknown>;
 }
 const rulesByKind = new Map<string, CompiledRule[]>();
 for (const r of CEL_RULES) {
   const list = rulesByKind.get(r.kind) ?? [];
   // parse once: evaluation then costs microseconds per node
-  list.push({ ...r, run: parse(r.rule) as unknown as Compiled });
+  list.push({ ...r, run: parse(r.rule) as unknown as Compiled, memo: new Map() });
   rulesByKind.set(r.kind, list);
 }
 
@@ -90,9 +92,17 @@ export function celViolations(obj: MeshObjectLike): string[] {
     const nodes: Array<[unknown, string]> = [];
     reach(obj, r.path, '', nodes);
     for (const [self, pointer] of nodes) {
-      let ok: unknown;
+      // memo key: the value itself, or for a small object its JSON (equal JSON, equal verdict)
+      const memoKey = self === null || typeof self !== 'object' ? self : JSON.stringify(self);
+      const memoable = typeof memoKey !== 'string' || memoKey.length < 512;
+      let ok: unknown = memoable ? r.memo.get(memoKey) : undefined;
+      if (ok !== undefined) {
+        if (ok !== true) problems.push(`${pointer}: ${String(ok)}`);
+        continue;
+      }
       try {
         ok = r.run({ self });
+        if (memoable && r.memo.size < 10_000) r.memo.set(memoKey, ok === true ? true : r.message);
       } catch (e) {
         // the API server rejects what a rule cannot evaluate, e.g. duration("3 seconds")
         problems.push(`${pointer}: ${r.message} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
@@ -141,7 +151,9 @@ export function meshObjectProblems(obj: MeshObjectLike): string[] {
   if (!Model) return [`: no schema for ${key} (known: ${VALIDATED_KINDS.join(', ')})`];
   const problems = metadataProblems(obj);
   try {
-    new Model(obj as never).validate();
+    // the prototype's validate on our object itself: `new Model(obj)` would deep-copy it first,
+    // which costs more than the validation for thousands of objects
+    (Model.prototype as Validatable).validate.call(obj);
   } catch (e) {
     const errors = (e as { errors?: Array<{ instancePath?: string; message?: string; params?: unknown }> }).errors;
     if (Array.isArray(errors) && errors.length > 0) {

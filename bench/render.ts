@@ -1,0 +1,133 @@
+/**
+ * The render benchmark (test-world.md, "Benchmark rules"): wall time of the whole process
+ * `node dist/cli/bin.js render FILE > /dev/null`, best of 3, on generated descriptors of N = 10,
+ * 100, 1000 microservices (70% containers, 30% VMs, 2 ports each, 5 HTTP connections each with
+ * timeout and retries), plus the process's peak memory. Prints a table and t(1000)/t(100);
+ * linear means that ratio ≤ 12. `npm run bench -- render [N…]`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { toYaml } from '../common/yaml.js';
+import { parseAndValidate } from '../descriptor/index.js';
+import { renderAll } from '../mesh-config/index.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'dist/cli/bin.js');
+const OUT = join(ROOT, 'bench/out');
+
+/** A valid descriptor with n microservices, by the benchmark's recipe. Deterministic. */
+export function generateDescriptor(n: number): Record<string, unknown> {
+  const name = (i: number) => `svc-${String(i).padStart(4, '0')}`;
+  const microservices = Array.from({ length: n }, (_, i) => {
+    const ports = [
+      { name: 'http', port: 8080 },
+      { name: 'admin', port: 9090 },
+    ];
+    // every 10: 3 VMs, 7 containers
+    const vm = i % 10 < 3;
+    return vm
+      ? {
+          name: name(i),
+          runtime: 'vm',
+          ports,
+          readinessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+          vm: { vnfdId: '6a4b5a1e-0000-4000-8000-000000000001', flavourId: 'simple', ssh: { user: 'root', credentialsSecret: 'vm-ssh' } },
+        }
+      : {
+          name: name(i),
+          runtime: 'container',
+          ports,
+          readinessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+          container: { image: `registry.example/${name(i)}:1.0.0`, replicas: 2, env: [{ name: 'LOG_LEVEL', value: 'info' }] },
+        };
+  });
+  const perCaller = Math.min(5, n - 1);
+  const connections = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = 1; k <= perCaller; k++) {
+      connections.push({
+        from: name(i),
+        to: name((i + k) % n),
+        port: k % 2 === 0 ? 'admin' : 'http',
+        timeout: '3s',
+        retries: { attempts: 3, perTryTimeout: '1s', retryOn: '5xx,connect-failure' },
+      });
+    }
+  }
+  return {
+    apiVersion: 'mixmesh.io/v1alpha1',
+    kind: 'MeshService',
+    metadata: { name: `bench-${n}`, namespace: 'bench' },
+    spec: { microservices, connections },
+  };
+}
+
+interface Run {
+  ms: number;
+  maxRssKiB: number;
+  code: number;
+  stderr: string;
+}
+
+// Reports the child's own peak RSS on exit; Node's resourceUsage().maxRSS is in KiB.
+const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("MIXMESH_MAXRSS "+process.resourceUsage().maxRSS+"\\n"))';
+
+function runOnce(file: string, measureMemory: boolean): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const devnull = openSync('/dev/null', 'w');
+    const args = measureMemory ? ['--import', MAXRSS_HOOK, BIN, 'render', file] : [BIN, 'render', file];
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', devnull, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      closeSync(devnull);
+      const m = /MIXMESH_MAXRSS (\d+)/.exec(stderr);
+      resolve({ ms, maxRssKiB: m ? Number(m[1]) : NaN, code: code ?? 1, stderr: stderr.replace(/MIXMESH_MAXRSS \d+\n/, '') });
+    });
+  });
+}
+
+export async function main(args: string[]): Promise<void> {
+  const sizes = args.length > 0 ? args.map(Number) : [10, 100, 1000];
+  mkdirSync(OUT, { recursive: true });
+  const rows: Array<{ n: number; objects: number; bytes: number; best: number; runs: number[]; rss: number }> = [];
+  for (const n of sizes) {
+    const file = join(OUT, `render-${n}.yaml`);
+    const text = toYaml(generateDescriptor(n));
+    writeFileSync(file, text);
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await runOnce(file, false);
+      if (r.code !== 0) throw new Error(`render of N=${n} exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+      runs.push(r.ms);
+    }
+    const mem = await runOnce(file, true);
+    if (mem.code !== 0) throw new Error(`render of N=${n} exited ${mem.code}: ${mem.stderr.slice(0, 2000)}`);
+    const objects = countObjects(text);
+    rows.push({ n, objects, bytes: text.length, best: Math.min(...runs), runs, rss: mem.maxRssKiB });
+  }
+  const line = (cells: string[]) => `${cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(12))).join(' ')}\n`;
+  let out = line(['N', 'input KiB', 'objects', 'best s', 'runs s', 'peak MiB']);
+  for (const r of rows) {
+    out += line([String(r.n), (r.bytes / 1024).toFixed(0), String(r.objects), (r.best / 1000).toFixed(3), r.runs.map((x) => (x / 1000).toFixed(2)).join('/'), (r.rss / 1024).toFixed(0)]);
+  }
+  const t100 = rows.find((r) => r.n === 100);
+  const t1000 = rows.find((r) => r.n === 1000);
+  if (t100 && t1000) {
+    const ratio = t1000.best / t100.best;
+    out += `\nt(1000)/t(100) = ${ratio.toFixed(2)} (target ≤ 12: ${ratio <= 12 ? 'met' : 'NOT met'}); t(1000) = ${(t1000.best / 1000).toFixed(3)} s (target < 2 s: ${t1000.best < 2000 ? 'met' : 'NOT met'})\n`;
+  }
+  process.stdout.write(out);
+}
+
+/** How many objects the descriptor becomes (in-process, outside the timed runs). */
+function countObjects(text: string): number {
+  const result = parseAndValidate(text, 'bench');
+  if (!result.ok) throw new Error(`generated descriptor is invalid: ${result.problems.slice(0, 3).map((p) => `${p.pointer}: ${p.message}`).join('; ')}`);
+  return renderAll(result.value).length;
+}
