@@ -1,0 +1,1 @@
+../../mixmesh_instantiate_end.py
