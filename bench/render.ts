@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { toYaml } from '../common/yaml.js';
 import { parseAndValidate } from '../descriptor/index.js';
@@ -67,12 +68,15 @@ export function generateDescriptor(n: number): Record<string, unknown> {
 interface Run {
   ms: number;
   maxRssKiB: number;
+  /** user + system CPU of the child, µs: steadier than wall time on a busy machine */
+  cpuUs: number;
   code: number;
   stderr: string;
 }
 
 // Reports the child's own peak RSS on exit; Node's resourceUsage().maxRSS is in KiB.
-const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("MIXMESH_MAXRSS "+process.resourceUsage().maxRSS+"\\n"))';
+const MAXRSS_HOOK =
+  'data:text/javascript,process.on("exit",()=>{const u=process.resourceUsage();process.stderr.write("MIXMESH_MAXRSS "+u.maxRSS+" "+(u.userCPUTime+u.systemCPUTime)+"\\n")})';
 
 function runOnce(file: string, measureMemory: boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -86,8 +90,8 @@ function runOnce(file: string, measureMemory: boolean): Promise<Run> {
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       closeSync(devnull);
-      const m = /MIXMESH_MAXRSS (\d+)/.exec(stderr);
-      resolve({ ms, maxRssKiB: m ? Number(m[1]) : NaN, code: code ?? 1, stderr: stderr.replace(/MIXMESH_MAXRSS \d+\n/, '') });
+      const m = /MIXMESH_MAXRSS (\d+) (\d+)/.exec(stderr);
+      resolve({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuUs: m ? Number(m[2]) : NaN, code: code ?? 1, stderr: stderr.replace(/MIXMESH_MAXRSS \d+ \d+\n/, '') });
     });
   });
 }
@@ -95,7 +99,7 @@ function runOnce(file: string, measureMemory: boolean): Promise<Run> {
 export async function main(args: string[]): Promise<void> {
   const sizes = args.length > 0 ? args.map(Number) : [10, 100, 1000];
   mkdirSync(OUT, { recursive: true });
-  const rows: Array<{ n: number; objects: number; bytes: number; best: number; runs: number[]; rss: number }> = [];
+  const rows: Array<{ n: number; objects: number; bytes: number; best: number; runs: number[]; rss: number; cpu: number }> = [];
   for (const n of sizes) {
     const file = join(OUT, `render-${n}.yaml`);
     const text = toYaml(generateDescriptor(n));
@@ -109,12 +113,12 @@ export async function main(args: string[]): Promise<void> {
     const mem = await runOnce(file, true);
     if (mem.code !== 0) throw new Error(`render of N=${n} exited ${mem.code}: ${mem.stderr.slice(0, 2000)}`);
     const objects = countObjects(text);
-    rows.push({ n, objects, bytes: text.length, best: Math.min(...runs), runs, rss: mem.maxRssKiB });
+    rows.push({ n, objects, bytes: text.length, best: Math.min(...runs), runs, rss: mem.maxRssKiB, cpu: mem.cpuUs / 1000 });
   }
-  const line = (cells: string[]) => `${cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(12))).join(' ')}\n`;
-  let out = line(['N', 'input KiB', 'objects', 'best s', 'runs s', 'peak MiB']);
+  const line = (cells: string[]) => `${cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(i === 4 ? 18 : 10))).join(' ')}\n`;
+  let out = line(['N', 'input KiB', 'objects', 'best s', 'runs s', 'cpu s', 'peak MiB']);
   for (const r of rows) {
-    out += line([String(r.n), (r.bytes / 1024).toFixed(0), String(r.objects), (r.best / 1000).toFixed(3), r.runs.map((x) => (x / 1000).toFixed(2)).join('/'), (r.rss / 1024).toFixed(0)]);
+    out += line([String(r.n), (r.bytes / 1024).toFixed(0), String(r.objects), (r.best / 1000).toFixed(3), r.runs.map((x) => (x / 1000).toFixed(2)).join('/'), (r.cpu / 1000).toFixed(3), (r.rss / 1024).toFixed(0)]);
   }
   const t100 = rows.find((r) => r.n === 100);
   const t1000 = rows.find((r) => r.n === 1000);
@@ -122,6 +126,7 @@ export async function main(args: string[]): Promise<void> {
     const ratio = t1000.best / t100.best;
     out += `\nt(1000)/t(100) = ${ratio.toFixed(2)} (target ≤ 12: ${ratio <= 12 ? 'met' : 'NOT met'}); t(1000) = ${(t1000.best / 1000).toFixed(3)} s (target < 2 s: ${t1000.best < 2000 ? 'met' : 'NOT met'})\n`;
   }
+  out += `load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs (wall times on a shared machine vary; cpu s is the child's own user+system time)\n`;
   process.stdout.write(out);
 }
 
