@@ -112,3 +112,18 @@ describe('sandbox/kube schemas', () => {
     assert.equal((obj.spec as { extra?: number }).extra, undefined, 'unknown fields are pruned');
   });
 });
+
+describe('sandbox/kube schemas: int-or-string and defaults', () => {
+  it('accepts the canonical int-or-string anyOf and fills defaults', () => {
+    const schema = { type: 'object', properties: { spec: { type: 'object', properties: {
+      port: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] },
+      mode: { type: 'string', default: 'auto' },
+    } } } };
+    assert.deepEqual(structuralProblems(schema, 'root'), []);
+    const obj = { spec: { port: 8080 } } as { spec: { port: unknown; mode?: string } };
+    assert.deepEqual(validateAgainstSchema(obj, schema).causes, []);
+    assert.equal(obj.spec.mode, 'auto');
+    const bad = { spec: { port: true } };
+    assert.equal(validateAgainstSchema(bad, schema).causes[0]?.field, 'spec.port');
+  });
+});

@@ -38,7 +38,9 @@ export function structuralProblems(schema: unknown, field: string): Cause[] {
       const list = node[key];
       if (!Array.isArray(list)) continue;
       list.forEach((sub, i) => {
-        if (isObject(sub) && (sub.type !== undefined || sub.default !== undefined || sub.nullable !== undefined)) {
+        // the one typed value validation the server allows: int-or-string's anyOf [{type: integer}, {type: string}]
+        const intOrString = node['x-kubernetes-int-or-string'] === true && isObject(sub) && (sub.type === 'integer' || sub.type === 'string') && Object.keys(sub).length === 1;
+        if (!intOrString && isObject(sub) && (sub.type !== undefined || sub.default !== undefined || sub.nullable !== undefined)) {
           out.push({ reason: 'FieldValueForbidden', field: `${at}.${key}[${i}].type`, message: 'Forbidden: must be empty to be structural' });
         }
       });
@@ -116,6 +118,8 @@ function validateNode(v: unknown, s: Obj, at: string, errs: Cause[], unknown: st
     if (Array.isArray(s.required)) {
       for (const r of s.required as string[]) if (v[r] === undefined) errs.push({ reason: 'FieldValueRequired', field: fmtField(at, r), message: 'Required value' });
     }
+    // defaults from the schema fill absent fields, as the server does
+    if (prune && props) for (const [k, p] of Object.entries(props)) if (v[k] === undefined && p.default !== undefined) v[k] = structuredClone(p.default);
     if (typeof s.minProperties === 'number' && Object.keys(v).length < s.minProperties) invalid(`${where} in body should have at least ${s.minProperties} properties`);
     if (typeof s.maxProperties === 'number' && Object.keys(v).length > s.maxProperties) invalid(`${where} in body should have at most ${s.maxProperties} properties`);
     for (const [k, x] of Object.entries(v)) {
@@ -150,6 +154,7 @@ export function validateAgainstSchema(obj: Obj, schema: Obj): SchemaCheck {
   const unknownFields: string[] = [];
   const props = isObject(schema.properties) ? (schema.properties as Record<string, Obj>) : {};
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
+  for (const [k, p] of Object.entries(props)) if (obj[k] === undefined && p.default !== undefined && k !== 'metadata') obj[k] = structuredClone(p.default);
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'apiVersion' || k === 'kind' || k === 'metadata' || v === undefined) continue;
     if (v === null && !(props[k]?.nullable === true)) { delete obj[k]; continue; }
