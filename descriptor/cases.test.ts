@@ -369,7 +369,7 @@ const BILLION_LAUGHS = [
 
 interface TextCase {
   name: string;
-  text: string | (() => string);
+  text: string | Uint8Array | (() => string | Uint8Array);
   fragment: string;
 }
 
@@ -383,6 +383,8 @@ const TEXT_CASES: TextCase[] = [
   { name: 'a custom tag', text: 'apiVersion: !!python/object:os.system echo\n', fragment: 'tags are not allowed' },
   { name: 'a local tag', text: 'kind: !include other.yaml\n', fragment: 'tags are not allowed' },
   { name: 'a list as a mapping key', text: 'a: 1\n? [x]\n: 3\n', fragment: 'mapping keys must be plain values at line 2, column 3' },
+  { name: 'not UTF-8', text: () => Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]), fragment: 'not YAML or JSON: not UTF-8 text' },
+  { name: 'tabs as indentation', text: 'spec:\n\t- a\n', fragment: 'not YAML or JSON: tabs are not allowed as indentation at line 2, column 1' },
   { name: 'broken YAML', text: 'spec: [\n', fragment: 'not YAML or JSON: ' },
   { name: 'two documents', text: 'a: 1\n---\nb: 2\n', fragment: 'more than one document at line 2, column 1' },
   { name: 'input over 4 MiB', text: () => `# ${'x'.repeat(4 * 1024 * 1024)}\n`, fragment: 'more than the limit of 4194304 bytes' },

@@ -46,7 +46,9 @@ function fail(reason: string, lineCounter: LineCounter, offset: number | undefin
 /** The first line of a yaml-package message, without its own position suffix. */
 function firstLine(message: string): string {
   if (message.includes('Maximum call stack size exceeded')) return 'nested too deeply';
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+  const line = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+  // the spec's sentences start in lower case ("duplicated mapping key at line 7, column 3")
+  return line.charAt(0).toLowerCase() + line.slice(1);
 }
 
 /**
@@ -111,8 +113,14 @@ export function parseDescriptorText(input: string | Uint8Array, options: ParseOp
   const maxBytes = options.maxBytes ?? LIMITS.inputBytes;
   const bytes = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (bytes > maxBytes) return { ok: false, problems: [oversizeProblem(bytes, maxBytes)] };
-  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
   const lineCounter = new LineCounter();
+  let text: string;
+  try {
+    text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
+  } catch {
+    // never guess an encoding: a mangled value could still validate and mean something else
+    return fail('not UTF-8 text', lineCounter, undefined);
+  }
   try {
     const doc = parseDocument(text, {
       lineCounter,
