@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +13,7 @@ import { MixmeshError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
 import { canBind, checkHostTools } from './preflight.js';
-import { buildTemplate, cloneRootfs } from './rootfs.js';
+import { buildTemplate, createUpperLayer } from './rootfs.js';
 import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
 
 const run = promisify(execFile);
@@ -31,8 +31,10 @@ export interface LocalVmProviderOptions {
   log?: Logger;
 }
 
-interface VmRecord extends SandboxVm {
+interface VmRecord extends Omit<SandboxVm, 'rootfs'> {
   name: string;
+  /** the overlay's upper directory: what the VM changed */
+  upper: string;
   dir: string;
   pid: number;
   child: ChildProcess | undefined;
@@ -53,6 +55,10 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
   checkHostTools();
   const dir = resolve(options.dir);
   const vmsDir = join(dir, 'vms');
+  if (/[,:\s]/.test(vmsDir)) {
+    // they would break the overlayfs mount options (lowerdir=…,upperdir=…)
+    throw new MixmeshError('BAD_REQUEST', `sandbox dir ${dir}: must not contain ",", ":" or white space`);
+  }
   await mkdir(vmsDir, { recursive: true, mode: 0o755 });
   await killStaleVms(vmsDir);
   const template = await buildTemplate(join(vmsDir, '.template'));
@@ -95,18 +101,12 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     const n = await allocateAddress(opts.fixedAddress);
     const address = `${VM_NETWORK_PREFIX}${n}`;
     const vmDir = join(vmsDir, opts.serverId);
-    const rootfs = join(vmDir, 'rootfs');
     const hostKeyPath = join(vmDir, 'ssh_host_ed25519_key');
     try {
       await mkdir(vmDir, { mode: 0o755 });
-      await Promise.all([
-        cloneRootfs(template, rootfs),
+      const [layer] = await Promise.all([
+        createUpperLayer(vmDir, { hosts: `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, hostname: `${hostname}\n`, authorizedKeys }),
         run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${hostname}`, '-f', hostKeyPath]),
-      ]);
-      await Promise.all([
-        writeFile(join(rootfs, 'etc/hosts'), `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, { mode: 0o644 }),
-        writeFile(join(rootfs, 'etc/hostname'), `${hostname}\n`, { mode: 0o644 }),
-        writeFile(join(rootfs, 'root/.ssh/authorized_keys'), authorizedKeys, { mode: 0o600 }),
       ]);
       const hostPublicKey = (await readFile(`${hostKeyPath}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
       const config = sshdConfig(address, hostKeyPath);
@@ -120,7 +120,8 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         `hostname ${shellQuote(hostname)}`,
         'mount -t tmpfs -o mode=755 tmpfs /run',
         'mkdir -m 755 /run/sshd',
-        `mount --bind ${shellQuote(rootfs)} /mnt`,
+        // the VM's root: the shared template under its own upper layer; gone with the namespace
+        `mount -t overlay overlay -o ${shellQuote(`lowerdir=${template.rootfs},upperdir=${layer.upper},workdir=${layer.work}`)} /mnt`,
         // the VM's own /proc: ps and kill -0 inside see only the VM's processes
         'mount -t proc proc /mnt/proc',
         ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
@@ -138,7 +139,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       const pid = child.pid;
       if (pid === undefined) throw new MixmeshError('INTERNAL', `sandbox VM ${opts.serverId}: could not start setpriv/unshare`);
       await writeFile(join(vmDir, 'pid'), `${pid}\n`);
-      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, rootfs, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
+      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, upper: layer.upper, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
       vms.set(opts.serverId, vm);
       log.info({ serverId: opts.serverId, address, delayMs }, 'sandbox VM created');
       return publicView(vm);
@@ -178,7 +179,26 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
 }
 
 function publicView(vm: VmRecord): SandboxVm {
-  return { serverId: vm.serverId, address: vm.address, hostPublicKey: vm.hostPublicKey, rootfs: vm.rootfs, consoleOutput: vm.consoleOutput };
+  return {
+    serverId: vm.serverId,
+    address: vm.address,
+    hostPublicKey: vm.hostPublicKey,
+    consoleOutput: vm.consoleOutput,
+    // the merged root exists only in the VM's mount namespace; /proc/<its init>/root/mnt shows it
+    // from the host while the VM runs (after that, only what it changed is left)
+    get rootfs() {
+      const inner = childrenOfSync(vm.pid)[0];
+      return inner !== undefined && existsSync(`/proc/${inner}/root/mnt/etc/hostname`) ? `/proc/${inner}/root/mnt` : vm.upper;
+    },
+  };
+}
+
+function childrenOfSync(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** A hostname from the VM name: lower-case DNS label, at most 63 characters. */
