@@ -306,7 +306,16 @@ const specSchema: JsonSchema = obj(
   ['microservices'],
 );
 
-export const MESH_SERVICE_SCHEMA: Readonly<JsonSchema> = Object.freeze({
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Frozen all the way down: importers share it, so nobody may change it in place. */
+export const MESH_SERVICE_SCHEMA: Readonly<JsonSchema> = deepFreeze({
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://mixmesh.io/schemas/v1alpha1/meshservice.json',
   title: 'mixmesh.io/v1alpha1 MeshService',
