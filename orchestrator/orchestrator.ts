@@ -77,12 +77,12 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   return {
     app, services, controller, reconciler, callbacks, operations, metrics,
     /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
-    async start(): Promise<void> {
+    async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
       if (crd) await applyCrdAndWait(deps.kube, crd);
       await ensureSystemNamespace();
       if (deps.tacker) {
-        await ensureSubscription(deps.kube, deps.tacker, callbacks, { systemNamespace: s.systemNamespace, callbackUrl: s.callback.url, auth: s.callback.auth }, log);
+        await ensureSubscription(deps.kube, deps.tacker, callbacks, { systemNamespace: s.systemNamespace, callbackUrl: overrides.callbackUrl ?? s.callback.url, auth: s.callback.auth }, log);
         subscribed = true;
       }
       if (elector) await elector.start();

@@ -1,0 +1,160 @@
+/**
+ * A running orchestrator with real clients: the Kubernetes client from the kubeconfig, the
+ * OpenStack client (when configured), the injector in-process on its own listener (or a remote
+ * one), the API listening, then the controller. `mixmesh serve`, `mixmesh demo`, the e2e tests
+ * and the deploy benchmark all start it the same way.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { MixmeshError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
+import { createOpenStackClient, type OpenStackClient } from '../clients/openstack/index.js';
+import { meshServiceCrd } from '../descriptor/index.js';
+import type { MeshValues } from '../mesh-config/values.js';
+import type { OrchestratorConfig } from './config.js';
+import { createGenerators } from './generators.js';
+import { createMetrics } from './metrics.js';
+import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
+import type { InjectorPort, KubeObject } from './ports.js';
+import { httpInjector, kubePort, tackerPort } from './wiring.js';
+
+export interface StackOptions {
+  config: OrchestratorConfig;
+  log: Logger;
+  /** tests and benchmarks: shorter polls, no Lease */
+  settings?: Partial<OrchestratorSettings>;
+  onCreateSent?: (name: string, at: number) => void;
+  onWorkloadEntry?: (name: string, at: number) => void;
+}
+
+export interface Stack {
+  orchestrator: Orchestrator;
+  url: string;
+  injectorUrl: string | undefined;
+  injectorToken: string | undefined;
+  kube: KubeClient;
+  openstack: OpenStackClient | undefined;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** trustDomain from ConfigMap istio-system/istio `mesh` (interfaces.md), unless configured */
+async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Promise<MeshValues> {
+  const values = structuredClone(config.mesh) as MeshValues;
+  if (config.trustDomainExplicit) return values;
+  const cm = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: values.istioNamespace, name: 'istio' });
+  const text = cm?.data?.mesh;
+  if (!text) return values;
+  const mesh = parseYaml(text) as { trustDomain?: unknown; defaultConfig?: { meshId?: unknown } } | null;
+  if (typeof mesh?.trustDomain === 'string' && mesh.trustDomain) {
+    values.trustDomain = mesh.trustDomain;
+    values.meshId = typeof mesh.defaultConfig?.meshId === 'string' ? mesh.defaultConfig.meshId : mesh.trustDomain;
+  }
+  return values;
+}
+
+interface InjectorModule {
+  Injector: new (deps: Record<string, unknown>) => { close(): Promise<void> };
+  createInjectorApp: (deps: Record<string, unknown>) => Parameters<typeof createServer>[1];
+  kubeCluster: (client: KubeClient) => unknown;
+  sshConnector: (options: Record<string, unknown>) => unknown;
+  parseConsoleHostKeys: (text: string) => string[];
+}
+
+/** the injector in-process, on its own listener (interfaces.md: "always its own listener") */
+async function startInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+  const mod = (await import('../vm-sidecar-injector/index.js')) as unknown as Partial<InjectorModule>;
+  const missing = (['Injector', 'createInjectorApp', 'kubeCluster', 'sshConnector', 'parseConsoleHostKeys'] as const).filter((k) => typeof mod[k] !== 'function');
+  if (missing.length) throw new MixmeshError('CONFIG_INVALID', `the in-process injector is not available (vm-sidecar-injector does not export ${missing.join(', ')}); run a remote one with --no-injector and MIXMESH_INJECTOR_URL`);
+  const m = mod as InjectorModule;
+  const artifacts = o.config.sidecarArtifacts;
+  const log = o.log.child({ part: 'injector' });
+  const injector = new m.Injector({
+    cluster: m.kubeCluster(o.kube),
+    ...(o.openstack ? { nova: o.openstack.nova } : {}),
+    connect: m.sshConnector({ log }),
+    parseConsoleHostKeys: m.parseConsoleHostKeys,
+    meshValues: o.values,
+    artifacts: artifacts === undefined ? { dir: '/nonexistent/MIXMESH_SIDECAR_ARTIFACTS-is-not-set' } : /^https?:\/\//.test(artifacts) ? { baseUrl: artifacts } : { dir: artifacts },
+    log,
+  });
+  const server = createServer(m.createInjectorApp({ injector, token: o.token, log }));
+  const port = await listen(server, o.config.injector.listen.host, o.config.injector.listen.port);
+  return {
+    url: `http://${o.config.injector.listen.host}:${port}`,
+    stop: async () => {
+      await injector.close();
+      await closeServer(server);
+    },
+  };
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const { config, log } = options;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.splice(0).reverse()) await s().catch((e: unknown) => log.warn({ err: e }, 'stop step failed'));
+  };
+  try {
+    const kc = loadKubeConfig(config.kube.kind === 'kubeconfig' ? { path: config.kube.path } : { env: { KUBERNETES_SERVICE_HOST: config.kube.host } });
+    const kube = new KubeClient(kc, log.child({ part: 'kube' }));
+    stops.push(async () => kube.close());
+    const metrics = createMetrics({ defaultMetrics: true });
+    const openstack = config.openstack ? createOpenStackClient(config.openstack, { logger: log.child({ part: 'openstack' }) }) : undefined;
+    const values = await liveMeshValues(kube, config);
+
+    let injector: InjectorPort | undefined;
+    let injectorUrl: string | undefined;
+    const injectorToken = config.injector.token ?? randomBytes(24).toString('base64url');
+    if (config.injector.enabled) {
+      const started = await startInjector({ kube, openstack, values, config, log, token: injectorToken });
+      stops.push(started.stop);
+      injectorUrl = started.url;
+    } else {
+      injectorUrl = config.injector.url;
+    }
+    if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken);
+
+    const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
+    const orchestrator = createOrchestrator({
+      kube: kubePort(kube, metrics, log), tacker: openstack ? tackerPort(openstack, metrics) : undefined, injector, generators, log, metrics,
+      settings: {
+        tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
+        resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
+        readyTimeoutMs: config.readyTimeoutMs, ...options.settings,
+      },
+      ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
+      ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
+    });
+    const server = createServer(orchestrator.app);
+    const port = await listen(server, config.listen.host, config.listen.port);
+    stops.push(() => closeServer(server));
+    const url = `http://${config.listen.host}:${port}`;
+    // a configured port 0 (tests) becomes the real one in the callback URL Tacker is given
+    const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
+    stops.push(() => orchestrator.stop());
+    await orchestrator.start({ callbackUrl });
+    log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
+    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
