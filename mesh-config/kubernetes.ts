@@ -6,14 +6,19 @@ import { ANNOTATION_CREATED_BY, workloadLabels } from '../common/labels.js';
 import type { Microservice, ProbePort, ReadinessProbe } from '../descriptor/types.js';
 import { byString, meta, sortPorts, type MicroserviceGroup, type RenderContext, type RenderedObject } from './model.js';
 
-/** Created (never applied over an existing one) with injection on and who created it. */
+/**
+ * Created (never applied over an existing one) with injection on and who created it. With a
+ * revision in the mesh values, `istio.io/rev` selects that revision's injector instead
+ * (`istio-injection` would win over it and pick the default revision).
+ */
 export function renderNamespace(ctx: RenderContext): RenderedObject {
+  const rev = ctx.values.revision;
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: ctx.namespace,
-      labels: { ...ctx.labels, 'istio-injection': 'enabled' },
+      labels: { ...ctx.labels, ...(rev === '' ? { 'istio-injection': 'enabled' } : { 'istio.io/rev': rev }) },
       annotations: { [ANNOTATION_CREATED_BY]: ctx.serviceName },
     },
   };
@@ -99,7 +104,7 @@ export function renderDeployment(ctx: RenderContext, ms: Microservice): Rendered
         metadata: {
           // The injection webhook's object selector reads pod *labels* (an annotation would not
           // trigger it in a namespace that lacks istio-injection=enabled, which we never modify).
-          labels: { ...labels, 'sidecar.istio.io/inject': 'true' },
+          labels: { ...labels, 'sidecar.istio.io/inject': 'true', ...(ctx.values.revision === '' ? {} : { 'istio.io/rev': ctx.values.revision }) },
         },
         spec: {
           serviceAccountName: ms.serviceAccount,
