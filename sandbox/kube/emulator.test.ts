@@ -232,6 +232,19 @@ describe('sandbox/kube emulator with @kubernetes/client-node', function () {
     assert.equal(row.object.metadata.namespace, 'default');
   });
 
+  it('cluster-scoped custom resources; deleting the CRD removes its resources and its API', async () => {
+    await objects.create({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'regions.example.com' },
+      spec: { group: 'example.com', scope: 'Cluster', names: { kind: 'Region', plural: 'regions' }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] } } as unknown as Obj);
+    await objects.create({ apiVersion: 'example.com/v1', kind: 'Region', metadata: { name: 'eu' }, spec: { zones: 3 } } as Obj);
+    const list = await raw(emu, 'GET', '/apis/example.com/v1/regions');
+    assert.deepEqual((list.body.items as Obj[]).map((i) => [i.metadata!.name, i.metadata!.namespace]), [['eu', undefined]]);
+    const namespaced = await raw(emu, 'GET', '/apis/example.com/v1/namespaces/default/regions/eu');
+    assert.equal(namespaced.status, 404);
+    await objects.delete({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'regions.example.com' } });
+    const gone = await raw(emu, 'GET', '/apis/example.com/v1/regions');
+    assert.equal(gone.status, 404);
+  });
+
   it('Istio kinds are validated by the package schemas and the CEL rules', async () => {
     const vs = await apiError(objects.create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'default' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a', port: { number: 'eighty' } } }] }] } } as Obj));
     assert.equal(vs.code, 422);
