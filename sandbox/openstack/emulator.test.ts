@@ -166,6 +166,14 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
       assert.equal((await http('GET', '/vnflcm/v2/vnf_instances')).status, 200);
     });
 
+    it('asks Keystone once per token and then answers from its cache', async () => {
+      const stats = async () => ((await (await fetch(`${os.adminUrl}/stats`, { headers: { Authorization: `Bearer ${os.adminToken}` } })).json()) as { keystoneTokenValidations: number }).keystoneTokenValidations;
+      const t = await newToken();
+      const before = await stats();
+      for (let i = 0; i < 3; i++) assert.equal((await http('GET', '/vnflcm/v2/vnf_instances', { token: t })).status, 200);
+      assert.equal(await stats(), before + 1);
+    });
+
     it('guards the admin route and rejects bad fault requests without applying them', async () => {
       assert.equal((await fetch(`${os.adminUrl}/faults`)).status, 401);
       const bad = await admin({ fail: { operation: 'SCALE' } });
@@ -489,6 +497,25 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
         assert.equal((await http('POST', '/vnflcm/v2/subscriptions', { body: {} })).status, 400);
         assert.equal((await http('POST', '/vnflcm/v2/subscriptions', { body: { callbackUri: `${rx.url}/cb`, authentication: { authType: ['BASIC'] } } })).status, 400);
         assert.equal((await http('POST', '/vnflcm/v2/subscriptions', { body: { callbackUri: `${rx.url}/cb`, filter: { operationStates: ['DONE'] } } })).status, 400);
+      } finally {
+        await rx.stop();
+      }
+    });
+
+    it('faults reorder notifications (held, then sent newest first) and make new VMs\' sshd slow', async () => {
+      const rx = new Receiver();
+      await rx.start();
+      try {
+        const r = await http('POST', '/vnflcm/v2/subscriptions', { body: { callbackUri: `${rx.url}/cb`, filter: { notificationTypes: ['VnfLcmOperationOccurrenceNotification'] } } });
+        await admin({ notifications: { reorder: 3 }, slowSshd: { ms: 4321 } });
+        await waitOp(await instantiate(await create('reordered')));
+        await os.drainNotifications();
+        const deliveries = (await (await fetch(`${os.adminUrl}/notifications`, { headers: { Authorization: `Bearer ${os.adminToken}` } })).json()) as { subscriptionId: string; operationState: string; status: number }[];
+        const mine = deliveries.filter((d) => d.subscriptionId === (r.json as { id: string }).id);
+        assert.deepEqual(mine.map((d) => d.operationState), ['COMPLETED', 'PROCESSING', 'STARTING']);
+        assert.ok(mine.every((d) => d.status === 204));
+        assert.equal(vms.created[vms.created.length - 1]!.sshdDelayMs, 4321);
+        await http('DELETE', `/vnflcm/v2/subscriptions/${(r.json as { id: string }).id}`);
       } finally {
         await rx.stop();
       }

@@ -210,6 +210,10 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   admin.get('/notifications', (_req, res) => {
     res.json(notifier.deliveries);
   });
+  // how often Keystone was asked to validate a token (the cache keeps this low)
+  admin.get('/stats', (_req, res) => {
+    res.json({ keystoneTokenValidations: validator.keystoneCalls });
+  });
   app.use('/_sandbox', admin);
 
   app.get('/', (_req, res) => {

@@ -42,7 +42,7 @@ export interface DeliveryRecord {
   notificationType: string;
   operationState?: string;
   vnfLcmOpOccId?: string;
-  status: number | 'error' | 'dropped';
+  status: number | 'pending' | 'error' | 'dropped';
   at: string;
 }
 
@@ -206,11 +206,14 @@ export class Notifier {
     for (const s of this.subscriptions.values()) {
       if (!this.wants(s, probe, subject)) continue;
       const body = build(s);
-      const record = (status: DeliveryRecord['status']): void => {
-        this.deliveries.push({
+      // recorded when dispatched (so the log shows send order), status filled in on completion
+      const record = (status: DeliveryRecord['status']): DeliveryRecord => {
+        const rec: DeliveryRecord = {
           subscriptionId: s.id, notificationId: body.id as string, notificationType: body.notificationType as string,
           operationState: body.operationState as string | undefined, vnfLcmOpOccId: body.vnfLcmOpOccId as string | undefined, status, at: new Date().toISOString(),
-        });
+        };
+        this.deliveries.push(rec);
+        return rec;
       };
       if (this.faults.drop > 0) {
         this.faults.drop--;
@@ -223,7 +226,12 @@ export class Notifier {
         copies = 2;
       }
       const send = (): void => {
-        for (let i = 0; i < copies; i++) this.track(this.deliver(s, body).then(record));
+        for (let i = 0; i < copies; i++) {
+          const rec = record('pending');
+          this.track(this.deliver(s, body).then((status) => {
+            rec.status = status;
+          }));
+        }
       };
       if (this.faults.reorder > 0) {
         // hold this one; when the last held one arrives, release them newest first
