@@ -692,6 +692,15 @@ export class KubeApi {
     return this.commitUpdate(t.r.status ? t : { ...t, sub: undefined }, old, { ...clone(old), status, metadata: { ...metaOf(old), resourceVersion: undefined } }, this.internalCtx(manager), undefined);
   }
 
+  /** Create or replace a whole object (spec and metadata; status kept), as a controller does. */
+  internalPut(obj: Obj, manager = 'kube-controller-manager'): Obj {
+    const m = metaOf(obj);
+    const t = this.target(obj.apiVersion as string, obj.kind as string, m.namespace as string | undefined, m.name as string);
+    const old = this.store.get(storeKey(t.r), t.namespace, t.name!);
+    if (!old) return this.internalCreate(obj, manager);
+    return this.commitUpdate(t, old, { ...clone(obj), metadata: { ...clone(m), resourceVersion: undefined } }, this.internalCtx(manager), undefined);
+  }
+
   internalDelete(obj: Obj): void {
     const m = metaOf(obj);
     const t = this.target(obj.apiVersion as string, obj.kind as string, m.namespace as string | undefined, m.name as string);

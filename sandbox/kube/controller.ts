@@ -66,6 +66,7 @@ export class Controller {
       if (e.type === 'MODIFIED' && meta.deletionTimestamp) this.later(() => this.finalizeNamespace(meta.name as string));
       return;
     }
+    if (e.key === 'events.k8s.io/events') this.later(() => this.mirrorEvent(e));
     if (e.key === 'apps/deployments') {
       const key = `${ns}/${String(meta.name)}`;
       if (e.type === 'DELETED') { clearTimeout(this.deployments.get(key)?.timer); this.deployments.delete(key); }
@@ -79,6 +80,33 @@ export class Controller {
         if (namespace && metaOf(namespace).deletionTimestamp) this.later(() => this.finalizeNamespace(ns));
       }
     }
+  }
+
+  /**
+   * The real server stores both Event APIs in one place; here each events.k8s.io/v1 Event is
+   * mirrored as a core v1 Event, so `kubectl get events` and `kubectl describe` show what
+   * mixmesh reports.
+   */
+  private mirrorEvent(e: StoreEvent): void {
+    const meta = metaOf(e.object);
+    const ref = { apiVersion: 'v1', kind: 'Event', metadata: { name: meta.name as string, namespace: meta.namespace as string } };
+    if (e.type === 'DELETED') { this.api.internalDelete(ref); return; }
+    const current = this.api.internalGet('events.k8s.io/v1', 'Event', meta.namespace as string, meta.name as string);
+    if (!current) return;
+    const o = current;
+    const series = o.series as Obj | undefined;
+    this.api.internalPut({
+      ...ref,
+      metadata: { ...ref.metadata, ...(metaOf(o).labels ? { labels: metaOf(o).labels } : {}) },
+      involvedObject: o.regarding ?? {}, ...(o.related ? { related: o.related } : {}),
+      reason: o.reason, message: o.note, type: o.type, action: o.action,
+      reportingComponent: o.reportingController ?? '', reportingInstance: o.reportingInstance ?? '',
+      source: o.deprecatedSource ?? { component: o.reportingController ?? '' },
+      eventTime: o.eventTime ?? null,
+      firstTimestamp: o.deprecatedFirstTimestamp ?? o.eventTime ?? metaOf(o).creationTimestamp,
+      lastTimestamp: (series?.lastObservedTime as string | undefined) ?? o.deprecatedLastTimestamp ?? o.eventTime ?? metaOf(o).creationTimestamp,
+      count: (series?.count as number | undefined) ?? o.deprecatedCount ?? 1,
+    }, 'event-mirror');
   }
 
   private seedNamespace(ns: string): void {

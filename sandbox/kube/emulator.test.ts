@@ -245,6 +245,18 @@ describe('sandbox/kube emulator with @kubernetes/client-node', function () {
     assert.equal(gone.status, 404);
   });
 
+  it('events.k8s.io/v1 Events also show as core v1 Events (kubectl get events, describe)', async () => {
+    await objects.create({ apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'cafe.1', namespace: 'default' },
+      regarding: { apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', name: 'cafe', namespace: 'default' }, reason: 'Deploying', note: 'creating 2 VMs', type: 'Normal', action: 'Deploy',
+      reportingController: 'mixmesh.io/orchestrator', reportingInstance: 'mixmesh-1', eventTime: '2026-01-01T00:00:00.000000Z' } as Obj);
+    let found: Obj[] = [];
+    while (found.length === 0) {
+      found = (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.kind=MeshService,involvedObject.name=cafe' })).items as unknown as Obj[];
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual([found[0]!.reason, found[0]!.message, found[0]!.reportingComponent], ['Deploying', 'creating 2 VMs', 'mixmesh.io/orchestrator']);
+  });
+
   it('Istio kinds are validated by the package schemas and the CEL rules', async () => {
     const vs = await apiError(objects.create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'default' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a', port: { number: 'eighty' } } }] }] } } as Obj));
     assert.equal(vs.code, 422);
