@@ -13,7 +13,7 @@ import { MixmeshError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
 import { canBind, checkHostTools } from './preflight.js';
-import { buildTemplate, createUpperLayer } from './rootfs.js';
+import { buildTemplate, copyRootfs, createUpperLayer, overlaySupported } from './rootfs.js';
 import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ export interface LocalVmProviderOptions {
 
 interface VmRecord extends Omit<SandboxVm, 'rootfs'> {
   name: string;
-  /** the overlay's upper directory: what the VM changed */
+  /** on the host: the overlay's upper directory (what the VM changed), or the full copy without overlayfs */
   upper: string;
   dir: string;
   pid: number;
@@ -62,6 +62,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
   await mkdir(vmsDir, { recursive: true, mode: 0o755 });
   await killStaleVms(vmsDir);
   const template = await buildTemplate(join(vmsDir, '.template'));
+  const overlay = overlaySupported();
   const log = (options.log ?? silentLogger).child({ part: 'sandbox/vms' });
   const vms = new Map<string, VmRecord>();
   const reserved = new Set<number>();
@@ -104,8 +105,11 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     const hostKeyPath = join(vmDir, 'ssh_host_ed25519_key');
     try {
       await mkdir(vmDir, { mode: 0o755 });
-      const [layer] = await Promise.all([
-        createUpperLayer(vmDir, { hosts: `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, hostname: `${hostname}\n`, authorizedKeys }),
+      const files = { hosts: `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, hostname: `${hostname}\n`, authorizedKeys };
+      const [[mountRoot, rootOnHost]] = await Promise.all([
+        overlay
+          ? createUpperLayer(vmDir, files).then((l) => [`mount -t overlay overlay -o ${shellQuote(`lowerdir=${template.rootfs},upperdir=${l.upper},workdir=${l.work}`)} /mnt`, l.upper] as const)
+          : copyRootfs(template.rootfs, join(vmDir, 'rootfs'), files).then((r) => [`mount --bind ${shellQuote(r)} /mnt`, r] as const),
         run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${hostname}`, '-f', hostKeyPath]),
       ]);
       const hostPublicKey = (await readFile(`${hostKeyPath}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
@@ -120,8 +124,8 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         `hostname ${shellQuote(hostname)}`,
         'mount -t tmpfs -o mode=755 tmpfs /run',
         'mkdir -m 755 /run/sshd',
-        // the VM's root: the shared template under its own upper layer; gone with the namespace
-        `mount -t overlay overlay -o ${shellQuote(`lowerdir=${template.rootfs},upperdir=${layer.upper},workdir=${layer.work}`)} /mnt`,
+        // the VM's root: the shared template under its own upper layer (or a full copy); gone with the namespace
+        mountRoot,
         // the VM's own /proc: ps and kill -0 inside see only the VM's processes
         'mount -t proc proc /mnt/proc',
         ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
@@ -139,8 +143,12 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       const pid = child.pid;
       if (pid === undefined) throw new MixmeshError('INTERNAL', `sandbox VM ${opts.serverId}: could not start setpriv/unshare`);
       await writeFile(join(vmDir, 'pid'), `${pid}\n`);
-      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, upper: layer.upper, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
+      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, upper: rootOnHost, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
       vms.set(opts.serverId, vm);
+      child.once('exit', (code, signal) => {
+        // a VM that ends on its own (sshd could not bind, a mount failed) says so, and where to look
+        if (vms.get(opts.serverId) === vm) log.warn({ serverId: opts.serverId, address, code, signal, sshdLog: join(vmDir, 'sshd.log') }, 'sandbox VM ended by itself');
+      });
       log.info({ serverId: opts.serverId, address, delayMs }, 'sandbox VM created');
       return publicView(vm);
     } catch (e) {
