@@ -10,6 +10,9 @@ need=()
 { [ -x /usr/bin/openstack ] && /usr/bin/python3 -c 'import tackerclient' >/dev/null 2>&1; } || need+=(python3-openstackclient python3-tackerclient)
 [ -x /usr/bin/keystone-manage ] || need+=(keystone)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+# the sidecar tests make a real CA certificate; ssh-keygen makes VM host keys and the sandbox key
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/bin/ssh-keygen ] || need+=(openssh-client)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
