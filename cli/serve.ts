@@ -1,0 +1,40 @@
+/**
+ * `mixmesh serve`: the orchestrator API and controller against the configured cluster and
+ * OpenStack, with the injector in-process on its own listener (`--no-injector`: a remote one at
+ * MIXMESH_INJECTOR_URL). Runs until SIGTERM/SIGINT; exit 0 on a clean stop.
+ */
+import { createLogger } from '../common/logger.js';
+import { loadConfig, type ConfigFlags } from '../orchestrator/config.js';
+
+export interface ServeOptions {
+  config?: string;
+  kubeconfig?: string;
+  listen?: string;
+  tokensFile?: string;
+  injector?: boolean;
+  injectorListen?: string;
+  injectorUrl?: string;
+  callbackUrl?: string;
+  callbackAuth?: string;
+}
+
+export async function runServe(opts: Record<string, unknown>): Promise<number> {
+  const flags: ConfigFlags = {};
+  for (const key of ['config', 'kubeconfig', 'listen', 'tokensFile', 'injectorListen', 'injectorUrl', 'callbackUrl', 'callbackAuth', 'systemNamespace'] as const) {
+    if (typeof opts[key] === 'string') flags[key] = opts[key];
+  }
+  if (opts.injector === false) flags.injector = false;
+  // configuration once, validated, frozen: the only place serve reads the environment
+  const config = loadConfig({ flags, env: process.env, cwd: process.cwd() });
+  const log = createLogger({ name: 'mixmesh', level: process.env.MIXMESH_LOG_LEVEL ?? 'info' });
+  const { startStack } = await import('../orchestrator/stack.js');
+  const stack = await startStack({ config, log });
+  process.stderr.write(`mixmesh serve: API on ${stack.url}${stack.injectorUrl ? `, injector on ${stack.injectorUrl}` : ''}${stack.openstack ? '' : ' (no OpenStack configured: VM descriptors get 422 OPENSTACK_NOT_CONFIGURED)'}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'stopping');
+  await stack.stop();
+  return 0;
+}
