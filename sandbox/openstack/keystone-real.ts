@@ -14,6 +14,21 @@ import { freePort, sleep } from './http-util.js';
 export const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
 export const KEYSTONE_WSGI = '/usr/bin/keystone-wsgi-public';
 
+const SETPRIV = '/usr/bin/setpriv';
+
+/** Kill a keystone an earlier sandbox on the same DIR left running (its pid file, if it still names DIR). */
+function killLeftover(dir: string): void {
+  const pidFile = join(dir, 'pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(dir, 'keystone.conf'))) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}
+
 export function realKeystoneInstalled(): boolean {
   return existsSync(KEYSTONE_MANAGE) && existsSync(KEYSTONE_WSGI);
 }
@@ -45,6 +60,7 @@ function run(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessE
  * Resolves when `GET /v3` answers.
  */
 export async function startRealKeystone(dir: string, password: string, region: string, services: readonly CatalogServiceSpec[]): Promise<RealKeystone> {
+  killLeftover(dir);
   // a fresh database and key repositories every start: the sandbox is ephemeral
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -80,8 +96,11 @@ export async function startRealKeystone(dir: string, password: string, region: s
   await run(KEYSTONE_MANAGE, [...base, 'bootstrap', '--bootstrap-public-url', `${authUrl}/`, '--bootstrap-region-id', region], log, { ...process.env, OS_BOOTSTRAP_PASSWORD: password });
   await registerServicesInDb(join(dir, 'keystone.db'), region, services, log);
   const out = openSync(join(dir, 'keystone-wsgi.log'), 'a');
-  const child: ChildProcess = spawn(KEYSTONE_WSGI, ['--port', String(port), '--host', '127.0.0.1', '--', '--config-file', conf], { stdio: ['ignore', out, out], detached: false });
+  // under setpriv --pdeathsig KILL it dies with us, even when we are killed (like the sandbox VMs)
+  const args = [KEYSTONE_WSGI, '--port', String(port), '--host', '127.0.0.1', '--', '--config-file', conf];
+  const child: ChildProcess = existsSync(SETPRIV) ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ...args], { stdio: ['ignore', out, out] }) : spawn(args[0] as string, args.slice(1), { stdio: ['ignore', out, out] });
   closeSync(out);
+  if (child.pid) writeFileSync(join(dir, 'pid'), String(child.pid));
   let exited = false;
   child.once('exit', () => {
     exited = true;

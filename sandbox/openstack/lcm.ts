@@ -308,7 +308,8 @@ export class TackerLcm {
     const create = async (): Promise<void> => {
       for (const i of wanted) {
         if (op.created[i]) continue;
-        const cp = cps.find((c, idx) => idx === i && (c.cpdId === `${vdu}_CP1` || cps.length === count));
+        // the i-th requested external CP configuration belongs to the i-th VM
+        const cp = cps[i];
         const fixed = cp?.fixedAddresses[0];
         if (fixed !== undefined) {
           if (!isIpv4InSandbox(fixed)) throw new HttpProblem(422, `fixedAddresses ${fixed} (cpConfig ${cp?.cpConfigId}) is outside the sandbox network 127.0.10.0/24`, 'Fixed address not available');
@@ -549,9 +550,10 @@ export class TackerLcm {
     r.post('/vnf_instances/:id/instantiate', (req, res) => {
       const inst = this.inst(req.params.id as string);
       const body = objectBody(req, 'instantiate');
+      // like Tacker: the request is validated (400) before the instance state is checked (409)
+      const checked = this.checkInstantiateRequest(inst, body);
       if (inst.view.instantiationState === 'INSTANTIATED') throw new HttpProblem(409, `VnfInstance ${inst.view.id} is already INSTANTIATED.`);
       this.busy(inst);
-      const checked = this.checkInstantiateRequest(inst, body);
       const op = this.newOp(inst, 'INSTANTIATE', body);
       op.vimConnectionInfo = checked.vimConnectionInfo;
       this.notifyOp(op, inst);
