@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { MixmeshError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
+import { claimAddress, releaseAddress } from './addresses.js';
 import { canBind, checkHostTools } from './preflight.js';
 import { buildTemplate, copyRootfs, createUpperLayer, overlaySupported } from './rootfs.js';
 import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
@@ -69,6 +70,28 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
   let sshdDelayMs = options.sshdDelayMs ?? DEFAULT_SSHD_DELAY_MS;
   const authorizedKeys = `${options.authorizedKeys.map((k) => k.trim()).join('\n')}\n`;
 
+  /** Reserve n in this process, claim it host-wide, and test-bind it; false (all undone) if any fails. */
+  async function take(n: number): Promise<boolean> {
+    if (reserved.has(n)) return false;
+    reserved.add(n); // before any await: a parallel create must not try the same address
+    const address = `${VM_NETWORK_PREFIX}${n}`;
+    if (!(await claimAddress(address, vmsDir))) {
+      reserved.delete(n);
+      return false;
+    }
+    if (!(await canBind(address, 22))) {
+      await releaseAddress(address);
+      reserved.delete(n);
+      return false;
+    }
+    return true;
+  }
+
+  async function release(n: number): Promise<void> {
+    await releaseAddress(`${VM_NETWORK_PREFIX}${n}`);
+    reserved.delete(n);
+  }
+
   async function allocateAddress(fixed?: string): Promise<number> {
     if (fixed !== undefined) {
       const m = /^127\.0\.10\.(\d{1,3})$/.exec(fixed);
@@ -76,20 +99,10 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       if (!(n >= 1 && n <= 254)) {
         throw new MixmeshError('BAD_REQUEST', `fixed address ${fixed} is outside the sandbox VM network 127.0.10.0/24 (allowed: 127.0.10.1 … 127.0.10.254)`);
       }
-      if (reserved.has(n)) throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is already used by a sandbox VM`);
-      reserved.add(n); // before the await: a parallel create must not test the same address
-      if (!(await canBind(fixed, 22))) {
-        reserved.delete(n);
-        throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is in use (something listens on ${fixed}:22)`);
-      }
+      if (!(await take(n))) throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is in use (by a sandbox VM, or something listens on ${fixed}:22)`);
       return n;
     }
-    for (let n = 1; n <= 254; n++) {
-      if (reserved.has(n)) continue;
-      reserved.add(n);
-      if (await canBind(`${VM_NETWORK_PREFIX}${n}`, 22)) return n;
-      reserved.delete(n); // another sandbox's VM: skip it, look again next time
-    }
+    for (let n = 1; n <= 254; n++) if (await take(n)) return n;
     throw new MixmeshError('BAD_REQUEST', 'no free address left in 127.0.10.0/24 for a sandbox VM');
   }
 
@@ -152,7 +165,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       log.info({ serverId: opts.serverId, address, delayMs }, 'sandbox VM created');
       return publicView(vm);
     } catch (e) {
-      reserved.delete(n);
+      await release(n);
       await rm(vmDir, { recursive: true, force: true });
       throw e;
     }
@@ -164,7 +177,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     vms.delete(serverId);
     await killVm(vm.pid, vm.exited);
     await rm(vm.dir, { recursive: true, force: true });
-    reserved.delete(Number(vm.address.slice(VM_NETWORK_PREFIX.length)));
+    await release(Number(vm.address.slice(VM_NETWORK_PREFIX.length)));
     log.info({ serverId, address: vm.address }, 'sandbox VM removed');
   }
 
