@@ -13,7 +13,8 @@ import { formatResult, LIMITS, oversizeProblem, parseAndValidate, parseDescripto
 import type { MeshService } from '../descriptor/index.js';
 import { DEFAULT_MESH_VALUES, fastYamlStream, KUBERNETES_KINDS, parseMeshValues, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
 import { planTackerRequests } from '../orchestrator/planner/tacker.js';
-import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/index.js';
+// the bundle's own index: the injector's package index also loads the SSH client (~1 s of start-up)
+import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/bundle/index.js';
 
 export interface RenderCliOptions {
   output?: string;
