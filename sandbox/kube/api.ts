@@ -5,7 +5,7 @@
  * and @kubernetes/client-node work unchanged against it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID, randomBytes, sign, createPublicKey } from 'node:crypto';
+import { randomUUID, randomBytes, sign, createPublicKey, createHash, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, qualified, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
 import { BUILTIN_RESOURCES, groupVersion, listTypeFor, resourceFromCrd, storeKey, type Obj, type ResourceInfo } from './resources.js';
@@ -32,6 +32,7 @@ export interface ApiOptions {
 }
 
 const BODY_LIMIT = 3 * 1024 * 1024;
+const BOOKMARK_EVERY_MS = 60_000;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -133,7 +134,7 @@ export class KubeApi {
       const auth = req.headers.authorization ?? '';
       const url = new URL(req.url ?? '/', 'https://emulator');
       if (['/healthz', '/livez', '/readyz'].includes(url.pathname)) { res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok'); return; }
-      if (auth !== `Bearer ${this.opts.pki.adminToken}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      if (!sameSecret(auth, `Bearer ${this.opts.pki.adminToken}`)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       await this.route(req, res, url);
     } catch (e) {
       const err = e instanceof ApiError ? e : e instanceof PatchError ? new ApiError(422, 'Invalid', e.message) : new ApiError(500, 'InternalError', `Internal error occurred: ${e instanceof Error ? e.message : String(e)}`);
@@ -286,16 +287,21 @@ export class KubeApi {
       res.end();
       return;
     }
-    if (rvParam === '' || rvParam === '0') for (const o of this.store.list(key, t.namespace).filter(match)) write('ADDED', this.present(t.r, t.version, o));
-    for (const e of backlog) if (e.key === key && match(e.object)) write(e.type, this.present(t.r, t.version, e.object));
+    const initial = q.get('sendInitialEvents') === 'true';
+    if (rvParam === '' || rvParam === '0' || initial) for (const o of this.store.list(key, t.namespace).filter(match)) write('ADDED', this.present(t.r, t.version, o));
+    const bookmark = (annotations?: Record<string, string>) => write('BOOKMARK', { apiVersion: groupVersion(t.r.group, t.version), kind: t.r.kind, metadata: { resourceVersion: String(this.store.rv), ...(annotations ? { annotations } : {}) } });
+    // watch-list clients learn that the initial state is complete from this bookmark
+    if (initial) bookmark({ 'k8s.io/initial-events-end': 'true' });
+    else for (const e of backlog) if (e.key === key && match(e.object)) write(e.type, this.present(t.r, t.version, e.object));
     const unsubscribe = this.store.subscribe((e) => {
       if (e.key === key && match(e.object)) write(e.type, this.present(t.r, t.version, e.object));
     });
     const timeout = Number(q.get('timeoutSeconds') ?? 1800);
     const timer = setTimeout(() => res.end(), Math.max(1, timeout) * 1000);
+    const bookmarks = q.get('allowWatchBookmarks') === 'true' ? setInterval(() => bookmark(), BOOKMARK_EVERY_MS) : undefined;
     this.watches.add(res);
     // the client leaving shows as the response closing (req 'close' fires when the body is read)
-    res.on('close', () => { unsubscribe(); clearTimeout(timer); this.watches.delete(res); });
+    res.on('close', () => { unsubscribe(); clearTimeout(timer); clearInterval(bookmarks); this.watches.delete(res); });
   }
 
   // ---------- writes ----------
@@ -719,6 +725,11 @@ export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 function pointerToField(pointer: string): string {
   return pointer.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`), '');
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const h = (x: string) => createHash('sha256').update(x).digest();
+  return timingSafeEqual(h(a), h(b));
 }
 
 function wantsTable(req: IncomingMessage): boolean {

@@ -186,6 +186,24 @@ describe('sandbox/kube emulator with @kubernetes/client-node', function () {
     assert.deepEqual(events, ['ADDED w', 'MODIFIED w', 'DELETED w']);
   });
 
+  it('watch-list: sendInitialEvents gives the current objects, then a bookmark marking their end', async () => {
+    const lines = await new Promise<string[]>((resolve, reject) => {
+      const req = request(`${emu.url}/api/v1/namespaces/istio-system/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, { ca: emu.caPem, headers: { Authorization: `Bearer ${emu.token}` } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+          if (text.includes('BOOKMARK')) { req.destroy(); resolve(text.trim().split('\n')); }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const events = lines.map((l) => JSON.parse(l) as { type: string; object: Obj });
+    assert.deepEqual(events.slice(0, -1).map((e) => `${e.type} ${e.object.metadata!.name}`), ['ADDED istio', 'ADDED istio-ca-root-cert', 'ADDED kube-root-ca.crt']);
+    assert.equal(events.at(-1)!.type, 'BOOKMARK');
+    assert.equal(events.at(-1)!.object.metadata!.annotations!['k8s.io/initial-events-end'], 'true');
+  });
+
   it('TokenRequest returns an RS256 JWT with aud, sub and exp; expirationSeconds < 600 is refused', async () => {
     const tr = await core.createNamespacedServiceAccountToken({ name: 'default', namespace: 'default', body: { spec: { audiences: ['istio-ca'], expirationSeconds: 3600 } } });
     const [h, p, s] = tr.status!.token.split('.') as [string, string, string];
