@@ -144,6 +144,26 @@ describe('clients/openstack against the emulator', function () {
     assert.equal(await client.tacker.vimExists('00000000-0000-4000-8000-000000000000'), false);
   });
 
+  it('sends the right headers: X-Auth-Token always, Version: 2.0.0 on /vnflcm/v2 only, JSON Content-Type with bodies', async () => {
+    const adminGet = async (method: string) => fetch(`${os.adminUrl}/requests`, { method, headers: { Authorization: `Bearer ${os.adminToken}` } });
+    await adminGet('DELETE');
+    const inst = await client.tacker.createVnfInstance({ vnfdId: PLAIN_VNFD_ID });
+    await client.tacker.getVnfInstance(inst.id);
+    await client.tacker.deleteVnfInstance(inst.id);
+    await client.tacker.listPackagesByVnfdId(PLAIN_VNFD_ID);
+    await client.tacker.vimExists(os.defaultVimId);
+    await assert.rejects(client.nova.getConsoleOutput('00000000-0000-4000-8000-000000000000'));
+    const log = (await (await adminGet('GET')).json()) as { method: string; path: string; query: string; version: string | null; xAuthToken: boolean; contentType: string | null }[];
+    assert.deepEqual(log.map((r) => `${r.method} ${r.path}`), [
+      'POST /vnflcm/v2/vnf_instances', `GET /vnflcm/v2/vnf_instances/${inst.id}`, `DELETE /vnflcm/v2/vnf_instances/${inst.id}`,
+      'GET /vnfpkgm/v1/vnf_packages', `GET /v1.0/vims/${os.defaultVimId}`, 'POST /compute/v2.1/servers/00000000-0000-4000-8000-000000000000/action',
+    ]);
+    assert.ok(log.every((r) => r.xAuthToken));
+    assert.deepEqual(log.map((r) => r.version), ['2.0.0', '2.0.0', '2.0.0', null, null, null]);
+    assert.deepEqual(log.map((r) => r.contentType), ['application/json', null, null, null, null, 'application/json']);
+    assert.equal(decodeURIComponent(log[3]!.query), `filter=(eq,vnfdId,${PLAIN_VNFD_ID})`);
+  });
+
   it('renews the token once on a 401 and goes on', async () => {
     const before = client.keystone.authCount;
     await client.tacker.listVnfInstances();

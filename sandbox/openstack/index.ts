@@ -175,6 +175,19 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   });
 
   // ---- routes ----
+  // what clients send (never the token itself), for tests and benchmarks: GET /_sandbox/requests
+  const requestLog: { method: string; path: string; query: string; version: string | null; xAuthToken: boolean; contentType: string | null; at: string }[] = [];
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (!req.path.startsWith('/_sandbox') && !req.path.startsWith('/identity')) {
+      const q = req.originalUrl.indexOf('?');
+      requestLog.push({
+        method: req.method, path: req.path, query: q >= 0 ? req.originalUrl.slice(q + 1) : '', version: req.get('version') ?? null,
+        xAuthToken: req.get('x-auth-token') !== undefined, contentType: req.get('content-type') ?? null, at: new Date().toISOString(),
+      });
+      if (requestLog.length > 10_000) requestLog.shift();
+    }
+    next();
+  });
   if (emulated) app.use('/identity', emulated.router());
 
   const admin = express.Router();
@@ -209,6 +222,13 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   });
   admin.get('/notifications', (_req, res) => {
     res.json(notifier.deliveries);
+  });
+  admin.get('/requests', (_req, res) => {
+    res.json(requestLog);
+  });
+  admin.delete('/requests', (_req, res) => {
+    requestLog.length = 0;
+    res.status(204).end();
   });
   // how often Keystone was asked to validate a token (the cache keeps this low)
   admin.get('/stats', (_req, res) => {
