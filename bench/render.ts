@@ -6,13 +6,13 @@
  * linear means that ratio ≤ 12. `npm run bench -- render [N…]`.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { toYaml } from '../common/yaml.js';
 import { parseAndValidate } from '../descriptor/index.js';
-import { renderAll } from '../mesh-config/index.js';
+import { fastYamlStream, renderAll, validateMeshObject } from '../mesh-config/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
@@ -126,6 +126,8 @@ export async function main(args: string[]): Promise<void> {
     const ratio = t1000.best / t100.best;
     out += `\nt(1000)/t(100) = ${ratio.toFixed(2)} (target ≤ 12: ${ratio <= 12 ? 'met' : 'NOT met'}); t(1000) = ${(t1000.best / 1000).toFixed(3)} s (target < 2 s: ${t1000.best < 2000 ? 'met' : 'NOT met'})\n`;
   }
+  const largest = rows[rows.length - 1];
+  if (largest) out += breakdown(largest.n, readFileSync(join(OUT, `render-${largest.n}.yaml`), 'utf8'));
   out += `load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs (wall times on a shared machine vary; cpu s is the child's own user+system time)\n`;
   process.stdout.write(out);
 }
@@ -135,4 +137,32 @@ function countObjects(text: string): number {
   const result = parseAndValidate(text, 'bench');
   if (!result.ok) throw new Error(`generated descriptor is invalid: ${result.problems.slice(0, 3).map((p) => `${p.pointer}: ${p.message}`).join('; ')}`);
   return renderAll(result.value).length;
+}
+
+/** Where the time goes, in this process (CPU ms per stage, after a warm-up run): the profile. */
+function breakdown(n: number, text: string): string {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const stages: Array<[string, number]> = [];
+  for (let round = 0; round < 2; round++) {
+    stages.length = 0;
+    let t = cpu();
+    const mark = (name: string) => {
+      const now = cpu();
+      stages.push([name, now - t]);
+      t = now;
+    };
+    const result = parseAndValidate(text, 'bench');
+    mark('descriptor parse + validate');
+    if (!result.ok) throw new Error('generated descriptor is invalid');
+    const objects = renderAll(result.value, undefined, { skipValidation: true });
+    mark('generators');
+    for (const o of objects) validateMeshObject(o);
+    mark('validateMeshObject (schema + CEL)');
+    fastYamlStream(objects);
+    mark('YAML stream');
+  }
+  return `\nin-process CPU ms at N=${n} (second run): ${stages.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\n`;
 }
