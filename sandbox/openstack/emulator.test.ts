@@ -544,6 +544,27 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
     });
   });
 
+  describe('stop', () => {
+    it('ends at once even with an operation held by a one-hour delay, removing the VMs it made', async () => {
+      const d = mkdtempSync(join(tmpdir(), 'mixmesh-os-stop-'));
+      const mem = new MemoryVmProvider();
+      const other = await startOpenStack({ dir: d, vmProvider: mem, keystone: 'emulated', latencies: { startingMs: 1, processingMs: 1, terminateMs: 1, sshdMs: 0 } });
+      try {
+        const c = other.credentials;
+        const tr = await fetch(`${other.authUrl}/auth/tokens`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: 'Default' }, password: c.password } } }, scope: { project: { name: c.projectName, domain: { name: 'Default' } } } } }) });
+        const h = { 'X-Auth-Token': tr.headers.get('x-subject-token') as string, Version: '2.0.0', 'Content-Type': 'application/json' };
+        await fetch(`${other.adminUrl}/faults`, { method: 'POST', headers: { Authorization: `Bearer ${other.adminToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ delay: { operation: 'INSTANTIATE', ms: 3_600_000 } }) });
+        const inst = (await (await fetch(`${other.tackerUrl}/vnflcm/v2/vnf_instances`, { method: 'POST', headers: h, body: JSON.stringify({ vnfdId: PLAIN_VNFD_ID }) })).json()) as { id: string };
+        assert.equal((await fetch(`${other.tackerUrl}/vnflcm/v2/vnf_instances/${inst.id}/instantiate`, { method: 'POST', headers: h, body: JSON.stringify({ flavourId: 'simple' }) })).status, 202);
+        while (mem.vms.size === 0) await new Promise((r) => setTimeout(r, 5));
+      } finally {
+        await other.stop();
+        rmSync(d, { recursive: true, force: true });
+      }
+      assert.equal(mem.vms.size, 0);
+    });
+  });
+
   describe('VNF packages and VIMs', () => {
     it('lists the seeded packages (plain first) and filters by vnfdId', async () => {
       const all = (await http('GET', '/vnfpkgm/v1/vnf_packages')).json as { vnfdId: string; onboardingState: string; operationalState: string }[];

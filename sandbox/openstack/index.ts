@@ -319,6 +319,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
       if (stopped) return;
       stopped = true;
       await lcm.stop();
+      notifier.stop();
       const vms = new Set<string>();
       for (const o of lcm.ops.values()) for (const vm of o.created) if (vm) vms.add(vm.serverId);
       for (const i of lcm.instances.values()) for (const vm of i.vms) vms.add(vm.serverId);

@@ -128,6 +128,8 @@ export class TackerLcm {
   private readonly d: LcmDeps;
   private stopped = false;
   private readonly running = new Set<Promise<void>>();
+  /** aborted on stop: latencies, fault delays and mgmt drivers end at once */
+  private readonly aborter = new AbortController();
 
   constructor(deps: LcmDeps) {
     this.d = deps;
@@ -136,7 +138,13 @@ export class TackerLcm {
   /** Stop driving operations (sandbox stop) and wait for the ones in flight to notice. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.aborter.abort();
     await Promise.allSettled([...this.running]);
+  }
+
+  /** A latency that ends early when the emulator stops. */
+  private wait(ms: number): Promise<void> {
+    return sleep(ms, this.aborter.signal);
   }
 
   private url(path: string): string {
@@ -322,7 +330,7 @@ export class TackerLcm {
         op.created[i] = vm;
       }
     };
-    const [made] = await Promise.allSettled([create(), sleep(this.d.latencies.processingMs + delay)]);
+    const [made] = await Promise.allSettled([create(), this.wait(this.d.latencies.processingMs + delay)]);
     if (this.stopped) return;
     if (made.status === 'rejected') {
       const e = made.reason as unknown;
@@ -390,7 +398,7 @@ export class TackerLcm {
       try {
         const r = await runMgmtDriver(script, {
           operation: 'instantiate_end', request: params, vnf_instance: instanceForDriver, grant_request: grantRequest, grant_response: grantResponse, tmp_csar_dir: inst.pkg.csarDir ?? '',
-        }, { env: this.d.mgmt.env, python: this.d.mgmt.python, timeoutMs: this.d.mgmt.timeoutMs });
+        }, { env: this.d.mgmt.env, python: this.d.mgmt.python, timeoutMs: this.d.mgmt.timeoutMs, signal: this.aborter.signal });
         if (r.exitCode !== 0) fail = problem(422, `instantiate_end failed: ${r.timedOut ? 'timed out' : r.stderr}`, 'Mgmt driver execution failed');
       } catch (e) {
         fail = problem(422, `instantiate_end failed: ${e instanceof Error ? e.message : String(e)}`, 'Mgmt driver execution failed');
@@ -412,7 +420,7 @@ export class TackerLcm {
   }
 
   private async runInstantiate(op: OpRec, inst: InstanceRec): Promise<void> {
-    await sleep(this.d.latencies.startingMs);
+    await this.wait(this.d.latencies.startingMs);
     if (this.stopped) return;
     const grant = takeFailure(this.d.faults, 'INSTANTIATE', 'grant');
     if (grant) {
@@ -427,7 +435,7 @@ export class TackerLcm {
   // ---------- terminate ----------
 
   private async terminateProcessing(op: OpRec, inst: InstanceRec): Promise<void> {
-    await sleep(this.d.latencies.terminateMs + (this.d.faults.delayMs.TERMINATE ?? 0));
+    await this.wait(this.d.latencies.terminateMs + (this.d.faults.delayMs.TERMINATE ?? 0));
     if (this.stopped) return;
     const injected = takeFailure(this.d.faults, 'TERMINATE', 'processing');
     if (injected) {
@@ -452,7 +460,7 @@ export class TackerLcm {
   }
 
   private async runTerminate(op: OpRec, inst: InstanceRec): Promise<void> {
-    await sleep(0);
+    await this.wait(0);
     if (this.stopped) return;
     this.setOpState(op, 'PROCESSING');
     await this.terminateProcessing(op, inst);
@@ -602,7 +610,7 @@ export class TackerLcm {
       if (op.view.operation !== 'INSTANTIATE') throw new HttpProblem(422, `Rollback of ${op.view.operation} is not supported.`);
       this.setOpState(op, 'ROLLING_BACK');
       this.drive(async () => {
-        await sleep(this.d.latencies.terminateMs);
+        await this.wait(this.d.latencies.terminateMs);
         await this.removeVms(op.created);
         op.created = [];
         if (this.stopped) return;

@@ -24,7 +24,7 @@ export interface MgmtDriverResult {
 
 const PICKLER = 'import sys, json, pickle; sys.stdout.buffer.write(pickle.dumps(json.load(sys.stdin)))';
 
-function runProcess(cmd: string, args: string[], input: Buffer, opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<{ code: number | null; stdout: Buffer; stderr: Buffer; timedOut: boolean }> {
+function runProcess(cmd: string, args: string[], input: Buffer, opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; signal?: AbortSignal }): Promise<{ code: number | null; stdout: Buffer; stderr: Buffer; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -34,6 +34,11 @@ function runProcess(cmd: string, args: string[], input: Buffer, opts: { env: Nod
       timedOut = true;
       child.kill('SIGKILL');
     }, opts.timeoutMs);
+    const onAbort = (): void => {
+      child.kill('SIGKILL');
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.once('error', (e) => {
@@ -42,6 +47,7 @@ function runProcess(cmd: string, args: string[], input: Buffer, opts: { env: Nod
     });
     child.once('close', (code) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut });
     });
     // a script that never reads stdin must not make us crash on EPIPE
@@ -51,10 +57,10 @@ function runProcess(cmd: string, args: string[], input: Buffer, opts: { env: Nod
 }
 
 /** Pickle the input and run `python3 script` with it on stdin. */
-export async function runMgmtDriver(script: string, input: MgmtDriverInput, opts: { env: NodeJS.ProcessEnv; python?: string; timeoutMs: number; cwd?: string }): Promise<MgmtDriverResult> {
+export async function runMgmtDriver(script: string, input: MgmtDriverInput, opts: { env: NodeJS.ProcessEnv; python?: string; timeoutMs: number; cwd?: string; signal?: AbortSignal }): Promise<MgmtDriverResult> {
   const python = opts.python ?? 'python3';
   const pickled = await runProcess(python, ['-c', PICKLER], Buffer.from(JSON.stringify(input)), { env: opts.env, timeoutMs: 30_000 });
   if (pickled.code !== 0) throw new Error(`pickling the mgmt driver input failed: ${pickled.stderr.toString('utf8').slice(-500)}`);
-  const r = await runProcess(python, [script], pickled.stdout, { env: opts.env, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
+  const r = await runProcess(python, [script], pickled.stdout, { env: opts.env, cwd: opts.cwd, timeoutMs: opts.timeoutMs, signal: opts.signal });
   return { exitCode: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), timedOut: r.timedOut };
 }

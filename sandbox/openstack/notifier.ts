@@ -156,6 +156,8 @@ export class Notifier {
   private readonly testTimeoutMs: number;
   private readonly deliveryTimeoutMs: number;
   private readonly pending = new Set<Promise<void>>();
+  /** aborted on stop: deliveries in flight end at once */
+  private readonly aborter = new AbortController();
 
   constructor(opts: { testTimeoutMs: number; deliveryTimeoutMs: number }) {
     this.testTimeoutMs = opts.testTimeoutMs;
@@ -260,7 +262,7 @@ export class Notifier {
         method: 'POST',
         headers: { Version: '2.0.0', 'Content-Type': 'application/json', Accept: 'application/json', ...(auth ? { Authorization: auth } : {}) },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.deliveryTimeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.deliveryTimeoutMs), this.aborter.signal]),
       });
       await res.arrayBuffer();
       return res.status;
@@ -268,6 +270,13 @@ export class Notifier {
       // Tacker does not retry on connection errors either: the receiver misses this event
       return 'error';
     }
+  }
+
+  /** Stop: nothing more is sent, deliveries in flight are cut. */
+  stop(): void {
+    this.held = [];
+    this.subscriptions.clear();
+    this.aborter.abort();
   }
 
   /** Release held (reordered) notifications and wait for every delivery in flight. */
