@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
+import { registerClientCommands } from './client/index.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
@@ -43,6 +44,49 @@ program
     const { runSandbox } = await import('./sandbox.js');
     process.exitCode = await runSandbox(opts);
   });
+
+program
+  .command('serve')
+  .description('run the orchestrator API and controller (and the injector on its own listener) until SIGTERM')
+  .option('--config <file>', 'configuration file (YAML)')
+  .option('--kubeconfig <file>', 'kubeconfig (KUBECONFIG)')
+  .option('--listen <host:port>', 'orchestrator API listen address (MIXMESH_LISTEN, default 127.0.0.1:7070)')
+  .option('--tokens-file <file>', 'API tokens: YAML [{name, role, sha256}] (MIXMESH_TOKENS_FILE)')
+  .option('--no-injector', 'do not start the injector; use the one at MIXMESH_INJECTOR_URL')
+  .option('--injector-listen <host:port>', 'injector listen address (MIXMESH_INJECTOR_LISTEN, default 127.0.0.1:7071)')
+  .option('--injector-url <url>', 'a remote injector (MIXMESH_INJECTOR_URL), with --no-injector')
+  .option('--callback-url <url>', 'Tacker notification callback URL (MIXMESH_CALLBACK_URL)')
+  .option('--callback-auth <kind>', 'basic or oauth2 (MIXMESH_CALLBACK_AUTH)')
+  .option('--system-namespace <ns>', 'where the callback Secret and the leader Lease live (MIXMESH_SYSTEM_NAMESPACE)')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runServe } = await import('./serve.js');
+    process.exitCode = await runServe(opts);
+  });
+
+program
+  .command('serve-injector')
+  .description('run a stand-alone VM Sidecar Injector until SIGTERM')
+  .option('--listen <host:port>', 'listen address (MIXMESH_INJECTOR_LISTEN, default 127.0.0.1:7071)')
+  .option('--kubeconfig <file>', 'kubeconfig (KUBECONFIG)')
+  .option('--artifacts <dir-or-url>', 'sidecar packages (MIXMESH_SIDECAR_ARTIFACTS)')
+  .option('--injector-notifications', 'act on Tacker COMPLETED notifications (stand-alone mode)')
+  .option('--parallel <n>', 'VMs injected at once')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runServeInjector } = await import('./serve-injector.js');
+    process.exitCode = await runServeInjector(opts);
+  });
+
+program
+  .command('demo')
+  .description('the whole story: sandbox + orchestrator + injector, deploy the IoT café, show it, tear it down')
+  .option('--dir <dir>', 'sandbox directory', '.mixmesh/sandbox')
+  .option('--keep', 'leave everything running until Ctrl-C')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runDemo } = await import('./demo.js');
+    process.exitCode = await runDemo(opts);
+  });
+
+registerClientCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {
