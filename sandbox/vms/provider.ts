@@ -3,21 +3,20 @@
  * inside `setpriv --pdeathsig KILL unshare --mount --pid --fork --kill-child`, so one SIGKILL of
  * the unshare pid ends the whole VM and the VMs die with the process that started them.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { MixmeshError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
 import { claimAddress, releaseAddress } from './addresses.js';
+import { generateEd25519HostKey } from './hostkey.js';
 import { canBind, checkHostTools } from './preflight.js';
 import { buildTemplate, copyRootfs, createUpperLayer, overlaySupported } from './rootfs.js';
 import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
 
-const run = promisify(execFile);
 
 export const VM_NETWORK_PREFIX = '127.0.10.';
 export const DEFAULT_SSHD_DELAY_MS = 300;
@@ -116,6 +115,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     const address = `${VM_NETWORK_PREFIX}${n}`;
     const vmDir = join(vmsDir, opts.serverId);
     const hostKeyPath = join(vmDir, 'ssh_host_ed25519_key');
+    const hostKey = generateEd25519HostKey(`root@${hostname}`);
     try {
       await mkdir(vmDir, { mode: 0o755 });
       const files = { hosts: `127.0.0.1\tlocalhost\n${address}\t${hostname}\n`, hostname: `${hostname}\n`, authorizedKeys };
@@ -123,9 +123,9 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         overlay
           ? createUpperLayer(vmDir, files).then((l) => [`mount -t overlay overlay -o ${shellQuote(`lowerdir=${template.rootfs},upperdir=${l.upper},workdir=${l.work}`)} /mnt`, l.upper] as const)
           : copyRootfs(template.rootfs, join(vmDir, 'rootfs'), files).then((r) => [`mount --bind ${shellQuote(r)} /mnt`, r] as const),
-        run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${hostname}`, '-f', hostKeyPath]),
+        writeFile(hostKeyPath, hostKey.privateKey, { mode: 0o600 }).then(() => writeFile(`${hostKeyPath}.pub`, `${hostKey.publicKey}\n`, { mode: 0o644 })),
       ]);
-      const hostPublicKey = (await readFile(`${hostKeyPath}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+      const hostPublicKey = hostKey.publicKey.split(' ').slice(0, 2).join(' ');
       const config = sshdConfig(address, hostKeyPath);
       const configPath = join(vmDir, 'sshd_config');
       await writeFile(configPath, config, { mode: 0o600 });
