@@ -1,6 +1,7 @@
 /**
  * The `x-kubernetes-validations` (CEL) rules of Istio 1.30's CRDs for the kinds mixmesh generates or
- * the sandbox stores, which `@kubernetes-models/istio` drops. The rule texts are Istio's, verbatim,
+ * the sandbox stores (every networking/security kind validateMeshObject knows; the rules are the same
+ * in every served version), which `@kubernetes-models/istio` drops. The rule texts are Istio's, verbatim,
  * and are evaluated with a CEL interpreter, so they behave as in the API server.
  * `test/istio-crds.test.ts` checks that this table equals the rules in Istio's own CRD file.
  *
@@ -68,7 +69,53 @@ function workloadRules(kind: string, at: string[]): CelRule[] {
   ];
 }
 
+const CONNECTION_POOL_DURATIONS = TRAFFIC_POLICY_DURATIONS.filter((f) => f[0] === 'connectionPool').map((f) => f.slice(1));
+
+function sidecarRules(): CelRule[] {
+  const rules: CelRule[] = [];
+  for (const at of [['spec', 'inboundConnectionPool'], ['spec', 'ingress', '[]', 'connectionPool']]) {
+    for (const f of CONNECTION_POOL_DURATIONS) rules.push({ kind: 'Sidecar', path: [...at, ...f], rule: DURATION, message: DURATION_MSG });
+  }
+  const tls = ['spec', 'ingress', '[]', 'tls'];
+  rules.push(
+    { kind: 'Sidecar', path: tls, rule: '(has(self.tlsCertificates) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1', message: 'only one of credentialNames or tlsCertificates can be set' },
+    { kind: 'Sidecar', path: tls, rule: '(has(self.credentialName) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1', message: 'only one of credentialName or credentialNames can be set' },
+    { kind: 'Sidecar', path: tls, rule: '(has(self.credentialNames) ? 1 : 0) + (has(self.tlsCertificates) ? 1 : 0) <= 1', message: 'only one of credentialName or tlsCertificates can be set' },
+    { kind: 'Sidecar', path: ['spec', 'workloadSelector', 'labels', '{}'], rule: '!self.contains("*")', message: 'wildcard is not supported in selector' },
+  );
+  return rules;
+}
+
+function serviceEntryRules(): CelRule[] {
+  const kind = 'ServiceEntry';
+  return [
+    { kind, path: ['spec'], rule: '(has(self.workloadSelector) ? 1 : 0) + (has(self.endpoints) ? 1 : 0) <= 1', message: 'only one of WorkloadSelector or Endpoints can be set' },
+    {
+      kind,
+      path: ['spec'],
+      rule: '!((has(self.addresses) ? self.addresses : []).exists(k, k.contains("/")) && !((has(self.resolution) ? self.resolution : "NONE") in ["STATIC", "NONE"]))',
+      message: 'CIDR addresses are allowed only for NONE/STATIC resolution types',
+    },
+    { kind, path: ['spec'], rule: '((has(self.resolution) ? self.resolution : "NONE") == "NONE") ? !has(self.endpoints) : true', message: 'NONE mode cannot set endpoints' },
+    {
+      kind,
+      path: ['spec'],
+      rule: '((has(self.resolution) ? self.resolution : "") == "DNS_ROUND_ROBIN") ? ((has(self.endpoints) ? self.endpoints : []).size() <= 1) : true',
+      message: 'DNS_ROUND_ROBIN mode cannot have multiple endpoints',
+    },
+    ...workloadRules(kind, ['spec', 'endpoints', '[]']),
+    { kind, path: ['spec', 'endpoints', '[]'], rule: 'has(self.address) || has(self.network)', message: 'Address is required' },
+    { kind, path: ['spec', 'hosts', '[]'], rule: 'self != "*"', message: 'hostname cannot be wildcard' },
+    { kind, path: ['spec', 'ports'], rule: 'self.all(l1, self.exists_one(l2, l1.number == l2.number))', message: 'port number cannot be duplicated' },
+    { kind, path: ['spec', 'ports', '[]', 'number'], rule: PORT, message: PORT_MSG },
+    { kind, path: ['spec', 'ports', '[]', 'targetPort'], rule: PORT, message: PORT_MSG },
+    { kind, path: ['spec', 'workloadSelector', 'labels', '{}'], rule: '!self.contains("*")', message: 'wildcard is not supported in selector' },
+  ];
+}
+
 export const CEL_RULES: readonly CelRule[] = Object.freeze([
+  ...sidecarRules(),
+  ...serviceEntryRules(),
   ...destinationRuleRules(),
   ...[['corsPolicy', 'maxAge'], ['fault', 'delay', 'exponentialDelay'], ['fault', 'delay', 'fixedDelay'], ['retries', 'backoff'], ['retries', 'perTryTimeout'], ['timeout']]
     .map((f): CelRule => ({ kind: 'VirtualService', path: ['spec', 'http', '[]', ...f], rule: DURATION, message: DURATION_MSG })),

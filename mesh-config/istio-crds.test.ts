@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadIstioCrds, type IstioCrds } from '../test/helpers/istio-crds.js';
-import { CEL_RULES, renderAll, validateMeshObject } from './index.js';
+import { CEL_RULES, renderAll, validateMeshObject, VALIDATED_KINDS } from './index.js';
 import { specExample } from './fixtures/spec-example.js';
 import { isMixmeshError, isMixmeshError as isErr } from '../common/errors.js';
 
@@ -30,14 +30,18 @@ describe("mesh-config against Istio's own CRDs (istio-crds.gen.yaml)", () => {
     crds = loadIstioCrds();
   });
 
-  it('our CEL rule table is exactly the CRDs\' rules for each kind we validate', () => {
+  it('our CEL rule table is exactly the CRDs\' rules for every kind and served version we validate', () => {
     const kinds = [...new Set(CEL_RULES.map((r) => r.kind))].sort();
-    assert.ok(kinds.length >= 7, kinds.join(','));
-    for (const kind of kinds) {
-      const group = ['AuthorizationPolicy', 'PeerAuthentication'].includes(kind) ? 'security.istio.io/v1' : 'networking.istio.io/v1';
-      const theirs = crds.rules(group, kind).map(key).sort();
+    assert.ok(kinds.length >= 9, kinds.join(','));
+    const istioKeys = VALIDATED_KINDS.filter((k) => k.includes('istio.io'));
+    assert.equal(istioKeys.length, 9 * 2 + 7, istioKeys.join(' '));
+    for (const k of istioKeys) {
+      const kind = k.slice(k.lastIndexOf('/') + 1);
+      const apiVersion = k.slice(0, k.lastIndexOf('/'));
+      const theirs = crds.rules(apiVersion, kind).map(key).sort();
       const ours = CEL_RULES.filter((r) => r.kind === kind).map(key).sort();
-      assert.deepEqual(ours, theirs, kind);
+      assert.ok(theirs.length > 0 || ours.length === 0, `${k}: no CRD rules found`);
+      assert.deepEqual(ours, theirs, k);
     }
     // kinds we generate whose CRD has rules must all be in the table
     for (const kind of ['DestinationRule', 'VirtualService', 'Gateway', 'WorkloadGroup', 'PeerAuthentication', 'AuthorizationPolicy']) assert.ok(kinds.includes(kind), kind);
@@ -92,6 +96,19 @@ describe("mesh-config against Istio's own CRDs (istio-crds.gen.yaml)", () => {
       };
       assert.ok(crds.check(gw).some((p) => p.includes('only one of credentialName or credentialNames')));
       assert.throws(() => validateMeshObject(gw), /only one of credentialName or credentialNames/);
+    });
+
+    it('a ServiceEntry with a duplicated port number breaks an exists_one rule (v1 and v1beta1)', () => {
+      for (const apiVersion of ['networking.istio.io/v1', 'networking.istio.io/v1beta1']) {
+        const se = (numbers: number[]) => ({
+          apiVersion, kind: 'ServiceEntry', metadata: { name: 'se', labels: {} },
+          spec: { hosts: ['db.example.com'], resolution: 'DNS', ports: numbers.map((n, i) => ({ number: n, name: `tcp-${i}`, protocol: 'TCP' })) },
+        });
+        assert.deepEqual(crds.check(se([80, 81])), []);
+        assert.doesNotThrow(() => validateMeshObject(se([80, 81])));
+        assert.ok(crds.check(se([80, 80])).some((p) => p.includes('port number cannot be duplicated')));
+        assert.throws(() => validateMeshObject(se([80, 80])), /\/spec\/ports: port number cannot be duplicated/);
+      }
     });
 
     it('a wildcard selector label breaks a CEL rule', () => {

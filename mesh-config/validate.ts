@@ -18,6 +18,23 @@ import { WorkloadEntry } from '@kubernetes-models/istio/networking.istio.io/v1/W
 import { WorkloadGroup } from '@kubernetes-models/istio/networking.istio.io/v1/WorkloadGroup';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
+// older served versions, for the sandbox API emulator (kubectl users still write them)
+import { DestinationRule as DestinationRule_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
+import { Gateway as Gateway_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
+import { ServiceEntry as ServiceEntry_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/ServiceEntry';
+import { Sidecar as Sidecar_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Sidecar';
+import { VirtualService as VirtualService_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
+import { WorkloadEntry as WorkloadEntry_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/WorkloadEntry';
+import { WorkloadGroup as WorkloadGroup_v1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/WorkloadGroup';
+import { DestinationRule as DestinationRule_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/DestinationRule';
+import { Gateway as Gateway_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/Gateway';
+import { ServiceEntry as ServiceEntry_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/ServiceEntry';
+import { Sidecar as Sidecar_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/Sidecar';
+import { VirtualService as VirtualService_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/VirtualService';
+import { WorkloadEntry as WorkloadEntry_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/WorkloadEntry';
+import { WorkloadGroup as WorkloadGroup_v1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/WorkloadGroup';
+import { AuthorizationPolicy as AuthorizationPolicy_v1beta1 } from '@kubernetes-models/istio/security.istio.io/v1beta1/AuthorizationPolicy';
+import { PeerAuthentication as PeerAuthentication_v1beta1 } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
 import { MixmeshError } from '../common/errors.js';
 import { CEL_RULES, type CelRule } from './cel-rules.js';
 
@@ -40,6 +57,22 @@ const MODELS: Record<string, ModelClass> = {
   'networking.istio.io/v1/WorkloadGroup': WorkloadGroup as unknown as ModelClass,
   'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy as unknown as ModelClass,
   'security.istio.io/v1/PeerAuthentication': PeerAuthentication as unknown as ModelClass,
+  'networking.istio.io/v1beta1/DestinationRule': DestinationRule_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/Gateway': Gateway_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/ServiceEntry': ServiceEntry_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/Sidecar': Sidecar_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/VirtualService': VirtualService_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/WorkloadEntry': WorkloadEntry_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1beta1/WorkloadGroup': WorkloadGroup_v1beta1 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/DestinationRule': DestinationRule_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/Gateway': Gateway_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/ServiceEntry': ServiceEntry_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/Sidecar': Sidecar_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/VirtualService': VirtualService_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/WorkloadEntry': WorkloadEntry_v1alpha3 as unknown as ModelClass,
+  'networking.istio.io/v1alpha3/WorkloadGroup': WorkloadGroup_v1alpha3 as unknown as ModelClass,
+  'security.istio.io/v1beta1/AuthorizationPolicy': AuthorizationPolicy_v1beta1 as unknown as ModelClass,
+  'security.istio.io/v1beta1/PeerAuthentication': PeerAuthentication_v1beta1 as unknown as ModelClass,
 };
 
 /** The apiVersion/kind pairs validateMeshObject knows. */
