@@ -119,6 +119,11 @@ describe('sandbox/sidecar-package: the stand-in istio-sidecar in a real sandbox 
           await shell.put(good, path, 0o644);
           assert.equal((await probe(vm.address)).status, 200, `${what} repaired`);
         }
+        if (format === 'deb') {
+          // busybox dpkg removes what the package installed
+          await shell.exec('dpkg -P istio-sidecar', { step: 'purge' });
+          assert.equal((await shell.exec('for f in /usr/local/bin/pilot-agent /usr/local/bin/envoy /lib/systemd/system/istio.service; do test -e $f && echo left $f; done; true')).stdout, '');
+        }
       } finally {
         await shell.close();
         await provider.remove(`sidecar-${format}`);
