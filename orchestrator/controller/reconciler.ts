@@ -362,7 +362,9 @@ export class Reconciler {
       try {
         return [o, await run.applyIfChanged(o)] as const;
       } catch (e) {
-        throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', `apply ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}: ${(e as Error).message}`, 'ApplyFailed');
+        const context = `apply ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+        const message = (e as Error).message;
+        throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', message.startsWith(context) ? message : `${context}: ${message}`, 'ApplyFailed');
       }
     }));
     return results.filter(([, r]) => r === 'created' || r === 'configured').map(([o]) => `${o.kind}/${o.metadata.name}`);
