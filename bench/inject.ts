@@ -61,9 +61,14 @@ async function floorRun(world: VmWorld, vms: SandboxVm[], pkg: string): Promise<
     const ssh = new NodeSSH();
     await ssh.connect({ host: vm.address, username: 'root', privateKey: world.clientKey, hostVerifier: (key: Buffer) => key.equals(Buffer.from(vm.hostPublicKey.split(' ')[1]!, 'base64')) });
     await ssh.putFile(pkg, '/tmp/istio-sidecar.tar.gz');
+    // node-ssh keeps no 'error' listener after connect: a reset when the VM goes would crash the process
+    ssh.connection?.on('error', () => undefined);
     const r = await ssh.execCommand('tar -xzf /tmp/istio-sidecar.tar.gz -C /');
     if (r.code !== 0) throw new Error(`floor extract on ${vm.address}: ${r.stderr}`);
-    ssh.dispose();
+    await new Promise<void>((resolve) => {
+      ssh.connection?.once('close', () => resolve());
+      ssh.dispose();
+    });
   }));
   return (performance.now() - started) / 1000;
 }

@@ -341,13 +341,22 @@ export class Injector {
     let secrets: string[] = [];
     let shell: ConnectedShell | undefined;
     try {
-      const resolved = await this.resolve(injection);
-      secrets = [resolved.files.token, resolved.files.rootCert.trim()];
       this.set(injection, 'Connecting');
       const connectRecord: StepRecord = { name: 'connect', startedAt: new Date(this.now()).toISOString() };
       injection.steps.push(connectRecord);
+      // the cluster reads and the SSH handshake overlap; both must succeed
+      const connecting = this.connect(injection);
+      let resolved: Awaited<ReturnType<Injector['resolve']>>;
       try {
-        shell = await this.connect(injection);
+        [resolved, shell] = await Promise.all([
+          this.resolve(injection).catch((e: unknown) => {
+            // never leave a session open behind a failed resolve (and never wait for it)
+            void connecting.then((s) => s.close(), () => undefined).catch(() => undefined);
+            throw e;
+          }),
+          connecting,
+        ]);
+        secrets = [resolved.files.token, resolved.files.rootCert.trim()];
         connectRecord.changed = false;
       } catch (e) {
         connectRecord.error = errorOf(e, secrets);

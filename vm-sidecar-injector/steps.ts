@@ -191,6 +191,7 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
     // the package: upload only when the VM does not already keep this exact file
     let staged: string | undefined;
     let sha256: string | undefined;
+    let size: number | undefined;
     let url: string | undefined;
     const fileName = packageFileName(kind, istioVersion);
     await steps.around('upload-package', async (record) => {
@@ -198,6 +199,7 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
         const local = `${source.dir.replace(/\/+$/, '')}/${fileName}`;
         try {
           sha256 = await fileSha256(local);
+          size = statSync(local).size;
         } catch (e) {
           throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `sidecar package ${local} cannot be read (MIXMESH_SIDECAR_ARTIFACTS): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
         }
@@ -217,7 +219,7 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
         record.changed = false; // the VM fetches it in install-package, when it has no copy yet
       }
     });
-    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, sha256, staged, url }), {
+    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, sha256, size, staged, url }), {
       failure: stepFailure('install-package', 'SIDECAR_PACKAGE_FAILED', secrets),
     });
     const version = await steps.script('check-version', versionScript(), { failure: stepFailure('check-version', 'SIDECAR_PACKAGE_FAILED', secrets) });
@@ -233,12 +235,15 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
 
     // the bootstrap files travel over SFTP into the private staging directory, never on a command line
     const placed = await steps.script('place-files', placeFilesScript(staging, plan.files.hosts, systemd), {
+      // one SFTP session, requests in flight together
       before: async () => {
-        await shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`);
-        await shell.putContent(plan.files.meshYaml, `${staging}/mesh`);
-        await shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`);
-        await shell.putContent(plan.files.token, `${staging}/istio-token`);
-        if (systemd) await shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`);
+        await Promise.all([
+          shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`),
+          shell.putContent(plan.files.meshYaml, `${staging}/mesh`),
+          shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`),
+          shell.putContent(plan.files.token, `${staging}/istio-token`),
+          ...(systemd ? [shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`)] : []),
+        ]);
       },
     });
     const restart = parseKv(placed.stdout).get('restart') === '1';

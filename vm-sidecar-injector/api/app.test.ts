@@ -10,7 +10,7 @@ import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
 import { Injector, type Injection } from '../injector.js';
 import { parseConsoleHostKeys, sshConnector } from '../shell.js';
 import { MemoryCluster } from '../testing/memory-cluster.js';
-import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from '../testing/vm-world.js';
+import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, sshdUp, type VmWorld } from '../testing/vm-world.js';
 import { createInjectorApp } from './app.js';
 
 const VERSION = '1.30.3';
@@ -135,6 +135,7 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
 
   it('injects a VM (console host key), reports every step, changes nothing when asked again, uninstalls clean', async () => {
     const vm = await world.provider.create({ serverId: 'srv-ok', name: 'order-api-v1-0' });
+    await sshdUp(world, vm);
     const clean = snapshot(vm.rootfs);
     const created = await call('POST', '/v1/injections', direct(vm));
     assert.equal(created.status, 202);

@@ -41,9 +41,10 @@ export function seedCluster(cluster: MemoryCluster, world: VmWorld, pkg: 'deb' |
   });
 }
 
-export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger; maxParallel?: number; connectBudgetMs?: number } = {}): Promise<InjectorFixture> {
+export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger; maxParallel?: number; connectBudgetMs?: number; renewal?: boolean; tokenLifetimeSeconds?: number } = {}): Promise<InjectorFixture> {
   const cluster = new MemoryCluster();
   seedCluster(cluster, world);
+  cluster.tokenLifetimeSeconds = opts.tokenLifetimeSeconds;
   const log = opts.log ?? silentLogger;
   const nova = {
     async getServer(serverId: string) {
@@ -59,7 +60,7 @@ export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger;
   };
   const injector = new Injector({
     cluster, nova, connect: sshConnector({ connectBudgetMs: opts.connectBudgetMs ?? 5000, log }), parseConsoleHostKeys, meshValues: DEFAULT_MESH_VALUES,
-    artifacts: { dir: world.artifacts }, log, maxParallel: opts.maxParallel ?? 8, readiness: { attempts: 40, intervalSeconds: 0.1 }, renewal: false,
+    artifacts: { dir: world.artifacts }, log, maxParallel: opts.maxParallel ?? 8, readiness: { attempts: 40, intervalSeconds: 0.1 }, renewal: opts.renewal ?? false,
   });
   const server: Server = createServer(createInjectorApp({ injector, token: FIXTURE_TOKEN, log }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectSsh } from '../../clients/ssh/index.js';
 import { createLocalVmProvider, type LocalVmProvider } from '../../sandbox/vms/index.js';
 import { buildSidecarPackage, type SidecarPackageFormat } from '../../sandbox/sidecar-package/index.js';
 
@@ -49,6 +50,12 @@ export async function prepareArtifacts(dir: string, cacheDir: string, version: s
     rmSync(target, { force: true });
     linkSync(pkg.path, target);
   }
+}
+
+/** Wait until a VM's sshd answers (its rootfs view is complete only from then on). */
+export async function sshdUp(world: VmWorld, vm: { address: string; hostPublicKey: string }): Promise<void> {
+  const shell = await connectSsh({ host: vm.address, username: 'root', privateKey: world.clientKey, hostKey: { expected: [vm.hostPublicKey] }, connectBudgetMs: 30_000 });
+  await shell.close();
 }
 
 export interface Entry {
