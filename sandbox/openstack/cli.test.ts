@@ -118,9 +118,12 @@ describe('sandbox/openstack with the real OpenStack CLI and Keystone', function 
     }
   });
 
-  it('prints ProblemDetails detail on errors', async () => {
+  it('prints ProblemDetails detail on errors (and tells v1 users to ask for v2)', async () => {
     const r = await lcm('create', '00000000-0000-4000-8000-00000000beef');
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /VnfdId 00000000-0000-4000-8000-00000000beef not found/);
+    const v1 = await cli(['vnflcm', 'list']);
+    assert.notEqual(v1.code, 0);
+    assert.match(v1.stderr, /--os-tacker-api-version 2/);
   });
 });

@@ -246,6 +246,10 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
     res.json({ uriPrefix: '/vnflcm', apiVersions: [{ version: '2.0.0', isDeprecated: false }] });
   });
   app.use('/vnflcm/v2', lcm.router());
+  // the CLI without --os-tacker-api-version 2 talks v1: say what to do instead of a bare 404
+  app.use('/vnflcm/v1', () => {
+    throw new HttpProblem(404, 'this sandbox serves VNF LCM v2 only: use openstack --os-tacker-api-version 2 vnflcm …');
+  });
   app.use('/vnfpkgm/v1', packages.router());
   const vimView = (v: Vim): unknown => ({
     id: v.id, name: v.name, type: 'openstack', description: 'the mixmesh sandbox cloud', tenant_id: 'admin', auth_url: v.authUrl, is_default: true, status: 'REACHABLE',
