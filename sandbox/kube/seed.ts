@@ -8,49 +8,23 @@ import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.i
 import { meshObjectProblems, VALIDATED_KINDS } from '../../mesh-config/index.js';
 import { toYaml } from '../../common/yaml.js';
 import type { KubeApi, ExtraValidator } from './api.js';
-import type { Obj, PrinterColumn } from './resources.js';
+import type { Obj } from './resources.js';
+import { ISTIO_KINDS, type IstioKind } from './istio-kinds.js';
+import schemas from './istio-schemas.gen.json' with { type: 'json' };
 
-interface IstioKind {
-  group: 'networking.istio.io' | 'security.istio.io';
-  kind: string;
-  plural: string;
-  shortNames: string[];
-  columns: PrinterColumn[];
-}
-
-const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' };
-
-export const ISTIO_KINDS: IstioKind[] = [
-  { group: 'networking.istio.io', kind: 'VirtualService', plural: 'virtualservices', shortNames: ['vs'], columns: [
-    { name: 'Gateways', type: 'string', jsonPath: '.spec.gateways', description: 'The names of gateways and sidecars that should apply these routes' },
-    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The destination hosts to which traffic is being sent' }, age] },
-  { group: 'networking.istio.io', kind: 'DestinationRule', plural: 'destinationrules', shortNames: ['dr'], columns: [
-    { name: 'Host', type: 'string', jsonPath: '.spec.host', description: 'The name of a service from the service registry' }, age] },
-  { group: 'networking.istio.io', kind: 'Gateway', plural: 'gateways', shortNames: ['gw'], columns: [] },
-  { group: 'networking.istio.io', kind: 'ServiceEntry', plural: 'serviceentries', shortNames: ['se'], columns: [
-    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The hosts associated with the ServiceEntry' },
-    { name: 'Location', type: 'string', jsonPath: '.spec.location', description: 'Whether the service is external to the mesh or part of the mesh (MESH_EXTERNAL or MESH_INTERNAL)' },
-    { name: 'Resolution', type: 'string', jsonPath: '.spec.resolution', description: 'Service resolution mode for the hosts (NONE, STATIC, or DNS)' }, age] },
-  { group: 'networking.istio.io', kind: 'WorkloadEntry', plural: 'workloadentries', shortNames: ['we'], columns: [
-    age, { name: 'Address', type: 'string', jsonPath: '.spec.address', description: 'Address associated with the network endpoint.' }] },
-  { group: 'networking.istio.io', kind: 'WorkloadGroup', plural: 'workloadgroups', shortNames: ['wg'], columns: [age] },
-  { group: 'networking.istio.io', kind: 'Sidecar', plural: 'sidecars', shortNames: [], columns: [] },
-  { group: 'security.istio.io', kind: 'PeerAuthentication', plural: 'peerauthentications', shortNames: ['pa'], columns: [
-    { name: 'Mode', type: 'string', jsonPath: '.spec.mtls.mode', description: 'Defines the mTLS mode used for peer authentication.' },
-    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }] },
-  { group: 'security.istio.io', kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['ap'], columns: [
-    { name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' }, age] },
-  { group: 'security.istio.io', kind: 'RequestAuthentication', plural: 'requestauthentications', shortNames: ['ra'], columns: [] },
-];
+export { ISTIO_KINDS };
 
 /**
- * The package ships its schemas compiled into validators, not as JSON, so the CRDs keep spec and
- * status open (x-kubernetes-preserve-unknown-fields, still structural) and the emulator checks
- * each object with the package's validator plus the Istio CEL rules (mesh-config), through the
- * same extraValidators hook tests can use.
+ * An Istio CRD. The schema of `spec` comes from the package's type declarations
+ * (gen-istio-schemas.ts → istio-schemas.gen.json): structural, so unknown fields are pruned (or
+ * refused under fieldValidation=Strict) like on a real cluster. The package's compiled validator
+ * and the Istio CEL rules (mesh-config) then check what the tree cannot say (integers, patterns,
+ * required fields, oneOf), through the same extraValidators hook tests can use.
  */
+const SPEC_REQUIRED = new Set(['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup']);
+
 export function istioCrd(k: IstioKind): Obj {
-  const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  const spec = (schemas as Record<string, Obj>)[`${k.group}/v1/${k.kind}`] ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   return {
     apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
     metadata: { name: `${k.plural}.${k.group}`, labels: { app: 'istio-pilot', chart: 'istio', heritage: 'Tiller', release: 'istio' }, annotations: { 'helm.sh/resource-policy': 'keep' } },
@@ -60,7 +34,7 @@ export function istioCrd(k: IstioKind): Obj {
       versions: [{
         name: 'v1', served: true, storage: true, subresources: { status: {} },
         ...(k.columns.length ? { additionalPrinterColumns: k.columns } : {}),
-        schema: { openAPIV3Schema: { type: 'object', properties: { spec: { ...open, description: `Configuration for ${k.kind}` }, status: open } } },
+        schema: { openAPIV3Schema: { type: 'object', properties: { spec, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }, ...(SPEC_REQUIRED.has(k.kind) ? { required: ['spec'] } : {}) } },
       }],
     },
   };
