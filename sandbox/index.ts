@@ -119,17 +119,25 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       },
     };
 
-    const kube = await startKubeEmulator({ dir: join(dir, 'kube'), readyDelayMs: options.latencies?.podReadyMs ?? 1000 });
-    stops.push(() => kube.stop());
-    const openstack = await startOpenStack({
-      dir,
-      vmProvider: trackedVms,
-      latencies,
-      keystone: options.keystone ?? 'auto',
-      ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
-      logger: log,
-    });
-    stops.push(() => openstack.stop());
+    // the two emulators start side by side (Keystone's bootstrap takes seconds); both are stopped
+    // again when either fails
+    const [kubeStarted, openstackStarted] = await Promise.allSettled([
+      startKubeEmulator({ dir: join(dir, 'kube'), readyDelayMs: options.latencies?.podReadyMs ?? 1000 }),
+      startOpenStack({
+        dir,
+        vmProvider: trackedVms,
+        latencies,
+        keystone: options.keystone ?? 'auto',
+        ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
+        logger: log,
+      }),
+    ]);
+    if (kubeStarted.status === 'fulfilled') stops.push(() => kubeStarted.value.stop());
+    if (openstackStarted.status === 'fulfilled') stops.push(() => openstackStarted.value.stop());
+    if (kubeStarted.status === 'rejected') throw kubeStarted.reason;
+    if (openstackStarted.status === 'rejected') throw openstackStarted.reason;
+    const kube = kubeStarted.value;
+    const openstack = openstackStarted.value;
 
     await writeFile(paths.kubeconfig, kube.kubeconfig(), { mode: 0o600 });
     await writeFile(paths.cloudsYaml, openstack.cloudsYaml(), { mode: 0o600 });
