@@ -241,8 +241,9 @@ while [ $i -lt ${Math.max(1, Math.floor(attempts))} ]; do
   i=$((i+1))
   sleep ${intervalSeconds}
 done
-echo "${url} did not answer ready after ${attempts} attempts" >&2
+# the agent's last words first, the verdict last (errors quote the stderr tail)
 tail -n 5 /var/log/istio/istio.log >&2 2>/dev/null || true
+echo "${url} did not answer ready after ${attempts} attempts" >&2
 exit ${EXIT.NOT_READY}
 `;
 }

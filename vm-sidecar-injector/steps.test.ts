@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
@@ -10,6 +12,7 @@ import { runInstall, runReplaceToken, runUninstall, type InstallPlan } from './s
 import type { ConnectedShell } from './injector.js';
 import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from './testing/vm-world.js';
 import type { PackageKind } from './scripts.js';
+import { makeJwt } from './testing/memory-cluster.js';
 
 const VERSION = '1.30.3';
 const wg: WorkloadGroupLike = {
@@ -105,6 +108,47 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       await prepareArtifacts(mislabeled, PACKAGE_CACHE, '1.29.0', ['tar']);
       renameSync(join(mislabeled, 'istio-sidecar-1.29.0.tar.gz'), join(mislabeled, `istio-sidecar-${VERSION}.tar.gz`));
       await assert.rejects(runInstall(shell, plan(address, TOKEN, mislabeled)), (e: unknown) => isMixmeshError(e, 'SIDECAR_VERSION_MISMATCH') && /reports Istio "1.29.0", requested 1.30.3/.test(e.message));
+    } finally {
+      await shell.close();
+    }
+  });
+
+  it('fetches the package by URL on the VM (wget) when MIXMESH_SIDECAR_ARTIFACTS is an http base, once', async () => {
+    const { shell, address } = await open('steps-url');
+    const server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      const file = join(world.artifacts, (req.url ?? '/').slice(1));
+      if (!/^\/istio-sidecar-[0-9.]+\.(deb|rpm|tar\.gz)$/.test(req.url ?? '')) { res.statusCode = 404; res.end(); return; }
+      res.end(readFileSync(file));
+    });
+    const requests: string[] = [];
+    // the VMs share the host's network: a server on 127.0.0.1 is reachable from them
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const p = plan(address, TOKEN, world.artifacts, 'tar');
+      p.sidecar.source = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+      const first = await runInstall(shell, p);
+      assert.equal(first.unchanged, false);
+      const second = await runInstall(shell, p);
+      assert.equal(second.unchanged, true);
+      assert.deepEqual(requests, [`/istio-sidecar-${VERSION}.tar.gz`], 'fetched once');
+      p.sidecar.source = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/missing` };
+      p.sidecar.istioVersion = '1.29.9';
+      await assert.rejects(runInstall(shell, p), (e: unknown) => isMixmeshError(e, 'SIDECAR_PACKAGE_FAILED') && /cannot fetch/.test(e.message));
+    } finally {
+      server.close();
+      await shell.close();
+    }
+  });
+
+  it('a sidecar that never answers ready is SIDECAR_NOT_READY, with the agent\'s reason in the stderr tail', async () => {
+    const { shell, address } = await open('steps-notready');
+    try {
+      // a token for another audience: the agent refuses it
+      const wrongAudience = makeJwt({ aud: ['kubernetes'], exp: 9999999999 });
+      const p = plan(address, wrongAudience);
+      p.readiness = { attempts: 5, intervalSeconds: 0.1 };
+      await assert.rejects(runInstall(shell, p), (e: unknown) => isMixmeshError(e, 'SIDECAR_NOT_READY') && /audience lacks istio-ca.*did not answer ready after 5 attempts/.test(e.message) && !e.message.includes(wrongAudience));
     } finally {
       await shell.close();
     }
