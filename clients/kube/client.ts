@@ -54,6 +54,8 @@ export interface ApplyOptions {
   force?: boolean;
   /** how long to wait for applied CRDs to be Established (default 30 s) */
   crdTimeoutMs?: number;
+  /** objects of one kind applied at the same time (default 8) */
+  concurrency?: number;
 }
 
 export interface WatchEvent { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KubeObject }
@@ -67,6 +69,23 @@ export class KubeRequestError extends Error {
     super(message);
   }
 }
+
+/**
+ * What `prune` looks at unless told otherwise: the kinds mixmesh renders. Never Namespaces (they
+ * hold what others made too) and never WorkloadEntries (one per VM, made by the controller, not
+ * rendered).
+ */
+export const DEFAULT_PRUNE_KINDS: ReadonlyArray<{ apiVersion: string; kind: string }> = Object.freeze([
+  { apiVersion: 'networking.istio.io/v1', kind: 'Gateway' },
+  { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy' },
+  { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' },
+  { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService' },
+  { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule' },
+  { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup' },
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+]);
 
 /** Namespaces and CRDs first, then identities and workloads, then mesh objects (STYLE.md). */
 const KIND_RANK: Record<string, number> = {
@@ -281,35 +300,49 @@ export class KubeClient {
     const force = opts.force ?? true;
     const dryRun = opts.dryRun ?? false;
     const changes: ChangeSet = { created: [], configured: [], unchanged: [], pruned: [] };
-    const ordered = objects.map((o, i) => ({ o, i })).sort((a, b) => (KIND_RANK[a.o.kind] ?? 9) - (KIND_RANK[b.o.kind] ?? 9) || a.i - b.i).map((x) => x.o);
-    const first = ordered.filter((o) => (KIND_RANK[o.kind] ?? 9) <= 1);
-    const rest = ordered.filter((o) => (KIND_RANK[o.kind] ?? 9) > 1);
-    const applyOne = async (o: KubeObject): Promise<void> => {
+    const rank = (o: KubeObject) => KIND_RANK[o.kind] ?? 9;
+    const ordered = objects.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i).map((x) => x.o);
+    const applyOne = async (o: KubeObject): Promise<keyof Omit<ChangeSet, 'pruned'>> => {
       const desired = stripServerFields(o);
       const ref = refOf(desired);
       const started = Date.now();
       const live = await this.get(ref).catch((e: unknown) => { throw rewrap(e, `apply ${describeRef(ref)}`); });
+      let outcome: keyof Omit<ChangeSet, 'pruned'>;
       if (!live) {
         await this.ssa(desired, { fieldManager, force, dryRun });
-        changes.created.push(ref);
+        outcome = 'created';
       } else {
         const preview = await this.ssa(desired, { fieldManager, force, dryRun: true });
-        if (equalJson(comparable(preview), comparable(live))) changes.unchanged.push(ref);
+        if (equalJson(comparable(preview), comparable(live))) outcome = 'unchanged';
         else {
           if (!dryRun) await this.ssa(desired, { fieldManager, force, dryRun: false });
-          changes.configured.push(ref);
+          outcome = 'configured';
         }
       }
-      this.log.debug({ op: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name, ms: Date.now() - started }, 'applied');
+      this.log.debug({ op: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name, outcome, ms: Date.now() - started }, 'applied');
+      return outcome;
     };
-    for (const o of first) await applyOne(o);
-    if (!dryRun) {
-      for (const crd of first.filter((o) => o.kind === 'CustomResourceDefinition')) {
-        await this.waitFor(refOf(crd), (live) => conditionTrue(live, 'Established'), opts.crdTimeoutMs ?? 30_000);
+    // one kind rank after the other; inside a rank the objects are independent: a few at a time
+    const limit = Math.max(1, opts.concurrency ?? 8);
+    for (const r of [...new Set(ordered.map(rank))]) {
+      const group = ordered.filter((o) => rank(o) === r);
+      const outcomes: Array<keyof Omit<ChangeSet, 'pruned'>> = [];
+      let next = 0;
+      let failure: unknown;
+      const worker = async (): Promise<void> => {
+        while (next < group.length && failure === undefined) {
+          const i = next++;
+          try { outcomes[i] = await applyOne(group[i]!); } catch (e) { failure ??= e; }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, group.length) }, worker));
+      if (failure !== undefined) throw failure;
+      group.forEach((o, i) => changes[outcomes[i]!].push(refOf(stripServerFields(o))));
+      if (r === KIND_RANK.CustomResourceDefinition && !dryRun) {
+        for (const crd of group) await this.waitFor(refOf(crd), (live) => conditionTrue(live, 'Established'), opts.crdTimeoutMs ?? 30_000);
         this.discovery.clear();
       }
     }
-    for (const o of rest) await applyOne(o);
     return changes;
   }
 
@@ -317,10 +350,10 @@ export class KubeClient {
    * Delete the objects of `kinds` that carry the labels of `selector` but are not in `keep`
    * (what mixmesh created earlier and no longer renders).
    */
-  async prune(selector: string, keep: readonly ObjectRef[], opts: { kinds: ReadonlyArray<{ apiVersion: string; kind: string }>; namespace?: string; dryRun?: boolean }): Promise<ObjectRef[]> {
+  async prune(selector: string, keep: readonly ObjectRef[], opts: { kinds?: ReadonlyArray<{ apiVersion: string; kind: string }>; namespace?: string; dryRun?: boolean } = {}): Promise<ObjectRef[]> {
     const keepKeys = new Set(keep.map((r) => `${r.kind}|${r.namespace ?? ''}|${r.name}`));
     const pruned: ObjectRef[] = [];
-    for (const { apiVersion, kind } of opts.kinds) {
+    for (const { apiVersion, kind } of opts.kinds ?? DEFAULT_PRUNE_KINDS) {
       const { items } = await this.list(apiVersion, kind, { namespace: opts.namespace, labelSelector: selector });
       for (const o of items) {
         const ref = refOf(o);
