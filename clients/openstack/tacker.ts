@@ -2,7 +2,7 @@
  * Tacker client: VNF LCM v2 (instances, operations, subscriptions), VNF packages, VIMs
  * (tacker.md). Every /vnflcm/v2 call carries `Version: 2.0.0`; /vnfpkgm/v1 and /v1.0 carry none.
  */
-import { MixmeshError, silentLogger, type Logger } from '../../common/index.js';
+import { isMixmeshError, MixmeshError, silentLogger, type Logger } from '../../common/index.js';
 import { callService, type HttpDeps, type ServiceCall, type ServiceReply } from './http.js';
 import type { KeystoneSession } from './keystone.js';
 import type {
@@ -40,6 +40,13 @@ export interface WaitOptions {
   /** called with each newly observed state */
   onState?: (op: VnfLcmOpOcc) => void;
   signal?: AbortSignal;
+}
+
+/** A failure worth polling through: no answer, or a 5xx (not a 4xx, not a refused token). */
+function transient(e: unknown): boolean {
+  if (!isMixmeshError(e, 'TACKER_REQUEST_FAILED')) return false;
+  const status = e.details?.httpStatus;
+  return typeof status !== 'number' || status >= 500;
 }
 
 export class TackerClient {
@@ -166,11 +173,34 @@ export class TackerClient {
     options.onNotificationHint?.(poke);
     let interval = minMs;
     let lastState: string | undefined;
+    const sleepUnlessHinted = async (ms: number): Promise<void> => {
+      if (hinted) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        const onAbort = (): void => resolve();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        wake = () => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      });
+      wake = undefined;
+    };
     try {
       for (;;) {
         if (options.signal?.aborted) throw new MixmeshError('TACKER_OPERATION_TIMEOUT', `waiting for LCM operation ${opId} was cancelled`);
         hinted = false;
-        const op = await this.getOpOcc(opId);
+        let op: VnfLcmOpOcc;
+        try {
+          op = await this.getOpOcc(opId);
+        } catch (e) {
+          // a Tacker restart or a 5xx must not lose the operation: keep polling until the deadline
+          if (!transient(e) || Date.now() >= deadline) throw e;
+          await sleepUnlessHinted(Math.min(interval, Math.max(0, deadline - Date.now())));
+          interval = Math.min(maxMs, interval * 2);
+          continue;
+        }
         if (op.operationState !== lastState) {
           lastState = op.operationState;
           options.onState?.(op);
@@ -182,19 +212,7 @@ export class TackerClient {
             details: { opId, operationState: op.operationState },
           });
         }
-        if (!hinted) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.min(interval, left));
-            const onAbort = (): void => resolve();
-            options.signal?.addEventListener('abort', onAbort, { once: true });
-            wake = () => {
-              clearTimeout(timer);
-              options.signal?.removeEventListener('abort', onAbort);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
+        await sleepUnlessHinted(Math.min(interval, left));
         interval = hinted ? minMs : Math.min(maxMs, interval * 2);
       }
     } finally {
