@@ -16,7 +16,6 @@ import { checkNameConflicts, refOf } from '../conflicts.js';
 import { contains } from '../diff.js';
 import { buildEvent, EVENT_API_VERSION } from '../events.js';
 import type { OrchestratorMetrics } from '../metrics.js';
-import { timed } from '../metrics.js';
 import {
   FINALIZER,
   type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource, type MeshServiceStatus,
@@ -151,7 +150,7 @@ class Run {
     const current = live === undefined ? await this.deps.kube.get(refOf(o)) : live ?? undefined;
     if (current && o.kind === 'ServiceAccount' && current.metadata.labels?.[LABEL_SERVICE] !== this.name) return 'kept';
     if (current && contains(current, o)) return 'unchanged';
-    await timed(this.deps.metrics.kubeLatency, { verb: 'apply' }, () => this.deps.kube.apply(o));
+    await this.deps.kube.apply(o);
     return current ? 'configured' : 'created';
   }
 

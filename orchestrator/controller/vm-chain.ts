@@ -11,7 +11,6 @@ import { managedLabels, workloadLabels } from '../../common/labels.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
 import type { CallbackAuthority, OpHint } from '../callbacks.js';
 import type { OrchestratorMetrics } from '../metrics.js';
-import { timed } from '../metrics.js';
 import type { InjectorPort, KubeObject, LcmOpOcc, TackerPlan, TackerPort, VmInstanceStatus, VnfInstance } from '../ports.js';
 
 export interface VmChainDeps {
@@ -104,8 +103,9 @@ export class VmChain {
     this.deps.onProgress?.({ ...this.status });
   }
 
-  private call<T>(call: string, fn: () => Promise<T>): Promise<T> {
-    return timed(this.deps.metrics.tackerLatency, { call }, fn);
+  /** one Tacker/Nova call; the adapter (orchestrator/wiring.ts) times it into the metrics */
+  private call<T>(_call: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 
   private fail(code: ConstructorParameters<typeof MixmeshError>[0], message: string, rolledBack = false, cause?: unknown): never {

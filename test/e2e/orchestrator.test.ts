@@ -33,7 +33,7 @@ describe('e2e: orchestrator on the sandbox', function () {
 
   before(async () => {
     w = await startWorld();
-    for (const ns of ['cafe', 'retried', 'doomed', 'noisy', 'crashy']) {
+    for (const ns of ['cafe', 'retried', 'doomed', 'noisy', 'crashy', 'plugged']) {
       await w.stack.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       await w.stack.kube.create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: ns }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } });
     }
@@ -101,6 +101,20 @@ describe('e2e: orchestrator on the sandbox', function () {
     assert.equal((await w.api('POST', '/v1/tacker/notifications', { token: null, headers: { authorization: basic }, body: '{}', type: 'application/json' })).status, 401);
     assert.equal((await w.api('GET', '/v1/tacker/notifications', { token: null })).status, 401);
     assert.deepEqual(await writesByKind(w), {});
+  });
+
+  it('plugin mode: Tacker\'s instantiate_end injects, the orchestrator confirms and registers (one injection)', async () => {
+    const r = await w.api('PUT', '/v1/services/plugged/plugged', { body: vmService('plugged', 'plugged', 'plugin') });
+    assert.equal(r.status, 202, r.text);
+    const op = await w.waitOperation(String(r.json.operationId));
+    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
+    const svc = (await w.api('GET', '/v1/services/plugged/plugged')).json as { status: { microservices: { name: string; instances?: { vnfInstanceId: string; address: string; sidecar: string }[] }[] } };
+    const inst = svc.status.microservices.find((m) => m.name === 'db')!.instances![0]!;
+    assert.equal(inst.sidecar, 'Succeeded');
+    const injections = await fetch(`${w.stack.injectorUrl}/v1/injections?vnfInstanceId=${inst.vnfInstanceId}`, { headers: { authorization: `Bearer ${w.stack.injectorToken}` } });
+    const body = (await injections.json()) as { items?: unknown[] } | unknown[];
+    assert.equal((Array.isArray(body) ? body : body.items ?? []).length, 1, 'injected exactly once, by the plug-in');
+    assert.equal((await fetch(`http://${inst.address}:15021/healthz/ready`)).status, 200);
   });
 
   it('FAILED_TEMP once is retried and reaches Ready', async () => {

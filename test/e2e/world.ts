@@ -38,7 +38,9 @@ const LATENCIES = { startingMs: 50, processingMs: 150, terminateMs: 50, sshdMs: 
 export async function startWorld(options: { log?: Logger; latencies?: Partial<typeof LATENCIES>; stack?: Partial<StackOptions> } = {}): Promise<World> {
   const log = options.log ?? silentLogger;
   const dir = mkdtempSync(join(tmpdir(), 'mixmesh-e2e-'));
-  const sandbox = await startSandbox({ dir, latencies: { ...LATENCIES, ...options.latencies }, log });
+    // the Tacker plug-in (instantiate_end) reads the injector's URL and token from this file
+  const injectorConfig = join(dir, 'injector.json');
+  const sandbox = await startSandbox({ dir, latencies: { ...LATENCIES, ...options.latencies }, log, mgmtDriverEnv: { MIXMESH_INJECTOR_CONFIG: injectorConfig } });
   try {
     const artifacts = join(dir, 'artifacts');
     mkdirSync(artifacts, { recursive: true });
@@ -57,7 +59,11 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
     };
     const config = loadConfig({ env, cwd: dir, home: dir });
     const settings = { tackerPollMs: 300, readyPollMs: 50, resyncSeconds: 3600 };
-    const begin = (o: Partial<StackOptions> = {}): Promise<Stack> => startStack({ config, log, ...options.stack, ...o, settings: { ...settings, ...options.stack?.settings, ...o.settings } });
+    const begin = async (o: Partial<StackOptions> = {}): Promise<Stack> => {
+      const started = await startStack({ config, log, ...options.stack, ...o, settings: { ...settings, ...options.stack?.settings, ...o.settings } });
+      writeFileSync(injectorConfig, JSON.stringify({ url: started.injectorUrl, token: started.injectorToken }), { mode: 0o600 });
+      return started;
+    };
     let stack = await begin();
 
     const kubeRaw = (method: string, path: string): Promise<string> => new Promise((resolve, reject) => {
@@ -126,7 +132,7 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
 }
 
 /** a one-VM service (plus one container) for the fault tests */
-export function vmService(name: string, namespace = 'faults'): string {
+export function vmService(name: string, namespace = 'faults', injection: 'orchestrator' | 'plugin' = 'orchestrator'): string {
   return `apiVersion: mixmesh.io/v1alpha1
 kind: MeshService
 metadata: {name: ${name}, namespace: ${namespace}}
@@ -140,9 +146,10 @@ spec:
       runtime: vm
       ports: [{name: sql, port: 5432, protocol: TCP}]
       vm:
-        vnfdId: 6a4b5a1e-0000-4000-8000-000000000001
+        vnfdId: 6a4b5a1e-0000-4000-8000-00000000000${injection === 'plugin' ? 2 : 1}
         flavourId: simple
         ssh: {user: root, credentialsSecret: vm-ssh, hostKey: console}
+        sidecar: {injection: ${injection}}
   connections:
     - {from: web, to: db}
 `;
