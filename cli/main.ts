@@ -40,6 +40,7 @@ program
   .command('sandbox')
   .description('start the embedded sandbox cloud on loopback until SIGINT/SIGTERM')
   .option('--dir <dir>', 'where to write kubeconfig, clouds.yaml, openrc, ssh keys', '.mixmesh/sandbox')
+  .option('--keystone <mode>', 'real (Debian keystone), emulated, or auto (real when installed)')
   .action(async (opts: Record<string, unknown>) => {
     const { runSandbox } = await import('./sandbox.js');
     process.exitCode = await runSandbox(opts);
