@@ -195,7 +195,7 @@ export class KubeApi {
     if (method === 'GET') {
       const watch = q.get('watch') === 'true' || q.get('watch') === '1';
       this.count(target.name === undefined ? (watch ? 'watch' : 'list') : 'get', kindLabel, false);
-      if (watch) return this.watch(res, target, q);
+      if (watch) return this.watch(res, target, q, wantsTable(req));
       if (target.name === undefined) return this.list(req, res, target, q);
       const obj = this.get(target);
       if (wantsTable(req)) return send(res, 200, toTable(r, version, [obj], String(this.store.rv)));
@@ -205,6 +205,10 @@ export class KubeApi {
     if (!verb) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
     this.count(verb, kindLabel, dryRun);
     const body = await readBody(req);
+    const mediaType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    }
     let result: { code: number; object: Obj };
     if (method === 'POST' && target.sub === 'token') result = { code: 201, object: this.tokenRequest(target, parseJson(body)) };
     else if (method === 'POST') {
@@ -271,11 +275,13 @@ export class KubeApi {
     send(res, 200, { apiVersion: groupVersion(t.r.group, t.version), kind: t.r.listKind, metadata: { resourceVersion: rv }, items });
   }
 
-  private watch(res: ServerResponse, t: Target, q: URLSearchParams): void {
+  private watch(res: ServerResponse, t: Target, q: URLSearchParams, table: boolean): void {
     const key = storeKey(t.r);
     const match = this.selected(t, q);
     const rvParam = q.get('resourceVersion') ?? '';
-    const write = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`);
+    // `kubectl get -w` asks for Tables: each event then carries a one-row Table
+    const shape = (type: string, object: Obj) => (table && type !== 'ERROR' && type !== 'BOOKMARK' ? toTable(t.r, t.version, [object], String(metaOf(object).resourceVersion ?? this.store.rv)) : object);
+    const write = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object: shape(type, object) })}\n`);
     let backlog: StoreEvent[] | undefined = [];
     if (rvParam !== '' && rvParam !== '0') {
       backlog = this.store.since(Number(rvParam));
