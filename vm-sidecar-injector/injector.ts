@@ -240,17 +240,19 @@ export class Injector {
     if (!micro) throw new MixmeshError('NOT_FOUND', `MeshService ${identity.namespace}/${identity.service} has no VM microservice ${identity.name} version ${identity.version}`);
     const ssh = micro.vm?.ssh ?? {};
     if (!ssh.user || !ssh.credentialsSecret) throw new MixmeshError('BAD_REQUEST', `MeshService ${identity.namespace}/${identity.service}: ${identity.name} ${identity.version} has no vm.ssh.user / credentialsSecret`);
+    // the address mixmesh SSHes to: floating if the server has one, else fixed (vm-bootstrap.md)
     let address = server.fixedAddresses?.[0];
     let floating = false;
-    if (!address) {
-      if (!this.deps.nova) throw new MixmeshError('OPENSTACK_NOT_CONFIGURED', `server ${server.serverId} has no fixed address and the injector has no OpenStack configuration to ask Nova`);
+    if (this.deps.nova) {
       const s = await this.deps.nova.getServer(server.serverId);
       const all = Object.keys(s.addresses ?? {}).sort().flatMap((net) => s.addresses?.[net] ?? []).filter((a) => a.version === undefined || a.version === 4);
-      const pick = all.find((a) => a['OS-EXT-IPS:type'] === 'floating') ?? all[0];
-      if (!pick) throw new MixmeshError('NOVA_REQUEST_FAILED', `server ${server.serverId} has no IPv4 address yet`);
-      address = pick.addr;
-      floating = pick['OS-EXT-IPS:type'] === 'floating';
+      const float = all.find((a) => a['OS-EXT-IPS:type'] === 'floating');
+      if (float) [address, floating] = [float.addr, true];
+      else address ??= all[0]?.addr;
+    } else if (!address) {
+      throw new MixmeshError('OPENSTACK_NOT_CONFIGURED', `server ${server.serverId} has no fixed address and the injector has no OpenStack configuration to ask Nova`);
     }
+    if (!address) throw new MixmeshError('NOVA_REQUEST_FAILED', `server ${server.serverId} has no IPv4 address yet`);
     const pkg = micro.vm?.sidecar?.package;
     return {
       vnfInstanceId: body.vnfInstanceId,
@@ -441,7 +443,7 @@ export class Injector {
       shell = await this.connect(injection);
       await runReplaceToken(shell, injection.vm.user, resolved.files.token);
       const quick = new StepRunner(shell, injection.vm.user, secrets);
-      const ready = await quick.script('verify', verifyScript(injection.vm.address, 8, 0.25), { root: false }).then(() => true, () => false);
+      const ready = await quick.script('verify', verifyScript(injection.vm.address, 8, 0.25)).then(() => true, () => false);
       if (!ready) {
         log.warn('sidecar not ready after token renewal; re-bootstrapping');
         await runInstall(shell, {

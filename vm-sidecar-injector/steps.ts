@@ -254,7 +254,6 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
     observer.phase?.('Verifying');
     const readiness = plan.readiness ?? { attempts: 60, intervalSeconds: 0.25 };
     await steps.script('verify', verifyScript(plan.address, readiness.attempts, readiness.intervalSeconds), {
-      root: false,
       failure: (r) => (r.code === EXIT.NOT_READY ? stepFailure('verify', 'SIDECAR_NOT_READY', secrets)(r) : stepFailure('verify', 'SSH_COMMAND_FAILED', secrets)(r)),
     });
     record(steps, 'verify', false);

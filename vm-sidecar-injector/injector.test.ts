@@ -1,0 +1,43 @@
+import { strict as assert } from 'node:assert';
+import { isMixmeshError } from '../common/errors.js';
+import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { Injector, type NovaLike } from './injector.js';
+import { MemoryCluster } from './testing/memory-cluster.js';
+
+function injector(nova?: NovaLike): Injector {
+  const cluster = new MemoryCluster();
+  cluster.meshServices.set('cafe/iot-cafe', {
+    spec: { microservices: [{ name: 'order-api', version: 'v1', runtime: 'vm', vm: { ssh: { user: 'ubuntu', port: 2222, credentialsSecret: 'vm-ssh', hostKey: 'accept-new' }, sidecar: { package: 'rpm', istioVersion: '1.30.1' } } }] },
+  });
+  return new Injector({
+    cluster, nova, connect: async () => { throw new Error('not used'); }, parseConsoleHostKeys: () => [],
+    meshValues: DEFAULT_MESH_VALUES, artifacts: { dir: '/nonexistent' }, renewal: false,
+  });
+}
+
+const identity = { namespace: 'cafe', service: 'iot-cafe', name: 'order-api', version: 'v1', index: 0 };
+
+describe('vm-sidecar-injector/injector: the plug-in form', () => {
+  it('takes ssh user, port, credentials, host key and package from the MeshService; prefers a floating address from Nova', async () => {
+    const nova: NovaLike = {
+      getServer: async () => ({ addresses: { net0: [{ addr: '10.0.0.5', version: 4, 'OS-EXT-IPS:type': 'fixed' }, { addr: '203.0.113.9', version: 4, 'OS-EXT-IPS:type': 'floating' }] } }),
+      getConsoleOutput: async () => '',
+    };
+    const r = await injector(nova).resolvePluginRequest({ vnfInstanceId: 'v1', identity, servers: [{ serverId: 's1', fixedAddresses: ['10.0.0.5'] }] });
+    assert.deepEqual(r.vm, { address: '203.0.113.9', port: 2222, user: 'ubuntu', secretRef: { namespace: 'cafe', name: 'vm-ssh' }, hostKey: 'accept-new', serverId: 's1', floating: true });
+    assert.deepEqual(r.sidecar, { package: 'rpm', istioVersion: '1.30.1' });
+    assert.deepEqual(r.workload, { service: 'iot-cafe', name: 'order-api', version: 'v1', namespace: 'cafe' });
+  });
+
+  it('uses the fixed address without Nova, and refuses what it cannot resolve with stable codes', async () => {
+    const r = await injector().resolvePluginRequest({ vnfInstanceId: 'v1', identity, servers: [{ serverId: 's1', fixedAddresses: ['10.0.0.5'] }] });
+    assert.equal(r.vm.address, '10.0.0.5');
+    assert.equal(r.vm.floating, false);
+    const cases: [Parameters<Injector['resolvePluginRequest']>[0], string][] = [
+      [{ vnfInstanceId: 'v1', identity, servers: [{ serverId: 's1' }] }, 'OPENSTACK_NOT_CONFIGURED'],
+      [{ vnfInstanceId: 'v1', identity, servers: [{ serverId: 's1' }, { serverId: 's2' }] }, 'VNF_SHAPE_UNSUPPORTED'],
+      [{ vnfInstanceId: 'v1', identity: { ...identity, version: 'v9' }, servers: [{ serverId: 's1', fixedAddresses: ['10.0.0.5'] }] }, 'NOT_FOUND'],
+    ];
+    for (const [body, code] of cases) await assert.rejects(injector().resolvePluginRequest(body), (e: unknown) => isMixmeshError(e, code as never));
+  });
+});
