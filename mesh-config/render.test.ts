@@ -4,8 +4,16 @@ import { LABEL_MANAGED_BY, LABEL_PART_OF, LABEL_SERVICE } from '../common/labels
 import { toYamlStream } from '../common/yaml.js';
 import { DEFAULT_MESH_VALUES, KIND_ORDER, renderAll, validateMeshObject } from './index.js';
 import { specExample } from './fixtures/spec-example.js';
+import { readFileSync } from 'node:fs';
+import { parseAndValidate } from '../descriptor/index.js';
 
 describe('mesh-config/renderAll', () => {
+  it('the typed spec-example fixture is what validate() makes of the golden spec example', () => {
+    const result = parseAndValidate(readFileSync(new URL('../test/golden/spec-example/input.yaml', import.meta.url)), 'spec-example');
+    assert.ok(result.ok);
+    assert.deepEqual(specExample(), result.value);
+  });
+
   it('puts objects in the contract order (kind, then name) and is byte-identical run to run', () => {
     const objects = renderAll(specExample());
     const ranks = objects.map((o) => [KIND_ORDER.indexOf(o.kind as (typeof KIND_ORDER)[number]), o.metadata.name] as const);
