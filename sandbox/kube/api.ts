@@ -15,6 +15,7 @@ import { serverSideApply, trackUpdate, type ManagedFieldsEntry, type Part } from
 import { structuralProblems, validateAgainstSchema, type Cause } from './schema.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable } from './discovery.js';
 import type { Pki } from './pki.js';
+import { decodeKubernetesProtobuf } from './protobuf.js';
 
 export type ExtraValidator = (obj: Obj) => string[];
 
@@ -204,9 +205,14 @@ export class KubeApi {
     const verb = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' }[method];
     if (!verb) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
     this.count(verb, kindLabel, dryRun);
-    const body = await readBody(req);
+    let body = await readBody(req);
     const mediaType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
+    if (mediaType === 'application/vnd.kubernetes.protobuf' && method !== 'PATCH') {
+      let decoded: Obj | undefined;
+      try { decoded = decodeKubernetesProtobuf(body); } catch (e) { throw badRequest(`the body of the request could not be decoded: ${e instanceof Error ? e.message : String(e)}`); }
+      if (!decoded) throw new ApiError(415, 'UnsupportedMediaType', `protobuf bodies are understood for Namespace, ConfigMap, Secret, ServiceAccount and TokenRequest only; send ${r.kind} as application/json`);
+      body = Buffer.from(JSON.stringify(decoded));
+    } else if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
     }
     let result: { code: number; object: Obj };

@@ -149,6 +149,19 @@ spec:
     assert.match(bad.stderr, /MeshService "bad" is invalid: spec.replicas: Invalid value: "many": spec.replicas in body must be of type integer/);
   });
 
+  it('create namespace / configmap / secret / token: protobuf bodies are understood', async () => {
+    assert.equal((await kubectl('create', 'namespace', 'proto')).stdout.trim(), 'namespace/proto created');
+    const cm = await kubectl('create', 'configmap', 'c1', '-n', 'proto', '--from-literal=a=b');
+    assert.equal(cm.stdout.trim(), 'configmap/c1 created', cm.stderr);
+    const secret = await kubectl('create', 'secret', 'generic', 's1', '-n', 'proto', '--from-literal=key=value');
+    assert.equal(secret.stdout.trim(), 'secret/s1 created', secret.stderr);
+    const token = await kubectl('create', 'token', 'default', '-n', 'proto', '--audience', 'istio-ca', '--duration', '20m');
+    const payload = JSON.parse(Buffer.from(token.stdout.trim().split('.')[1]!, 'base64url').toString()) as { aud: string[]; sub: string };
+    assert.deepEqual([payload.aud, payload.sub], [['istio-ca'], 'system:serviceaccount:proto:default']);
+    const data = await kubectl('get', 'secret', 's1', '-n', 'proto', '-o', 'jsonpath={.data.key}');
+    assert.equal(Buffer.from(data.stdout, 'base64').toString(), 'value');
+  });
+
   it('delete: deleted, then get answers NotFound', async () => {
     const del = await kubectl('delete', 'deployment', 'web', '-n', 'cafe');
     assert.equal(del.code, 0, del.stderr);
