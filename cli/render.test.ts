@@ -14,11 +14,16 @@ interface Run { code: number; stdout: string; stderr: string }
 
 /** The real command, from source, as a user runs it (a child process; exit code and both streams). */
 function mixmesh(...args: string[]): Promise<Run> {
+  return mixmeshWithInput(undefined, ...args);
+}
+
+function mixmeshWithInput(input: string | undefined, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/bin.ts'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/bin.ts'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin!.end(input ?? '');
   });
 }
 
@@ -30,10 +35,12 @@ describe('mixmesh render (spawned)', function () {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('prints the YAML stream of the golden file; --format json prints the same objects as a List', async () => {
-    const [yaml, json] = await Promise.all([mixmesh('render', SPEC), mixmesh('render', SPEC, '--format', 'json')]);
+  it('prints the YAML stream of the golden file (also from stdin); --format json prints the same objects as a List', async () => {
+    const [yaml, json, stdin] = await Promise.all([mixmesh('render', SPEC), mixmesh('render', SPEC, '--format', 'json'), mixmeshWithInput(readFileSync(SPEC, 'utf8'), 'render', '-')]);
     assert.equal(yaml.code, 0, yaml.stderr);
     assert.equal(yaml.stdout, SPEC_EXPECTED);
+    assert.equal(stdin.code, 0, stdin.stderr);
+    assert.equal(stdin.stdout, SPEC_EXPECTED);
     assert.equal(json.code, 0, json.stderr);
     const list = JSON.parse(json.stdout) as { apiVersion: string; kind: string; items: unknown[] };
     assert.equal(list.apiVersion, 'v1');

@@ -1,5 +1,5 @@
 /**
- * `mixmesh render FILE [-o DIR] [--format yaml|json] [--config F]` (interfaces.md): every generated
+ * `mixmesh render FILE [-o DIR] [--format yaml|json] [--config F]` (interfaces.md; FILE `-` is stdin): every generated
  * Kubernetes/Istio object as one YAML stream (or a JSON `List`) on stdout; with `-o DIR`, files:
  * kubernetes.yaml, mesh.yaml, tacker/<vnfInstanceName>.json, vm/<name>-<version>/{cluster.env,
  * mesh.yaml,hosts} (templates with ${VM_ADDRESS} / ${EASTWEST_IP}; no token, no root cert).
@@ -50,7 +50,20 @@ export async function loadMeshValues(configPath: string | undefined): Promise<Me
   return values.value;
 }
 
+async function readStdin(): Promise<Buffer | { tooLarge: number }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > LIMITS.inputBytes) return { tooLarge: size }; // enough to know
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The descriptor's bytes (`-` is standard input), refusing to load one over the size limit. */
 async function readDescriptor(file: string): Promise<Buffer | { tooLarge: number }> {
+  if (file === '-') return readStdin();
   let handle;
   try {
     handle = await open(file, 'r');
