@@ -137,7 +137,8 @@ export interface Injection {
   id: string;
   state: InjectionState;
   code?: string;
-  error?: string;
+  /** the injector's {code, message} */
+  error?: unknown;
   vnfInstanceId?: string;
   hostKey?: string;
   tokenExpiresAt?: string;

@@ -200,6 +200,8 @@ export class ServiceManager {
     }
     if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
     if (isDeepStrictEqual(live.spec, desired.spec) && isDeepStrictEqual(userLabels(live.metadata.labels), service.metadata.labels)) {
+      // nothing to write, unless the last try of this generation failed: then try it again
+      if (live.status?.phase === 'Failed' && live.status.observedGeneration === live.metadata.generation) await this.requeue(live);
       return this.accepted(live);
     }
     const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });
@@ -281,9 +283,8 @@ export class ServiceManager {
     return { namespace, name, generation: live.metadata.generation ?? 1, operationId: `${live.metadata.uid}-delete` };
   }
 
+  /** the live status first (any replica may have run it); the in-memory log once the service is gone */
   async operation(id: string): Promise<OperationStatus> {
-    const cached = this.deps.operations.get(id);
-    if (cached) return cached;
     const m = /^([0-9a-f-]{36})-(\d+|delete)$/.exec(id);
     if (m) {
       const all = (await this.deps.kube.list(MESH_API_VERSION, MESH_KIND)) as MeshServiceResource[];
@@ -295,7 +296,18 @@ export class ServiceManager {
         if (m[2] === 'delete' ? owner.metadata.deletionTimestamp : Number(m[2]) === owner.metadata.generation) return { id, state: 'Queued', steps: [] };
       }
     }
+    const logged = this.deps.operations.get(id);
+    if (logged) return logged;
     throw new MixmeshError('NOT_FOUND', `operation ${id} does not exist`);
+  }
+
+  /** an unchanged PUT of a Failed service asks for another try of the same generation */
+  private async requeue(live: MeshServiceResource): Promise<void> {
+    const id = operationId(live);
+    const ops = (live.status?.operations ?? []).filter((o) => o.id !== id);
+    const queued: OperationStatus = { id, state: 'Queued', steps: [] };
+    await this.deps.kube.replaceStatus({ ...live, status: { ...live.status, phase: 'Pending', operations: [...ops, queued] } });
+    this.deps.operations.put(queued);
   }
 
   async events(namespace: string, name: string): Promise<ServiceEvent[]> {

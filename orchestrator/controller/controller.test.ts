@@ -159,6 +159,45 @@ describe('orchestrator controller', () => {
     assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-0'));
   });
 
+  it('re-applying the same descriptor after a failure tries that generation again', async () => {
+    w = await world();
+    w.tacker.failures.set('cafe.iot-cafe.inventory-db.v1.0', Infinity);
+    const first = await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    assert.equal((await settle(w)).status?.phase, 'Failed');
+    assert.equal((await w.orch.services.operation(first.operationId)).state, 'RolledBack');
+    w.tacker.failures.delete('cafe.iot-cafe.inventory-db.v1.0');
+    const again = await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    assert.deepEqual(again, first, 'the same generation and operation');
+    assert.match((await w.orch.services.operation(first.operationId)).state, /^(Queued|Running)$/, 'not the old RolledBack');
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready');
+    assert.equal((await w.orch.services.operation(first.operationId)).state, 'Succeeded');
+    assert.equal(svc.status!.operations!.filter((o) => o.id === first.operationId).length, 1);
+  });
+
+  it('a failed injection fails the deploy with the injector\'s code; the VM gets no WorkloadEntry', async () => {
+    w = await world();
+    const realCreate = w.tacker.createVnfInstance.bind(w.tacker);
+    w.tacker.createVnfInstance = async (body) => {
+      const i = await realCreate(body);
+      if (String(body.vnfInstanceName).includes('inventory-db')) w.injector.failVnfs.add(i.id);
+      return i;
+    };
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Failed');
+    const op = svc.status!.operations!.at(-1)!;
+    assert.equal(op.state, 'Failed');
+    assert.equal(op.code, 'SSH_CONNECT_FAILED');
+    assert.match(op.error!, /inventory-db.*sshd did not answer/);
+    assert.equal(svc.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'InjectionFailed');
+    const db = svc.status!.microservices!.find((m) => m.name === 'inventory-db')!;
+    assert.equal(db.ready, 0);
+    assert.match(db.instances![0]!.lastError!, /sshd did not answer/);
+    assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-0'));
+    assert.ok(kinds(w).includes('WorkloadEntry/order-api-v1-0'), 'the other VM is registered');
+  });
+
   it('restart: an existing instance is reused, duplicates removed — never a second VNF per VM', async () => {
     w = await world();
     // a previous orchestrator was killed after its create requests (twice, even)

@@ -91,6 +91,7 @@ class Run {
   constructor(private readonly r: Reconciler, private resource: MeshServiceResource, opId: string) {
     this.status = structuredClone(resource.status ?? {});
     const existing = this.status.operations?.find((o) => o.id === opId);
+    // resume a run cut short (restart); a Queued or finished one starts over under the same id
     this.op = existing && existing.state === 'Running' ? existing : { id: opId, state: 'Running', steps: [] };
   }
 

@@ -228,7 +228,12 @@ export class VmChain {
       }
       if (inj.state !== this.status.sidecar) this.progress({ sidecar: inj.state });
       if (inj.state === 'Succeeded') return { ...(inj.hostKey ? { hostKey: inj.hostKey } : {}), ...(inj.tokenExpiresAt ? { tokenExpiresAt: inj.tokenExpiresAt } : {}) };
-      if (inj.state === 'Failed') this.fail((inj.code as ConstructorParameters<typeof MixmeshError>[0] | undefined) ?? 'INJECTION_FAILED', `${this.plan.vnfInstanceName}: injection failed: ${inj.error ?? inj.code ?? 'see the injector'}`);
+      if (inj.state === 'Failed') {
+        // the injector's error is {code, message} (or a string from an older one)
+        const e = inj.error as unknown;
+        const text = typeof e === 'string' ? e : (e as { message?: string } | undefined)?.message;
+        this.fail((inj.code as ConstructorParameters<typeof MixmeshError>[0] | undefined) ?? 'INJECTION_FAILED', `${this.plan.vnfInstanceName}: injection failed: ${inj.code ? `${inj.code}: ` : ''}${text ?? 'see the injector'}`);
+      }
       if (Date.now() > this.deadline) this.fail('INJECTION_TIMEOUT', `${this.plan.vnfInstanceName}: injection still ${inj.state}`);
       await sleep(Math.min(250, this.deps.pollMs));
     }
