@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { isMixmeshError } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
 import { Injector, type NovaLike } from './injector.js';
+import { injectionView } from './api/app.js';
 import { MemoryCluster } from './testing/memory-cluster.js';
 
 function injector(nova?: NovaLike): Injector {
@@ -39,5 +40,20 @@ describe('vm-sidecar-injector/injector: the plug-in form', () => {
       [{ vnfInstanceId: 'v1', identity: { ...identity, version: 'v9' }, servers: [{ serverId: 's1', fixedAddresses: ['10.0.0.5'] }] }, 'NOT_FOUND'],
     ];
     for (const [body, code] of cases) await assert.rejects(injector().resolvePluginRequest(body), (e: unknown) => isMixmeshError(e, code as never));
+  });
+});
+
+describe('vm-sidecar-injector/api injectionView', () => {
+  it('shows TokenExpired once the token is past its expiry, whatever renewal did', () => {
+    const base = {
+      id: 'i', state: 'Succeeded' as const, createdAt: '', updatedAt: '', steps: [],
+      vm: { address: '10.0.0.1', port: 22, user: 'root', hostKey: 'accept-new', secretRef: { namespace: 'n', name: 's' } },
+      workload: { service: 's', name: 'a', version: 'v1', namespace: 'n' },
+      sidecar: { package: 'deb' as const, istioVersion: '1.30.3', state: 'Running' as const },
+      tokenExpiresAt: '2026-01-01T00:00:00.000Z',
+    };
+    assert.equal((injectionView(base, Date.parse('2025-12-31T23:00:00Z')).sidecar as { state: string }).state, 'Running');
+    assert.equal((injectionView(base, Date.parse('2026-01-01T00:00:01Z')).sidecar as { state: string }).state, 'TokenExpired');
+    assert.equal(base.sidecar.state, 'Running', 'the view does not change the injection');
   });
 });

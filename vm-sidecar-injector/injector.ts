@@ -114,6 +114,9 @@ export interface InjectorEvents {
   renewed?(injection: Injection, ok: boolean): void;
 }
 
+/** finished injections kept for GET (the oldest Failed/Removed go first) */
+const MAX_KEPT = 5000;
+
 const FINAL: ReadonlySet<InjectionState> = new Set(['Succeeded', 'Failed', 'Removed']);
 
 /** A counting semaphore: at most `n` VMs at once. */
@@ -197,6 +200,15 @@ export class Injector {
     return p;
   }
 
+  /** Injections live in memory: past MAX_KEPT, forget the oldest Failed/Removed ones (never a running or renewing one). */
+  private prune(): void {
+    if (this.injections.size <= MAX_KEPT) return;
+    for (const [id, i] of this.injections) {
+      if (this.injections.size <= MAX_KEPT) return;
+      if ((i.state === 'Failed' || i.state === 'Removed') && !this.runs.has(id)) this.injections.delete(id);
+    }
+  }
+
   /** Start an injection; a VM with an injection already under way gets that one's id. */
   create(request: InjectionRequest): Injection {
     const running = [...this.injections.values()].find(
@@ -216,6 +228,7 @@ export class Injector {
       steps: [],
     };
     this.injections.set(injection.id, injection);
+    this.prune();
     this.runTracked(injection.id, this.limiter.run(() => this.inject(injection)));
     return injection;
   }

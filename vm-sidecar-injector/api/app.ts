@@ -56,7 +56,9 @@ export function createInjectorMetrics(registry = new Registry()): InjectorMetric
 }
 
 /** What GET answers for one injection: no private data (the Secret is named, never read out). */
-export function injectionView(i: Injection): Record<string, unknown> {
+export function injectionView(i: Injection, now = Date.now()): Record<string, unknown> {
+  // past its expiry a token is expired whether or not a renewal has run yet (renewal off, injector busy)
+  const expired = i.sidecar.state === 'Running' && i.tokenExpiresAt !== undefined && Date.parse(i.tokenExpiresAt) <= now;
   return {
     id: i.id,
     state: i.state,
@@ -65,7 +67,7 @@ export function injectionView(i: Injection): Record<string, unknown> {
     vnfInstanceId: i.vnfInstanceId,
     vm: { address: i.vm.address, port: i.vm.port, user: i.vm.user, hostKey: i.vm.hostKey, serverId: i.vm.serverId, credentials: { secretRef: i.vm.secretRef } },
     workload: i.workload,
-    sidecar: i.sidecar,
+    sidecar: expired ? { ...i.sidecar, state: 'TokenExpired' } : i.sidecar,
     hostKey: i.hostKey,
     tokenExpiresAt: i.tokenExpiresAt,
     unchanged: i.unchanged,
@@ -182,7 +184,7 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
   v1.get('/injections', (req, res) => {
     const vnf = req.query.vnfInstanceId;
     if (vnf !== undefined && typeof vnf !== 'string') throw new MixmeshError('BAD_REQUEST', 'vnfInstanceId must be given once', { errors: [{ pointer: '/vnfInstanceId', message: 'give one value' }] });
-    res.json({ items: injector.list({ vnfInstanceId: vnf }).map(injectionView) });
+    res.json({ items: injector.list({ vnfInstanceId: vnf }).map((i) => injectionView(i)) });
   });
   v1.get('/injections/:id', (req, res) => {
     const i = injector.get(String(req.params.id));
