@@ -193,6 +193,7 @@ export class KubeApi {
       managerGiven: (q.get('fieldManager') ?? '') !== '',
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
+    if (target.sub === 'scale') return this.scale(req, res, target, method, ctx);
     if (method === 'GET') {
       const watch = q.get('watch') === 'true' || q.get('watch') === '1';
       this.count(target.name === undefined ? (watch ? 'watch' : 'list') : 'get', kindLabel, false);
@@ -226,6 +227,38 @@ export class KubeApi {
     const headers: Record<string, string> = {};
     if (ctx.warnings.length) headers.Warning = ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
     send(res, result.code, result.object, headers);
+  }
+
+  /** The scale subresource (`kubectl scale`): an autoscaling/v1 Scale view of spec.replicas. */
+  private async scale(req: IncomingMessage, res: ServerResponse, t: Target, method: string, ctx: WriteContext): Promise<void> {
+    const old = this.store.get(storeKey(t.r), t.namespace, t.name!);
+    if (!old) throw notFound(t.r, t.name!);
+    const scaleOf = (o: Obj): Obj => {
+      const m = metaOf(o);
+      const labels = (((o.spec as Obj | undefined)?.selector as Obj | undefined)?.matchLabels ?? {}) as Record<string, string>;
+      return {
+        kind: 'Scale', apiVersion: 'autoscaling/v1',
+        metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+        spec: { replicas: (o.spec as Obj | undefined)?.replicas ?? 1 },
+        status: { replicas: (o.status as Obj | undefined)?.replicas ?? 0, selector: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') },
+      };
+    };
+    if (method === 'GET') { this.count('get', 'Scale', false); return send(res, 200, scaleOf(old)); }
+    if (method !== 'PUT' && method !== 'PATCH') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    this.count(method === 'PUT' ? 'update' : 'patch', 'Scale', ctx.dryRun);
+    const raw = await readBody(req);
+    const current = scaleOf(old);
+    let next: unknown;
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (method === 'PUT') next = parseJson(raw);
+    else if (type === 'application/json-patch+json') next = jsonPatch(current, parseJson(raw, true));
+    else if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') next = mergePatch(current, parseJson(raw));
+    else throw new ApiError(415, 'UnsupportedMediaType', 'the scale subresource takes JSON, merge or strategic merge patches');
+    const replicas = isObject(next) && isObject(next.spec) ? next.spec.replicas : undefined;
+    if (!Number.isInteger(replicas) || (replicas as number) < 0) throw invalid({ ...t.r, kind: 'Scale', group: 'autoscaling' }, t.name!, [{ reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
+    const rv = isObject(next) && isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
+    const updated = this.commitUpdate({ ...t, sub: undefined }, old, { ...clone(old), metadata: { ...metaOf(old), resourceVersion: rv ?? metaOf(old).resourceVersion }, spec: { ...(old.spec as Obj), replicas } }, ctx, undefined);
+    send(res, 200, scaleOf(updated));
   }
 
   private async sandboxRoute(req: IncomingMessage, res: ServerResponse, parts: string[], method: string): Promise<void> {

@@ -162,6 +162,13 @@ spec:
     assert.equal(Buffer.from(data.stdout, 'base64').toString(), 'value');
   });
 
+  it('scale: the scale subresource', async () => {
+    const scaled = await kubectl('scale', 'deployment', 'web', '-n', 'cafe', '--replicas=3');
+    assert.equal(scaled.stdout.trim(), 'deployment.apps/web scaled', scaled.stderr);
+    const replicas = await kubectl('get', 'deployment', 'web', '-n', 'cafe', '-o', 'jsonpath={.spec.replicas}');
+    assert.equal(replicas.stdout, '3');
+  });
+
   it('delete: deleted, then get answers NotFound', async () => {
     const del = await kubectl('delete', 'deployment', 'web', '-n', 'cafe');
     assert.equal(del.code, 0, del.stderr);

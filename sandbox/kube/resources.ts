@@ -61,7 +61,7 @@ export const BUILTIN_RESOURCES: ResourceInfo[] = [
   builtin('', 'v1', 'serviceaccounts', 'ServiceAccount', true, ['sa'], false, ['token']),
   builtin('', 'v1', 'pods', 'Pod', true, ['po'], true),
   builtin('', 'v1', 'events', 'Event', true, ['ev']),
-  builtin('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], true),
+  builtin('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], true, ['scale']),
   builtin('events.k8s.io', 'v1', 'events', 'Event', true, ['ev']),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   builtin('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, ['crd', 'crds'], true),
