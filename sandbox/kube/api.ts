@@ -211,7 +211,7 @@ export class KubeApi {
     if (mediaType === 'application/vnd.kubernetes.protobuf' && method !== 'PATCH') {
       let decoded: Obj | undefined;
       try { decoded = decodeKubernetesProtobuf(body); } catch (e) { throw badRequest(`the body of the request could not be decoded: ${e instanceof Error ? e.message : String(e)}`); }
-      if (!decoded) throw new ApiError(415, 'UnsupportedMediaType', `protobuf bodies are understood for Namespace, ConfigMap, Secret, ServiceAccount and TokenRequest only; send ${r.kind} as application/json`);
+      if (!decoded) throw new ApiError(415, 'UnsupportedMediaType', `protobuf bodies are understood for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment and TokenRequest only; send ${r.kind} as application/json`);
       body = Buffer.from(JSON.stringify(decoded));
     } else if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
@@ -390,10 +390,14 @@ export class KubeApi {
           if (spec.clusterIP === undefined) spec.clusterIP = `10.96.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
           spec.clusterIPs ??= spec.clusterIP === 'None' ? ['None'] : [spec.clusterIP];
           const ports = Array.isArray(spec.ports) ? spec.ports as Obj[] : [];
+          const oldPorts = ((old?.spec as Obj | undefined)?.ports as Obj[] | undefined) ?? [];
           ports.forEach((p, i) => {
             if (typeof p.port !== 'number') causes.push({ reason: 'FieldValueRequired', field: `spec.ports[${i}].port`, message: 'Required value' });
             p.protocol ??= 'TCP';
             p.targetPort ??= p.port;
+            if ((spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort === undefined) {
+              p.nodePort = oldPorts.find((o) => o.port === p.port)?.nodePort ?? 30000 + Math.floor(Math.random() * 2768);
+            }
           });
           if (!obj.status) obj.status = { loadBalancer: {} };
           break;
@@ -518,7 +522,7 @@ export class KubeApi {
     const now = nowIso();
     meta.uid = randomUUID();
     meta.creationTimestamp = now;
-    meta.generation = 1;
+    if (tracksGeneration(r)) meta.generation = 1;
     meta.managedFields = trackUpdate(undefined, obj, { manager: ctx.manager, apiVersion: obj.apiVersion as string, listTypeOf: this.listTypeOf(r, version), part: 'all', statusSubresource: r.status, now });
     if (ctx.dryRun) return this.present(r, version, obj);
     return this.present(r, version, this.stored(r, obj, 'ADDED'));
@@ -557,7 +561,8 @@ export class KubeApi {
     }
     this.normalize(r, version, obj, old, ctx);
     const specOf = (o: Obj) => Object.fromEntries(Object.entries(o).filter(([k]) => !['metadata', 'status', 'apiVersion', 'kind'].includes(k)));
-    m.generation = part === 'main' && !deepEqual(specOf(old), specOf(obj)) ? Number(oldMeta.generation ?? 1) + 1 : oldMeta.generation;
+    if (tracksGeneration(r)) m.generation = part === 'main' && !deepEqual(specOf(old), specOf(obj)) ? Number(oldMeta.generation ?? 1) + 1 : oldMeta.generation;
+    else delete m.generation;
     m.managedFields = managedFields ?? trackUpdate(old, obj, { manager: ctx.manager, apiVersion: obj.apiVersion as string, listTypeOf: this.listTypeOf(r, version), part: t.sub === 'status' ? 'status' : 'main', statusSubresource: r.status, now: nowIso() });
     // a write that changes nothing is a no-op: same resourceVersion, no event
     if (deepEqual(obj, { ...old, apiVersion: obj.apiVersion, kind: obj.kind })) return this.present(r, version, old);
@@ -770,6 +775,11 @@ export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 function pointerToField(pointer: string): string {
   return pointer.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`), '');
+}
+
+/** Like the real server: generation on workloads, CRDs and custom resources, not on ConfigMaps and such. */
+function tracksGeneration(r: ResourceInfo): boolean {
+  return !r.builtin || r.kind === 'Deployment' || r.kind === 'CustomResourceDefinition';
 }
 
 function sameSecret(a: string, b: string): boolean {

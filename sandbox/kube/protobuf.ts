@@ -1,7 +1,7 @@
 /**
  * `kubectl create namespace|configmap|secret|serviceaccount|token` send their bodies as Kubernetes
  * protobuf (`application/vnd.kubernetes.protobuf`) and do not fall back to JSON on a 415. This
- * decodes those few kinds (the `k8s\0` envelope, runtime.Unknown, the field numbers of
+ * decodes those kinds (and the fields `kubectl create deployment|service` set) (the `k8s\0` envelope, runtime.Unknown, the field numbers of
  * k8s.io/api's generated.proto) into the JSON objects the emulator handles; answers stay JSON,
  * which the client accepts.
  */
@@ -17,7 +17,31 @@ const OBJECT_META: Message = {
 };
 const OBJECT_REFERENCE: Message = { 1: ['kind', 'string'], 2: ['namespace', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'], 5: ['apiVersion', 'string'] };
 
+/** IntOrString: {type 0 → intVal, 1 → strVal}; turned into a plain value after decoding. */
+const INT_OR_STRING: Message = { 1: ['type', 'int'], 2: ['intVal', 'int'], 3: ['strVal', 'string'] };
+const LABEL_SELECTOR: Message = { 1: ['matchLabels', 'map'] };
+const CONTAINER: Message = {
+  1: ['name', 'string'], 2: ['image', 'string'], 3: ['command', 'strings'], 4: ['args', 'strings'], 5: ['workingDir', 'string'],
+  6: ['ports', ['repeated', { 1: ['name', 'string'], 2: ['hostPort', 'int'], 3: ['containerPort', 'int'], 4: ['protocol', 'string'] }]],
+  7: ['env', ['repeated', { 1: ['name', 'string'], 2: ['value', 'string'] }]], 8: ['resources', {}], 14: ['imagePullPolicy', 'string'],
+};
+const POD_TEMPLATE: Message = {
+  1: ['metadata', OBJECT_META],
+  2: ['spec', { 2: ['containers', ['repeated', CONTAINER]], 3: ['restartPolicy', 'string'], 8: ['serviceAccountName', 'string'] }],
+};
+
 const KINDS: Record<string, Message> = {
+  'apps/v1/Deployment': {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', { 1: ['replicas', 'int'], 2: ['selector', LABEL_SELECTOR], 3: ['template', POD_TEMPLATE], 4: ['strategy', { 1: ['type', 'string'] }], 5: ['minReadySeconds', 'int'] }],
+  },
+  'v1/Service': {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', {
+      1: ['ports', ['repeated', { 1: ['name', 'string'], 2: ['protocol', 'string'], 3: ['port', 'int'], 4: ['targetPort', INT_OR_STRING], 5: ['nodePort', 'int'] }]],
+      2: ['selector', 'map'], 3: ['clusterIP', 'string'], 4: ['type', 'string'], 11: ['externalName', 'string'],
+    }],
+  },
   'v1/Namespace': { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['finalizers', 'strings'] }] },
   'v1/ConfigMap': { 1: ['metadata', OBJECT_META], 2: ['data', 'map'], 3: ['binaryData', 'bytesMap'], 4: ['immutable', 'bool'] },
   'v1/Secret': { 1: ['metadata', OBJECT_META], 2: ['data', 'bytesMap'], 3: ['type', 'string'], 4: ['stringData', 'map'], 5: ['immutable', 'bool'] },
@@ -84,8 +108,16 @@ function decode(buf: Buffer, message: Message): Obj {
     } else if (Array.isArray(type)) ((out[name] ??= []) as Obj[]).push(decode(r.bytes(), type[1]));
     else out[name] = decode(r.bytes(), type);
   }
+  if (message === INT_OR_STRING) return (out.type === 1 ? out.strVal ?? '' : out.intVal ?? 0) as unknown as Obj;
+  // gogo-protobuf writes every non-pointer field, zero or not; JSON omits them (omitempty)
+  for (const [k, v] of Object.entries(out)) {
+    if (v === '' || (v === 0 && !POINTER_FIELDS.has(k)) || (v === false && !POINTER_FIELDS.has(k))) delete out[k];
+  }
   return out;
 }
+
+/** Optional (pointer) fields, written only when set: their zero is meaningful. */
+const POINTER_FIELDS = new Set(['replicas', 'expirationSeconds', 'immutable', 'automountServiceAccountToken']);
 
 /** A protobuf request body as JSON; undefined when its kind is not one this decoder knows. */
 export function decodeKubernetesProtobuf(body: Buffer): Obj | undefined {
