@@ -31,7 +31,7 @@ export class Controller {
     // state loaded from a file: pick up where the last run left off
     for (const ns of this.api.internalList('v1', 'Namespace')) {
       this.seedNamespace(metaOf(ns).name as string);
-      if (metaOf(ns).deletionTimestamp) this.later(() => this.finalizeNamespace(metaOf(ns).name as string));
+      if (metaOf(ns).deletionTimestamp) this.finalizeSoon(metaOf(ns).name as string);
     }
     for (const d of this.api.internalList('apps/v1', 'Deployment')) this.later(() => this.reconcileDeployment(metaOf(d).namespace as string, metaOf(d).name as string));
   }
@@ -63,7 +63,7 @@ export class Controller {
     if (e.key === '/namespaces') {
       // synchronously: the ConfigMaps exist before the namespace's create call returns
       if (e.type === 'ADDED') this.seedNamespace(meta.name as string);
-      if (e.type === 'MODIFIED' && meta.deletionTimestamp) this.later(() => this.finalizeNamespace(meta.name as string));
+      if (e.type === 'MODIFIED' && meta.deletionTimestamp) this.finalizeSoon(meta.name as string);
       return;
     }
     if (e.key === 'events.k8s.io/events') this.later(() => this.mirrorEvent(e));
@@ -77,7 +77,7 @@ export class Controller {
       this.later(() => this.collectGarbage(uid));
       if (ns !== undefined) {
         const namespace = this.api.internalGet('v1', 'Namespace', undefined, ns);
-        if (namespace && metaOf(namespace).deletionTimestamp) this.later(() => this.finalizeNamespace(ns));
+        if (namespace && metaOf(namespace).deletionTimestamp) this.finalizeSoon(ns);
       }
     }
   }
@@ -109,6 +109,15 @@ export class Controller {
     }, 'event-mirror');
   }
 
+  private readonly finalizing = new Set<string>();
+
+  /** One finalization pass per namespace per turn, however many of its objects went. */
+  private finalizeSoon(ns: string): void {
+    if (this.finalizing.has(ns)) return;
+    this.finalizing.add(ns);
+    this.later(() => { this.finalizing.delete(ns); this.finalizeNamespace(ns); });
+  }
+
   private seedNamespace(ns: string): void {
     const ensure = (obj: Obj) => {
       if (!this.api.internalGet(obj.apiVersion as string, obj.kind as string, ns, metaOf(obj).name as string)) this.api.internalCreate(obj);
@@ -134,12 +143,15 @@ export class Controller {
   }
 
   private collectGarbage(uid: string): void {
-    for (const r of this.api.allResources()) {
-      for (const o of this.api.internalList(`${r.group === '' ? '' : `${r.group}/`}${r.version}`, r.kind)) {
+    // raw store scan: this runs once per deletion, so it must stay cheap
+    const orphans: Obj[] = [];
+    for (const key of this.api.store.keys()) {
+      for (const o of this.api.store.list(key)) {
         const owners = (metaOf(o).ownerReferences as Obj[] | undefined) ?? [];
-        if (owners.some((ref) => ref.uid === uid) && !metaOf(o).deletionTimestamp) this.api.internalDelete(o);
+        if (owners.length > 0 && owners.some((ref) => ref.uid === uid) && !metaOf(o).deletionTimestamp) orphans.push(o);
       }
     }
+    for (const o of orphans) this.api.internalDelete(o);
   }
 
   private podsOf(d: Obj): Obj[] {
