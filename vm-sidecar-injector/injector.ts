@@ -105,6 +105,8 @@ export interface Injection {
   renewal?: { renewedAt?: string; nextAt?: string; attempts: number; lastError?: { code: ErrorCode; message: string } };
   /** DELETE was asked; the uninstall starts once a running install or renewal ends */
   removeRequested?: boolean;
+  /** a newer injection of the same VM, which renews its token from now on */
+  supersededBy?: string;
 }
 
 export interface InjectorEvents {
@@ -401,6 +403,15 @@ export class Injector {
       injection.sidecar.state = 'Running';
       this.set(injection, 'Succeeded');
       log.info({ ms: this.now() - started, unchanged: result.unchanged }, 'injection succeeded');
+      // one renewal per VM: the newest injection of a VM takes over from older ones
+      for (const [id, other] of this.injections) {
+        if (id !== injection.id && other.vm.address === injection.vm.address && other.vm.port === injection.vm.port && other.state === 'Succeeded' && !other.supersededBy) {
+          other.supersededBy = injection.id;
+          const t = this.timers.get(id);
+          if (t) clearTimeout(t);
+          this.timers.delete(id);
+        }
+      }
       this.scheduleRenewal(injection, started, resolved.expiresAt.getTime());
     } catch (e) {
       injection.error = errorOf(e, secrets);
@@ -443,7 +454,7 @@ export class Injector {
   async renew(id: string): Promise<Injection> {
     const injection = this.injections.get(id);
     if (!injection) throw new MixmeshError('NOT_FOUND', `no injection ${id}`);
-    if (injection.state !== 'Succeeded' || injection.removeRequested) return injection;
+    if (injection.state !== 'Succeeded' || injection.removeRequested || injection.supersededBy) return injection;
     const started = this.now();
     const log = this.log.child({ injection: id, vm: `${injection.vm.address}:${injection.vm.port}` });
     const previousExpiry = injection.tokenExpiresAt ? Date.parse(injection.tokenExpiresAt) : started;

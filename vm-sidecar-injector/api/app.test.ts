@@ -155,6 +155,7 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     const second = await finished(again.json.id as string);
     assert.equal(second.state, 'Succeeded');
     assert.equal(second.unchanged, true, JSON.stringify(second.steps.filter((s) => s.changed)));
+    assert.equal(((await call('GET', `/v1/injections/${first.id}`)).json as { supersededBy?: string }).supersededBy, second.id, 'one renewal per VM');
 
     const del = await call('DELETE', `/v1/injections/${second.id}`);
     assert.equal(del.status, 202);

@@ -58,7 +58,7 @@ export function createInjectorMetrics(registry = new Registry()): InjectorMetric
 /** What GET answers for one injection: no private data (the Secret is named, never read out). */
 export function injectionView(i: Injection, now = Date.now()): Record<string, unknown> {
   // past its expiry a token is expired whether or not a renewal has run yet (renewal off, injector busy)
-  const expired = i.sidecar.state === 'Running' && i.tokenExpiresAt !== undefined && Date.parse(i.tokenExpiresAt) <= now;
+  const expired = i.sidecar.state === 'Running' && !i.supersededBy && i.tokenExpiresAt !== undefined && Date.parse(i.tokenExpiresAt) <= now;
   return {
     id: i.id,
     state: i.state,
@@ -76,6 +76,7 @@ export function injectionView(i: Injection, now = Date.now()): Record<string, un
     steps: i.steps.map((s) => ({ ...s })),
     uninstall: i.uninstall,
     renewal: i.renewal,
+    supersededBy: i.supersededBy,
   };
 }
 
