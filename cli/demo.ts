@@ -45,7 +45,8 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
   const keep = o.keep === true;
   const out = o.out ?? process.stdout;
   const err = o.err ?? process.stderr;
-  const say = (line: string): void => { err.write(`${line}\n`); };
+  const started = Date.now();
+  const say = (line: string): void => { err.write(line.startsWith('mixmesh demo:') ? `[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n` : `${line}\n`); };
   const descriptorFile = findExample();
   const log = createLogger({ name: 'mixmesh-demo', level: process.env.MIXMESH_LOG_LEVEL ?? 'warn' });
 
@@ -72,6 +73,7 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
     say(`  Kubernetes API emulator ${sandbox.kube.url}; Keystone ${sandbox.openstack.keystoneKind} ${sandbox.openstack.authUrl}`);
 
     // the stand-in sidecar package the VMs install (the real one cannot be downloaded here)
+    say('mixmesh demo: building the stand-in sidecar packages …');
     const artifacts = join(dir, 'artifacts');
     mkdirSync(artifacts, { recursive: true });
     for (const format of ['deb', 'rpm', 'tar'] as const) {
@@ -92,6 +94,7 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
       MIXMESH_LISTEN: process.env.MIXMESH_LISTEN ?? '127.0.0.1:0', MIXMESH_INJECTOR_LISTEN: process.env.MIXMESH_INJECTOR_LISTEN ?? '127.0.0.1:0',
     };
     const config = loadConfig({ env, cwd: dir, home: dir });
+    say('mixmesh demo: starting the orchestrator and the injector …');
     const stack = await startStack({ config, log, settings: { tackerPollMs: 500 } });
     stops.push(() => stack.stop());
     say(`  orchestrator ${stack.url}, injector ${stack.injectorUrl ?? '-'}`);
@@ -164,5 +167,6 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
     process.off('SIGTERM', onSignal);
     say('mixmesh demo: stopping …');
     await stopAll();
+    say('mixmesh demo: stopped');
   }
 }

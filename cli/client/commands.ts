@@ -78,23 +78,21 @@ const TERMINAL = new Set(['Succeeded', 'Failed', 'RolledBack']);
 interface EventItem { id: string; time: string; type: string; reason: string; note: string }
 
 /** follow one operation to its end, printing new events as progress */
-async function waitForOperation(api: ApiClient, io: Io, ns: string, name: string, opId: string, timeoutMs: number): Promise<{ state: string; error?: string }> {
+async function waitForOperation(api: ApiClient, io: Io, ns: string, name: string, opId: string, timeoutMs: number, since: number): Promise<{ state: string; error?: string }> {
   const deadline = Date.now() + timeoutMs;
   const seen = new Set<string>();
-  let first = true;
   for (;;) {
     try {
       const events = (await api.request('GET', servicePath(ns, name, '/events'))).json as { items: EventItem[] };
       for (const e of events.items) {
         if (seen.has(e.id)) continue;
         seen.add(e.id);
-        // the first look shows only this operation's story, not the service's whole history
-        if (!first || e.reason !== 'Ready') io.err.write(`  ${e.time.slice(11, 19)} ${e.type === 'Warning' ? '!' : ' '} ${e.reason}: ${e.note}\n`);
+        // this operation's story, not the service's whole history (1 s of clock skew allowed)
+        if (Date.parse(e.time) >= since - 1000) io.err.write(`  ${e.time.slice(11, 19)} ${e.type === 'Warning' ? '!' : ' '} ${e.reason}: ${e.note}\n`);
       }
     } catch (e) {
       if (!(e instanceof ApiRejection && e.httpStatus === 404)) throw e;
     }
-    first = false;
     let op: { state: string; error?: string } | undefined;
     try {
       op = (await api.request('GET', `/v1/operations/${encodeURIComponent(opId)}`)).json as { state: string; error?: string };
@@ -116,6 +114,7 @@ export async function runApply(flags: Flags, io: Io = defaultIo()): Promise<numb
   if (flags.wait !== undefined && typeof flags.wait === 'string' && !['true', 'false'].includes(flags.wait)) throw new MixmeshError('USAGE', `--wait: "${flags.wait}" is not true or false`);
   const timeoutMs = parseDuration(typeof flags.timeout === 'string' ? flags.timeout : '10m', '--timeout');
   const api = new ApiClient(s);
+  const since = Date.now();
   let accepted: { namespace: string; name: string; generation: number; operationId: string };
   try {
     accepted = (await api.request('PUT', servicePath(namespace, d.name), { body: d.text, contentType: 'application/yaml' })).json as typeof accepted;
@@ -127,7 +126,7 @@ export async function runApply(flags: Flags, io: Io = defaultIo()): Promise<numb
     if (format) printMachine(io, format, accepted);
     return 0;
   }
-  const result = await waitForOperation(api, io, namespace, d.name, accepted.operationId, timeoutMs);
+  const result = await waitForOperation(api, io, namespace, d.name, accepted.operationId, timeoutMs, since);
   const svc = (await api.request('GET', servicePath(namespace, d.name))).json as { status?: { phase?: string } };
   if (format) printMachine(io, format, svc);
   if (result.state === 'Succeeded') {

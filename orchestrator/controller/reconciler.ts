@@ -70,6 +70,13 @@ const NAMESPACE_CONTENT_KINDS: [string, string][] = [
 const now = (): string => new Date().toISOString();
 const vmKey = (name: string, version: string): string => `${name}/${version}`;
 
+/** "Deployment ×3, Service ×2" from ["Deployment/a", …] */
+function summarize(refs: string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of refs) counts.set(r.split('/')[0]!, (counts.get(r.split('/')[0]!) ?? 0) + 1);
+  return [...counts].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ');
+}
+
 class StepFailure extends Error {
   constructor(readonly code: ErrorCode, message: string, readonly reason: string, readonly rolledBack = false) {
     super(message);
@@ -255,8 +262,10 @@ export class Reconciler {
       const chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied);
 
       try {
-        await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind))));
-        await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind))));
+        const policy = await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind))));
+        if (policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize(policy)}`);
+        const workloads = await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind))));
+        if (workloads.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize(workloads)}`);
         releaseWorkloadGroups();
         await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
       } catch (e) {
@@ -282,10 +291,11 @@ export class Reconciler {
       if (containerResult) throw containerResult;
 
       // 6. DestinationRules, then VirtualServices of microservices whose versions are all ready
-      await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule')));
+      const rules = await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule')));
       const failedVersions = new Set(chainsResult.flatMap((r, i) => (r.status === 'rejected' ? [plans[i]!.identity.name] : [])));
       const routable = objects.filter((o) => (o.kind === 'VirtualService' || o.kind === 'Gateway') && !this.routesTo(o, service).some((n) => failedVersions.has(n)));
-      await run.step('apply-routes', () => this.applyAll(run, routable));
+      const routes = await run.step('apply-routes', () => this.applyAll(run, routable));
+      if (rules.length + routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize([...rules, ...routes])}`);
 
       // 7. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
       await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
@@ -352,6 +362,7 @@ export class Reconciler {
           return r;
         },
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
+        onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
       }, service, ms, plan, previous);
       return chain.run(workloadGroupsApplied);
     });

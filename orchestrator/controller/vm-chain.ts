@@ -28,6 +28,8 @@ export interface VmChainDeps {
   onCreateSent?: (name: string) => void;
   /** called with partial status as the chain moves */
   onProgress?: (s: VmInstanceStatus) => void;
+  /** a milestone worth an Event (progress for `mixmesh apply` and `events --follow`) */
+  onMilestone?: (reason: string, note: string) => void;
 }
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED_TEMP', 'FAILED', 'ROLLED_BACK']);
@@ -267,6 +269,7 @@ export class VmChain {
     try {
       const instance = await this.findOrCreate();
       this.progress({ vnfInstanceId: instance.id });
+      const fresh = instance.instantiationState !== 'INSTANTIATED';
       await this.instantiateIfNeeded(instance);
       const live = await this.call('get_vnf_instance', () => this.deps.tacker.getVnfInstance(instance.id));
       const vnfcs = live?.instantiatedVnfInfo?.vnfcResourceInfo ?? [];
@@ -277,10 +280,13 @@ export class VmChain {
       const serverId = vnfcs[0]!.computeResource?.resourceId ?? vnfcs[0]!.id;
       const address = await this.addressOf(live!, serverId);
       this.progress({ serverId, address });
+      if (fresh) this.deps.onMilestone?.('VmInstantiated', `${this.plan.vnfInstanceName}: VNF ${instance.id}, server ${serverId}, address ${address}`);
       await workloadGroupReady;
+      const already = this.previous?.sidecar === 'Succeeded' && this.previous.vnfInstanceId === instance.id && this.previous.address === address;
       const injected = await this.inject(instance.id, serverId, address);
       this.progress({ sidecar: 'Succeeded', ...injected, lastError: undefined });
-      await this.deps.applyObject(this.workloadEntry(address));
+      const applied = await this.deps.applyObject(this.workloadEntry(address));
+      if (!already || applied !== 'unchanged') this.deps.onMilestone?.('VmRegistered', `${this.plan.vnfInstanceName}: sidecar ready, WorkloadEntry ${this.ms.name}-${this.ms.version}-${this.plan.identity.index} → ${address}`);
       return { ...this.status };
     } catch (e) {
       if (e instanceof ChainFailure) throw e;
