@@ -90,6 +90,11 @@ describe('clients/kube against the sandbox emulator', function () {
     const changes = await client.apply([widget, crd]);
     assert.deepEqual(changes.created.map((r) => r.kind), ['CustomResourceDefinition', 'Widget']);
     assert.ok(conditionTrue(await client.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'widgets.example.com' }), 'Established'));
+    await new Promise((r) => setTimeout(r, 1100)); // a later second: a rewritten condition time would show
+    emu.resetRequests();
+    const again = await client.apply([widget, crd]);
+    assert.equal(again.unchanged.length, 2);
+    assert.equal(emu.requests().writes, 0);
   });
 
   it('apply errors are K8S_APPLY_FAILED with the object and the server message', async () => {

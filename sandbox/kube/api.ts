@@ -475,12 +475,14 @@ export class KubeApi {
     if (causes.length === 0 && spec && names) {
       const other = this.resource(String(spec.group), String(names.plural));
       if (other && other.builtin) causes.push({ reason: 'FieldValueInvalid', field: 'spec.names.plural', message: 'Invalid value: is a built-in resource' });
-      const now = nowIso();
+      // an unchanged condition keeps its transition time, so a no-op re-apply stays a no-op
+      const before = ((isObject(obj.status) ? obj.status.conditions : undefined) as Obj[] | undefined) ?? [];
+      const since = (type: string) => (before.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime as string | undefined) ?? nowIso();
       obj.status = {
         acceptedNames: { ...names, singular: names.singular ?? String(names.kind).toLowerCase(), listKind: names.listKind ?? `${String(names.kind)}List` },
         conditions: [
-          { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: now },
-          { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: now },
+          { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: since('NamesAccepted') },
+          { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: since('Established') },
         ],
         storedVersions: versions.filter((v) => v.storage === true).map((v) => v.name),
       };
