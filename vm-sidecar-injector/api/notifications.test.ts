@@ -42,4 +42,15 @@ describe('vm-sidecar-injector API: the stand-alone Tacker notification mode', ()
     assert.equal((await post({ ...n, operationState: 'COMPLETED' })).status, 204);
     assert.deepEqual(seen, ['vnf-1']);
   });
+
+  it('bounds bodies (413) and answers unparsable JSON with 400 problem+json', async () => {
+    const url = base.replace('/v1/tacker/notifications', '/v1/injections');
+    const headers = { authorization: 'Bearer api-token-0123456789abcdef', 'content-type': 'application/json' };
+    const big = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) });
+    assert.equal(big.status, 413);
+    assert.equal((await big.json() as { code: string }).code, 'PAYLOAD_TOO_LARGE');
+    const bad = await fetch(url, { method: 'POST', headers, body: '{"vm": ' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get('content-type') ?? '', /application\/problem\+json/);
+  });
 });
