@@ -88,8 +88,8 @@ export function installPackageScript(p: InstallPackageParams): string {
   const keptSum = shellQuote(`${keptPackagePath(p.kind, p.version)}.sha256`);
   const install =
     p.kind === 'deb'
-      ? // stand-in and real packages alike: dependencies are the VM image's business
-        `dpkg -i --force-depends ${kept} >&2 || dpkg -i ${kept} >&2`
+      ? // dependencies checked first; an image without them (busybox's dpkg knows none) gets a warning, not a refusal
+        `dpkg -i ${kept} >&2 || { echo "warning: dpkg refused ${PACKAGE_NAME}; retrying with --force-depends" >&2; dpkg -i --force-depends ${kept} >&2; }`
       : p.kind === 'rpm'
         ? // busybox rpm has no -U; real rpm needs -U --replacepkgs to re-install
           `if rpm --version >/dev/null 2>&1; then rpm -U --replacepkgs ${kept} >&2; else rpm -i ${kept} >&2; fi`
@@ -316,6 +316,7 @@ if grep -q "$pattern" /etc/hosts; then
   changed=1
 fi
 if [ -d ${STATE_DIR} ]; then rm -rf ${STATE_DIR}; changed=1; fi
+if [ "$changed" = 1 ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >&2 || true; fi
 if [ "$changed" = 1 ]; then echo ${RESULT_CHANGED}; else echo ${RESULT_UNCHANGED}; fi
 `;
 }
