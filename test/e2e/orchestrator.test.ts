@@ -33,7 +33,7 @@ describe('e2e: orchestrator on the sandbox', function () {
 
   before(async () => {
     w = await startWorld();
-    for (const ns of ['cafe', 'retried', 'doomed', 'noisy', 'crashy', 'plugged']) {
+    for (const ns of ['cafe', 'retried', 'doomed', 'noisy', 'crashy', 'plugged', 'oauth']) {
       await w.stack.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       await w.stack.kube.create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: ns }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } });
     }
@@ -115,6 +115,21 @@ describe('e2e: orchestrator on the sandbox', function () {
     const body = (await injections.json()) as { items?: unknown[] } | unknown[];
     assert.equal((Array.isArray(body) ? body : body.items ?? []).length, 1, 'injected exactly once, by the plug-in');
     assert.equal((await fetch(`http://${inst.address}:15021/healthz/ready`)).status, 200);
+  });
+
+  it('OAuth2 callbacks: Tacker takes a token from our endpoint, and its notifications are accepted', async () => {
+    // a second replica: same Lease, so it serves the API and callbacks but does not reconcile
+    const other = await w.another({ MIXMESH_CALLBACK_AUTH: 'oauth2' });
+    assert.equal(other.orchestrator.isLeader, false);
+    const before = other.orchestrator.callbacks.received;
+    const r = await w.api('PUT', '/v1/services/oauth/oauth', { body: vmService('oauth', 'oauth') });
+    assert.equal(r.status, 202, r.text);
+    assert.equal((await w.waitOperation(String(r.json.operationId))).state, 'Succeeded');
+    await w.sandbox.openstack.drainNotifications();
+    assert.ok(other.orchestrator.callbacks.received > before, 'the OAuth2 subscriber got the notifications');
+    const subs = await other.openstack!.tacker.listSubscriptions();
+    assert.ok(subs.some((s) => s.callbackUri === `${other.url}/v1/tacker/notifications`));
+    await other.stop();
   });
 
   it('FAILED_TEMP once is retried and reaches Ready', async () => {

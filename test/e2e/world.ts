@@ -24,6 +24,8 @@ export interface World {
   env: Record<string, string>;
   /** start the orchestrator again (after a simulated crash) */
   restart(options?: Partial<StackOptions>): Promise<Stack>;
+  /** one more orchestrator on the same sandbox, with other settings (stopped by stop()) */
+  another(env: Record<string, string>): Promise<Stack>;
   api(method: string, path: string, options?: { body?: string; type?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
   /** wait until the operation ends; returns its final state */
   waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -66,6 +68,7 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
     };
     let stack = await begin();
 
+    const extra: Stack[] = [];
     const kubeRaw = (method: string, path: string): Promise<string> => new Promise((resolve, reject) => {
       const url = new URL(path, sandbox.kube.url);
       const req = httpsRequest(url, { method, ca: sandbox.kube.caPem, headers: { authorization: `Bearer ${sandbox.kube.token}` } }, (res) => {
@@ -83,6 +86,11 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
       async restart(o) {
         stack = await begin(o);
         return stack;
+      },
+      async another(more) {
+        const s = await startStack({ config: loadConfig({ env: { ...env, ...more }, cwd: dir, home: dir }), log, settings });
+        extra.push(s);
+        return s;
       },
       async api(method, path, o = {}) {
         const headers: Record<string, string> = { ...(o.headers ?? {}) };
@@ -119,6 +127,7 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
         if (res.status >= 300) throw new Error(`faults: ${res.status} ${await res.text()}`);
       },
       async stop() {
+        for (const s of extra) await s.stop().catch(() => undefined);
         await stack.stop().catch(() => undefined);
         await sandbox.stop();
         rmSync(dir, { recursive: true, force: true });
