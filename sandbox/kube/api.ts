@@ -5,7 +5,7 @@
  * and @kubernetes/client-node work unchanged against it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID, randomBytes, sign, createPublicKey, createHash, timingSafeEqual } from 'node:crypto';
+import { randomUUID, randomBytes, sign, verify, createPublicKey, createHash, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, qualified, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
 import { BUILTIN_RESOURCES, groupVersion, listTypeFor, resourceFromCrd, storeKey, type Obj, type ResourceInfo } from './resources.js';
@@ -193,6 +193,15 @@ export class KubeApi {
       managerGiven: (q.get('fieldManager') ?? '') !== '',
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
+    if (r.review) {
+      if (method !== 'POST' || target.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+      this.count('create', r.kind, dryRun);
+      const raw = await readBody(req);
+      const protobuf = String(req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf');
+      let body: Obj | undefined;
+      try { body = protobuf ? decodeKubernetesProtobuf(raw) : parseJson(raw); } catch (e) { throw badRequest(`the body of the request could not be decoded: ${e instanceof Error ? e.message : String(e)}`); }
+      return send(res, 201, this.review(r, body ?? {}));
+    }
     if (target.sub === 'scale') return this.scale(req, res, target, method, ctx);
     if (method === 'GET') {
       const watch = q.get('watch') === 'true' || q.get('watch') === '1';
@@ -684,6 +693,35 @@ export class KubeApi {
     if (!res) return;
     this.store.dropAll(storeKey(res));
     this.resources.delete(storeKey(res));
+  }
+
+  /** TokenReview checks a service-account token this server signed; the admin may do anything. */
+  private review(r: ResourceInfo, body: Obj): Obj {
+    const spec = isObject(body.spec) ? body.spec : {};
+    const answer = (status: Obj) => ({ apiVersion: groupVersion(r.group, r.version), kind: r.kind, metadata: { creationTimestamp: null }, spec, status });
+    const admin = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
+    if (r.kind === 'SelfSubjectReview') return answer({ userInfo: admin });
+    if (r.kind === 'SelfSubjectAccessReview') return answer({ allowed: true, reason: 'the sandbox admin may do anything' });
+    const token = typeof spec.token === 'string' ? spec.token : '';
+    if (token === this.opts.pki.adminToken) return answer({ authenticated: true, user: admin, audiences: [ISSUER] });
+    const [h, p, sig] = token.split('.');
+    const fail = (error: string) => answer({ authenticated: false, user: {}, error });
+    if (!h || !p || !sig) return fail('invalid bearer token');
+    const ok = verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey(this.opts.pki.signingKey), Buffer.from(sig, 'base64url'));
+    if (!ok) return fail('invalid bearer token, square/go-jose: error in cryptographic primitive');
+    let claims: Obj;
+    try { claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Obj; } catch { return fail('invalid bearer token'); }
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) return fail('invalid bearer token, service account token has expired');
+    const tokenAudiences = (claims.aud as string[] | undefined) ?? [];
+    const wanted = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? (spec.audiences as string[]) : [ISSUER];
+    const audiences = wanted.filter((a) => tokenAudiences.includes(a));
+    if (audiences.length === 0) return fail('token audiences are invalid');
+    const k8s = (claims['kubernetes.io'] ?? {}) as { namespace?: string; serviceaccount?: { name?: string; uid?: string } };
+    if (!this.store.get('/serviceaccounts', k8s.namespace, k8s.serviceaccount?.name ?? '')) return fail('service account has been deleted');
+    return answer({
+      authenticated: true, audiences,
+      user: { username: claims.sub, uid: k8s.serviceaccount?.uid, groups: ['system:serviceaccounts', `system:serviceaccounts:${k8s.namespace}`, 'system:authenticated'] },
+    });
   }
 
   private tokenRequest(t: Target, body: Obj): Obj {

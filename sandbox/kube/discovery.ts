@@ -42,7 +42,7 @@ export function apiResourceList(resources: ResourceInfo[], group: string, versio
   const list: Obj[] = [];
   for (const r of here) {
     const base = { namespaced: r.namespaced, kind: r.kind };
-    list.push({ name: r.plural, singularName: r.singular, ...base, verbs: VERBS, ...(r.shortNames.length ? { shortNames: r.shortNames } : {}), ...(r.categories.length ? { categories: r.categories } : {}) });
+    list.push({ name: r.plural, singularName: r.singular, ...base, verbs: r.review ? ['create'] : VERBS, ...(r.shortNames.length ? { shortNames: r.shortNames } : {}), ...(r.categories.length ? { categories: r.categories } : {}) });
     if (r.status) list.push({ name: `${r.plural}/status`, singularName: '', ...base, verbs: ['get', 'patch', 'update'] });
     if (r.subresources.includes('scale')) list.push({ name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
     if (r.subresources.includes('token')) list.push({ name: `${r.plural}/token`, singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] });

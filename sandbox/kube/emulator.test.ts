@@ -8,7 +8,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { startKubeEmulator, type KubeEmulator } from './index.js';
 
 type Obj = KubernetesObject & Record<string, unknown>;
@@ -217,6 +217,14 @@ describe('sandbox/kube emulator with @kubernetes/client-node', function () {
     const jwks = await raw(emu, 'GET', '/openid/v1/jwks');
     const jwk = (jwks.body.keys as Array<Record<string, string>>).find((k) => k.kid === header.kid)!;
     assert.ok(verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(s, 'base64url')), 'the signature verifies');
+    const auth = kc.makeApiClient(AuthenticationV1Api);
+    const good = await auth.createTokenReview({ body: { spec: { token: tr.status!.token, audiences: ['istio-ca'] } } });
+    assert.equal(good.status!.authenticated, true);
+    assert.equal(good.status!.user!.username, 'system:serviceaccount:default:default');
+    const wrongAudience = await auth.createTokenReview({ body: { spec: { token: tr.status!.token, audiences: ['other'] } } });
+    assert.equal(wrongAudience.status!.authenticated, false);
+    const forged = await auth.createTokenReview({ body: { spec: { token: `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'system:serviceaccount:kube-system:admin' })).toString('base64url')}.${s}` } } });
+    assert.equal(forged.status!.authenticated, false, 'a changed payload fails the signature');
     const short = await apiError(core.createNamespacedServiceAccountToken({ name: 'default', namespace: 'default', body: { spec: { audiences: ['istio-ca'], expirationSeconds: 300 } } }));
     assert.equal(short.code, 422);
     assert.match(String(short.body.message), /spec.expirationSeconds/);

@@ -162,6 +162,11 @@ spec:
     assert.equal(Buffer.from(data.stdout, 'base64').toString(), 'value');
   });
 
+  it('auth can-i and whoami: the admin may do anything', async () => {
+    assert.equal((await kubectl('auth', 'can-i', 'create', 'pods')).stdout.trim(), 'yes');
+    assert.match((await kubectl('auth', 'whoami')).stdout, /Username\s+kubernetes-admin/);
+  });
+
   it('scale: the scale subresource', async () => {
     const scaled = await kubectl('scale', 'deployment', 'web', '-n', 'cafe', '--replicas=3');
     assert.equal(scaled.stdout.trim(), 'deployment.apps/web scaled', scaled.stderr);

@@ -46,6 +46,15 @@ const KINDS: Record<string, Message> = {
   'v1/ConfigMap': { 1: ['metadata', OBJECT_META], 2: ['data', 'map'], 3: ['binaryData', 'bytesMap'], 4: ['immutable', 'bool'] },
   'v1/Secret': { 1: ['metadata', OBJECT_META], 2: ['data', 'bytesMap'], 3: ['type', 'string'], 4: ['stringData', 'map'], 5: ['immutable', 'bool'] },
   'v1/ServiceAccount': { 1: ['metadata', OBJECT_META], 2: ['secrets', ['repeated', OBJECT_REFERENCE]], 3: ['imagePullSecrets', ['repeated', { 1: ['name', 'string'] }]], 4: ['automountServiceAccountToken', 'bool'] },
+  'authentication.k8s.io/v1/TokenReview': { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['token', 'string'], 2: ['audiences', 'strings'] }] },
+  'authentication.k8s.io/v1/SelfSubjectReview': { 1: ['metadata', OBJECT_META] },
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', {
+      1: ['resourceAttributes', { 1: ['namespace', 'string'], 2: ['verb', 'string'], 3: ['group', 'string'], 4: ['version', 'string'], 5: ['resource', 'string'], 6: ['subresource', 'string'], 7: ['name', 'string'] }],
+      2: ['nonResourceAttributes', { 1: ['path', 'string'], 2: ['verb', 'string'] }],
+    }],
+  },
   'authentication.k8s.io/v1/TokenRequest': {
     1: ['metadata', OBJECT_META],
     2: ['spec', { 1: ['audiences', 'strings'], 3: ['boundObjectRef', { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] }], 4: ['expirationSeconds', 'int'] }],

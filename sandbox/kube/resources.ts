@@ -30,6 +30,8 @@ export interface ResourceInfo {
   /** extra subresources besides status (e.g. `token` on serviceaccounts) */
   subresources: string[];
   builtin: boolean;
+  /** a review: create-only, answered, never stored (TokenReview, SelfSubjectAccessReview…) */
+  review?: boolean;
   /** custom resources: openAPIV3Schema per version */
   schemas?: Record<string, Obj | undefined>;
   /** custom resources: additionalPrinterColumns per version */
@@ -65,6 +67,9 @@ export const BUILTIN_RESOURCES: ResourceInfo[] = [
   builtin('events.k8s.io', 'v1', 'events', 'Event', true, ['ev']),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   builtin('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, ['crd', 'crds'], true),
+  { ...builtin('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false), review: true },
+  { ...builtin('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'SelfSubjectReview', false), review: true },
+  { ...builtin('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'SelfSubjectAccessReview', false), review: true },
 ];
 
 /** How a list field merges (strategic merge patch) and is owned (server-side apply). */
