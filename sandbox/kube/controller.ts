@@ -53,8 +53,17 @@ export class Controller {
   }
 
   private later(fn: () => void): void {
-    const h = setImmediate(() => { this.pending.delete(h); if (!this.stopped) fn(); });
+    const h = setImmediate(() => { this.pending.delete(h); if (!this.stopped) this.safely(fn); });
     this.pending.add(h);
+  }
+
+  /** A controller step that fails must not take the API server down with it. */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      process.emitWarning(`sandbox kube controller: ${e instanceof Error ? e.message : String(e)}`, 'MixmeshSandboxWarning');
+    }
   }
 
   private onEvent(e: StoreEvent): void {
@@ -198,7 +207,7 @@ export class Controller {
       conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${name}-${hash}" is progressing.`, lastUpdateTime: nowIso(), lastTransitionTime: nowIso() }],
     });
     const next: DeploymentState = { generation, ready: false };
-    next.timer = setTimeout(() => { next.timer = undefined; this.makeReady(ns, name, generation); }, this.opts.readyDelayMs);
+    next.timer = setTimeout(() => { next.timer = undefined; this.safely(() => this.makeReady(ns, name, generation)); }, this.opts.readyDelayMs);
     this.deployments.set(key, next);
   }
 
