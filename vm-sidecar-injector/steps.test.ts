@@ -153,4 +153,17 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       await shell.close();
     }
   });
+
+  it('a non-root user without passwordless sudo is refused in prepare, before anything changes', async () => {
+    const { shell, rootfs, address } = await open('steps-sudo');
+    try {
+      const before = snapshot(rootfs);
+      const p = plan(address);
+      p.user = 'ubuntu'; // every step would run through `sudo -n sh -c …`; this VM has no sudo
+      await assert.rejects(runInstall(shell, p), (e: unknown) => isMixmeshError(e, 'SSH_COMMAND_FAILED') && /step prepare exited 14: user ubuntu may not run sudo -n without a password/.test(e.message));
+      assert.deepEqual(diffSnapshots(before, snapshot(rootfs)), []);
+    } finally {
+      await shell.close();
+    }
+  });
 });
