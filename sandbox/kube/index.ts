@@ -87,10 +87,18 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
   }
 
   const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => { void api.handle(req, res); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    // nothing may keep running when the port is taken
+    controller.stop();
+    clearTimeout(saveTimer);
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   address = `127.0.0.1:${port}`;
   const url = `https://${address}`;
