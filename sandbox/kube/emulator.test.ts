@@ -333,6 +333,9 @@ describe('sandbox/kube emulator persistence', () => {
       const kc = new KubeConfig();
       kc.loadFromString(first.kubeconfig());
       await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'kept' }, data: { a: '1' } } });
+      const objects1 = KubernetesObjectApi.makeApiClient(kc);
+      await objects1.create(msvcCrd(msvcSpecSchema));
+      await objects1.create({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', metadata: { name: 'cafe', namespace: 'default' }, spec: { microservices: [{ name: 'a' }] } } as Obj);
       await first.stop();
       const second = await startKubeEmulator({ dir, persistFile, readyDelayMs: 10 });
       try {
@@ -344,6 +347,10 @@ describe('sandbox/kube emulator persistence', () => {
         assert.deepEqual(cm.data, { a: '1' });
         const crds = await raw(second, 'GET', '/apis/networking.istio.io/v1/virtualservices');
         assert.equal(crds.status, 200, 'CRDs are registered again from the saved state');
+        const ms = await raw(second, 'GET', '/apis/mixmesh.io/v1alpha1/namespaces/default/meshservices/cafe');
+        assert.equal(ms.status, 200, 'custom resources of a CRD installed at run time survive');
+        const invalid = await raw(second, 'POST', '/apis/mixmesh.io/v1alpha1/namespaces/default/meshservices', { body: { apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', metadata: { name: 'bad' }, spec: {} } });
+        assert.equal(invalid.status, 422, 'and their schema still applies');
       } finally {
         await second.stop();
       }
