@@ -54,6 +54,7 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
   const { buildSidecarPackage } = await import('../sandbox/sidecar-package/index.js');
   const { loadConfig } = await import('../orchestrator/config.js');
   const { startStack } = await import('../orchestrator/stack.js');
+  type Stack = Awaited<ReturnType<typeof startStack>>;
   const { runApply, runStatus, runDelete } = await import('./client/commands.js');
   const { ApiClient, servicePath } = await import('./client/api.js');
 
@@ -88,14 +89,23 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
     const injectorToken = randomBytes(24).toString('base64url');
     const tokensFile = join(dir, 'tokens.yaml');
     await writeFile(tokensFile, `- {name: demo-admin, role: admin, sha256: ${createHash('sha256').update(token).digest('hex')}}\n`, { mode: 0o600 });
-    const env = {
+    // --keep: the CLI's default addresses when they are free, so `mixmesh get -A` just works
+    const listenDefault = keep ? '127.0.0.1:7070' : '127.0.0.1:0';
+    const injectorDefault = keep ? '127.0.0.1:7071' : '127.0.0.1:0';
+    const envFor = (listen: string, injectorListen: string): Record<string, string> => ({
       KUBECONFIG: sandbox.paths.kubeconfig, MIXMESH_TOKENS_FILE: tokensFile, OS_CLOUD: 'sandbox', OS_CLIENT_CONFIG_FILE: sandbox.paths.cloudsYaml,
       MIXMESH_SIDECAR_ARTIFACTS: artifacts, MIXMESH_INJECTOR_TOKEN: injectorToken,
-      MIXMESH_LISTEN: process.env.MIXMESH_LISTEN ?? '127.0.0.1:0', MIXMESH_INJECTOR_LISTEN: process.env.MIXMESH_INJECTOR_LISTEN ?? '127.0.0.1:0',
-    };
-    const config = loadConfig({ env, cwd: dir, home: dir });
+      MIXMESH_LISTEN: process.env.MIXMESH_LISTEN ?? listen, MIXMESH_INJECTOR_LISTEN: process.env.MIXMESH_INJECTOR_LISTEN ?? injectorListen,
+    });
     say('mixmesh demo: starting the orchestrator and the injector …');
-    const stack = await startStack({ config, log, settings: { tackerPollMs: 500 } });
+    let stack: Stack;
+    try {
+      stack = await startStack({ config: loadConfig({ env: envFor(listenDefault, injectorDefault), cwd: dir, home: dir }), log, settings: { tackerPollMs: 500 } });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || !keep) throw e;
+      say('  7070/7071 are taken: using free ports');
+      stack = await startStack({ config: loadConfig({ env: envFor('127.0.0.1:0', '127.0.0.1:0'), cwd: dir, home: dir }), log, settings: { tackerPollMs: 500 } });
+    }
     stops.push(() => stack.stop());
     say(`  orchestrator ${stack.url}, injector ${stack.injectorUrl ?? '-'}`);
 
