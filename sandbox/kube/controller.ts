@@ -163,6 +163,14 @@ export class Controller {
     for (const o of orphans) this.api.internalDelete(o);
   }
 
+  private podIps = 0;
+
+  /** 10.244.0.0/16, one address per pod, like a node's pod CIDR */
+  private nextPodIp(): string {
+    const n = (this.podIps++ % 65000) + 2;
+    return `10.244.${Math.floor(n / 256)}.${n % 256}`;
+  }
+
   private podsOf(d: Obj): Obj[] {
     const uid = metaOf(d).uid;
     return this.api.internalList('v1', 'Pod', metaOf(d).namespace as string).filter((p) => ((metaOf(p).ownerReferences as Obj[] | undefined) ?? []).some((o) => o.uid === uid));
@@ -221,7 +229,7 @@ export class Controller {
     for (const p of pods) {
       const containers = (((p.spec as Obj | undefined)?.containers as Obj[] | undefined) ?? []);
       this.api.internalUpdateStatus(p, {
-        phase: 'Running', podIP: `10.244.0.${(pods.indexOf(p) % 250) + 2}`, hostIP: '127.0.0.1', startTime: now,
+        phase: 'Running', podIP: ((p.status as Obj | undefined)?.podIP as string | undefined) ?? this.nextPodIp(), hostIP: '127.0.0.1', startTime: now,
         conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
         containerStatuses: containers.map((c) => ({ name: c.name, image: c.image, ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } } })),
       }, 'kubelet');

@@ -159,9 +159,12 @@ export function jsonPathFirst(obj: unknown, path: string): unknown {
 
 interface Column { def: Obj; cell: (o: Obj, now: number) => unknown }
 
-const col = (name: string, type: string, cell: (o: Obj, now: number) => unknown, format = '', description = ''): Column => ({
-  def: { name, type, format, description: description || name, priority: 0 }, cell,
+const col = (name: string, type: string, cell: (o: Obj, now: number) => unknown, format = '', description = '', priority = 0): Column => ({
+  def: { name, type, format, description: description || name, priority }, cell,
 });
+/** a column only `-o wide` shows */
+const wide = (name: string, cell: (o: Obj) => unknown): Column => col(name, 'string', cell, '', '', 1);
+const selectorText = (m: unknown) => (isObject(m) && Object.keys(m).length ? Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',') : '<none>');
 
 const nameCol = col('Name', 'string', (o) => (o.metadata as Obj).name, 'name', 'Name must be unique within a namespace.');
 const ageCol = col('Age', 'string', (o, now) => age(o, now), '', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
@@ -180,12 +183,18 @@ function builtinColumns(r: ResourceInfo): Column[] {
     case 'Secret': return [nameCol, col('Type', 'string', (o) => o.type ?? 'Opaque'), col('Data', 'integer', (o) => count(o.data)), ageCol];
     case 'ServiceAccount': return [nameCol, col('Secrets', 'integer', (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0)), ageCol];
     case 'Service': return [nameCol, col('Type', 'string', (o) => at(o, '.spec.type') ?? 'ClusterIP'), col('Cluster-IP', 'string', (o) => at(o, '.spec.clusterIP') ?? '<none>'),
-      col('External-IP', 'string', (o) => (at(o, '.status.loadBalancer.ingress[0].ip') as string | undefined) ?? ((at(o, '.spec.type') === 'LoadBalancer') ? '<pending>' : '<none>')), col('Port(s)', 'string', portsOf), ageCol];
+      col('External-IP', 'string', (o) => (at(o, '.status.loadBalancer.ingress[0].ip') as string | undefined) ?? ((at(o, '.spec.type') === 'LoadBalancer') ? '<pending>' : '<none>')), col('Port(s)', 'string', portsOf), ageCol,
+      wide('Selector', (o) => selectorText(at(o, '.spec.selector')))];
     case 'Pod': return [nameCol,
       col('Ready', 'string', (o) => { const cs = (at(o, '.status.containerStatuses') as Obj[] | undefined) ?? []; const n = ((at(o, '.spec.containers') as unknown[] | undefined) ?? []).length; return `${cs.filter((c) => c.ready).length}/${n}`; }),
-      col('Status', 'string', (o) => (o.metadata as Obj).deletionTimestamp ? 'Terminating' : at(o, '.status.phase') ?? 'Pending'), col('Restarts', 'string', () => '0'), ageCol];
+      col('Status', 'string', (o) => (o.metadata as Obj).deletionTimestamp ? 'Terminating' : at(o, '.status.phase') ?? 'Pending'), col('Restarts', 'string', () => '0'), ageCol,
+      wide('IP', (o) => at(o, '.status.podIP') ?? '<none>'), wide('Node', (o) => at(o, '.spec.nodeName') ?? '<none>'),
+      wide('Nominated Node', () => '<none>'), wide('Readiness Gates', () => '<none>')];
     case 'Deployment': return [nameCol, col('Ready', 'string', (o) => `${Number(at(o, '.status.readyReplicas') ?? 0)}/${Number(at(o, '.spec.replicas') ?? 1)}`),
-      col('Up-to-date', 'integer', (o) => at(o, '.status.updatedReplicas') ?? 0), col('Available', 'integer', (o) => at(o, '.status.availableReplicas') ?? 0), ageCol];
+      col('Up-to-date', 'integer', (o) => at(o, '.status.updatedReplicas') ?? 0), col('Available', 'integer', (o) => at(o, '.status.availableReplicas') ?? 0), ageCol,
+      wide('Containers', (o) => ((at(o, '.spec.template.spec.containers') as Obj[] | undefined) ?? []).map((c) => c.name).join(',')),
+      wide('Images', (o) => ((at(o, '.spec.template.spec.containers') as Obj[] | undefined) ?? []).map((c) => c.image).join(',')),
+      wide('Selector', (o) => selectorText(at(o, '.spec.selector.matchLabels')))];
     case 'Lease': return [nameCol, col('Holder', 'string', (o) => at(o, '.spec.holderIdentity') ?? ''), ageCol];
     case 'CustomResourceDefinition': return [nameCol, col('Created At', 'date', (o) => (o.metadata as Obj).creationTimestamp)];
     case 'Event': return [col('Last Seen', 'string', (o, now) => { const t = (o.lastTimestamp ?? o.eventTime ?? (o.metadata as Obj).creationTimestamp) as string | undefined; return t ? humanDuration(now - Date.parse(t)) : ''; }),
