@@ -108,6 +108,10 @@ spec:
     assert.match(conflict.stderr, /Apply failed with 1 conflict: conflict with "kubectl" using v1: \.data\.a/);
     const forced = await kubectl('apply', '--server-side', '--field-manager', 'other', '--force-conflicts', '-f', other);
     assert.equal(forced.code, 0, forced.stderr);
+    const dry = await kubectl('apply', '--server-side', '--field-manager', 'other', '--dry-run=server', '-f', cm);
+    assert.equal(dry.stdout.trim(), 'configmap/settings serverside-applied (server dry run)', dry.stderr);
+    const value = await kubectl('get', 'configmap', 'settings', '-n', 'cafe', '-o', 'jsonpath={.data.a}');
+    assert.equal(value.stdout, '2', 'a server dry run stores nothing');
   });
 
   it('a CRD installed at run time: apply, get msvc -A with printer columns; schema violations are refused', async () => {
