@@ -7,6 +7,7 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { Problem } from './types.js';
 import { LIMITS } from './schema.js';
+import { fastParseYaml, YAML_OPTIONS } from './fast-yaml.js';
 
 export interface ParseOptions {
   /** bytes; default 4 MiB (descriptor.md rule 10) */
@@ -121,18 +122,11 @@ export function parseDescriptorText(input: string | Uint8Array, options: ParseOp
     // never guess an encoding: a mangled value could still validate and mean something else
     return fail('not UTF-8 text', lineCounter, undefined);
   }
+  // the common block-style shape in milliseconds; anything else (and every error) takes the full path
+  const fast = fastParseYaml(text, options.maxDepth ?? 64);
+  if (fast !== undefined) return { ok: true, value: fast.value };
   try {
-    const doc = parseDocument(text, {
-      lineCounter,
-      prettyErrors: false,
-      uniqueKeys: true,
-      merge: false,
-      schema: 'core',
-      customTags: [],
-      version: '1.2',
-      strict: true,
-      stringKeys: false,
-    });
+    const doc = parseDocument(text, { lineCounter, ...YAML_OPTIONS });
     const problem = doc.errors[0] ?? doc.warnings[0];
     if (problem !== undefined) {
       // warnings include unresolved (custom) tags: rejected, never read as plain strings
