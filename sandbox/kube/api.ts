@@ -135,6 +135,8 @@ export class KubeApi {
       const auth = req.headers.authorization ?? '';
       const url = new URL(req.url ?? '/', 'https://emulator');
       if (['/healthz', '/livez', '/readyz'].includes(url.pathname)) { res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok'); return; }
+      // like system:public-info-viewer: the version is no secret
+      if (url.pathname === '/version') return send(res, 200, VERSION);
       if (!sameSecret(auth, `Bearer ${this.opts.pki.adminToken}`)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       await this.route(req, res, url);
     } catch (e) {
@@ -147,7 +149,6 @@ export class KubeApi {
   private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
-    if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: 'mixmesh-sandbox', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64' });
     if (parts[0] === '_sandbox') return this.sandboxRoute(req, res, parts.slice(1), method);
     if (url.pathname === '/api') return send(res, 200, apiVersions(this.opts.serverAddress()));
     if (url.pathname === '/apis') return send(res, 200, apiGroupList(this.allResources()));
@@ -731,7 +732,7 @@ export class KubeApi {
     const seconds = spec.expirationSeconds === undefined ? 3600 : Number(spec.expirationSeconds);
     const tr: ResourceInfo = { ...t.r, kind: 'TokenRequest', group: 'authentication.k8s.io' };
     if (!Number.isInteger(seconds) || seconds < 600) throw invalid(tr, t.name!, [{ reason: 'FieldValueInvalid', field: 'spec.expirationSeconds', message: `Invalid value: ${String(spec.expirationSeconds)}: may not specify a duration less than 10 minutes` }]);
-    if (seconds > 2 ** 32) throw invalid(tr, t.name!, [{ reason: 'FieldValueTooLong' as Cause['reason'], field: 'spec.expirationSeconds', message: `Invalid value: ${seconds}: may not specify a duration larger than 2^32 seconds` }]);
+    if (seconds > 2 ** 32) throw invalid(tr, t.name!, [{ reason: 'FieldValueInvalid', field: 'spec.expirationSeconds', message: `Invalid value: ${seconds}: may not specify a duration larger than 2^32 seconds` }]);
     const audiences = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? (spec.audiences as unknown[]).map(String) : [ISSUER];
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + seconds;
@@ -812,6 +813,9 @@ export class KubeApi {
 }
 
 export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
+
+/** 1.32: a lower minor makes the kubectl dispatcher pick an older kubectl (test-world.md). */
+const VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: 'mixmesh-sandbox', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64' };
 
 function pointerToField(pointer: string): string {
   return pointer.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`), '');
