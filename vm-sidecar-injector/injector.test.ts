@@ -43,6 +43,32 @@ describe('vm-sidecar-injector/injector: the plug-in form', () => {
   });
 });
 
+describe('vm-sidecar-injector/injector: the orchestrator form', () => {
+  it('takes the package and Istio version from the MeshService and floating-ness from Nova when the request has none', async () => {
+    const nova: NovaLike = {
+      getServer: async () => ({ addresses: { net0: [{ addr: '10.0.0.5', version: 4, 'OS-EXT-IPS:type': 'fixed' }, { addr: '203.0.113.9', version: 4, 'OS-EXT-IPS:type': 'floating' }] } }),
+      getConsoleOutput: async () => '',
+    };
+    const inj = injector(nova);
+    const i = inj.create({
+      vm: { address: '203.0.113.9', port: 22, user: 'root', secretRef: { namespace: 'cafe', name: 'vm-ssh' }, hostKey: 'accept-new', serverId: 's1' },
+      workload: { service: 'iot-cafe', name: 'order-api', version: 'v1', namespace: 'cafe' },
+    });
+    await inj.idle();
+    assert.deepEqual(i.sidecar, { package: 'rpm', istioVersion: '1.30.1' });
+    assert.equal(i.vm.floating, true);
+    // explicit values win
+    const j = inj.create({
+      vm: { address: '10.0.0.5', port: 22, user: 'root', secretRef: { namespace: 'cafe', name: 'vm-ssh' }, hostKey: 'accept-new', serverId: 's1' },
+      workload: { service: 'iot-cafe', name: 'order-api', version: 'v1', namespace: 'cafe' },
+      sidecar: { package: 'tar' },
+    });
+    await inj.idle();
+    assert.deepEqual(j.sidecar, { package: 'tar', istioVersion: '1.30.1' });
+    assert.equal(j.vm.floating, false);
+  });
+});
+
 describe('vm-sidecar-injector/api injectionView', () => {
   it('shows TokenExpired once the token is past its expiry, whatever renewal did', () => {
     const base = {

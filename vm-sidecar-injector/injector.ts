@@ -151,6 +151,8 @@ export class Injector {
   private readonly runs = new Map<string, Promise<unknown>>();
   /** tokens issued per VM and service account (never logged, never answered) */
   private readonly tokens = new Map<string, { token: string; expiresAt: Date; issuedAt: number }>();
+  private readonly sidecarFromMeshService = new WeakSet<Injection>();
+  private readonly floatingFromNova = new WeakSet<Injection>();
   private readonly limiter: Limiter;
   private readonly facts: ClusterFactsCache;
   private readonly log: Logger;
@@ -229,9 +231,12 @@ export class Injector {
       sidecar: { package: request.sidecar?.package ?? 'deb', istioVersion: request.sidecar?.istioVersion ?? this.deps.meshValues.istioVersion },
       steps: [],
     };
+    // the orchestrator's form names no package and no address kind: the MeshService and Nova know
+    if (request.sidecar?.package === undefined || request.sidecar?.istioVersion === undefined) this.sidecarFromMeshService.add(injection);
+    if (request.vm.floating === undefined && request.vm.serverId !== undefined) this.floatingFromNova.add(injection);
     this.injections.set(injection.id, injection);
     this.prune();
-    this.runTracked(injection.id, this.limiter.run(() => this.inject(injection)));
+    this.runTracked(injection.id, this.limiter.run(() => this.inject(injection, request.sidecar)));
     return injection;
   }
 
@@ -352,12 +357,34 @@ export class Injector {
     return issued;
   }
 
-  private async inject(injection: Injection): Promise<void> {
+  /** Fill what the request left out: the package and Istio version (MeshService), floating or not (Nova). */
+  private async complete(injection: Injection, given: { package?: PackageKind; istioVersion?: string } | undefined): Promise<void> {
+    if (this.sidecarFromMeshService.has(injection)) {
+      this.sidecarFromMeshService.delete(injection);
+      const w = injection.workload;
+      const ms = await this.deps.cluster.getMeshService(w.namespace, w.service).catch(() => undefined);
+      const sidecar = ms ? findVmMicroservice(ms, w.name, w.version)?.vm?.sidecar : undefined;
+      const pkg = sidecar?.package;
+      if (given?.package === undefined && (pkg === 'deb' || pkg === 'rpm' || pkg === 'tar')) injection.sidecar.package = pkg;
+      if (given?.istioVersion === undefined && sidecar?.istioVersion) injection.sidecar.istioVersion = sidecar.istioVersion;
+    }
+    if (this.floatingFromNova.has(injection)) {
+      this.floatingFromNova.delete(injection);
+      if (this.deps.nova && injection.vm.serverId) {
+        const s = await this.deps.nova.getServer(injection.vm.serverId);
+        const all = Object.values(s.addresses ?? {}).flat();
+        injection.vm.floating = all.some((a) => a.addr === injection.vm.address && a['OS-EXT-IPS:type'] === 'floating');
+      }
+    }
+  }
+
+  private async inject(injection: Injection, given?: { package?: PackageKind; istioVersion?: string }): Promise<void> {
     const started = this.now();
     const log = this.log.child({ injection: injection.id, vm: `${injection.vm.address}:${injection.vm.port}`, workload: `${injection.workload.namespace}/${injection.workload.name}-${injection.workload.version}` });
     let secrets: string[] = [];
     let shell: ConnectedShell | undefined;
     try {
+      await this.complete(injection, given);
       this.set(injection, 'Connecting');
       const connectRecord: StepRecord = { name: 'connect', startedAt: new Date(this.now()).toISOString() };
       injection.steps.push(connectRecord);
