@@ -173,9 +173,11 @@ export function placeFilesScript(staging: string, hostsLine: string, withDropIn:
   return `${PRELUDE}umask 077
 changed=0
 restart=0
+# cmp is in every busybox and in Debian's essential set; a minimal image without it compares checksums
+same() { if command -v cmp >/dev/null 2>&1; then cmp -s "$1" "$2"; else [ "$(sha256sum < "$1")" = "$(sha256sum < "$2")" ]; fi; }
 place() {
   mkdir -p "$(dirname "$2")"
-  if [ -f "$2" ] && cmp -s "$1" "$2"; then
+  if [ -f "$2" ] && same "$1" "$2"; then
     [ "$(stat -c %a:%U "$2")" = "$(echo "$3" | sed 's/^0//'):istio-proxy" ] || { chmod "$3" "$2"; chown istio-proxy "$2"; changed=1; }
     return 0
   fi
