@@ -117,13 +117,22 @@ function equalJson(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** What a no-op apply may still change: the resourceVersion and managedFields timestamps. */
-function comparable(o: unknown): unknown {
+/**
+ * What an apply by `manager` decides: everything but the resourceVersion, the status (controllers
+ * write it between our GET and our dry run; apply never does) and other managers' field entries;
+ * our own entry without its timestamp.
+ */
+function comparable(o: unknown, manager: string): unknown {
   if (!isObj(o)) return o;
   const meta = { ...(o.metadata as Record<string, unknown>) };
   delete meta.resourceVersion;
-  if (Array.isArray(meta.managedFields)) meta.managedFields = (meta.managedFields as Array<Record<string, unknown>>).map((m) => ({ ...m, time: undefined }));
-  return { ...o, metadata: meta };
+  if (Array.isArray(meta.managedFields)) {
+    meta.managedFields = (meta.managedFields as Array<Record<string, unknown>>)
+      .filter((m) => m.manager === manager && m.operation === 'Apply' && m.subresource === undefined)
+      .map((m) => ({ ...m, time: undefined }));
+  }
+  const { status: _status, ...rest } = o;
+  return { ...rest, metadata: meta };
 }
 
 export class KubeClient {
@@ -313,7 +322,7 @@ export class KubeClient {
         outcome = 'created';
       } else {
         const preview = await this.ssa(desired, { fieldManager, force, dryRun: true });
-        if (equalJson(comparable(preview), comparable(live))) outcome = 'unchanged';
+        if (equalJson(comparable(preview, fieldManager), comparable(live, fieldManager))) outcome = 'unchanged';
         else {
           if (!dryRun) await this.ssa(desired, { fieldManager, force, dryRun: false });
           outcome = 'configured';
