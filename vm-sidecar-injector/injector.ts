@@ -69,6 +69,8 @@ export interface VmRequest {
   serverId?: string;
   /** the address is floating (cluster.env gets REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION) */
   floating?: boolean;
+  /** for hostKey console without Nova: the VM's console text with cloud-init's host key block */
+  consoleOutput?: string;
 }
 
 export interface WorkloadRef {
@@ -301,6 +303,11 @@ export class Injector {
     if (injection.hostKey) return { expected: [injection.hostKey] }; // known from an earlier connection
     if (policy === 'accept-new') return { acceptNew: (key) => { injection.hostKey = key; } };
     if (policy === 'console') {
+      if (injection.vm.consoleOutput !== undefined) {
+        const given = this.deps.parseConsoleHostKeys(injection.vm.consoleOutput);
+        if (given.length === 0) throw new MixmeshError('SSH_HOST_KEY_UNKNOWN', 'the console text given for the VM has no cloud-init host key block');
+        return { expected: given };
+      }
       if (!injection.vm.serverId) throw new MixmeshError('BAD_REQUEST', 'hostKey console needs vm.serverId');
       if (!this.deps.nova) throw new MixmeshError('OPENSTACK_NOT_CONFIGURED', 'hostKey console needs Nova, and the injector has no OpenStack configuration');
       const keys = this.deps.parseConsoleHostKeys(await this.deps.nova.getConsoleOutput(injection.vm.serverId));

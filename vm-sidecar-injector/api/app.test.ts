@@ -177,6 +177,17 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     assert.equal(missing.status, 404);
   });
 
+  it('hostKey console also works from a console text given in the request (no Nova); a text without the block is SSH_HOST_KEY_UNKNOWN', async () => {
+    const vm = await world.provider.create({ serverId: 'srv-console-text', name: 'console-text' });
+    const body = direct({ address: vm.address }, { consoleOutput: vm.consoleOutput() });
+    const ok = await finished((await call('POST', '/v1/injections', body)).json.id as string);
+    assert.equal(ok.state, 'Succeeded', JSON.stringify(ok.error));
+    const vm2 = await world.provider.create({ serverId: 'srv-console-none', name: 'console-none' });
+    const bad = await finished((await call('POST', '/v1/injections', direct({ address: vm2.address }, { consoleOutput: 'no keys here\n' }))).json.id as string);
+    assert.equal(bad.code, 'SSH_HOST_KEY_UNKNOWN');
+    assert.ok(!JSON.stringify((await call('GET', `/v1/injections/${ok.id}`)).json).includes('BEGIN SSH HOST KEY KEYS'), 'the console text is not echoed');
+  });
+
   it('each failure is a Failed state with a stable code: host key, auth, unreachable, slow sshd, expired token', async () => {
     const a = await world.provider.create({ serverId: 'srv-hk', name: 'hk' });
     const b = await world.provider.create({ serverId: 'srv-auth', name: 'auth' });

@@ -65,7 +65,7 @@ export function injectionView(i: Injection, now = Date.now()): Record<string, un
     createdAt: i.createdAt,
     updatedAt: i.updatedAt,
     vnfInstanceId: i.vnfInstanceId,
-    vm: { address: i.vm.address, port: i.vm.port, user: i.vm.user, hostKey: i.vm.hostKey, serverId: i.vm.serverId, credentials: { secretRef: i.vm.secretRef } },
+    vm: { address: i.vm.address, port: i.vm.port, user: i.vm.user, hostKey: i.vm.hostKey, serverId: i.vm.serverId, floating: i.vm.floating, credentials: { secretRef: i.vm.secretRef } },
     workload: i.workload,
     sidecar: expired ? { ...i.sidecar, state: 'TokenExpired' } : i.sidecar,
     hostKey: i.hostKey,

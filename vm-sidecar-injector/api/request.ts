@@ -136,7 +136,7 @@ export function parseInjectionRequest(body: unknown): ParsedRequest {
   const vnfInstanceId = c.string(body, 'vnfInstanceId', '', SERVER_ID, 'the VNF instance id', false);
   let request: InjectionRequest['vm'] | undefined;
   if (vm) {
-    c.only(vm, '/vm', ['address', 'port', 'user', 'credentials', 'hostKey', 'serverId', 'floating']);
+    c.only(vm, '/vm', ['address', 'port', 'user', 'credentials', 'hostKey', 'serverId', 'floating', 'consoleOutput']);
     const addr = vm.address === undefined ? (c.add('/vm/address', 'is required: the address to SSH to'), undefined) : address(c, vm.address, '/vm/address');
     let port = 22;
     if (vm.port !== undefined) {
@@ -158,7 +158,12 @@ export function parseInjectionRequest(body: unknown): ParsedRequest {
         }
       }
     }
-    if (hostKey === 'console' && serverId === undefined && vm.serverId === undefined) c.add('/vm/serverId', 'is required when hostKey is console (the host keys come from that Nova server\'s console)');
+    let consoleOutput: string | undefined;
+    if (vm.consoleOutput !== undefined) {
+      if (typeof vm.consoleOutput !== 'string' || vm.consoleOutput.length > 1 << 20) c.add('/vm/consoleOutput', 'must be the VM\'s console text (at most 1 MiB) holding cloud-init\'s host key block');
+      else consoleOutput = vm.consoleOutput;
+    }
+    if (hostKey === 'console' && serverId === undefined && vm.serverId === undefined && consoleOutput === undefined) c.add('/vm/serverId', 'is required when hostKey is console (the host keys come from that Nova server\'s console), unless vm.consoleOutput gives the console text');
     if (vm.floating !== undefined && typeof vm.floating !== 'boolean') c.add('/vm/floating', 'must be true or false');
     const creds = c.object(vm, 'credentials', '/vm');
     let secretRef: { namespace: string; name: string } | undefined;
@@ -172,7 +177,9 @@ export function parseInjectionRequest(body: unknown): ParsedRequest {
         if (namespace && name) secretRef = { namespace, name };
       }
     }
-    if (addr && user && secretRef) request = { address: addr, port, user, secretRef, hostKey, ...(serverId ? { serverId } : {}), ...(vm.floating === true ? { floating: true } : {}) };
+    if (addr && user && secretRef) {
+      request = { address: addr, port, user, secretRef, hostKey, ...(serverId ? { serverId } : {}), ...(typeof vm.floating === 'boolean' ? { floating: vm.floating } : {}), ...(consoleOutput !== undefined ? { consoleOutput } : {}) };
+    }
   }
   let sidecar: InjectionRequest['sidecar'];
   const sc = c.object(body, 'sidecar', '', false);
