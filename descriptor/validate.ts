@@ -5,30 +5,26 @@
  * the parts that passed it (a `Skip` says which did not), so one run shows a typo in an image and
  * a wrong `to` together, without guessing about the broken parts.
  */
-import { isIP } from 'node:net';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import type { Connection, MeshService, Microservice, Port, Problem, ValidationResult, VmSpec } from './types.js';
 import { isHttpFamily } from './types.js';
-import { meshServiceSchema, PATTERNS } from './schema.js';
+import { PATTERNS } from './schema.js';
 import { parseDescriptorText, type ParseOptions } from './parse.js';
 import { joinPointer, orderProblems, schemaProblems, show } from './problems.js';
 import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { validate as generatedValidator } from './schema-validator.gen.js';
 
 export interface ValidateOptions {
   /** the sidecar version VMs get when the descriptor does not say; default the mesh values' 1.30.3 */
   istioVersion?: string;
 }
 
-let compiled: ValidateFunction | undefined;
-
-/** The compiled schema validator (allErrors, useDefaults, strict), built once. */
+/**
+ * The schema validator (allErrors, useDefaults, strict): ajv's standalone code, generated ahead of
+ * time from meshServiceSchema() by gen-schema-validator.ts, so no run pays for ajv's compile.
+ */
 export function schemaValidator(): ValidateFunction {
-  if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
-    ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
-    compiled = ajv.compile(meshServiceSchema());
-  }
-  return compiled;
+  return generatedValidator as unknown as ValidateFunction;
 }
 
 function fail(problems: Problem[]): ValidationResult {
