@@ -5,7 +5,7 @@ import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
 import { PLAIN_VNFD_ID, startOpenStack, type OpenStackSandbox } from '../sandbox/openstack/index.js';
 import { readInjectorConfig } from './config.js';
 import { Injector } from './injector.js';
-import { notificationHandler } from './server.js';
+import { notificationHandler, startInjector } from './server.js';
 import { parseConsoleHostKeys, sshConnector } from './shell.js';
 import { MemoryCluster } from './testing/memory-cluster.js';
 import { seedCluster } from './testing/injector-fixture.js';
@@ -55,6 +55,23 @@ describe('vm-sidecar-injector with the Tacker/Nova emulator (real Nova console h
     } finally {
       await injector.close();
     }
+  });
+
+  it('startInjector listens on its own port with auth, answers health, and stops cleanly', async () => {
+    const cluster = new MemoryCluster();
+    seedCluster(cluster, world, 'tar');
+    const config = readInjectorConfig({ MIXMESH_INJECTOR_TOKEN: 'start-injector-token-0123', MIXMESH_SIDECAR_ARTIFACTS: world.artifacts, MIXMESH_INJECTOR_LISTEN: '127.0.0.1:0' });
+    const running = await startInjector(config, { cluster, openstack: null });
+    try {
+      assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await fetch(`${running.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${running.url}/readyz`)).status, 200);
+      assert.equal((await fetch(`${running.url}/v1/injections`)).status, 401);
+      assert.equal((await fetch(`${running.url}/v1/injections`, { headers: { authorization: 'Bearer start-injector-token-0123' } })).status, 200);
+    } finally {
+      await running.close();
+    }
+    await assert.rejects(fetch(`${running.url}/healthz`));
   });
 
   it('reads its configuration once: token and artifacts required, listen and notification credentials checked', () => {
