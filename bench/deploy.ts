@@ -53,6 +53,7 @@ async function deployOnce(w: World, marks: Marks, label: string, namespace: stri
   const t0 = Date.now();
   const r = await w.api('PUT', `/v1/services/${namespace}/${name}`, { body });
   if (r.status !== 202) throw new Error(`${label}: ${r.status} ${r.text}`);
+  const accepted = Date.now() - t0;
   const op = await w.waitOperation(String(r.json.operationId), 600_000);
   const total = Date.now() - t0;
   if (op.state !== 'Succeeded') throw new Error(`${label}: ${String(op.state)} ${String(op.error ?? '')}`);
@@ -74,6 +75,9 @@ async function deployOnce(w: World, marks: Marks, label: string, namespace: stri
   process.stdout.write(`  total (PUT → Succeeded)               ${f(total)}\n`);
   process.stdout.write(`  total / slowest chain                 ${(total / slowest).toFixed(2)}  (target ≤ 1.5: ${total / slowest <= 1.5 ? 'ok' : 'OVER'})\n`);
   process.stdout.write(`  Kubernetes writes                     ${counts.writes}\n`);
+  const steps = (op.steps as { name: string; startedAt: string; endedAt?: string }[]).map((st) => `${st.name} ${f(Date.parse(st.startedAt) - t0)}→${st.endedAt ? f(Date.parse(st.endedAt) - t0) : '…'}`);
+  process.stdout.write(`  PUT answered 202 after                 ${f(accepted)}\n`);
+  process.stdout.write(`  steps (from PUT)                      ${steps.join(', ')}\n`);
 }
 
 export async function main(args: string[]): Promise<void> {

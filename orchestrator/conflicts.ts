@@ -17,7 +17,15 @@ export function refOf(o: KubeObject): { apiVersion: string; kind: string; namesp
 
 /** the live objects, by index of `objects`; throws NAME_CONFLICT listing every foreign one */
 export async function checkNameConflicts(kube: KubePort, service: string, objects: readonly KubeObject[]): Promise<(KubeObject | undefined)[]> {
-  const live = await Promise.all(objects.map((o) => kube.get(refOf(o))));
+  // one list per kind and namespace instead of one GET per object: the check costs the same for 10 or 1000 objects
+  const groups = new Map<string, { apiVersion: string; kind: string; namespace: string | undefined }>();
+  for (const o of objects) groups.set(`${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`, { apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace });
+  const byGroup = new Map<string, Map<string, KubeObject>>();
+  await Promise.all([...groups].map(async ([key, g]) => {
+    const items = await kube.list(g.apiVersion, g.kind, g.namespace ? { namespace: g.namespace } : {});
+    byGroup.set(key, new Map(items.map((i) => [i.metadata.name, i])));
+  }));
+  const live = objects.map((o) => byGroup.get(`${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`)?.get(o.metadata.name));
   const problems: ProblemItem[] = [];
   live.forEach((l, i) => {
     const o = objects[i]!;

@@ -70,6 +70,8 @@ const NAMESPACE_CONTENT_KINDS: [string, string][] = [
 const now = (): string => new Date().toISOString();
 const vmKey = (name: string, version: string): string => `${name}/${version}`;
 
+const objectKey = (o: KubeObject): string => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`;
+
 /** "Deployment ×3, Service ×2" from ["Deployment/a", …] */
 function summarize(refs: string[]): string {
   const counts = new Map<string, number>();
@@ -236,43 +238,43 @@ export class Reconciler {
       return;
     }
 
-    if (run['op'].steps.length === 0) {
-      await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
-      await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
-    }
-    log.info({ objects: objects.length, vms: plans.length }, 'deploying');
-
     const vmStatus = new Map<string, VmInstanceStatus[]>();
     for (const m of resource.status?.microservices ?? []) if (m.instances) vmStatus.set(vmKey(m.name, m.version), m.instances);
     let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
+    let chains: Promise<VmInstanceStatus>[] = [];
+    let releaseWorkloadGroups!: () => void;
+    let blockWorkloadGroups!: (e: Error) => void;
+    const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
+    workloadGroupsApplied.catch(() => undefined);
+    const fresh = run['op'].steps.length === 0;
     try {
-      // 2. names, 3. namespace
-      const live = await run.step('check-names', () => checkNameConflicts(this.deps.kube, service.metadata.name, objects.filter((o) => o.kind !== 'Namespace')).catch((e: unknown) => {
+      // 2. names: checked before any write. The VM chains start at once (their Tacker reads need
+      // no check) and send their create requests as soon as the names are clear: the VMs are the
+      // slowest part of a deploy, nothing else may delay them.
+      const namesChecked = run.step('check-names', () => checkNameConflicts(this.deps.kube, service.metadata.name, objects.filter((o) => o.kind !== 'Namespace')).catch((e: unknown) => {
         if (isMixmeshError(e, 'NAME_CONFLICT')) throw new StepFailure('NAME_CONFLICT', e.message, 'NameConflict');
         throw e;
       }));
-      void live;
+      const namesClear = namesChecked.then(() => undefined);
+      namesClear.catch(() => undefined);
+      chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied, namesClear);
+      if (fresh) {
+        await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
+        await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
+      }
+      log.info({ objects: objects.length, vms: plans.length }, 'deploying');
+      const named = objects.filter((o) => o.kind !== 'Namespace');
+      const seen = new Map((await namesChecked).map((l, i) => [objectKey(named[i]!), l] as const));
+      // 3. the namespace (create, never apply)
       await run.step('namespace', () => this.ensureNamespace(service));
 
-      // VM chains start now, in parallel: the slowest part of a deploy must not wait for the rest
-      let releaseWorkloadGroups!: () => void;
-      let blockWorkloadGroups!: (e: Error) => void;
-      const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
-      workloadGroupsApplied.catch(() => undefined);
-      const chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied);
-
-      try {
-        const policy = await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind))));
-        if (policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize(policy)}`);
-        const workloads = await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind))));
-        if (workloads.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize(workloads)}`);
-        releaseWorkloadGroups();
-        await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
-      } catch (e) {
-        blockWorkloadGroups(e as Error);
-        await Promise.allSettled(chains);
-        throw e;
-      }
+      // 4. identities and policies before workloads; 5. workloads (the VMs' WorkloadGroups free their injections)
+      const policy = await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind)), seen));
+      if (policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize(policy)}`);
+      const workloads = await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind)), seen));
+      if (workloads.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize(workloads)}`);
+      releaseWorkloadGroups();
+      await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       const readyDeployments = new Map<string, KubeObject>();
       const [containerResult, vmResults] = await Promise.all([
@@ -291,10 +293,10 @@ export class Reconciler {
       if (containerResult) throw containerResult;
 
       // 6. DestinationRules, then VirtualServices of microservices whose versions are all ready
-      const rules = await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule')));
+      const rules = await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule'), seen));
       const failedVersions = new Set(chainsResult.flatMap((r, i) => (r.status === 'rejected' ? [plans[i]!.identity.name] : [])));
       const routable = objects.filter((o) => (o.kind === 'VirtualService' || o.kind === 'Gateway') && !this.routesTo(o, service).some((n) => failedVersions.has(n)));
-      const routes = await run.step('apply-routes', () => this.applyAll(run, routable));
+      const routes = await run.step('apply-routes', () => this.applyAll(run, routable, seen));
       if (rules.length + routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize([...rules, ...routes])}`);
 
       // 7. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
@@ -315,6 +317,9 @@ export class Reconciler {
       this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
       log.info({ ms: Date.now() - started }, 'ready');
     } catch (e) {
+      // no VM chain outlives its deploy: stop them at the WorkloadGroup gate and let them settle
+      blockWorkloadGroups(e as Error);
+      await Promise.allSettled(chains);
       const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
       if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
       const state = failure.rolledBack ? 'RolledBack' : 'Failed';
@@ -337,7 +342,7 @@ export class Reconciler {
     return [...new Set(service.spec.microservices.map((m) => m.name))].filter((n) => text.includes(`"${n}.${service.metadata.namespace}.svc`) || text.includes(`"host":"${n}"`));
   }
 
-  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>): Promise<VmInstanceStatus>[] {
+  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, namesClear: Promise<void>): Promise<VmInstanceStatus>[] {
     if (plans.length === 0) return [];
     const tacker = this.deps.tacker;
     if (!tacker) {
@@ -364,14 +369,16 @@ export class Reconciler {
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
         onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
       }, service, ms, plan, previous);
-      return chain.run(workloadGroupsApplied);
+      return chain.run(workloadGroupsApplied, namesClear);
     });
   }
 
-  private async applyAll(run: Run, objects: KubeObject[]): Promise<string[]> {
+  /** `live`: what the name check just read (absent = not there), saving one GET per object */
+  private async applyAll(run: Run, objects: KubeObject[], live?: Map<string, KubeObject | undefined>): Promise<string[]> {
     const results = await Promise.all(objects.map(async (o) => {
       try {
-        return [o, await run.applyIfChanged(o)] as const;
+        const known = live?.has(objectKey(o)) ? (live.get(objectKey(o)) ?? null) : undefined;
+        return [o, await run.applyIfChanged(o, known)] as const;
       } catch (e) {
         const context = `apply ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
         const message = (e as Error).message;

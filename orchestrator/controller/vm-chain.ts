@@ -154,8 +154,9 @@ export class VmChain {
   }
 
   /** one instance per VM: reuse by name; with several, keep the INSTANTIATED (else oldest) one */
-  private async findOrCreate(): Promise<VnfInstance> {
+  private async findOrCreate(writesAllowed: Promise<void>): Promise<VnfInstance> {
     const found = await this.call('list_vnf_instances', () => this.deps.tacker.listVnfInstancesByName(this.plan.vnfInstanceName));
+    await writesAllowed;
     if (found.length === 0) {
       const created = this.call('create_vnf_instance', () => this.deps.tacker.createVnfInstance(this.plan.create as unknown as Record<string, unknown>));
       this.deps.onCreateSent?.(this.plan.vnfInstanceName);
@@ -264,10 +265,13 @@ export class VmChain {
     };
   }
 
-  /** run the chain to a registered VM; `workloadGroupReady` resolves once the WorkloadGroup is applied */
-  async run(workloadGroupReady: Promise<void>): Promise<VmInstanceStatus> {
+  /**
+   * Run the chain to a registered VM. `writesAllowed` resolves once the deploy's name check passed
+   * (no Tacker write before it); `workloadGroupReady` once the VM's WorkloadGroup is applied.
+   */
+  async run(workloadGroupReady: Promise<void>, writesAllowed: Promise<void> = Promise.resolve()): Promise<VmInstanceStatus> {
     try {
-      const instance = await this.findOrCreate();
+      const instance = await this.findOrCreate(writesAllowed);
       this.progress({ vnfInstanceId: instance.id });
       const fresh = instance.instantiationState !== 'INSTANTIATED';
       await this.instantiateIfNeeded(instance);
