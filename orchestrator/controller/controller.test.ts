@@ -125,6 +125,28 @@ describe('orchestrator controller', () => {
     assert.equal([...w.injector.injections.values()].length, 2, 'no re-injection');
   });
 
+  it('a Ready service turns Degraded when a workload is not ready, and Ready again; the operation stays as it was', async () => {
+    w = await world();
+    await w.orch.services.put('shop', 'hello', parse(MINIMAL));
+    const ref = { ...REF, namespace: 'shop', name: 'hello' };
+    await settle(w);
+    w.kube.ready.delete('Deployment');
+    await w.orch.controller.resync();
+    await settle(w);
+    let svc = (await w.kube.get(ref)) as MeshServiceResource;
+    assert.equal(svc.status?.phase, 'Degraded');
+    assert.match(svc.status!.conditions!.find((c) => c.type === 'Ready')!.message, /not ready: backend-v1, frontend-v1/);
+    assert.equal(svc.status!.operations!.at(-1)!.state, 'Succeeded');
+    const writes = w.kube.writes.length;
+    await w.orch.controller.resync();
+    await settle(w);
+    assert.equal(w.kube.writes.length, writes, 'still Degraded: nothing new to write');
+    w.kube.ready.add('Deployment');
+    await w.orch.controller.resync();
+    svc = await settle(w).then(() => w.kube.get(ref)) as MeshServiceResource;
+    assert.equal(svc.status?.phase, 'Ready');
+  });
+
   it('an invalid MeshService written directly is Failed with Valid=False, and nothing changes', async () => {
     w = await world();
     const doc = parse(CAFE) as { spec: { connections: { to: string }[] } };

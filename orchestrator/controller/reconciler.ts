@@ -124,15 +124,16 @@ class Run {
     }
   }
 
-  async saveStatus(patch: Partial<MeshServiceStatus> = {}): Promise<void> {
+  /** write the status if it changed; `withOperation: false` leaves the operations list as it is (health checks) */
+  async saveStatus(patch: Partial<MeshServiceStatus> = {}, withOperation = true): Promise<void> {
     const ops = (this.status.operations ?? []).filter((o) => o.id !== this.op.id);
-    const next: MeshServiceStatus = canonicalize({ ...this.status, ...patch, operations: [...ops, this.op].slice(-20) });
+    const next: MeshServiceStatus = canonicalize({ ...this.status, ...patch, ...(withOperation ? { operations: [...ops, this.op].slice(-20) } : {}) });
     if (isDeepStrictEqual(next, this.resource.status)) return;
     this.status = next;
     const fresh = await this.deps.kube.replaceStatus({ ...this.resource, status: next });
     this.resource = { ...this.resource, metadata: { ...this.resource.metadata, resourceVersion: fresh.metadata.resourceVersion! }, status: next };
     this.writes++;
-    this.deps.operations.put(this.op);
+    if (withOperation) this.deps.operations.put(this.op);
   }
 
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -235,6 +236,16 @@ export class Reconciler {
       // level-triggered repair of drift; writes only what differs, records nothing when nothing does
       const changed = await this.applyAll(run, objects.filter((o) => o.kind !== 'Namespace'));
       if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
+      // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
+      const deployments = objects.filter((o) => o.kind === 'Deployment');
+      const live = await Promise.all(deployments.map((d) => this.deps.kube.get(refOf(d))));
+      const unready = deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name);
+      const phase: Phase = unready.length ? 'Degraded' : 'Ready';
+      if (phase !== resource.status?.phase) {
+        const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
+        await run.saveStatus({ phase, conditions: setCondition(conditions, 'Ready', unready.length ? 'False' : 'True', unready.length ? 'WorkloadNotReady' : 'Ready', message) }, false);
+        await run.event(unready.length ? 'Warning' : 'Normal', unready.length ? 'Degraded' : 'Recovered', 'Reconcile', message);
+      }
       return;
     }
 
