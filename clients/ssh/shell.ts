@@ -110,6 +110,10 @@ export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> 
         },
       });
       if (!expected && offered && 'acceptNew' in options.hostKey) options.hostKey.acceptNew(blobToKeyLine(offered));
+      // node-ssh drops its own 'error' listener after the handshake: without ours, a socket reset
+      // later would be an unhandled 'error' event and end the whole process (orchestrator included).
+      // The next exec on the dead connection then fails with SSH_CONNECT_FAILED / SSH_COMMAND_FAILED.
+      ssh.connection?.on('error', (err: Error) => log.warn({ err: redactText(err.message) }, 'ssh connection error'));
       log.debug({ attempt }, 'ssh connected');
       return new NodeSshShell(ssh, target, options.username, log);
     } catch (e) {
