@@ -13,7 +13,7 @@ import { Store, metaOf, type StoreEvent } from './store.js';
 import { clone, deepEqual, isObject, jsonPatch, mergePatch, PatchError, strategicMerge, type ListTypeOf } from './patch.js';
 import { serverSideApply, trackUpdate, type ManagedFieldsEntry, type Part } from './fields.js';
 import { structuralProblems, validateAgainstSchema, type Cause } from './schema.js';
-import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable } from './discovery.js';
+import { AGGREGATED_DISCOVERY, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable, wantsAggregated } from './discovery.js';
 import type { Pki } from './pki.js';
 import { decodeKubernetesProtobuf } from './protobuf.js';
 
@@ -150,8 +150,11 @@ export class KubeApi {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     if (parts[0] === '_sandbox') return this.sandboxRoute(req, res, parts.slice(1), method);
-    if (url.pathname === '/api') return send(res, 200, apiVersions(this.opts.serverAddress()));
-    if (url.pathname === '/apis') return send(res, 200, apiGroupList(this.allResources()));
+    if ((url.pathname === '/api' || url.pathname === '/apis') && wantsAggregated(String(req.headers.accept ?? ''))) {
+      return send(res, 200, aggregatedDiscovery(this.allResources(), url.pathname === '/api'), { 'Content-Type': AGGREGATED_DISCOVERY, Vary: 'Accept' });
+    }
+    if (url.pathname === '/api') return send(res, 200, apiVersions(this.opts.serverAddress()), { Vary: 'Accept' });
+    if (url.pathname === '/apis') return send(res, 200, apiGroupList(this.allResources()), { Vary: 'Accept' });
     if (parts[0] === 'openapi') return this.openApi(res, parts.slice(1));
     if (url.pathname === '/.well-known/openid-configuration') return send(res, 200, { issuer: ISSUER, jwks_uri: `https://${this.opts.serverAddress()}/openid/v1/jwks`, response_types_supported: ['id_token'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] });
     if (url.pathname === '/openid/v1/jwks') return send(res, 200, { keys: [{ ...createPublicKey(this.opts.pki.signingKey).export({ format: 'jwk' }), kid: this.opts.pki.signingKid, use: 'sig', alg: 'RS256' }] });

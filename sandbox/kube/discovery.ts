@@ -50,6 +50,46 @@ export function apiResourceList(resources: ResourceInfo[], group: string, versio
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(group, version), resources: list };
 }
 
+export const AGGREGATED_DISCOVERY = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** Does the Accept header ask for aggregated discovery v2 (kubectl 1.30+ does)? */
+export function wantsAggregated(accept: string): boolean {
+  return accept.split(',').some((t) => {
+    const params = t.split(';').map((x) => x.trim());
+    return params.includes('g=apidiscovery.k8s.io') && params.includes('v=v2') && params.includes('as=APIGroupDiscoveryList');
+  });
+}
+
+/**
+ * Aggregated discovery (apidiscovery.k8s.io/v2): every group, version and resource in one answer,
+ * for `/api` (core) or `/apis` (the rest). Served under its own content type, or kubectl reads it
+ * as empty.
+ */
+export function aggregatedDiscovery(resources: ResourceInfo[], core: boolean): Obj {
+  const groups = core ? new Map([['', ['v1']]]) : groupsOf(resources);
+  const items = [...groups].map(([group, versions]) => ({
+    metadata: core ? { creationTimestamp: null } : { name: group, creationTimestamp: null },
+    versions: versions.map((version) => ({
+      version,
+      freshness: 'Current',
+      resources: resources.filter((r) => r.group === group && r.versions.includes(version)).map((r) => {
+        const responseKind = { group, version, kind: r.kind };
+        const subresources: Obj[] = [];
+        if (r.status) subresources.push({ subresource: 'status', responseKind, verbs: ['get', 'patch', 'update'] });
+        if (r.subresources.includes('scale')) subresources.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });
+        if (r.subresources.includes('token')) subresources.push({ subresource: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] });
+        return {
+          resource: r.plural, responseKind, scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular,
+          verbs: r.review ? ['create'] : VERBS,
+          ...(r.shortNames.length ? { shortNames: r.shortNames } : {}), ...(r.categories.length ? { categories: r.categories } : {}),
+          ...(subresources.length ? { subresources } : {}),
+        };
+      }),
+    })),
+  }));
+  return { apiVersion: 'apidiscovery.k8s.io/v2', kind: 'APIGroupDiscoveryList', metadata: {}, items };
+}
+
 function gvPath(group: string, version: string): string {
   return group === '' ? `api/${version}` : `apis/${group}/${version}`;
 }

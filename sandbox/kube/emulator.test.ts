@@ -96,6 +96,12 @@ describe('sandbox/kube emulator with @kubernetes/client-node', function () {
     await core.readNamespacedServiceAccount({ name: 'istio-ingressgateway-service-account', namespace: 'istio-system' });
     const pods = await core.listNamespacedPod({ namespace: 'istio-system', labelSelector: 'istio=ingressgateway' });
     assert.equal(pods.items.length, 1);
+    const aggregated = await raw(emu, 'GET', '/apis', { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json' });
+    assert.equal(aggregated.headers['content-type'], 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList', 'kubectl reads an aggregated body only under its own type');
+    const istio = (aggregated.body.items as Array<{ metadata: { name: string }; versions: Array<{ resources: Array<{ resource: string; shortNames?: string[] }> }> }>).find((i) => i.metadata.name === 'networking.istio.io')!;
+    assert.deepEqual(istio.versions[0]!.resources.find((x) => x.resource === 'virtualservices')?.shortNames, ['vs']);
+    const plain = await raw(emu, 'GET', '/apis');
+    assert.equal(plain.body.kind, 'APIGroupList');
     const discovery = await raw(emu, 'GET', '/apis/networking.istio.io/v1');
     const vs = (discovery.body.resources as Array<{ name: string; shortNames?: string[] }>).find((r) => r.name === 'virtualservices');
     assert.deepEqual(vs?.shortNames, ['vs']);
