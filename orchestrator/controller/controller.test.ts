@@ -106,10 +106,19 @@ describe('orchestrator controller', () => {
     w = await world();
     await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
     await settle(w);
-    const before = w.kube.writes.length;
+    let before = w.kube.writes.length;
     await w.orch.controller.resync();
     await settle(w);
     assert.deepEqual(w.kube.writes.slice(before), []);
+    // drift: someone deletes a WorkloadEntry and a VirtualService; a resync puts them back
+    await w.kube.delete({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', namespace: 'cafe', name: 'inventory-db-v1-0' });
+    await w.kube.delete({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: 'cafe', name: 'order-api' });
+    await w.orch.controller.resync();
+    await settle(w);
+    assert.ok(kinds(w).includes('WorkloadEntry/inventory-db-v1-0'));
+    assert.ok(kinds(w).includes('VirtualService/order-api'));
+    assert.equal(w.creates.length, 2, 'no VM touched');
+    before = w.kube.writes.length;
     await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
     await settle(w);
     assert.deepEqual(w.kube.writes.slice(before), [], 'an unchanged PUT writes nothing either');

@@ -22,7 +22,7 @@ import {
   type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
 import { descriptorOf, GENERATED_KINDS, operationId, type OperationLog } from '../services.js';
-import { ChainFailure, VmChain } from './vm-chain.js';
+import { ChainFailure, VmChain, workloadEntryFor } from './vm-chain.js';
 
 export interface ReconcilerOptions {
   tackerRetries: number;
@@ -234,7 +234,11 @@ export class Reconciler {
 
     if (mode === 'check') {
       // level-triggered repair of drift; writes only what differs, records nothing when nothing does
-      const changed = await this.applyAll(run, objects.filter((o) => o.kind !== 'Namespace'));
+      // the WorkloadEntries of registered VMs are ours too (addresses from the status)
+      const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
+        .filter((st) => st.name === m.name && st.version === m.version)
+        .flatMap((st) => (st.instances ?? []).filter((i) => i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
+      const changed = await this.applyAll(run, [...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
       if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
       // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
       const deployments = objects.filter((o) => o.kind === 'Deployment');

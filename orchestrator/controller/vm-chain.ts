@@ -85,6 +85,29 @@ class OpHints {
   }
 }
 
+/** The WorkloadEntry of one VM (descriptor.md): labels exactly {app, version, mixmesh.io/service}; ports by name → targetPort. */
+export function workloadEntryFor(service: MeshService, ms: Microservice, index: number, address: string): KubeObject {
+  const ports: Record<string, number> = {};
+  for (const p of ms.ports) ports[p.name] = p.targetPort;
+  const network = service.spec.mesh.network;
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'WorkloadEntry',
+    metadata: {
+      name: `${ms.name}-${ms.version}-${index}`,
+      namespace: service.metadata.namespace,
+      labels: managedLabels(service.metadata.name, service.metadata.labels),
+    },
+    spec: {
+      address,
+      labels: workloadLabels(service.metadata.name, ms.name, ms.version),
+      serviceAccount: ms.serviceAccount,
+      ports,
+      ...(network ? { network } : {}),
+    },
+  };
+}
+
 export class VmChain {
   private status: VmInstanceStatus;
   private readonly deadline: number;
@@ -243,26 +266,7 @@ export class VmChain {
   }
 
   workloadEntry(address: string): KubeObject {
-    const ms = this.ms;
-    const ports: Record<string, number> = {};
-    for (const p of ms.ports) ports[p.name] = p.targetPort;
-    const network = this.service.spec.mesh.network;
-    return {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'WorkloadEntry',
-      metadata: {
-        name: `${ms.name}-${ms.version}-${this.plan.identity.index}`,
-        namespace: this.service.metadata.namespace,
-        labels: managedLabels(this.service.metadata.name, this.service.metadata.labels),
-      },
-      spec: {
-        address,
-        labels: workloadLabels(this.service.metadata.name, ms.name, ms.version),
-        serviceAccount: ms.serviceAccount,
-        ports,
-        ...(network ? { network } : {}),
-      },
-    };
+    return workloadEntryFor(this.service, this.ms, this.plan.identity.index, address);
   }
 
   /**
