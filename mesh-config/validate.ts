@@ -99,22 +99,30 @@ export interface MeshObjectLike {
   [field: string]: unknown;
 }
 
-/** Every node a rule path reaches, with its JSON pointer. */
-function reach(node: unknown, path: readonly string[], pointer: string, out: Array<[unknown, string]>): void {
+/**
+ * Every node a rule path reaches from `path[at]` on, with its JSON pointer. Index-based, and a
+ * pointer is only built for a child that exists: ~90 000 calls for a 1000-microservice render.
+ */
+function reach(node: unknown, path: readonly string[], at: number, pointer: string, out: Array<[unknown, string]>): void {
   if (node === undefined || node === null) return;
-  if (path.length === 0) {
+  if (at === path.length) {
     out.push([node, pointer]);
     return;
   }
-  const [head, ...rest] = path;
+  const head = path[at]!;
   if (head === '[]') {
-    if (Array.isArray(node)) node.forEach((item, i) => reach(item, rest, `${pointer}/${i}`, out));
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        if (i in node) reach(node[i], path, at + 1, `${pointer}/${i}`, out);
+      }
+    }
   } else if (head === '{}') {
     if (typeof node === 'object' && !Array.isArray(node)) {
-      for (const [k, v] of Object.entries(node as Record<string, unknown>)) reach(v, rest, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) reach(v, path, at + 1, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
     }
   } else if (typeof node === 'object' && !Array.isArray(node)) {
-    reach((node as Record<string, unknown>)[head!], rest, `${pointer}/${head}`, out);
+    const child = (node as Record<string, unknown>)[head];
+    if (child !== undefined && child !== null) reach(child, path, at + 1, `${pointer}/${head}`, out);
   }
 }
 
@@ -123,7 +131,7 @@ export function celViolations(obj: MeshObjectLike): string[] {
   const problems: string[] = [];
   for (const r of rulesByKind.get(String(obj.kind)) ?? []) {
     const nodes: Array<[unknown, string]> = [];
-    reach(obj, r.path, '', nodes);
+    reach(obj, r.path, 0, '', nodes);
     for (const [self, pointer] of nodes) {
       // memo key: the value itself, or for a small object its JSON (equal JSON, equal verdict)
       const memoKey = self === null || typeof self !== 'object' ? self : JSON.stringify(self);
