@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { MixmeshError } from '../common/errors.js';
 import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF } from '../common/labels.js';
 import { canonicalize, toYamlStream } from '../common/yaml.js';
-import type { MeshService } from '../descriptor/types.js';
+import { descriptorFromResource, type MeshService } from '../descriptor/index.js';
 import { checkNameConflicts, refOf } from './conflicts.js';
 import { changedFields, contains } from './diff.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
@@ -54,15 +54,11 @@ export function userLabels(labels: Record<string, string> | undefined): Record<s
   return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !RESERVED_LABEL(k)));
 }
 
-/** the descriptor a stored MeshService holds, for validation */
+/** the descriptor a stored MeshService holds (descriptor/'s rule: only mixmesh's own label values go) */
 export function descriptorOf(r: MeshServiceResource): Record<string, unknown> {
-  const labels = userLabels(r.metadata.labels);
-  return {
-    apiVersion: r.apiVersion,
-    kind: r.kind,
-    metadata: { name: r.metadata.name, namespace: r.metadata.namespace, ...(Object.keys(labels).length ? { labels } : {}) },
-    spec: r.spec,
-  };
+  const d = descriptorFromResource(r) as Record<string, unknown> & { metadata: Record<string, unknown> };
+  if (d.metadata.labels && Object.keys(d.metadata.labels as object).length === 0) delete d.metadata.labels;
+  return d;
 }
 
 export const operationId = (r: { metadata: { uid?: string | undefined; generation?: number | undefined } }): string => `${r.metadata.uid}-${r.metadata.generation ?? 1}`;
