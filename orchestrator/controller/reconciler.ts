@@ -262,6 +262,7 @@ export class Reconciler {
     const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
     workloadGroupsApplied.catch(() => undefined);
     const fresh = run['op'].steps.length === 0;
+    const readyDeployments = new Map<string, KubeObject>();
     try {
       // 2. names: checked before any write. The VM chains start at once (their Tacker reads need
       // no check) and send their create requests as soon as the names are clear: the VMs are the
@@ -291,7 +292,6 @@ export class Reconciler {
       releaseWorkloadGroups();
       await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
       const deployments = objects.filter((o) => o.kind === 'Deployment');
-      const readyDeployments = new Map<string, KubeObject>();
       const [containerResult, vmResults] = await Promise.all([
         run.step('wait-workloads-ready', async () => {
           for (const d of await Promise.all(deployments.map((d) => run.waitReady(d)))) readyDeployments.set(d.metadata.name, d);
@@ -340,8 +340,7 @@ export class Reconciler {
       const state = failure.rolledBack ? 'RolledBack' : 'Failed';
       run.finish(state, { code: failure.code, message: failure.message });
       conditions = setCondition(conditions, 'Ready', 'False', failure.reason, failure.message);
-      const microservices = this.microserviceStatus(service, new Map(), vmStatus);
-      // a failed VM leaves the containers serving: Degraded when something runs, Failed otherwise
+      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
       const phase: Phase = 'Failed';
       await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
       await run.event('Warning', failure.reason, 'Deploy', failure.message);
