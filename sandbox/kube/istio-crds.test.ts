@@ -51,7 +51,7 @@ function compareTrees(theirs: Obj | undefined, ours: Obj | undefined, path: stri
 describe("sandbox/kube Istio CRDs against Istio's own", function () {
   let reference: Map<string, Obj>;
   before(function () {
-    if (!existsSync(ISTIO_CRDS_PATH)) this.skip();
+    assert.ok(existsSync(ISTIO_CRDS_PATH), `${ISTIO_CRDS_PATH} is missing: the tests need ../shared beside the checkout`);
     reference = new Map();
     for (const doc of parseAllDocuments(readFileSync(ISTIO_CRDS_PATH, 'utf8'))) {
       const crd = doc.toJS() as Obj | null;

@@ -36,7 +36,7 @@ describe('sandbox/openstack with the real OpenStack CLI and Keystone', function 
   const lcm = (...args: string[]) => cli(['--os-tacker-api-version', '2', 'vnflcm', ...args]);
 
   before(async function () {
-    if (!existsSync(CLI)) this.skip();
+    assert.ok(existsSync(CLI), `${CLI} is missing: run scripts/setup-host.sh (installs python3-openstackclient python3-tackerclient)`);
     dir = mkdtempSync(join(tmpdir(), 'mixmesh-oscli-'));
     os = await startOpenStack({ dir, vmProvider: new MemoryVmProvider(), keystone: 'auto', latencies: { startingMs: 20, processingMs: 50, terminateMs: 20, sshdMs: 0 } });
     writeFileSync(join(dir, 'clouds.yaml'), os.cloudsYaml(), { mode: 0o600 });

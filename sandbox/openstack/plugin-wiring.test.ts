@@ -17,7 +17,7 @@ describe('sandbox/openstack seeded plug-in package', function () {
   let client: OpenStackClient;
 
   before(async function () {
-    if (!existsSync(defaultPluginScript())) this.skip();
+    assert.ok(existsSync(defaultPluginScript()), `the plug-in script ${defaultPluginScript()} is missing`);
     dir = mkdtempSync(join(tmpdir(), 'mixmesh-osplug-'));
     os = await startOpenStack({
       dir, vmProvider: new MemoryVmProvider(), keystone: 'emulated', latencies: { startingMs: 5, processingMs: 10, terminateMs: 5, sshdMs: 0 },

@@ -66,7 +66,7 @@ describe('golden: descriptor → mesh config', () => {
     describe(name, () => {
       const input = inputOf(name);
       if (!input) {
-        it.skip(`${name}: input not there yet`);
+        it('has an input', () => assert.fail(`test/golden/${name}: no input.yaml and no example to read`));
         return;
       }
       const result = parseAndValidate(readFileSync(input), input);
@@ -84,13 +84,13 @@ describe('golden: descriptor → mesh config', () => {
         compare(join(HERE, name, 'expected.yaml'), text);
       });
 
-      it('plans the Tacker requests in tacker.json', function () {
-        assert.ok(service);
-        const plans = planTackerRequests(service, valuesOf(name));
-        const file = join(HERE, name, 'tacker.json');
-        if (plans.length === 0 && !existsSync(file)) this.skip();
-        compare(file, toJson(plans));
-      });
+      const plans = service ? planTackerRequests(service, valuesOf(name)) : [];
+      const tackerFile = join(HERE, name, 'tacker.json');
+      if (plans.length > 0 || existsSync(tackerFile)) {
+        it('plans the Tacker requests in tacker.json', () => {
+          compare(tackerFile, toJson(plans));
+        });
+      }
 
       it('passes the istioctl analyze checks', () => {
         assert.ok(service);
