@@ -35,14 +35,15 @@ interface Line {
   indent: number;
   /** the line from `indent` on, without trailing spaces */
   text: string;
+  /** splitEntry(text), when already computed */
+  entry?: [string, string];
 }
 
 // Only printable characters and line feeds: tabs, CR, control characters, BOM, NEL, no-break
 // space, line/paragraph separators and surrogates (astral characters) go the full path.
 const OUTSIDE_SUBSET = /[^\n\x20-\x7e\u00a1-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]/;
 // YAML indicators that may not start a plain scalar here (`-` is handled apart)
-const INDICATOR_START = /^[?:,[\]{}#&*!|>'"%@`]/;
-const FLOW_CHARS = /[[\]{}]/;
+const INDICATOR_START = new Set([...'?:,[]{}#&*!|>\'"%@`'].map((c) => c.charCodeAt(0)));
 const JSON_ESCAPES_ONLY = /\\(?!["\\/bfnrt]|u[0-9a-fA-F]{4})/;
 const MAX_KEY_LENGTH = 1000; // the yaml package refuses implicit keys over 1024 characters
 const MAX_NESTING = 40;
@@ -66,10 +67,10 @@ function scalarTags(): { tags: ScalarTag[]; keyTags: ScalarTag[]; options: objec
 
 // Every implicit core tag (null, bool, int, float) matches only texts starting with one of these
 // (or the empty text); anything else is a string without trying them.
-const MAYBE_NOT_STRING = /^(?:$|[~nNtTfF0-9.+-])/;
+const MAYBE_NOT_STRING = new Set([...'~nNtTfF0123456789.+-'].map((c) => c.charCodeAt(0)));
 
 function resolvePlain(source: string, atKey: boolean): unknown {
-  if (!MAYBE_NOT_STRING.test(source)) return source;
+  if (source.length > 0 && !MAYBE_NOT_STRING.has(source.charCodeAt(0))) return source;
   const { tags, keyTags, options } = scalarTags();
   const tag = (atKey ? keyTags : tags).find((t) => t.test!.test(source));
   if (tag === undefined) return source; // the string tag
@@ -108,8 +109,39 @@ function checkTail(tail: string): void {
 }
 
 function checkPlainStart(text: string): void {
-  if (INDICATOR_START.test(text)) throw BAIL;
+  if (INDICATOR_START.has(text.charCodeAt(0))) throw BAIL;
   if (text[0] === '-' && (text.length === 1 || text[1] === ' ')) throw BAIL;
+}
+
+// what scanPlain found, in module variables: no allocation per line
+let scanColon = -1;
+let scanEnd = 0;
+let scanFlow = -1;
+
+/**
+ * One pass over a plain scalar from `from`: the first `: ` or final `:` (scanColon), where it ends
+ * before a ` #` comment, trailing spaces dropped (scanEnd), the first flow indicator (scanFlow);
+ * -1 for none. A colon or flow indicator after the comment does not count.
+ */
+function scanPlain(text: string, from: number): void {
+  scanColon = -1;
+  scanFlow = -1;
+  let end = text.length;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 58 /* : */) {
+      if (scanColon === -1 && (i + 1 === text.length || text.charCodeAt(i + 1) === 32)) scanColon = i;
+    } else if (c === 32 /* space */) {
+      if (text.charCodeAt(i + 1) === 35 /* # */) {
+        end = i;
+        break;
+      }
+    } else if (c === 91 || c === 93 || c === 123 || c === 125 /* [ ] { } */) {
+      if (scanFlow === -1) scanFlow = i;
+    }
+  }
+  while (end > from && text.charCodeAt(end - 1) === 32) end--;
+  scanEnd = end;
 }
 
 /** A value written on the same line as its key or dash. */
@@ -124,10 +156,10 @@ function inlineValue(text: string): unknown {
     return text[0] === '[' ? [] : {};
   }
   checkPlainStart(text);
-  const hash = text.indexOf(' #');
-  const plain = (hash === -1 ? text : text.slice(0, hash)).replace(/ +$/, '');
-  if (plain.includes(': ') || plain.endsWith(':') || FLOW_CHARS.test(plain)) throw BAIL;
-  return resolvePlain(plain, false);
+  scanPlain(text, 0);
+  // `a: b` here would be a mapping nested on one line, an error; `[`… a flow collection
+  if (scanColon !== -1 || scanFlow !== -1) throw BAIL;
+  return resolvePlain(scanEnd === text.length ? text : text.slice(0, scanEnd), false);
 }
 
 /** `key: rest` → [key, rest]; undefined when the text is not a mapping entry. */
@@ -141,15 +173,17 @@ function splitEntry(text: string): [string, string] | undefined {
     key = unquote(text.slice(0, end));
     rest = text.slice(end + m[0].length);
   } else {
-    const colon = text.search(/:(?: |$)/);
+    scanPlain(text, 0);
+    const colon = scanColon;
     if (colon === -1) return undefined;
-    const hash = text.indexOf(' #');
-    if (hash !== -1 && hash < colon) return undefined;
     checkPlainStart(text);
-    const source = text.slice(0, colon).replace(/ +$/, '');
-    if (FLOW_CHARS.test(source)) throw BAIL;
-    key = resolvePlain(source, true) as string;
-    rest = text.slice(colon + 1).replace(/^ +/, '');
+    if (scanFlow !== -1 && scanFlow < colon) throw BAIL;
+    let keyEnd = colon;
+    while (keyEnd > 0 && text.charCodeAt(keyEnd - 1) === 32) keyEnd--;
+    key = resolvePlain(text.slice(0, keyEnd), true) as string;
+    let restStart = colon + 1;
+    while (text.charCodeAt(restStart) === 32) restStart++;
+    rest = text.slice(restStart);
   }
   if (text.length - rest.length > MAX_KEY_LENGTH) throw BAIL;
   if (key === '__proto__' || key === '<<') throw BAIL;
@@ -184,7 +218,7 @@ class BlockParser {
       const line = this.lines[this.pos]!;
       if (line.indent < indent) break;
       if (line.indent > indent || isDash(line.text)) throw BAIL;
-      const entry = splitEntry(line.text);
+      const entry = line.entry ?? splitEntry(line.text);
       if (entry === undefined) throw BAIL;
       const [key, rest] = entry;
       if (Object.prototype.hasOwnProperty.call(map, key)) throw BAIL; // duplicate: the full path reports it
@@ -217,9 +251,10 @@ class BlockParser {
       if (dash === null) throw BAIL; // a bare `-`: its item is on the next lines
       const content = line.text.slice(dash[0].length);
       if (content[0] === '#') throw BAIL;
-      if (isDash(content) || splitEntry(content) !== undefined) {
+      const entry = isDash(content) ? undefined : splitEntry(content);
+      if (entry !== undefined || isDash(content)) {
         // a compact collection: read the rest of the line as a line of its own at its column
-        this.lines[this.pos] = { indent: indent + dash[0].length, text: content };
+        this.lines[this.pos] = { indent: indent + dash[0].length, text: content, entry };
         seq.push(this.node(indent + dash[0].length, depth + 1));
       } else {
         seq.push(inlineValue(content));
