@@ -102,7 +102,8 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
     try {
       stack = await startStack({ config: loadConfig({ env: envFor(listenDefault, injectorDefault), cwd: dir, home: dir }), log, settings: { tackerPollMs: 500 } });
     } catch (e) {
-      if ((e as { code?: string }).code !== 'EADDRINUSE' || !keep) throw e;
+      const busy = (e as { code?: string }).code === 'EADDRINUSE' || (e as { cause?: { code?: string } }).cause?.code === 'EADDRINUSE';
+      if (!busy || !keep) throw e;
       say('  7070/7071 are taken: using free ports');
       stack = await startStack({ config: loadConfig({ env: envFor('127.0.0.1:0', '127.0.0.1:0'), cwd: dir, home: dir }), log, settings: { tackerPollMs: 500 } });
     }

@@ -6,18 +6,6 @@
 import { createLogger } from '../common/logger.js';
 import { loadConfig, type ConfigFlags } from '../orchestrator/config.js';
 
-export interface ServeOptions {
-  config?: string;
-  kubeconfig?: string;
-  listen?: string;
-  tokensFile?: string;
-  injector?: boolean;
-  injectorListen?: string;
-  injectorUrl?: string;
-  callbackUrl?: string;
-  callbackAuth?: string;
-}
-
 export async function runServe(opts: Record<string, unknown>): Promise<number> {
   const flags: ConfigFlags = {};
   for (const key of ['config', 'kubeconfig', 'listen', 'tokensFile', 'injectorListen', 'injectorUrl', 'callbackUrl', 'callbackAuth', 'systemNamespace'] as const) {

@@ -230,6 +230,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     problems.push({ pointer: '/openstack', message: (e as Error).message });
   }
 
+  const artifacts = (env.MIXMESH_SIDECAR_ARTIFACTS || undefined) ?? fileStr('sidecarArtifacts');
   if (problems.length) {
     throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   }
@@ -244,7 +245,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     systemNamespace,
     mesh,
     trustDomainExplicit: meshFile.trustDomain !== undefined,
-    ...(env.MIXMESH_SIDECAR_ARTIFACTS || fileStr('sidecarArtifacts') ? { sidecarArtifacts: (env.MIXMESH_SIDECAR_ARTIFACTS || fileStr('sidecarArtifacts'))! } : {}),
+    ...(artifacts ? { sidecarArtifacts: /^https?:\/\//.test(artifacts) ? artifacts : resolve(cwd, artifacts) } : {}),
     resyncSeconds: positiveInt(file.resyncSeconds, '/resyncSeconds', problems, 30),
     tackerRetries: positiveInt(file.tackerRetries, '/tackerRetries', problems, 2),
     tackerPollMs: positiveInt(file.tackerPollMs, '/tackerPollMs', problems, 2000),

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { kubeCluster, readInjectorConfig, startInjector } from '../vm-sidecar-injector/index.js';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { MixmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../clients/openstack/index.js';
@@ -70,40 +70,17 @@ async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Pro
   return values;
 }
 
-interface InjectorModule {
-  Injector: new (deps: Record<string, unknown>) => { close(): Promise<void> };
-  createInjectorApp: (deps: Record<string, unknown>) => Parameters<typeof createServer>[1];
-  kubeCluster: (client: KubeClient) => unknown;
-  sshConnector: (options: Record<string, unknown>) => unknown;
-  parseConsoleHostKeys: (text: string) => string[];
-}
-
 /** the injector in-process, on its own listener (interfaces.md: "always its own listener") */
-async function startInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
-  const mod = (await import('../vm-sidecar-injector/index.js')) as unknown as Partial<InjectorModule>;
-  const missing = (['Injector', 'createInjectorApp', 'kubeCluster', 'sshConnector', 'parseConsoleHostKeys'] as const).filter((k) => typeof mod[k] !== 'function');
-  if (missing.length) throw new MixmeshError('CONFIG_INVALID', `the in-process injector is not available (vm-sidecar-injector does not export ${missing.join(', ')}); run a remote one with --no-injector and MIXMESH_INJECTOR_URL`);
-  const m = mod as InjectorModule;
-  const artifacts = o.config.sidecarArtifacts;
-  const log = o.log.child({ part: 'injector' });
-  const injector = new m.Injector({
-    cluster: m.kubeCluster(o.kube),
-    ...(o.openstack ? { nova: o.openstack.nova } : {}),
-    connect: m.sshConnector({ log }),
-    parseConsoleHostKeys: m.parseConsoleHostKeys,
-    meshValues: o.values,
-    artifacts: artifacts === undefined ? { dir: '/nonexistent/MIXMESH_SIDECAR_ARTIFACTS-is-not-set' } : /^https?:\/\//.test(artifacts) ? { baseUrl: artifacts } : { dir: artifacts },
-    log,
-  });
-  const server = createServer(m.createInjectorApp({ injector, token: o.token, log }));
-  const port = await listen(server, o.config.injector.listen.host, o.config.injector.listen.port);
-  return {
-    url: `http://${o.config.injector.listen.host}:${port}`,
-    stop: async () => {
-      await injector.close();
-      await closeServer(server);
-    },
-  };
+async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { host, port } = o.config.injector.listen;
+  // the injector's own configuration rules (token length, artifacts), fed from ours
+  const injectorConfig = readInjectorConfig({
+    MIXMESH_INJECTOR_LISTEN: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    MIXMESH_INJECTOR_TOKEN: o.token,
+    MIXMESH_SIDECAR_ARTIFACTS: o.config.sidecarArtifacts,
+  }, { meshValues: o.values, ...(o.config.kube.kind === 'kubeconfig' ? { kubeconfig: o.config.kube.path } : {}) });
+  const running = await startInjector(injectorConfig, { cluster: kubeCluster(o.kube), openstack: o.openstack ?? null, log: o.log });
+  return { url: running.url, stop: () => running.close() };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -124,7 +101,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let injectorUrl: string | undefined;
     const injectorToken = config.injector.token ?? randomBytes(24).toString('base64url');
     if (config.injector.enabled) {
-      const started = await startInjector({ kube, openstack, values, config, log, token: injectorToken });
+      const started = await startInProcessInjector({ kube, openstack, values, config, log, token: injectorToken });
       stops.push(started.stop);
       injectorUrl = started.url;
     } else {
