@@ -10,12 +10,15 @@
 import { stringify } from 'yaml';
 import { toYaml } from '../common/yaml.js';
 
-const FIRST_KEYS = ['apiVersion', 'kind', 'metadata'];
+/** apiVersion, kind, metadata first (in that order), then the rest. */
+function firstKeyRank(k: string): number {
+  return k === 'apiVersion' ? 0 : k === 'kind' ? 1 : k === 'metadata' ? 2 : 99;
+}
 
 function compareKeys(a: string, b: string): number {
-  const ia = FIRST_KEYS.indexOf(a);
-  const ib = FIRST_KEYS.indexOf(b);
-  if (ia !== -1 || ib !== -1) return (ia === -1 ? 99 : ia) - (ib === -1 ? 99 : ib);
+  const ia = firstKeyRank(a);
+  const ib = firstKeyRank(b);
+  if (ia !== 99 || ib !== 99) return ia - ib;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -40,17 +43,29 @@ function librarySpelling(value: unknown): string {
   return s;
 }
 
+/** Strings already spelled: names, ports and labels repeat thousands of times in one render. */
+const stringMemo = new Map<string, string>();
+
 function scalar(value: unknown): string {
   if (typeof value === 'string') {
-    if (PLAIN_SAFE.test(value) && !SPECIAL_WORDS.has(value)) return value;
-    // spelled by the library at document level: the same as nested, once these two are excluded
-    if (value.includes('\n') || /^(%|---|\.\.\.)/.test(value)) throw new Unsupported();
-    return librarySpelling(value);
+    const known = stringMemo.get(value);
+    if (known !== undefined) return known;
+    const spelled = spellString(value);
+    if (stringMemo.size > 200_000) stringMemo.clear();
+    stringMemo.set(value, spelled);
+    return spelled;
   }
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number' || value === null) return librarySpelling(value);
   throw new Unsupported();
+}
+
+function spellString(value: string): string {
+  if (PLAIN_SAFE.test(value) && !SPECIAL_WORDS.has(value)) return value;
+  // spelled by the library at document level: the same as nested, once these two are excluded
+  if (value.includes('\n') || /^(%|---|\.\.\.)/.test(value)) throw new Unsupported();
+  return librarySpelling(value);
 }
 
 function key(k: string): string {
@@ -62,22 +77,33 @@ function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Own enumerable values other than undefined (what Object.values(v).some(...) asked, without the array). */
+function hasDefinedValue(map: Record<string, unknown>): boolean {
+  for (const k in map) if (Object.prototype.hasOwnProperty.call(map, k) && map[k] !== undefined) return true;
+  return false;
+}
+
+const pads: string[] = [];
+function padOf(indent: number): string {
+  return (pads[indent] ??= ' '.repeat(indent));
+}
+
 function emitMap(map: Record<string, unknown>, indent: number, out: string[]): void {
-  const pad = ' '.repeat(indent);
+  const pad = padOf(indent);
   const keys = Object.keys(map).sort(compareKeys);
   for (const k of keys) {
     const v = map[k];
     if (v === undefined) continue;
     const head = `${pad}${key(k)}:`;
     if (Array.isArray(v)) {
-      const items = v.filter((x) => x !== undefined);
+      const items = v.includes(undefined) ? v.filter((x) => x !== undefined) : v;
       if (items.length === 0) out.push(`${head} []\n`);
       else {
         out.push(`${head}\n`);
         emitSeq(items, indent + 2, out);
       }
     } else if (isMap(v)) {
-      if (!Object.values(v).some((x) => x !== undefined)) out.push(`${head} {}\n`);
+      if (!hasDefinedValue(v)) out.push(`${head} {}\n`);
       else {
         out.push(`${head}\n`);
         emitMap(v, indent + 2, out);
@@ -89,13 +115,13 @@ function emitMap(map: Record<string, unknown>, indent: number, out: string[]): v
 }
 
 function emitSeq(items: unknown[], indent: number, out: string[]): void {
-  const pad = ' '.repeat(indent);
+  const pad = padOf(indent);
   for (const item of items) {
     if (Array.isArray(item)) {
       if (item.some((x) => x !== undefined)) throw new Unsupported();
       out.push(`${pad}- []\n`);
     } else if (isMap(item)) {
-      if (!Object.values(item).some((x) => x !== undefined)) {
+      if (!hasDefinedValue(item)) {
         out.push(`${pad}- {}\n`);
         continue;
       }
