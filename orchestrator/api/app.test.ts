@@ -218,12 +218,20 @@ describe('orchestrator API', () => {
       assert.equal(w.kube.writes.length, 0);
       // now make them live and plan a change
       for (const o of createGenerators(DEFAULT_MESH_VALUES).render((createGenerators(DEFAULT_MESH_VALUES).validate(w.kube && (await import('yaml')).parse(MINIMAL)) as { ok: true; value: never }).value)) await w.kube.apply(o);
+      const writesBefore = w.kube.writes.length;
       const again = await w.req('POST', '/v1/plan', { body: MINIMAL.replace('backend:1.0.0', 'backend:2.0.0') });
       const c2 = again.body.changes as { action: string; kind: string; name: string; diff?: { path: string }[] }[];
       const dep = c2.find((c) => c.kind === 'Deployment' && c.name === 'backend-v1')!;
       assert.equal(dep.action, 'update');
       assert.ok(dep.diff!.some((d) => d.path.includes('/image')));
       assert.deepEqual(c2.filter((c) => (c.kind !== 'Deployment' || c.name !== 'backend-v1') && c.action !== 'unchanged'), []);
+      // without backend: its objects show up as deletes
+      const smaller = MINIMAL.replace(/ {4}- name: backend\n(.*\n){3}/, '').replace(/ {2}connections:\n.*\n/, '');
+      const third = await w.req('POST', '/v1/plan', { body: smaller });
+      assert.equal(third.status, 200, third.text);
+      const deletes = (third.body.changes as { action: string; kind: string; name: string }[]).filter((c) => c.action === 'delete').map((c) => `${c.kind}/${c.name}`).sort();
+      assert.ok(deletes.includes('Deployment/backend-v1') && deletes.includes('Service/backend'), deletes.join());
+      assert.equal(w.kube.writes.length, writesBefore, 'plans write nothing');
     });
     it('plan shows the Tacker requests and VMs', async () => {
       await w.kube.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'vm-ssh', namespace: 'cafe' }, data: { 'ssh-privatekey': 'eA==' } });

@@ -156,6 +156,27 @@ describe('orchestrator controller', () => {
     assert.equal(svc.status?.phase, 'Ready');
   });
 
+  it('a MeshService written with kubectl gets our finalizer, deploys, and a removed microservice is pruned', async () => {
+    w = await world();
+    const doc = parse(MINIMAL) as { spec: { microservices: { name: string }[]; connections: unknown[] } };
+    await w.kube.create({ apiVersion: REF.apiVersion, kind: REF.kind, metadata: { name: 'hello', namespace: 'cafe' }, spec: doc.spec });
+    const ref = { ...REF, name: 'hello' };
+    await settle(w);
+    let svc = (await w.kube.get(ref)) as MeshServiceResource;
+    assert.deepEqual(svc.metadata.finalizers, ['mixmesh.io/teardown']);
+    assert.equal(svc.status?.phase, 'Ready');
+    assert.ok(kinds(w).includes('Deployment/backend-v1'));
+    // kubectl edit: drop backend (and its connection)
+    const spec = { ...doc.spec, microservices: doc.spec.microservices.filter((m) => m.name !== 'backend'), connections: [] };
+    await w.kube.replace({ ...svc, spec });
+    await settle(w);
+    svc = (await w.kube.get(ref)) as MeshServiceResource;
+    assert.equal(svc.status?.phase, 'Ready');
+    assert.equal(svc.status?.observedGeneration, 2);
+    assert.deepEqual(kinds(w).filter((k) => k.endsWith('/backend') || k.endsWith('/backend-v1')), []);
+    assert.ok(kinds(w).includes('Deployment/frontend-v1'));
+  });
+
   it('an invalid MeshService written directly is Failed with Valid=False, and nothing changes', async () => {
     w = await world();
     const doc = parse(CAFE) as { spec: { connections: { to: string }[] } };
