@@ -168,18 +168,24 @@ describe('e2e: orchestrator on the sandbox', function () {
     }
   });
 
-  it('an orchestrator killed mid-deploy never makes a second VNF for one VM', async () => {
+  it('an orchestrator killed (SIGKILL) mid-deploy never makes a second VNF for one VM', async () => {
+    // the in-process orchestrator steps aside; `mixmesh serve` in a child process takes over
+    await w.stack.stop();
+    const child = await w.spawnServe();
     await w.faults({ delay: { operation: 'INSTANTIATE', ms: 1500 } });
     try {
-      const r = await w.api('PUT', '/v1/services/crashy/crashy', { body: vmService('crashy', 'crashy') });
-      assert.equal(r.status, 202);
-      // wait for the create request, then "kill" the orchestrator
-      for (let i = 0; i < 100 && !(await vnfNames(w)).includes('crashy.crashy.db.v1.0'); i++) await new Promise((res) => setTimeout(res, 50));
-      await w.stack.stop();
-      await w.restart();
-      const op = await w.waitOperation(String(r.json.operationId), 90_000);
+      const put = await fetch(`${child.url}/v1/services/crashy/crashy`, { method: 'PUT', headers: { authorization: `Bearer ${w.tokens.admin}`, 'content-type': 'application/yaml' }, body: vmService('crashy', 'crashy') });
+      assert.equal(put.status, 202);
+      const { operationId } = (await put.json()) as { operationId: string };
+      // the create request went out: kill it there, no goodbye
+      for (let i = 0; i < 200 && !(await vnfNames(w)).includes('crashy.crashy.db.v1.0'); i++) await new Promise((res) => setTimeout(res, 50));
+      assert.ok((await vnfNames(w)).includes('crashy.crashy.db.v1.0'));
+      await child.kill();
+      // a new orchestrator (the dead one still holds the Lease for a while: this one runs without)
+      await w.restart({ settings: { leaderElection: false } });
+      const op = await w.waitOperation(operationId, 90_000);
       assert.equal(op.state, 'Succeeded', JSON.stringify(op));
-      assert.deepEqual((await vnfNames(w)).filter((n) => n.startsWith('crashy.crashy.')), ['crashy.crashy.db.v1.0']);
+      assert.deepEqual((await vnfNames(w)).filter((n) => n.startsWith('crashy.')), ['crashy.crashy.db.v1.0']);
     } finally {
       await w.faults(null);
     }

@@ -6,6 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { spawn } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../common/logger.js';
@@ -26,6 +29,8 @@ export interface World {
   restart(options?: Partial<StackOptions>): Promise<Stack>;
   /** one more orchestrator on the same sandbox, with other settings (stopped by stop()) */
   another(env: Record<string, string>): Promise<Stack>;
+  /** `mixmesh serve` in a child process (so a test can SIGKILL it mid-deploy) */
+  spawnServe(): Promise<{ url: string; kill(): Promise<void> }>;
   api(method: string, path: string, options?: { body?: string; type?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
   /** wait until the operation ends; returns its final state */
   waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -91,6 +96,29 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
         const s = await startStack({ config: loadConfig({ env: { ...env, ...more }, cwd: dir, home: dir }), log, settings });
         extra.push(s);
         return s;
+      },
+      async spawnServe() {
+        const port = await new Promise<number>((resolve) => {
+          const srv = createNetServer().listen(0, '127.0.0.1', () => {
+            const p = (srv.address() as { port: number }).port;
+            srv.close(() => resolve(p));
+          });
+        });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'cli/bin.ts', 'serve'], {
+          cwd: fileURLToPath(new URL('../..', import.meta.url)),
+          env: { PATH: process.env.PATH ?? '', HOME: dir, ...env, MIXMESH_LISTEN: `127.0.0.1:${port}`, MIXMESH_LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+        const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+        const url = `http://127.0.0.1:${port}`;
+        for (let i = 0; ; i++) {
+          if (await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false)) break;
+          if (i > 600 || child.exitCode !== null) throw new Error(`mixmesh serve did not get ready: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return { url, kill: async () => { child.kill('SIGKILL'); await exited; } };
       },
       async api(method, path, o = {}) {
         const headers: Record<string, string> = { ...(o.headers ?? {}) };
