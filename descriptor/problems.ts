@@ -8,11 +8,16 @@ import { PATTERN_WORDS } from './schema.js';
 
 /** Escape one JSON pointer segment (RFC 6901). */
 export function pointerSegment(key: string | number): string {
-  return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof key === 'number') return String(key);
+  // most segments need no escape: skip the two replacements (thousands of pointers per large file)
+  if (!key.includes('~') && !key.includes('/')) return key;
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 export function joinPointer(base: string, ...keys: (string | number)[]): string {
-  return base + keys.map((k) => `/${pointerSegment(k)}`).join('');
+  let pointer = base;
+  for (const k of keys) pointer += `/${pointerSegment(k)}`;
+  return pointer;
 }
 
 /** A short, readable rendering of an offending value. */
