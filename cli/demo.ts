@@ -52,8 +52,7 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
 
   const { startSandbox } = await import('../sandbox/index.js');
   const { buildSidecarPackage } = await import('../sandbox/sidecar-package/index.js');
-  const { loadConfig } = await import('../orchestrator/config.js');
-  const { startStack } = await import('../orchestrator/stack.js');
+  const { loadConfig, startStack } = await import('../orchestrator/index.js');
   type Stack = Awaited<ReturnType<typeof startStack>>;
   const { runApply, runStatus, runDelete } = await import('./client/commands.js');
   const { ApiClient, servicePath } = await import('./client/api.js');

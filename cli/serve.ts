@@ -4,7 +4,7 @@
  * MIXMESH_INJECTOR_URL). Runs until SIGTERM/SIGINT; exit 0 on a clean stop.
  */
 import { createLogger } from '../common/logger.js';
-import { loadConfig, type ConfigFlags } from '../orchestrator/config.js';
+import { loadConfig, startStack, type ConfigFlags } from '../orchestrator/index.js';
 
 export async function runServe(opts: Record<string, unknown>): Promise<number> {
   const flags: ConfigFlags = {};
@@ -15,7 +15,6 @@ export async function runServe(opts: Record<string, unknown>): Promise<number> {
   // configuration once, validated, frozen: the only place serve reads the environment
   const config = loadConfig({ flags, env: process.env, cwd: process.cwd() });
   const log = createLogger({ name: 'mixmesh', level: process.env.MIXMESH_LOG_LEVEL ?? 'info' });
-  const { startStack } = await import('../orchestrator/stack.js');
   const stack = await startStack({ config, log });
   process.stderr.write(`mixmesh serve: API on ${stack.url}${stack.injectorUrl ? `, injector on ${stack.injectorUrl}` : ''}${stack.openstack ? '' : ' (no OpenStack configured: VM descriptors get 422 OPENSTACK_NOT_CONFIGURED)'}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { loadConfig } from '../../orchestrator/config.js';
-import { startStack, type Stack, type StackOptions } from '../../orchestrator/stack.js';
+import { loadConfig, startStack, type Stack, type StackOptions } from '../../orchestrator/index.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { buildSidecarPackage } from '../../sandbox/sidecar-package/index.js';
 
