@@ -83,12 +83,15 @@ interface CompiledRule extends CelRule {
   run: Compiled;
   /** verdicts by `self` value: durations, ports and selectors repeat a lot across objects */
   memo: Map<unknown, unknown>;
+  /** memo lookups of object values, and hits: JSON keys are only worth building when they hit */
+  objectLookups: number;
+  objectHits: number;
 }
 const rulesByKind = new Map<string, CompiledRule[]>();
 for (const r of CEL_RULES) {
   const list = rulesByKind.get(r.kind) ?? [];
   // parse once: evaluation then costs microseconds per node
-  list.push({ ...r, run: parse(r.rule) as unknown as Compiled, memo: new Map() });
+  list.push({ ...r, run: parse(r.rule) as unknown as Compiled, memo: new Map(), objectLookups: 0, objectHits: 0 });
   rulesByKind.set(r.kind, list);
 }
 
@@ -134,9 +137,17 @@ export function celViolations(obj: MeshObjectLike): string[] {
     reach(obj, r.path, 0, '', nodes);
     for (const [self, pointer] of nodes) {
       // memo key: the value itself, or for a small object its JSON (equal JSON, equal verdict)
-      const memoKey = self === null || typeof self !== 'object' ? self : JSON.stringify(self);
-      const memoable = typeof memoKey !== 'string' || memoKey.length < 512;
+      // for objects, only while it pays: after 200 lookups, under 1 hit in 8 ends it for that rule
+      // (e.g. a whole AuthorizationPolicy spec, unique per object); the verdict is the same either way
+      const isObject = self !== null && typeof self === 'object';
+      const tryMemo = !isObject || r.objectLookups < 200 || r.objectHits * 8 >= r.objectLookups;
+      const memoKey = !tryMemo ? undefined : isObject ? JSON.stringify(self) : self;
+      const memoable = tryMemo && (typeof memoKey !== 'string' || memoKey.length < 512);
       let ok: unknown = memoable ? r.memo.get(memoKey) : undefined;
+      if (memoable && isObject) {
+        r.objectLookups++;
+        if (ok !== undefined) r.objectHits++;
+      }
       if (ok !== undefined) {
         if (ok !== true) problems.push(`${pointer}: ${String(ok)}`);
         continue;
