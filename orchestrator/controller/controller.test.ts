@@ -262,6 +262,18 @@ describe('orchestrator controller', () => {
     assert.deepEqual(names, ['cafe.iot-cafe.inventory-db.v1.0', 'cafe.iot-cafe.order-api.v1.0']);
   });
 
+  it('a VNF with two VMs is VNF_SHAPE_UNSUPPORTED: terminated and deleted, the version fails', async () => {
+    w = await world();
+    w.tacker.vmsPerInstance.set('cafe.iot-cafe.inventory-db.v1.0', 2);
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    const svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Failed');
+    const op = svc.status!.operations!.at(-1)!;
+    assert.equal(op.code, 'VNF_SHAPE_UNSUPPORTED');
+    assert.match(op.error!, /has 2 VMs; mixmesh supports exactly one/);
+    assert.deepEqual([...w.tacker.instances.values()].map((i) => i.vnfInstanceName), ['cafe.iot-cafe.order-api.v1.0']);
+  });
+
   it('reaches Ready by polling when every notification is lost', async () => {
     w = await world({ notifications: false });
     await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
