@@ -56,7 +56,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   });
   const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
   let started = false;
-  let subscribed = deps.tacker === undefined;
+  let subscribeRetry: NodeJS.Timeout | undefined;
   const elector = s.leaderElection === false ? undefined : new LeaderElector(deps.kube, log, { namespace: s.systemNamespace }, {
     onStart: () => controller.start(),
     onStop: () => controller.stop(),
@@ -64,7 +64,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
 
   const app = createApp({
     tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
-    ready: async () => started && subscribed && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
+    ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
   });
 
   async function ensureSystemNamespace(): Promise<void> {
@@ -82,8 +82,18 @@ export function createOrchestrator(deps: OrchestratorDeps) {
       if (crd) await applyCrdAndWait(deps.kube, crd);
       await ensureSystemNamespace();
       if (deps.tacker) {
-        await ensureSubscription(deps.kube, deps.tacker, callbacks, { systemNamespace: s.systemNamespace, callbackUrl: overrides.callbackUrl ?? s.callback.url, auth: s.callback.auth }, log);
-        subscribed = true;
+        const tacker = deps.tacker;
+        const subscribe = (): Promise<unknown> => ensureSubscription(deps.kube, tacker, callbacks, { systemNamespace: s.systemNamespace, callbackUrl: overrides.callbackUrl ?? s.callback.url, auth: s.callback.auth }, log);
+        try {
+          await subscribe();
+        } catch (e) {
+          // notifications are only hints: run on polling and keep trying to subscribe
+          log.warn({ err: e, callbackUrl: overrides.callbackUrl ?? s.callback.url }, 'no Tacker subscription yet (is the callback URL reachable from Tacker?); polling meanwhile');
+          subscribeRetry = setInterval(() => {
+            subscribe().then(() => { clearInterval(subscribeRetry); subscribeRetry = undefined; }, (err: unknown) => log.debug({ err }, 'subscription retry failed'));
+          }, 30_000);
+          subscribeRetry.unref();
+        }
       }
       if (elector) await elector.start();
       else await controller.start();
@@ -91,6 +101,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     },
     async stop(): Promise<void> {
       started = false;
+      if (subscribeRetry) clearInterval(subscribeRetry);
       if (elector) await elector.stop();
       else await controller.stop();
     },

@@ -28,10 +28,11 @@ interface World {
   creates: { name: string; at: number }[];
 }
 
-async function world(options: { retries?: number; notifications?: boolean } = {}): Promise<World> {
+async function world(options: { retries?: number; notifications?: boolean; subscriptionFails?: boolean } = {}): Promise<World> {
   const kube = new MemoryKube();
   kube.ready.add('Deployment');
   const tacker = new MemoryTacker();
+  if (options.subscriptionFails) tacker.createSubscription = async () => { throw new Error('422: callback test GET failed'); };
   tacker.packages.push({ vnfdId: '6a4b5a1e-0000-4000-8000-000000000001', onboardingState: 'ONBOARDED', operationalState: 'ENABLED' });
   const injector = new MemoryInjector();
   const creates: { name: string; at: number }[] = [];
@@ -272,6 +273,13 @@ describe('orchestrator controller', () => {
     assert.equal(op.code, 'VNF_SHAPE_UNSUPPORTED');
     assert.match(op.error!, /has 2 VMs; mixmesh supports exactly one/);
     assert.deepEqual([...w.tacker.instances.values()].map((i) => i.vnfInstanceName), ['cafe.iot-cafe.order-api.v1.0']);
+  });
+
+  it('starts and reaches Ready by polling when Tacker refuses the subscription', async () => {
+    w = await world({ notifications: false, subscriptionFails: true });
+    assert.equal(w.tacker.subscriptions.size, 0);
+    await w.orch.services.put('cafe', 'iot-cafe', parse(CAFE));
+    assert.equal((await settle(w)).status?.phase, 'Ready');
   });
 
   it('reaches Ready by polling when every notification is lost', async () => {
