@@ -57,12 +57,13 @@ function random(seed: number): () => number {
   };
 }
 
-const KEYS = ['a', 'b', 'name', 'port', 'a b', 'a:b', 'a#b', 'a #b', '"a"', "'a'", '"a b"', "'it''s'", '"\\u0041"', '1', '0x1', 'null', '~', 'true', 'yes', 'on', '__proto__', 'toString', 'constructor', '<<', '-a', '?a', ':a', '[a]', 'a,b', 'é', '"a\\tb"', 'k'.repeat(1030), 'a ', 'a  '];
+const KEYS = ['a', 'b', 'name', 'port', 'a b', 'a:b', 'a#b', 'a #b', '"a"', "'a'", '"a b"', "'it''s'", '"\\u0041"', '1', '0x1', 'null', '~', 'true', 'yes', 'on', '__proto__', 'toString', 'constructor', '<<', '-a', '?a', ':a', '[a]', 'a,b', 'é', '"a\\tb"', 'k'.repeat(1030), 'a ', 'a  ', 'a"b', "a'b", 'a!b', 'a&b', 'a*b', 'a|b', 'a%b', 'a\\b', '"a\\\\b"', '"a: b"', "'a #b'", 'a-', '1a', '.a', '~a', 'nulls', 'True1'];
 const VALUES = [
   'x', 'svc-0001', '1', '-1', '+1', '080', '0x1F', '0o17', '0b1', '1e3', '1.5', '.5', '1.', '.inf', '-.Inf', '.NaN', '~', 'null', 'Null', 'NULL', 'nULL', 'true', 'True', 'TRUE', 'tRUE', 'false', 'yes', 'no', 'on',
   '"q"', '"q\\n"', '"a\\"b"', '"\\/"', '"\\x41"', '"\\u00e9"', '"\\ud83d\\ude00"', '"\\e"', '"\\ "', "'it''s'", "'a'b'", "''", '""', '"unterminated', "'unterminated",
   'a: b', 'a:b', 'a:', 'a,b', '5xx,connect-failure', 'http://x:80/y', '[]', '{}', '[ ]', '[a]', '{a: 1}', '&x a', '*x', '!t a', '!!str 1', '|', '>', '|-', '- a', '-', '-a', '?', '? a', ':', '%a', '@a', '`a',
   'a #c', 'a#c', '"a" #c', '"a"#c', '[] #c', 'a  ', 'é', 'a b  c', '#c', '12345678901234567890', '-0', '+.5', '1_000', '0o8', '0xg',
+  '"a: b"', "'a #b'", '"a #b" # c', 'a"b', "a'b", 'a!b', 'a&b', 'a*b', 'a|b', 'a\\b', '"a\\\\b"', "'a\\b'", '"\\u00"', '2001-12-14', '12:30', '1,000', 'a]', 'a}', '[]x', '{}x', '- ', '-  a',
 ];
 
 function pick<T>(rnd: () => number, list: readonly T[]): T {
