@@ -5,6 +5,7 @@
  * VmProvider seam, the mgmt driver, notifications, SOL013 lists.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { isAbsolute } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -132,6 +133,8 @@ export class TackerLcm {
   private readonly aborter = new AbortController();
 
   constructor(deps: LcmDeps) {
+    // every operation and delivery in flight listens on this one signal: dozens at once is normal
+    setMaxListeners(0, this.aborter.signal);
     this.d = deps;
   }
 

@@ -5,6 +5,7 @@
  * drop, duplicate or reorder deliveries.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { HttpProblem } from './http-util.js';
 import { matchesFilter, type FilterExpr } from './sol013.js';
 
@@ -160,6 +161,8 @@ export class Notifier {
   private readonly aborter = new AbortController();
 
   constructor(opts: { testTimeoutMs: number; deliveryTimeoutMs: number }) {
+    // every operation and delivery in flight listens on this one signal: dozens at once is normal
+    setMaxListeners(0, this.aborter.signal);
     this.testTimeoutMs = opts.testTimeoutMs;
     this.deliveryTimeoutMs = opts.deliveryTimeoutMs;
   }
