@@ -155,8 +155,8 @@ describe('descriptor fast YAML path', () => {
       'a:\tb\n',
       'a: 1\r\n',
       '\ufeffa: 1\n',
-      '{"a": 1}',
-      '[1, 2]',
+      '{"a": [1, 2}',
+      '[1, 2',
       'just a scalar\n',
       '',
       '# only a comment\n',
@@ -172,6 +172,42 @@ describe('descriptor fast YAML path', () => {
       if (!r.ok) assert.match(r.problems[0]!.message, /^(not YAML or JSON: |input is )/);
     }
     assert.match((parseDescriptorText('a: 1\nb:\n  c: 2\n  c: 3\n') as { ok: false; problems: { message: string }[] }).problems[0]!.message, /duplicated mapping key at line 4, column 3/);
+  });
+
+  it('reads JSON with JSON.parse where that means the same, and steps aside where it may not', () => {
+    const rnd = random(7);
+    let taken = 0;
+    for (let i = 0; i < 3000; i++) {
+      const text = generate(rnd);
+      const slow = full(text);
+      if (!slow.ok || slow.value === null || typeof slow.value !== 'object') continue;
+      for (const indent of [0, 1, 2]) {
+        const json = JSON.stringify(slow.value, null, indent);
+        if (agrees(json)) taken++;
+        // line breaks and spaces around the punctuation
+        agrees(json.replace(/,/g, ',\n').replace(/:/g, ' : '));
+      }
+    }
+    assert.ok(taken > 1000, `only ${taken} JSON texts took the fast path`);
+    const aside = [
+      '{"a": 1, "a": 2}',
+      '{"a": {"b": 1, "b": 1}}',
+      '[{"a": 1}, {"c": 1, "c": 2}]',
+      '{"a"\n: 1}',
+      '{"a": 12345678901234567890}',
+      '{"a": -1234567890123456}',
+      '{"__proto__": {}}',
+      `{"${'k'.repeat(1100)}": 1}`,
+      '['.repeat(50) + ']'.repeat(50),
+      '{"a": 1} x',
+      '{"a": 1,}',
+      '\ufeff{"a": 1}',
+      '{\t"a": 1}',
+    ];
+    for (const text of aside) assert.equal(fastParseYaml(text), undefined, text.slice(0, 40));
+    // and where the fast path stepped aside, the full path still decides as before
+    assert.match((parseDescriptorText('{"a": 1, "a": 2}') as { ok: false; problems: { message: string }[] }).problems[0]!.message, /duplicated mapping key at line 1, column 10/);
+    assert.deepEqual(fastParseYaml(' {"a": [1, 2.5, -0, 1e3, true, null, "\\u00e9\\n"]} ')?.value, { a: [1, 2.5, -0, 1e3, true, null, 'é\n'] });
   });
 
   it('agrees with the full path on 20000 generated texts, and takes a good share of them', () => {

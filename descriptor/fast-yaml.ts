@@ -273,6 +273,9 @@ class BlockParser {
  */
 export function fastParseYaml(text: string, maxDepth = 64): { value: unknown } | undefined {
   if (OUTSIDE_SUBSET.test(text)) return undefined;
+  const maxNesting = Math.min(MAX_NESTING, Math.floor(maxDepth / 2));
+  const first = text.trimStart()[0];
+  if (first === '{' || first === '[') return fastParseJson(text, maxNesting);
   const lines: Line[] = [];
   for (const raw of text.split('\n')) {
     if (raw.startsWith('---') || raw.startsWith('...')) return undefined;
@@ -284,9 +287,60 @@ export function fastParseYaml(text: string, maxDepth = 64): { value: unknown } |
     lines.push({ indent, text: raw.slice(indent, end) });
   }
   try {
-    return { value: new BlockParser(lines, Math.min(MAX_NESTING, Math.floor(maxDepth / 2))).parse() };
+    return { value: new BlockParser(lines, maxNesting).parse() };
   } catch (e) {
     if (e === BAIL) return undefined;
     throw e;
   }
+}
+
+/**
+ * JSON is YAML: when JSON.parse reads the text, the full path yields the same value, except where
+ * JSON.parse is lenient or YAML is strict. So this steps aside on duplicate keys (JSON.parse keeps
+ * the last; counted as key tokens in the text against keys in the value), keys over the implicit-key
+ * limit or split from their colon by a line break, integers of more than 15 digits (YAML's parseInt
+ * and JSON's rounding may differ), `__proto__`/`<<` keys, and nesting deeper than `maxNesting`.
+ */
+function fastParseJson(text: string, maxNesting: number): { value: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  let keyTokens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      let end = i + 1;
+      while (end < text.length && text.charCodeAt(end) !== 34) end += text.charCodeAt(end) === 92 /* \ */ ? 2 : 1;
+      let next = end + 1;
+      let newline = false;
+      for (let d = text.charCodeAt(next); d === 32 || d === 10; d = text.charCodeAt(++next)) newline ||= d === 10;
+      if (text.charCodeAt(next) === 58 /* : */) {
+        if (newline || end - i > MAX_KEY_LENGTH) return undefined;
+        keyTokens++;
+      }
+      i = end;
+    } else if (c >= 48 && c <= 57 /* 0-9 */) {
+      let end = i;
+      while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+      const next = text.charCodeAt(end);
+      if (end - i > 15 && next !== 46 /* . */ && next !== 101 && next !== 69 /* e E */) return undefined;
+      i = end - 1;
+    }
+  }
+  let keys = 0;
+  const walk = (node: unknown, depth: number): boolean => {
+    if (node === null || typeof node !== 'object') return true;
+    if (depth > maxNesting) return false;
+    if (Array.isArray(node)) return node.every((item) => walk(item, depth + 1));
+    for (const [k, v] of Object.entries(node)) {
+      keys++;
+      if (k === '__proto__' || k === '<<' || !walk(v, depth + 1)) return false;
+    }
+    return true;
+  };
+  if (!walk(value, 1) || keys !== keyTokens) return undefined;
+  return { value };
 }
