@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import {
-  asRoot, dropInUnit, installPackageScript, placeFilesScript, prepareScript, replaceTokenScript, startScript, uninstallScript, verifyScript,
+  asRoot, dropInUnit, installPackageScript, placeFilesScript, prepareScript, replaceTokenScript, startScript, uninstallScript, uploadPackageScript, verifyScript,
 } from './scripts.js';
 
 /** busybox sh is what the VMs run; `-n` parses without executing. */
@@ -14,7 +14,8 @@ describe('vm-sidecar-injector/scripts', () => {
   const all: [string, string][] = [
     ['prepare root', prepareScript('root', 'deb', '1.30.3')],
     ['prepare ubuntu', prepareScript('ubuntu', 'rpm', '1.30.3')],
-    ['install deb upload', installPackageScript({ kind: 'deb', version: '1.30.3', sha256: 'ab', staged: '/tmp/x y/p.deb' })],
+    ['upload deb', uploadPackageScript('deb', '1.30.3', 52428800, 'ab')],
+    ['install deb kept', installPackageScript({ kind: 'deb', version: '1.30.3' })],
     ['install rpm url', installPackageScript({ kind: 'rpm', version: '1.30.3', url: "http://h/it's.rpm" })],
     ['install tar kept', installPackageScript({ kind: 'tar', version: '1.30.3' })],
     ['place', placeFilesScript('/tmp/mixmesh.abc', hosts, false)],
@@ -28,6 +29,12 @@ describe('vm-sidecar-injector/scripts', () => {
     ['uninstall tar', uninstallScript('tar', '1.30.3', 'istiod.istio-system.svc')],
   ];
   for (const [name, script] of all) it(`${name} parses with busybox sh`, () => parses(script));
+
+  it('verify waits 20 ms, then doubles up to the interval, and not after the last attempt', () => {
+    const script = verifyScript('127.0.10.3', 6, 0.1);
+    assert.match(script, /^for w in 0\.02 0\.04 0\.08 0\.1 0\.1 last; do$/m);
+    assert.match(verifyScript('127.0.10.3', 1, 0.1), /^for w in last; do$/m);
+  });
 
   it('wraps scripts for non-root users in sudo -n sh -c with one quoted argument', () => {
     assert.equal(asRoot("echo 'a'", 'root'), `sh -c 'echo '"'"'a'"'"''`);

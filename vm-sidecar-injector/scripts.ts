@@ -70,19 +70,39 @@ echo ${RESULT_CHANGED}
 `;
 }
 
+/**
+ * Receive the package on stdin (one exec: no SFTP session, no second pass over the bytes) into the
+ * kept copy the uninstall needs: written beside, size-checked, renamed, its sha256 recorded.
+ * SSH's MAC already guards the bytes; the size check catches a truncated stream. The recorded
+ * sha256 is the one computed on the injector, so a re-run can skip the upload.
+ */
+export function uploadPackageScript(kind: PackageKind, version: string, size: number, sha256: string): string {
+  const keptPath = keptPackagePath(kind, version);
+  const kept = shellQuote(keptPath);
+  const part = shellQuote(`${keptPath}.part`);
+  const keptSum = shellQuote(`${keptPath}.sha256`);
+  return `${PRELUDE}umask 022
+mkdir -p ${STATE_DIR}
+chmod 755 ${STATE_DIR}
+umask 077
+rm -f ${keptSum}
+cat > ${part}
+got=$(stat -c %s ${part})
+if [ "$got" != ${shellQuote(String(size))} ]; then echo "uploaded package has $got bytes, expected ${size}" >&2; rm -f ${part}; exit ${EXIT.CHECKSUM}; fi
+mv -f ${part} ${kept}
+echo ${shellQuote(sha256)} > ${keptSum}
+echo ${RESULT_CHANGED}
+`;
+}
+
 export interface InstallPackageParams {
   kind: PackageKind;
   version: string;
-  sha256?: string;
-  /** bytes of the uploaded package */
-  size?: number;
-  /** the uploaded package in the staging directory, when it was uploaded this run */
-  staged?: string;
-  /** fetch from this URL on the VM (wget) instead of uploading */
+  /** fetch from this URL on the VM (wget) when it keeps no copy yet, instead of an upload */
   url?: string;
 }
 
-/** Verify and keep the package, then install it unless this exact package is already installed. */
+/** Install the kept package (fetched first for a URL source) unless this exact package is already installed. */
 export function installPackageScript(p: InstallPackageParams): string {
   const kept = shellQuote(keptPackagePath(p.kind, p.version));
   const keptSum = shellQuote(`${keptPackagePath(p.kind, p.version)}.sha256`);
@@ -95,15 +115,7 @@ export function installPackageScript(p: InstallPackageParams): string {
           `if rpm --version >/dev/null 2>&1; then rpm -U --replacepkgs ${kept} >&2; else rpm -i ${kept} >&2; fi`
         : `tar -xzf ${kept} -C / >&2`;
   let fetch = '';
-  if (p.staged !== undefined) {
-    // SSH's MAC already guards the bytes of an SFTP upload; a size check catches a truncated one
-    // without reading 50 MiB again on the VM. The recorded sha256 is the one computed locally.
-    fetch = `got=$(wc -c < ${shellQuote(p.staged)} | tr -d ' ')
-if [ "$got" != ${shellQuote(String(p.size ?? ''))} ]; then echo "uploaded package has $got bytes, expected ${p.size ?? '?'}" >&2; exit ${EXIT.CHECKSUM}; fi
-mv -f ${shellQuote(p.staged)} ${kept}
-echo ${shellQuote(p.sha256 ?? '')} > ${keptSum}
-`;
-  } else if (p.url !== undefined) {
+  if (p.url !== undefined) {
     fetch = `if [ ! -f ${keptSum} ]; then
   rm -f ${kept}.part
   bounded 600 wget -q -O ${kept}.part ${shellQuote(p.url)} || { echo "cannot fetch ${p.url.replace(/[^A-Za-z0-9_.:/@%+=,-]/g, '?')}" >&2; rm -f ${kept}.part; exit ${EXIT.FETCH}; }
@@ -115,7 +127,7 @@ fi
   return `${PRELUDE}umask 022
 mkdir -p ${STATE_DIR}
 chmod 755 ${STATE_DIR}
-${fetch}[ -f ${kept} ] || { echo "no package ${keptPackagePath(p.kind, p.version)} on the VM" >&2; exit ${EXIT.PACKAGE}; }
+${fetch}[ -f ${kept} ] && [ -f ${keptSum} ] || { echo "no package ${keptPackagePath(p.kind, p.version)} on the VM" >&2; exit ${EXIT.PACKAGE}; }
 want="${p.kind} $(cat ${keptSum})"
 if [ -x /usr/local/bin/pilot-agent ] && [ "$(cat ${INSTALLED_MARKER} 2>/dev/null || true)" = "$want" ]; then echo ${RESULT_UNCHANGED}; exit 0; fi
 ${install} || { echo "installing the ${p.kind} package failed" >&2; exit ${EXIT.PACKAGE}; }
@@ -234,14 +246,20 @@ echo ${RESULT_CHANGED}
 `;
 }
 
-/** The docs' proof, run on the VM: the agent answers ready on <address>:15021, bounded retries. */
+/**
+ * The docs' proof, run on the VM: the agent answers ready on <address>:15021, `attempts` tries.
+ * The waits between tries start at 20 ms and double up to `intervalSeconds` (an agent that is up
+ * within 100 ms of its start is seen then, not one whole interval later); no wait after the last.
+ */
 export function verifyScript(address: string, attempts: number, intervalSeconds: number): string {
   const url = `http://${address.includes(':') ? `[${address}]` : address}:15021/healthz/ready`;
-  return `${PRELUDE}i=0
-while [ $i -lt ${Math.max(1, Math.floor(attempts))} ]; do
-  if bounded 3 wget -q -O - ${shellQuote(url)} >/dev/null 2>&1; then echo ready; exit 0; fi
-  i=$((i+1))
-  sleep ${intervalSeconds}
+  const n = Math.max(1, Math.floor(attempts));
+  const waits: string[] = [];
+  for (let i = 0; i < n - 1; i++) waits.push(String(Math.min(intervalSeconds, Math.round(20 * 2 ** Math.min(i, 20)) / 1000)));
+  return `${PRELUDE}ready() { bounded 3 wget -q -O - ${shellQuote(url)} >/dev/null 2>&1; }
+for w in ${[...waits, 'last'].join(' ')}; do
+  if ready; then echo ready; exit 0; fi
+  [ "$w" = last ] || sleep "$w"
 done
 # the agent's last words first, the verdict last (errors quote the stderr tail)
 tail -n 5 /var/log/istio/istio.log >&2 2>/dev/null || true

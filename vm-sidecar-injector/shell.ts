@@ -1,6 +1,6 @@
 /**
  * The injector's SSH edge is clients/ssh: this adapts its RemoteShell to the few calls the steps
- * make (exec that reports non-zero exits instead of throwing, SFTP of a file or of bytes, 0600).
+ * make (exec with optional stdin that reports non-zero exits instead of throwing, SFTP of bytes, 0600).
  */
 import { connectSsh, parseConsoleHostKeys, type RemoteShell } from '../clients/ssh/index.js';
 import type { Logger } from '../common/logger.js';
@@ -10,8 +10,7 @@ export { parseConsoleHostKeys };
 
 export function adaptRemoteShell(shell: RemoteShell): ConnectedShell {
   return {
-    exec: (command) => shell.exec(command, { allowFailure: true }),
-    putFile: (localPath, remotePath) => shell.put(localPath, remotePath, 0o600),
+    exec: (command, input) => shell.exec(command, input === undefined ? { allowFailure: true } : { allowFailure: true, stdin: input }),
     putContent: (content, remotePath) => shell.put(Buffer.from(content, 'utf8'), remotePath, 0o600),
     close: () => shell.close(),
   };

@@ -11,7 +11,7 @@ import { sshConnector } from './shell.js';
 import { runInstall, runReplaceToken, runUninstall, type InstallPlan } from './steps.js';
 import type { ConnectedShell } from './injector.js';
 import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from './testing/vm-world.js';
-import type { PackageKind } from './scripts.js';
+import { EXIT, asRoot, uploadPackageScript, type PackageKind } from './scripts.js';
 import { makeJwt } from './testing/memory-cluster.js';
 
 const VERSION = '1.30.3';
@@ -108,6 +108,22 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       await prepareArtifacts(mislabeled, PACKAGE_CACHE, '1.29.0', ['tar']);
       renameSync(join(mislabeled, 'istio-sidecar-1.29.0.tar.gz'), join(mislabeled, `istio-sidecar-${VERSION}.tar.gz`));
       await assert.rejects(runInstall(shell, plan(address, TOKEN, mislabeled)), (e: unknown) => isMixmeshError(e, 'SIDECAR_VERSION_MISMATCH') && /reports Istio "1.29.0", requested 1.30.3/.test(e.message));
+    } finally {
+      await shell.close();
+    }
+  });
+
+  it('a package stream that arrives short is refused before it is kept (and a whole one is kept with its checksum)', async () => {
+    const { shell } = await open('steps-short');
+    try {
+      const kept = `/var/lib/mixmesh/istio-sidecar-${VERSION}.tar.gz`;
+      const short = await shell.exec(asRoot(uploadPackageScript('tar', VERSION, 1000, 'ab'.repeat(32)), 'root'), Buffer.alloc(999, 7));
+      assert.equal(short.code, EXIT.CHECKSUM);
+      assert.match(short.stderr, /uploaded package has 999 bytes, expected 1000/);
+      assert.equal((await shell.exec(`ls ${kept} ${kept}.part ${kept}.sha256`)).stdout, '', 'nothing kept, no part left');
+      const whole = await shell.exec(asRoot(uploadPackageScript('tar', VERSION, 1000, 'ab'.repeat(32)), 'root'), Buffer.alloc(1000, 7));
+      assert.equal(whole.code, 0, whole.stderr);
+      assert.equal((await shell.exec(`stat -c %s ${kept}; cat ${kept}.sha256; ls ${kept}.part`)).stdout, `1000\n${'ab'.repeat(32)}\n`);
     } finally {
       await shell.close();
     }

@@ -1,17 +1,18 @@
 /**
- * The install and uninstall flows over one SSH connection per VM: files over SFTP, one script per
- * step (scripts.ts), each step recorded with its times, exit code, a redacted stderr tail and
- * whether it changed anything. I/O only through the InjectorShell it is given.
+ * The install and uninstall flows over one SSH connection per VM: the package on the stdin of one
+ * exec, the bootstrap files over SFTP (in flight while the package travels), one script per step
+ * (scripts.ts), each step recorded with its times, exit code, a redacted stderr tail and whether it
+ * changed anything. I/O only through the InjectorShell it is given.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { MixmeshError, type ErrorCode } from '../common/errors.js';
 import { redactText } from '../common/logger.js';
 import { shellQuote as shellQuoteForSh } from '../common/names.js';
 import type { BundleFiles } from './bundle/bundle.js';
 import {
   EXIT, RESULT_CHANGED, RESULT_UNCHANGED, asRoot, dropInUnit, installPackageScript, placeFilesScript, prepareScript,
-  replaceTokenScript, startScript, uninstallScript, verifyScript, versionScript, type PackageKind,
+  replaceTokenScript, startScript, uninstallScript, uploadPackageScript, verifyScript, versionScript, type PackageKind,
 } from './scripts.js';
 
 export interface ExecResult {
@@ -23,9 +24,8 @@ export interface ExecResult {
 
 /** What the steps need from an SSH session (clients/ssh's RemoteShell, adapted in shell.ts). */
 export interface InjectorShell {
-  exec(command: string): Promise<ExecResult>;
-  /** upload a local file over SFTP */
-  putFile(localPath: string, remotePath: string): Promise<void>;
+  /** run a command; `input` is written to its stdin, then EOF (the package travels this way) */
+  exec(command: string, input?: Buffer): Promise<ExecResult>;
   /** write content to a remote file over SFTP (created 0600) */
   putContent(content: string, remotePath: string): Promise<void>;
 }
@@ -75,19 +75,53 @@ export function packageFileName(kind: PackageKind, version: string): string {
   return `istio-sidecar-${version}.${kind === 'tar' ? 'tar.gz' : kind}`;
 }
 
-const checksumCache = new Map<string, { key: string; sha256: string }>();
+/** A package read from MIXMESH_SIDECAR_ARTIFACTS: its bytes (shared by every VM), size and SHA-256. */
+export interface LocalPackage {
+  bytes: Buffer;
+  size: number;
+  sha256: string;
+}
 
-/** SHA-256 of a local file, cached by path, size and mtime (the 50 MiB package is hashed once). */
+/** packages kept in memory at once (one per kind and version in use) */
+const PACKAGE_CACHE_ENTRIES = 4;
+/** a package nobody asked for this long is dropped from memory */
+const PACKAGE_CACHE_IDLE_MS = 10 * 60_000;
+const packageCache = new Map<string, { key: string; value: Promise<LocalPackage>; timer?: NodeJS.Timeout }>();
+
+/**
+ * Read a package once and share its bytes: injections running at once wait for the same read, and
+ * later ones reuse it while the file's size, mtime and inode are unchanged (the 50 MiB package is
+ * read and hashed once, not once per VM).
+ */
+export async function loadPackage(path: string): Promise<LocalPackage> {
+  const st = await stat(path);
+  const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  let entry = packageCache.get(path);
+  if (!entry || entry.key !== key) {
+    if (entry?.timer) clearTimeout(entry.timer);
+    const value = readFile(path).then((bytes) => ({ bytes, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }));
+    entry = { key, value };
+    const mine = entry;
+    value.catch(() => { if (packageCache.get(path) === mine) packageCache.delete(path); });
+  }
+  // most recently used last; the oldest beyond the bound go
+  packageCache.delete(path);
+  packageCache.set(path, entry);
+  for (const [p, e] of packageCache) {
+    if (packageCache.size <= PACKAGE_CACHE_ENTRIES) break;
+    if (e.timer) clearTimeout(e.timer);
+    packageCache.delete(p);
+  }
+  if (entry.timer) clearTimeout(entry.timer);
+  const current = entry;
+  entry.timer = setTimeout(() => { if (packageCache.get(path) === current) packageCache.delete(path); }, PACKAGE_CACHE_IDLE_MS);
+  entry.timer.unref();
+  return entry.value;
+}
+
+/** SHA-256 of a local package (cached with its bytes, see loadPackage). */
 export async function fileSha256(path: string): Promise<string> {
-  const st = statSync(path);
-  const key = `${st.size}:${st.mtimeMs}`;
-  const hit = checksumCache.get(path);
-  if (hit && hit.key === key) return hit.sha256;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  const sha256 = hash.digest('hex');
-  checksumCache.set(path, { key, sha256 });
-  return sha256;
+  return (await loadPackage(path)).sha256;
 }
 
 function tail(text: string, secrets: readonly string[], lines = 20): string {
@@ -136,12 +170,12 @@ export class StepRunner {
   async script(
     name: StepName,
     script: string,
-    opts: { root?: boolean; failure?: (r: ExecResult) => MixmeshError; before?: () => Promise<void> } = {},
+    opts: { root?: boolean; failure?: (r: ExecResult) => MixmeshError; before?: () => Promise<void>; input?: Buffer } = {},
   ): Promise<ExecResult> {
     return this.around(name, async (record) => {
       await opts.before?.();
       const command = opts.root === false ? `sh -c ${shellQuoteForSh(script)}` : asRoot(script, this.user);
-      const result = await this.shell.exec(command);
+      const result = await this.shell.exec(command, opts.input);
       record.exitCode = result.code;
       if (result.stderr.trim() !== '') record.stderrTail = tail(result.stderr, this.secrets);
       if (result.stdout.includes(RESULT_UNCHANGED)) record.changed = false;
@@ -187,39 +221,53 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
   if (!staging || !staging.startsWith('/')) throw new MixmeshError('SSH_COMMAND_FAILED', 'step prepare printed no staging directory');
   const systemd = facts.get('systemd') === '1';
 
+  // the bootstrap files travel over SFTP into the private staging directory, never on a command
+  // line; they are in flight while the package travels (one SFTP session, requests together) and
+  // place-files waits for them
+  const bootstrapUpload = Promise.all([
+    shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`),
+    shell.putContent(plan.files.meshYaml, `${staging}/mesh`),
+    shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`),
+    shell.putContent(plan.files.token, `${staging}/istio-token`),
+    ...(systemd ? [shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`)] : []),
+  ]);
+  bootstrapUpload.catch(() => undefined); // awaited in place-files (or before cleaning up)
+  let placed = false;
   try {
     // the package: upload only when the VM does not already keep this exact file
-    let staged: string | undefined;
-    let sha256: string | undefined;
-    let size: number | undefined;
     let url: string | undefined;
     const fileName = packageFileName(kind, istioVersion);
     await steps.around('upload-package', async (record) => {
       if ('dir' in source) {
         const local = `${source.dir.replace(/\/+$/, '')}/${fileName}`;
+        let pkg: LocalPackage;
         try {
-          sha256 = await fileSha256(local);
-          size = statSync(local).size;
+          pkg = await loadPackage(local);
         } catch (e) {
           throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `sidecar package ${local} cannot be read (MIXMESH_SIDECAR_ARTIFACTS): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
         }
-        if (facts.get('kept') === sha256) {
+        if (facts.get('kept') === pkg.sha256) {
           record.changed = false;
           return;
         }
-        staged = `${staging}/${fileName}`;
+        // the bytes on the stdin of one exec that writes the kept copy (as root: no move afterwards)
+        const command = asRoot(uploadPackageScript(kind, istioVersion, pkg.size, pkg.sha256), plan.user);
+        let result: ExecResult;
         try {
-          await shell.putFile(local, staged);
+          result = await shell.exec(command, pkg.bytes);
         } catch (e) {
           throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `upload ${fileName} to ${plan.address}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
+        record.exitCode = result.code;
+        if (result.stderr.trim() !== '') record.stderrTail = tail(result.stderr, secrets);
+        if (result.code !== 0) throw stepFailure('upload-package', 'SIDECAR_PACKAGE_FAILED', secrets)(result);
         record.changed = true;
       } else {
         url = `${source.baseUrl.replace(/\/+$/, '')}/${fileName}`;
         record.changed = false; // the VM fetches it in install-package, when it has no copy yet
       }
     });
-    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, sha256, size, staged, url }), {
+    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, url }), {
       failure: stepFailure('install-package', 'SIDECAR_PACKAGE_FAILED', secrets),
     });
     const version = await steps.script('check-version', versionScript(), { failure: stepFailure('check-version', 'SIDECAR_PACKAGE_FAILED', secrets) });
@@ -233,20 +281,13 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
     }
     record(steps, 'check-version', false);
 
-    // the bootstrap files travel over SFTP into the private staging directory, never on a command line
-    const placed = await steps.script('place-files', placeFilesScript(staging, plan.files.hosts, systemd), {
-      // one SFTP session, requests in flight together
+    const placedOut = await steps.script('place-files', placeFilesScript(staging, plan.files.hosts, systemd), {
       before: async () => {
-        await Promise.all([
-          shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`),
-          shell.putContent(plan.files.meshYaml, `${staging}/mesh`),
-          shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`),
-          shell.putContent(plan.files.token, `${staging}/istio-token`),
-          ...(systemd ? [shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`)] : []),
-        ]);
+        await bootstrapUpload;
       },
     });
-    const restart = parseKv(placed.stdout).get('restart') === '1';
+    placed = true; // place-files removed the staging directory
+    const restart = parseKv(placedOut.stdout).get('restart') === '1';
 
     observer.phase?.('Starting');
     await steps.script('start', startScript(restart), { failure: stepFailure('start', 'SSH_COMMAND_FAILED', secrets) });
@@ -261,8 +302,12 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
     const changed = steps.records.some((r) => r.changed === true && r.name !== 'prepare');
     return { steps: steps.records, unchanged: !changed, systemd, installedVersion };
   } finally {
-    // place-files removes the staging directory; after a failure before it, remove it here
-    await shell.exec(`rm -rf ${shellQuoteForSh(staging)}`).catch(() => undefined);
+    // place-files removes the staging directory; after a failure before it, remove it here (once
+    // the bootstrap uploads have settled, so none lands after the removal)
+    if (!placed) {
+      await bootstrapUpload.catch(() => undefined);
+      await shell.exec(`rm -rf ${shellQuoteForSh(staging)}`).catch(() => undefined);
+    }
   }
 }
 
