@@ -5,13 +5,16 @@
  * mesh.yaml,hosts} (templates with ${VM_ADDRESS} / ${EASTWEST_IP}; no token, no root cert).
  * Never contacts a cluster. Exit 0 ok, 1 invalid descriptor, 2 usage/config/unreadable file.
  */
-import { mkdir, open, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MixmeshError } from '../common/errors.js';
 import { toJson } from '../common/yaml.js';
-import { formatResult, LIMITS, oversizeProblem, parseAndValidate, parseDescriptorText } from '../descriptor/index.js';
+import { formatResult, LIMITS, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
 import type { MeshService } from '../descriptor/index.js';
-import { DEFAULT_MESH_VALUES, fastYamlStream, KUBERNETES_KINDS, parseMeshValues, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { fastYamlStream, KUBERNETES_KINDS, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { loadMeshValues } from './mesh-values.js';
+
+export { loadMeshValues };
 import { planTackerRequests } from '../orchestrator/planner/tacker.js';
 // the bundle's own index: the injector's package index also loads the SSH client (~1 s of start-up)
 import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/bundle/index.js';
@@ -31,24 +34,6 @@ const processIo: RenderIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
-
-/** `--config F`: mesh values YAML; unreadable or unknown keys are configuration errors (exit 2). */
-export async function loadMeshValues(configPath: string | undefined): Promise<MeshValues> {
-  if (configPath === undefined) return structuredClone(DEFAULT_MESH_VALUES) as MeshValues;
-  let text: Buffer;
-  try {
-    text = await readFile(configPath);
-  } catch (e) {
-    throw new MixmeshError('CONFIG_INVALID', `cannot read config file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  const parsed = parseDescriptorText(text);
-  if (!parsed.ok) throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: ${parsed.problems[0]!.message}`);
-  const values = parseMeshValues(parsed.value);
-  if (!values.ok) {
-    throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: ${values.problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; ')}`, { errors: values.problems });
-  }
-  return values.value;
-}
 
 async function readStdin(): Promise<Buffer | { tooLarge: number }> {
   const chunks: Buffer[] = [];

@@ -100,7 +100,7 @@ describe('cli: mixmesh validate', function () {
     writeFileSync(bad, 'istioVersion: 1.29\n');
     const r = await mixmesh(['validate', '--config', bad, 'examples/minimal/descriptor.yaml']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /CONFIG_INVALID: config file .*istioVersion must be a non-empty string/);
+    assert.match(r.stderr, /CONFIG_INVALID: config file .*\/istioVersion: must be a non-empty string/);
     assert.equal(r.stdout, '');
     assert.equal((await mixmesh(['validate'])).code, 2);
   });

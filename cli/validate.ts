@@ -3,10 +3,9 @@
  * `FILE:POINTER: message` line per problem. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
  * large counts as invalid), 2 an unreadable file or a bad --config. Never contacts a cluster.
  */
-import { open, readFile } from 'node:fs/promises';
-import { MixmeshError } from '../common/errors.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
-import { formatResult, LIMITS, oversizeProblem, parseAndValidate, parseDescriptorText } from '../descriptor/index.js';
+import { open } from 'node:fs/promises';
+import { formatResult, LIMITS, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
+import { loadMeshValues } from './mesh-values.js';
 
 export interface ValidateCliOptions {
   config?: string;
@@ -33,24 +32,9 @@ const processIo: ValidateIo = {
   },
 };
 
-/** The sidecar version VMs default to: `istioVersion` (top level or under `mesh:`) of --config. */
+/** The sidecar version VMs default to: `istioVersion` of the mesh values in --config. */
 async function istioVersionFrom(configPath: string | undefined): Promise<string> {
-  if (configPath === undefined) return DEFAULT_MESH_VALUES.istioVersion;
-  let text: Buffer;
-  try {
-    text = await readFile(configPath);
-  } catch (e) {
-    throw new MixmeshError('CONFIG_INVALID', `cannot read config file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  const parsed = parseDescriptorText(text);
-  if (!parsed.ok) throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: ${parsed.problems[0]!.message}`);
-  const doc = parsed.value ?? {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: must be a YAML mapping`);
-  const file = doc as Record<string, unknown>;
-  const mesh = (typeof file.mesh === 'object' && file.mesh !== null ? file.mesh : {}) as Record<string, unknown>;
-  const version = mesh.istioVersion ?? file.istioVersion ?? DEFAULT_MESH_VALUES.istioVersion;
-  if (typeof version !== 'string' || version === '') throw new MixmeshError('CONFIG_INVALID', `config file ${configPath}: istioVersion must be a non-empty string`);
-  return version;
+  return (await loadMeshValues(configPath)).istioVersion;
 }
 
 /** Read a file, refusing to load one over the size limit into memory. */
