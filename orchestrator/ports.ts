@@ -10,33 +10,9 @@ export type { TackerPlan };
 
 // ---------------------------------------------------------------- Kubernetes
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  finalizers?: string[];
-  ownerReferences?: Record<string, unknown>[];
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [key: string]: unknown;
-}
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-}
+// the object shapes are the Kubernetes client's own: one definition of a Kubernetes object
+export type { KubeObject, ObjectMeta, ObjectRef } from '../clients/kube/index.js';
+import type { KubeObject, ObjectRef } from '../clients/kube/index.js';
 
 export interface ListOptions {
   namespace?: string;
