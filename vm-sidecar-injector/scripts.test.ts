@@ -30,9 +30,11 @@ describe('vm-sidecar-injector/scripts', () => {
   ];
   for (const [name, script] of all) it(`${name} parses with busybox sh`, () => parses(script));
 
-  it('verify waits 20 ms, then doubles up to the interval, and not after the last attempt', () => {
-    const script = verifyScript('127.0.10.3', 6, 0.1);
-    assert.match(script, /^for w in 0\.02 0\.04 0\.08 0\.1 0\.1 last; do$/m);
+  it('verify waits 20 ms ten times, then the interval, within the old budget, and not after the last attempt', () => {
+    const script = verifyScript('127.0.10.3', 5, 0.1); // budget 4 × 0.1 s
+    assert.match(script, /^for w in (0\.02 ){10}0\.1 0\.1 last; do$/m);
+    assert.match(script, /did not answer ready after 13 attempts in 0\.40 s/);
+    assert.match(verifyScript('127.0.10.3', 2, 0.05), /^for w in 0\.02 0\.02 0\.01 last; do$/m);
     assert.match(verifyScript('127.0.10.3', 1, 0.1), /^for w in last; do$/m);
   });
 

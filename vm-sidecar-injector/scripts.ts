@@ -181,26 +181,36 @@ function hostsPattern(host: string): string {
 
 export function placeFilesScript(staging: string, hostsLine: string, withDropIn: boolean): string {
   const host = hostsLine.trim().split(/\s+/)[1] ?? '';
-  const lines = placedFiles(withDropIn).map((f) => `place ${shellQuote(`${staging}/${f.staged}`)} ${shellQuote(f.dest)} ${f.mode} ${f.restart ? 1 : 0}`);
+  const files = placedFiles(withDropIn);
+  const q = (f: PlacedFile) => shellQuote(`${staging}/${f.staged}`);
+  // every process costs a fork and an exec on the VM: owners and modes are set on the staged
+  // copies in a few batched commands, then each destination gets one `cp -p` beside it and one
+  // rename; all parent directories are made by one mkdir
+  const staged = [...new Map(files.map((f) => [f.staged, f])).values()];
+  const byMode = new Map<string, string[]>();
+  for (const f of staged) byMode.set(f.mode, [...(byMode.get(f.mode) ?? []), q(f)]);
+  const dirs = new Set(['/etc/certs', '/var/run/secrets/tokens', '/etc/istio/proxy', '/etc/istio/config', '/var/lib/istio/envoy', STATE_DIR]);
+  for (const f of files) dirs.add(f.dest.slice(0, f.dest.lastIndexOf('/')));
+  const lines = files.map((f) => `place ${q(f)} ${shellQuote(f.dest)} ${f.mode} ${f.mode.replace(/^0/, '')}:istio-proxy ${f.restart ? 1 : 0}`);
   return `${PRELUDE}umask 077
 changed=0
 restart=0
 # cmp is in every busybox and in Debian's essential set; a minimal image without it compares checksums
 same() { if command -v cmp >/dev/null 2>&1; then cmp -s "$1" "$2"; else [ "$(sha256sum < "$1")" = "$(sha256sum < "$2")" ]; fi; }
+# staged dest mode mode-and-owner-as-stat-prints-them restart?
 place() {
-  mkdir -p "$(dirname "$2")"
   if [ -f "$2" ] && same "$1" "$2"; then
-    [ "$(stat -c %a:%U "$2")" = "$(echo "$3" | sed 's/^0//'):istio-proxy" ] || { chmod "$3" "$2"; chown istio-proxy "$2"; changed=1; }
+    [ "$(stat -c %a:%U "$2")" = "$4" ] || { chmod "$3" "$2"; chown istio-proxy "$2"; changed=1; }
     return 0
   fi
-  cp "$1" "$2.mixmesh-new"
-  chmod "$3" "$2.mixmesh-new"
-  chown istio-proxy "$2.mixmesh-new"
+  cp -p "$1" "$2.mixmesh-new"
   mv -f "$2.mixmesh-new" "$2"
   changed=1
-  [ "$4" = 0 ] || restart=1
+  [ "$5" = 0 ] || restart=1
 }
-mkdir -p /etc/certs /var/run/secrets/tokens /etc/istio/proxy /etc/istio/config /var/lib/istio/envoy ${STATE_DIR}
+mkdir -p ${[...dirs].map(shellQuote).join(' ')}
+chown istio-proxy ${staged.map(q).join(' ')}
+${[...byMode].map(([mode, paths]) => `chmod ${mode} ${paths.join(' ')}`).join('\n')}
 ${lines.join('\n')}
 line=${shellQuote(hostsLine.trim())}
 if ! grep -qxF "$line" /etc/hosts; then
@@ -211,9 +221,12 @@ if ! grep -qxF "$line" /etc/hosts; then
   rm -f /etc/hosts.mixmesh-new
   changed=1
 fi
-for d in /var/lib/istio /etc/certs /etc/istio/proxy /etc/istio/config /var/run/secrets; do
-  [ -z "$(find "$d/" ! -user istio-proxy 2>/dev/null | head -n 1)" ] || { chown -R istio-proxy "$d/"; changed=1; }
-done
+# one find over all of them: anything not owned by istio-proxy is fixed (rarely: after a drift)
+if [ -n "$(find /var/lib/istio/ /etc/certs/ /etc/istio/proxy/ /etc/istio/config/ /var/run/secrets/ ! -user istio-proxy 2>/dev/null | head -n 1)" ]; then
+  for d in /var/lib/istio /etc/certs /etc/istio/proxy /etc/istio/config /var/run/secrets; do
+    [ -z "$(find "$d/" ! -user istio-proxy 2>/dev/null | head -n 1)" ] || { chown -R istio-proxy "$d/"; changed=1; }
+  done
+fi
 ${withDropIn ? `if [ "$changed" = 1 ]; then systemctl daemon-reload; fi\n` : ''}rm -rf ${shellQuote(staging)}
 echo "restart=$restart"
 if [ "$changed" = 1 ]; then echo ${RESULT_CHANGED}; else echo ${RESULT_UNCHANGED}; fi
@@ -247,23 +260,30 @@ echo ${RESULT_CHANGED}
 }
 
 /**
- * The docs' proof, run on the VM: the agent answers ready on <address>:15021, `attempts` tries.
- * The waits between tries start at 20 ms and double up to `intervalSeconds` (an agent that is up
- * within 100 ms of its start is seen then, not one whole interval later); no wait after the last.
+ * The docs' proof, run on the VM: the agent answers ready on <address>:15021, with bounded retries.
+ * The wait budget is what `attempts` tries `intervalSeconds` apart have always had; the first ten
+ * waits are 20 ms (an agent that is up 50 ms after its start is seen then, not one whole interval
+ * later), the rest `intervalSeconds`, so there are a few more tries; no wait after the last.
  */
 export function verifyScript(address: string, attempts: number, intervalSeconds: number): string {
   const url = `http://${address.includes(':') ? `[${address}]` : address}:15021/healthz/ready`;
-  const n = Math.max(1, Math.floor(attempts));
-  const waits: string[] = [];
-  for (let i = 0; i < n - 1; i++) waits.push(String(Math.min(intervalSeconds, Math.round(20 * 2 ** Math.min(i, 20)) / 1000)));
+  const budgetMs = Math.round((Math.max(1, Math.floor(attempts)) - 1) * intervalSeconds * 1000);
+  const intervalMs = Math.max(1, Math.round(intervalSeconds * 1000));
+  const waits: number[] = [];
+  for (let waited = 0; waited < budgetMs;) {
+    const w = Math.min(waits.length < 10 ? Math.min(20, intervalMs) : intervalMs, budgetMs - waited);
+    waits.push(w);
+    waited += w;
+  }
+  const tries = waits.length + 1;
   return `${PRELUDE}ready() { bounded 3 wget -q -O - ${shellQuote(url)} >/dev/null 2>&1; }
-for w in ${[...waits, 'last'].join(' ')}; do
+for w in ${[...waits.map((ms) => String(ms / 1000)), 'last'].join(' ')}; do
   if ready; then echo ready; exit 0; fi
   [ "$w" = last ] || sleep "$w"
 done
 # the agent's last words first, the verdict last (errors quote the stderr tail)
 tail -n 5 /var/log/istio/istio.log >&2 2>/dev/null || true
-echo "${url} did not answer ready after ${attempts} attempts" >&2
+echo "${url} did not answer ready after ${tries} attempts in ${(budgetMs / 1000).toFixed(2)} s" >&2
 exit ${EXIT.NOT_READY}
 `;
 }

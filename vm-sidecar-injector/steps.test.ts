@@ -113,6 +113,34 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
     }
   });
 
+  it('a re-run repairs drifted modes and owners and a stale hosts line, and restarts only for a changed config file', async () => {
+    const { shell, address } = await open('steps-drift');
+    try {
+      await runInstall(shell, plan(address));
+      const pid = (await shell.exec('cat /var/lib/mixmesh/istio.pid')).stdout.trim();
+      // drift: a token readable by all, a cert owned by root, a root-owned file under /var/lib/istio, a stale istiod line
+      await shell.exec('chmod 0644 /var/run/secrets/tokens/istio-token && chown root /etc/certs/root-cert.pem && touch /var/lib/istio/stray && '
+        + "grep -v istiod /etc/hosts > /tmp/h && echo '10.9.9.9 istiod.istio-system.svc' >> /tmp/h && cat /tmp/h > /etc/hosts");
+      const again = await runInstall(shell, plan(address));
+      assert.equal(again.unchanged, false);
+      assert.equal(again.steps.find((s) => s.name === 'place-files')?.changed, true);
+      assert.equal(again.steps.find((s) => s.name === 'start')?.changed, false, 'modes, owners and hosts need no restart');
+      assert.equal((await shell.exec('cat /var/lib/mixmesh/istio.pid')).stdout.trim(), pid);
+      assert.equal((await shell.exec('stat -c %a:%U /var/run/secrets/tokens/istio-token /etc/certs/root-cert.pem /var/lib/istio/stray')).stdout, '600:istio-proxy\n640:istio-proxy\n644:istio-proxy\n');
+      const hosts = (await shell.exec('cat /etc/hosts')).stdout;
+      assert.doesNotMatch(hosts, /10\.9\.9\.9/);
+      assert.equal(hosts.split('\n').filter((l) => l === '127.0.10.250 istiod.istio-system.svc').length, 1);
+      // a changed config file is replaced and the agent restarted
+      await shell.exec("echo '# edited' >> /var/lib/istio/envoy/cluster.env");
+      const third = await runInstall(shell, plan(address));
+      assert.equal(third.steps.find((s) => s.name === 'start')?.changed, true);
+      assert.notEqual((await shell.exec('cat /var/lib/mixmesh/istio.pid')).stdout.trim(), pid);
+      assert.doesNotMatch((await shell.exec('cat /var/lib/istio/envoy/cluster.env')).stdout, /# edited/);
+    } finally {
+      await shell.close();
+    }
+  });
+
   it('a package stream that arrives short is refused before it is kept (and a whole one is kept with its checksum)', async () => {
     const { shell } = await open('steps-short');
     try {
@@ -164,7 +192,7 @@ describe('vm-sidecar-injector/steps on real OpenSSH sandbox VMs', function () {
       const wrongAudience = makeJwt({ aud: ['kubernetes'], exp: 9999999999 });
       const p = plan(address, wrongAudience);
       p.readiness = { attempts: 5, intervalSeconds: 0.1 };
-      await assert.rejects(runInstall(shell, p), (e: unknown) => isMixmeshError(e, 'SIDECAR_NOT_READY') && /audience lacks istio-ca.*did not answer ready after 5 attempts/.test(e.message) && !e.message.includes(wrongAudience));
+      await assert.rejects(runInstall(shell, p), (e: unknown) => isMixmeshError(e, 'SIDECAR_NOT_READY') && /audience lacks istio-ca.*did not answer ready after 13 attempts in 0\.40 s/.test(e.message) && !e.message.includes(wrongAudience));
     } finally {
       await shell.close();
     }
