@@ -57,7 +57,7 @@ async function removeVms(world: VmWorld, vms: SandboxVm[]): Promise<void> {
 
 /**
  * The floor: what a bare node-ssh script does, upload + extract only, all VMs at once, with the
- * injector's transport (ssh2's default cipher, aes128-gcm@openssh.com here, on both; the package
+ * injector's transport (ssh2's default cipher, aes128-gcm@openssh.com here, and TCP_NODELAY on both; the package
  * read once before the clock and streamed on the stdin of one exec, which is faster than
  * node-ssh's SFTP putFile, so the floor is the lowest a plain script gets, not a slow straw man).
  */
@@ -65,7 +65,9 @@ async function floorRun(world: VmWorld, vms: SandboxVm[], bytes: Buffer): Promis
   const started = performance.now();
   await Promise.all(vms.map(async (vm) => {
     const ssh = new NodeSSH();
-    await ssh.connect({ host: vm.address, username: 'root', privateKey: world.clientKey, hostVerifier: (key: Buffer) => key.equals(Buffer.from(vm.hostPublicKey.split(' ')[1]!, 'base64')) });
+    const connecting = ssh.connect({ host: vm.address, username: 'root', privateKey: world.clientKey, hostVerifier: (key: Buffer) => key.equals(Buffer.from(vm.hostPublicKey.split(' ')[1]!, 'base64')) });
+    ssh.connection?.setNoDelay(true); // as clients/ssh does: the same transport settings
+    await connecting;
     // node-ssh keeps no 'error' listener after connect: a reset when the VM goes would crash the process
     ssh.connection?.on('error', () => undefined);
     const r = await ssh.execCommand('cat > /tmp/istio-sidecar.tar.gz && tar -xzf /tmp/istio-sidecar.tar.gz -C /', { stdin: Readable.from([bytes]) });
