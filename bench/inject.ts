@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inject [--sizes 1,10,20] [--runs 3] [--mib 50]` (test-world.md, "Benchmark rules"):
+ * `npm run bench -- inject [--sizes 1,10,20] [--runs 3] [--mib 50] [--parallel N]` (test-world.md, "Benchmark rules"):
  * the injector against fresh sandbox VMs, the stand-in sidecar padded to 50 MiB (tar.gz).
  * Before the clock: the VMs exist and sshd answers; cluster reads (root cert, mesh config, east-west
  * IP) and the package (bytes and checksum) are cached by a warm-up injection. The window is the first
@@ -56,28 +56,34 @@ async function removeVms(world: VmWorld, vms: SandboxVm[]): Promise<void> {
 }
 
 /**
- * The floor: what a bare node-ssh script does, upload + extract only, all VMs at once, with the
- * injector's transport (ssh2's default cipher, aes128-gcm@openssh.com here, and TCP_NODELAY on both; the package
- * read once before the clock and streamed on the stdin of one exec, which is faster than
+ * The floor: what a bare node-ssh script does, upload + extract only, as many VMs at once as the
+ * injector, with its transport (ssh2's default cipher, aes128-gcm@openssh.com here, and TCP_NODELAY
+ * on both; the package read once before the clock and streamed on the stdin of one exec, which is faster than
  * node-ssh's SFTP putFile, so the floor is the lowest a plain script gets, not a slow straw man).
  */
-async function floorRun(world: VmWorld, vms: SandboxVm[], bytes: Buffer): Promise<number> {
+async function floorRun(world: VmWorld, vms: SandboxVm[], bytes: Buffer, parallel: number): Promise<number> {
   const started = performance.now();
-  await Promise.all(vms.map(async (vm) => {
-    const ssh = new NodeSSH();
-    const connecting = ssh.connect({ host: vm.address, username: 'root', privateKey: world.clientKey, hostVerifier: (key: Buffer) => key.equals(Buffer.from(vm.hostPublicKey.split(' ')[1]!, 'base64')) });
-    ssh.connection?.setNoDelay(true); // as clients/ssh does: the same transport settings
-    await connecting;
-    // node-ssh keeps no 'error' listener after connect: a reset when the VM goes would crash the process
-    ssh.connection?.on('error', () => undefined);
-    const r = await ssh.execCommand('cat > /tmp/istio-sidecar.tar.gz && tar -xzf /tmp/istio-sidecar.tar.gz -C /', { stdin: Readable.from([bytes]) });
-    if (r.code !== 0) throw new Error(`floor upload + extract on ${vm.address}: ${r.stderr}`);
-    await new Promise<void>((resolve) => {
-      ssh.connection?.once('close', () => resolve());
-      ssh.dispose();
-    });
+  // at most `parallel` VMs at once, like the injector's maxParallel
+  const queue = [...vms];
+  await Promise.all(Array.from({ length: Math.min(parallel, vms.length) }, async () => {
+    for (let vm = queue.shift(); vm; vm = queue.shift()) await floorOne(world, vm, bytes);
   }));
   return (performance.now() - started) / 1000;
+}
+
+async function floorOne(world: VmWorld, vm: SandboxVm, bytes: Buffer): Promise<void> {
+  const ssh = new NodeSSH();
+  const connecting = ssh.connect({ host: vm.address, username: 'root', privateKey: world.clientKey, hostVerifier: (key: Buffer) => key.equals(Buffer.from(vm.hostPublicKey.split(' ')[1]!, 'base64')) });
+  ssh.connection?.setNoDelay(true); // as clients/ssh does: the same transport settings
+  await connecting;
+  // node-ssh keeps no 'error' listener after connect: a reset when the VM goes would crash the process
+  ssh.connection?.on('error', () => undefined);
+  const r = await ssh.execCommand('cat > /tmp/istio-sidecar.tar.gz && tar -xzf /tmp/istio-sidecar.tar.gz -C /', { stdin: Readable.from([bytes]) });
+  if (r.code !== 0) throw new Error(`floor upload + extract on ${vm.address}: ${r.stderr}`);
+  await new Promise<void>((resolve) => {
+    ssh.connection?.once('close', () => resolve());
+    ssh.dispose();
+  });
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -102,7 +108,8 @@ export async function main(args: string[]): Promise<void> {
         spec: { metadata: { labels: { app: 'order-api', version: 'v1', 'mixmesh.io/service': 'iot-cafe' } }, template: { serviceAccount: 'order-api', ports: { http: 8081 } } },
       },
     ]);
-    const maxParallel = Math.max(...sizes);
+    // VMs at once, for the injector (maxParallel) and the floor alike
+    const maxParallel = Number(arg(args, 'parallel', String(Math.max(...sizes))));
     const injector = new Injector({
       cluster: kubeCluster(client), connect: sshConnector({ connectBudgetMs: 30_000 }), parseConsoleHostKeys, meshValues: DEFAULT_MESH_VALUES,
       artifacts: { dir: world.artifacts }, log: silentLogger, maxParallel, readiness: { attempts: 100, intervalSeconds: 0.1 }, renewal: false,
@@ -151,7 +158,7 @@ export async function main(args: string[]): Promise<void> {
         await removeVms(world, vms);
 
         const floorVms = await freshVms(world, `floor-${n}-${run}`, n);
-        floors.push(await floorRun(world, floorVms, pkgBytes));
+        floors.push(await floorRun(world, floorVms, pkgBytes, maxParallel));
         await removeVms(world, floorVms);
         process.stderr.write(`  ${n} VM(s) run ${run + 1}/${runs}: injector ${elapsed.toFixed(2)} s, floor ${floors.at(-1)!.toFixed(2)} s\n`);
       }
@@ -168,7 +175,7 @@ export async function main(args: string[]): Promise<void> {
     await new Promise((resolve) => server.close(resolve));
 
     const out = [
-      `inject: stand-in tar.gz padded to ${mib} MiB, median of ${runs}; window = first POST → last Succeeded; floor = node-ssh upload (exec stdin, as the injector) + extract, same run`,
+      `inject: stand-in tar.gz padded to ${mib} MiB, median of ${runs}, at most ${maxParallel} VMs at once (injector and floor); window = first POST → last Succeeded; floor = node-ssh upload (exec stdin, as the injector) + extract, same run`,
       '',
       '| VMs | injector | floor | ÷ floor | Ansible (forks 20, recorded) | ÷ Ansible | Ansible + pipelining |',
       '|---|---|---|---|---|---|---|',
