@@ -5,13 +5,14 @@
  * mesh.yaml,hosts} (templates with ${VM_ADDRESS} / ${EASTWEST_IP}; no token, no root cert).
  * Never contacts a cluster. Exit 0 ok, 1 invalid descriptor, 2 usage/config/unreadable file.
  */
-import { mkdir, open, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MixmeshError } from '../common/errors.js';
 import { toJson } from '../common/yaml.js';
-import { formatResult, LIMITS, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
+import { formatResult, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
 import type { MeshService } from '../descriptor/index.js';
 import { fastYamlStream, KUBERNETES_KINDS, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 
 export { loadMeshValues };
@@ -35,32 +36,13 @@ const processIo: RenderIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-async function readStdin(): Promise<Buffer | { tooLarge: number }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size > LIMITS.inputBytes) return { tooLarge: size }; // enough to know
-  }
-  return Buffer.concat(chunks);
-}
-
 /** The descriptor's bytes (`-` is standard input), refusing to load one over the size limit. */
-async function readDescriptor(file: string): Promise<Buffer | { tooLarge: number }> {
-  if (file === '-') return readStdin();
-  let handle;
+async function readDescriptor(file: string): Promise<LimitedInput> {
+  if (file === '-') return readLimitedStdin();
   try {
-    handle = await open(file, 'r');
+    return await readLimitedFile(file);
   } catch (e) {
     throw new MixmeshError('USAGE', `${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size > LIMITS.inputBytes) return { tooLarge: size };
-    return await handle.readFile();
-  } finally {
-    await handle.close();
   }
 }
 

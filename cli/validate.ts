@@ -3,8 +3,8 @@
  * `FILE:POINTER: message` line per problem. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
  * large counts as invalid), 2 an unreadable file or a bad --config. Never contacts a cluster.
  */
-import { open } from 'node:fs/promises';
-import { formatResult, LIMITS, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
+import { formatResult, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
+import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 
 export interface ValidateCliOptions {
@@ -14,39 +14,18 @@ export interface ValidateCliOptions {
 export interface ValidateIo {
   stdout: (line: string) => void;
   stderr: (line: string) => void;
-  readStdin: () => Promise<Buffer>;
+  readStdin: () => Promise<LimitedInput>;
 }
 
 const processIo: ValidateIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
   stderr: (line) => process.stderr.write(`${line}\n`),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of process.stdin) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size > LIMITS.inputBytes) break; // enough to know it is too large
-    }
-    return Buffer.concat(chunks);
-  },
+  readStdin: readLimitedStdin,
 };
 
 /** The sidecar version VMs default to: `istioVersion` of the mesh values in --config. */
 async function istioVersionFrom(configPath: string | undefined): Promise<string> {
   return (await loadMeshValues(configPath)).istioVersion;
-}
-
-/** Read a file, refusing to load one over the size limit into memory. */
-async function readLimited(file: string): Promise<Buffer | { tooLarge: number }> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size > LIMITS.inputBytes) return { tooLarge: size };
-    return await handle.readFile();
-  } finally {
-    await handle.close();
-  }
 }
 
 export async function runValidate(files: string[], opts: ValidateCliOptions = {}, io: ValidateIo = processIo): Promise<number> {
@@ -56,7 +35,7 @@ export async function runValidate(files: string[], opts: ValidateCliOptions = {}
   for (const file of files) {
     let content: Buffer | { tooLarge: number };
     try {
-      content = file === '-' ? await io.readStdin() : await readLimited(file);
+      content = file === '-' ? await io.readStdin() : await readLimitedFile(file);
     } catch (e) {
       io.stderr(`mixmesh: ${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       unreadable = true;
