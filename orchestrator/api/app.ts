@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError, toProblem } from '../../common/errors.js';
+import { createServiceApp } from '../../common/http.js';
 import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken, Role } from '../config.js';
@@ -65,18 +66,8 @@ function sha256(text: string): Buffer {
 export function createApp(deps: ApiDeps): express.Express {
   const { services, callbacks, metrics, log } = deps;
   const tokenHashes = deps.tokens.map((t) => ({ ...t, hash: Buffer.from(t.sha256, 'hex') }));
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-
-  // count requests by route pattern (never by raw path: bounded label values)
-  app.use((req, res, next) => {
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.httpRequests.inc({ method: req.method, route: String(route), status: String(res.statusCode) });
-    });
-    next();
-  });
+  // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
+  const app = createServiceApp({ requests: metrics.httpRequests, registry: metrics.registry, ready: deps.ready });
 
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
   const formBody = express.urlencoded({ extended: false, limit: '16kb', type: () => true });
@@ -107,15 +98,6 @@ export function createApp(deps: ApiDeps): express.Express {
   const p = (req: Request, key: string): string => String(req.params[key]);
 
   // ---------------------------------------------------------------- health, metrics, openapi
-  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
-  app.get('/readyz', async (_req, res) => {
-    const ok = await deps.ready().catch(() => false);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
   app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
 
   // ---------------------------------------------------------------- Tacker callbacks

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MixmeshError, toProblem } from '../../common/errors.js';
+import { createServiceApp } from '../../common/http.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
 import { parseInjectionRequest } from './request.js';
@@ -114,27 +115,10 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
     },
   };
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use((req, res, next) => {
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.http.inc({ method: req.method, route: String(route), status: String(res.statusCode) });
-    });
-    next();
-  });
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const ok = deps.ready ? await deps.ready().catch(() => false) : true;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    metrics.inProgress.set(injector.inProgress());
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
+  const app = createServiceApp({
+    requests: metrics.http, registry: metrics.registry, ready: deps.ready,
+    beforeMetrics: () => metrics.inProgress.set(injector.inProgress()),
   });
 
   // the stand-alone notification mode (off unless configured): Tacker's Basic credentials, not the bearer token
