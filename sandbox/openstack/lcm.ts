@@ -18,7 +18,7 @@ import type { Notifier, Subscription } from './notifier.js';
 import { parseSubscriptionRequest, subscriptionView } from './notifier.js';
 import type { PackageRecord, PackageStore } from './packages.js';
 import { sendPage } from './paging.js';
-import { checkSelector, matchesFilter, parseFilter, selectFields, Sol013Error, type SelectorQuery } from './sol013.js';
+import { listQueryFilter, matchesFilter, selectFields, Sol013Error, type SelectorQuery } from './sol013.js';
 
 export const API_VERSION = '2.0.0';
 export const VIM_TYPE = 'ETSINFV.OPENSTACK_KEYSTONE.V_3';
@@ -483,8 +483,7 @@ export class TackerLcm {
     const q = req.query as Record<string, string | undefined>;
     let exprs;
     try {
-      checkSelector(q as SelectorQuery);
-      exprs = q.filter ? parseFilter(q.filter) : [];
+      exprs = listQueryFilter(q as SelectorQuery);
     } catch (e) {
       if (e instanceof Sol013Error) throw new HttpProblem(400, e.message);
       throw e;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
 import { extractCsar, readZip, type Vnfd } from './csar.js';
 import { HttpProblem, jsonBody, objectBody } from './http-util.js';
-import { checkSelector, matchesFilter, parseFilter, selectFields, Sol013Error, type SelectorQuery } from './sol013.js';
+import { listQueryFilter, matchesFilter, selectFields, Sol013Error, type SelectorQuery } from './sol013.js';
 import { sendPage } from './paging.js';
 
 export interface PackageRecord {
@@ -112,8 +112,7 @@ export class PackageStore {
       const q = req.query as Record<string, string | undefined>;
       let exprs;
       try {
-        checkSelector(q as SelectorQuery);
-        exprs = q.filter ? parseFilter(q.filter) : [];
+        exprs = listQueryFilter(q as SelectorQuery);
       } catch (e) {
         if (e instanceof Sol013Error) throw new HttpProblem(400, e.message);
         throw e;

@@ -157,3 +157,12 @@ export function selectFields<T extends object>(item: T, q: SelectorQuery, defaul
   for (const f of (q.exclude_fields ?? '').split(',').filter(Boolean)) deletePath(copy, f.split('/'));
   return copy as T;
 }
+
+/**
+ * The filter expressions of a list request (`filter`, and the field selectors checked), for the
+ * list routes of every API the emulator serves. Throws Sol013Error on a malformed query.
+ */
+export function listQueryFilter(q: SelectorQuery & { filter?: string }): FilterExpr[] {
+  checkSelector(q);
+  return q.filter ? parseFilter(q.filter) : [];
+}
