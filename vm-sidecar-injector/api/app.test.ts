@@ -10,6 +10,7 @@ import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
 import { Injector, type Injection } from '../injector.js';
 import { parseConsoleHostKeys, sshConnector } from '../shell.js';
 import { MemoryCluster } from '../testing/memory-cluster.js';
+import { novaOf } from '../testing/injector-fixture.js';
 import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, sshdUp, type VmWorld } from '../testing/vm-world.js';
 import { createInjectorApp } from './app.js';
 
@@ -49,18 +50,7 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     });
     const destination = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
     const log = createLogger({ level: 'debug', destination: destination as never });
-    const nova = {
-      async getServer(serverId: string) {
-        const vm = world.provider.get(serverId);
-        if (!vm) throw new Error(`no server ${serverId}`);
-        return { addresses: { net0: [{ addr: vm.address, version: 4, 'OS-EXT-IPS:type': 'fixed' }] } };
-      },
-      async getConsoleOutput(serverId: string) {
-        const vm = world.provider.get(serverId);
-        if (!vm) throw new Error(`no server ${serverId}`);
-        return vm.consoleOutput();
-      },
-    };
+    const nova = novaOf(world);
     injector = new Injector({
       cluster, nova, connect: sshConnector({ connectBudgetMs: 2500, log }), parseConsoleHostKeys, meshValues: DEFAULT_MESH_VALUES,
       artifacts: { dir: world.artifacts }, log, maxParallel: 4, readiness: { attempts: 40, intervalSeconds: 0.1 }, renewal: false,

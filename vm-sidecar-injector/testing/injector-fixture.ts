@@ -41,16 +41,13 @@ export function seedCluster(cluster: MemoryCluster, world: VmWorld, pkg: 'deb' |
   });
 }
 
-export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger; maxParallel?: number; connectBudgetMs?: number; renewal?: boolean; tokenLifetimeSeconds?: number } = {}): Promise<InjectorFixture> {
-  const cluster = new MemoryCluster();
-  seedCluster(cluster, world);
-  cluster.tokenLifetimeSeconds = opts.tokenLifetimeSeconds;
-  const log = opts.log ?? silentLogger;
-  const nova = {
+/** Nova as the injector reads it (server addresses, console output), answered from the world's VMs. */
+export function novaOf(world: VmWorld) {
+  return {
     async getServer(serverId: string) {
       const vm = world.provider.get(serverId);
       if (!vm) throw new Error(`no server ${serverId}`);
-      return { addresses: { net0: [{ addr: vm.address, version: 4, 'OS-EXT-IPS:type': 'fixed' }] } };
+      return { addresses: { net0: [{ addr: vm.address, version: 4, 'OS-EXT-IPS:type': 'fixed' as const }] } };
     },
     async getConsoleOutput(serverId: string) {
       const vm = world.provider.get(serverId);
@@ -58,6 +55,14 @@ export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger;
       return vm.consoleOutput();
     },
   };
+}
+
+export async function startInjectorFixture(world: VmWorld, opts: { log?: Logger; maxParallel?: number; connectBudgetMs?: number; renewal?: boolean; tokenLifetimeSeconds?: number } = {}): Promise<InjectorFixture> {
+  const cluster = new MemoryCluster();
+  seedCluster(cluster, world);
+  cluster.tokenLifetimeSeconds = opts.tokenLifetimeSeconds;
+  const log = opts.log ?? silentLogger;
+  const nova = novaOf(world);
   const injector = new Injector({
     cluster, nova, connect: sshConnector({ connectBudgetMs: opts.connectBudgetMs ?? 5000, log }), parseConsoleHostKeys, meshValues: DEFAULT_MESH_VALUES,
     artifacts: { dir: world.artifacts }, log, maxParallel: opts.maxParallel ?? 8, readiness: { attempts: 40, intervalSeconds: 0.1 }, renewal: opts.renewal ?? false,
