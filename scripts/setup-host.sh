@@ -13,6 +13,14 @@ command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 # the sidecar tests make a real CA certificate; ssh-keygen makes VM host keys and the sandbox key
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/bin/ssh-keygen ] || need+=(openssh-client)
+# second round: the backup store (Swift with its S3 API), image builds and the Swarm hosts (Docker
+# Engine), the café's database (MariaDB), browser tests (Chromium), Tacker's own VNFD parser
+[ -x /usr/bin/swift-proxy-server ] && [ -x /usr/bin/swift-object-server ] && [ -x /usr/bin/swift-container-server ] && [ -x /usr/bin/swift-account-server ] \
+  || need+=(swift swift-proxy swift-object swift-container swift-account)
+[ -x /usr/sbin/dockerd ] || need+=(docker.io)
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+/usr/bin/python3 -c 'import toscaparser' >/dev/null 2>&1 || need+=(python3-tosca-parser)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -24,7 +32,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "mixmesh: installing Debian packages: ${need[*]}" >&2
-# no service may start during the install (a host sshd would take *:22)
+# no service may start during the install (a host sshd would take *:22; a system MariaDB, dockerd
+# or Swift would hold ports and state the tests start for themselves)
 policy=/usr/sbin/policy-rc.d
 had_policy=0
 [ -e "$policy" ] && had_policy=1
