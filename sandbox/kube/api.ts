@@ -826,7 +826,7 @@ function pointerToField(pointer: string): string {
 
 /** Like the real server: generation on workloads, CRDs and custom resources, not on ConfigMaps and such. */
 function tracksGeneration(r: ResourceInfo): boolean {
-  return !r.builtin || r.kind === 'Deployment' || r.kind === 'CustomResourceDefinition';
+  return !r.builtin || ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Ingress', 'PodDisruptionBudget', 'CustomResourceDefinition'].includes(r.kind);
 }
 
 function sameSecret(a: string, b: string): boolean {

@@ -51,7 +51,7 @@ export function groupVersion(group: string, version: string): string {
 function builtin(group: string, version: string, plural: string, kind: string, namespaced: boolean, shortNames: string[] = [], status = false, subresources: string[] = []): ResourceInfo {
   return {
     group, version, versions: [version], plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List`,
-    namespaced, shortNames, categories: ['Deployment', 'Pod', 'Service'].includes(kind) ? ['all'] : [], status, subresources, builtin: true,
+    namespaced, shortNames, categories: ['Deployment', 'Pod', 'Service', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'].includes(kind) ? ['all'] : [], status, subresources, builtin: true,
   };
 }
 
@@ -64,6 +64,28 @@ export const BUILTIN_RESOURCES: ResourceInfo[] = [
   builtin('', 'v1', 'pods', 'Pod', true, ['po'], true),
   builtin('', 'v1', 'events', 'Event', true, ['ev']),
   builtin('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], true, ['scale']),
+  // second round: nodes and storage (backup, migration), the other workload kinds, Ingress (the café),
+  // what install manifests carry (RBAC, PodDisruptionBudget, admission webhooks)
+  builtin('', 'v1', 'nodes', 'Node', false, ['no'], true),
+  builtin('', 'v1', 'persistentvolumes', 'PersistentVolume', false, ['pv'], true),
+  builtin('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', true, ['pvc'], true),
+  builtin('', 'v1', 'endpoints', 'Endpoints', true, ['ep']),
+  builtin('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, ['sc']),
+  builtin('apps', 'v1', 'replicasets', 'ReplicaSet', true, ['rs'], true, ['scale']),
+  builtin('apps', 'v1', 'statefulsets', 'StatefulSet', true, ['sts'], true, ['scale']),
+  builtin('apps', 'v1', 'daemonsets', 'DaemonSet', true, ['ds'], true),
+  builtin('batch', 'v1', 'jobs', 'Job', true, [], true),
+  builtin('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], true),
+  builtin('networking.k8s.io', 'v1', 'ingresses', 'Ingress', true, ['ing'], true),
+  builtin('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false),
+  builtin('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
+  builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, ['pdb'], true),
+  builtin('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true),
+  builtin('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true),
+  builtin('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
+  builtin('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false),
+  builtin('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration', false),
+  builtin('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false),
   builtin('events.k8s.io', 'v1', 'events', 'Event', true, ['ev']),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   builtin('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, ['crd', 'crds'], true),
