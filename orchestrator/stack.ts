@@ -19,6 +19,7 @@ import { createGenerators } from './generators.js';
 import { createMetrics } from './metrics.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
+import type { ApiMount } from './api/app.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 
 export interface StackOptions {
@@ -28,7 +29,12 @@ export interface StackOptions {
   settings?: Partial<OrchestratorSettings>;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** parts served by the same API (the gateway): started after the clients, stopped before them */
+  extensions?: readonly StackExtension[];
 }
+
+/** a part mounted on the orchestrator's API, started with the stack's clients */
+export type StackExtension = (ctx: { kube: KubeClient; openstack: OpenStackClient | undefined; log: Logger }) => Promise<{ mount: ApiMount; start?: () => Promise<void>; stop: () => Promise<void> }>;
 
 export interface Stack {
   orchestrator: Orchestrator;
@@ -109,6 +115,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken);
 
+    const mounts: ApiMount[] = [];
+    const extensionStarts: (() => Promise<void>)[] = [];
+    for (const ext of options.extensions ?? []) {
+      const started = await ext({ kube, openstack, log });
+      stops.push(started.stop);
+      mounts.push(started.mount);
+      if (started.start) extensionStarts.push(started.start);
+    }
     const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
     const orchestrator = createOrchestrator({
       kube: kubePort(kube, metrics, log), tacker: openstack ? tackerPort(openstack, metrics) : undefined, injector, generators, log, metrics,
@@ -119,6 +133,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
+      ...(mounts.length ? { mounts } : {}),
     });
     const server = createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
@@ -128,6 +143,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
     await orchestrator.start({ callbackUrl });
+    for (const start of extensionStarts) await start();
     log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
     return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
   } catch (e) {
