@@ -39,9 +39,9 @@ const cafe = (name: string, description: string, port: number, health: CatalogTe
 export const CATALOG: readonly CatalogTemplate[] = [
   {
     name: 'web',
-    description: 'a small HTTP server on port 8080 (busybox httpd serving /www)',
+    description: 'a small HTTP server on port 8080 (busybox httpd serving /www); on Marathon it takes the $HOST:$PORT Marathon assigns',
     image: 'busybox:stable',
-    command: ['httpd', '-f', '-v', '-p', '8080', '-h', '/www'],
+    command: ['sh', '-c', 'mkdir -p /www && exec httpd -f -v -p "${HOST:+$HOST:}${PORT:-8080}" -h /www'],
     ports: [8080], env: {}, replicas: 1, resources: { cpus: 0.1, memoryMiB: 32 }, volumes: [],
     healthCheck: { type: 'http', port: 8080, path: '/' },
     parameters: PARAMETERS_SCHEMA,

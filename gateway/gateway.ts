@@ -315,7 +315,13 @@ export class Gateway {
     checkName(sid, '/sid');
     const c = await this.readyCluster(id);
     if (!(await this.store.getService(id, sid))) throw new MixmeshError('NOT_FOUND', `cluster ${id} has no service ${sid}`);
-    return { items: await (await this.client(c)).containers(sid) };
+    const items = await (await this.client(c)).containers(sid);
+    // the host as the gateway knows it (an engine may see a node by another source address)
+    for (const x of items) {
+      const host = c.status?.hosts.find((hh) => hh.nodeId && hh.nodeId === x.node);
+      if (host?.address) x.host = host.address;
+    }
+    return { items };
   }
 
   async container(id: string, sid: string, cid: string): Promise<ContainerInfo> {
@@ -515,6 +521,7 @@ export class Gateway {
           this.checkpoint(name);
           await engine.joinWorker(shell, h, shells.get(manager.name)!, ctx).catch(failInstall('join'));
         }
+        if (engine.nodeId) h.nodeId = (await engine.nodeId(shell, h).catch(() => undefined)) ?? h.nodeId;
         h.state = 'Joined';
         h.times.joined = Date.now();
         await t.save();
@@ -552,8 +559,9 @@ export class Gateway {
           const info = await client.info().catch((e: unknown) => ({ error: e as Error }));
           if (!('error' in info)) {
             const ready = info.nodes.filter((n) => n.state === 'ready' || n.state === 'Ready' || n.state === 'active');
-            if (ready.length >= status.hosts.length) {
-              for (const h of status.hosts) h.nodeId = info.nodes.find((n) => n.address === h.address)?.id ?? h.nodeId;
+            const ours = status.hosts.every((h) => !h.nodeId || ready.some((n) => n.id === h.nodeId));
+            if (ready.length >= status.hosts.length && ours) {
+              for (const h of status.hosts) h.nodeId ??= info.nodes.find((n) => n.address === h.address)?.id;
               status.engineVersion = info.version;
               await client.close();
               return info;

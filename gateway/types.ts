@@ -178,6 +178,8 @@ export interface EngineDriver {
   initManager(shell: RemoteShell, host: HostRecord, ctx: InstallContext): Promise<string>;
   /** join a worker to the manager's cluster (idempotent) */
   joinWorker(shell: RemoteShell, host: HostRecord, managerShell: RemoteShell, ctx: InstallContext): Promise<void>;
+  /** the engine's id of this host's node, read on the host (Swarm NodeID), when the engine has one */
+  nodeId?(shell: RemoteShell, host: HostRecord): Promise<string | undefined>;
   /** stop and remove what install did (created clusters only) */
   uninstall(shell: RemoteShell, host: HostRecord): Promise<void>;
   /** a client for a created cluster's endpoint, or a registered one's credentials */

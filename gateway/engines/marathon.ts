@@ -49,7 +49,7 @@ export function marathonDriver(): EngineDriver {
       await shell.exec(daemonScript('mesos-agent', [`--master=${ctx.manager.address}:5050`, `--ip=${host.address}`, '--port=5051', '--work_dir=/var/lib/mesos', '--containerizers=docker,mesos'], get(`http://${host.address}:5051/state`)), { step: 'start mesos-agent' });
     },
     async uninstall(shell) {
-      await shell.exec(`for d in marathon mesos-agent mesos-master; do f=/var/run/mixmesh-$d.pid; if [ -f $f ]; then kill "$(cat $f)" 2>/dev/null || true; rm -f $f; fi; done`, { step: 'stop marathon, mesos-agent, mesos-master', allowFailure: true });
+      await shell.exec(`for d in marathon mesos-agent mesos-master; do f=/var/run/mixmesh-$d.pid; if [ -f $f ]; then pid=$(cat $f); kill "$pid" 2>/dev/null || true; i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; rm -f $f; fi; done`, { step: 'stop marathon, mesos-agent, mesos-master', allowFailure: true });
     },
     connect(endpoint, credentials) {
       return marathonClient(endpoint, credentials);

@@ -61,9 +61,15 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then doc
 T=$(cat)
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then docker swarm join --token "$T" --advertise-addr ${a} --listen-addr ${a}:2377 ${shellQuote(`${ctx.manager.address}:2377`)} >/dev/null; fi`, { step: 'docker swarm join', stdin: `${token}\n`, secrets: [token] });
     },
+    async nodeId(shell) {
+      return (await shell.exec(`docker info --format '{{.Swarm.NodeID}}'`, { step: 'docker info (node id)' })).stdout.trim() || undefined;
+    },
     async uninstall(shell) {
       await shell.exec(`docker swarm leave --force >/dev/null 2>&1 || true
-if [ -f ${PIDFILE} ]; then kill "$(cat ${PIDFILE})" 2>/dev/null || true; rm -f ${PIDFILE}
+if [ -f ${PIDFILE} ]; then
+  pid=$(cat ${PIDFILE}); kill "$pid" 2>/dev/null || true
+  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done
+  rm -f ${PIDFILE}
 elif command -v systemctl >/dev/null 2>&1; then systemctl stop docker || true; fi`, { step: 'docker swarm leave; stop dockerd', allowFailure: true });
     },
     connect(endpoint, credentials) {

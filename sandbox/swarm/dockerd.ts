@@ -5,7 +5,7 @@
  * without touching its network. The engine gets the sandbox's local image cache (`busybox:stable`,
  * imported from the host's busybox: no registry can be reached).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -122,7 +122,17 @@ export async function startDockerd(o: { dir: string; address: string; hostname: 
   return { address: o.address, socket: `unix://${socketPath}`, tcp: `tcp://${o.address}:${ENGINE_PORT}`, pid: child.pid!, stop };
 }
 
-/** Remove an engine's directory (after stop): vfs layers are plain directories. */
+/**
+ * Remove an engine's directory (after stop): vfs layers are plain directories, but dockerd leaves
+ * network namespace mounts (nsfs, e.g. the swarm ingress sandbox) under its exec root: those are
+ * unmounted first (lazily), or the removal fails with EBUSY.
+ */
 export async function removeEngineDir(dir: string): Promise<void> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const prefix = `${dir}/`;
+  const mounts = mountinfo.split('\n').map((l) => l.split(' ')[4] ?? '').map((p) => p.replace(/\\040/g, ' ')).filter((p) => p.startsWith(prefix));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    await new Promise<void>((resolve) => execFile('umount', ['-l', m], () => resolve()));
+  }
   await rm(dir, { recursive: true, force: true });
 }

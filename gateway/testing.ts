@@ -1,0 +1,88 @@
+/**
+ * Test and benchmark harness: `mixmesh serve`'s stack (orchestrator API + the gateway as its
+ * extension, no injector, no Lease) over an engine world, with admin/deployer/viewer tokens, and
+ * a small HTTP client for the gateway's routes.
+ */
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { loadOpenStackConfig } from '../clients/openstack/index.js';
+import { loadConfig, startStack, type Stack } from '../orchestrator/index.js';
+import type { EngineWorld } from '../sandbox/engines/world.js';
+import { createGateway, parseGatewayConfig, type GatewayConfig, type StartedGateway } from './index.js';
+import type { GatewaySettings } from './gateway.js';
+import type { HostRecord } from './types.js';
+
+export const TOKENS = { admin: 'gw-admin-token-0123456789abcdef', deployer: 'gw-deployer-token-0123456789ab', viewer: 'gw-viewer-token-0123456789abcd' };
+
+export interface GatewayHarness {
+  url: string;
+  stack: Stack;
+  gateway: StartedGateway;
+  req(method: string, path: string, o?: { token?: string | null; body?: unknown; type?: string }): Promise<{ status: number; body: Record<string, unknown>; text: string }>;
+  /** poll an operation until it ends (Succeeded, Failed, RolledBack) */
+  waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** the gateway configuration of a world: bare metal = the given VMs, EC2 = its emulator, OpenStack = its Tacker */
+export function worldGatewayConfig(world: EngineWorld, o: { inventory?: { address: string; hostPublicKey: string }[]; vnfdId?: string } = {}): Record<string, unknown> {
+  return {
+    namespace: 'mixmesh-gateway',
+    sshKeyFile: world.sshKeyFile,
+    hostTimeoutSeconds: 120,
+    ...(o.inventory?.length ? { baremetal: { inventory: o.inventory.map((v) => ({ address: v.address, user: 'root', hostKey: v.hostPublicKey })) } } : {}),
+    ...(world.ec2 ? { ec2: { endpoint: world.ec2.url, region: world.ec2.region, image: 'mixmesh-engines', instanceType: 't3.small', keyName: 'mixmesh-gateway', securityGroupIds: ['sg-0a11a11a11a11a110'], username: 'root' } } : {}),
+    ...(world.openstack && o.vnfdId ? { openstack: { vnfdId: o.vnfdId, flavourId: 'simple' } } : {}),
+  };
+}
+
+export async function startGatewayHarness(world: EngineWorld, rawConfig: Record<string, unknown>, o: { log?: Logger; settings?: Partial<GatewaySettings>; onHostDone?: (cluster: string, host: HostRecord) => void } = {}): Promise<GatewayHarness> {
+  const log = o.log ?? silentLogger;
+  const tokensFile = join(world.dir, 'gateway-tokens.yaml');
+  await writeFile(tokensFile, Object.entries(TOKENS).map(([role, t]) => `- {name: ${role}, role: ${role}, sha256: ${createHash('sha256').update(t).digest('hex')}}\n`).join(''), { mode: 0o600 });
+  const config = loadConfig({ flags: { kubeconfig: world.kubeconfigPath, listen: '127.0.0.1:0', tokensFile, injector: false, injectorUrl: 'http://127.0.0.1:9' }, env: {} });
+  const env = world.ec2 ? { AWS_ACCESS_KEY_ID: world.ec2.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: world.ec2.credentials.secretAccessKey } : {};
+  const gwConfig: GatewayConfig = parseGatewayConfig(rawConfig, env);
+  const openstackConfig = world.cloudsYaml ? loadOpenStackConfig({ OS_CLOUD: 'sandbox', OS_CLIENT_CONFIG_FILE: world.cloudsYaml }) : undefined;
+  let started: StartedGateway | undefined;
+  const stack = await startStack({
+    config: { ...config, ...(openstackConfig ? { openstack: openstackConfig } : {}) }, log,
+    settings: { leaderElection: false, resyncSeconds: 3600 },
+    extensions: [async ({ kube, openstack }) => {
+      started = createGateway({ kube, openstack, config: gwConfig, log, ...(o.settings ? { settings: o.settings } : {}), ...(o.onHostDone ? { onHostDone: o.onHostDone } : {}) });
+      return { mount: started.mount, start: started.start, stop: started.stop };
+    }],
+  });
+  const url = stack.url;
+  const req: GatewayHarness['req'] = async (method, path, ro = {}) => {
+    const headers: Record<string, string> = {};
+    const token = ro.token === undefined ? TOKENS.admin : ro.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (ro.body !== undefined) {
+      headers['content-type'] = ro.type ?? 'application/json';
+      body = typeof ro.body === 'string' ? ro.body : JSON.stringify(ro.body);
+    }
+    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: Record<string, unknown> = {};
+    try { parsed = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed, text };
+  };
+  return {
+    url, stack, gateway: started!, req,
+    async waitOperation(id, timeoutMs = 240_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+        const r = await req('GET', `/v1/gateway/operations/${id}`);
+        const state = r.body.state as string | undefined;
+        if (state === 'Succeeded' || state === 'Failed' || state === 'RolledBack') return r.body;
+        if (Date.now() > deadline) throw new Error(`operation ${id} still ${state} after ${timeoutMs} ms: ${r.text}`);
+        await new Promise((res) => setTimeout(res, delay));
+      }
+    },
+    stop: () => stack.stop(),
+  };
+}
