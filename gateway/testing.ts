@@ -86,3 +86,66 @@ export async function startGatewayHarness(world: EngineWorld, rawConfig: Record<
     stop: () => stack.stop(),
   };
 }
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** what the engine itself says runs for a service: task/container ids, read without the gateway */
+export type EngineProbe = (managerAddress: string, service: string) => Promise<string[]>;
+
+function check(cond: unknown, message: string): void {
+  if (!cond) throw new Error(message);
+}
+
+/**
+ * The "Done when" scenario for one orchestrator on one provider: create 1 manager + 2 workers,
+ * deploy `web` with 3 replicas, every operation answered and compared with the engine's own view,
+ * scale to 1, delete the service and the cluster. Returns the cluster's hosts (for "nothing left").
+ */
+export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe }): Promise<{ address: string; instanceId: string }[]> {
+  const created = await h.req('POST', '/v1/gateway/clusters', { body: { name: o.name, orchestrator: o.orchestrator, infrastructure: { provider: o.provider }, size: { managers: 1, workers: 2 } } });
+  check(created.status === 202, `create: ${created.text}`);
+  const op = await h.waitOperation(created.body.operationId as string);
+  check(op.state === 'Succeeded', `create ${o.name}: ${JSON.stringify(op)}`);
+  const info = await h.req('GET', `/v1/gateway/clusters/${o.name}`);
+  check(info.body.phase === 'Ready' && info.body.health === 'Healthy', `info: ${info.text}`);
+  const hosts = info.body.hosts as { id: string; role: string; address: string; instanceId: string }[];
+  check(hosts.length === 3 && (info.body.nodes as unknown[]).length === 3, `3 hosts and 3 nodes: ${info.text}`);
+  const manager = hosts.find((x) => x.role === 'manager')!;
+  for (const x of hosts) {
+    const host = await h.req('GET', `/v1/gateway/clusters/${o.name}/hosts/${x.id}`);
+    check(host.status === 200 && host.body.state === 'Joined' && host.body.provider === o.provider && host.body.node, `host ${x.id}: ${host.text}`);
+  }
+  const svc = await h.req('POST', `/v1/gateway/clusters/${o.name}/services`, { token: TOKENS.deployer, body: { name: 'web', template: 'web', parameters: { replicas: 3 } } });
+  check(svc.status === 201, `service: ${svc.text}`);
+  await until('3 running replicas', async () => (await o.probe(manager.address, 'web')).length === 3);
+  const list = await h.req('GET', `/v1/gateway/clusters/${o.name}/services`);
+  const item = (list.body.items as { name: string; desired: number; running: number }[])[0];
+  check(item?.name === 'web' && item.desired === 3 && item.running === 3, `services: ${list.text}`);
+  const detail = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web`);
+  check(detail.body.state === 'Running', `service detail: ${detail.text}`);
+  const containers = (await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers`)).body.items as { id: string; host: string }[];
+  const engineIds = await o.probe(manager.address, 'web');
+  check(JSON.stringify(containers.map((c) => c.id).sort()) === JSON.stringify([...engineIds].sort()), `containers ${JSON.stringify(containers)} vs engine ${JSON.stringify(engineIds)}`);
+  check(containers.every((c) => hosts.some((x) => x.address === c.host)), `container hosts: ${JSON.stringify(containers)}`);
+  const one = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers/${encodeURIComponent(containers[0]!.id)}`);
+  check(one.status === 200 && one.body.id === containers[0]!.id, `container: ${one.text}`);
+  const scaled = await h.req('PATCH', `/v1/gateway/clusters/${o.name}/services/web`, { body: { replicas: 1 } });
+  check(scaled.status === 200, `scale: ${scaled.text}`);
+  await until('1 running replica', async () => (await o.probe(manager.address, 'web')).length === 1);
+  check((await h.req('DELETE', `/v1/gateway/clusters/${o.name}/services/web`)).status === 204, 'delete service');
+  check((await o.probe(manager.address, 'web')).length === 0, 'no replica after delete');
+  const del = await h.req('DELETE', `/v1/gateway/clusters/${o.name}`);
+  check(del.status === 202, `delete: ${del.text}`);
+  const dop = await h.waitOperation(del.body.operationId as string);
+  check(dop.state === 'Succeeded', `delete ${o.name}: ${JSON.stringify(dop)}`);
+  check((await h.req('GET', `/v1/gateway/clusters/${o.name}`)).status === 404, 'cluster gone');
+  return hosts.map((x) => ({ address: x.address, instanceId: x.instanceId }));
+}

@@ -124,10 +124,20 @@ export function ec2Driver(o: { settings: Ec2Settings; privateKey: string; public
       const ids = new Set<string>((await find(cluster, host.name)).map((i) => i.InstanceId!).filter(Boolean));
       if (host.instanceId) ids.add(host.instanceId);
       if (ids.size === 0) return;
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...ids] })).catch((e: unknown) => {
-        if ((e as { name?: string }).name === 'InvalidInstanceID.NotFound') return;
+      const gone = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...ids] })).then(() => false, (e: unknown) => {
+        if ((e as { name?: string }).name === 'InvalidInstanceID.NotFound') return true;
         throw awsError('TerminateInstances', e);
       });
+      if (gone) return;
+      // released means terminated: wait for it (bounded), so "nothing left" holds when delete ends
+      const deadline = Date.now() + 300_000;
+      for (let delay = 200; ; delay = Math.min(delay * 2, 3000)) {
+        const r = await call('DescribeInstances', () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] })));
+        const states = (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => i.State?.Name);
+        if (states.every((st) => st === 'terminated')) return;
+        if (Date.now() > deadline) throw new MixmeshError('GATEWAY_PROVISION_FAILED', `EC2: ${[...ids].join(', ')} not terminated after 300 s (${states.join(', ')})`);
+        await sleep(delay);
+      }
     },
     async list(cluster) {
       if (!cluster) return [];

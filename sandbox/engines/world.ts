@@ -37,6 +37,8 @@ export interface EngineWorld {
   sshKeyFile: string;
   /** engines running now (dockerd per VM, Mesos/Marathon emulators) */
   engines(): { docker: number; marathon: number };
+  /** Marathon task processes alive in the VMs */
+  marathonTaskProcesses(): number;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startEngineWorld(o: { dir: string; openstack?: boolean; ec
     const world: EngineWorld = {
       dir, kube, kubeconfigPath, vms, base, agent, sshPrivateKey, sshPublicKey, sshKeyFile,
       engines: () => ({ docker: docker.engines.size, marathon: mesos.running() }),
+      marathonTaskProcesses: () => mesos.taskProcesses(),
       stop: stopAll,
     };
     if (o.openstack) {
