@@ -33,7 +33,7 @@ function standIn(action: 'exec' | 'start', name: string, foreground: boolean): s
         '[ "$code" = 0 ] || exit "$code"',
         '# a daemon stays in the foreground until stopped; its engine stops with it',
         `trap 'wget -q -O /dev/null --post-data "" "$AGENT_URL/vm/$AGENT_TOKEN/stop/${name}" 2>/dev/null; exit 0' TERM INT`,
-        'while :; do sleep 3600 & wait $!; done',
+        'while :; do sleep 86400 & wait $!; done',
       ]
       : ['exit "$code"']),
     '',
