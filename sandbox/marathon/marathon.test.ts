@@ -63,7 +63,7 @@ describe('sandbox/marathon: Mesos master/agent and Marathon v2 behind the stand-
     const running = async (): Promise<number> => ((await (await fetch(`${base}/v2/apps/sleeper/tasks`)).json()) as { tasks: { state: string }[] }).tasks.filter((t) => t.state === 'TASK_RUNNING').length;
     for (let i = 0; i < 100 && (await running()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(await running(), 2);
-    const countInVm = async (): Promise<number> => Number((await as.exec("ps | grep -c '[s]leep 3600'", { allowFailure: true })).stdout.trim());
+    const countInVm = async (): Promise<number> => Number((await as.exec("ps | grep -c '[s]leep 3601'", { allowFailure: true })).stdout.trim());
     assert.equal(await countInVm(), 2, (await as.exec('ps')).stdout);
     await fetch(`${base}/v2/apps/sleeper`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: 1 }) });
     for (let i = 0; i < 100 && (await countInVm()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
