@@ -42,14 +42,14 @@ export interface StartedGateway {
 export function createGateway(o: { kube: KubeClient; openstack: OpenStackClient | undefined; config: GatewayConfig; log: Logger; settings?: Partial<GatewaySettings>; onHostDone?: ConstructorParameters<typeof Gateway>[0]['onHostDone'] }): StartedGateway {
   const { config } = o;
   const infra: Partial<Record<ProviderKind, InfraDriver>> = {};
-  let gateway: Gateway | undefined;
+  const holder: { gateway?: Gateway } = {};
   if (config.baremetal && config.privateKey) {
     infra.baremetal = baremetalDriver({
       inventory: config.baremetal.inventory,
       privateKey: config.privateKey,
       inUse: async () => {
         const used = new Map<string, { cluster: string; host: string }>();
-        for (const c of await gateway!.store.listClusters()) {
+        for (const c of await holder.gateway!.store.listClusters()) {
           for (const h of c.status?.hosts ?? []) if (h.provider === 'baremetal' && h.address && h.state !== 'Released') used.set(h.address, { cluster: c.metadata.name, host: h.name });
         }
         return used;
@@ -58,14 +58,14 @@ export function createGateway(o: { kube: KubeClient; openstack: OpenStackClient 
   }
   if (config.ec2 && config.privateKey) infra.ec2 = ec2Driver({ settings: config.ec2, privateKey: config.privateKey, publicKey: config.publicKey, log: o.log });
   if (config.openstack && config.privateKey && o.openstack) infra.openstack = openstackDriver({ client: o.openstack, settings: config.openstack, privateKey: config.privateKey, log: o.log });
-  gateway = new Gateway({
+  const g = new Gateway({
     kube: o.kube, namespace: config.namespace, infra,
     engines: { swarm: swarmDriver(), marathon: marathonDriver(), kubernetes: kubernetesDriver() },
     log: o.log,
     settings: { hostTimeoutMs: config.hostTimeoutSeconds * 1000, ...o.settings },
     ...(o.onHostDone ? { onHostDone: o.onHostDone } : {}),
   });
-  const g = gateway;
+  holder.gateway = g;
   return { gateway: g, mount: gatewayMount(g), start: () => g.start(), stop: () => g.stop() };
 }
 
