@@ -142,8 +142,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // a configured port 0 (tests) becomes the real one in the callback URL Tacker is given
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
-    await orchestrator.start({ callbackUrl });
     for (const start of extensionStarts) await start();
+    await orchestrator.start({ callbackUrl });
     log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
     return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
   } catch (e) {
