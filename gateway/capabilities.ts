@@ -17,12 +17,12 @@ export const CAPABILITY_MATRIX: readonly CapabilityRow[] = [
   {
     driver: 'swarm', kind: 'orchestrator',
     capabilities: {
-      create: 'yes: Docker Engine started over SSH, `docker swarm init` on the manager, `docker swarm join` on workers',
+      create: 'yes: over SSH, dockerd started (docker.io installed with apt-get/dnf when missing: untested here, the sandbox image has it), `docker swarm init` on the manager, `docker swarm join` on workers',
       register: 'yes: unix://, tcp:// or https:// (TLS client certificate) Docker Engine endpoint',
       scale: 'yes: service update of Mode.Replicated.Replicas',
       update: 'no: image/env changes need delete + create',
       logs: 'no',
-      health: 'yes: /_ping, /info and /nodes (Ready + Active)',
+      health: 'yes: /version and /nodes (healthy = every node ready)',
       containers: 'yes: /tasks of the service (node, state, image, started)',
       delete: 'yes: services removed; created clusters: `swarm leave` and the engine stopped on every host, hosts released',
     },
@@ -31,12 +31,12 @@ export const CAPABILITY_MATRIX: readonly CapabilityRow[] = [
   {
     driver: 'marathon', kind: 'orchestrator',
     capabilities: {
-      create: 'yes: mesos-master + marathon on the manager, mesos-agent on workers, started over SSH',
+      create: 'yes: over SSH, mesos-master + marathon started on the manager, mesos-agent on workers (the image must carry Mesos and Marathon: nothing is installed)',
       register: 'yes: http(s):// Marathon endpoint, optional basic auth',
       scale: 'yes: PUT /v2/apps/{id} instances',
       update: 'no',
       logs: 'no',
-      health: 'yes: /v2/info and /ping, agents from Mesos /state',
+      health: 'yes: /v2/info, and the agents from the Mesos master /state',
       containers: 'yes: Marathon tasks of the app (agent host, state, started)',
       delete: 'yes: apps removed; created clusters: the daemons stopped on every host, hosts released',
     },
@@ -58,17 +58,17 @@ export const CAPABILITY_MATRIX: readonly CapabilityRow[] = [
   },
   {
     driver: 'openstack', kind: 'infrastructure',
-    capabilities: { create: 'yes: one Tacker VNF per host (VNF package from the configuration), Nova address and console host key', register: 'n/a', scale: 'no: a cluster keeps its size', update: 'no', logs: 'no', health: 'yes: VNF instantiation state', containers: 'n/a', delete: 'yes: terminate + delete the VNF' },
+    capabilities: { create: 'yes: one Tacker VNF per host (VNF package from the configuration), Nova address and console host key', register: 'n/a', scale: 'no: a cluster keeps its size', update: 'no', logs: 'no', health: 'no: checked at provision only (INSTANTIATED, address, SSH)', containers: 'n/a', delete: 'yes: terminate + delete the VNF' },
     notes: 'Through clients/openstack (Keystone, Tacker VNF LCM v2, Nova). Idempotent by VNF instance name `gw.<cluster>.<host>`.',
   },
   {
     driver: 'ec2', kind: 'infrastructure',
-    capabilities: { create: 'yes: RunInstances (ClientToken per host, Name and cluster tags, key pair, security group), host key from GetConsoleOutput', register: 'n/a', scale: 'no: a cluster keeps its size', update: 'no', logs: 'no', health: 'yes: DescribeInstanceStatus', containers: 'n/a', delete: 'yes: TerminateInstances' },
+    capabilities: { create: 'yes: RunInstances (ClientToken per host, Name and cluster tags, key pair, security group), host key from GetConsoleOutput', register: 'n/a', scale: 'no: a cluster keeps its size', update: 'no', logs: 'no', health: 'no: checked at provision only (running, address, console host key, SSH)', containers: 'n/a', delete: 'yes: TerminateInstances' },
     notes: '@aws-sdk/client-ec2; any EC2 Query API endpoint (AWS or the sandbox emulator). InsufficientInstanceCapacity fails the create and releases what it made.',
   },
   {
     driver: 'baremetal', kind: 'infrastructure',
-    capabilities: { create: 'yes: allocates hosts from the SSH inventory in the configuration', register: 'n/a', scale: 'no', update: 'no', logs: 'no', health: 'yes: SSH reachability', containers: 'n/a', delete: 'yes: the engine uninstalled, the host returned to the inventory' },
+    capabilities: { create: 'yes: allocates hosts from the SSH inventory in the configuration', register: 'n/a', scale: 'no', update: 'no', logs: 'no', health: 'no: checked at install only (SSH)', containers: 'n/a', delete: 'yes: the engine uninstalled, the host returned to the inventory' },
     notes: 'Hosts are never created or destroyed; their host keys come from the inventory.',
   },
 ];
