@@ -85,6 +85,8 @@ export const LIMITS = Object.freeze({
   routes: 100,
   inputBytes: 4 * 1024 * 1024,
   aliasExpandedNodes: 10000,
+  /** nodes of the text (collections, keys, values): 1000 microservices and 10000 connections with every option are about 350000 */
+  nodes: 500000,
 });
 
 const definitions: Record<string, JsonSchema> = {
