@@ -161,8 +161,8 @@ export class ServiceManager {
     return { namespace: r.metadata.namespace!, name: r.metadata.name, generation: r.metadata.generation ?? 1, operationId: operationId(r) };
   }
 
-  /** a descriptor's text → the parsed document; unreadable text is a 400 DESCRIPTOR_UNREADABLE */
-  parseText(text: string): unknown {
+  /** a descriptor's bytes (or text) → the parsed document; unreadable input is a 400 DESCRIPTOR_UNREADABLE */
+  parseText(text: string | Uint8Array): unknown {
     const parsed = this.deps.generators.parse(text);
     if (!parsed.ok) throw new MixmeshError('DESCRIPTOR_UNREADABLE', parsed.problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: parsed.problems });
     return parsed.value;

@@ -5,9 +5,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parse as parseYaml } from 'yaml';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { parseDescriptorText } from '../../descriptor/index.js';
 import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken, Role } from '../config.js';
@@ -37,26 +37,28 @@ type Handler = (req: Request, res: Response) => Promise<void> | void;
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
-/** a request body, YAML or JSON by Content-Type (415 otherwise); `unreadable` → DESCRIPTOR_UNREADABLE */
-export function parseBody(req: Request, asDescriptor: boolean, parseDescriptor?: (text: string) => unknown): unknown {
+/**
+ * a request body, YAML or JSON by Content-Type (415 otherwise). Every body goes through the
+ * descriptor reader, the same one `mixmesh validate` uses: the bytes must be UTF-8 (never
+ * repaired into U+FFFD), and depth and node count are limited while reading. Unreadable →
+ * DESCRIPTOR_UNREADABLE for a descriptor, BAD_REQUEST otherwise.
+ */
+export function parseBody(req: Request, asDescriptor: boolean, parseDescriptor?: (bytes: Uint8Array) => unknown): unknown {
   const raw = req.body as Buffer | undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
+  const bytes = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
   const isJson = type === 'application/json' || type.endsWith('+json');
   const isYaml = YAML_TYPES.includes(type);
   if (!isJson && !isYaml) {
     throw new MixmeshError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not allowed; send application/json or application/yaml`);
   }
   const code = asDescriptor ? 'DESCRIPTOR_UNREADABLE' : 'BAD_REQUEST';
-  if (text.trim() === '') throw new MixmeshError(code, 'the request body is empty', { errors: [{ pointer: '', message: 'empty body: expected a YAML or JSON document' }] });
-  if (asDescriptor && parseDescriptor) return parseDescriptor(text);
-  try {
-    // YAML is a superset of JSON, but JSON bodies get JSON's own error messages
-    return isJson ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 10000, prettyErrors: true });
-  } catch (e) {
-    const message = (e as Error).message.split('\n')[0]!;
-    throw new MixmeshError(code, `not YAML or JSON: ${message}`, { errors: [{ pointer: '', message: `not YAML or JSON: ${message}` }] });
-  }
+  if (bytes.toString('latin1').trim() === '') throw new MixmeshError(code, 'the request body is empty', { errors: [{ pointer: '', message: 'empty body: expected a YAML or JSON document' }] });
+  if (asDescriptor && parseDescriptor) return parseDescriptor(bytes);
+  // JSON is YAML: one reader for both, with its limits (a body's size was checked by express)
+  const parsed = parseDescriptorText(bytes, { maxBytes: Number.MAX_SAFE_INTEGER });
+  if (!parsed.ok) throw new MixmeshError(code, parsed.problems[0]!.message, { errors: parsed.problems });
+  return parsed.value;
 }
 
 function sha256(text: string): Buffer {
