@@ -61,6 +61,32 @@ export function parseBody(req: Request, asDescriptor: boolean, parseDescriptor?:
   return parsed.value;
 }
 
+/** a Kubernetes object name or namespace (DNS-1123 label), as every route's path segment must be */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const OPERATION_ID = /^[0-9a-f-]{36}-(\d{1,18}|delete)$/;
+
+function checkName(what: 'namespace' | 'name', value: string): void {
+  if (DNS1123_LABEL.test(value)) return;
+  const shown = JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+  throw new MixmeshError('BAD_REQUEST', `${what} ${shown} in the path is not a Kubernetes name (a DNS-1123 label: lower-case letters, digits and "-", at most 63, starting and ending with a letter or digit)`, { errors: [{ pointer: `/${what}`, message: `${shown} is not a DNS-1123 label` }] });
+}
+
+interface RouteLayer {
+  route?: { _methods?: () => string[] };
+  match?: (path: string) => boolean;
+}
+
+/** the methods the app's routes answer on `path` (upper case, sorted) */
+function allowedMethods(app: express.Express, path: string): string[] {
+  const stack = ((app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? []);
+  const methods = new Set<string>();
+  for (const layer of stack) {
+    if (!layer.route?._methods || !layer.match?.(path)) continue;
+    for (const m of layer.route._methods()) methods.add(m.toUpperCase());
+  }
+  return [...methods].sort();
+}
+
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -93,6 +119,13 @@ export function createApp(deps: ApiDeps): express.Express {
       throw new MixmeshError('FORBIDDEN', `role ${caller.role} may not do this; it needs ${role}`);
     }
     res.locals.caller = caller;
+    next();
+  };
+
+  // path segments are Kubernetes names before they reach any URL: `%2e%2e` (..) or `a%2Fb` never get further
+  const names = (req: Request, _res: Response, next: NextFunction): void => {
+    checkName('namespace', String(req.params.namespace));
+    checkName('name', String(req.params.name));
     next();
   };
 
@@ -131,32 +164,34 @@ export function createApp(deps: ApiDeps): express.Express {
   }));
   app.get('/v1/services', need('viewer'), route(async (req, res) => {
     const ns = typeof req.query.namespace === 'string' && req.query.namespace !== '' ? req.query.namespace : undefined;
+    if (req.query.namespace !== undefined && typeof req.query.namespace !== 'string') throw new MixmeshError('BAD_REQUEST', 'give ?namespace= once');
+    if (ns !== undefined) checkName('namespace', ns);
     res.json({ items: await services.list(ns) });
   }));
   app.post('/v1/plan', need('viewer'), rawBody, route(async (req, res) => {
     res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t))));
   }));
-  app.put('/v1/services/:namespace/:name', need('deployer'), rawBody, route(async (req, res) => {
+  app.put('/v1/services/:namespace/:name', need('deployer'), names, rawBody, route(async (req, res) => {
     res.status(202).json(await services.put(p(req, 'namespace'), p(req, 'name'), parseBody(req, true, (t) => services.parseText(t))));
   }));
-  app.put('/v1/services/:namespace/:name/connections', need('deployer'), rawBody, route(async (req, res) => {
+  app.put('/v1/services/:namespace/:name/connections', need('deployer'), names, rawBody, route(async (req, res) => {
     res.status(202).json(await services.putConnections(p(req, 'namespace'), p(req, 'name'), parseBody(req, false)));
   }));
-  app.post('/v1/services/:namespace/:name/plan', need('viewer'), rawBody, route(async (req, res) => {
+  app.post('/v1/services/:namespace/:name/plan', need('viewer'), names, rawBody, route(async (req, res) => {
     res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t)), { namespace: p(req, 'namespace'), name: p(req, 'name') }));
   }));
-  app.get('/v1/services/:namespace/:name', need('viewer'), route(async (req, res) => {
+  app.get('/v1/services/:namespace/:name', need('viewer'), names, route(async (req, res) => {
     res.json(await services.get(p(req, 'namespace'), p(req, 'name')));
   }));
-  app.delete('/v1/services/:namespace/:name', need('deployer'), route(async (req, res) => {
+  app.delete('/v1/services/:namespace/:name', need('deployer'), names, route(async (req, res) => {
     res.status(202).json(await services.delete(p(req, 'namespace'), p(req, 'name')));
   }));
-  app.get('/v1/services/:namespace/:name/mesh-config', need('viewer'), route(async (req, res) => {
+  app.get('/v1/services/:namespace/:name/mesh-config', need('viewer'), names, route(async (req, res) => {
     const text = await services.meshConfig(p(req, 'namespace'), p(req, 'name'));
     res.setHeader('Content-Type', 'application/yaml; charset=utf-8');
     res.send(text);
   }));
-  app.get('/v1/services/:namespace/:name/events', need('viewer'), route(async (req, res) => {
+  app.get('/v1/services/:namespace/:name/events', need('viewer'), names, route(async (req, res) => {
     const namespace = p(req, 'namespace');
     const name = p(req, 'name');
     const history = await services.events(namespace, name);
@@ -168,17 +203,25 @@ export function createApp(deps: ApiDeps): express.Express {
   }));
 
   app.get('/v1/operations/:id', need('viewer'), route(async (req, res) => {
+    if (!OPERATION_ID.test(p(req, 'id'))) throw new MixmeshError('BAD_REQUEST', `${JSON.stringify(p(req, 'id').slice(0, 100))} is not an operation id (<uid>-<generation> or <uid>-delete)`, { errors: [{ pointer: '/id', message: 'expected <uid>-<generation> or <uid>-delete' }] });
     res.json(await services.operation(p(req, 'id')));
   }));
 
   // ---------------------------------------------------------------- errors
-  app.use((req: Request) => {
+  app.use((req: Request, res: Response) => {
+    // a path that exists with other methods: 405 with Allow (RFC 9110 §15.5.6), not 404
+    const allowed = allowedMethods(app, req.path);
+    if (allowed.length) {
+      res.setHeader('Allow', allowed.join(', '));
+      throw new MixmeshError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`);
+    }
     throw new MixmeshError('NOT_FOUND', `no route ${req.method} ${req.path}`);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; limit?: number };
     let problemSource: unknown = err;
-    if (e && e.type === 'entity.too.large') problemSource = new MixmeshError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${deps.bodyLimitBytes} bytes`);
+    // each body parser names its own limit (the token route's is 16 kB, not the descriptor's 4 MiB)
+    if (e && e.type === 'entity.too.large') problemSource = new MixmeshError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${e.limit ?? deps.bodyLimitBytes} bytes`);
     else if (e && typeof e.type === 'string' && e.status && e.status < 500) problemSource = new MixmeshError('BAD_REQUEST', `the body cannot be read (${e.type})`);
     const body = toProblem(problemSource);
     const status = Number(body.status) || 500;
