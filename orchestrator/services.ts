@@ -8,7 +8,7 @@ import { MixmeshError } from '../common/errors.js';
 import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF } from '../common/labels.js';
 import { canonicalize, toYamlStream } from '../common/yaml.js';
 import { descriptorFromResource, type MeshService } from '../descriptor/index.js';
-import { checkNameConflicts, refOf } from './conflicts.js';
+import { checkNameConflicts, claimNames, refOf } from './conflicts.js';
 import { changedFields, contains } from './diff.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
 import { preflight } from './preflight.js';
@@ -117,12 +117,18 @@ export class ServiceManager {
     return result.value;
   }
 
-  /** every check a write must pass; returns the validated service */
+  /**
+   * every check a write must pass; returns the validated service. The names are claimed last
+   * (conflicts.ts: atomic, so of two services racing for one name exactly one gets NAME_CONFLICT),
+   * after the namespace exists.
+   */
   private async admit(input: unknown): Promise<MeshService> {
     const service = this.validate(input);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
-    await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    await checkNameConflicts(this.deps.kube, service.metadata.name, objects, { dryRun: true });
     await preflight(service, this.deps.kube, this.deps.tacker);
+    await this.ensureNamespace(service);
+    await claimNames(this.deps.kube, service.metadata.name, service.metadata.namespace, objects);
     return service;
   }
 
@@ -179,7 +185,6 @@ export class ServiceManager {
     if (name && (await this.deps.kube.get(this.ref(namespace, name)))) {
       throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} already exists; use PUT /v1/services/${namespace}/${name} to update it`);
     }
-    await this.ensureNamespace(service);
     const created = await this.deps.kube.create(this.resourceFor(doc!, service));
     return this.accepted(created);
   }
@@ -191,7 +196,6 @@ export class ServiceManager {
     const desired = this.resourceFor(fitted, service);
     const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
     if (!live) {
-      await this.ensureNamespace(service);
       return this.accepted(await this.deps.kube.create(desired));
     }
     if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
@@ -229,7 +233,7 @@ export class ServiceManager {
     const fitted = path ? this.fitToPath(input, path.namespace, path.name) : input;
     const service = this.validate(fitted);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
-    const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects, { dryRun: true });
     const changes: PlanChange[] = objects.map((o, i) => {
       const l = live[i];
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };

@@ -142,6 +142,20 @@ describe('orchestrator API: hostile requests (issue 8)', () => {
     });
   });
 
+  describe('two services declaring one microservice, sent at the same moment', () => {
+    it('exactly one gets 202 and the other 409 NAME_CONFLICT, every time', async () => {
+      for (let round = 0; round < 5; round++) {
+        const ns = `race${round}`;
+        const bodies = ['one', 'two', 'three'].map((n) => MINIMAL.replace('name: hello', `name: ${n}\n  namespace: ${ns}`));
+        const answers = await Promise.all(bodies.map((body) => api.call('POST', '/v1/services', { body })));
+        assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409, 409], `round ${round}`);
+        for (const a of answers.filter((x) => x.status === 409)) assert.equal(a.body.code, 'NAME_CONFLICT');
+        const stored = (await api.kube.list('mixmesh.io/v1alpha1', 'MeshService', { namespace: ns })).map((r) => r.metadata.name);
+        assert.equal(stored.length, 1);
+      }
+    });
+  });
+
   describe('methods and limits', () => {
     it('PATCH (or POST) on a service path is 405 with Allow, not 404; an unknown path stays 404', async () => {
       const r = await api.call('PATCH', '/v1/services/default/hello', { body: '{}', type: 'application/json' });

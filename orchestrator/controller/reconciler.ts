@@ -12,7 +12,7 @@ import { LABEL_SERVICE, managedLabels, serviceSelector } from '../../common/labe
 import { canonicalize } from '../../common/yaml.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
 import type { CallbackAuthority } from '../callbacks.js';
-import { checkNameConflicts, refOf } from '../conflicts.js';
+import { checkNameConflicts, refOf, releaseNames } from '../conflicts.js';
 import { contains } from '../diff.js';
 import { buildEvent, EVENT_API_VERSION } from '../events.js';
 import type { OrchestratorMetrics } from '../metrics.js';
@@ -501,6 +501,7 @@ export class Reconciler {
         await Promise.all([...names].filter((n) => n !== '').map((n) => this.removeVnf(n)));
       });
       await run.step('delete-workloads', () => deleteKinds(TEARDOWN_WORKLOADS));
+      await releaseNames(this.deps.kube, name, ns); // issue 8: the name claims go with the service
       await run.step('delete-namespace', () => this.deleteNamespaceIfOurs(ns, name));
       run.finish('Succeeded');
       this.deps.operations.put(run['op']);
