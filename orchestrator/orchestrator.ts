@@ -14,7 +14,7 @@ import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
 import { ensureSubscription } from './controller/subscription.js';
 import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
-import { OperationLog, ServiceManager } from './services.js';
+import { OperationLog, PROTECTED_NAMESPACES, ServiceManager } from './services.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 
 export interface OrchestratorSettings extends ReconcilerOptions {
@@ -23,6 +23,8 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   callback: { url: string; auth: 'basic' | 'oauth2' };
   systemNamespace: string;
   resyncSeconds: number;
+  /** namespaces only an admin may deploy to (default: services.ts PROTECTED_NAMESPACES + systemNamespace) */
+  protectedNamespaces?: readonly string[];
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
 }
@@ -47,7 +49,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const s = deps.settings;
   const operations = new OperationLog();
   const callbacks = new CallbackAuthority(s.callback.auth);
-  const services = new ServiceManager({ kube: deps.kube, generators: deps.generators, tacker: deps.tacker, operations });
+  const services = new ServiceManager({ kube: deps.kube, generators: deps.generators, tacker: deps.tacker, operations, protectedNamespaces: s.protectedNamespaces ?? [...PROTECTED_NAMESPACES, s.systemNamespace] });
   const reconciler = new Reconciler({
     kube: deps.kube, tacker: deps.tacker, injector: deps.injector, generators: deps.generators, callbacks, operations, metrics, log,
     options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },

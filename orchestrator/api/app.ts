@@ -12,7 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken, Role } from '../config.js';
 import type { OrchestratorMetrics } from '../metrics.js';
-import type { ServiceManager } from '../services.js';
+import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
@@ -31,7 +31,14 @@ const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
 interface Caller {
   name: string;
   role: Role;
+  namespaces?: readonly string[] | undefined;
 }
+
+/** what the service manager needs to know of the caller */
+const accessOf = (res: Response): Access => {
+  const c = res.locals.caller as Caller;
+  return { name: c.name, admin: c.role === 'admin', namespaces: c.namespaces };
+};
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
@@ -105,7 +112,7 @@ export function createApp(deps: ApiDeps): express.Express {
     if (!m) return undefined;
     const given = sha256(m[1]!);
     let found: Caller | undefined;
-    for (const t of tokenHashes) if (timingSafeEqual(given, t.hash)) found = { name: t.name, role: t.role };
+    for (const t of tokenHashes) if (timingSafeEqual(given, t.hash)) found = { name: t.name, role: t.role, namespaces: t.namespaces };
     return found;
   }
 
@@ -123,9 +130,10 @@ export function createApp(deps: ApiDeps): express.Express {
   };
 
   // path segments are Kubernetes names before they reach any URL: `%2e%2e` (..) or `a%2Fb` never get further
-  const names = (req: Request, _res: Response, next: NextFunction): void => {
+  const names = (req: Request, res: Response, next: NextFunction): void => {
     checkName('namespace', String(req.params.namespace));
     checkName('name', String(req.params.name));
+    checkNamespaceAccess(accessOf(res), String(req.params.namespace));
     next();
   };
 
@@ -160,25 +168,25 @@ export function createApp(deps: ApiDeps): express.Express {
 
   // ---------------------------------------------------------------- services
   app.post('/v1/services', need('deployer'), rawBody, route(async (req, res) => {
-    res.status(202).json(await services.create(parseBody(req, true, (t) => services.parseText(t))));
+    res.status(202).json(await services.create(parseBody(req, true, (t) => services.parseText(t)), accessOf(res)));
   }));
   app.get('/v1/services', need('viewer'), route(async (req, res) => {
     const ns = typeof req.query.namespace === 'string' && req.query.namespace !== '' ? req.query.namespace : undefined;
     if (req.query.namespace !== undefined && typeof req.query.namespace !== 'string') throw new MixmeshError('BAD_REQUEST', 'give ?namespace= once');
     if (ns !== undefined) checkName('namespace', ns);
-    res.json({ items: await services.list(ns) });
+    res.json({ items: await services.list(ns, accessOf(res)) });
   }));
   app.post('/v1/plan', need('viewer'), rawBody, route(async (req, res) => {
-    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t))));
+    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t)), undefined, accessOf(res)));
   }));
   app.put('/v1/services/:namespace/:name', need('deployer'), names, rawBody, route(async (req, res) => {
-    res.status(202).json(await services.put(p(req, 'namespace'), p(req, 'name'), parseBody(req, true, (t) => services.parseText(t))));
+    res.status(202).json(await services.put(p(req, 'namespace'), p(req, 'name'), parseBody(req, true, (t) => services.parseText(t)), accessOf(res)));
   }));
   app.put('/v1/services/:namespace/:name/connections', need('deployer'), names, rawBody, route(async (req, res) => {
-    res.status(202).json(await services.putConnections(p(req, 'namespace'), p(req, 'name'), parseBody(req, false)));
+    res.status(202).json(await services.putConnections(p(req, 'namespace'), p(req, 'name'), parseBody(req, false), accessOf(res)));
   }));
   app.post('/v1/services/:namespace/:name/plan', need('viewer'), names, rawBody, route(async (req, res) => {
-    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t)), { namespace: p(req, 'namespace'), name: p(req, 'name') }));
+    res.json(await services.plan(parseBody(req, true, (t) => services.parseText(t)), { namespace: p(req, 'namespace'), name: p(req, 'name') }, accessOf(res)));
   }));
   app.get('/v1/services/:namespace/:name', need('viewer'), names, route(async (req, res) => {
     res.json(await services.get(p(req, 'namespace'), p(req, 'name')));
@@ -204,7 +212,7 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.get('/v1/operations/:id', need('viewer'), route(async (req, res) => {
     if (!OPERATION_ID.test(p(req, 'id'))) throw new MixmeshError('BAD_REQUEST', `${JSON.stringify(p(req, 'id').slice(0, 100))} is not an operation id (<uid>-<generation> or <uid>-delete)`, { errors: [{ pointer: '/id', message: 'expected <uid>-<generation> or <uid>-delete' }] });
-    res.json(await services.operation(p(req, 'id')));
+    res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
 
   // ---------------------------------------------------------------- errors

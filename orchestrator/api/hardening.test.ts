@@ -156,6 +156,64 @@ describe('orchestrator API: hostile requests (issue 8)', () => {
     });
   });
 
+  describe('safety by design: system namespaces, foreign ServiceAccounts, namespace-scoped tokens', () => {
+    const DEPLOYER = 'deployer-token-0123456789';
+    const TEAM_A = 'team-a-token-0123456789';
+    let scoped: TestApi;
+    beforeEach(async () => {
+      scoped = await startApi([
+        { name: 'admin', role: 'admin', sha256: sha(ADMIN), token: ADMIN },
+        { name: 'deployer', role: 'deployer', sha256: sha(DEPLOYER), token: DEPLOYER },
+        { name: 'team-a', role: 'deployer', sha256: sha(TEAM_A), token: TEAM_A, namespaces: ['team-a'] },
+      ]);
+    });
+    afterEach(() => scoped.close());
+    const inNs = (ns: string, extra = ''): string => MINIMAL.replace('name: hello', `name: hello\n  namespace: ${ns}`).replace('    - name: frontend\n', `    - name: frontend\n${extra}`);
+
+    it('a deployer may not place workloads in istio-system or kube-system (403 NAMESPACE_PROTECTED, nothing written); an admin may', async () => {
+      for (const ns of ['istio-system', 'kube-system', 'mixmesh-system']) {
+        const r = await scoped.call('PUT', `/v1/services/${ns}/hello`, { token: DEPLOYER, body: inNs(ns) });
+        assert.equal(r.status, 403, ns);
+        assert.equal(r.body.code, 'NAMESPACE_PROTECTED');
+      }
+      assert.equal(scoped.kube.writes.length, 0);
+      assert.equal((await scoped.call('PUT', '/v1/services/istio-system/hello', { token: ADMIN, body: inNs('istio-system') })).status, 202);
+    });
+
+    it("a deployer may not run a workload as the ingress gateway's (or any foreign) ServiceAccount; an admin or the SA's allowed-services annotation may", async () => {
+      await scoped.kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-ingressgateway-service-account', namespace: 'shop' } });
+      const writes = scoped.kube.writes.length;
+      const body = inNs('shop', '      serviceAccount: istio-ingressgateway-service-account\n');
+      const r = await scoped.call('PUT', '/v1/services/shop/hello', { token: DEPLOYER, body });
+      assert.equal(r.status, 403);
+      assert.equal(r.body.code, 'SERVICE_ACCOUNT_FOREIGN');
+      assert.deepEqual((r.body.errors as { pointer: string }[]).map((e) => e.pointer), ['/spec/microservices/0/serviceAccount']);
+      assert.equal(scoped.kube.writes.length, writes, 'nothing written');
+      // the SA's owner allows this service by name
+      const sa = (await scoped.kube.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: 'shop', name: 'istio-ingressgateway-service-account' }))!;
+      await scoped.kube.replace({ ...sa, metadata: { ...sa.metadata, annotations: { 'mixmesh.io/allowed-services': 'other, hello' } } });
+      assert.equal((await scoped.call('PUT', '/v1/services/shop/hello', { token: DEPLOYER, body })).status, 202);
+      await scoped.kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'backend', namespace: 'admin-ns' } });
+      assert.equal((await scoped.call('PUT', '/v1/services/admin-ns/hello', { token: ADMIN, body: inNs('admin-ns') })).status, 202);
+    });
+
+    it('a token limited to namespaces sees and changes only those (403 elsewhere, filtered lists, hidden operations)', async () => {
+      const b = await scoped.call('PUT', '/v1/services/team-b/hello', { token: ADMIN, body: inNs('team-b') });
+      assert.equal(b.status, 202);
+      assert.equal((await scoped.call('PUT', '/v1/services/team-a/hello', { token: TEAM_A, body: inNs('team-a') })).status, 202);
+      for (const [method, path, body] of [['PUT', '/v1/services/team-b/hello', inNs('team-b')], ['GET', '/v1/services/team-b/hello'], ['DELETE', '/v1/services/team-b/hello'], ['GET', '/v1/services/team-b/hello/events'], ['GET', '/v1/services/team-b/hello/mesh-config'], ['POST', '/v1/plan', inNs('team-b')], ['POST', '/v1/services', inNs('team-b')], ['GET', '/v1/services?namespace=team-b']] as const) {
+        const r = await scoped.call(method, path, { token: TEAM_A, ...(body ? { body } : {}) });
+        assert.equal(r.status, 403, `${method} ${path}`);
+        assert.equal(r.body.code, 'FORBIDDEN');
+      }
+      const list = await scoped.call('GET', '/v1/services', { token: TEAM_A });
+      assert.deepEqual((list.body.items as { metadata: { namespace: string } }[]).map((i) => i.metadata.namespace), ['team-a']);
+      assert.equal((await scoped.call('GET', `/v1/operations/${String(b.body.operationId)}`, { token: TEAM_A })).status, 404);
+      assert.equal((await scoped.call('GET', `/v1/operations/${String(b.body.operationId)}`, { token: ADMIN })).status, 200);
+      assert.equal((await scoped.call('GET', '/v1/services/team-b/hello', { token: ADMIN })).status, 200);
+    });
+  });
+
   describe('methods and limits', () => {
     it('PATCH (or POST) on a service path is 405 with Allow, not 404; an unknown path stays 404', async () => {
       const r = await api.call('PATCH', '/v1/services/default/hello', { body: '{}', type: 'application/json' });
