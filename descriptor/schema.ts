@@ -168,6 +168,8 @@ const definitions: Record<string, JsonSchema> = {
       extVirtualLinks: arr({ type: 'object' }),
       additionalParams: { type: 'object' },
       fixedIp: { type: 'string', format: 'ip' },
+      // a VNF terminated or deleted outside mixmesh: recreate it (same name), or only report it
+      recreate: { type: 'boolean', default: true },
       ssh: obj(
         {
           user: str(PATTERNS.linuxUser, 32),
