@@ -257,8 +257,10 @@ export class ServiceManager {
     }
     if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
     if (isDeepStrictEqual(live.spec, desired.spec) && isDeepStrictEqual(userLabels(live.metadata.labels), service.metadata.labels)) {
-      // nothing to write, unless the last try of this generation failed: then try it again
-      if (live.status?.phase === 'Failed' && live.status.observedGeneration === live.metadata.generation) await this.requeue(live);
+      // nothing to write, unless the last try of this generation failed, or a VM of it was lost
+      // outside mixmesh and not recreated (vm.recreate: false): then try it again
+      const vmLost = live.status?.phase === 'Degraded' && live.status.conditions?.some((c) => c.type === 'Ready' && c.reason === 'VnfLost');
+      if ((live.status?.phase === 'Failed' || vmLost) && live.status?.observedGeneration === live.metadata.generation) await this.requeue(live);
       return this.accepted(live);
     }
     const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });

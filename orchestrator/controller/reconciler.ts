@@ -243,7 +243,9 @@ export class Reconciler {
       // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       const live = await Promise.all(deployments.map((d) => this.deps.kube.get(refOf(d))));
-      const unready = deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name);
+      // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
+      const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
+      const unready = [...deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name), ...lostVms];
       const phase: Phase = unready.length ? 'Degraded' : 'Ready';
       if (phase !== resource.status?.phase) {
         const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
