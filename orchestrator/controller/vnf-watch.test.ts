@@ -139,3 +139,17 @@ describe('orchestrator: a VNF deleted behind mixmesh\'s back', () => {
     assert.equal((await events(w, 'VnfLost')).length, 0);
   });
 });
+
+describe('orchestrator: a FAILED_TEMP retry is recorded', () => {
+  let w: World;
+  afterEach(async () => { await w?.orch.stop(); });
+
+  it('leaves an Event InstantiateRetried naming the VNF, the operation and the retry count', async () => {
+    w = await world(true);
+    w.tacker.failures.set(VNF, 1);
+    await deployed(w);
+    const retried = await events(w, 'InstantiateRetried');
+    assert.equal(retried.length, 1);
+    assert.match(String(retried[0]!.note), new RegExp(`^${VNF.replace(/\./g, '\\.')}: instantiate \\S+ FAILED_TEMP \\(.*injected failure.*\\); retry 1 of 2$`));
+  });
+});
