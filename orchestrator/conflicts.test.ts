@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { isMixmeshError } from '../common/errors.js';
-import { CLAIM_GRACE_MS, CLAIMS_CONFIGMAP, claimNames, releaseNames } from './conflicts.js';
+import { CLAIM_GRACE_MS, CLAIMS_CONFIGMAP, checkNameConflicts, claimNames, releaseNames } from './conflicts.js';
 import { MESH_API_VERSION, MESH_KIND, type KubeObject } from './ports.js';
 import { MemoryKube } from './testing/memory-kube.js';
 
@@ -28,6 +28,18 @@ describe('orchestrator: atomic name claims', () => {
     for (const r of results) if (r.status === 'rejected') assert.ok(isMixmeshError(r.reason, 'NAME_CONFLICT'), String(r.reason));
     const owners = new Set(Object.values(await claims(kube)).map((v) => v.split(' ')[0]));
     assert.equal(owners.size, 1);
+  });
+
+  it('the name check claims too (the controller\'s path, e.g. a MeshService from kubectl), except as a dry run or in a namespace not there yet', async () => {
+    const kube = await world();
+    await checkNameConflicts(kube, 'a', WEB, { dryRun: true });
+    assert.deepEqual(await claims(kube), {});
+    await checkNameConflicts(kube, 'a', WEB);
+    assert.deepEqual(Object.keys(await claims(kube)).sort(), ['Deployment.web-v1', 'Service.web', 'ServiceAccount.web']);
+    await assert.rejects(checkNameConflicts(kube, 'b', WEB), (e) => isMixmeshError(e, 'NAME_CONFLICT'));
+    const elsewhere = WEB.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: 'new-ns' } }));
+    await checkNameConflicts(kube, 'c', elsewhere);
+    assert.equal(await kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'new-ns', name: CLAIMS_CONFIGMAP }), undefined);
   });
 
   it('writes only when a claim changes; drops names the service no longer generates', async () => {
