@@ -444,7 +444,9 @@ export class Gateway {
     const t = await this.tracker(name, 'create');
     const { c, status, op } = t;
     op.state = 'Running';
-    const provisioned = (): HostRecord[] => status.hosts.filter((h) => h.instanceId && h.state !== 'Released');
+    // what a rollback releases: every host with an instance, and on clouds every planned host
+    // (release finds instances by name, so one whose provision failed half-way does not stay behind)
+    const provisioned = (): HostRecord[] => status.hosts.filter((h) => h.state !== 'Released' && (h.instanceId || (c.spec.infrastructure && c.spec.infrastructure.provider !== 'baremetal')));
     try {
       await t.step('parse', async () => c.spec, (s) => `${s.registered ? 'register' : 'create'} a ${s.orchestrator} cluster${s.infrastructure ? ` on ${s.infrastructure.provider}, ${s.size!.managers} manager + ${s.size!.workers} workers` : ''}`);
       if (c.spec.registered) {
@@ -669,9 +671,9 @@ export class Gateway {
       }, (n) => `${n} services removed`);
       if (c.spec.infrastructure) {
         const infra = this.infra(c.spec.infrastructure.provider);
-        const hosts = status.hosts.filter((h) => h.instanceId && h.state !== 'Released');
+        const hosts = status.hosts.filter((h) => h.state !== 'Released' && (h.instanceId || infra.provider !== 'baremetal'));
         await t.step('uninstall', async () => {
-          await Promise.all(hosts.map((h) => this.uninstallHost(name, c.spec.orchestrator, infra, h).catch((e: unknown) => {
+          await Promise.all(hosts.filter((h) => h.address).map((h) => this.uninstallHost(name, c.spec.orchestrator, infra, h).catch((e: unknown) => {
             // a cloud host is destroyed next anyway; an inventory host must be clean before it goes back
             if (infra.provider === 'baremetal') throw wrapError('GATEWAY_INSTALL_FAILED', `uninstall on host ${h.name} (${h.address})`, e);
           })));
