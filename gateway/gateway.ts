@@ -689,13 +689,14 @@ export class Gateway {
       } else {
         await this.store.deleteCredentials(name);
       }
-      op.state = 'Succeeded';
-      this.operations.set(op.id, { ...op });
       const client = this.clients.get(name);
       this.clients.delete(name);
       await client?.close().catch(() => undefined);
       await this.store.deleteEvents(name).catch(() => undefined);
       await this.store.deleteCluster(name);
+      // Succeeded only once the Cluster is gone: a reader of the operation then sees no Cluster
+      op.state = 'Succeeded';
+      this.operations.set(op.id, { ...op, steps: op.steps.map((x) => ({ ...x })) });
     } catch (e) {
       if (e instanceof Aborted) {
         await t.save();
