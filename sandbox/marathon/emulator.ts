@@ -336,7 +336,11 @@ export function marathonHandlers(o: { log?: Logger } = {}) {
       if (marathons.has(vm.serverId)) return;
       const f = parseFlags(args);
       const masterAddress = (f.master ?? '').replace(/^zk:\/\/.*$/, '');
-      if (!masters.has(masterAddress)) throw new Error(`--master ${f.master ?? '(missing)'}: no Mesos master answers there`);
+      // like Marathon, wait for the master a while (started together, it may come up second)
+      for (let delay = 50, waited = 0; !masters.has(masterAddress); waited += delay, delay = Math.min(delay * 2, 1000)) {
+        if (waited > 30_000) throw new Error(`--master ${f.master ?? '(missing)'}: no Mesos master answers there`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
       const address = f.http_address ?? vm.address;
       const port = Number(f.http_port ?? 8080);
       const mt: Marathon = { vm, address, port, masterAddress, apps: new Map(), tasks: new Map(), deployments: new Map(), server: createServer(), timer: setInterval(() => reconcile(mt), 250) };
