@@ -6,6 +6,7 @@
  * existing Docker Engine. After each: no instance, no VM, no engine left.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,10 @@ describe('gateway: every orchestrator on every provider', function () {
     assert.deepEqual(world.base.list().map((v) => v.serverId).sort(), metal.map((v) => v.serverId).sort());
     assert.deepEqual(world.engines(), { docker: 0, marathon: 0 });
     assert.equal(world.marathonTaskProcesses(), 0);
+    // no container left either: no containerd shim or dockerd of this world runs
+    const ours = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; } })
+      .filter((cmd) => cmd.includes(join(dir, 'engines')) && /containerd-shim|dockerd|containerd /.test(cmd));
+    assert.deepEqual(ours, []);
   };
 
   for (const provider of ['ec2', 'openstack', 'baremetal'] as const) {
