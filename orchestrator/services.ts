@@ -22,6 +22,8 @@ export interface Accepted {
   name: string;
   generation: number;
   operationId: string;
+  /** a PUT of what is already stored: nothing was written (the operation is the last one) */
+  unchanged?: boolean;
 }
 
 export interface PlanChange {
@@ -197,8 +199,11 @@ export class ServiceManager {
     if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
     if (isDeepStrictEqual(live.spec, desired.spec) && isDeepStrictEqual(userLabels(live.metadata.labels), service.metadata.labels)) {
       // nothing to write, unless the last try of this generation failed: then try it again
-      if (live.status?.phase === 'Failed' && live.status.observedGeneration === live.metadata.generation) await this.requeue(live);
-      return this.accepted(live);
+      if (live.status?.phase === 'Failed' && live.status.observedGeneration === live.metadata.generation) {
+        await this.requeue(live);
+        return this.accepted(live);
+      }
+      return { ...this.accepted(live), unchanged: true };
     }
     const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });
     return this.accepted(updated);
@@ -230,6 +235,8 @@ export class ServiceManager {
     const service = this.validate(fitted);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
     const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    // the same pre-flight as apply: a plan that apply would refuse is refused (422) too
+    await preflight(service, this.deps.kube, this.deps.tacker);
     const changes: PlanChange[] = objects.map((o, i) => {
       const l = live[i];
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
