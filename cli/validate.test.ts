@@ -75,11 +75,40 @@ describe('cli: mixmesh validate', function () {
         `${schema}:/spec/microservices/1/ports/0/port: 0 is out of range (allowed: 1..65535)`,
         `${rules}:/spec/connections/0/to: "webb" is not a microservice (known: web)`,
         'examples/minimal/descriptor.yaml: valid',
-        `${dup}:: not YAML or JSON: duplicated mapping key at line 3, column 1`,
+        `${dup}:3:1: not YAML or JSON: duplicated mapping key`,
         `${big}:: input is 4194305 bytes, more than the limit of 4194304 bytes`,
         '',
       ].join('\n'),
     );
+  });
+
+  it('reports every problem of a file in one run, schema and semantic together; a syntax error is FILE:LINE:COL', async () => {
+    const mixed = join(dir, 'mixed.yaml');
+    writeFileSync(mixed, [
+      'apiVersion: mixmesh.io/v1alpha1',
+      'kind: MeshService',
+      'metadata: {name: shop}',
+      'spec:',
+      '  microservices:',
+      '    - {name: web, runtime: container, ports: [{name: http, port: 80}], container: {image: web}}',
+      '    - {name: api, runtime: container, ports: [{name: http, port: 0}], container: {image: api}}',
+      '  connections:',
+      '    - {from: web, to: nowhere}',
+      '  mesh: {mtls: DISABLE}',
+      '',
+    ].join('\n'));
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'apiVersion: mixmesh.io/v1alpha1\nkind: MeshService\nmetadata:\n  name: x\nspec:\n  a: [1, 2\n  b: 3\n');
+    const r = await mixmesh(['validate', mixed, broken]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(0, 3), [
+      `${mixed}:/spec/connections/0/to: "nowhere" is not a microservice (known: api, web)`,
+      `${mixed}:/spec/mesh/mtls: "DISABLE" is not allowed with authorization: connections (caller principals need mTLS); use STRICT or PERMISSIVE, or authorization: open`,
+      `${mixed}:/spec/microservices/1/ports/0/port: 0 is out of range (allowed: 1..65535)`,
+    ]);
+    assert.match(lines[3]!, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:3: not YAML or JSON: flow sequence in block collection .*\\]$`));
+    assert.equal(lines.length, 4);
   });
 
   it('an unreadable file exits 2, and the other files are still checked', async () => {
