@@ -6,7 +6,7 @@
 import { crc32, inflateRawSync } from 'node:zlib';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize, isAbsolute, posix } from 'node:path';
-import { parse } from 'yaml';
+import { parseDocument } from 'yaml';
 
 export interface ZipEntry {
   name: string;
@@ -118,13 +118,7 @@ export function extractCsar(entries: readonly ZipEntry[], dir: string): Vnfd {
   const entry = /Entry-Definitions:\s*(\S+)/.exec(meta.data.toString('utf8'))?.[1];
   if (!entry || !entries.some((e) => e.name === entry)) throw new Error(`TOSCA.meta Entry-Definitions "${entry ?? ''}" is not in the package`);
   const files = entries.filter((e) => e.name.startsWith('Definitions/') && /\.ya?ml$/.test(e.name));
-  const docs = files.map((e) => {
-    try {
-      return parse(e.data.toString('utf8')) as unknown;
-    } catch (err) {
-      throw new Error(`${e.name}: not YAML: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  });
+  const docs = files.map((e) => parseDefinitions(e.name, e.data.toString('utf8')));
   checkImports(files.map((f, i) => ({ name: f.name, doc: docs[i] })), new Set(entries.map((e) => e.name)));
   return vnfdFromDocs(docs);
 }
@@ -155,6 +149,22 @@ function checkImports(files: readonly { name: string; doc: unknown }[], names: R
     }
   }
   if (problems.length) throw new Error(`CSAR validation failed: ${problems.join('; ')}`);
+}
+
+/**
+ * A definitions file, read as leniently as Tacker's PyYAML where it matters. PyYAML accepts a flow
+ * sequence continued on a less indented line (ETSI's own etsi_nfv_sol001_vnfd_types.yaml has
+ * several, in `valid_values` lists); the yaml package reports BAD_INDENT / MULTILINE_IMPLICIT_KEY
+ * there and keeps the items before the break. The emulator reads type files only for imports and
+ * node type defaults, so those two are let through; any other error refuses the package.
+ */
+const PYYAML_TOLERATES = new Set(['BAD_INDENT', 'MULTILINE_IMPLICIT_KEY']);
+
+function parseDefinitions(name: string, text: string): unknown {
+  const doc = parseDocument(text, { strict: false });
+  const fatal = doc.errors.filter((e) => !PYYAML_TOLERATES.has(e.code));
+  if (fatal.length) throw new Error(`${name}: not YAML: ${fatal[0]!.message.split('\n')[0]}`);
+  return doc.toJS() as unknown;
 }
 
 type Obj = Record<string, unknown>;
@@ -193,6 +203,8 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
     // explicit plain values win over defaults; `{get_input: …}` stays for the defaults to fill
     for (const [k, v] of Object.entries(p)) if (typeof v === 'string' || typeof v === 'number') merged[k] = v;
     props = merged;
+    // the top-level VNFD (flavour_id from an input, no VDUs) describes the VNF, not a flavour
+    if (vdus.length === 0 && typeof p.flavour_id !== 'string') continue;
     const flavourId = typeof p.flavour_id === 'string' ? p.flavour_id : 'simple';
     const levels: Record<string, number> = {};
     let defaultLevel = 'instantiation_level_1';
