@@ -21,6 +21,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c 'import toscaparser' >/dev/null 2>&1 || need+=(python3-tosca-parser)
+# the Tacker v1 management driver test pip-installs the plug-in into a temp dir (no network: the
+# build backend and wheel come from Debian)
+/usr/bin/python3 -c 'import pip, setuptools, wheel' >/dev/null 2>&1 || need+=(python3-pip python3-setuptools python3-wheel)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

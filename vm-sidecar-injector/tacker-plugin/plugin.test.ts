@@ -203,7 +203,7 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
     }
 
     async function v1(operation: string, input: Record<string, unknown>, extraEnv: Record<string, string> = env): Promise<{ code: number | null; result: { ok: boolean; error?: string; name?: string } }> {
-      const r = await run('/usr/bin/python3', [join(HARNESS, 'v1_conductor.py'), 'mixmesh', operation], Buffer.from(JSON.stringify(input)), {
+      const r = await run('/usr/bin/python3', [join(HARNESS, 'v1_conductor.py'), 'mgmt-drivers-mixmesh', operation], Buffer.from(JSON.stringify(input)), {
         PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: `${site}:${join(HARNESS, 'tacker_stub')}`, ...extraEnv,
       });
       assert.equal(r.stderr.toString(), '', 'the harness prints its verdict on stdout only');
@@ -224,15 +224,17 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
       if (site) rmSync(site, { recursive: true, force: true });
     });
 
-    it('pip install registers the tacker.tacker.mgmt.drivers entry point "mixmesh"', () => {
+    it('pip install registers the tacker.tacker.mgmt.drivers entry point "mgmt-drivers-mixmesh", the sample VNFD\'s instantiate_end implementation name', () => {
       const distInfo = readdirSync(site).find((d) => d.endsWith('.dist-info'))!;
-      assert.match(readFileSync(join(site, distInfo, 'entry_points.txt'), 'utf8'), /^\[tacker\.tacker\.mgmt\.drivers\]\nmixmesh = mixmesh_tacker\.v1_driver:MixmeshMgmtDriver$/m);
+      assert.match(readFileSync(join(site, distInfo, 'entry_points.txt'), 'utf8'), /^\[tacker\.tacker\.mgmt\.drivers\]\nmgmt-drivers-mixmesh = mixmesh_tacker\.v1_driver:MixmeshMgmtDriver$/m);
+      const df = parse(readFileSync(join(PACKAGE, 'Definitions/mixmesh_sample_df_simple.yaml'), 'utf8')) as { topology_template: { node_templates: { VNF: { interfaces: { Vnflcm: { instantiate_end: { implementation: string } } } } } } };
+      assert.equal(df.topology_template.node_templates.VNF.interfaces.Vnflcm.instantiate_end.implementation, 'mgmt-drivers-mixmesh', 'the v1 conductor finds the driver by this name');
     });
 
     it('instantiate_end injects the VM (fixed address from ext_cp_info) and returns; without additional_params.mixmesh it does nothing', async () => {
       const vm = await world.provider.create({ serverId: 'srv-v1-1', name: 'v1-order-api' });
       const r = await v1('instantiate_end', v1Input('vnf-v1-1', vm.serverId, identity, vm.address));
-      assert.deepEqual([r.code, r.result.ok, r.result.name], [0, true, 'mixmesh'], JSON.stringify(r.result));
+      assert.deepEqual([r.code, r.result.ok, r.result.name], [0, true, 'mgmt-drivers-mixmesh'], JSON.stringify(r.result));
       const [inj] = fixture.injector.list({ vnfInstanceId: 'vnf-v1-1' });
       assert.equal(inj?.state, 'Succeeded');
       assert.equal(inj?.vm.address, vm.address);

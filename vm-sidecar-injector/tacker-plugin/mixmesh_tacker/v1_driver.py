@@ -74,10 +74,11 @@ class MixmeshMgmtDriver(vnflcm_abstract_driver.VnflcmMgmtAbstractDriver):
     """Only ``instantiate_end`` acts; every other hook does nothing (like Tacker's vnflcm_noop)."""
 
     def get_type(self):
-        return "mixmesh"
+        return "mgmt-drivers-mixmesh"
 
     def get_name(self):
-        return "mixmesh"
+        # the entry point name and the VNFD's instantiate_end implementation name
+        return "mgmt-drivers-mixmesh"
 
     def get_description(self):
         return "mixmesh: installs the Istio sidecar on the VNF's VM through the VM Sidecar Injector"
