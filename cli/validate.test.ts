@@ -94,6 +94,7 @@ describe('cli: mixmesh validate', function () {
       '    - {name: api, runtime: container, ports: [{name: http, port: 0}], container: {image: api}}',
       '  connections:',
       '    - {from: web, to: nowhere}',
+      '    - {from: web, to: nobody, timeout: soon}',
       '  mesh: {mtls: DISABLE}',
       '',
     ].join('\n'));
@@ -102,13 +103,16 @@ describe('cli: mixmesh validate', function () {
     const r = await mixmesh(['validate', mixed, broken]);
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.deepEqual(lines.slice(0, 3), [
+    assert.deepEqual(lines.slice(0, 5), [
       `${mixed}:/spec/connections/0/to: "nowhere" is not a microservice (known: api, web)`,
+      `${mixed}:/spec/connections/1/timeout: "soon" is not a duration (a whole number followed by ms, s, m or h, e.g. 3s)`,
+      // a schema error in a connection no longer hides the unknown reference next to it
+      `${mixed}:/spec/connections/1/to: "nobody" is not a microservice (known: api, web)`,
       `${mixed}:/spec/mesh/mtls: "DISABLE" is not allowed with authorization: connections (caller principals need mTLS); use STRICT or PERMISSIVE, or authorization: open`,
       `${mixed}:/spec/microservices/1/ports/0/port: 0 is out of range (allowed: 1..65535)`,
     ]);
-    assert.match(lines[3]!, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:3: not YAML or JSON: flow sequence in block collection .*\\]$`));
-    assert.equal(lines.length, 4);
+    assert.match(lines[5]!, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:3: not YAML or JSON: flow sequence in block collection .*\\]$`));
+    assert.equal(lines.length, 6);
   });
 
   it('an unreadable file exits 2, and the other files are still checked', async () => {
