@@ -1,10 +1,12 @@
 /**
- * The command's own habits, run as a user runs it: unknown commands, `completion` (the bash
- * script is executed by bash, the way bash calls it on Tab), `version --client`.
+ * The command's own habits, run as a user runs it: unknown commands, `completion` (the scripts
+ * run by bash, zsh and fish themselves), `version --client`.
  */
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +46,7 @@ describe('cli: mixmesh (program habits)', function () {
     assert.equal(r.stdout, `Client Version: ${version}\n`);
   });
 
-  it('completion bash completes commands, options and option values in a real bash; zsh and fish scripts name every command; another shell is exit 2', async () => {
+  it('completion: bash and fish complete commands, options and option values; zsh parses and registers the script; another shell is exit 2', async () => {
     const bash = await mixmesh(['completion', 'bash']);
     assert.equal(bash.code, 0, bash.stderr);
     assert.deepEqual(bashComplete(bash.stdout, ['mixmesh', 'pl']), ['plan']);
@@ -63,9 +65,24 @@ describe('cli: mixmesh (program habits)', function () {
     assert.equal(fish.code, 0);
     for (const c of commands) assert.match(fish.stdout, new RegExp(`^complete -c mixmesh -n __fish_use_subcommand -a ${c} -d `, 'm'), c);
     assert.match(fish.stdout, /^complete -c mixmesh -n '__fish_seen_subcommand_from apply' -s f -l file -r -F -d /m);
-    // where the shells are installed, their own parsers check the scripts
-    for (const [shell, text] of [['zsh', zsh.stdout], ['fish', fish.stdout]] as const) {
-      if (existsSync(`/usr/bin/${shell}`)) execFileSync(`/usr/bin/${shell}`, ['-n'], { input: text });
+    // the shells themselves (scripts/setup-host.sh installs zsh and fish): their parsers accept the
+    // scripts, zsh registers the completion function, fish completes from it
+    for (const shell of ['zsh', 'fish']) assert.ok(existsSync(`/usr/bin/${shell}`), `/usr/bin/${shell} is missing: run scripts/setup-host.sh`);
+    const dir = mkdtempSync(join(tmpdir(), 'mixmesh-completion-'));
+    try {
+      writeFileSync(join(dir, '_mixmesh'), zsh.stdout);
+      writeFileSync(join(dir, 'mixmesh.fish'), fish.stdout);
+      execFileSync('/usr/bin/zsh', ['-n', join(dir, '_mixmesh')]);
+      execFileSync('/usr/bin/fish', ['-n', join(dir, 'mixmesh.fish')]);
+      const registered = execFileSync('/usr/bin/zsh', ['-f', '-c', `autoload -U compinit; compinit -u -d ${join(dir, 'zcompdump')}; source ${join(dir, '_mixmesh')}; print -r -- $_comps[mixmesh]`], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
+      assert.equal(registered.trim(), '_mixmesh');
+      const fishSays = (line: string): string[] => execFileSync('/usr/bin/fish', ['--no-config', '-c', `source ${join(dir, 'mixmesh.fish')}; complete -C '${line}'`], { encoding: 'utf8', env: { ...process.env, HOME: dir } })
+        .split('\n').filter(Boolean).map((l) => l.split('\t')[0]!).sort();
+      assert.deepEqual(fishSays('mixmesh pl'), ['plan']);
+      assert.deepEqual(fishSays('mixmesh get -o '), ['json', 'yaml']);
+      assert.ok(fishSays('mixmesh apply --ti').includes('--timeout'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     const other = await mixmesh(['completion', 'powershell']);
     assert.equal(other.code, 2);
