@@ -22,6 +22,8 @@ export interface Accepted {
   name: string;
   generation: number;
   operationId: string;
+  /** a PUT of what is already stored: nothing was written (the operation is the last one) */
+  unchanged?: boolean;
 }
 
 export interface PlanChange {
@@ -260,8 +262,11 @@ export class ServiceManager {
       // nothing to write, unless the last try of this generation failed, or a VM of it was lost
       // outside mixmesh and not recreated (vm.recreate: false): then try it again
       const vmLost = live.status?.phase === 'Degraded' && live.status.conditions?.some((c) => c.type === 'Ready' && c.reason === 'VnfLost');
-      if ((live.status?.phase === 'Failed' || vmLost) && live.status?.observedGeneration === live.metadata.generation) await this.requeue(live);
-      return this.accepted(live);
+      if ((live.status?.phase === 'Failed' || vmLost) && live.status?.observedGeneration === live.metadata.generation) {
+        await this.requeue(live);
+        return this.accepted(live);
+      }
+      return { ...this.accepted(live), unchanged: true };
     }
     const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });
     return this.accepted(updated);
@@ -296,6 +301,8 @@ export class ServiceManager {
     checkNamespaceAccess(access, service.metadata.namespace);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
     const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects, { dryRun: true });
+    // the same pre-flight as apply: a plan that apply would refuse is refused (422) too
+    await preflight(service, this.deps.kube, this.deps.tacker);
     const changes: PlanChange[] = objects.map((o, i) => {
       const l = live[i];
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
