@@ -36,8 +36,10 @@ export interface KubePort {
   delete(ref: ObjectRef): Promise<boolean>;
   /** a watch that calls back until stopped; it re-lists on its own after a broken stream */
   watch(apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void): Promise<() => void>;
-  /** kube-readiness of one workload object (Deployment readyReplicas ≥ replicas) */
-  isReady?(obj: KubeObject): boolean;
+  /** false when the server does not serve the kind (discovery); absent: every kind is served */
+  serves?(apiVersion: string, kind: string): Promise<boolean>;
+  /** every namespaced kind the server serves and lets us list (discovery) */
+  namespacedKinds?(): Promise<{ apiVersion: string; kind: string }[]>;
 }
 
 // ---------------------------------------------------------------- Tacker / Nova

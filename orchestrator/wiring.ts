@@ -5,7 +5,7 @@
  */
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { deploymentReady, type KubeClient, type KubeObject as ClientObject } from '../clients/kube/index.js';
+import type { KubeClient, KubeObject as ClientObject } from '../clients/kube/index.js';
 import { eqFilter, type OpenStackClient } from '../clients/openstack/index.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { timed } from './metrics.js';
@@ -31,10 +31,7 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
       if (httpStatusOf(e) === 409) throw new MixmeshError('ALREADY_EXISTS', `${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name} already exists`, { cause: e });
       throw e;
     }) as Promise<KubeObject>,
-    apply: async (obj) => {
-      await t('apply', () => client.apply([asClient(obj)]));
-      return obj;
-    },
+    apply: (obj) => t('apply', () => client.serverSideApply(asClient(obj))) as Promise<KubeObject>,
     replace: (obj) => t('update', () => client.replace(asClient(obj))).catch(conflict) as Promise<KubeObject>,
     // merge-patch the status: no resourceVersion race with the API's spec updates
     replaceStatus: (obj) => t('update_status', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { status: obj.status ?? {} }, { subresource: 'status' })) as Promise<KubeObject>,
@@ -60,7 +57,8 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
         stopCurrent?.();
       };
     },
-    isReady: (obj) => (obj.kind === 'Deployment' ? deploymentReady(asClient(obj)) : true),
+    serves: (apiVersion, kind) => client.serves(apiVersion, kind),
+    namespacedKinds: () => client.namespacedKinds(),
   };
 }
 
