@@ -200,17 +200,28 @@ export class Applier {
     return stale.filter((_, i) => gone[i]).map(refOfObject);
   }
 
-  /** wait until every object is ready by its kind's rule; K8S_WAIT_TIMEOUT naming the first one that is not */
+  /**
+   * Wait until every object is ready by its kind's rule: one list per kind and namespace a round
+   * (not a GET per object), rounds from 50 ms up to `pollMs`. K8S_WAIT_TIMEOUT names what is not.
+   */
   async waitReady(objects: readonly KubeObject[], opts: { timeoutMs: number; pollMs?: number }): Promise<KubeObject[]> {
     const deadline = Date.now() + opts.timeoutMs;
-    return boundedAll(objects, Math.max(this.limit, objects.length), async (o) => {
-      for (let delay = Math.min(50, opts.pollMs ?? 250); ; delay = Math.min(delay * 2, opts.pollMs ?? 250)) {
-        const live = await this.port.get(refOfObject(o));
-        if (live && isReady(live)) return live;
-        if (Date.now() > deadline) throw new MixmeshError('K8S_WAIT_TIMEOUT', `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} not ready after ${opts.timeoutMs} ms`);
-        await new Promise((res) => setTimeout(res, delay).unref());
+    const ready = new Map<string, KubeObject>();
+    for (let delay = Math.min(50, opts.pollMs ?? 250); ; delay = Math.min(delay * 2, opts.pollMs ?? 250)) {
+      const waiting = objects.filter((o) => !ready.has(objectKey(o)));
+      if (waiting.length === 0) return objects.map((o) => ready.get(objectKey(o))!);
+      const live = await this.readLive(waiting);
+      for (const o of waiting) {
+        const l = live.get(objectKey(o));
+        if (l && isReady(l)) ready.set(objectKey(o), l);
       }
-    });
+      if (ready.size === objects.length) continue;
+      if (Date.now() > deadline) {
+        const first = objects.find((o) => !ready.has(objectKey(o)))!;
+        throw new MixmeshError('K8S_WAIT_TIMEOUT', `${first.kind} ${first.metadata.namespace ? `${first.metadata.namespace}/` : ''}${first.metadata.name} not ready after ${opts.timeoutMs} ms`);
+      }
+      await new Promise((res) => setTimeout(res, delay).unref());
+    }
   }
 }
 

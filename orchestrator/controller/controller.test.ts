@@ -365,7 +365,7 @@ describe('orchestrator controller', () => {
     await w.orch.controller.resync();
     svc = await settle(w);
     assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-1'), 'not resurrected');
-    assert.deepEqual([...w.tacker.instances.values()].map((i) => i.vnfInstanceName).filter((n) => n.includes('inventory-db')), ['cafe.iot-cafe.inventory-db.v1.0']);
+    assert.deepEqual([...w.tacker.instances.values()].map((i) => i.vnfInstanceName).filter((n) => String(n).includes('inventory-db')), ['cafe.iot-cafe.inventory-db.v1.0']);
     assert.ok(!(await w.orch.services.events('cafe', 'iot-cafe')).some((e) => e.reason === 'DriftRepaired'));
   });
 

@@ -68,6 +68,15 @@ function summarize(refs: string[]): string {
   return [...counts].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ');
 }
 
+/** a promise opened or failed from outside (a deploy's gates for its VM chains) */
+function gate(): { opened: Promise<void>; open: () => void; fail: (e: Error) => void } {
+  let open!: () => void;
+  let fail!: (e: Error) => void;
+  const opened = new Promise<void>((res, rej) => { open = res; fail = rej; });
+  opened.catch(() => undefined);
+  return { opened, open, fail };
+}
+
 class StepFailure extends Error {
   constructor(readonly code: ErrorCode, message: string, readonly reason: string, readonly rolledBack = false) {
     super(message);
@@ -235,10 +244,9 @@ export class Reconciler {
     }
     let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
     let chains: Promise<VmInstanceStatus>[] = [];
-    let releaseWorkloadGroups!: () => void;
-    let blockWorkloadGroups!: (e: Error) => void;
-    const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
-    workloadGroupsApplied.catch(() => undefined);
+    // the VM chains' gates: injection waits for the VM identities, registration for every policy
+    const vmIdentities = gate();
+    const policies = gate();
     const fresh = run['op'].steps.length === 0;
     const readyDeployments = new Map<string, KubeObject>();
     try {
@@ -251,7 +259,7 @@ export class Reconciler {
       }));
       const namesClear = namesChecked.then(() => undefined);
       namesClear.catch(() => undefined);
-      chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied, namesClear);
+      chains = this.startChains(run, service, plans, vmStatus, vmIdentities.opened, policies.opened, namesClear);
       if (fresh) {
         await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
         await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
@@ -263,12 +271,20 @@ export class Reconciler {
       // 3. the namespace as mesh-config renders it (created, never applied: an existing one is not ours to change)
       await run.step('namespace', () => this.ensureNamespace(objects.find((o) => o.kind === 'Namespace')!));
 
-      // 4. identities and policies before workloads; 5. workloads (the VMs' WorkloadGroups free their injections)
-      const policy = await run.step('apply-identity-and-policy', async () => (await run.applyAll(ofPhase('identity'), seen)).changed);
-      if (policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize(policy)}`);
-      const workloads = await run.step('apply-workloads', async () => (await run.applyAll(ofPhase('workload'), seen)).changed);
-      if (workloads.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize(workloads)}`);
-      releaseWorkloadGroups();
+      // 4. first what the VM chains need to inject: their ServiceAccounts and WorkloadGroups
+      const vmAccounts = new Set(service.spec.microservices.filter((m) => m.runtime === 'vm').map((m) => m.serviceAccount));
+      const vmFirst = new Set(named.filter((o) => o.kind === 'WorkloadGroup' || (o.kind === 'ServiceAccount' && vmAccounts.has(o.metadata.name))));
+      const early = await run.step('apply-vm-identities', async () => (await run.applyAll([...vmFirst], seen)).changed);
+      vmIdentities.open();
+      const rest = (phase: string): KubeObject[] => ofPhase(phase).filter((o) => !vmFirst.has(o));
+      // 5. every other identity and every policy before any workload runs or any VM is registered
+      const policy = await run.step('apply-identity-and-policy', async () => (await run.applyAll(rest('identity'), seen)).changed);
+      policies.open();
+      if (early.length + policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize([...early, ...policy])}`);
+      // 6. workloads, then DestinationRules (a subset exists before a route names it), while the VMs go on
+      const workloads = await run.step('apply-workloads', async () => (await run.applyAll(rest('workload'), seen)).changed);
+      const rules = await run.step('apply-destination-rules', async () => (await run.applyAll(ofPhase('routing'), seen)).changed);
+      if (workloads.length + rules.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize([...workloads, ...rules])}`);
       await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       const [containerResult, vmResults] = await Promise.all([
@@ -289,14 +305,13 @@ export class Reconciler {
       }
       if (containerResult) throw containerResult;
 
-      // 6. DestinationRules, then VirtualServices of microservices whose versions are all ready
-      const rules = await run.step('apply-destination-rules', async () => (await run.applyAll(ofPhase('routing'), seen)).changed);
+      // 7. VirtualServices and Gateways of microservices whose versions are all ready
       const failedVersions = new Set(chainsResult.flatMap((r, i) => (r.status === 'rejected' ? [plans[i]!.identity.name] : [])));
       const routable = ofPhase('route').filter((o) => !this.routesTo(o, service).some((n) => failedVersions.has(n)));
       const routes = await run.step('apply-routes', async () => (await run.applyAll(routable, seen)).changed);
-      if (rules.length + routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize([...rules, ...routes])}`);
+      if (routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize(routes)}`);
 
-      // 7. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
+      // 8. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
       await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
 
       const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
@@ -315,7 +330,8 @@ export class Reconciler {
       log.info({ ms: Date.now() - started }, 'ready');
     } catch (e) {
       // no VM chain outlives its deploy: stop them at the WorkloadGroup gate and let them settle
-      blockWorkloadGroups(e as Error);
+      vmIdentities.fail(e as Error);
+      policies.fail(e as Error);
       await Promise.allSettled(chains);
       const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
       if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
@@ -338,7 +354,7 @@ export class Reconciler {
     return [...new Set(service.spec.microservices.map((m) => m.name))].filter((n) => text.includes(`"${n}.${service.metadata.namespace}.svc`) || text.includes(`"host":"${n}"`));
   }
 
-  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, namesClear: Promise<void>): Promise<VmInstanceStatus>[] {
+  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, policiesApplied: Promise<void>, namesClear: Promise<void>): Promise<VmInstanceStatus>[] {
     if (plans.length === 0) return [];
     const tacker = this.deps.tacker;
     if (!tacker) {
@@ -358,6 +374,7 @@ export class Reconciler {
         pollMs: this.deps.options.tackerPollMs,
         timeoutMs: this.deps.options.vmTimeoutMs,
         applyObject: async (o) => {
+          await policiesApplied; // registered (traffic routed to it) only once its policies hold
           const { outcomes } = await run.applyAll([o]);
           this.deps.onWorkloadEntry?.(o.metadata.name, Date.now());
           return outcomes[0]!;
