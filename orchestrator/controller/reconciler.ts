@@ -68,6 +68,9 @@ function summarize(refs: string[]): string {
   return [...counts].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ');
 }
 
+/** how long a deploy's Kubernetes writes wait for the VM create requests to be sent at most */
+const VM_HEAD_START_MS = 3000;
+
 /** a promise opened or failed from outside (a deploy's gates for its VM chains) */
 function gate(): { opened: Promise<void>; open: () => void; fail: (e: Error) => void } {
   let open!: () => void;
@@ -259,7 +262,8 @@ export class Reconciler {
       }));
       const namesClear = namesChecked.then(() => undefined);
       namesClear.catch(() => undefined);
-      chains = this.startChains(run, service, plans, vmStatus, vmIdentities.opened, policies.opened, namesClear);
+      const decided: Promise<void>[] = [];
+      chains = this.startChains(run, service, plans, vmStatus, vmIdentities.opened, policies.opened, namesClear, decided);
       if (fresh) {
         await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
         await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
@@ -270,6 +274,9 @@ export class Reconciler {
       const ofPhase = (phase: string): KubeObject[] => named.filter((o) => phaseOf(o.kind) === phase);
       // 3. the namespace as mesh-config renders it (created, never applied: an existing one is not ours to change)
       await run.step('namespace', () => this.ensureNamespace(objects.find((o) => o.kind === 'Namespace')!));
+      // the VMs are the slowest part: their create requests go out before the bulk of the Kubernetes
+      // writes competes with them (bounded: a slow Tacker does not hold the containers back)
+      await Promise.race([Promise.all(decided), new Promise<void>((res) => setTimeout(res, VM_HEAD_START_MS).unref())]);
 
       // 4. first what the VM chains need to inject: their ServiceAccounts and WorkloadGroups
       const vmAccounts = new Set(service.spec.microservices.filter((m) => m.runtime === 'vm').map((m) => m.serviceAccount));
@@ -354,7 +361,7 @@ export class Reconciler {
     return [...new Set(service.spec.microservices.map((m) => m.name))].filter((n) => text.includes(`"${n}.${service.metadata.namespace}.svc`) || text.includes(`"host":"${n}"`));
   }
 
-  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, policiesApplied: Promise<void>, namesClear: Promise<void>): Promise<VmInstanceStatus>[] {
+  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, policiesApplied: Promise<void>, namesClear: Promise<void>, decided: Promise<void>[]): Promise<VmInstanceStatus>[] {
     if (plans.length === 0) return [];
     const tacker = this.deps.tacker;
     if (!tacker) {
@@ -364,6 +371,8 @@ export class Reconciler {
     return plans.map((plan) => {
       const ms = byKey.get(vmKey(plan.identity.name, plan.identity.version))!;
       const previous = vmStatus.get(vmKey(ms.name, ms.version))?.find((s) => s.index === plan.identity.index);
+      let markDecided!: () => void;
+      decided.push(new Promise<void>((res) => { markDecided = res; }));
       const chain = new VmChain({
         tacker,
         injector: this.deps.injector,
@@ -380,6 +389,7 @@ export class Reconciler {
           return outcomes[0]!;
         },
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
+        onInstanceDecided: () => { markDecided(); },
         onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
       }, service, ms, plan, previous);
       return chain.run(workloadGroupsApplied, namesClear);

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { KINDS, PRUNABLE_KINDS } from '../../mesh-config/index.js';
 import { startWorld, vmService, type World } from './world.js';
 
 const CAFE = readFileSync(new URL('../../examples/iot-cafe/descriptor.yaml', import.meta.url), 'utf8');
 const MINIMAL = readFileSync(new URL('../../examples/minimal/descriptor.yaml', import.meta.url), 'utf8');
-const MESH_KINDS = new Set(['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Gateway']);
+/** the mesh objects a connections change may rewrite (the kind table's mesh.yaml kinds but the VMs' own) */
+const MESH_KINDS = new Set(KINDS.filter((k) => k.file === 'mesh' && k.kind !== 'WorkloadGroup' && k.kind !== 'WorkloadEntry').map((k) => k.kind));
 /** writes that are bookkeeping, not deployed objects */
 const BOOKKEEPING = new Set(['MeshService', 'Event', 'Lease']);
 
@@ -214,7 +216,7 @@ describe('e2e: orchestrator on the sandbox', function () {
     assert.equal((await w.api('GET', '/v1/services/cafe/iot-cafe')).status, 404);
     assert.deepEqual((await vnfNames(w)).filter((n) => n.startsWith('cafe.')), []);
     const left: string[] = [];
-    for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'Service'], ['v1', 'ServiceAccount'], ['networking.istio.io/v1', 'WorkloadGroup'], ['networking.istio.io/v1', 'WorkloadEntry'], ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'DestinationRule'], ['networking.istio.io/v1', 'Gateway'], ['security.istio.io/v1', 'PeerAuthentication'], ['security.istio.io/v1', 'AuthorizationPolicy'], ['events.k8s.io/v1', 'Event']] as const) {
+    for (const { apiVersion, kind } of [...PRUNABLE_KINDS, { apiVersion: 'events.k8s.io/v1', kind: 'Event' }]) {
       const { items } = await w.stack.kube.list(apiVersion, kind, { namespace: 'cafe', labelSelector: 'mixmesh.io/service=iot-cafe' });
       left.push(...items.map((o) => `${kind}/${o.metadata.name}`));
     }
