@@ -35,7 +35,7 @@ function arg(args: string[], name: string, fallback: number): number {
  * The issue's shape: N microservices, 70 % containers and 30 % VMs (one VM each), two ports each,
  * and every microservice calling the next five with a timeout and retries.
  */
-function fleet(n: number, vmShare: number, namespace: string): string {
+export function fleet(n: number, vmShare: number, namespace: string): string {
   const vmCount = Math.round(n * vmShare);
   const names = Array.from({ length: n }, (_, i) => `ms-${String(i).padStart(3, '0')}`);
   const ms = names.map((name, i) => {

@@ -264,6 +264,8 @@ export class Reconciler {
       namesClear.catch(() => undefined);
       const decided: Promise<void>[] = [];
       chains = this.startChains(run, service, plans, vmStatus, vmIdentities.opened, policies.opened, namesClear, decided);
+      // the VM step starts with the chains: the operation's steps show it running beside the applies
+      const vmsDone = run.step('vms', () => Promise.allSettled(chains));
       if (fresh) {
         await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
         await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
@@ -301,7 +303,7 @@ export class Reconciler {
           });
           for (const d of ready) readyDeployments.set(d.metadata.name, d);
         }).then(() => undefined, (e: unknown) => e),
-        run.step('vms', () => Promise.allSettled(chains)),
+        vmsDone,
       ]);
       chainsResult = vmResults;
       for (const [i, r] of chainsResult.entries()) {
@@ -422,11 +424,8 @@ export class Reconciler {
       const ms = service.spec.microservices.find((m) => m.name === p.identity.name && m.version === p.identity.version)!;
       keep.push(workloadEntryFor(service, ms, p.identity.index, '0.0.0.0'));
     }
-    const stale = await this.applier.stale(serviceSelector(service.metadata.name), keep, { namespace: service.metadata.namespace });
-    for (const o of stale) {
-      await this.deps.kube.delete(refOf(o));
-      await run.event('Normal', 'Pruned', 'Prune', `${o.kind}/${o.metadata.name} is no longer generated`);
-    }
+    const pruned = await this.applier.prune(serviceSelector(service.metadata.name), keep, { namespace: service.metadata.namespace });
+    for (const r of pruned) await run.event('Normal', 'Pruned', 'Prune', `${r.kind}/${r.name} is no longer generated`);
     // VNFs of versions or instances no longer wanted
     const wantedVnfs = new Set(plans.map((p) => p.vnfInstanceName));
     const gone = previous.flatMap((m) => m.instances ?? []).filter((i) => !wantedVnfs.has(i.vnfInstanceName));
