@@ -148,7 +148,8 @@ export class Applier {
       if (group.length === 0) continue;
       order.push(...group.map((x) => x.i));
       const missing = group.filter((x) => !run.live?.has(objectKey(x.o))).map((x) => x.o);
-      const read = missing.length ? await this.readLive(missing) : new Map<string, KubeObject | undefined>();
+      // several unknown objects: one list per kind and namespace; a single one: its GET below
+      const read = missing.length > 1 ? await this.readLive(missing) : new Map<string, KubeObject | undefined>();
       await boundedAll(group, this.limit, async ({ o, i }) => {
         const key = objectKey(o);
         const started = Date.now();

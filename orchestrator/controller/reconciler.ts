@@ -159,6 +159,8 @@ class Run {
     const { outcomes } = await this.r.applier.apply(objects, {
       ...(live ? { live } : {}),
       keep: (o, l) => o.kind === 'ServiceAccount' && l.metadata.labels?.[LABEL_SERVICE] !== this.name,
+    }).catch((e: unknown) => {
+      throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', (e as Error).message, 'ApplyFailed');
     });
     return { changed: objects.filter((_, i) => outcomes[i] === 'created' || outcomes[i] === 'configured').map((o) => `${o.kind}/${o.metadata.name}`), outcomes };
   }
@@ -386,7 +388,7 @@ export class Reconciler {
         timeoutMs: this.deps.options.vmTimeoutMs,
         applyObject: async (o) => {
           await policiesApplied; // registered (traffic routed to it) only once its policies hold
-          const { outcomes } = await run.applyAll([o]);
+          const { outcomes } = await this.applier.apply([o]);
           this.deps.onWorkloadEntry?.(o.metadata.name, Date.now());
           return outcomes[0]!;
         },
