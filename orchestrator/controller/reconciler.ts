@@ -221,7 +221,6 @@ export class Reconciler {
 
     if (mode === 'check') {
       // level-triggered repair of drift; writes only what differs, records nothing when nothing does
-      // the WorkloadEntries of registered VMs are ours too (addresses from the status)
       // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
       const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
         .filter((st) => st.name === m.name && st.version === m.version)
@@ -230,8 +229,8 @@ export class Reconciler {
       if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
       // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
       const deployments = objects.filter((o) => o.kind === 'Deployment');
-      const live = await Promise.all(deployments.map((d) => this.deps.kube.get(refOf(d))));
-      const unready = deployments.filter((_, i) => !live[i] || !isReady(live[i]!)).map((d) => d.metadata.name);
+      const live = await this.applier.readLive(deployments);
+      const unready = deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name);
       const phase: Phase = unready.length ? 'Degraded' : 'Ready';
       if (phase !== resource.status?.phase) {
         const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
