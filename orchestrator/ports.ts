@@ -86,6 +86,8 @@ export interface SubscriptionRequest {
 
 export interface TackerPort {
   listVnfInstancesByName(name: string): Promise<VnfInstance[]>;
+  /** the instances of several names in as few requests as possible (a deploy's VMs); absent: one list per name */
+  listVnfInstancesByNames?(names: readonly string[]): Promise<VnfInstance[]>;
   getVnfInstance(id: string): Promise<VnfInstance | undefined>;
   createVnfInstance(body: Record<string, unknown>): Promise<VnfInstance>;
   /** returns the lcm op occ id (from Location) */

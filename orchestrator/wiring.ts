@@ -6,7 +6,7 @@
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { KubeClient, KubeObject as ClientObject } from '../clients/kube/index.js';
-import { eqFilter, type OpenStackClient } from '../clients/openstack/index.js';
+import { eqFilter, inFilter, type OpenStackClient } from '../clients/openstack/index.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { timed } from './metrics.js';
 import type { Injection, InjectionRequest, InjectorPort, KubeObject, KubePort, LcmOpOcc, ListOptions, ObjectRef, TackerPort, VnfInstance, WatchEventType } from './ports.js';
@@ -68,6 +68,12 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
   const tk = os.tacker;
   return {
     listVnfInstancesByName: (name) => t('list_vnf_instances', () => tk.listVnfInstances({ name })) as unknown as Promise<VnfInstance[]>,
+    listVnfInstancesByNames: async (names) => {
+      // one SOL013 `in` filter per 40 names keeps the URL short
+      const chunks = Array.from({ length: Math.ceil(names.length / 40) }, (_, i) => names.slice(i * 40, i * 40 + 40));
+      const lists = await Promise.all(chunks.map((chunk) => t('list_vnf_instances', () => tk.listVnfInstances({ filter: inFilter('vnfInstanceName', chunk) }))));
+      return lists.flat() as unknown as VnfInstance[];
+    },
     getVnfInstance: async (id) => {
       try {
         return (await t('get_vnf_instance', () => tk.getVnfInstance(id))) as unknown as VnfInstance;

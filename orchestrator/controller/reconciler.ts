@@ -371,6 +371,9 @@ export class Reconciler {
       return plans.map(() => Promise.reject(new ChainFailure('OPENSTACK_NOT_CONFIGURED', 'OpenStack is not configured', false, { index: 0, vnfInstanceName: '' })));
     }
     const byKey = new Map<string, Microservice>(service.spec.microservices.map((m) => [vmKey(m.name, m.version), m]));
+    // one lookup for every VM of the deploy (restarts reuse what exists) instead of one per chain
+    const existing = tacker.listVnfInstancesByNames?.(plans.map((p) => p.vnfInstanceName));
+    existing?.catch(() => undefined);
     return plans.map((plan) => {
       const ms = byKey.get(vmKey(plan.identity.name, plan.identity.version))!;
       const previous = vmStatus.get(vmKey(ms.name, ms.version))?.find((s) => s.index === plan.identity.index);
@@ -385,6 +388,7 @@ export class Reconciler {
         retries: this.deps.options.tackerRetries,
         pollMs: this.deps.options.tackerPollMs,
         timeoutMs: this.deps.options.vmTimeoutMs,
+        existing,
         applyObject: async (o) => {
           await policiesApplied; // registered (traffic routed to it) only once its policies hold
           const { outcomes } = await this.applier.apply([o]);

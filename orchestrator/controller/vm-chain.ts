@@ -22,6 +22,8 @@ export interface VmChainDeps {
   retries: number;
   pollMs: number;
   timeoutMs: number;
+  /** the deploy's one lookup of every VM's instances by name (absent: this chain lists its own) */
+  existing?: Promise<VnfInstance[]> | undefined;
   /** apply a WorkloadEntry if it differs from the live one */
   applyObject: (o: KubeObject) => Promise<string>;
   /** called once the instance create request was sent (bench: deploy start → last create) */
@@ -180,7 +182,9 @@ export class VmChain {
 
   /** one instance per VM: reuse by name; with several, keep the INSTANTIATED (else oldest) one */
   private async findOrCreate(writesAllowed: Promise<void>): Promise<VnfInstance> {
-    const found = await this.call('list_vnf_instances', () => this.deps.tacker.listVnfInstancesByName(this.plan.vnfInstanceName));
+    const found = this.deps.existing
+      ? (await this.deps.existing).filter((i) => i.vnfInstanceName === this.plan.vnfInstanceName)
+      : await this.call('list_vnf_instances', () => this.deps.tacker.listVnfInstancesByName(this.plan.vnfInstanceName));
     await writesAllowed;
     if (found.length === 0) {
       const created = this.call('create_vnf_instance', () => this.deps.tacker.createVnfInstance(this.plan.create as unknown as Record<string, unknown>));
