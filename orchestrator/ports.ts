@@ -150,6 +150,8 @@ export interface Generators {
   validate(input: unknown): ParseResult;
   /** every generated Kubernetes/Istio object */
   render(service: MeshService): KubeObject[];
+  /** only the Namespace `render` makes (cheap: no other object is built or validated) */
+  namespace?(service: MeshService): KubeObject;
   /** one create + instantiate per VM instance */
   planTacker(service: MeshService): TackerPlan[];
   /** the MeshService CRD, applied at start (undefined until descriptor/ provides it) */

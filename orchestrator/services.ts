@@ -145,7 +145,8 @@ export class ServiceManager {
     if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
     try {
       // exactly the Namespace `mixmesh render` prints (labels, istio.io/rev with a revision, created-by)
-      await this.deps.kube.create(this.deps.generators.render(service).find((o) => o.kind === 'Namespace')!);
+      const g = this.deps.generators;
+      await this.deps.kube.create(g.namespace ? g.namespace(service) : g.render(service).find((o) => o.kind === 'Namespace')!);
     } catch (e) {
       // someone else created it meanwhile: then it is not ours, and that is fine
       if (!(e instanceof MixmeshError && e.code === 'ALREADY_EXISTS')) throw e;
