@@ -318,7 +318,7 @@ function finish(lang: 'ko' | 'en', drafts: Draft[], unknown: string[], original:
     const temperature = d.item.temperatures.length === 0 ? null : d.temperature && d.item.temperatures.includes(d.temperature) ? d.temperature : d.item.defaultTemperature ?? null;
     const line: OrderLine = {
       menuId: d.item.id, ko: d.item.ko, en: d.item.en, qty, temperature, size: d.item.category === 'food' ? 'regular' : d.size ?? 'regular',
-      options: [...d.options].filter((o) => d.item.category !== 'food').sort(), unitPriceWon: d.item.priceWon,
+      options: d.item.category === 'food' ? [] : [...d.options].sort(), unitPriceWon: d.item.priceWon,
     };
     // the same thing said twice is one line ("라떼 한 잔 그리고 라떼 한 잔")
     const same = items.find((x) => x.menuId === line.menuId && x.temperature === line.temperature && x.size === line.size && x.options.join() === line.options.join());
