@@ -22,9 +22,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c 'import toscaparser' >/dev/null 2>&1 || need+=(python3-tosca-parser)
 # the IoT café: nginx plays its Ingress locally (`npm run cafe`), a Korean font for its pages in the
-# browser tests' screenshots (Chromium draws boxes for Hangul without one)
+# browser tests' screenshots (Chromium draws boxes for Hangul and the pages' emoji icons without them)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fc-list 2>/dev/null | grep -qi nanum || need+=(fonts-nanum)
+fc-list 2>/dev/null | grep -qi 'color emoji' || need+=(fonts-noto-color-emoji)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -402,14 +402,35 @@ function failure(lang: 'ko' | 'en', message: string, clauses: Clause[], _sentenc
   };
 }
 
-/** one line per action, in the sentence's language, for the manager's page and the audit */
+/** one line per action, in the sentence's language, for the manager's page */
 export function describe(lang: 'ko' | 'en', actions: readonly DeviceAction[]): string {
+  const ko = lang === 'ko';
+  const phrase = (k: string, v: boolean | number | string): string => {
+    switch (k) {
+      case 'on': return v ? (ko ? '켜짐' : 'on') : (ko ? '꺼짐' : 'off');
+      case 'playing': return v ? (ko ? '재생' : 'playing') : (ko ? '정지' : 'stopped');
+      case 'brightness': return ko ? `밝기 ${String(v)}%` : `brightness ${String(v)}%`;
+      case 'temperature': return `${String(v)}°C`;
+      case 'mode': return ko ? ({ cool: '냉방', heat: '난방', dry: '제습', fan: '송풍', auto: '자동' } as Record<string, string>)[String(v)] ?? String(v) : `${String(v)} mode`;
+      case 'volume': return ko ? `볼륨 ${String(v)}%` : `volume ${String(v)}%`;
+      case 'genre': return String(v);
+      case 'position': return v === 0 ? (ko ? '닫힘' : 'closed') : v === 100 ? (ko ? '열림' : 'open') : `${String(v)}%`;
+      case 'state': return ko ? ({ off: '꺼짐', ready: '준비', cleaning: '세척' } as Record<string, string>)[String(v)] ?? String(v) : String(v);
+      default: return `${k} ${String(v)}`;
+    }
+  };
+  const deltaPhrase = (k: string, d: number): string => {
+    const up = d > 0;
+    if (k === 'track') return ko ? '다음 곡' : 'next track';
+    const what = ko ? ({ brightness: '밝기', temperature: '온도', volume: '볼륨' } as Record<string, string>)[k] ?? k : k;
+    return ko ? `${what} ${up ? '올림' : '내림'} (${up ? '+' : ''}${d})` : `${what} ${up ? 'up' : 'down'} (${up ? '+' : ''}${d})`;
+  };
   return actions.map((a) => {
     const name = DEVICE_NAMES[a.device][lang];
-    const where = a.device === 'light' ? (a.zones!.length === ZONES.length ? (lang === 'ko' ? '전체 ' : 'all ') : lang === 'ko' ? `${a.zones!.join(', ')}번 구역 ` : `zone ${a.zones!.join(', ')} `) : '';
-    const parts = Object.entries(a.set).map(([k, v]) => `${k}=${String(v)}`).concat(Object.entries(a.delta ?? {}).map(([k, v]) => `${k}${v > 0 ? '+' : ''}${v}`));
-    return lang === 'ko' ? `${where}${name}: ${parts.join(', ')}` : `${where}${name}: ${parts.join(', ')}`;
-  }).join('; ');
+    const where = a.device === 'light' ? (a.zones!.length === ZONES.length ? (ko ? '전체 ' : 'all ') : ko ? `${a.zones!.join(', ')}번 구역 ` : `zone ${a.zones!.join(', ')} `) : '';
+    const parts = [...Object.entries(a.set).map(([k, v]) => phrase(k, v)), ...Object.entries(a.delta ?? {}).map(([k, d]) => deltaPhrase(k, d))];
+    return `${where}${name} ${parts.join(', ')}`;
+  }).join(' · ');
 }
 
 export function parseCommand(sentence: string): CommandResult {

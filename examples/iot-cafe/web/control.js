@@ -20,7 +20,7 @@ function render() {
     </div>`).join('');
   const ac = devices.get('aircon'), music = devices.get('music'), blinds = devices.get('blinds'), coffee = devices.get('coffee');
   const card = (id, icon, title, big, label, on) => `
-    <div class="device" data-device="${id}"><div class="label">${icon} ${title} <span class="badge ${on ? 'on' : ''}">${on ? 'ON' : 'OFF'}</span></div>
+    <div class="device" data-device="${id}"><div class="label"><span class="emoji">${icon}</span> ${title} <span class="badge ${on ? 'on' : ''}">${on ? 'ON' : 'OFF'}</span></div>
     <div class="big">${big}</div><div class="label">${label}</div></div>`;
   $('devices').innerHTML = [
     ac && card('aircon', '❄️', '에어컨', `${ac.state.temperature}°C`, MODES[ac.state.mode] || ac.state.mode, ac.state.on),
@@ -67,7 +67,7 @@ if (!Recognition) {
   $('mic').disabled = true;
   $('mic-hint').textContent = '이 브라우저는 음성 인식을 지원하지 않아요. 명령을 적어 주세요. (Voice input is not available here: please type.)';
 } else {
-  $('mic-hint').textContent = '🎤 를 누르고 말씀하세요 — 한국어 또는 English';
+  $('mic-hint').textContent = '마이크를 누르고 말씀하세요 — 한국어 또는 English';
   const rec = new Recognition();
   rec.lang = 'ko-KR';
   rec.onresult = (e) => { $('command').value = e.results[0][0].transcript; void send(); };

@@ -6,6 +6,7 @@ $('table-pill').textContent = `테이블 ${table}`;
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const won = (n) => `${n.toLocaleString('ko-KR')}원`;
 const EMOJI = { coffee: '☕', tea: '🍵', drink: '🥤', food: '🥐' };
+const ITEM_EMOJI = { latte: '🥛', 'vanilla-latte': '🍦', 'caramel-macchiato': '🍮', 'cold-brew': '🧊', 'hot-chocolate': '🍫', lemonade: '🍋', 'orange-juice': '🍊', 'sparkling-water': '💧', cheesecake: '🍰', bagel: '🥯' };
 const CAT = { coffee: '커피 · Coffee', tea: '티 · Tea', drink: '음료 · Drinks', food: '베이커리 · Bakery' };
 const OPT = { 'extra-shot': '샷 추가', decaf: '디카페인', 'oat-milk': '오트밀크', 'soy-milk': '두유', 'less-ice': '얼음 적게', 'no-syrup': '시럽 빼고' };
 let pending = null;
@@ -23,7 +24,7 @@ async function loadMenu() {
     <div class="section-title">${CAT[cat]}</div>
     <div class="menu-grid">${items.map((m) => `
       <button class="menu-item" data-ko="${m.ko}" data-food="${cat === 'food'}">
-        <div class="emoji">${EMOJI[cat]}</div><div class="ko">${m.ko}</div><div class="en">${m.en}</div><div class="price">${won(m.priceWon)}</div>
+        <div class="emoji">${ITEM_EMOJI[m.id] || EMOJI[cat]}</div><div class="ko">${m.ko}</div><div class="en">${m.en}</div><div class="price">${won(m.priceWon)}</div>
       </button>`).join('')}</div>`).join('');
   for (const b of document.querySelectorAll('.menu-item')) {
     b.addEventListener('click', () => {
@@ -96,7 +97,7 @@ if (!Recognition) {
   $('mic').disabled = true;
   $('mic-hint').textContent = '이 브라우저는 음성 인식을 지원하지 않아요. 입력창에 적어 주세요. (Voice input is not available in this browser: please type.)';
 } else {
-  $('mic-hint').textContent = '🎤 를 누르고 말씀하세요 — 한국어 또는 English';
+  $('mic-hint').textContent = '마이크를 누르고 말씀하세요 — 한국어 또는 English';
   const rec = new Recognition();
   rec.lang = document.documentElement.lang === 'en' ? 'en-US' : 'ko-KR';
   rec.interimResults = true;
