@@ -17,7 +17,7 @@ async function api(path, body) {
 }
 
 async function loadMenu() {
-  const { body } = await api('menu');
+  const body = await (await fetch('/menu')).json();
   const groups = {};
   for (const m of body.items) (groups[m.category] ||= []).push(m);
   $('menu').innerHTML = Object.entries(groups).map(([cat, items]) => `
