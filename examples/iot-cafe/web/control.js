@@ -1,3 +1,4 @@
+/* global document, window, fetch, EventSource */
 // The manager's page: device state live (SSE), commands by voice or text, the audit trail.
 import { staffToken, askForToken, esc } from './staff.js';
 

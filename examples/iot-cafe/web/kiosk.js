@@ -1,3 +1,4 @@
+/* global document, window, location, fetch, EventSource, URLSearchParams */
 // The table's page: menu, voice (Web Speech API where the browser has it) or typed sentence,
 // confirmation, then the order's progress live.
 const $ = (id) => document.getElementById(id);

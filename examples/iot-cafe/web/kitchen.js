@@ -1,3 +1,4 @@
+/* global document, fetch, EventSource, setInterval */
 // The kitchen's screen: every active order, live, whichever order-api replica took it.
 import { staffToken, askForToken, esc } from './staff.js';
 

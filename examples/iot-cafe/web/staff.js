@@ -1,3 +1,4 @@
+/* global location, history, sessionStorage */
 // The staff token: from the link `#staff=…` (npm run cafe prints it) or typed once; kept for the tab.
 export function staffToken() {
   const m = /staff=([^&]+)/.exec(location.hash);
