@@ -76,11 +76,12 @@ export function createKitchen(deps: KitchenDeps): Kitchen {
   app.get('/kitchen/api/orders', (_req, res) => { res.json({ orders: [...orders.values()].sort((a, b) => a.id - b.id) }); });
   app.get('/kitchen/api/stream', (req, res) => { hub.join(req, res, { event: 'snapshot', data: { orders: [...orders.values()].sort((a, b) => a.id - b.id) } }); });
 
-  // order-api's notices
+  // order-api's notices, one order or a batch
   app.post('/kitchen/api/events', staff, (req, res) => {
-    const body = req.body as { type?: unknown; order?: Order };
-    if (body.type !== 'order' || !body.order || typeof body.order.id !== 'number') throw new HttpError(400, 'BAD_REQUEST', 'body: {type: "order", order: {...}} expected');
-    upsert(body.order);
+    const body = req.body as { type?: unknown; order?: Order; orders?: Order[] };
+    const orders = body.type === 'order' && body.order ? [body.order] : body.type === 'orders' && Array.isArray(body.orders) ? body.orders : null;
+    if (!orders || !orders.every((o) => typeof o?.id === 'number' && STATUSES.includes(o.status))) throw new HttpError(400, 'BAD_REQUEST', 'body: {type: "orders", orders: [...]} or {type: "order", order: {...}} expected');
+    for (const o of orders) upsert(o);
     res.status(204).end();
   });
 

@@ -9,5 +9,5 @@ const config = loadConfig('order-api', process.env, { db: true, staffToken: true
 const log = createLog(config.service, config.logLevel);
 const pool = createPool(config.db);
 await connectAndMigrate(pool, log);
-const app = createOrderApp({ pool, log, replica: config.replica, staffToken: config.staffToken, notifyKitchen: kitchenNotifier(config.kitchenUrl, config.staffToken) });
+const app = createOrderApp({ pool, log, replica: config.replica, staffToken: config.staffToken, notifyKitchen: kitchenNotifier(config.kitchenUrl, config.staffToken, log) });
 await serve(app, { host: config.host, port: config.port, log, onClose: () => pool.end() });
