@@ -4,6 +4,7 @@
  * conditions with generous deadlines, never sleeps.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,26 @@ function listen(url: string): { events: { event: string; data: unknown }[]; clos
   })().catch(() => undefined);
   return { events, close: () => ctl.abort() };
 }
+
+describe('npm run cafe (run.ts)', function () {
+  this.timeout(60_000);
+  const runTs = fileURLToPath(new URL('./run.ts', import.meta.url));
+  const runCafe = (...args: string[]) => new Promise<{ code: number | null; stderr: string }>((ok) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', runTs, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('close', (code) => ok({ code, stderr }));
+  });
+
+  it('refuses a bad --port or an unknown argument before starting anything', async () => {
+    const bad = await runCafe('--port', '99999');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--port 99999: expected an integer from 1 to 65535/);
+    const unknown = await runCafe('--prot', '80');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown argument --prot/);
+  });
+});
 
 describe('IoT café on a real MariaDB, behind nginx', function () {
   this.timeout(240_000);
