@@ -75,17 +75,20 @@ export async function main(args: string[]): Promise<void> {
     const request = { url: `${cafe.url}/order/api/orders`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sentence: '아메리카노 두 잔', table: '7' }) };
     // warm both replicas, their pools and JIT, and the database's pages
     await autocannon({ ...request, connections, duration: 3 });
+    // interleaved, best of two each: the machine's load moves between runs
     const fl1 = await floor(cafe.db, connections, seconds);
-    const app = await autocannon({ ...request, connections, duration: seconds });
+    const app1 = await autocannon({ ...request, connections, duration: seconds });
     const fl2 = await floor(cafe.db, connections, seconds);
+    const app2 = await autocannon({ ...request, connections, duration: seconds });
     const fl = fl1.rate >= fl2.rate ? fl1 : fl2;
+    const app = app1.requests.average >= app2.requests.average ? app1 : app2;
     const load = loadavg().map((l) => l.toFixed(1)).join(' ');
     const lines = [
       '',
       `IoT café orders, ${connections} connections, ${seconds} s each, load ${load}`,
       '| path | orders/s | p50 ms | p99 ms | errors |',
       '|---|---|---|---|---|',
-      `| app: autocannon → nginx → order-api ×${replicas} → MariaDB | ${app.requests.average.toFixed(0)} | ${app.latency.p50.toFixed(1)} | ${app.latency.p99.toFixed(1)} | ${app.non2xx + app.errors + app.timeouts} |`,
+      `| app: autocannon → nginx → order-api ×${replicas} → MariaDB (best of 2: ${app1.requests.average.toFixed(0)}, ${app2.requests.average.toFixed(0)}) | ${app.requests.average.toFixed(0)} | ${app.latency.p50.toFixed(1)} | ${app.latency.p99.toFixed(1)} | ${app.non2xx + app.errors + app.timeouts} |`,
       `| floor: the same INSERTs, mysql2 straight to MariaDB (best of 2: ${fl1.rate.toFixed(0)}, ${fl2.rate.toFixed(0)}) | ${fl.rate.toFixed(0)} | ${fl.p50.toFixed(1)} | ${fl.p99.toFixed(1)} | 0 |`,
       '',
       `app / floor: ${((app.requests.average / fl.rate) * 100).toFixed(0)}% of the floor's rate (target ≥ 50%); app p99 ${app.latency.p99.toFixed(1)} ms (target < 50 ms)`,
