@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { chromium, type Browser } from 'playwright-core';
-import { startCafe, type CafeStack } from './local/stack.js';
+import { freePort, startCafe, type CafeStack } from './local/stack.js';
 import type { Order } from './order-api/store.js';
 import type { Device } from './device-api/simulator.js';
 
@@ -55,13 +55,34 @@ function listen(url: string): { events: { event: string; data: unknown }[]; clos
 }
 
 describe('npm run cafe (run.ts)', function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
   const runTs = fileURLToPath(new URL('./run.ts', import.meta.url));
   const runCafe = (...args: string[]) => new Promise<{ code: number | null; stderr: string }>((ok) => {
     const p = spawn(process.execPath, ['--import', 'tsx', runTs, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     p.on('close', (code) => ok({ code, stderr }));
+  });
+
+  it('starts the whole café on --port, prints the URLs, and Ctrl-C stops everything', async () => {
+    const port = await freePort();
+    const p = spawn(process.execPath, ['--import', 'tsx', runTs, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((ok) => p.on('close', (code) => ok(code)));
+    try {
+      await until('the café to print its URL', async () => out.includes('Ctrl-C stops everything'), 150_000);
+      assert.match(out, new RegExp(`IoT café is open: http://127\\.0\\.0\\.1:${port}/`));
+      const logs = /logs: (\S+)/.exec(out)![1]!;
+      assert.equal((await fetch(`http://127.0.0.1:${port}/order/api/menu`)).status, 200);
+      p.kill('SIGINT');
+      assert.equal(await exited, 0);
+      // the entrance no longer answers and the temporary directory (database included) is gone
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+      assert.equal(existsSync(dirname(logs)), false);
+    } finally {
+      p.kill('SIGKILL');
+    }
   });
 
   it('refuses a bad --port or an unknown argument before starting anything', async () => {
