@@ -808,6 +808,18 @@ export class KubeApi {
     if (cur) this.deleteObject(t.r, t.version, cur, { dryRun: false });
   }
 
+  /** Graceful deletion as the API server starts it: deletionTimestamp set, the object stays (Terminating) until its kubelet confirms. */
+  internalMarkTerminating(obj: Obj, graceSeconds = 30): void {
+    const m = metaOf(obj);
+    const t = this.target(obj.apiVersion as string, obj.kind as string, m.namespace as string | undefined, m.name as string);
+    const cur = this.store.get(storeKey(t.r), t.namespace, t.name!);
+    if (!cur || metaOf(cur).deletionTimestamp) return;
+    const next = clone(cur);
+    metaOf(next).deletionTimestamp = nowIso();
+    metaOf(next).deletionGracePeriodSeconds = graceSeconds;
+    this.stored(t.r, next, 'MODIFIED');
+  }
+
   /** Remove a finalizer-free namespace for good (the namespace controller's last step). */
   finalizeNamespace(ns: Obj): void {
     const cur = this.store.get('/namespaces', undefined, metaOf(ns).name as string);

@@ -11,9 +11,12 @@ import { toYaml } from '../../common/yaml.js';
 import { KubeApi, type ExtraValidator, type Faults } from './api.js';
 import { Controller } from './controller.js';
 import { loadOrCreatePki } from './pki.js';
+import { DEFAULT_CLUSTER_OPTIONS, type VirtualNodeOptions } from './workloads.js';
 import { istioValidators, seed } from './seed.js';
 
 export type { ExtraValidator, Faults, RequestCount } from './api.js';
+export type { VirtualNodeOptions } from './workloads.js';
+export { nodeSelectorMatches, parseQuantity, podReady, nodeReady, TAINT_UNREACHABLE } from './workloads.js';
 export { ISTIO_KINDS, MESH_CONFIG } from './seed.js';
 
 export interface KubeEmulatorOptions {
@@ -21,8 +24,14 @@ export interface KubeEmulatorOptions {
   dir?: string;
   /** default: any free port */
   port?: number;
-  /** how long a Deployment's pods take to become ready (default 1000 ms) */
+  /** how long a pod on the virtual node takes to become ready (default 1000 ms) */
   readyDelayMs?: number;
+  /** the in-emulator node `sandbox-node` (default: 5000 pods of room); false: none, only joined nodes run pods; `{maxPods: 0}` or `kubectl cordon sandbox-node` make the cluster "full" */
+  virtualNode?: Partial<VirtualNodeOptions> | false;
+  /** a Node whose Lease is older than this goes NotReady (default 40 000 ms, as the real node-monitor-grace-period) */
+  nodeMonitorGracePeriodMs?: number;
+  /** pods on a NotReady node are marked for deletion after this (default 300 000 ms, the default toleration) */
+  podEvictionTimeoutMs?: number;
   /** keep the state in this JSON file, so a restarted emulator keeps it */
   persistFile?: string;
   /** more validators, by "group/version/Kind" (core: "v1/Kind"); they run after the schema and add to the Istio ones */
@@ -74,10 +83,20 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
   const persistFile = options.persistFile;
   const loaded = persistFile !== undefined && api.store.load(persistFile);
   if (loaded) for (const crd of api.store.list('apiextensions.k8s.io/customresourcedefinitions')) api.registerCrd(crd);
-  const controller = new Controller(api, { readyDelayMs: options.readyDelayMs ?? 1000, istioRootPem: pki.istioRootPem, kubeCaPem: pki.caPem });
+  const vn = options.virtualNode === false ? false : { ...(DEFAULT_CLUSTER_OPTIONS.virtualNode as VirtualNodeOptions), ...options.virtualNode };
+  const controller = new Controller(api, {
+    cluster: {
+      readyDelayMs: options.readyDelayMs ?? 1000,
+      virtualNode: vn,
+      nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? DEFAULT_CLUSTER_OPTIONS.nodeMonitorGracePeriodMs,
+      podEvictionTimeoutMs: options.podEvictionTimeoutMs ?? DEFAULT_CLUSTER_OPTIONS.podEvictionTimeoutMs,
+    },
+    istioRootPem: pki.istioRootPem, kubeCaPem: pki.caPem,
+  });
+  // seeded first: start() picks up what exists (namespaces, Deployments), as after a reload
+  if (!loaded) seed(api, { eastWestIp: options.eastWestIp ?? '127.0.0.2', ingressIp: options.ingressIp ?? '127.0.0.3' });
   controller.start();
   api.onFaultsChanged = () => controller.faultsChanged();
-  if (!loaded) seed(api, { eastWestIp: options.eastWestIp ?? '127.0.0.2', ingressIp: options.ingressIp ?? '127.0.0.3' });
   if (persistFile) {
     api.onChange = () => {
       // batch a burst of writes into one file write
