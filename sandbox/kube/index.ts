@@ -3,6 +3,7 @@
  * over TLS on 127.0.0.1 for kubectl, @kubernetes/client-node and mixmesh's clients/kube.
  */
 import { createServer, type Server } from 'node:https';
+import { DEFAULT_CIPHERS } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { toYaml } from '../../common/yaml.js';
 import { KubeApi, type ExtraValidator, type Faults } from './api.js';
 import { Controller } from './controller.js';
-import { loadOrCreatePki } from './pki.js';
+import { issueServingCert, loadOrCreatePki } from './pki.js';
+import { caCertHash } from './kubeadm.js';
 import { DEFAULT_CLUSTER_OPTIONS, type VirtualNodeOptions } from './workloads.js';
 import { istioValidators, seed } from './seed.js';
 
@@ -18,6 +20,7 @@ export type { ExtraValidator, Faults, RequestCount } from './api.js';
 export type { VirtualNodeOptions } from './workloads.js';
 export { nodeSelectorMatches, parseQuantity, podReady, nodeReady, TAINT_UNREACHABLE } from './workloads.js';
 export { ISTIO_KINDS, MESH_CONFIG } from './seed.js';
+export { caCertHash, BOOTSTRAP_TOKEN } from './kubeadm.js';
 
 export interface KubeEmulatorOptions {
   /** where the CA, server certificate, signing key and admin token live (default: a new temp dir, removed on stop) */
@@ -58,6 +61,12 @@ export interface KubeEmulator {
   caPem: string;
   /** the admin bearer token */
   token: string;
+  /** HOST:PORT, what `kubeadm join` takes */
+  endpoint: string;
+  /** kubeadm's --discovery-token-ca-cert-hash of this cluster's CA: sha256:<hex of its SubjectPublicKeyInfo> */
+  caCertHash: string;
+  /** a serving certificate for a node (its kubelet on :10250) signed by this cluster's CA */
+  issueServingCert(nodeName: string, ips: readonly string[]): { certPem: string; keyPem: string };
   /** the Istio root CA published as ConfigMap istio-ca-root-cert in every namespace */
   istioRootPem: string;
   /** a kubeconfig (YAML) with certificate-authority-data and the token, current-context set */
@@ -105,7 +114,11 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     api.store.save(persistFile);
   }
 
-  const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => { void api.handle(req, res); });
+  // busybox wget (the node images' kubeadm) speaks TLS 1.2 with ECDHE-ECDSA-AES128-SHA256 and SHA-1
+  // handshake signatures only: Node leaves the suite out and OpenSSL 3 refuses SHA-1 signatures
+  // above security level 0 (measured: handshake_failure otherwise). Every other client still
+  // negotiates TLS 1.3; this is a loopback test server.
+  const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem, ciphers: `${DEFAULT_CIPHERS}:ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0` }, (req, res) => { void api.handle(req, res); });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -126,6 +139,9 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     url,
     caPem: pki.caPem,
     token: pki.adminToken,
+    endpoint: address,
+    caCertHash: caCertHash(pki.caPem),
+    issueServingCert: (nodeName, ips) => issueServingCert(join(dir, 'pki'), `system:node:${nodeName}`, ips, [nodeName]),
     istioRootPem: pki.istioRootPem,
     kubeconfig(namespace = 'default') {
       return toYaml({
