@@ -27,6 +27,7 @@ export function novaRouter(deps: { vmProvider: VmProvider; serverNames: Map<stri
     'OS-EXT-STS:vm_state': 'active',
     'OS-EXT-STS:power_state': 1,
     flavor: { original_name: 'sandbox.small', vcpus: 1, ram: 64, disk: 0 },
+    image: vm.image ? { id: vm.image, links: [] } : '',
     metadata: {},
     links: [{ rel: 'self', href: `${deps.baseUrl()}/compute/v2.1/servers/${vm.serverId}` }],
   });
