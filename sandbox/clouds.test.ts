@@ -93,10 +93,10 @@ const app = (replicas: number): KubernetesObject => ({
     const [a, b] = await startClouds({
       dir, keystone: 'emulated',
       latencies: { startingMs: 20, processingMs: 50, terminateMs: 20, sshdMs: 50, podReadyMs: 50 },
-      kube: { nodeMonitorGracePeriodMs: 1500, podEvictionTimeoutMs: 1500 },
+      kube: { nodeMonitorGracePeriodMs: 3000, podEvictionTimeoutMs: 1500 },
       nodes: { heartbeatMs: 300, syncMs: 150 },
       // the source cluster has no virtual node: its joined worker is all the room it has ("full")
-      perCloud: [{ kube: { virtualNode: false, nodeMonitorGracePeriodMs: 1500, podEvictionTimeoutMs: 1500 } }],
+      perCloud: [{ kube: { virtualNode: false, nodeMonitorGracePeriodMs: 3000, podEvictionTimeoutMs: 1500 } }],
     });
     source = cloud(a!);
     target = cloud(b!);

@@ -23,8 +23,8 @@ export type { KubeEmulator } from './kube/index.js';
 export type { OpenStackSandbox, Latencies } from './openstack/index.js';
 export { PLAIN_VNFD_ID, PLUGIN_VNFD_ID } from './openstack/index.js';
 export type { LocalVmProvider, SandboxVm, VmProvider } from './vms/index.js';
-export { CONTROL_PLANE_IMAGE, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, type NodeRuntime, type NodeInfo } from './nodes/index.js';
-export { CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID, WORKER_NOCRIU_VNFD_ID } from './openstack/index.js';
+export { CONTROL_PLANE_BARE_IMAGE, CONTROL_PLANE_IMAGE, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, type NodeRuntime, type NodeInfo } from './nodes/index.js';
+export { CONTROL_PLANE_BARE_VNFD_ID, CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID, WORKER_NOCRIU_VNFD_ID } from './openstack/index.js';
 
 export interface SandboxLatencies extends Partial<Latencies> {
   /** a Deployment's pods become ready this long after creation (default 1000 ms) */

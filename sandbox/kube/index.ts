@@ -27,6 +27,8 @@ export interface KubeEmulatorOptions {
   dir?: string;
   /** default: any free port */
   port?: number;
+  /** the address to listen on (default 127.0.0.1; a sandbox VM's address for `kubeadm init`), also in the server certificate */
+  host?: string;
   /** how long a pod on the virtual node takes to become ready (default 1000 ms) */
   readyDelayMs?: number;
   /** the in-emulator node `sandbox-node` (default: 5000 pods of room); false: none, only joined nodes run pods; `{maxPods: 0}` or `kubectl cordon sandbox-node` make the cluster "full" */
@@ -55,7 +57,7 @@ export interface RequestCounts {
 }
 
 export interface KubeEmulator {
-  /** https://127.0.0.1:PORT */
+  /** https://127.0.0.1:PORT (or the `host` asked for) */
   url: string;
   /** the CA that signed the server certificate */
   caPem: string;
@@ -80,13 +82,14 @@ export interface KubeEmulator {
 export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Promise<KubeEmulator> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mixmesh-kube-'));
-  const pki = loadOrCreatePki(join(dir, 'pki'));
+  const host = options.host ?? '127.0.0.1';
+  const pki = loadOrCreatePki(join(dir, 'pki'), [host]);
   const validators = istioValidators();
   for (const [k, v] of options.extraValidators ?? []) {
     const base = validators.get(k);
     validators.set(k, base ? (o) => [...base(o), ...v(o)] : v);
   }
-  let address = '127.0.0.1:0';
+  let address = `${host}:0`;
   const api = new KubeApi({ pki, extraValidators: validators, serverAddress: () => address });
   let saveTimer: NodeJS.Timeout | undefined;
   const persistFile = options.persistFile;
@@ -122,7 +125,7 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, host, () => resolve());
     });
   } catch (e) {
     // nothing may keep running when the port is taken
@@ -132,7 +135,7 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
-  address = `127.0.0.1:${port}`;
+  address = `${host}:${port}`;
   const url = `https://${address}`;
 
   return {

@@ -33,12 +33,13 @@ function selfSignedCa(cwd: string, base: string, subject: string): void {
 }
 
 /** Load the PKI from `dir`, creating whatever is missing. */
-export function loadOrCreatePki(dir: string): Pki {
+export function loadOrCreatePki(dir: string, serverIps: readonly string[] = []): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
   if (!existsSync(file('ca.crt'))) selfSignedCa(dir, 'ca', '/CN=mixmesh-sandbox-kube-ca');
   if (!existsSync(file('server.crt'))) {
-    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+    const extra = serverIps.filter((ip) => ip !== '127.0.0.1').map((ip) => `,IP:${ip}`).join('');
+    writeFileSync(file('server.ext'), `subjectAltName=IP:127.0.0.1${extra},DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
     openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key',
       '-out', 'server.csr', '-subj', '/CN=kube-apiserver'], dir);
     openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',

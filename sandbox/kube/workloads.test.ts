@@ -31,7 +31,7 @@ describe('sandbox/kube workloads, scheduler and nodes', function () {
   const renewers = new Map<string, NodeJS.Timeout>();
 
   before(async () => {
-    emu = await startKubeEmulator({ readyDelayMs: 50, virtualNode: { maxPods: 5 }, nodeMonitorGracePeriodMs: 400, podEvictionTimeoutMs: 400 });
+    emu = await startKubeEmulator({ readyDelayMs: 50, virtualNode: { maxPods: 5 }, nodeMonitorGracePeriodMs: 4000, podEvictionTimeoutMs: 400 });
     const kc = new KubeConfig();
     kc.loadFromString(emu.kubeconfig());
     core = kc.makeApiClient(CoreV1Api);
@@ -49,7 +49,7 @@ describe('sandbox/kube workloads, scheduler and nodes', function () {
     const cap = { cpu: '2', memory: '2Gi', pods: String(pods) };
     await core.patchNodeStatus({ name, body: [{ op: 'add', path: '/status', value: { capacity: cap, allocatable: cap, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now }] } }] });
     await renewLease(name);
-    // a heartbeat, as its kubelet would send, until the test stops it
+    // a heartbeat, as its kubelet would send, until the test stops it (40 per grace period: load-proof)
     renewers.set(name, setInterval(() => { void renewLease(name).catch(() => undefined); }, 100));
   }
   async function renewLease(name: string): Promise<void> {

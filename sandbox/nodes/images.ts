@@ -10,17 +10,22 @@ export const WORKER_IMAGE = 'mixmesh-sandbox-worker';
 /** a worker whose kernel "does not support" CRIU: `criu check` fails as on a vDSO mismatch */
 export const WORKER_NOCRIU_IMAGE = 'mixmesh-sandbox-worker-nocriu';
 export const CONTROL_PLANE_IMAGE = 'mixmesh-sandbox-control-plane';
+/** a control-plane image without a cluster yet: `kubeadm init` on it starts one at <vm>:6443 */
+export const CONTROL_PLANE_BARE_IMAGE = 'mixmesh-sandbox-control-plane-bare';
 
 export interface NodeImage {
   name: string;
   role: 'worker' | 'control-plane';
   criu: boolean;
+  /** control plane: comes with its cloud's cluster (admin.conf), or bare (kubeadm init makes one) */
+  bare?: boolean;
 }
 
 export const NODE_IMAGES: Readonly<Record<string, NodeImage>> = {
   [WORKER_IMAGE]: { name: WORKER_IMAGE, role: 'worker', criu: true },
   [WORKER_NOCRIU_IMAGE]: { name: WORKER_NOCRIU_IMAGE, role: 'worker', criu: false },
   [CONTROL_PLANE_IMAGE]: { name: CONTROL_PLANE_IMAGE, role: 'control-plane', criu: true },
+  [CONTROL_PLANE_BARE_IMAGE]: { name: CONTROL_PLANE_BARE_IMAGE, role: 'control-plane', criu: true, bare: true },
 };
 
 /** How a control-plane VM reaches its cluster (its /etc/kubernetes/admin.conf). */
@@ -66,7 +71,7 @@ export function imageFiles(image: NodeImage, cluster: ClusterAccess | undefined)
     { path: '/etc/sandbox-image', content: `${image.name}\n` },
   ];
   if (!image.criu) files.push({ path: '/etc/criu/unsupported', content: 'the kernel of this image lacks what CRIU needs (vDSO, PTRACE_O_SUSPEND_SECCOMP)\n' });
-  if (image.role === 'control-plane' && cluster) {
+  if (image.role === 'control-plane' && !image.bare && cluster) {
     files.push(
       { path: '/etc/kubernetes/admin.conf', content: adminConf(cluster), mode: 0o600 },
       { path: '/etc/kubernetes/pki/ca.crt', content: cluster.caPem },

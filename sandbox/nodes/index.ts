@@ -4,14 +4,19 @@
  * image go in before it boots (`filesFor`), a worker VM gets its kubelet (`attach`), which waits
  * for `kubeadm join` and then runs the node. The node-stop fault powers a worker VM off.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../common/logger.js';
+import { startKubeEmulator, type KubeEmulator } from '../kube/index.js';
 import { MixmeshError } from '../../common/errors.js';
 import type { LocalVmProvider, SandboxVm } from '../vms/index.js';
 import type { VmFile } from '../vms/types.js';
-import { imageFiles, NODE_IMAGES, type ClusterAccess, type NodeImage } from './images.js';
+import { adminConf, imageFiles, NODE_IMAGES, type ClusterAccess, type NodeImage } from './images.js';
 import { inVm, Kubelet } from './kubelet.js';
 
-export { CONTROL_PLANE_IMAGE, NODE_IMAGES, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, adminConf, type ClusterAccess, type NodeImage } from './images.js';
+export { CONTROL_PLANE_BARE_IMAGE, CONTROL_PLANE_IMAGE, NODE_IMAGES, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, adminConf, type ClusterAccess, type NodeImage } from './images.js';
 export { CRIU_SCRIPT, KUBEADM_SCRIPT } from './scripts.js';
 export { inVm, type KubeletHost } from './kubelet.js';
 
@@ -62,6 +67,8 @@ export interface NodeRuntime {
   stopNode(nodeOrServerId: string): Promise<void>;
   /** power it on again: the kubelet resumes, the Node goes Ready, its pods are started again */
   startNode(nodeOrServerId: string): Promise<void>;
+  /** clusters `kubeadm init` started on bare control-plane VMs, by Nova server id */
+  initClusters(): Map<string, KubeEmulator>;
   /** run a POSIX sh script inside a VM as root (tests; what an operator would do over SSH) */
   exec(serverId: string, script: string): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
@@ -75,6 +82,61 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const log = (options.log ?? silentLogger).child({ part: 'sandbox/nodes' });
   const kubelets = new Map<string, Kubelet>();
   const unregister = registerCluster(options.cluster.server, options.cluster.issueServingCert);
+
+  // kubeadm init on bare control-plane VMs: an emulated API server on <vm>:6443, its state kept in
+  // a directory of its own, so it comes back when the VM is powered on again
+  interface InitCluster { dir: string; kube?: KubeEmulator; unregister?: () => void; starting?: boolean }
+  const inits = new Map<string, InitCluster>();
+  const startInit = async (serverId: string, address: string, rootfs: string, c: InitCluster): Promise<void> => {
+    c.starting = true;
+    try {
+      const kube = await startKubeEmulator({ dir: c.dir, host: address, port: 6443, persistFile: join(c.dir, 'state.json'), virtualNode: false });
+      c.kube = kube;
+      c.unregister = registerCluster(kube.url, (n, ips) => kube.issueServingCert(n, ips));
+      if (!existsSync(join(rootfs, 'etc/kubernetes/admin.conf'))) {
+        await mkdir(join(rootfs, 'etc/kubernetes/pki'), { recursive: true, mode: 0o755 });
+        await writeFile(join(rootfs, 'etc/kubernetes/pki/ca.crt'), kube.caPem);
+        await writeFile(join(rootfs, 'etc/kubernetes/admin.conf'), adminConf({ server: kube.url, token: kube.token, caPem: kube.caPem, caCertHash: kube.caCertHash }), { mode: 0o600 });
+        await writeFile(join(rootfs, 'etc/kubernetes/pki/ca.crt.sha256'), `${kube.caCertHash}\n`);
+      }
+      log.info({ serverId, url: kube.url }, 'kubeadm init: API server started');
+    } catch (e) {
+      log.error({ err: e, serverId }, 'kubeadm init: the API server did not start');
+    } finally {
+      c.starting = false;
+    }
+  };
+  const stopInit = async (c: InitCluster): Promise<void> => {
+    c.unregister?.();
+    const k = c.kube;
+    c.kube = undefined;
+    c.unregister = undefined;
+    await k?.stop();
+  };
+  const watchInits = async (): Promise<void> => {
+    for (const vm of options.vms.list()) {
+      const img = imageOf(vm.image);
+      if (img?.role !== 'control-plane' || !img.bare) continue;
+      const running = options.vms.isRunning(vm.serverId);
+      const c = inits.get(vm.serverId);
+      if (!running) { if (c?.kube) await stopInit(c); continue; }
+      if (c?.starting || c?.kube) continue;
+      const rootfs = vm.rootfs;
+      if (c) { await startInit(vm.serverId, vm.address, rootfs, c); continue; }
+      if (existsSync(join(rootfs, 'etc/kubernetes/.sandbox-init-request')) && !existsSync(join(rootfs, 'etc/kubernetes/admin.conf'))) {
+        const fresh: InitCluster = { dir: mkdtempSync(join(tmpdir(), 'mixmesh-kubeadm-init-')) };
+        inits.set(vm.serverId, fresh);
+        await startInit(vm.serverId, vm.address, rootfs, fresh);
+      }
+    }
+  };
+  let watching = false;
+  const initTimer = setInterval(() => {
+    if (watching) return;
+    watching = true;
+    void watchInits().catch((e: unknown) => log.warn({ err: e }, 'kubeadm init watch failed')).finally(() => { watching = false; });
+  }, options.syncMs ?? 500);
+  initTimer.unref();
 
   const find = (nodeOrServerId: string): string => {
     if (options.vms.get(nodeOrServerId)) return nodeOrServerId;
@@ -108,6 +170,12 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
       const k = kubelets.get(serverId);
       kubelets.delete(serverId);
       await k?.stop();
+      const c = inits.get(serverId);
+      inits.delete(serverId);
+      if (c) { await stopInit(c); rmSync(c.dir, { recursive: true, force: true }); }
+    },
+    initClusters() {
+      return new Map([...inits].flatMap(([id, c]) => (c.kube ? [[id, c.kube] as const] : [])));
     },
     nodes() {
       return options.vms.list().filter((vm) => imageOf(vm.image)).map((vm) => ({
@@ -128,9 +196,12 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
       return inVm({ initPid: () => options.vms.initPid(serverId) }, script);
     },
     async stop() {
+      clearInterval(initTimer);
       unregister();
       await Promise.all([...kubelets.values()].map((k) => k.stop()));
       kubelets.clear();
+      for (const c of inits.values()) { await stopInit(c); rmSync(c.dir, { recursive: true, force: true }); }
+      inits.clear();
     },
   };
 }

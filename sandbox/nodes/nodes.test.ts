@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { startKubeEmulator, type KubeEmulator } from '../kube/index.js';
 import { createLocalVmProvider, type LocalVmProvider, type SandboxVm } from '../vms/index.js';
-import { CONTROL_PLANE_IMAGE, createNodeRuntime, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, type NodeRuntime } from './index.js';
+import { CONTROL_PLANE_BARE_IMAGE, CONTROL_PLANE_IMAGE, createNodeRuntime, WORKER_IMAGE, WORKER_NOCRIU_IMAGE, type NodeRuntime } from './index.js';
 
 const root = process.getuid?.() === 0;
 
@@ -58,7 +58,7 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mixmesh-nodes-'));
-    kube = await startKubeEmulator({ readyDelayMs: 50, nodeMonitorGracePeriodMs: 1500, podEvictionTimeoutMs: 600_000 });
+    kube = await startKubeEmulator({ readyDelayMs: 50, nodeMonitorGracePeriodMs: 3000, podEvictionTimeoutMs: 600_000 });
     const kc = new KubeConfig();
     kc.loadFromString(kube.kubeconfig());
     core = kc.makeApiClient(CoreV1Api);
@@ -131,7 +131,7 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
     await nodes.exec(worker.serverId, 'mkdir -p /mnt/disks/pv1');
     await objects.create({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv1' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/pv1' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-1'] }] }] } } } } as KubernetesObject);
     await objects.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'app' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '100Mi' } } } } as KubernetesObject);
-    const script = 'echo hello > /data/hello; echo host > /host/hello; echo "$POD" > /scratch/name; i=0; while true; do i=$((i+1)); echo $i > /scratch/counter; sleep 0.2; done';
+    const script = 'echo hello > /data/hello; echo host > /host/hello; echo "$POD" > /scratch/name; i=0; while true; do i=$((i+1)); echo $i > /scratch/counter.tmp; mv /scratch/counter.tmp /scratch/counter; sleep 0.2; done';
     await objects.create({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter', namespace: 'app' },
       spec: {
@@ -177,7 +177,7 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
   });
 
   it('criu on a VM: dump stops the process and keeps its state; restore -d starts it again from it; no CRIU on the other image', async () => {
-    const start = 'mkdir -p /var/lib/counter; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c \'n=$(cat /var/lib/counter/n 2>/dev/null || echo 0); while true; do n=$((n+1)); echo $n > /var/lib/counter/n; sleep 0.1; done\' </dev/null >/dev/null 2>&1 & echo $!';
+    const start = 'mkdir -p /var/lib/counter; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c \'n=$(cat /var/lib/counter/n 2>/dev/null || echo 0); while true; do n=$((n+1)); echo $n > /var/lib/counter/n.tmp; mv /var/lib/counter/n.tmp /var/lib/counter/n; sleep 0.1; done\' </dev/null >/dev/null 2>&1 & echo $!';
     const pid = (await nodes.exec(cp.serverId, start)).stdout.trim();
     assert.match(pid, /^\d+$/);
     assert.equal((await nodes.exec(cp.serverId, 'criu check')).stdout.trim(), 'Looks good.');
@@ -187,11 +187,15 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
     assert.match(dump.stdout, /Dumping finished successfully/);
     // gone, or a zombie not yet reaped by the VM's pid 1
     assert.notEqual((await nodes.exec(cp.serverId, `grep -q '^State:.*[RSD]' /proc/${pid}/status`)).code, 0, 'dump kills the tree by default');
-    const saved = Number((await nodes.exec(cp.serverId, 'cat /var/lib/counter/n')).stdout);
+    // what the dump kept of the declared state file
+    const saved = Number((await nodes.exec(cp.serverId, 'cat /tmp/d/state.img')).stdout);
+    assert.ok(saved >= 3, `state.img holds the counter (${saved})`);
     await nodes.exec(cp.serverId, 'rm /var/lib/counter/n');
     const restore = await nodes.exec(cp.serverId, 'criu restore -D /tmp/d -d --shell-job --tcp-established --pidfile /tmp/restored.pid && cat /tmp/restored.pid');
     assert.equal(restore.code, 0, restore.stderr);
     const newPid = restore.stdout.trim();
+    const first = Number((await nodes.exec(cp.serverId, 'cat /var/lib/counter/n')).stdout);
+    assert.ok(first >= saved, `restore put the state back before the process started (${first} ≥ ${saved})`);
     await until('counting on from the saved state', async () => (Number((await nodes.exec(cp.serverId, 'cat /var/lib/counter/n 2>/dev/null')).stdout) > saved ? true : undefined));
     assert.equal((await nodes.exec(cp.serverId, `kill -0 ${newPid} && kill ${newPid}`)).code, 0);
     const missing = await nodes.exec(cp.serverId, 'criu restore -D /nonexistent -d');
@@ -218,5 +222,40 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
       const p = await core.readNamespacedPod({ name: 'counter', namespace: 'app' });
       return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
     });
+  });
+
+  it('kubeadm init on a bare control-plane VM starts a cluster at <vm>:6443; a worker joins it; it survives a power cycle', async () => {
+    const bare = await vms.create({ serverId: 'bare-cp-1', name: 'bare-cp-1', image: CONTROL_PLANE_BARE_IMAGE, files: nodes.filesFor(CONTROL_PLANE_BARE_IMAGE) });
+    await until('bare up', () => vms.initPid(bare.serverId));
+    const refused = await nodes.exec(cp.serverId, 'kubeadm init');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\/etc\/kubernetes\/admin\.conf already exists/);
+    const init = await nodes.exec(bare.serverId, 'kubeadm init --node-name bare-cp-1 --pod-network-cidr=10.244.0.0/16');
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /Your Kubernetes control-plane has initialized successfully!/);
+    const m = new RegExp(`^kubeadm join ${bare.address.replace(/\./g, '\\.')}:6443 --token \\S+ --discovery-token-ca-cert-hash sha256:[0-9a-f]{64} $`, 'm').exec(init.stdout);
+    assert.ok(m, init.stdout);
+    const cluster = nodes.initClusters().get(bare.serverId)!;
+    assert.equal(cluster.url, `https://${bare.address}:6443`);
+    const kc = new KubeConfig();
+    kc.loadFromString(cluster.kubeconfig());
+    const core2 = kc.makeApiClient(CoreV1Api);
+    const w2 = await vms.create({ serverId: 'worker-vm-2', name: 'worker-vm-2', image: WORKER_IMAGE, files: nodes.filesFor(WORKER_IMAGE) });
+    nodes.attach(w2);
+    await until('w2 up', () => vms.initPid(w2.serverId));
+    const joined = await nodes.exec(w2.serverId, `${m[0].trim()} --node-name worker-2`);
+    assert.equal(joined.code, 0, joined.stderr);
+    await until('worker-2 Ready in the new cluster', async () => ((await core2.readNode({ name: 'worker-2' }).catch(() => undefined))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined));
+    await vms.stop(bare.serverId);
+    await until('API server down with its VM', () => (nodes.initClusters().has(bare.serverId) ? undefined : true));
+    await vms.start(bare.serverId);
+    const back = await until('API server back', () => nodes.initClusters().get(bare.serverId));
+    const kc3 = new KubeConfig();
+    kc3.loadFromString(back.kubeconfig());
+    await until('worker-2 still known', async () => ((await kc3.makeApiClient(CoreV1Api).readNode({ name: 'worker-2' }).catch(() => undefined)) ? true : undefined));
+    await nodes.detach(w2.serverId);
+    await vms.remove(w2.serverId);
+    await nodes.detach(bare.serverId);
+    await vms.remove(bare.serverId);
   });
 });

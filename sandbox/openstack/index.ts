@@ -39,6 +39,9 @@ export const CONTROL_PLANE_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000005';
 export const WORKER_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a3';
 export const WORKER_NOCRIU_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a4';
 export const CONTROL_PLANE_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a5';
+/** a control plane without a cluster: `kubeadm init` on it starts one at <vm>:6443 */
+export const CONTROL_PLANE_BARE_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000006';
+export const CONTROL_PLANE_BARE_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a6';
 export const PLUGIN_SCRIPT_NAME = 'mixmesh_instantiate_end.py';
 
 /** The Tacker plug-in script of vm-sidecar-injector, from a checkout or from dist/. */
@@ -173,6 +176,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
       { id: WORKER_PACKAGE_ID, vnfdId: WORKER_VNFD_ID, productName: 'mixmesh-sandbox-worker', image: 'mixmesh-sandbox-worker' },
       { id: WORKER_NOCRIU_PACKAGE_ID, vnfdId: WORKER_NOCRIU_VNFD_ID, productName: 'mixmesh-sandbox-worker-nocriu', image: 'mixmesh-sandbox-worker-nocriu' },
       { id: CONTROL_PLANE_PACKAGE_ID, vnfdId: CONTROL_PLANE_VNFD_ID, productName: 'mixmesh-sandbox-control-plane', image: 'mixmesh-sandbox-control-plane' },
+      { id: CONTROL_PLANE_BARE_PACKAGE_ID, vnfdId: CONTROL_PLANE_BARE_VNFD_ID, productName: 'mixmesh-sandbox-control-plane-bare', image: 'mixmesh-sandbox-control-plane-bare' },
     );
   }
   for (const seed of seeds) {
