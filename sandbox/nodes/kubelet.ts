@@ -90,6 +90,7 @@ export class Kubelet {
     clearInterval(this.timer);
     this.killAll();
     await this.closeServer();
+    this.http?.close();
   }
 
   private async tick(): Promise<void> {
@@ -123,6 +124,7 @@ export class Kubelet {
         this.killAll();
         await this.closeServer();
         this.config = undefined;
+        this.http?.close();
         this.http = undefined;
         this.registered = false;
       }
