@@ -117,7 +117,7 @@ const app = (replicas: number): KubernetesObject => ({
     const b = await instantiate(target, CONTROL_PLANE_VNFD_ID, 'target-cp');
     assert.ok(Number(a.address.split('.')[3]) <= 127, a.address);
     assert.ok(Number(b.address.split('.')[3]) >= 128, b.address);
-    assert.deepEqual(a.image, { id: 'mixmesh-sandbox-control-plane', links: [] });
+    assert.equal((a.image as { id: string }).id, 'mixmesh-sandbox-control-plane');
     assert.equal((await source.core.listNode()).items.length, 0, 'the source cluster has no node until a worker joins');
   });
 

@@ -153,6 +153,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
         vmProvider: trackedVms,
         latencies,
         keystone: options.keystone ?? 'auto',
+        keypairs: [{ name: 'sandbox', publicKey: sshPublicKey }], // as a Nova keypair would: `openstack keypair list`
         ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
         seedNodeImages: true,
         logger: log,

@@ -65,6 +65,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/tacker/oauth2/token': { post: { summary: 'OAuth2 client credentials for Tacker', security: [{ tackerBasic: [] }], responses: { 200: { description: '{access_token, token_type, expires_in}' }, 401: { description: '{"error": "invalid_client"}' } } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
+      '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
+      '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
       '/readyz': { get: { responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
       '/metrics': { get: { responses: { 200: { description: 'Prometheus text format' } } } },
     },
