@@ -14,6 +14,7 @@ import type { ApiToken, Role } from '../config.js';
 import type { OrchestratorMetrics } from '../metrics.js';
 import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
+import { mountConsole, type ConsoleOptions } from '../../console/index.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
@@ -24,6 +25,8 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
+  /** the web console at /ui (console/); absent: no /ui */
+  console?: ConsoleOptions;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -214,6 +217,16 @@ export function createApp(deps: ApiDeps): express.Express {
     if (!OPERATION_ID.test(p(req, 'id'))) throw new MixmeshError('BAD_REQUEST', `${JSON.stringify(p(req, 'id').slice(0, 100))} is not an operation id (<uid>-<generation> or <uid>-delete)`, { errors: [{ pointer: '/id', message: 'expected <uid>-<generation> or <uid>-delete' }] });
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
+
+  // ---------------------------------------------------------------- the web console (console/): read-only helpers, /ui
+  app.get('/v1/whoami', need('viewer'), (_req, res) => {
+    const c = res.locals.caller as Caller;
+    res.json({ name: c.name, role: c.role, ...(c.namespaces ? { namespaces: c.namespaces } : {}) });
+  });
+  app.get('/v1/services/:namespace/:name/objects', need('viewer'), names, route(async (req, res) => {
+    res.json({ items: await services.objects(p(req, 'namespace'), p(req, 'name')) });
+  }));
+  if (deps.console) mountConsole(app, deps.console);
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {
