@@ -10,6 +10,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { api, ApiError, followEvents, redeemCode, token, type Who } from './api.js';
 import { relativeTime, topologyOf, type ServiceEventLite, type Topology } from './model.js';
 import { TopologyView, type Selection } from './topology.js';
+import { warmUp } from './layout.js';
 
 type Rec = Record<string, unknown>;
 type Route = { view: 'list' } | { view: 'service'; namespace: string; name: string; tab: Tab };
@@ -207,16 +208,20 @@ function PlanView(props: { service: Rec; who: Who | undefined; onApplied: () => 
   const [busy, setBusy] = useState<string | undefined>();
   const [applied, setApplied] = useState<string | undefined>();
   const [showUnchanged, setShowUnchanged] = useState(false);
-  const runPlan = async (): Promise<void> => {
-    setError(undefined); setPlan(undefined); setApplied(undefined); setBusy('plan');
+  const runPreview = (): boolean => {
     try {
       setPreview(topologyOf(rec(parseYaml(text))));
+      return true;
     } catch (e) {
       setPreview(undefined);
       setError(`The descriptor is not YAML: ${(e as Error).message}`);
-      setBusy(undefined);
-      return;
+      return false;
     }
+  };
+  const runPlan = async (): Promise<void> => {
+    setError(undefined); setPlan(undefined); setApplied(undefined);
+    if (!runPreview()) return;
+    setBusy('plan');
     try {
       setPlan(await api('POST', `${path}/plan`, { text, type: 'application/yaml' }));
     } catch (e) { setError((e as Error).message); } finally { setBusy(undefined); }
@@ -240,6 +245,7 @@ function PlanView(props: { service: Rec; who: Who | undefined; onApplied: () => 
         <textarea id="descriptor" spellcheck="false" value=${text} onInput=${(e: Event) => setText((e.target as HTMLTextAreaElement).value)}></textarea>
         <div class="actions">
           <button type="button" class="primary" onClick=${runPlan} disabled=${busy !== undefined}>${busy === 'plan' ? 'Planning…' : 'Plan'}</button>
+          <button type="button" onClick=${() => { setError(undefined); runPreview(); }} title="draw the edited descriptor's topology without asking the orchestrator">Preview</button>
           ${canWrite(props.who)
             ? html`<button type="button" class="danger" data-action="apply" onClick=${apply} disabled=${busy !== undefined || !plan}>${busy === 'apply' ? 'Applying…' : 'Apply'}</button>`
             : html`<span class="muted">Your role (${props.who?.role ?? 'viewer'}) may plan but not apply.</span>`}
@@ -411,6 +417,7 @@ function App(): VNode {
   </div>`;
 }
 
+warmUp();
 const root = document.getElementById('app')!;
 root.textContent = '';
 render(html`<${App} />`, root);

@@ -6,7 +6,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VNode } from 'preact';
-import { layoutTopology, type Layout } from './layout.js';
+import { isBig, layoutTopology, type Layout } from './layout.js';
 import { CHAIN_STEPS, chainState, type Edge, type ServiceEventLite, type Topology, type VersionNode } from './model.js';
 
 export type Selection = { kind: 'node'; id: string } | { kind: 'edge'; id: string } | { kind: 'ingress' } | undefined;
@@ -64,20 +64,22 @@ export function TopologyView(props: { topology: Topology; events: readonly Servi
   const edgesById = new Map(t.edges.map((e) => [e.id, e]));
   const isSel = (kind: string, id?: string): boolean => selected?.kind === kind && (kind === 'ingress' || (selected as { id?: string }).id === id);
 
+  const big = isBig(t);
   const edgeEl = (pe: Layout['edges'][number]): VNode => {
     const e: Edge = edgesById.get(pe.edge.id) ?? pe.edge;
     const from = e.from === 'ingress' ? 'ingress' : e.from.slice(3);
     const to = e.to.slice(3);
     const sel = isSel('edge', e.id);
+    const showLabel = !big || sel;
     return html`<g class=${`edge${sel ? ' selected' : ''}`} data-edge=${e.id} data-from=${from} data-to=${to} role="button" tabindex="0"
         aria-pressed=${sel} aria-label=${`connection ${from} to ${to}: ${e.labels.join(', ')}`}
         onClick=${() => onSelect({ kind: 'edge', id: e.id })} onKeyDown=${keyActivate(() => onSelect({ kind: 'edge', id: e.id }))}>
       <path class="hit" d=${pathOf(pe.points)} />
       <path class="line" d=${pathOf(pe.points)} marker-end="url(#arrow)" />
-      <g class="edge-label" transform=${`translate(${pe.label.x},${pe.label.y})`}>
+      ${showLabel ? html`<g class="edge-label" transform=${`translate(${pe.label.x},${pe.label.y})`}>
         <rect width=${pe.label.width} height=${pe.label.height} rx="4" />
         ${e.labels.map((text, i) => html`<text x="6" y=${15 + i * 15} class=${text.startsWith('split') ? 'split' : text.startsWith('mTLS') ? 'mtls' : ''}>${text}</text>`)}
-      </g>
+      </g>` : null}
     </g>`;
   };
 
@@ -124,6 +126,7 @@ export function TopologyView(props: { topology: Topology; events: readonly Servi
     ${l.groups.map((g) => html`<g class="group" data-group=${g.name}><rect width=${g.width} height=${g.height} x=${g.x} y=${g.y} rx="10" /><text x=${g.x + 12} y=${g.y + 19}>${g.name}</text></g>`)}
     ${ing}
     ${l.nodes.map(nodeEl)}
-    ${l.edges.map(edgeEl)}
+    ${l.edges.filter((pe) => !isSel('edge', pe.edge.id)).map(edgeEl)}
+    ${l.edges.filter((pe) => isSel('edge', pe.edge.id)).map(edgeEl)}
   </svg>`;
 }

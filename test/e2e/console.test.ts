@@ -12,21 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parse } from 'yaml';
+import { bigDescriptor } from '../helpers/big-service.js';
 import { startWorld, type World } from './world.js';
 
 const CAFE = readFileSync(new URL('../../examples/iot-cafe/descriptor.yaml', import.meta.url), 'utf8');
 const CAFE_SPEC = (parse(CAFE) as { spec: { microservices: { name: string; runtime: string }[]; connections: Record<string, unknown>[] } }).spec;
 const SHOTS = process.env.MIXMESH_SCREENSHOTS ?? fileURLToPath(new URL('../../.mixmesh/console-screenshots/', import.meta.url));
 const WAIT = { timeout: 60_000 };
-
-/** a service of n microservices (every third on a VM), each calling the next two */
-export function bigDescriptor(n: number): string {
-  const ms = Array.from({ length: n }, (_, i) => i % 3 === 2
-    ? { name: `ms-${i}`, runtime: 'vm', ports: [{ name: 'http', port: 8080 }], vm: { vnfdId: '6a4b5a1e-0000-4000-8000-000000000001', flavourId: 'simple', ssh: { user: 'root', credentialsSecret: 'vm-ssh', hostKey: 'console' } } }
-    : { name: `ms-${i}`, runtime: 'container', ports: [{ name: 'http', port: 8080 }], container: { image: `ghcr.io/example/ms-${i}:1.0.0` } });
-  const connections = ms.flatMap((_, i) => [i + 1, i + 2].filter((j) => j < n).map((j) => ({ from: `ms-${i}`, to: `ms-${j}`, timeout: '2s', ...(j === i + 1 ? { retries: { attempts: 2, perTryTimeout: '500ms' } } : {}) })));
-  return JSON.stringify({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', metadata: { name: 'iot-cafe', namespace: 'cafe' }, spec: { microservices: ms, connections: [{ from: 'ingress', to: 'ms-0' }, ...connections], ingress: { host: 'big.example.com', routes: [{ pathPrefix: '/', to: 'ms-0' }] } } }, null, 1);
-}
 
 describe('e2e: the web console in Chromium', function () {
   this.timeout(240_000);
@@ -169,8 +161,8 @@ describe('e2e: the web console in Chromium', function () {
     const p = await page();
     await signIn(p, w.tokens.admin);
     await p.goto(`${w.stack.url}/ui/#/services/cafe/iot-cafe/plan`);
-    await p.getByLabel(/Descriptor/).fill(bigDescriptor(100));
-    await p.getByRole('button', { name: 'Plan' }).click();
+    await p.getByLabel(/Descriptor/).fill(bigDescriptor(100, 'iot-cafe', 'cafe'));
+    await p.getByRole('button', { name: 'Preview' }).click();
     const svg = p.locator('.plan svg.topology[data-render-ms]');
     await svg.waitFor();
     assert.equal(await svg.locator('g[data-node]').count(), 100);
