@@ -46,7 +46,7 @@ export async function main(args: string[]): Promise<void> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    await context.addInitScript((t) => { sessionStorage.setItem('mixmesh.token', t); }, token);
+    await context.addInitScript(`sessionStorage.setItem('mixmesh.token', ${JSON.stringify(token)});`);
     const page = await context.newPage();
     const measure = async (ns: string, name: string): Promise<{ best: number; all: number[]; nodes: number; edges: number }> => {
       const all: number[] = [];

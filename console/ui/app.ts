@@ -130,7 +130,7 @@ function Details(props: { topology: Topology; selected: Selection; objects: Rec[
   const { topology: t, selected, objects } = props;
   const headRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => { headRef.current?.focus(); }, [JSON.stringify(selected)]);
-  if (!selected) return html`<aside class="details empty-details" aria-label="details"><p class="muted">Select a microservice version or a connection (click, or Tab and Enter) to see its objects, VM and generated mesh config.</p></aside>`;
+  if (!selected) return null;
   const close = html`<button type="button" class="close" onClick=${props.onClose} aria-label="close details">×</button>`;
   if (selected.kind === 'ingress') {
     const mine = objects.filter((o) => (o.kind === 'Gateway' || o.kind === 'VirtualService') && String(o.name).endsWith('-ingress'));
@@ -368,9 +368,9 @@ function ServiceView(props: { namespace: string; name: string; tab: Tab; who: Wh
       </div>
     </div>
     <nav class="tabs" aria-label="service views">${TABS.map((t) => html`<a href=${`${base}/${t.id}`} aria-current=${props.tab === t.id ? 'page' : undefined} class=${props.tab === t.id ? 'active' : ''}>${t.label}</a>`)}</nav>
-    ${props.tab === 'topology' ? html`<div class="topology-layout">
+    ${props.tab === 'topology' ? html`<div class=${`topology-layout${selected ? ' with-details' : ''}`}>
         <div class="canvas" data-topology="1">
-          <div class="legend" aria-hidden="true"><span class="lg container">container</span><span class="lg vm">VM (Tacker)</span><span class="lg edge">declared connection</span><span>mTLS ${topology.mtls} · authorization: ${topology.authorization}</span></div>
+          <div class="legend" aria-hidden="true"><span class="lg container">container</span><span class="lg vm">VM (Tacker)</span><span class="lg edge">declared connection</span><span>mTLS ${topology.mtls} · authorization: ${topology.authorization}</span><span class="hint">select a version or a connection (click, or Tab and Enter) for its objects, VM and mesh config</span></div>
           <${TopologyView} topology=${topology} events=${ev} running=${running} selected=${selected} onSelect=${setSelected} label=${`topology of ${props.name}: ${topology.groups.length} microservices, ${topology.edges.length} connections`} />
         </div>
         <${Details} topology=${topology} selected=${selected} objects=${objects} onClose=${() => setSelected(undefined)} />

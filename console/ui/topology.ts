@@ -120,7 +120,7 @@ export function TopologyView(props: { topology: Topology; events: readonly Servi
     ${t.ingress.routes.map((r, i) => html`<text x="12" y=${40 + i * 15} class="route">${r.pathPrefix} → ${r.to}</text>`)}
   </g>` : null;
 
-  return html`<svg ref=${svgRef} class="topology" role="group" aria-label=${props.label} width=${l.width} height=${l.height} viewBox=${`0 0 ${l.width} ${l.height}`}
+  return html`<svg ref=${svgRef} class=${`topology${big ? '' : ' fit'}`} role="group" aria-label=${props.label} width=${l.width} height=${l.height} viewBox=${`0 0 ${l.width} ${l.height}`}
       data-nodes=${l.nodes.length} data-edges=${l.edges.length}>
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker></defs>
     ${l.groups.map((g) => html`<g class="group" data-group=${g.name}><rect width=${g.width} height=${g.height} x=${g.x} y=${g.y} rx="10" /><text x=${g.x + 12} y=${g.y + 19}>${g.name}</text></g>`)}
