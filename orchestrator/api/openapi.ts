@@ -69,6 +69,8 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/services/{namespace}/{name}/objects': { get: { summary: 'the live generated objects and WorkloadEntries, each with its YAML', security: bearer, parameters: nsName, responses: { 200: { description: '{items: [{apiVersion, kind, name, namespace, labels, status?, yaml}]}' }, 404: problem } } },
       '/ui/login': { post: { summary: "the console's one-time login code → {token}, once", requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { code: { type: 'string' } } } } } }, responses: { 200: { description: '{token}' }, 401: problem } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
+      '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
+      '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
       '/readyz': { get: { responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
       '/metrics': { get: { responses: { 200: { description: 'Prometheus text format' } } } },
     },
