@@ -104,7 +104,7 @@ describe('e2e: the web console in Chromium', function () {
     assert.match(text, /WorkloadEntry order-api-v1-0/);
     await p.screenshot({ path: join(SHOTS, 'node.png') });
 
-    await svg.locator('g[data-edge][data-from="kiosk-ui"][data-to="order-api"]').click();
+    await svg.locator('g[data-edge][data-from="kiosk-ui"][data-to="order-api"] .edge-label').click();
     await details.getByRole('heading', { name: 'kiosk-ui → order-api' }).waitFor();
     const yaml = await details.locator('pre').allInnerTexts();
     assert.ok(yaml.some((y) => /kind: VirtualService[\s\S]*weight: 90/.test(y)), 'the VirtualService with its split');
