@@ -3,10 +3,12 @@
  * Debian Chromium, for services of N microservices (every third on a VM, each calling the next
  * two), served by the real API over in-memory Kubernetes and Tacker fakes. Figure: the
  * `mixmesh:topology` performance measure (elk layout + SVG drawn), best of 3 page loads, beside
- * the floor of the same run: the 6-version IoT café. Needs `npm run build` (the bundle).
+ * the floor of the same run: the 6-version IoT café. Screenshots: .mixmesh/console-screenshots/bench-N.png.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { silentLogger } from '../common/logger.js';
@@ -62,12 +64,15 @@ export async function main(args: string[]): Promise<void> {
       }
       return { best: Math.min(...all), all, nodes, edges };
     };
+    const shots = fileURLToPath(new URL('../.mixmesh/console-screenshots/', import.meta.url));
+    mkdirSync(shots, { recursive: true });
     const floor = await measure('cafe', 'iot-cafe');
     const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
     process.stdout.write(`console topology render (elk layout + SVG, performance measure 'mixmesh:topology'), best of 3, load ${load}\n`);
     process.stdout.write(`  floor: IoT café, ${floor.nodes} versions, ${floor.edges} connections: ${floor.best.toFixed(0)} ms (${floor.all.map((x) => x.toFixed(0)).join(', ')})\n`);
     for (const n of sizes) {
       const r = await measure(`big-${n}`, `big-${n}`);
+      await page.screenshot({ path: join(shots, `bench-${n}.png`) });
       process.stdout.write(`  ${n} microservices, ${r.nodes} versions, ${r.edges} connections: ${r.best.toFixed(0)} ms (${r.all.map((x) => x.toFixed(0)).join(', ')}); ${(r.best / Math.max(floor.best, 1)).toFixed(1)}× the floor\n`);
     }
   } finally {

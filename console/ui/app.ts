@@ -370,7 +370,7 @@ function ServiceView(props: { namespace: string; name: string; tab: Tab; who: Wh
     <nav class="tabs" aria-label="service views">${TABS.map((t) => html`<a href=${`${base}/${t.id}`} aria-current=${props.tab === t.id ? 'page' : undefined} class=${props.tab === t.id ? 'active' : ''}>${t.label}</a>`)}</nav>
     ${props.tab === 'topology' ? html`<div class=${`topology-layout${selected ? ' with-details' : ''}`}>
         <div class="canvas" data-topology="1">
-          <div class="legend" aria-hidden="true"><span class="lg container">container</span><span class="lg vm">VM (Tacker)</span><span class="lg edge">declared connection</span><span>mTLS ${topology.mtls} · authorization: ${topology.authorization}</span><span class="hint">select a version or a connection (click, or Tab and Enter) for its objects, VM and mesh config</span></div>
+          <div class="legend" aria-hidden="true"><span class="lg container">container</span><span class="lg vm">VM (Tacker)</span><span class="lg edge">declared connection</span><span>mTLS ${topology.mtls} · authorization: ${topology.authorization}</span>${selected ? null : html`<span class="hint">select a version or a connection (click, or Tab and Enter) for its objects, VM and mesh config</span>`}</div>
           <${TopologyView} topology=${topology} events=${ev} running=${running} selected=${selected} onSelect=${setSelected} label=${`topology of ${props.name}: ${topology.groups.length} microservices, ${topology.edges.length} connections`} />
         </div>
         <${Details} topology=${topology} selected=${selected} objects=${objects} onClose=${() => setSelected(undefined)} />

@@ -121,8 +121,9 @@ export function TopologyView(props: { topology: Topology; events: readonly Servi
     ${t.ingress.routes.map((r, i) => html`<text x="12" y=${40 + i * 15} class="route">${r.pathPrefix} → ${r.to}</text>`)}
   </g>` : null;
 
+  // fitted to the width, but never below 80 % for a normal graph (the text stays readable; the canvas scrolls)
   const zoom = html`<button type="button" class="zoom" aria-pressed=${!fit} onClick=${() => setFit(!fit)}>${fit ? 'Actual size' : 'Fit to width'}</button>`;
-  return html`${l.width > 900 ? zoom : null}<svg ref=${svgRef} class=${`topology${fit ? ' fit' : ''}`} role="group" aria-label=${props.label} width=${l.width} height=${l.height} viewBox=${`0 0 ${l.width} ${l.height}`}
+  return html`${l.width > 900 ? zoom : null}<svg ref=${svgRef} class=${`topology${fit ? ' fit' : ''}`} style=${fit && !big ? { minWidth: `${Math.round(l.width * 0.8)}px` } : undefined} role="group" aria-label=${props.label} width=${l.width} height=${l.height} viewBox=${`0 0 ${l.width} ${l.height}`}
       data-nodes=${l.nodes.length} data-edges=${l.edges.length}>
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker></defs>
     ${l.groups.map((g) => html`<g class="group" data-group=${g.name}><rect width=${g.width} height=${g.height} x=${g.x} y=${g.y} rx="10" /><text x=${g.x + 12} y=${g.y + 19}>${g.name}</text></g>`)}
