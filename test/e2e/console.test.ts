@@ -124,6 +124,34 @@ describe('e2e: the web console in Chromium', function () {
     await p.context().close();
   });
 
+  it('a running deploy animates the new VM\'s chain (create, instantiate, SSH, inject, register) live', async () => {
+    const p = await page();
+    await signIn(p, w.tokens.admin);
+    await p.goto(`${w.stack.url}/ui/#/services/cafe/iot-cafe`);
+    const svg = p.locator('.canvas[data-topology] svg.topology');
+    await svg.waitFor();
+    // a slow instantiate keeps the chain on its second step long enough to be seen
+    await w.faults({ delay: { operation: 'INSTANTIATE', ms: 10_000 } });
+    try {
+      const doc = parse(CAFE) as { spec: { microservices: Record<string, unknown>[] } };
+      const vm = doc.spec.microservices.find((m) => m.name === 'inventory-db')!;
+      doc.spec.microservices.push({ ...vm, name: 'audit-log', ports: [{ name: 'http', port: 8080 }], readinessProbe: { tcpSocket: { port: 'http' } } });
+      const put = await w.api('PUT', '/v1/services/cafe/iot-cafe', { body: JSON.stringify(doc), type: 'application/json' });
+      assert.equal(put.status, 202, put.text);
+      const node = svg.locator('g[data-node="audit-log@v1"]');
+      await node.locator('.step.active').first().waitFor();
+      await p.screenshot({ path: join(SHOTS, 'deploying.png') });
+      assert.equal(await node.locator('.step.done').count() < 5, true);
+      const op = await w.waitOperation(String(put.json.operationId), 120_000);
+      assert.equal(op.state, 'Succeeded', JSON.stringify(op));
+      await node.locator('.step.done').nth(4).waitFor();
+      assert.equal(await node.locator('.step.active').count(), 0);
+    } finally {
+      await w.faults(null);
+      await p.context().close();
+    }
+  });
+
   it('an operator sees apply; a viewer can plan but sees no apply button', async () => {
     const admin = await page();
     await signIn(admin, w.tokens.admin);
