@@ -17,6 +17,7 @@ import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
 import { OperationLog, PROTECTED_NAMESPACES, ServiceManager } from './services.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
+import { LoginCodes } from '../console/index.js';
 
 export interface OrchestratorSettings extends ReconcilerOptions {
   tokens: readonly ApiToken[];
@@ -71,8 +72,10 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     onStop: async () => { await vnfWatch?.stop(); return controller.stop(); },
   });
 
+  // the web console's one-time login codes (`mixmesh demo` prints a link with one)
+  const loginCodes = new LoginCodes();
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, ...(deps.mounts ? { mounts: deps.mounts } : {}),
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, console: { loginCodes }, ...(deps.mounts ? { mounts: deps.mounts } : {}),
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
   });
 
@@ -84,7 +87,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   }
 
   return {
-    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch,
+    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch, loginCodes,
     /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
