@@ -184,7 +184,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     const we = res.items.find((i) => i.kind === 'WorkloadEntry');
     assert.equal(we?.action, 'skipped');
     assert.equal(we?.reason, 'MADE_BY_ORCHESTRATOR');
-    assert.deepEqual(res.data.map((x) => x.action), ['written']);
+    assert.deepEqual(res.data.map((x) => x.action), ['written'], JSON.stringify(res.data));
     await until('the service Ready again', async () => {
       const s = await w.api('GET', '/v1/services/shop/shop');
       return (s.json.status as { phase?: string } | undefined)?.phase === 'Ready';

@@ -51,8 +51,25 @@ export class SshNodeAccess implements NodeAccess {
 
   constructor(private readonly log: Logger = silentLogger, private readonly connectBudgetMs = 15_000) {}
 
-  private shell(t: NodeTarget): Promise<RemoteShell> {
-    const key = `${t.user}@${t.host}:${t.port ?? 22}`;
+  private keyOf(t: NodeTarget): string {
+    return `${t.user}@${t.host}:${t.port ?? 22} ${[...t.hostKeys].sort().join(',')}`;
+  }
+
+  /** A cached connection, checked: a VM replaced at the same address leaves a closed one behind. */
+  private async shell(t: NodeTarget): Promise<RemoteShell> {
+    const s = await this.connect(t);
+    try {
+      await s.exec('true', { step: 'connection check' });
+      return s;
+    } catch {
+      this.shells.delete(this.keyOf(t));
+      await s.close().catch(() => undefined);
+      return this.connect(t);
+    }
+  }
+
+  private connect(t: NodeTarget): Promise<RemoteShell> {
+    const key = this.keyOf(t);
     let s = this.shells.get(key);
     if (!s) {
       s = connectSsh({ host: t.host, port: t.port ?? 22, username: t.user, privateKey: t.privateKey, hostKey: { expected: t.hostKeys }, connectBudgetMs: this.connectBudgetMs, log: this.log });
