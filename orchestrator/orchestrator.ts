@@ -7,7 +7,7 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp } from './api/app.js';
+import { createApp, type ApiDeps } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { LeaderElector } from './controller/lease.js';
 import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
@@ -37,6 +37,10 @@ export interface OrchestratorDeps {
   metrics?: OrchestratorMetrics;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** more API routes (backup's), mounted with the same auth and errors */
+  extraRoutes?: ApiDeps['extraRoutes'];
+  /** more CRDs applied (and waited for) at start: backup.mixmesh.io */
+  extraCrds?: () => KubeObject[];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -65,6 +69,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const app = createApp({
     tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
+    ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
 
   async function ensureSystemNamespace(): Promise<void> {
@@ -80,6 +85,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
       if (crd) await applyCrdAndWait(deps.kube, crd);
+      for (const extra of deps.extraCrds?.() ?? []) await applyCrdAndWait(deps.kube, extra);
       await ensureSystemNamespace();
       if (deps.tacker) {
         const tacker = deps.tacker;
