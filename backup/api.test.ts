@@ -6,7 +6,22 @@
  */
 import { strict as assert } from 'node:assert';
 import type { KubeObject } from '../clients/kube/index.js';
+import { PassThrough } from 'node:stream';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackupCreate, runBackupDescribe, runBackupDownload, runRestoreCreate } from '../cli/backup.js';
 import { startWorld, type World } from '../test/e2e/world.js';
+
+function capture() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (c: Buffer) => { o += c.toString(); });
+  err.on('data', (c: Buffer) => { e += c.toString(); });
+  return { io: { out, err, pollMs: 100 }, text: () => ({ out: o, err: e }) };
+}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -100,6 +115,29 @@ describe('backup API (/v1/backups, /v1/restores, /v1/schedules)', function () {
     assert.deepEqual(items.filter((i) => i.reason === 'RESUMED').map((i) => i.kind).sort(), ['ConfigMap', 'Namespace']);
     assert.equal((rs.status as { resumed?: number }).resumed, 1);
     assert.equal((await w.stack.kube.list('v1', 'Pod', { namespace: 'app3' })).items.length, 1);
+  });
+
+  it('the CLI: backup create --wait, describe, download, restore --plan (exit 1 on problems)', async () => {
+    const flags = { server: w.stack.url, token: w.tokens.admin };
+    const c = capture();
+    assert.equal(await runBackupCreate('cli-1', { ...flags, node: 'node-a', wait: true }, c.io), 0, c.text().err);
+    assert.match(c.text().err, /backup cli-1: Completed/);
+    const d = capture();
+    assert.equal(await runBackupDescribe('cli-1', flags, d.io), 0);
+    assert.match(d.text().out, /Pod app\/api\tcaptured/);
+    const dir = mkdtempSync(join(tmpdir(), 'mixmesh-dl-'));
+    try {
+      assert.equal(await runBackupDownload('cli-1', dir, flags, capture().io), 0);
+      assert.match(readFileSync(join(dir, 'results.json'), 'utf8'), /"Pod"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const p = capture();
+    assert.equal(await runRestoreCreate('cli-plan', { ...flags, from: 'cli-1', namespaceMap: ['app:app9'] , plan: true }, p.io), 0, p.text().out + p.text().err);
+    assert.match(p.text().out, /create\tPod app9\/api/);
+    const bad = capture();
+    assert.equal(await runRestoreCreate('cli-plan2', { ...flags, from: 'cli-1', vnfPackageMap: [], storageClassMap: [], plan: true, store: 'file:///nonexistent-store-dir' }, bad.io), 1);
+    assert.match(bad.text().err, /BACKUP_NOT_FOUND/);
   });
 
   it('a schedule runs twice, keeps `keep`, and garbage-collects the expired backup from the store', async () => {

@@ -318,6 +318,14 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
 
   function routes(app: Express, h: RouteHelpers): void {
     const p = (req: Request, key: string) => String(req.params[key]);
+    // a store given as a URL other than the configured one reaches files or buckets with the
+    // orchestrator's own rights: admins only (others use the default or a BackupStore by name)
+    const storeFor = async (res: Response, given: unknown): Promise<ObjectStore> => {
+      if (typeof given === 'string' && given && /^(file|s3):\/\//.test(given) && given !== deps.config.store && (res.locals.caller as { role?: string } | undefined)?.role !== 'admin') {
+        throw new MixmeshError('FORBIDDEN', 'a store URL other than the configured one needs the admin role; use a BackupStore name');
+      }
+      return storeOf(given);
+    };
     const created = async (kind: string, name: string, spec: Record<string, unknown>, res: Response) => {
       checkBackupName(name, kind.toLowerCase());
       if (await get(kind, name)) throw new MixmeshError('ALREADY_EXISTS', `${kind} ${name} exists`);
@@ -330,11 +338,11 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       const body = h.jsonBody(req);
       const name = String(body.name ?? '');
       const selection = selectionOf(body);
-      await storeOf(body.store);
+      await storeFor(res, body.store);
       await created('Backup', name, { selection, ...(body.store ? { store: String(body.store) } : {}), encrypt: body.encrypt !== false, state: body.state !== false }, res);
     });
     app.get('/v1/backups', h.need('viewer'), async (req, res) => {
-      const store = await storeOf(req.query.store);
+      const store = await storeFor(res, req.query.store);
       const inStore = await listBackups(store);
       const resources = new Map((await list('Backup')).map((b) => [b.metadata.name, b]));
       const names = new Set([...inStore.map((b) => b.name), ...resources.keys()]);
@@ -351,14 +359,14 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
         res.json({ name, phase: r.status?.phase ?? 'New', status: r.status ?? {}, spec: r.spec });
         return;
       }
-      const reader = await BackupReader.open(await storeOf(req.query.store ?? r?.spec.store), name, await deps.keys(), { needData: false });
+      const reader = await BackupReader.open(await (req.query.store ? storeFor(res, req.query.store) : storeOf(r?.spec.store)), name, await deps.keys(), { needData: false });
       res.json({ name, phase: reader.manifest.phase, manifest: reader.manifest });
     });
     app.delete('/v1/backups/:name', h.need('deployer'), async (req, res) => {
       const name = p(req, 'name');
       const r = await get('Backup', name);
       running.get(`Backup/${name}`)?.abort();
-      const store = await storeOf(req.query.store ?? r?.spec.store);
+      const store = await (req.query.store ? storeFor(res, req.query.store) : storeOf(r?.spec.store));
       const removed = await deleteBackup(store, name);
       if (r) await deps.kube.delete(ref('Backup', name));
       res.status(200).json({ name, deleted: true, objects: removed });
@@ -367,7 +375,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       // download: the verified, decrypted content of one object of the archive
       const name = p(req, 'name');
       const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-      const reader = await BackupReader.open(await storeOf(req.query.store), name, await deps.keys());
+      const reader = await BackupReader.open(await storeFor(res, req.query.store), name, await deps.keys());
       const stream = await reader.open(path);
       res.type('application/octet-stream');
       stream.on('error', (e) => res.destroy(e));
@@ -384,12 +392,12 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       if (!['skip', 'update', 'recreate'].includes(conflict)) throw new MixmeshError('BAD_REQUEST', `conflict "${String(conflict)}": use skip, update or recreate`, { errors: [{ pointer: '/conflict', message: 'skip, update or recreate' }] });
       const mappings = (body.mappings ?? {}) as Record<string, Record<string, string>>;
       if (body.plan === true) {
-        const store = await storeOf(body.store);
+        const store = await storeFor(res, body.store);
         const result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), log }, { name, backup, mappings, conflict, plan: true });
         res.status(200).json(result);
         return;
       }
-      await storeOf(body.store);
+      await storeFor(res, body.store);
       await created('Restore', name, { backup, ...(body.store ? { store: String(body.store) } : {}), mappings, conflict, ...(body.data === false ? { data: false } : {}) }, res);
     });
     app.get('/v1/restores', h.need('viewer'), async (_req, res) => {
@@ -419,6 +427,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       parseCron(cronText, typeof body.timezone === 'string' ? body.timezone : undefined);
       if (body.ttl !== undefined) parseDuration(String(body.ttl), '/ttl');
       if (body.keep !== undefined && (!Number.isInteger(body.keep) || Number(body.keep) < 1)) throw new MixmeshError('BAD_REQUEST', 'keep: a whole number ≥ 1', { errors: [{ pointer: '/keep', message: 'a whole number ≥ 1' }] });
+      await storeFor(res, body.store);
       if (await get('BackupSchedule', name)) throw new MixmeshError('ALREADY_EXISTS', `schedule ${name} exists`);
       await deps.kube.create({ apiVersion: API_VERSION, kind: 'BackupSchedule', metadata: { name, namespace: ns }, spec: { cron: cronText, ...(body.timezone ? { timezone: String(body.timezone) } : {}), selection: selectionOf(body), ...(body.store ? { store: String(body.store) } : {}), ...(body.keep !== undefined ? { keep: Number(body.keep) } : {}), ...(body.ttl !== undefined ? { ttl: String(body.ttl) } : {}) } } as KubeObject);
       res.status(201).json({ name });

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
 import { registerClientCommands } from './client/index.js';
+import { registerBackupCommands } from './backup.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
@@ -88,6 +89,7 @@ program
   });
 
 registerClientCommands(program);
+registerBackupCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {
