@@ -16,7 +16,7 @@ import type { NodeAccess } from './nodes.js';
 import type { BackupKube, NodeResolver } from './ports.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
-import { RESTORE_LABEL, compareForRestore, skipReason, transform, type Mappings } from './transform.js';
+import { RESTORE_LABEL, compareForRestore, restoreRank, skipReason, transform, type Mappings } from './transform.js';
 import type { DataEntry, ManifestItem } from './types.js';
 
 export type ConflictPolicy = 'skip' | 'update' | 'recreate';
@@ -239,12 +239,30 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
     }
   };
   try {
+    // one kind at a time in the restore order; inside a kind up to 8 objects at once
+    const groups: Loaded[][] = [];
     for (const l of loaded) {
+      const g = groups[groups.length - 1];
+      if (g && restoreRank(g[0]!.target.kind).join('/') === restoreRank(l.target.kind).join('/')) g.push(l);
+      else groups.push([l]);
+    }
+    for (const g of groups) {
       if (options.signal?.aborted) throw cancelled(req.name);
-      if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(l.target.kind)) await writeNodeData();
-      result.items.push(await restoreOne(deps, req, l, conflict));
-      done++;
-      if (done % 100 === 0) progress('Resources', done, loaded.length);
+      if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(g[0]!.target.kind)) await writeNodeData();
+      const out: RestoreItemResult[] = new Array<RestoreItemResult>(g.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < g.length) {
+          if (options.signal?.aborted) return;
+          const i = next++;
+          out[i] = await restoreOne(deps, req, g[i]!, conflict);
+          done++;
+          if (done % 100 === 0) progress('Resources', done, loaded.length);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(8, g.length) }, worker));
+      result.items.push(...out.filter((x) => x !== undefined));
+      if (options.signal?.aborted) throw cancelled(req.name);
     }
     if (!dataWritten) await writeNodeData();
     // emptyDir volumes live under the new pod's uid: written once the pod exists
