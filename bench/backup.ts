@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { KubeClient, loadKubeConfig, type KubeObject } from '../clients/kube/index.js';
 import { startKubeEmulator } from '../sandbox/kube/index.js';
@@ -66,6 +66,8 @@ export async function main(args: string[]): Promise<void> {
   const emu = await startKubeEmulator({ dir: join(dir, 'kube'), readyDelayMs: 100 });
   const swift = useSwift ? await startSwift({ dir: join(dir, 'swift') }) : undefined;
   const nodes = new SshNodeAccess();
+  // the sandbox VM's processes are unref'd: keep this process alive while we wait on them
+  const keepAlive = setInterval(() => undefined, 1000);
   try {
     const vm = await provider.create({ serverId: 'bench-node', name: 'bench-node' });
     // the data: half incompressible, half text, in two levels of directories
@@ -109,6 +111,7 @@ export async function main(args: string[]): Promise<void> {
       let swiftFloorS: number | undefined;
       if (label === 'Swift' && swift) {
         const s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: swift.s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
+        await s3.send(new CreateBucketCommand({ Bucket: 'bench' })).catch(() => undefined);
         [, swiftFloorS] = await timed(async () => {
           const { stream, done } = await nodes.readDir(target, '/data/bench');
           await Promise.all([new Upload({ client: s3, params: { Bucket: 'bench', Key: 'floor.tar.gz', Body: stream }, partSize: 8 * MiB, queueSize: 2 }).done(), done]);
@@ -127,8 +130,8 @@ export async function main(args: string[]): Promise<void> {
     const created = res.items.filter((i) => i.action === 'created').length;
     const same = pods.map((p) => transform(p, { namespaces: { bench: 'kubectl' } }, 'kubectl', 'none', () => false));
     await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubectl' } });
-    writeFileSync(join(dir, 'objects.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: same }));
-    const [, kubectlS] = await timed(() => run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), '--cache-dir', join(dir, 'kcache'), 'apply', '--server-side', '-f', join(dir, 'objects.json')], { maxBuffer: 64 * MiB }));
+    writeFileSync(join(dir, 'objects.yaml'), same.map((o) => JSON.stringify(o)).join('\n'));
+    const [, kubectlS] = await timed(() => run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), '--cache-dir', join(dir, 'kcache'), 'apply', '--server-side', '-f', join(dir, 'objects.yaml')], { maxBuffer: 64 * MiB }));
     out.push(`restore of ${created} objects (verify + create): ${restoreS.toFixed(2)} s vs kubectl apply --server-side of the same objects ${kubectlS.toFixed(2)} s: ${(restoreS / kubectlS).toFixed(2)}×`);
     for (const [, s] of targets) s.close();
     kube.close();
@@ -138,6 +141,7 @@ export async function main(args: string[]): Promise<void> {
     await swift?.stop();
     await emu.stop();
     await provider.removeAll();
+    clearInterval(keepAlive);
     rmSync(dir, { recursive: true, force: true });
   }
 }
