@@ -178,13 +178,14 @@ describe('e2e: backup and restore on the sandbox', function () {
     const plan = await restoreBackup(deps(), { name: 'r1-plan', backup: 'shop-1', plan: true });
     assert.deepEqual(plan.problems, []);
     assert.ok(plan.items.some((i) => i.kind === 'MeshService' && i.action === 'create'));
-    const res = await restoreBackup(deps(), { name: 'r1', backup: 'shop-1', vmWaitMs: 120_000 });
+    // the orchestrator's before-injection hook takes the VM data: written before the new VM's sidecar starts
+    const res = await restoreBackup(deps(), { name: 'r1', backup: 'shop-1', vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
     assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
     assert.deepEqual(res.items.filter((i) => i.action === 'failed'), []);
     const we = res.items.find((i) => i.kind === 'WorkloadEntry');
     assert.equal(we?.action, 'skipped');
     assert.equal(we?.reason, 'MADE_BY_ORCHESTRATOR');
-    assert.deepEqual(res.data.map((x) => x.action), ['written'], JSON.stringify(res.data));
+    assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
     await until('the service Ready again', async () => {
       const s = await w.api('GET', '/v1/services/shop/shop');
       return (s.json.status as { phase?: string } | undefined)?.phase === 'Ready';

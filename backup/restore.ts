@@ -12,7 +12,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { MeshService } from '../descriptor/types.js';
 import { BackupReader, backupPrefix } from './archive.js';
 import type { StoreKeys } from './crypto.js';
-import type { NodeAccess } from './nodes.js';
+import type { NodeAccess, NodeTarget } from './nodes.js';
 import type { BackupKube, NodeResolver } from './ports.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
@@ -89,6 +89,26 @@ export interface RestoreRunOptions {
   dataDone?: ReadonlySet<string>;
   /** called after each data item is written (to record it for a resume) */
   onDataDone?: (key: string) => void;
+  /**
+   * The orchestrator's before-injection hook (backup's service provides it): a VM's data dirs are
+   * handed over and written onto the new VM before its sidecar starts. Without it they are written
+   * once the VM has an address.
+   */
+  vmHandoff?: VmHandoff;
+}
+
+export interface VmMatch {
+  namespace: string;
+  service: string;
+  microservice: string;
+  version: string;
+  index: number;
+}
+
+export interface VmHandoff {
+  /** resolves once `write` ran on the new VM (before injection), rejects with its error */
+  register(match: VmMatch, write: (vm: VmTarget) => Promise<void>): Promise<void>;
+  cancel(match: VmMatch): void;
 }
 
 interface Loaded {
@@ -246,8 +266,11 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
       if (g && restoreRank(g[0]!.target.kind).join('/') === restoreRank(l.target.kind).join('/')) g.push(l);
       else groups.push([l]);
     }
+    const vmEntries = req.data === false ? [] : dataEntries.filter((x) => x.type === 'vmDataDir');
+    let awaitHandoff: (() => Promise<void>) | undefined;
     for (const g of groups) {
       if (options.signal?.aborted) throw cancelled(req.name);
+      if (g[0]!.target.kind === 'MeshService' && options.vmHandoff && vmEntries.length && !awaitHandoff) awaitHandoff = handoffVmData(deps, req, reader, vmEntries, result, options);
       if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(g[0]!.target.kind)) await writeNodeData();
       const out: RestoreItemResult[] = new Array<RestoreItemResult>(g.length);
       let next = 0;
@@ -280,7 +303,8 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
         await writeData(deps, reader, { ...d, path }, node, () => deps.resolver.node(node), result, options, log);
       }
       // VM data dirs: onto the VMs the orchestrator creates for the restored MeshService
-      await writeVmData(deps, req, reader, dataEntries.filter((x) => x.type === 'vmDataDir'), result, options, log);
+      if (awaitHandoff) await awaitHandoff();
+      else await writeVmData(deps, req, reader, vmEntries, result, options, log);
     }
   } catch (e) {
     result.phase = 'Failed';
@@ -355,11 +379,73 @@ async function writeData(deps: RestoreDeps, reader: BackupReader, d: DataEntry, 
 
 type StatusInstance = { index: number; vnfInstanceName: string; vnfInstanceId?: string; serverId?: string; address?: string; hostKey?: string; sidecar?: string };
 
+/** Write one data dir onto a target and verify it file by file; throws on any failure. */
+async function writeAndVerify(deps: RestoreDeps, reader: BackupReader, d: DataEntry, target: NodeTarget): Promise<void> {
+  await deps.nodes.writeDir(target, d.path, await reader.open(d.object!));
+  if (d.fileHashes) {
+    const now = new Map((await deps.nodes.hashDir(target, d.path)).map((h) => [h.path, h.sha256]));
+    const bad = d.fileHashes.filter((h) => now.get(h.path) !== h.sha256);
+    if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`);
+  }
+}
+
+/**
+ * Hand every VM data dir to the orchestrator's before-injection hook. Called before the MeshService
+ * is created, so no new VM can be injected before its data is registered; returns the wait.
+ */
+function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], result: RestoreResult, options: RestoreRunOptions): () => Promise<void> {
+  const handoff = options.vmHandoff!;
+  const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
+  const pending = entries.map((d) => {
+    const s = d.service!;
+    const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
+    const key = `${d.owner}/${d.name}`;
+    const match: VmMatch = { namespace: ns, service: s.name, microservice: s.microservice, version: s.version, index: s.index };
+    if (options.dataDone?.has(key)) return { d, match, done: true as const };
+    const written = handoff.register(match, async (vm) => {
+      await writeAndVerify(deps, reader, d, await deps.resolver.vm(vm));
+      options.onDataDone?.(key);
+      for (const argv of vm.microservice.backup?.restoreHooks?.post ?? []) await deps.nodes.exec(await deps.resolver.vm(vm), argv, { step: 'restore post hook' }).catch((e: unknown) => result.warnings.push(`VM ${vm.vnfInstanceName}: restore post hook failed: ${e instanceof Error ? e.message : String(e)}`));
+    });
+    written.catch(() => undefined);
+    return { d, match, written, done: false as const };
+  });
+  return async () => {
+    for (const p of pending) {
+      const { d, match } = p;
+      if (p.done) {
+        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'RESUMED', message: 'written by an earlier run of this restore' });
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MixmeshError('K8S_WAIT_TIMEOUT', `no new VM for ${match.namespace}/${match.service} ${match.microservice}/${match.version}#${match.index} in time`)), Math.max(0, deadline - Date.now())); });
+      const aborted = new Promise<never>((_, reject) => options.signal?.addEventListener('abort', () => reject(cancelled(req.name)), { once: true }));
+      aborted.catch(() => undefined);
+      try {
+        await Promise.race([p.written, timeout, aborted]);
+        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'BEFORE_SIDECAR', message: 'written onto the new VM before its sidecar started' });
+      } catch (e) {
+        handoff.cancel(match);
+        if (isMixmeshError(e) && e.code === 'BACKUP_CANCELLED') throw e;
+        const unreachable = isMixmeshError(e) && ['SSH_CONNECT_FAILED', 'SSH_AUTH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN'].includes(e.code);
+        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'failed', reason: unreachable ? 'NODE_UNREACHABLE' : isMixmeshError(e) && e.code === 'K8S_WAIT_TIMEOUT' ? 'VM_NOT_READY' : isMixmeshError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
+}
+
 async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], result: RestoreResult, options: RestoreRunOptions, log: Logger): Promise<void> {
   const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
   for (const d of entries) {
     const s = d.service!;
     const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
+    const key = `${d.owner}/${d.name}`;
+    if (options.dataDone?.has(key)) {
+      result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'RESUMED', message: 'written by an earlier run of this restore' });
+      continue;
+    }
     let inst: StatusInstance | undefined;
     let svc: (MeshService & KubeObject) | undefined;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {

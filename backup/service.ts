@@ -18,7 +18,9 @@ import { runBackup, type Progress } from './capture.js';
 import type { StoreKeys } from './crypto.js';
 import type { NodeAccess } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
-import { restoreBackup, type ConflictPolicy, type RestoreResult } from './restore.js';
+import { restoreBackup, type ConflictPolicy, type RestoreResult, type VmHandoff, type VmMatch } from './restore.js';
+import type { VmTarget } from './select.js';
+import type { MeshService, Microservice } from '../descriptor/types.js';
 import { openStore, type ObjectStore, type S3StoreOptions } from './stores.js';
 import type { Manifest, Selection } from './types.js';
 
@@ -122,8 +124,23 @@ function selectionOf(body: Record<string, unknown>): Selection {
   return sel;
 }
 
+/** What the orchestrator's before-injection hook passes (a fresh VM, sidecar not started). */
+export interface NewVm {
+  service: MeshService;
+  microservice: Microservice;
+  index: number;
+  vnfInstanceName: string;
+  vnfInstanceId: string;
+  serverId: string;
+  address: string;
+}
+
 export interface BackupService {
   routes(app: Express, h: RouteHelpers): void;
+  /** restored VM data dirs go onto a new VM here, before its sidecar starts */
+  beforeInject(vm: NewVm): Promise<void>;
+  /** the handoff restores use (also for restoreBackup called as a library in this process) */
+  vmHandoff: VmHandoff;
   crds(): KubeObject[];
   /** start the runner; it acts only while isLeader() */
   start(isLeader: () => boolean): void;
@@ -144,6 +161,30 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     items: new Counter({ name: 'mixmesh_backup_items_total', help: 'Items backed up or restored by result', labelNames: ['kind', 'result'], registers: reg }),
   };
   const running = new Map<string, AbortController>();
+  const handoffs = new Map<string, { write: (vm: VmTarget) => Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
+  const matchKey = (m: VmMatch) => `${m.namespace}/${m.service}/${m.microservice}/${m.version}/${m.index}`;
+  const vmHandoff: VmHandoff = {
+    register(match, write) {
+      return new Promise<void>((resolve, reject) => handoffs.set(matchKey(match), { write, resolve, reject }));
+    },
+    cancel(match) {
+      handoffs.delete(matchKey(match));
+    },
+  };
+  async function beforeInject(vm: NewVm): Promise<void> {
+    const key = matchKey({ namespace: vm.service.metadata.namespace ?? 'default', service: vm.service.metadata.name, microservice: vm.microservice.name, version: vm.microservice.version ?? 'v1', index: vm.index });
+    const h = handoffs.get(key);
+    if (!h) return;
+    handoffs.delete(key);
+    const target: VmTarget = { namespace: vm.service.metadata.namespace ?? 'default', service: vm.service.metadata.name, microservice: vm.microservice, index: vm.index, vnfInstanceName: vm.vnfInstanceName, vnfInstanceId: vm.vnfInstanceId, serverId: vm.serverId, address: vm.address };
+    try {
+      await h.write(target);
+      h.resolve();
+      log.info({ vm: vm.vnfInstanceName }, 'restored data written before the sidecar');
+    } catch (e) {
+      h.reject(e);
+    }
+  }
   const stores = new Map<string, ObjectStore>();
   let timer: NodeJS.Timeout | undefined;
   let leader: () => boolean = () => false;
@@ -225,7 +266,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       const store = await storeOf(spec.store);
       result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), log },
         { name, backup: spec.backup, ...(spec.mappings ? { mappings: spec.mappings } : {}), conflict: spec.conflict ?? 'skip', ...(spec.data === false ? { data: false } : {}) },
-        { signal: ac.signal, dataDone, onDataDone: (k) => { dataDone.add(k); void setStatus('Restore', name, { dataDone: [...dataDone] }); } });
+        { signal: ac.signal, dataDone, vmHandoff, onDataDone: (k) => { dataDone.add(k); void setStatus('Restore', name, { dataDone: [...dataDone] }); } });
     } catch (e) {
       const code = isMixmeshError(e) ? e.code : 'INTERNAL';
       result = { name, backup: spec.backup, plan: false, phase: 'Failed', problems: isMixmeshError(e) ? (e.errors ?? []) : [], warnings: [], firstCause: { code, message: e instanceof Error ? e.message : String(e) }, items: [], data: [], startedAt: new Date(started).toISOString(), completedAt: new Date().toISOString() };
@@ -444,6 +485,8 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
 
   return {
     routes,
+    beforeInject,
+    vmHandoff,
     crds: backupCrds,
     start(isLeader) {
       leader = isLeader;

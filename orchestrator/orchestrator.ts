@@ -10,7 +10,7 @@ import type { ApiToken } from './config.js';
 import { createApp, type ApiDeps } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { LeaderElector } from './controller/lease.js';
-import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
+import { Reconciler, type ReconcilerDeps, type ReconcilerOptions } from './controller/reconciler.js';
 import { ensureSubscription } from './controller/subscription.js';
 import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
@@ -41,6 +41,8 @@ export interface OrchestratorDeps {
   extraRoutes?: ApiDeps['extraRoutes'];
   /** more CRDs applied (and waited for) at start: backup.mixmesh.io */
   extraCrds?: () => KubeObject[];
+  /** before a fresh VM injection (backup writes restored data dirs) */
+  beforeInject?: ReconcilerDeps['beforeInject'];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -57,6 +59,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },
     ...(deps.onCreateSent ? { onCreateSent: deps.onCreateSent } : {}),
     ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
+    ...(deps.beforeInject ? { beforeInject: deps.beforeInject } : {}),
   });
   const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
   let started = false;

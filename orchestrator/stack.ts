@@ -21,7 +21,7 @@ import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 import { readFileSync } from 'node:fs';
-import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type StoreKeys } from '../backup/index.js';
+import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type BackupService, type StoreKeys } from '../backup/index.js';
 import { parseConsoleHostKeys } from '../clients/ssh/index.js';
 
 export interface StackOptions {
@@ -40,6 +40,8 @@ export interface Stack {
   injectorToken: string | undefined;
   kube: KubeClient;
   openstack: OpenStackClient | undefined;
+  /** backup's service (routes, runner, the before-injection handoff of restored VM data) */
+  backup: BackupService;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
       extraRoutes: (app, helpers) => backup.routes(app, helpers),
       extraCrds: () => backup.crds(),
+      beforeInject: (vm) => backup.beforeInject(vm),
     });
     const server = createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
@@ -158,7 +161,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     backup.start(() => orchestrator.isLeader);
     stops.push(() => backup.stop());
     log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
-    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
+    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, backup, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
