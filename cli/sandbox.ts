@@ -28,6 +28,7 @@ export function usageText(dir: string, kubeUrl: string, keystone: string, authUr
     `  export OS_CLOUD=sandbox OS_CLIENT_CONFIG_FILE=${q('clouds.yaml')}     # or: . ${q('openrc')}`,
     '  openstack --os-tacker-api-version 2 vnflcm list',
     `  ssh -i ${q('ssh/id_ed25519')} -o UserKnownHostsFile=${q('known_hosts')} root@127.0.10.1`,
+    `  curl -H "Authorization: Bearer $(cat ${q('admin-token')})" "$(cat ${q('admin-url')})/faults"     # fault injection`,
     '',
     'Ctrl-C (SIGINT) or SIGTERM stops it and removes every VM.',
     '',

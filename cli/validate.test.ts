@@ -82,6 +82,21 @@ describe('cli: mixmesh validate', function () {
     );
   });
 
+  it('a 4 MB nested file is refused while reading (depth and node count), exit 1, as the API refuses it', async () => {
+    const size = 4 * 1024 * 1024 - 16;
+    writeFileSync(join(dir, 'deep.json'), '['.repeat(size));
+    writeFileSync(join(dir, 'deep.yaml'), '- '.repeat(size / 2));
+    writeFileSync(join(dir, 'wide.yaml'), `a: [${'1,'.repeat(size / 2 - 8)}1]`);
+    const r = await mixmesh(['validate', join(dir, 'deep.json'), join(dir, 'deep.yaml'), join(dir, 'wide.yaml')]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, [
+      `${join(dir, 'deep.json')}:: not YAML or JSON: nested deeper than 64 levels at line 1, column 65`,
+      `${join(dir, 'deep.yaml')}:: not YAML or JSON: nested deeper than 64 levels at line 1, column 129`,
+      `${join(dir, 'wide.yaml')}:: not YAML or JSON: more than 500000 nodes at line 1, column 999999`,
+      '',
+    ].join('\n'));
+  });
+
   it('an unreadable file exits 2, and the other files are still checked', async () => {
     const r = await mixmesh(['validate', join(dir, 'missing.yaml'), 'examples/minimal/descriptor.yaml']);
     assert.equal(r.code, 2);

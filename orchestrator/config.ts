@@ -19,6 +19,8 @@ export interface ApiToken {
   role: Role;
   /** hex SHA-256 of the bearer token; the token itself is never kept */
   sha256: string;
+  /** the namespaces the token may see and change; absent: all */
+  namespaces?: readonly string[];
 }
 
 export type KubeSource = { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster'; host: string; port: string; tokenFile: string; caFile: string };
@@ -113,7 +115,7 @@ function readYamlFile(path: string, what: string): unknown {
   }
 }
 
-/** Parse and check a tokens file: YAML `[{name, role, sha256}]`. */
+/** Parse and check a tokens file: YAML `[{name, role, sha256, namespaces?}]`. */
 export function parseTokens(value: unknown, where: string): ApiToken[] {
   const problems: ProblemItem[] = [];
   if (!Array.isArray(value)) throw new MixmeshError('CONFIG_INVALID', `${where}: must be a YAML list of {name, role, sha256}`);
@@ -123,9 +125,12 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
     if (typeof o.name !== 'string' || o.name === '') problems.push({ pointer: `/${i}/name`, message: 'must be a non-empty string' });
     if (!ROLES.includes(o.role as Role)) problems.push({ pointer: `/${i}/role`, message: `"${String(o.role)}" is not a role (allowed: ${ROLES.join(', ')})` });
     if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(o.sha256)) problems.push({ pointer: `/${i}/sha256`, message: 'must be the 64 hex digits of the token\'s SHA-256' });
-    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256'].includes(k));
-    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256)` });
-    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase() });
+    if (o.namespaces !== undefined && (!Array.isArray(o.namespaces) || o.namespaces.length === 0 || !o.namespaces.every((n) => typeof n === 'string' && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)))) {
+      problems.push({ pointer: `/${i}/namespaces`, message: 'must be a non-empty list of namespace names (DNS-1123 labels); leave it out for all namespaces' });
+    }
+    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'namespaces'].includes(k));
+    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, namespaces)` });
+    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(o.namespaces ? { namespaces: [...(o.namespaces as string[])] } : {}) });
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;

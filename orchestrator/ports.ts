@@ -141,7 +141,7 @@ export type ParseResult = { ok: true; value: MeshService } | { ok: false; proble
 /** descriptor/ + mesh-config/ + the Tacker planner, gathered so the controller sees one seam */
 export interface Generators {
   /** parse a descriptor's text safely (duplicate keys, alias expansion, size limits) */
-  parse(text: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+  parse(text: string | Uint8Array): { ok: true; value: unknown } | { ok: false; problems: Problem[] };
   /** validate a parsed object (the MeshService resource's content); defaults applied */
   validate(input: unknown): ParseResult;
   /** every generated Kubernetes/Istio object */

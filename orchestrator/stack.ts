@@ -17,6 +17,7 @@ import type { MeshValues } from '../mesh-config/values.js';
 import type { OrchestratorConfig } from './config.js';
 import { createGenerators } from './generators.js';
 import { createMetrics } from './metrics.js';
+import { PROTECTED_NAMESPACES } from './services.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
@@ -142,7 +143,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs, ...options.settings,
+        readyTimeoutMs: config.readyTimeoutMs,
+        protectedNamespaces: [...new Set([...PROTECTED_NAMESPACES, config.systemNamespace, values.istioNamespace, values.ingressGateway.namespace, values.eastWestGateway.namespace])],
+        ...options.settings,
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),

@@ -10,9 +10,11 @@ const descriptorBody = {
 };
 const accepted = { description: 'accepted', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } };
 const errors = { 400: problem, 401: problem, 403: problem, 413: problem, 415: problem };
+// path segments are Kubernetes names (DNS-1123 labels); anything else is a 400 before any lookup
+const dns1123Label = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', maxLength: 63 };
 const nsName = [
-  { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
-  { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'namespace', in: 'path', required: true, schema: dns1123Label },
+  { name: 'name', in: 'path', required: true, schema: dns1123Label },
 ];
 const bearer = [{ bearer: [] }];
 

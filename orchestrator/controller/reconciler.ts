@@ -12,7 +12,7 @@ import { LABEL_SERVICE, managedLabels, serviceSelector } from '../../common/labe
 import { canonicalize } from '../../common/yaml.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
 import type { CallbackAuthority } from '../callbacks.js';
-import { checkNameConflicts, refOf } from '../conflicts.js';
+import { checkNameConflicts, refOf, releaseNames } from '../conflicts.js';
 import { contains } from '../diff.js';
 import { buildEvent, EVENT_API_VERSION } from '../events.js';
 import type { OrchestratorMetrics } from '../metrics.js';
@@ -245,7 +245,9 @@ export class Reconciler {
       // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       const live = await Promise.all(deployments.map((d) => this.deps.kube.get(refOf(d))));
-      const unready = deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name);
+      // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
+      const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
+      const unready = [...deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name), ...lostVms];
       const phase: Phase = unready.length ? 'Degraded' : 'Ready';
       if (phase !== resource.status?.phase) {
         const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
@@ -504,6 +506,7 @@ export class Reconciler {
         await Promise.all([...names].filter((n) => n !== '').map((n) => this.removeVnf(n)));
       });
       await run.step('delete-workloads', () => deleteKinds(TEARDOWN_WORKLOADS));
+      await releaseNames(this.deps.kube, name, ns); // issue 8: the name claims go with the service
       await run.step('delete-namespace', () => this.deleteNamespaceIfOurs(ns, name));
       run.finish('Succeeded');
       this.deps.operations.put(run['op']);

@@ -175,6 +175,8 @@ export class VmChain {
       if (op.operationState === 'FAILED_TEMP' && retries < this.deps.retries) {
         retries++;
         this.deps.log.warn({ vnf: this.plan.vnfInstanceName, opId, retries, detail }, 'instantiate FAILED_TEMP; retrying');
+        // a retry is news for `events --follow`, not only for the log (issue 8, defect 9)
+        this.deps.onMilestone?.('InstantiateRetried', `${this.plan.vnfInstanceName}: instantiate ${opId} FAILED_TEMP (${detail}); retry ${retries} of ${this.deps.retries}`);
         await this.call('retry', () => this.deps.tacker.retry(opId));
         continue;
       }

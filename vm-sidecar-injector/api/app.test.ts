@@ -120,6 +120,12 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     assert.equal(junk.status, 400);
     assert.deepEqual((junk.json.errors as { pointer: string }[]).map((e) => e.pointer).sort(), ['/extra', '/sidecar/package', '/vm/address']);
     assert.equal((await fetch(`${base}/v1/injections`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'text/plain' }, body: 'x' })).status, 415);
+    // the SSH key Secret only from the namespace the VM joins: never another tenant's or the mesh's
+    const d = direct({ address: '127.0.10.9', serverId: 's' });
+    const foreign = await call('POST', '/v1/injections', { ...d, vm: { ...d.vm, credentials: { secretRef: { namespace: 'istio-system', name: 'vm-ssh' } } } });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.json.code, 'FORBIDDEN');
+    assert.deepEqual((foreign.json.errors as { pointer: string }[]).map((e) => e.pointer), ['/vm/credentials/secretRef/namespace']);
     assert.equal(injector.list().length, before);
   });
 
