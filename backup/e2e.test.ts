@@ -10,6 +10,7 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import { startSwift, type SwiftServer } from '../sandbox/swift/index.js';
 import type { SandboxVm } from '../sandbox/index.js';
@@ -88,6 +89,9 @@ describe('e2e: backup and restore on the sandbox', function () {
   let nodes: SshNodeAccess;
   let stores: Record<'swift' | 'file', ObjectStore>;
   const keys = keysOf();
+  // every log line of backup and restore (debug level), checked for keys and tokens at the end
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => { logLines.push(line); } } });
   let vmData: Record<string, string>;
   let hostData: Record<string, string>;
   let localData: Record<string, string>;
@@ -108,7 +112,7 @@ describe('e2e: backup and restore on the sandbox', function () {
       swift: openStore({ url: 's3://mixmesh-backups/e2e', s3: { endpoint: swift.endpoint, ...swift.s3 } }),
       file: openStore({ url: `file://${join(w.dir, 'backups')}` }),
     };
-    nodes = new SshNodeAccess();
+    nodes = new SshNodeAccess(log);
     // a worker node: a sandbox VM registered as a Node (until the worker image exists)
     worker = await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000a1', name: 'worker-1' });
     const createNode = async (name: string, address: string) => {
@@ -120,7 +124,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     await createNode('worker-dead', '127.0.10.254');
     const knownHosts = () => w.sandbox.vms.list().map((v) => `${v.address} ${v.hostPublicKey}`).join('\n');
     deps = () => ({
-      kube: kube(), store: stores.swift, keys, nodes,
+      kube: kube(), store: stores.swift, keys, nodes, log,
       resolver: new KubeNodeResolver(kube(), { user: 'root', privateKey: w.sandbox.sshPrivateKey, knownHosts: `${knownHosts()}\n127.0.10.254 ${worker.hostPublicKey}` }, async (serverId) => {
         const vm = w.sandbox.vms.list().find((v) => v.serverId === serverId);
         return vm ? [vm.hostPublicKey] : [];
@@ -314,5 +318,20 @@ describe('e2e: backup and restore on the sandbox', function () {
     const ac = new AbortController();
     await assert.rejects(runBackup({ ...deps(), store: stores.file }, { name: 'cancelled', selection: { node: 'worker-1' } }, { signal: ac.signal, onProgress: (p) => { if (p.phase === 'Data') ac.abort(); } }), (e: unknown) => isMixmeshError(e) && e.code === 'BACKUP_CANCELLED');
     assert.ok(!(await listBackups(stores.file)).some((b) => b.name === 'cancelled'));
+  });
+
+  it('no key, token or Secret value appears in any log line', () => {
+    assert.ok(logLines.length > 10, `${logLines.length} log lines`);
+    const text = logLines.join('');
+    const body = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const needles = [
+      keys.kek!.toString('base64'),
+      body(keys.signingKey!.export({ format: 'pem', type: 'pkcs8' }).toString()),
+      body(w.sandbox.sshPrivateKey).slice(0, 40),
+      'PRIVATE KEY',
+      w.sandbox.kube.token,
+      w.tokens.admin,
+    ];
+    for (const n of needles) assert.equal(text.includes(n), false, `a secret (${n.slice(0, 6)}…) is in the logs`);
   });
 });
