@@ -199,6 +199,25 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
   });
 
+  it('the same with file://, restored into another namespace (the VM recreated there with its data)', async () => {
+    const m = await runBackup({ ...deps(), store: stores.file }, { name: 'shop-file', selection: { service: { namespace: 'shop', name: 'shop' } } });
+    assert.equal(m.data.find((x) => x.type === 'vmDataDir')?.result, 'captured');
+    await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop2' } });
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: 'shop2' }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } } as KubeObject);
+    const res = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-file', backup: 'shop-file', mappings: { namespaces: { shop: 'shop2' } }, vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
+    assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
+    assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
+    const ready = await until('shop2/shop Ready', async () => {
+      const s2 = await w.api('GET', '/v1/services/shop2/shop');
+      return (s2.json.status as { phase?: string } | undefined)?.phase === 'Ready' ? s2.json : undefined;
+    }, 120_000);
+    const addr = (ready.status as { microservices: Array<{ name: string; instances?: Array<{ address: string }> }> }).microservices.find((x) => x.name === 'db')!.instances![0]!.address;
+    const vm = w.sandbox.vms.list().find((v) => v.address === addr)!;
+    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+    // both services run side by side: two VNFs now
+    assert.equal((await w.stack.openstack!.tacker.listVnfInstances()).length, 2);
+  });
+
   it('node selection captures exactly that node\'s pods and what they need; an unreachable node is a failed item, the rest completes with warnings', async () => {
     const m = await runBackup(deps(), { name: 'node-1', selection: { node: 'worker-1' } });
     const names = m.items.map((i) => `${i.kind}/${i.namespace ?? ''}/${i.name}`).sort();
