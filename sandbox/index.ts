@@ -133,6 +133,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
         vmProvider: trackedVms,
         latencies,
         keystone: options.keystone ?? 'auto',
+        keypairs: [{ name: 'sandbox', publicKey: sshPublicKey }], // as a Nova keypair would: `openstack keypair list`
         ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
         logger: log,
       }),

@@ -11,7 +11,7 @@ import { parseDescriptorText } from '../../descriptor/index.js';
 import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken, Role } from '../config.js';
-import type { OrchestratorMetrics } from '../metrics.js';
+import { refreshServiceMetrics, type OrchestratorMetrics } from '../metrics.js';
 import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
 
@@ -104,7 +104,11 @@ export function createApp(deps: ApiDeps): express.Express {
   const { services, callbacks, metrics, log } = deps;
   const tokenHashes = deps.tokens.map((t) => ({ ...t, hash: Buffer.from(t.sha256, 'hex') }));
   // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
-  const app = createServiceApp({ requests: metrics.httpRequests, registry: metrics.registry, ready: deps.ready });
+  const app = createServiceApp({
+    requests: metrics.httpRequests, registry: metrics.registry, ready: deps.ready, component: 'orchestrator',
+    // per-service gauges (phase, VMs and sidecars ready, token expiry) from the MeshService statuses
+    beforeMetrics: async () => refreshServiceMetrics(metrics.services, (await services.list()) as unknown as Parameters<typeof refreshServiceMetrics>[1]),
+  });
 
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
   const formBody = express.urlencoded({ extended: false, limit: '16kb', type: () => true });

@@ -87,6 +87,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/schedules/{name}': { delete: { summary: 'delete a schedule (its backups stay)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'deleted' }, 404: problem } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
+      '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
+      '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
       '/readyz': { get: { responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
       '/metrics': { get: { responses: { 200: { description: 'Prometheus text format' } } } },
     },

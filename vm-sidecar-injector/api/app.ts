@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { injectorOpenApiDocument } from './openapi.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
 import { parseInjectionRequest } from './request.js';
@@ -117,9 +118,11 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
 
   // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
   const app = createServiceApp({
-    requests: metrics.http, registry: metrics.registry, ready: deps.ready,
+    requests: metrics.http, registry: metrics.registry, ready: deps.ready, component: 'injector',
     beforeMetrics: () => metrics.inProgress.set(injector.inProgress()),
   });
+
+  app.get('/openapi.json', (_req, res) => { res.json(injectorOpenApiDocument()); });
 
   // the stand-alone notification mode (off unless configured): Tacker's Basic credentials, not the bearer token
   const tacker = express.Router();
