@@ -7,7 +7,7 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp, type ApiDeps } from './api/app.js';
+import { createApp, type ApiDeps, type ApiMount } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
@@ -48,6 +48,8 @@ export interface OrchestratorDeps {
   extraCrds?: () => KubeObject[];
   /** before a fresh VM injection (backup writes restored data dirs) */
   beforeInject?: ReconcilerDeps['beforeInject'];
+  /** more routes on the API (the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -77,7 +79,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   });
 
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, ...(deps.mounts ? { mounts: deps.mounts } : {}),
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
     ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });

@@ -26,6 +26,20 @@ export interface ApiDeps {
   ready: () => Promise<boolean>;
   /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
   extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
+  /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
+}
+
+/** what a mounted part gets: the role check and the raw body parser of this API */
+export interface ApiMountHelpers {
+  need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void;
+  rawBody: express.RequestHandler;
+}
+
+export interface ApiMount {
+  routes: (app: express.Express, helpers: ApiMountHelpers) => void;
+  /** OpenAPI paths merged into /openapi.json */
+  openApiPaths?: () => Record<string, unknown>;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -147,7 +161,11 @@ export function createApp(deps: ApiDeps): express.Express {
   const p = (req: Request, key: string): string => String(req.params[key]);
 
   // ---------------------------------------------------------------- health, metrics, openapi
-  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  app.get('/openapi.json', (_req, res) => {
+    const doc = openApiDocument();
+    for (const m of deps.mounts ?? []) Object.assign(doc.paths as Record<string, unknown>, m.openApiPaths?.() ?? {});
+    res.json(doc);
+  });
 
   // ---------------------------------------------------------------- Tacker callbacks
   app.get('/v1/tacker/notifications', (req, res) => {
@@ -230,6 +248,7 @@ export function createApp(deps: ApiDeps): express.Express {
       return body as Record<string, unknown>;
     },
   });
+  for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {
