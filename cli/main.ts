@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
 import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
+import { registerBackupCommands } from './backup.js';
 import { registerGatewayCommands } from './gateway.js';
 
 export const program = new Command('mixmesh')
@@ -93,6 +94,7 @@ program
   });
 
 registerClientCommands(program);
+registerBackupCommands(program);
 registerGatewayCommands(program);
 
 program

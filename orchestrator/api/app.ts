@@ -27,6 +27,8 @@ export interface ApiDeps {
   ready: () => Promise<boolean>;
   /** the web console at /ui (console/); absent: no /ui */
   console?: ConsoleOptions;
+  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
+  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
   /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
   mounts?: readonly ApiMount[];
 }
@@ -240,6 +242,15 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
 
+  deps.extraRoutes?.(app, {
+    need,
+    rawBody,
+    jsonBody: (req) => {
+      const body = parseBody(req, false);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MixmeshError('BAD_REQUEST', 'the body must be an object', { errors: [{ pointer: '', message: 'expected an object' }] });
+      return body as Record<string, unknown>;
+    },
+  });
   for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
 
   // ---------------------------------------------------------------- the web console (console/): read-only helpers, /ui
