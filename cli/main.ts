@@ -2,7 +2,7 @@
 /**
  * The `mixmesh` command: thin; each command lives in its own module and is loaded only when used,
  * so `mixmesh validate` never loads the Kubernetes client.
- * Exit codes (interfaces.md): 0 ok, 1 invalid/failed, 2 usage or configuration error.
+ * Exit codes (docs/cli.md): 0 ok, 1 invalid/failed, 2 usage or configuration error.
  */
 import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';

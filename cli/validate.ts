@@ -1,5 +1,5 @@
 /**
- * `mixmesh validate FILE…` (interfaces.md): stdout gets `FILE: valid` or one
+ * `mixmesh validate FILE…` (docs/cli.md): stdout gets `FILE: valid` or one
  * `FILE:POINTER: message` line per problem. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
  * large counts as invalid), 2 an unreadable file or a bad --config. Never contacts a cluster.
  */

@@ -1,5 +1,5 @@
 /**
- * The CustomResourceDefinition `meshservices.mixmesh.io` (interfaces.md, "Kubernetes resources
+ * The CustomResourceDefinition `meshservices.mixmesh.io` (docs/kubernetes.md, "The CRD
  * mixmesh owns"), derived from the descriptor schema so the two cannot drift. Kubernetes wants a
  * structural schema: every node typed, no $ref, no if/then, no additionalProperties beside
  * properties, no `false` schemas. The API server prunes unknown fields, so
@@ -139,7 +139,7 @@ export function meshServiceOpenApiSchema(): JsonSchema {
   const properties = root.properties as Record<string, JsonSchema>;
   return {
     type: 'object',
-    description: 'A service of microservices on VMs and containers in one Istio mesh (mixmesh descriptor.md).',
+    description: 'A service of microservices on VMs and containers in one Istio mesh (docs/descriptor.md).',
     required: ['spec'],
     properties: {
       apiVersion: { type: 'string' },

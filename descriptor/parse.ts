@@ -10,7 +10,7 @@ import { LIMITS } from './schema.js';
 import { fastParseYaml, YAML_OPTIONS } from './fast-yaml.js';
 
 export interface ParseOptions {
-  /** bytes; default 4 MiB (descriptor.md rule 10) */
+  /** bytes; default 4 MiB (docs/descriptor.md rule 10) */
   maxBytes?: number;
   /** nodes that aliases may add by expansion; default 10000 */
   maxAliasNodes?: number;

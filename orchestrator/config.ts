@@ -1,5 +1,5 @@
 /**
- * Orchestrator configuration, read once at start-up (interfaces.md, "Configuration"):
+ * Orchestrator configuration, read once at start-up (docs/configuration.md):
  * flags > environment > `--config FILE` (YAML) > defaults. The result is validated and frozen;
  * nothing else in the orchestrator reads `process.env` or these files.
  */
@@ -74,7 +74,7 @@ export interface ConfigSources {
 }
 
 const MESH_KEYS = new Set(Object.keys(DEFAULT_MESH_VALUES));
-const FILE_KEYS = new Set([
+export const FILE_KEYS: ReadonlySet<string> = new Set([
   'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
   'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
   'readyTimeoutMs', 'mesh',

@@ -55,7 +55,7 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** trustDomain from ConfigMap istio-system/istio `mesh` (interfaces.md), unless configured */
+/** trustDomain from ConfigMap istio-system/istio `mesh` (docs/configuration.md), unless configured */
 async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Promise<MeshValues> {
   const values = structuredClone(config.mesh) as MeshValues;
   if (config.trustDomainExplicit) return values;
@@ -70,7 +70,7 @@ async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Pro
   return values;
 }
 
-/** the injector in-process, on its own listener (interfaces.md: "always its own listener") */
+/** the injector in-process, on its own listener (docs/configuration.md: "its own listener") */
 async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
   const { host, port } = o.config.injector.listen;
   // the injector's own configuration rules (token length, artifacts), fed from ours

@@ -100,7 +100,7 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
   };
 }
 
-/** InjectorPort over the injector's REST API (interfaces.md, "Injector REST API"). */
+/** InjectorPort over the injector's REST API (vm-sidecar-injector/README.md). */
 export function httpInjector(baseUrl: string, token: string, options: { timeoutMs?: number } = {}): InjectorPort {
   const base = baseUrl.replace(/\/$/, '');
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {

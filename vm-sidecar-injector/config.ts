@@ -1,5 +1,5 @@
 /**
- * The injector's configuration (interfaces.md, "Configuration"), read once, validated, frozen.
+ * The injector's configuration (docs/configuration.md), read once, validated, frozen.
  * Nothing else in the injector reads process.env: callers pass the environment in.
  */
 import { isIP } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * The orchestrator REST API (interfaces.md, "Orchestrator REST API"), apart from listen():
+ * The orchestrator REST API (docs/api.md), apart from listen():
  * bearer auth with roles, body limits, YAML or JSON bodies, problem+json errors, the Tacker
  * callback routes, health, metrics and the OpenAPI document.
  */

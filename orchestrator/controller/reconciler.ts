@@ -1,5 +1,5 @@
 /**
- * Reconcile one MeshService (descriptor.md "What a descriptor becomes", apply order; interfaces.md
+ * Reconcile one MeshService (docs/descriptor.md "What a descriptor becomes", apply order; docs/kubernetes.md
  * status): validate → name check → namespace → SAs/PeerAuthentications/AuthorizationPolicies →
  * workloads (+ readiness) while the VM chains run in parallel from the very start → DestinationRules
  * → VirtualServices once their versions are ready → prune. Every write is skipped when the live

@@ -817,7 +817,7 @@ export class KubeApi {
 
 export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
-/** 1.32: a lower minor makes the kubectl dispatcher pick an older kubectl (test-world.md). */
+/** 1.32: a lower minor makes the kubectl dispatcher pick an older kubectl (docs/sandbox.md). */
 const VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: 'mixmesh-sandbox', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64' };
 
 function pointerToField(pointer: string): string {

@@ -26,7 +26,7 @@ export { DEFAULT_LATENCIES, type Latencies } from './lcm.js';
 export { readZip, writeZip, sampleCsar, type ZipEntry } from './csar.js';
 export type { Faults } from './faults.js';
 
-/** The seeded packages' VNFD ids (test-world.md). */
+/** The seeded packages' VNFD ids (docs/sandbox.md). */
 export const PLAIN_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000001';
 export const PLUGIN_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000002';
 export const PLAIN_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a1';

@@ -1,6 +1,6 @@
 /**
- * LCM subscriptions and notification delivery, as Tacker does it (tacker.md "Subscriptions and
- * notifications"): a test GET before saving (204 within 20 s, else 422), Basic or OAuth2 client
+ * LCM subscriptions and notification delivery, as Tacker does it (docs/tacker.md,
+ * "Notifications (callback mode)"): a test GET before saving (204 within 20 s, else 422), Basic or OAuth2 client
  * credentials, one independent POST per notification and subscriber, never retried. Faults can
  * drop, duplicate or reorder deliveries.
  */

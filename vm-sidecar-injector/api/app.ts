@@ -1,5 +1,5 @@
 /**
- * The injector REST API (interfaces.md, "Injector REST API"), apart from listen(): bearer auth,
+ * The injector REST API (vm-sidecar-injector/README.md), apart from listen(): bearer auth,
  * problem+json errors, health, Prometheus metrics and the stand-alone Tacker notification mode.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 
 DEFAULT_CONFIG = "/etc/mixmesh/injector.json"
-#: give up after this long (tacker.md: 900 s, then exit 1 with INJECTION_TIMEOUT)
+#: give up after this long (docs/tacker.md: 900 s, then exit 1 with INJECTION_TIMEOUT)
 TIMEOUT_SECONDS = 900
 POLL_SECONDS = 2.0
 FINAL_STATES = ("Succeeded", "Failed")
