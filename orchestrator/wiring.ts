@@ -38,6 +38,7 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
     replace: (obj) => t('update', () => client.replace(asClient(obj))).catch(conflict) as Promise<KubeObject>,
     // merge-patch the status: no resourceVersion race with the API's spec updates
     replaceStatus: (obj) => t('update_status', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { status: obj.status ?? {} }, { subresource: 'status' })) as Promise<KubeObject>,
+    setFinalizers: (obj, finalizers) => t('patch', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { metadata: { finalizers, ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}) } })).catch(conflict) as Promise<KubeObject>,
     delete: (ref: ObjectRef) => t('delete', () => client.delete(ref)),
     watch: async (apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void) => {
       let stopped = false;
