@@ -145,8 +145,8 @@ describe('descriptor/crd', () => {
     };
     assert.deepEqual(bad((s) => (s.mesh = { mtls: 'DISABLE' })), ['mtls DISABLE needs authorization: open (principals need mTLS)']);
     assert.deepEqual(bad((s) => (s.mesh = { mtls: 'DISABLE', authorization: 'open' })), []);
-    assert.deepEqual(bad((s) => delete s.microservices[0].container), ['runtime container needs container and no vm']);
-    assert.deepEqual(bad((s) => (s.microservices[1].vm = { vnfdId: 'x', flavourId: 'y', ssh: { user: 'u', credentialsSecret: 's' } })), ['runtime container needs container and no vm']);
+    assert.deepEqual(bad((s) => delete s.microservices[0].container), ['is required when runtime is "container"']);
+    assert.deepEqual(bad((s) => (s.microservices[1].vm = { vnfdId: 'x', flavourId: 'y', ssh: { user: 'u', credentialsSecret: 's' } })), ['is not allowed when runtime is "container"']);
     assert.deepEqual(bad((s) => (s.microservices[2].vm.instances = 2)), ['fixedIp needs instances: 1']);
     assert.deepEqual(bad((s) => (s.connections[0].to = s.connections[0].from)), ['from and to must differ']);
     assert.deepEqual(bad((s) => s.connections[0].routes.reverse()), ['only the last route may have no match']);

@@ -36,19 +36,21 @@ function explainPath(path: string): string {
  * 10000 connections × 100 routes), are left to the admission webhook, which runs the full
  * validation (docs/kubernetes.md).
  */
-const CEL_RULES: Readonly<Record<string, { rule: string; message: string }[]>> = {
+const CEL_RULES: Readonly<Record<string, { rule: string; message: string; fieldPath?: string }[]>> = {
   'spec.mesh': [
-    { rule: "!has(self.mtls) || self.mtls != 'DISABLE' || (has(self.authorization) && self.authorization == 'open')", message: 'mtls DISABLE needs authorization: open (principals need mTLS)' },
+    { rule: "!has(self.mtls) || self.mtls != 'DISABLE' || (has(self.authorization) && self.authorization == 'open')", message: 'mtls DISABLE needs authorization: open (principals need mTLS)', fieldPath: '.mtls' },
   ],
   'spec.microservices[]': [
-    { rule: "self.runtime != 'container' || (has(self.container) && !has(self.vm))", message: 'runtime container needs container and no vm' },
-    { rule: "self.runtime != 'vm' || (has(self.vm) && !has(self.container))", message: 'runtime vm needs vm and no container' },
+    { rule: "self.runtime != 'container' || has(self.container)", message: 'is required when runtime is "container"', fieldPath: '.container' },
+    { rule: "self.runtime != 'container' || !has(self.vm)", message: 'is not allowed when runtime is "container"', fieldPath: '.vm' },
+    { rule: "self.runtime != 'vm' || has(self.vm)", message: 'is required when runtime is "vm"', fieldPath: '.vm' },
+    { rule: "self.runtime != 'vm' || !has(self.container)", message: 'is not allowed when runtime is "vm"', fieldPath: '.container' },
   ],
   'spec.microservices[].vm': [
-    { rule: '!has(self.fixedIp) || !has(self.instances) || self.instances == 1', message: 'fixedIp needs instances: 1' },
+    { rule: '!has(self.fixedIp) || !has(self.instances) || self.instances == 1', message: 'fixedIp needs instances: 1', fieldPath: '.fixedIp' },
   ],
   'spec.connections[]': [
-    { rule: 'self.from != self.to', message: 'from and to must differ' },
+    { rule: 'self.from != self.to', message: 'from and to must differ', fieldPath: '.to' },
   ],
   'spec.connections[].routes': [
     { rule: 'self.filter(r, !has(r.match)).size() == 0 || (self.filter(r, !has(r.match)).size() == 1 && !self.map(r, has(r.match))[self.size() - 1])', message: 'only the last route may have no match' },

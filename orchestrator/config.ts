@@ -48,6 +48,23 @@ export interface OrchestratorConfig {
   vmTimeoutMs: number;
   /** how long workloads may take to become ready */
   readyTimeoutMs: number;
+  /** HTTPS for the API (and so the Tacker callback) and the in-process injector; absent: plain HTTP */
+  tls?: TlsSource;
+  /** bearer tokens and Basic credentials over plain HTTP from a non-loopback peer: refused unless true */
+  allowInsecureHttp: boolean;
+  /** the validating admission webhook for MeshServices (always TLS); absent: not served */
+  webhook?: WebhookConfig;
+}
+
+/** a certificate and key: PEM files, or a `kubernetes.io/tls` Secret; both are re-read when they change */
+export type TlsSource = { kind: 'files'; certFile: string; keyFile: string } | { kind: 'secret'; namespace: string; name: string };
+
+export interface WebhookConfig {
+  listen: { host: string; port: number };
+  /** how the API server reaches the webhook: a URL, or a Service in the system namespace */
+  clientConfig: { url: string } | { service: { namespace: string; name: string; port: number; path: string } };
+  /** given certificate files (the CA goes into caBundle); absent: mixmesh makes and rotates its own */
+  certFiles?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** What a command line may set (cli/serve.ts maps commander options onto this). */
@@ -62,6 +79,11 @@ export interface ConfigFlags {
   callbackUrl?: string;
   callbackAuth?: string;
   systemNamespace?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsSecret?: string;
+  webhookListen?: string;
+  webhookUrl?: string;
 }
 
 export interface ConfigSources {
@@ -77,7 +99,8 @@ const MESH_KEYS = new Set(Object.keys(DEFAULT_MESH_VALUES));
 export const FILE_KEYS: ReadonlySet<string> = new Set([
   'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
   'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
-  'readyTimeoutMs', 'mesh',
+  'readyTimeoutMs', 'mesh', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'allowInsecureHttp', 'webhookListen', 'webhookUrl',
+  'webhookCertFile', 'webhookKeyFile', 'webhookCaFile',
 ]);
 
 function parseListen(value: string, where: string, problems: ProblemItem[]): { host: string; port: number } {
@@ -209,7 +232,25 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
 
   const callbackAuth = pick(flags.callbackAuth, 'MIXMESH_CALLBACK_AUTH', 'callbackAuth') ?? 'basic';
   if (callbackAuth !== 'basic' && callbackAuth !== 'oauth2') problems.push({ pointer: '/callbackAuth', message: `"${callbackAuth}" is not allowed (basic or oauth2)` });
-  const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `http://${listenText}/v1/tacker/notifications`;
+  // TLS for the API, the callback and the in-process injector: files or a kubernetes.io/tls Secret
+  const tlsCertFile = pick(flags.tlsCertFile, 'MIXMESH_TLS_CERT_FILE', 'tlsCertFile');
+  const tlsKeyFile = pick(flags.tlsKeyFile, 'MIXMESH_TLS_KEY_FILE', 'tlsKeyFile');
+  const tlsSecret = pick(flags.tlsSecret, 'MIXMESH_TLS_SECRET', 'tlsSecret');
+  let tls: TlsSource | undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) problems.push({ pointer: tlsCertFile ? '/tlsKeyFile' : '/tlsCertFile', message: 'tlsCertFile and tlsKeyFile go together (MIXMESH_TLS_CERT_FILE, MIXMESH_TLS_KEY_FILE)' });
+  else if (tlsCertFile && tlsKeyFile) {
+    if (tlsSecret) problems.push({ pointer: '/tlsSecret', message: 'give either tlsCertFile/tlsKeyFile or tlsSecret, not both' });
+    for (const [key, f] of [['tlsCertFile', tlsCertFile], ['tlsKeyFile', tlsKeyFile]] as const) if (!existsSync(resolve(cwd, f))) problems.push({ pointer: `/${key}`, message: `${resolve(cwd, f)} does not exist` });
+    tls = { kind: 'files', certFile: resolve(cwd, tlsCertFile), keyFile: resolve(cwd, tlsKeyFile) };
+  } else if (tlsSecret) {
+    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(tlsSecret);
+    if (!m) problems.push({ pointer: '/tlsSecret', message: `"${tlsSecret}" is not NAMESPACE/NAME of a kubernetes.io/tls Secret` });
+    else tls = { kind: 'secret', namespace: m[1]!, name: m[3]! };
+  }
+  const insecureText = (env.MIXMESH_ALLOW_INSECURE_HTTP || undefined) ?? (file.allowInsecureHttp === undefined ? undefined : String(file.allowInsecureHttp));
+  if (insecureText !== undefined && insecureText !== 'true' && insecureText !== 'false') problems.push({ pointer: '/allowInsecureHttp', message: `${JSON.stringify(insecureText)} is not true or false` });
+
+  const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `${tls ? 'https' : 'http'}://${listenText}/v1/tacker/notifications`;
 
   const systemNamespace = pick(flags.systemNamespace, 'MIXMESH_SYSTEM_NAMESPACE', 'systemNamespace') ?? 'mixmesh-system';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(systemNamespace)) problems.push({ pointer: '/systemNamespace', message: `"${systemNamespace}" is not a DNS-1123 label` });
@@ -231,6 +272,26 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
   }
 
   const artifacts = (env.MIXMESH_SIDECAR_ARTIFACTS || undefined) ?? fileStr('sidecarArtifacts');
+
+  // the admission webhook: served when given a listen address, and by default inside a cluster
+  const webhookListenText = pick(flags.webhookListen, 'MIXMESH_WEBHOOK_LISTEN', 'webhookListen') ?? (kube?.kind === 'in-cluster' ? '0.0.0.0:9443' : undefined);
+  let webhook: WebhookConfig | undefined;
+  if (webhookListenText !== undefined) {
+    const wl = parseListen(webhookListenText, '/webhookListen', problems);
+    const webhookUrl = pick(flags.webhookUrl, 'MIXMESH_WEBHOOK_URL', 'webhookUrl');
+    if (webhookUrl !== undefined && !/^https:\/\/[^/]+/.test(webhookUrl)) problems.push({ pointer: '/webhookUrl', message: `"${webhookUrl}" is not an https:// URL (the API server calls webhooks over HTTPS only)` });
+    const files = { certFile: pick(undefined, 'MIXMESH_WEBHOOK_CERT_FILE', 'webhookCertFile'), keyFile: pick(undefined, 'MIXMESH_WEBHOOK_KEY_FILE', 'webhookKeyFile'), caFile: pick(undefined, 'MIXMESH_WEBHOOK_CA_FILE', 'webhookCaFile') };
+    const given = Object.values(files).filter((f) => f !== undefined).length;
+    if (given !== 0 && given !== 3) problems.push({ pointer: '/webhookCertFile', message: 'webhookCertFile, webhookKeyFile and webhookCaFile go together (or none: mixmesh makes its own)' });
+    const host = wl.host === '0.0.0.0' || wl.host === '::' ? '127.0.0.1' : wl.host;
+    webhook = {
+      listen: wl,
+      clientConfig: webhookUrl !== undefined ? { url: webhookUrl }
+        : kube?.kind === 'in-cluster' ? { service: { namespace: systemNamespace, name: 'mixmesh-webhook', port: 443, path: '/validate/meshservices' } }
+          : { url: `https://${host.includes(':') ? `[${host}]` : host}:${wl.port}/validate/meshservices` },
+      ...(given === 3 ? { certFiles: { certFile: resolve(cwd, files.certFile!), keyFile: resolve(cwd, files.keyFile!), caFile: resolve(cwd, files.caFile!) } } : {}),
+    };
+  }
   if (problems.length) {
     throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   }
@@ -251,6 +312,9 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     tackerPollMs: positiveInt(file.tackerPollMs, '/tackerPollMs', problems, 2000),
     vmTimeoutMs: positiveInt(file.vmTimeoutMs, '/vmTimeoutMs', problems, 15 * 60_000),
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
+    ...(tls ? { tls } : {}),
+    allowInsecureHttp: insecureText === 'true',
+    ...(webhook ? { webhook } : {}),
   };
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   return deepFreeze(config);

@@ -20,6 +20,7 @@ import { createMetrics } from './metrics.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
+import { startWebhook } from './webhook/server.js';
 
 export interface StackOptions {
   config: OrchestratorConfig;
@@ -35,6 +36,8 @@ export interface Stack {
   url: string;
   injectorUrl: string | undefined;
   injectorToken: string | undefined;
+  /** the admission webhook's https URL, when served */
+  webhookUrl?: string | undefined;
   kube: KubeClient;
   openstack: OpenStackClient | undefined;
   stop(): Promise<void>;
@@ -128,8 +131,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
     await orchestrator.start({ callbackUrl });
-    log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
-    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
+    // the admission webhook, once the CRD and the system namespace exist
+    let webhookUrl: string | undefined;
+    if (config.webhook) {
+      const webhook = await startWebhook({ config: config.webhook, systemNamespace: config.systemNamespace, istioVersion: values.istioVersion, kube, log });
+      stops.push(webhook.stop);
+      webhookUrl = webhook.url;
+    }
+    log.info({ url, injector: injectorUrl, openstack: openstack !== undefined, webhook: webhookUrl }, 'orchestrator started');
+    return { orchestrator, url, injectorUrl, webhookUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -13,6 +13,8 @@ import { Store, metaOf, type StoreEvent } from './store.js';
 import { clone, deepEqual, isObject, jsonPatch, mergePatch, PatchError, strategicMerge, type ListTypeOf } from './patch.js';
 import { serverSideApply, trackUpdate, type ManagedFieldsEntry, type Part } from './fields.js';
 import { structuralProblems, validateAgainstSchema, type Cause } from './schema.js';
+import { celCauses } from './crd-cel.js';
+import { admit, type AdmissionWorld } from './admission.js';
 import { AGGREGATED_DISCOVERY, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable, wantsAggregated } from './discovery.js';
 import type { Pki } from './pki.js';
 import { decodeKubernetesProtobuf } from './protobuf.js';
@@ -229,6 +231,10 @@ export class KubeApi {
     } else if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
     }
+    // validating admission webhooks see the object as it would be stored (dry runs too)
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && target.sub === undefined) {
+      await this.admitWrite(target, method, body, String(req.headers['content-type'] ?? ''), ctx, q.get('force') === 'true');
+    }
     let result: { code: number; object: Obj };
     if (method === 'POST' && target.sub === 'token') result = { code: 201, object: this.tokenRequest(target, parseJson(body)) };
     else if (method === 'POST') {
@@ -240,6 +246,42 @@ export class KubeApi {
     const headers: Record<string, string> = {};
     if (ctx.warnings.length) headers.Warning = ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
     send(res, result.code, result.object, headers);
+  }
+
+  /** The world admission webhooks are matched and called in (admission.ts). */
+  private admissionWorld(): AdmissionWorld {
+    return {
+      configurations: () => this.internalList('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'),
+      namespaceLabels: (n) => {
+        const ns = this.internalGet('v1', 'Namespace', undefined, n);
+        const labels = isObject(ns?.metadata) ? (ns!.metadata as Obj).labels : undefined;
+        return { 'kubernetes.io/metadata.name': n, ...(isObject(labels) ? (labels as Record<string, string>) : {}) };
+      },
+      serviceEndpoint: (namespace, name, port) => {
+        const svc = this.internalGet('v1', 'Service', namespace, name);
+        const ep = this.internalGet('v1', 'Endpoints', namespace, name);
+        const svcPort = ((isObject(svc?.spec) && Array.isArray((svc!.spec as Obj).ports) ? (svc!.spec as Obj).ports : []) as Obj[]).find((p) => Number(p.port) === port);
+        const subset = (Array.isArray(ep?.subsets) ? ep!.subsets : [])[0] as Obj | undefined;
+        const address = ((Array.isArray(subset?.addresses) ? subset!.addresses : []) as Obj[])[0];
+        const ports = (Array.isArray(subset?.ports) ? subset!.ports : []) as Obj[];
+        const epPort = ports.find((p) => svcPort?.name !== undefined && p.name === svcPort.name) ?? ports[0];
+        if (!svcPort || !address || !epPort) return undefined;
+        return { host: String(address.ip), port: Number(epPort.port) };
+      },
+    };
+  }
+
+  /** Compute the object a write would store (a dry run of it), then ask the matching webhooks. */
+  private async admitWrite(t: Target, method: string, body: Buffer, contentType: string, ctx: WriteContext, force: boolean): Promise<void> {
+    const world = this.admissionWorld();
+    if (world.configurations().length === 0) return;
+    const old = t.name !== undefined ? this.store.get(storeKey(t.r), t.namespace, t.name) : undefined;
+    const dry: WriteContext = { ...ctx, dryRun: true, warnings: [] };
+    const object = method === 'POST' ? this.create(t, parseJson(body), dry) : method === 'PUT' ? this.update(t, parseJson(body), dry).object : this.patch(t, body, contentType, dry, force).object;
+    await admit(world, {
+      r: t.r, version: t.version, operation: old ? 'UPDATE' : 'CREATE', namespace: t.namespace, name: String(metaOf(object).name),
+      object, oldObject: old ? this.present(t.r, t.version, old) : undefined, dryRun: ctx.dryRun, fieldManager: ctx.manager, username: 'kubernetes-admin',
+    });
   }
 
   /** The scale subresource (`kubectl scale`): an autoscaling/v1 Scale view of spec.replicas. */
@@ -453,6 +495,8 @@ export class KubeApi {
       if (schema) {
         const check = validateAgainstSchema(obj, schema);
         causes.push(...check.causes);
+        // the CRD's CEL rules, once the object has the right shape
+        if (check.causes.length === 0) causes.push(...celCauses(schema, obj, old));
         if (check.unknownFields.length) {
           if (ctx.fieldValidation === 'Strict') throw badRequest(`${r.kind} in version "${version}" cannot be handled as a ${r.kind}: strict decoding error: ${check.unknownFields.map((f) => `unknown field "${f}"`).join(', ')}`);
           if (ctx.fieldValidation !== 'Ignore') ctx.warnings.push(...check.unknownFields.map((f) => `unknown field "${f}"`));
