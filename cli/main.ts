@@ -59,6 +59,11 @@ program
   .option('--callback-url <url>', 'Tacker notification callback URL (MIXMESH_CALLBACK_URL)')
   .option('--callback-auth <kind>', 'basic or oauth2 (MIXMESH_CALLBACK_AUTH)')
   .option('--system-namespace <ns>', 'where the callback Secret and the leader Lease live (MIXMESH_SYSTEM_NAMESPACE)')
+  .option('--tls-cert-file <file>', 'HTTPS for the API, the callback and the injector: PEM certificate (MIXMESH_TLS_CERT_FILE)')
+  .option('--tls-key-file <file>', 'its PEM key (MIXMESH_TLS_KEY_FILE)')
+  .option('--tls-secret <ns/name>', 'or a kubernetes.io/tls Secret (MIXMESH_TLS_SECRET)')
+  .option('--webhook-listen <host:port>', 'serve the MeshService admission webhook here (MIXMESH_WEBHOOK_LISTEN)')
+  .option('--webhook-url <url>', 'the https URL the API server calls the webhook at (MIXMESH_WEBHOOK_URL)')
   .action(async (opts: Record<string, unknown>) => {
     const { runServe } = await import('./serve.js');
     process.exitCode = await runServe(opts);

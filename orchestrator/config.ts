@@ -52,6 +52,8 @@ export interface OrchestratorConfig {
   tls?: TlsSource;
   /** bearer tokens and Basic credentials over plain HTTP from a non-loopback peer: refused unless true */
   allowInsecureHttp: boolean;
+  /** PEM CA bundle mixmesh trusts for its own calls to the injector (else: the certificates in tlsCertFile, then the system roots) */
+  caFile?: string;
   /** the validating admission webhook for MeshServices (always TLS); absent: not served */
   webhook?: WebhookConfig;
 }
@@ -100,7 +102,7 @@ export const FILE_KEYS: ReadonlySet<string> = new Set([
   'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
   'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
   'readyTimeoutMs', 'mesh', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'allowInsecureHttp', 'webhookListen', 'webhookUrl',
-  'webhookCertFile', 'webhookKeyFile', 'webhookCaFile',
+  'webhookCertFile', 'webhookKeyFile', 'webhookCaFile', 'caFile',
 ]);
 
 function parseListen(value: string, where: string, problems: ProblemItem[]): { host: string; port: number } {
@@ -247,6 +249,8 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     if (!m) problems.push({ pointer: '/tlsSecret', message: `"${tlsSecret}" is not NAMESPACE/NAME of a kubernetes.io/tls Secret` });
     else tls = { kind: 'secret', namespace: m[1]!, name: m[3]! };
   }
+  const caFile = pick(undefined, 'MIXMESH_CA_FILE', 'caFile');
+  if (caFile !== undefined && !existsSync(resolve(cwd, caFile))) problems.push({ pointer: '/caFile', message: `${resolve(cwd, caFile)} does not exist` });
   const insecureText = (env.MIXMESH_ALLOW_INSECURE_HTTP || undefined) ?? (file.allowInsecureHttp === undefined ? undefined : String(file.allowInsecureHttp));
   if (insecureText !== undefined && insecureText !== 'true' && insecureText !== 'false') problems.push({ pointer: '/allowInsecureHttp', message: `${JSON.stringify(insecureText)} is not true or false` });
 
@@ -314,6 +318,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
     ...(tls ? { tls } : {}),
     allowInsecureHttp: insecureText === 'true',
+    ...(caFile ? { caFile: resolve(cwd, caFile) } : {}),
     ...(webhook ? { webhook } : {}),
   };
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });

@@ -25,6 +25,8 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   resyncSeconds: number;
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
+  /** credentials over plain HTTP from non-loopback peers (default refused) */
+  allowInsecureHttp?: boolean;
 }
 
 export interface OrchestratorDeps {
@@ -63,7 +65,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   });
 
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, allowInsecureHttp: s.allowInsecureHttp ?? false,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
   });
 

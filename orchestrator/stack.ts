@@ -21,6 +21,9 @@ import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 import { startWebhook } from './webhook/server.js';
+import { readFileSync } from 'node:fs';
+import { MixmeshError } from '../common/errors.js';
+import { ReloadingTls, createReloadingHttpsServer, fetchTrusting, filesLoader, secretPair, type TlsLoader } from '../common/tls.js';
 
 export interface StackOptions {
   config: OrchestratorConfig;
@@ -74,7 +77,7 @@ async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Pro
 }
 
 /** the injector in-process, on its own listener (docs/configuration.md: "its own listener") */
-async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string; tls: ReloadingTls | undefined }): Promise<{ url: string; stop: () => Promise<void> }> {
   const { host, port } = o.config.injector.listen;
   // the injector's own configuration rules (token length, artifacts), fed from ours
   const injectorConfig = readInjectorConfig({
@@ -82,7 +85,7 @@ async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStac
     MIXMESH_INJECTOR_TOKEN: o.token,
     MIXMESH_SIDECAR_ARTIFACTS: o.config.sidecarArtifacts,
   }, { meshValues: o.values, ...(o.config.kube.kind === 'kubeconfig' ? { kubeconfig: o.config.kube.path } : {}) });
-  const running = await startInjector(injectorConfig, { cluster: kubeCluster(o.kube), openstack: o.openstack ?? null, log: o.log });
+  const running = await startInjector(injectorConfig, { cluster: kubeCluster(o.kube), openstack: o.openstack ?? null, log: o.log, ...(o.tls ? { tls: o.tls } : {}) });
   return { url: running.url, stop: () => running.close() };
 }
 
@@ -100,17 +103,34 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const openstack = config.openstack ? createOpenStackClient(config.openstack, { logger: log.child({ part: 'openstack' }) }) : undefined;
     const values = await liveMeshValues(kube, config);
 
+    // TLS for the API (and the Tacker callback on it) and the in-process injector: files or a kubernetes.io/tls Secret
+    let tls: ReloadingTls | undefined;
+    if (config.tls) {
+      const source = config.tls;
+      const load: TlsLoader = source.kind === 'files' ? filesLoader(source.certFile, source.keyFile) : async () => {
+        const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace: source.namespace, name: source.name });
+        if (!secret) throw new MixmeshError('CONFIG_INVALID', `TLS Secret ${source.namespace}/${source.name} does not exist`);
+        const pair = secretPair(secret.data, `Secret ${source.namespace}/${source.name}`);
+        const ca = secret.data?.['ca.crt'];
+        return ca ? { ...pair, ca: Buffer.from(ca, 'base64').toString('utf8') } : pair;
+      };
+      tls = await ReloadingTls.start(load, log.child({ part: 'tls' }));
+      const running = tls;
+      stops.push(async () => running.stop());
+    }
     let injector: InjectorPort | undefined;
     let injectorUrl: string | undefined;
     const injectorToken = config.injector.token ?? randomBytes(24).toString('base64url');
     if (config.injector.enabled) {
-      const started = await startInProcessInjector({ kube, openstack, values, config, log, token: injectorToken });
+      const started = await startInProcessInjector({ kube, openstack, values, config, log, token: injectorToken, tls });
       stops.push(started.stop);
       injectorUrl = started.url;
     } else {
       injectorUrl = config.injector.url;
     }
-    if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken);
+    // our own calls to an https injector trust caFile, else the CA certificates of our own chain, else the system roots
+    const trust = config.caFile ? readFileSync(config.caFile, 'utf8') : tls ? tls.current().ca ?? tls.current().cert : undefined;
+    if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken, trust && injectorUrl.startsWith('https:') ? { fetch: fetchTrusting(trust) } : {});
 
     const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
     const orchestrator = createOrchestrator({
@@ -118,15 +138,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs, ...options.settings,
+        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...options.settings,
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
     });
-    const server = createServer(orchestrator.app);
+    const server = tls ? createReloadingHttpsServer(tls, orchestrator.app) : createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
     stops.push(() => closeServer(server));
-    const url = `http://${config.listen.host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${config.listen.host}:${port}`;
     // a configured port 0 (tests) becomes the real one in the callback URL Tacker is given
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());

@@ -102,12 +102,13 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
 }
 
 /** InjectorPort over the injector's REST API (vm-sidecar-injector/README.md). */
-export function httpInjector(baseUrl: string, token: string, options: { timeoutMs?: number } = {}): InjectorPort {
+export function httpInjector(baseUrl: string, token: string, options: { timeoutMs?: number; fetch?: typeof fetch } = {}): InjectorPort {
+  const doFetch = options.fetch ?? fetch;
   const base = baseUrl.replace(/\/$/, '');
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
-      res = await fetch(base + path, {
+      res = await doFetch(base + path, {
         method,
         headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -34,6 +34,8 @@ export interface StartSandboxOptions {
   keystone?: 'real' | 'emulated' | 'auto';
   /** environment for the Tacker plug-in (mgmt driver) scripts the emulator runs */
   mgmtDriverEnv?: Record<string, string>;
+  /** the CA (PEM) Tacker checks https callback certificates against */
+  callbackCaPem?: string;
   log?: Logger;
 }
 
@@ -129,6 +131,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
         latencies,
         keystone: options.keystone ?? 'auto',
         ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
+        ...(options.callbackCaPem ? { callbackCaPem: options.callbackCaPem } : {}),
         logger: log,
       }),
     ]);

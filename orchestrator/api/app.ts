@@ -8,6 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { refuseInsecureCredentials } from '../../common/tls.js';
 import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken, Role } from '../config.js';
@@ -24,6 +25,8 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
+  /** accept credentials over plain HTTP from non-loopback peers (default: refused, INSECURE_TRANSPORT) */
+  allowInsecureHttp?: boolean;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -68,6 +71,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const tokenHashes = deps.tokens.map((t) => ({ ...t, hash: Buffer.from(t.sha256, 'hex') }));
   // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
   const app = createServiceApp({ requests: metrics.httpRequests, registry: metrics.registry, ready: deps.ready });
+  app.use(refuseInsecureCredentials(deps.allowInsecureHttp ?? false));
 
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
   const formBody = express.urlencoded({ extended: false, limit: '16kb', type: () => true });

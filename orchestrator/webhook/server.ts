@@ -162,6 +162,7 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
       if (next.certPem === material.certPem && next.caBundle === material.caBundle) return;
       material = next;
       context = createSecureContext({ cert: next.certPem, key: next.keyPem });
+      server.setSecureContext({ cert: next.certPem, key: next.keyPem });
       await register();
       log.info({ expires: notAfter(next.certPem).toISOString() }, 'webhook certificate reloaded');
     }).catch((e: unknown) => log.warn({ err: e }, 'webhook certificate check failed; retrying at the next check'));

@@ -20,6 +20,7 @@ import { realKeystoneInstalled, startRealKeystone, type RealKeystone } from './k
 import { DEFAULT_LATENCIES, TackerLcm, type Latencies, type Vim } from './lcm.js';
 import { novaRouter } from './nova.js';
 import { Notifier } from './notifier.js';
+import { fetchTrusting } from '../../common/tls.js';
 import { PackageStore } from './packages.js';
 
 export { DEFAULT_LATENCIES, type Latencies } from './lcm.js';
@@ -58,6 +59,8 @@ export interface StartOpenStackOptions {
   tokenLifetimeSec?: number;
   /** how long the subscription test GET may take (default 20 s) */
   subscriptionTestTimeoutMs?: number;
+  /** a CA (PEM) https callbacks' certificates must chain to, as a Tacker configured with a CA bundle; default the system roots */
+  callbackCaPem?: string;
   /** port to listen on (default: a free one) */
   port?: number;
   logger?: Logger;
@@ -148,7 +151,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
 
   const faults: Faults = emptyFaults();
   const validator = new TokenValidator(authUrl, credentials);
-  const notifier = new Notifier({ testTimeoutMs: options.subscriptionTestTimeoutMs ?? 20_000, deliveryTimeoutMs: 20_000 });
+  const notifier = new Notifier({ testTimeoutMs: options.subscriptionTestTimeoutMs ?? 20_000, deliveryTimeoutMs: 20_000, ...(options.callbackCaPem ? { fetch: fetchTrusting(options.callbackCaPem) } : {}) });
   const packages = new PackageStore({ dir: join(root, 'packages'), baseUrl: () => baseUrl, processingMs: 200 });
   const vims: Vim[] = [{ id: DEFAULT_VIM_ID, name: 'sandbox-vim', authUrl, region, projectName: credentials.projectName }];
   const serverNames = new Map<string, string>();

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { refuseInsecureCredentials } from '../../common/tls.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
 import { parseInjectionRequest } from './request.js';
@@ -31,6 +32,8 @@ export interface InjectorAppDeps {
   /** the stand-alone notification mode; absent: the Tacker routes answer 404 */
   notifications?: NotificationMode;
   registry?: Registry;
+  /** accept credentials over plain HTTP from non-loopback peers (default: refused, INSECURE_TRANSPORT) */
+  allowInsecureHttp?: boolean;
 }
 
 export interface InjectorMetrics {
@@ -120,6 +123,7 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
     requests: metrics.http, registry: metrics.registry, ready: deps.ready,
     beforeMetrics: () => metrics.inProgress.set(injector.inProgress()),
   });
+  app.use(refuseInsecureCredentials(deps.allowInsecureHttp ?? false));
 
   // the stand-alone notification mode (off unless configured): Tacker's Basic credentials, not the bearer token
   const tacker = express.Router();

@@ -13,7 +13,8 @@ version, index}``, the script asks the VM Sidecar Injector to install the Istio 
 VNF's VM and waits for the result, so COMPLETED means injected. Without it, it does nothing.
 
 The injector's URL and token come from the JSON file named by ``MIXMESH_INJECTOR_CONFIG``
-(default ``/etc/mixmesh/injector.json``, ``{"url": ..., "token": ...}``) on the conductor host,
+(default ``/etc/mixmesh/injector.json``, ``{"url": ..., "token": ..., "caFile": ...}``; an https
+injector's certificate is verified against ``caFile``, else the system roots) on the conductor host,
 never from additionalParams (Tacker stores them and echoes them in GET vnf_lcm_op_occs).
 
 Python 3 standard library only.
@@ -21,6 +22,7 @@ Python 3 standard library only.
 import json
 import os
 import pickle
+import ssl
 import sys
 import time
 import urllib.error
@@ -57,7 +59,17 @@ def read_config(path):
         raise PluginError("CONFIG_INVALID", 'the injector config %s must be {"url": "http://…", "token": "…"}' % path)
     if not config["url"].startswith(("http://", "https://")):
         raise PluginError("CONFIG_INVALID", "the injector url in %s must start with http:// or https://" % path)
+    ca_file = config.get("caFile")
+    if ca_file is not None and (not isinstance(ca_file, str) or not os.path.isfile(ca_file)):
+        raise PluginError("CONFIG_INVALID", "caFile in %s must name a PEM CA bundle that exists" % path)
     return config
+
+
+def tls_context(config):
+    """The injector's certificate is always verified: against caFile when given, else the system roots."""
+    if not config["url"].startswith("https://"):
+        return None
+    return ssl.create_default_context(cafile=config.get("caFile"))
 
 
 def servers_of(vnf_instance):
@@ -87,7 +99,7 @@ def servers_of(vnf_instance):
     return servers
 
 
-def http(method, url, token, body=None, timeout=30):
+def http(method, url, token, body=None, timeout=30, context=None):
     data = None if body is None else json.dumps(body).encode("utf-8")
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Authorization", "Bearer " + token)
@@ -95,7 +107,7 @@ def http(method, url, token, body=None, timeout=30):
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             text = resp.read().decode("utf-8")
             return resp.status, (json.loads(text) if text else {})
     except urllib.error.HTTPError as e:
@@ -135,13 +147,14 @@ class MixmeshPlugin(object):
         if os.environ.get("MIXMESH_INJECTOR_TIMEOUT"):
             timeout = float(os.environ["MIXMESH_INJECTOR_TIMEOUT"])
         base = config["url"].rstrip("/")
+        context = tls_context(config)
         servers = servers_of(self.inst)
         if not servers:
             raise PluginError("VNF_SHAPE_UNSUPPORTED", "the VNF instance %s has no VM in instantiatedVnfInfo.vnfcResourceInfo" % self.inst.get("id"))
         body = {"vnfInstanceId": self.inst.get("id"), "identity": identity, "servers": servers}
         deadline = time.monotonic() + timeout
         try:
-            status, answer = http("POST", base + "/v1/injections", config["token"], body)
+            status, answer = http("POST", base + "/v1/injections", config["token"], body, context=context)
         except (urllib.error.URLError, OSError) as e:
             raise PluginError("INJECTION_FAILED", "cannot reach the injector at %s: %s" % (base, getattr(e, "reason", e)))
         if status != 202 or not isinstance(answer, dict) or not answer.get("id"):
@@ -149,7 +162,7 @@ class MixmeshPlugin(object):
         injection_id = answer["id"]
         while True:
             try:
-                status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"])
+                status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"], context=context)
             except (urllib.error.URLError, OSError):
                 status, answer = 0, {}  # the injector may restart: keep asking until the deadline
             if status == 200 and answer.get("state") in FINAL_STATES:
