@@ -94,6 +94,33 @@ program
 
 registerClientCommands(program);
 
+// `mixmesh token create|list|revoke` (cli/token.ts): API tokens kept hashed, in a file or a Secret
+const token = program.command('token').description('API tokens: create, list, revoke (kept hashed: SHA-256 only)');
+const tokenStore = (c: Command): Command => c
+  .option('--tokens-file <file>', 'the tokens file (MIXMESH_TOKENS_FILE)')
+  .option('--secret <ns/name>', 'or a Kubernetes Secret (key tokens.yaml), e.g. mixmesh-system/mixmesh-tokens')
+  .option('--kubeconfig <file>', 'kubeconfig for --secret (KUBECONFIG)');
+tokenStore(token.command('create').description('make a token; prints it once on stdout')
+  .requiredOption('--role <role>', 'viewer, deployer or admin')
+  .option('--name <name>', 'a name to list and revoke it by (default <role>-<random>)')
+  .option('--ttl <duration>', 'lifetime: 90d, 72h, 30m; 0 never expires', '0'))
+  .action(async (opts: Record<string, unknown>) => {
+    const { runTokenCreate } = await import('./token.js');
+    process.exitCode = await runTokenCreate(opts);
+  });
+tokenStore(token.command('list').description('the tokens: name, role, created, expiry (never the token)')
+  .option('-o, --output <format>', 'json'))
+  .action(async (opts: Record<string, unknown>) => {
+    const { runTokenList } = await import('./token.js');
+    process.exitCode = await runTokenList(opts);
+  });
+tokenStore(token.command('revoke').description('remove a token; the orchestrator refuses it within seconds')
+  .argument('<name>', 'the token\'s name'))
+  .action(async (name: string, opts: Record<string, unknown>) => {
+    const { runTokenRevoke } = await import('./token.js');
+    process.exitCode = await runTokenRevoke(name, opts);
+  });
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

@@ -18,6 +18,9 @@ export interface ApiToken {
   role: Role;
   /** hex SHA-256 of the bearer token; the token itself is never kept */
   sha256: string;
+  /** ISO times (`mixmesh token create`); past expiresAt the token is refused */
+  createdAt?: string;
+  expiresAt?: string;
 }
 
 export type KubeSource = { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster'; host: string; port: string; tokenFile: string; caFile: string };
@@ -30,6 +33,8 @@ export interface OrchestratorConfig {
   openstack?: OpenStackConfig;
   listen: { host: string; port: number };
   tokens: readonly ApiToken[];
+  /** where the tokens came from: re-read when it changes (mixmesh token create/revoke, a refreshed Secret) */
+  tokensFile?: string;
   bodyLimitBytes: number;
   injector: { enabled: boolean; listen: { host: string; port: number }; token?: string; url?: string };
   callback: { url: string; auth: 'basic' | 'oauth2' };
@@ -139,9 +144,12 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
     if (typeof o.name !== 'string' || o.name === '') problems.push({ pointer: `/${i}/name`, message: 'must be a non-empty string' });
     if (!ROLES.includes(o.role as Role)) problems.push({ pointer: `/${i}/role`, message: `"${String(o.role)}" is not a role (allowed: ${ROLES.join(', ')})` });
     if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(o.sha256)) problems.push({ pointer: `/${i}/sha256`, message: 'must be the 64 hex digits of the token\'s SHA-256' });
-    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256'].includes(k));
-    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256)` });
-    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase() });
+    for (const k of ['createdAt', 'expiresAt'] as const) {
+      if (o[k] !== undefined && (typeof o[k] !== 'string' || Number.isNaN(Date.parse(o[k] as string)))) problems.push({ pointer: `/${i}/${k}`, message: 'must be an ISO 8601 time' });
+    }
+    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'createdAt', 'expiresAt'].includes(k));
+    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, createdAt, expiresAt)` });
+    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(typeof o.createdAt === 'string' ? { createdAt: o.createdAt } : {}), ...(typeof o.expiresAt === 'string' ? { expiresAt: o.expiresAt } : {}) });
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;
@@ -304,6 +312,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     ...(openstack ? { openstack } : {}),
     listen,
     tokens,
+    ...(tokensFile ? { tokensFile: resolve(cwd, tokensFile) } : {}),
     bodyLimitBytes: positiveInt(file.bodyLimitBytes, '/bodyLimitBytes', problems, 4 * 1024 * 1024),
     injector: { enabled: injectorEnabled, listen: injectorListen, ...(injectorToken ? { token: injectorToken } : {}), ...(injectorUrl ? { url: injectorUrl } : {}) },
     callback: { url: callbackUrl, auth: callbackAuth as 'basic' | 'oauth2' },

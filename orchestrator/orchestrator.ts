@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
 import { createApp } from './api/app.js';
+import { TokenStore } from './tokens.js';
 import { Controller } from './controller/controller.js';
 import { LeaderElector } from './controller/lease.js';
 import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
@@ -27,6 +28,8 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   leaderElection?: boolean;
   /** credentials over plain HTTP from non-loopback peers (default refused) */
   allowInsecureHttp?: boolean;
+  /** the tokens file to follow (re-read on change); absent: `tokens` as given */
+  tokensFile?: string;
 }
 
 export interface OrchestratorDeps {
@@ -64,8 +67,10 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     onStop: () => controller.stop(),
   });
 
+  const tokenStore = s.tokensFile ? TokenStore.watching(s.tokensFile, s.tokens, log) : TokenStore.of(s.tokens);
   const app = createApp({
     tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, allowInsecureHttp: s.allowInsecureHttp ?? false,
+    tokenStore,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
   });
 
@@ -102,6 +107,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
       started = true;
     },
     async stop(): Promise<void> {
+      tokenStore.stop();
       started = false;
       if (subscribeRetry) clearInterval(subscribeRetry);
       if (elector) await elector.stop();

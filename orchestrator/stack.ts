@@ -138,7 +138,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...options.settings,
+        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}), ...options.settings,
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),

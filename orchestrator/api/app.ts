@@ -15,9 +15,12 @@ import type { ApiToken, Role } from '../config.js';
 import type { OrchestratorMetrics } from '../metrics.js';
 import type { ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
+import type { TokenStore } from '../tokens.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
+  /** who a bearer is (hashed tokens, expiry, reloads); default: a fixed store of `tokens` */
+  tokenStore?: TokenStore;
   bodyLimitBytes: number;
   services: ServiceManager;
   callbacks: CallbackAuthority;
@@ -79,6 +82,7 @@ export function createApp(deps: ApiDeps): express.Express {
   function authenticate(req: Request): Caller | undefined {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!m) return undefined;
+    if (deps.tokenStore) return deps.tokenStore.lookup(m[1]!);
     const given = sha256(m[1]!);
     let found: Caller | undefined;
     for (const t of tokenHashes) if (timingSafeEqual(given, t.hash)) found = { name: t.name, role: t.role };
