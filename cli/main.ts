@@ -94,6 +94,22 @@ program
 
 registerClientCommands(program);
 
+program
+  .command('install')
+  .description('print the manifests that install mixmesh into a cluster (mixmesh install | kubectl apply -f -)')
+  .option('--namespace <ns>', 'the system namespace', 'mixmesh-system')
+  .option('--image <image>', 'the mixmesh image', 'ghcr.io/mixmesh/mixmesh:0.1.0')
+  .option('--replicas <n>', 'orchestrator replicas (leader election)', '2')
+  .option('--tls-secret <name>', 'kubernetes.io/tls Secret in the namespace for the API, callback and injector', 'mixmesh-tls')
+  .option('--no-tls', 'serve plain HTTP (behind a mesh or proxy that terminates TLS)')
+  .option('--sidecar-artifacts <dir-or-url>', 'where the injector finds istio-sidecar-<version> packages')
+  .option('--admin-token-sha256 <hex>', 'use this token hash instead of generating an admin token')
+  .option('--no-tokens', 'leave the token Secrets empty (fill them with `mixmesh token create --secret`)')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runInstall } = await import('./install.js');
+    process.exitCode = await runInstall(opts);
+  });
+
 // `mixmesh token create|list|revoke` (cli/token.ts): API tokens kept hashed, in a file or a Secret
 const token = program.command('token').description('API tokens: create, list, revoke (kept hashed: SHA-256 only)');
 const tokenStore = (c: Command): Command => c

@@ -23,6 +23,14 @@ export type ExtraValidator = (obj: Obj) => string[];
 
 export interface RequestCount { verb: string; kind: string; dryRun: boolean; count: number }
 
+/** one distinct access, as RBAC sees it (GET /_sandbox/requests `access`) */
+export interface AccessEntry {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+}
+
 export interface Faults {
   /** Deployments ("namespace/name") whose pods never become ready */
   neverReady: string[];
@@ -65,6 +73,7 @@ export class KubeApi {
   readonly store = new Store();
   private readonly resources = new Map<string, ResourceInfo>();
   private counts = new Map<string, RequestCount>();
+  private access = new Map<string, AccessEntry>();
   faults: Faults = { neverReady: [] };
   private readonly watches = new Set<ServerResponse>();
   /** called after every stored change (persistence) */
@@ -99,7 +108,7 @@ export class KubeApi {
 
   // ---------- counters and faults ----------
 
-  requestCounts(): { total: number; writes: number; byVerb: Record<string, number>; byKind: Record<string, number>; entries: RequestCount[] } {
+  requestCounts(): { total: number; writes: number; byVerb: Record<string, number>; byKind: Record<string, number>; entries: RequestCount[]; access: AccessEntry[] } {
     const entries = [...this.counts.values()].sort((a, b) => `${a.verb}${a.kind}`.localeCompare(`${b.verb}${b.kind}`));
     const byVerb: Record<string, number> = {};
     const byKind: Record<string, number> = {};
@@ -111,11 +120,18 @@ export class KubeApi {
       byKind[e.kind] = (byKind[e.kind] ?? 0) + e.count;
       if (!e.dryRun && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb)) writes += e.count;
     }
-    return { total, writes, byVerb, byKind, entries };
+    return { total, writes, byVerb, byKind, entries, access: [...this.access.values()].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) };
   }
 
   resetCounts(): void {
     this.counts = new Map();
+    this.access = new Map();
+  }
+
+  /** what RBAC would be asked: verb, API group, resource (with subresource), cluster-wide or in which namespace */
+  private recordAccess(verb: string, t: Target): void {
+    const e: AccessEntry = { verb, group: t.r.group, resource: t.sub ? `${t.r.plural}/${t.sub}` : t.r.plural, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}) };
+    this.access.set(JSON.stringify(e), e);
   }
 
   private count(verb: string, kind: string, dryRun: boolean): void {
@@ -199,6 +215,9 @@ export class KubeApi {
       managerGiven: (q.get('fieldManager') ?? '') !== '',
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
+    const q2 = url.searchParams;
+    this.recordAccess(method === 'GET' ? (target.name === undefined ? (q2.get('watch') === 'true' || q2.get('watch') === '1' ? 'watch' : 'list') : 'get')
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' } as Record<string, string>)[method] ?? method.toLowerCase(), target);
     if (r.review) {
       if (method !== 'POST' || target.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
       this.count('create', r.kind, dryRun);
