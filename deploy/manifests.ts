@@ -47,15 +47,19 @@ const rule = (apiGroups: string[], resources: string[], verbs: string[]): Obj =>
 
 /** cluster-wide: what the controller reconciles in every namespace */
 export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = [
-  rule(['mixmesh.io'], ['meshservices'], ['create', 'get', 'list', 'patch', 'update', 'watch']),
+  rule(['mixmesh.io'], ['meshservices'], ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']),
   rule(['mixmesh.io'], ['meshservices/status'], ['patch']),
-  rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get', 'patch']),
+  rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get', 'list', 'patch']),
   rule(['admissionregistration.k8s.io'], ['validatingwebhookconfigurations'], ['get', 'patch']),
   rule([''], ['namespaces'], ['create', 'delete', 'get', 'list']),
   rule([''], ['configmaps'], ['get', 'list']),
-  rule([''], ['secrets'], ['get']),
+  rule([''], ['secrets'], ['get', 'list']),
   rule([''], ['serviceaccounts', 'services'], ['delete', 'get', 'list', 'patch']),
   rule(['apps'], ['deployments'], ['delete', 'get', 'list', 'patch']),
+  // teardown deletes a namespace mixmesh created only when nothing else is left in it
+  rule([''], ['persistentvolumeclaims', 'pods'], ['list']),
+  rule(['apps'], ['daemonsets', 'statefulsets'], ['list']),
+  rule(['batch'], ['jobs'], ['list']),
   ...Object.entries(MESH_RESOURCES).map(([g, rs]) => rule([g], rs, ['delete', 'get', 'list', 'patch'])),
   rule(['events.k8s.io'], ['events'], ['create', 'delete', 'list', 'watch']),
 ];
@@ -63,7 +67,8 @@ export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = [
 /** in the system namespace only: the leader Lease and mixmesh's own Secrets */
 export const ORCHESTRATOR_NAMESPACE_RULES: readonly Obj[] = [
   rule(['coordination.k8s.io'], ['leases'], ['create', 'get', 'update']),
-  rule([''], ['secrets'], ['create', 'get', 'update']),
+  // (get: the cluster-wide rule, which the SSH key Secrets of every namespace need anyway)
+  rule([''], ['secrets'], ['create', 'update']),
 ];
 
 /** the injector: the identity of a VM's workload and its SSH key, and a token for it */
