@@ -8,9 +8,8 @@ ARG BASE_IMAGE=node:20-bookworm-slim
 # ---- build: dependencies and JavaScript. A context that already holds dist/ and production
 # node_modules (a CI step made them, e.g. `npm run build && npm prune --omit=dev`) is used as it is.
 FROM ${BASE_IMAGE} AS build
-WORKDIR /src
-COPY . .
-RUN if [ -f dist/cli/bin.js ] && [ -d node_modules ] && [ ! -d node_modules/typescript ]; then \
+COPY . /src
+RUN cd /src && if [ -f dist/cli/bin.js ] && [ -d node_modules ] && [ ! -d node_modules/typescript ]; then \
       echo "using the context's dist/ and production node_modules"; \
     else \
       npm ci --ignore-scripts --no-audit --no-fund && npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund; \
@@ -20,8 +19,8 @@ RUN if [ -f dist/cli/bin.js ] && [ -d node_modules ] && [ ! -d node_modules/type
 
 # ---- runtime: only what runs
 FROM ${BASE_IMAGE}
-WORKDIR /app
 COPY --from=build --chown=0:0 /out/ /app/
+WORKDIR /app
 ENV NODE_ENV=production \
     MIXMESH_LISTEN=0.0.0.0:7070 \
     MIXMESH_INJECTOR_LISTEN=0.0.0.0:7071

@@ -30,7 +30,7 @@ const freePort = (): Promise<number> => new Promise((resolve) => {
 });
 
 describe('the mixmesh image (Dockerfile) on a real Docker Engine', function () {
-  this.timeout(1_200_000);
+  this.timeout(1_800_000);
   let d: Dockerd | undefined;
   let emu: KubeEmulator | undefined;
   let dir: string;

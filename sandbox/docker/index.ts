@@ -65,6 +65,9 @@ export async function startDockerd(options: { dir?: string; timeoutMs?: number }
       clearTimeout(killer);
     }
     writeFileSync(log, stderr);
+    // dockerd leaves its network namespace mount behind (exec/netns/default): unmount what is under dir
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`)).sort().reverse();
+    for (const m of mounts) await new Promise<void>((resolve) => execFile('umount', ['-l', m], () => resolve()));
     if (!options.dir) rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
@@ -116,6 +119,9 @@ export async function makeNodeBaseImage(d: Dockerd, tag: string): Promise<void> 
     writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/false\n');
     writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnonroot:x:65532:\n');
     if (existsSync('/etc/ssl/certs/ca-certificates.crt')) put('/etc/ssl/certs/ca-certificates.crt', '/etc/ssl/certs/ca-certificates.crt');
+    // what runc mounts over, and what docker bind-mounts for --network host: on a --read-only root it cannot create them
+    for (const d of ['proc', 'sys', 'dev', 'run']) mkdirSync(join(root, d), { recursive: true });
+    for (const f of ['etc/hosts', 'etc/resolv.conf', 'etc/hostname']) writeFileSync(join(root, f), '');
     mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o1777 });
     chmodSync(join(root, 'tmp'), 0o1777);
     mkdirSync(join(root, 'home/nonroot'), { recursive: true });
