@@ -6,12 +6,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
+import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
-  .version('0.1.0')
-  .showHelpAfterError()
+  .version(buildInfo().version)
+  // a usage error prints commander's one line (with "Did you mean …?") and main() adds the hint
+  .showHelpAfterError(false)
   .exitOverride();
 
 program
@@ -137,14 +139,37 @@ tokenStore(token.command('revoke').description('remove a token; the orchestrator
     process.exitCode = await runTokenRevoke(name, opts);
   });
 
+program
+  .command('completion')
+  .description('print a shell completion script (bash, zsh or fish)')
+  .argument('<shell>', 'bash, zsh or fish')
+  .addHelpText('after', `
+  bash: source <(mixmesh completion bash)
+  zsh:  source <(mixmesh completion zsh)
+  fish: mixmesh completion fish > ~/.config/fish/completions/mixmesh.fish`)
+  .action(async (shell: string) => {
+    const { completionScript } = await import('./completion.js');
+    process.stdout.write(completionScript(shell, program));
+  });
+
+/** the command a usage error is about, for the hint: the first known command name in argv */
+function commandOf(argv: string[]): string | undefined {
+  const names = new Set(program.commands.map((c) => c.name()));
+  return argv.slice(2).find((a) => names.has(a));
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // help and version exit 0; usage errors exit 2
-      return e.exitCode === 0 ? 0 : 2;
+      // help and version exit 0; usage errors exit 2 with one hint line after commander's message
+      if (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.help') return 2; // `mixmesh` alone: the help was the answer
+      const sub = commandOf(argv);
+      process.stderr.write(`Run 'mixmesh ${sub ? `${sub} ` : ''}--help' for usage.\n`);
+      return 2;
     }
     if (isMixmeshError(e)) {
       process.stderr.write(`mixmesh: ${e.code}: ${e.message}\n`);

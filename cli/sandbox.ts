@@ -19,7 +19,7 @@ export function usageText(dir: string, kubeUrl: string, keystone: string, authUr
   return [
     `mixmesh sandbox: ready in ${resolve(dir)}`,
     `  Kubernetes API emulator  ${kubeUrl}`,
-    `  Keystone (${keystone})     ${authUrl}  (Tacker and Nova in its catalog)`,
+    `  Keystone (${keystone})     ${authUrl}  (Tacker, Nova and Glance in its catalog)`,
     '  SSH test VMs on 127.0.10.N:22, created by Tacker instantiate; key: ' + resolve(dir, 'ssh/id_ed25519'),
     '',
     'Use it from another shell:',
@@ -27,7 +27,9 @@ export function usageText(dir: string, kubeUrl: string, keystone: string, authUr
     '  kubectl get ns',
     `  export OS_CLOUD=sandbox OS_CLIENT_CONFIG_FILE=${q('clouds.yaml')}     # or: . ${q('openrc')}`,
     '  openstack --os-tacker-api-version 2 vnflcm list',
+    '  openstack server list; openstack vnf package list',
     `  ssh -i ${q('ssh/id_ed25519')} -o UserKnownHostsFile=${q('known_hosts')} root@127.0.10.1`,
+    `  curl -H "Authorization: Bearer $(cat ${q('admin-token')})" "$(cat ${q('admin-url')})/faults"     # fault injection`,
     '',
     'Ctrl-C (SIGINT) or SIGTERM stops it and removes every VM.',
     '',

@@ -75,11 +75,59 @@ describe('cli: mixmesh validate', function () {
         `${schema}:/spec/microservices/1/ports/0/port: 0 is out of range (allowed: 1..65535)`,
         `${rules}:/spec/connections/0/to: "webb" is not a microservice (known: web)`,
         'examples/minimal/descriptor.yaml: valid',
-        `${dup}:: not YAML or JSON: duplicated mapping key at line 3, column 1`,
+        `${dup}:3:1: not YAML or JSON: duplicated mapping key`,
         `${big}:: input is 4194305 bytes, more than the limit of 4194304 bytes`,
         '',
       ].join('\n'),
     );
+  });
+
+  it('reports every problem of a file in one run, schema and semantic together; a syntax error is FILE:LINE:COL', async () => {
+    const mixed = join(dir, 'mixed.yaml');
+    writeFileSync(mixed, [
+      'apiVersion: mixmesh.io/v1alpha1',
+      'kind: MeshService',
+      'metadata: {name: shop}',
+      'spec:',
+      '  microservices:',
+      '    - {name: web, runtime: container, ports: [{name: http, port: 80}], container: {image: web}}',
+      '    - {name: api, runtime: container, ports: [{name: http, port: 0}], container: {image: api}}',
+      '  connections:',
+      '    - {from: web, to: nowhere}',
+      '    - {from: web, to: nobody, timeout: soon}',
+      '  mesh: {mtls: DISABLE}',
+      '',
+    ].join('\n'));
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'apiVersion: mixmesh.io/v1alpha1\nkind: MeshService\nmetadata:\n  name: x\nspec:\n  a: [1, 2\n  b: 3\n');
+    const r = await mixmesh(['validate', mixed, broken]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(0, 5), [
+      `${mixed}:/spec/connections/0/to: "nowhere" is not a microservice (known: api, web)`,
+      `${mixed}:/spec/connections/1/timeout: "soon" is not a duration (a whole number followed by ms, s, m or h, e.g. 3s)`,
+      // a schema error in a connection no longer hides the unknown reference next to it
+      `${mixed}:/spec/connections/1/to: "nobody" is not a microservice (known: api, web)`,
+      `${mixed}:/spec/mesh/mtls: "DISABLE" is not allowed with authorization: connections (caller principals need mTLS); use STRICT or PERMISSIVE, or authorization: open`,
+      `${mixed}:/spec/microservices/1/ports/0/port: 0 is out of range (allowed: 1..65535)`,
+    ]);
+    assert.match(lines[5]!, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:3: not YAML or JSON: flow sequence in block collection .*\\]$`));
+    assert.equal(lines.length, 6);
+  });
+
+  it('a 4 MB nested file is refused while reading (depth and node count), exit 1, as the API refuses it', async () => {
+    const size = 4 * 1024 * 1024 - 16;
+    writeFileSync(join(dir, 'deep.json'), '['.repeat(size));
+    writeFileSync(join(dir, 'deep.yaml'), '- '.repeat(size / 2));
+    writeFileSync(join(dir, 'wide.yaml'), `a: [${'1,'.repeat(size / 2 - 8)}1]`);
+    const r = await mixmesh(['validate', join(dir, 'deep.json'), join(dir, 'deep.yaml'), join(dir, 'wide.yaml')]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, [
+      `${join(dir, 'deep.json')}:1:65: not YAML or JSON: nested deeper than 64 levels`,
+      `${join(dir, 'deep.yaml')}:1:129: not YAML or JSON: nested deeper than 64 levels`,
+      `${join(dir, 'wide.yaml')}:1:999999: not YAML or JSON: more than 500000 nodes`,
+      '',
+    ].join('\n'));
   });
 
   it('an unreadable file exits 2, and the other files are still checked', async () => {

@@ -1,9 +1,11 @@
 /**
  * `mixmesh validate FILE…` (docs/cli.md): stdout gets `FILE: valid` or one
- * `FILE:POINTER: message` line per problem. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
+ * `FILE:POINTER: message` line per problem — every problem of a file in one run, schema and
+ * semantic alike; a problem with a place in the text but no pointer (a YAML syntax error) is
+ * `FILE:LINE:COL: message`, as compilers and linters print it. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
  * large counts as invalid), 2 an unreadable file or a bad --config. Never contacts a cluster.
  */
-import { formatResult, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
+import { formatResult, oversizeProblem, parseAndValidate, type ValidationResult } from '../descriptor/index.js';
 import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 
@@ -43,7 +45,16 @@ export async function runValidate(files: string[], opts: ValidateCliOptions = {}
     }
     const result = 'tooLarge' in content ? { ok: false as const, problems: [oversizeProblem(content.tooLarge)] } : parseAndValidate(content, file, { istioVersion });
     if (!result.ok) invalid = true;
-    for (const line of formatResult(file, result)) io.stdout(line);
+    for (const line of problemLines(file, result)) io.stdout(line);
   }
   return unreadable ? 2 : invalid ? 1 : 0;
+}
+
+/** the parser's "… at line L, column C" on a document-level problem becomes FILE:L:C: … */
+export function problemLines(file: string, result: ValidationResult): string[] {
+  if (result.ok) return formatResult(file, result);
+  return result.problems.map((p) => {
+    const m = p.pointer === '' ? / at line (\d+), column (\d+)$/.exec(p.message) : null;
+    return m ? `${file}:${m[1]}:${m[2]}: ${p.message.slice(0, m.index)}` : `${file}:${p.pointer}: ${p.message}`;
+  });
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { ERROR_CODES, MixmeshError, toProblem, wrapError } from './errors.js';
+import { ERROR_CODES, MixmeshError, problemTitle, toProblem, wrapError } from './errors.js';
 
 describe('common/errors', () => {
   it('docs/errors.md lists exactly the codes in ERROR_CODES, with their statuses', () => {
@@ -21,6 +21,17 @@ describe('common/errors', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.detail, 'bad');
     assert.deepEqual(bad.errors, [{ pointer: '/a', message: 'm' }]);
+  });
+
+  it('every problem title is a sentence, never the code repeated (also for a code without a written title)', () => {
+    for (const code of [...Object.keys(ERROR_CODES), 'SOME_NEW_CODE']) {
+      const title = problemTitle(code);
+      assert.notEqual(title, code);
+      assert.match(title, /^[A-Z][^]*\.$/, `${code}: ${title}`);
+    }
+    assert.equal(problemTitle('SOME_NEW_CODE'), 'Some new code.');
+    assert.equal(toProblem(new MixmeshError('NOT_FOUND', 'no service a/b')).title, 'Not found.');
+    assert.equal(toProblem(new Error('x')).title, 'Internal error.');
   });
 
   it('wrapError keeps the cause and adds context', () => {

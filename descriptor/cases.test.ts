@@ -118,6 +118,7 @@ export const CASES: Case[] = [
   { name: 'vm without vnfdId and flavourId', mutate: (d) => { delete ms(d, 3).vm.vnfdId; delete ms(d, 3).vm.flavourId; }, expect: [['/spec/microservices/3/vm/flavourId', 'is required'], ['/spec/microservices/3/vm/vnfdId', 'is required']] },
   { name: 'hostKey not a policy or key', mutate: (d) => (ms(d, 3).vm.ssh.hostKey = 'yes'), expect: [['/spec/microservices/3/vm/ssh/hostKey', '"yes" is not console, accept-new, or a pinned public key']] },
   { name: 'sidecar package not allowed', mutate: (d) => (ms(d, 3).vm.sidecar = { package: 'apk' }), expect: [['/spec/microservices/3/vm/sidecar/package', '"apk" is not allowed (allowed: deb, rpm, tar)']] },
+  { name: 'vm.recreate not a boolean', mutate: (d) => (ms(d, 3).vm.recreate = 'no'), expect: [['/spec/microservices/3/vm/recreate', '"no" is not true or false']] },
   { name: 'fixedIp not an address', mutate: (d) => (ms(d, 3).vm.fixedIp = '10.0.0'), expect: [['/spec/microservices/3/vm/fixedIp', '"10.0.0" is not an IPv4 or IPv6 address']] },
   { name: 'ssh user with spaces', mutate: (d) => (ms(d, 3).vm.ssh.user = 'root; rm -rf /'), expect: [['/spec/microservices/3/vm/ssh/user', 'is not a login name']] },
   // ---- schema: connections

@@ -80,6 +80,7 @@ export const FIELD_DOCS: Readonly<Record<string, string>> = Object.freeze({
   'spec.microservices.vm.extVirtualLinks': 'External virtual links, passed to Tacker\'s instantiate request untouched (with fixedAddresses set there for fixedIp).',
   'spec.microservices.vm.additionalParams': 'Additional parameters, passed to Tacker\'s instantiate request untouched.',
   'spec.microservices.vm.fixedIp': 'A fixed address for the VM (instances must be 1).',
+  'spec.microservices.vm.recreate': 'A VNF instance terminated or deleted outside mixmesh is created again under the same name (default true); false only reports it in the status.',
   'spec.microservices.vm.ssh': 'How the injector reaches the VM over SSH.',
   'spec.microservices.vm.ssh.user': 'The login user; when not root, every remote step runs through sudo -n.',
   'spec.microservices.vm.ssh.port': 'The SSH port; default 22. Never captured by the sidecar.',

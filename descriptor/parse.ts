@@ -8,6 +8,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, ty
 import type { Problem } from './types.js';
 import { LIMITS } from './schema.js';
 import { fastParseYaml, YAML_OPTIONS } from './fast-yaml.js';
+import { scanStructure } from './limits.js';
 
 export interface ParseOptions {
   /** bytes; default 4 MiB (docs/descriptor.md rule 10) */
@@ -16,6 +17,8 @@ export interface ParseOptions {
   maxAliasNodes?: number;
   /** nesting depth; default 64 (a descriptor needs about 12) */
   maxDepth?: number;
+  /** collections + keys + values, counted while reading; default LIMITS.nodes */
+  maxNodes?: number;
 }
 
 export type ParseResult = { ok: true; value: unknown } | { ok: false; problems: Problem[] };
@@ -104,6 +107,17 @@ function checkExpansion(root: YamlNode | null, maxAliasNodes: number, maxDepth: 
   sizeOf(root, 0);
 }
 
+/** `line L, column C` (1-based) of an offset, as the yaml package words it */
+function lineColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
 /** The problem for an input over the limit (also used by readers that check the size first). */
 export function oversizeProblem(bytes: number, maxBytes: number = LIMITS.inputBytes): Problem {
   return { pointer: '', message: `input is ${bytes} bytes, more than the limit of ${maxBytes} bytes` };
@@ -122,6 +136,10 @@ export function parseDescriptorText(input: string | Uint8Array, options: ParseOp
     // never guess an encoding: a mangled value could still validate and mean something else
     return fail('not UTF-8 text', lineCounter, undefined);
   }
+  // depth and node count in one streaming pass, before any parser builds a tree: a 4 MiB
+  // `[[[[…` is refused after its 65th byte instead of costing seconds of CPU
+  const tooBig = scanStructure(text, { maxDepth: options.maxDepth ?? 64, maxNodes: options.maxNodes ?? LIMITS.nodes });
+  if (tooBig) return { ok: false, problems: [{ pointer: '', message: `not YAML or JSON: ${tooBig.reason} at ${lineColumn(text, tooBig.offset)}` }] };
   // the common block-style shape in milliseconds; anything else (and every error) takes the full path
   const fast = fastParseYaml(text, options.maxDepth ?? 64);
   if (fast !== undefined) return { ok: true, value: fast.value };

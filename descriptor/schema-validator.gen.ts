@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 const formats = { ip: { type: 'string', validate: (s) => isIP(s) !== 0 } };
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://mixmesh.io/schemas/v1alpha1/meshservice.json","title":"mixmesh.io/v1alpha1 MeshService","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"mixmesh.io/v1alpha1"},"kind":{"type":"string","const":"MeshService"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"default"},"labels":{"type":"object","additionalProperties":{"type":"string"},"default":{}}}},"spec":{"type":"object","additionalProperties":false,"required":["microservices"],"properties":{"mesh":{"type":"object","additionalProperties":false,"properties":{"mtls":{"type":"string","enum":["STRICT","PERMISSIVE","DISABLE"],"default":"STRICT"},"authorization":{"type":"string","enum":["connections","open"],"default":"connections"},"network":{"type":"string","maxLength":63,"default":""}},"default":{}},"microservices":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/definitions/microservice"}},"connections":{"type":"array","minItems":0,"maxItems":10000,"items":{"$ref":"#/definitions/connection"},"default":[]},"ingress":{"$ref":"#/definitions/ingress"}}}},"definitions":{"duration":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"},"probePort":{"type":["string","integer"],"minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$","minimum":1,"maximum":65535},"quantityMap":{"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"},"propertyNames":{"type":"string","pattern":"^[a-z0-9./-]+$"}},"port":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}},"readinessProbe":{"type":"object","additionalProperties":false,"properties":{"httpGet":{"type":"object","additionalProperties":false,"required":["path","port"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"port":{"$ref":"#/definitions/probePort"}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/probePort"}}}},"minProperties":1,"maxProperties":1},"envVar":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"required":["secretKeyRef"],"properties":{"secretKeyRef":{"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"key":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}}}}}},"oneOf":[{"required":["value"],"properties":{"value":true}},{"required":["valueFrom"],"properties":{"valueFrom":true}}]},"securityContext":{"type":"object","additionalProperties":false,"properties":{"allowPrivilegeEscalation":{"type":"boolean"},"appArmorProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"type":"array","items":{"type":"string"}},"drop":{"type":"array","items":{"type":"string"}}}},"privileged":{"type":"boolean"},"procMount":{"type":"string","enum":["Default","Unmasked"]},"readOnlyRootFilesystem":{"type":"boolean"},"runAsGroup":{"type":"integer","minimum":0,"maximum":2147483647},"runAsNonRoot":{"type":"boolean"},"runAsUser":{"type":"integer","minimum":0,"maximum":2147483647},"seLinuxOptions":{"type":"object","additionalProperties":false,"properties":{"level":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"user":{"type":"string"}}},"seccompProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"windowsOptions":{"type":"object","additionalProperties":false,"properties":{"gmsaCredentialSpec":{"type":"string"},"gmsaCredentialSpecName":{"type":"string"},"hostProcess":{"type":"boolean"},"runAsUserName":{"type":"string"}}}}},"container":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"}}},"vm":{"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}}}},"microservice":{"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]},"route":{"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}},"loadBalancer":{"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]},"connection":{"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}},"ingress":{"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://mixmesh.io/schemas/v1alpha1/meshservice.json","title":"mixmesh.io/v1alpha1 MeshService","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"mixmesh.io/v1alpha1"},"kind":{"type":"string","const":"MeshService"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"default"},"labels":{"type":"object","additionalProperties":{"type":"string"},"default":{}}}},"spec":{"type":"object","additionalProperties":false,"required":["microservices"],"properties":{"mesh":{"type":"object","additionalProperties":false,"properties":{"mtls":{"type":"string","enum":["STRICT","PERMISSIVE","DISABLE"],"default":"STRICT"},"authorization":{"type":"string","enum":["connections","open"],"default":"connections"},"network":{"type":"string","maxLength":63,"default":""}},"default":{}},"microservices":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/definitions/microservice"}},"connections":{"type":"array","minItems":0,"maxItems":10000,"items":{"$ref":"#/definitions/connection"},"default":[]},"ingress":{"$ref":"#/definitions/ingress"}}}},"definitions":{"duration":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"},"probePort":{"type":["string","integer"],"minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$","minimum":1,"maximum":65535},"quantityMap":{"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"},"propertyNames":{"type":"string","pattern":"^[a-z0-9./-]+$"}},"port":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}},"readinessProbe":{"type":"object","additionalProperties":false,"properties":{"httpGet":{"type":"object","additionalProperties":false,"required":["path","port"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"port":{"$ref":"#/definitions/probePort"}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/probePort"}}}},"minProperties":1,"maxProperties":1},"envVar":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"required":["secretKeyRef"],"properties":{"secretKeyRef":{"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"key":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}}}}}},"oneOf":[{"required":["value"],"properties":{"value":true}},{"required":["valueFrom"],"properties":{"valueFrom":true}}]},"securityContext":{"type":"object","additionalProperties":false,"properties":{"allowPrivilegeEscalation":{"type":"boolean"},"appArmorProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"type":"array","items":{"type":"string"}},"drop":{"type":"array","items":{"type":"string"}}}},"privileged":{"type":"boolean"},"procMount":{"type":"string","enum":["Default","Unmasked"]},"readOnlyRootFilesystem":{"type":"boolean"},"runAsGroup":{"type":"integer","minimum":0,"maximum":2147483647},"runAsNonRoot":{"type":"boolean"},"runAsUser":{"type":"integer","minimum":0,"maximum":2147483647},"seLinuxOptions":{"type":"object","additionalProperties":false,"properties":{"level":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"user":{"type":"string"}}},"seccompProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"windowsOptions":{"type":"object","additionalProperties":false,"properties":{"gmsaCredentialSpec":{"type":"string"},"gmsaCredentialSpecName":{"type":"string"},"hostProcess":{"type":"boolean"},"runAsUserName":{"type":"string"}}}}},"container":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"}}},"vm":{"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}}}},"microservice":{"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]},"route":{"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}},"loadBalancer":{"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]},"connection":{"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}},"ingress":{"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}}}};
 const schema32 = {"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
@@ -19,7 +19,7 @@ const pattern6 = new RegExp("^/", "u");
 const pattern5 = new RegExp("^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$", "u");
 const schema12 = {"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]};
 const schema13 = {"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}};
-const schema22 = {"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}}}};
+const schema22 = {"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}}}};
 const func33 = Object.prototype.hasOwnProperty;
 const pattern2 = new RegExp("^[a-z]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern17 = new RegExp("^[a-z_][a-z0-9_-]*$", "u");
@@ -2328,6 +2328,9 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.instances === undefined){
 data16.instances = 1;
 }
+if(data16.recreate === undefined){
+data16.recreate = true;
+}
 if(data16.sidecar === undefined){
 data16.sidecar = {};
 }
@@ -2613,17 +2616,9 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data16.ssh !== undefined){
-let data26 = data16.ssh;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.port === undefined){
-data26.port = 22;
-}
-if(data26.hostKey === undefined){
-data26.hostKey = "console";
-}
-if(data26.user === undefined){
-const err75 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data26};
+let data26 = data16.recreate;
+if(typeof data26 !== "boolean"){
+const err75 = {instancePath:instancePath+"/vm/recreate",schemaPath:"#/definitions/vm/properties/recreate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema22.properties.recreate.type,parentSchema:schema22.properties.recreate,data:data26};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -2632,8 +2627,17 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data26.credentialsSecret === undefined){
-const err76 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "credentialsSecret"},message:"must have required property '"+"credentialsSecret"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data26};
+if(data16.ssh !== undefined){
+let data27 = data16.ssh;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.port === undefined){
+data27.port = 22;
+}
+if(data27.hostKey === undefined){
+data27.hostKey = "console";
+}
+if(data27.user === undefined){
+const err76 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -2642,9 +2646,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-for(const key3 in data26){
-if(!((((key3 === "user") || (key3 === "port")) || (key3 === "credentialsSecret")) || (key3 === "hostKey"))){
-const err77 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.ssh,data:data26};
+if(data27.credentialsSecret === undefined){
+const err77 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "credentialsSecret"},message:"must have required property '"+"credentialsSecret"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -2653,12 +2656,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data26.user !== undefined){
-let data27 = data26.user;
-if(typeof data27 === "string"){
-if(func2(data27) > 32){
-const err78 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters",schema:32,parentSchema:schema22.properties.ssh.properties.user,data:data27};
+for(const key3 in data27){
+if(!((((key3 === "user") || (key3 === "port")) || (key3 === "credentialsSecret")) || (key3 === "hostKey"))){
+const err78 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -2667,8 +2667,12 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(func2(data27) < 1){
-const err79 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.user,data:data27};
+}
+if(data27.user !== undefined){
+let data28 = data27.user;
+if(typeof data28 === "string"){
+if(func2(data28) > 32){
+const err79 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters",schema:32,parentSchema:schema22.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -2677,8 +2681,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(!pattern17.test(data27)){
-const err80 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_-]*$"+"\"",schema:"^[a-z_][a-z0-9_-]*$",parentSchema:schema22.properties.ssh.properties.user,data:data27};
+if(func2(data28) < 1){
+const err80 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -2687,9 +2691,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-else {
-const err81 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.user.type,parentSchema:schema22.properties.ssh.properties.user,data:data27};
+if(!pattern17.test(data28)){
+const err81 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_-]*$"+"\"",schema:"^[a-z_][a-z0-9_-]*$",parentSchema:schema22.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -2699,9 +2702,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-let data28 = data26.port;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err82 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema22.properties.ssh.properties.port.type,parentSchema:schema22.properties.ssh.properties.port,data:data28};
+else {
+const err82 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.user.type,parentSchema:schema22.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -2710,9 +2712,10 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 65535 || isNaN(data28)){
-const err83 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema22.properties.ssh.properties.port,data:data28};
+}
+let data29 = data27.port;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err83 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema22.properties.ssh.properties.port.type,parentSchema:schema22.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -2721,8 +2724,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data28 < 1 || isNaN(data28)){
-const err84 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.ssh.properties.port,data:data28};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 65535 || isNaN(data29)){
+const err84 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema22.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -2731,12 +2735,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-if(data26.credentialsSecret !== undefined){
-let data29 = data26.credentialsSecret;
-if(typeof data29 === "string"){
-if(func2(data29) > 253){
-const err85 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data29};
+if(data29 < 1 || isNaN(data29)){
+const err85 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -2745,8 +2745,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(func2(data29) < 1){
-const err86 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data29};
+}
+if(data27.credentialsSecret !== undefined){
+let data30 = data27.credentialsSecret;
+if(typeof data30 === "string"){
+if(func2(data30) > 253){
+const err86 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -2755,8 +2759,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern4.test(data29)){
-const err87 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data29};
+if(func2(data30) < 1){
+const err87 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -2765,9 +2769,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.credentialsSecret.type,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data29};
+if(!pattern4.test(data30)){
+const err88 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -2777,10 +2780,8 @@ vErrors.push(err88);
 errors++;
 }
 }
-let data30 = data26.hostKey;
-if(typeof data30 === "string"){
-if(func2(data30) > 16384){
-const err89 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters",schema:16384,parentSchema:schema22.properties.ssh.properties.hostKey,data:data30};
+else {
+const err89 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.credentialsSecret.type,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -2789,8 +2790,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(!pattern19.test(data30)){
-const err90 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"},message:"must match pattern \""+"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"+"\"",schema:"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$",parentSchema:schema22.properties.ssh.properties.hostKey,data:data30};
+}
+let data31 = data27.hostKey;
+if(typeof data31 === "string"){
+if(func2(data31) > 16384){
+const err90 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters",schema:16384,parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -2799,9 +2803,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.hostKey.type,parentSchema:schema22.properties.ssh.properties.hostKey,data:data30};
+if(!pattern19.test(data31)){
+const err91 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"},message:"must match pattern \""+"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"+"\"",schema:"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$",parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -2812,7 +2815,7 @@ errors++;
 }
 }
 else {
-const err92 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.ssh.type,parentSchema:schema22.properties.ssh,data:data26};
+const err92 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.hostKey.type,parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -2822,17 +2825,8 @@ vErrors.push(err92);
 errors++;
 }
 }
-let data31 = data16.sidecar;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.package === undefined){
-data31.package = "deb";
-}
-if(data31.injection === undefined){
-data31.injection = "orchestrator";
-}
-for(const key4 in data31){
-if(!(((key4 === "package") || (key4 === "istioVersion")) || (key4 === "injection"))){
-const err93 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.sidecar,data:data31};
+else {
+const err93 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.ssh.type,parentSchema:schema22.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -2842,9 +2836,17 @@ vErrors.push(err93);
 errors++;
 }
 }
-let data32 = data31.package;
-if(typeof data32 !== "string"){
-const err94 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.package.type,parentSchema:schema22.properties.sidecar.properties.package,data:data32};
+let data32 = data16.sidecar;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(data32.package === undefined){
+data32.package = "deb";
+}
+if(data32.injection === undefined){
+data32.injection = "orchestrator";
+}
+for(const key4 in data32){
+if(!(((key4 === "package") || (key4 === "istioVersion")) || (key4 === "injection"))){
+const err94 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.sidecar,data:data32};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -2853,8 +2855,10 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(!(((data32 === "deb") || (data32 === "rpm")) || (data32 === "tar"))){
-const err95 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.package.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.package.enum,parentSchema:schema22.properties.sidecar.properties.package,data:data32};
+}
+let data33 = data32.package;
+if(typeof data33 !== "string"){
+const err95 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.package.type,parentSchema:schema22.properties.sidecar.properties.package,data:data33};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -2863,11 +2867,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(data31.istioVersion !== undefined){
-let data33 = data31.istioVersion;
-if(typeof data33 === "string"){
-if(func2(data33) > 64){
-const err96 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data33};
+if(!(((data33 === "deb") || (data33 === "rpm")) || (data33 === "tar"))){
+const err96 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.package.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.package.enum,parentSchema:schema22.properties.sidecar.properties.package,data:data33};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -2876,8 +2877,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(func2(data33) < 1){
-const err97 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data33};
+if(data32.istioVersion !== undefined){
+let data34 = data32.istioVersion;
+if(typeof data34 === "string"){
+if(func2(data34) > 64){
+const err97 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -2886,8 +2890,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(!pattern20.test(data33)){
-const err98 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/pattern",keyword:"pattern",params:{pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},message:"must match pattern \""+"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"+"\"",schema:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$",parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data33};
+if(func2(data34) < 1){
+const err98 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -2896,9 +2900,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.istioVersion.type,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data33};
+if(!pattern20.test(data34)){
+const err99 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/pattern",keyword:"pattern",params:{pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},message:"must match pattern \""+"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"+"\"",schema:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$",parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -2908,9 +2911,8 @@ vErrors.push(err99);
 errors++;
 }
 }
-let data34 = data31.injection;
-if(typeof data34 !== "string"){
-const err100 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.injection.type,parentSchema:schema22.properties.sidecar.properties.injection,data:data34};
+else {
+const err100 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.istioVersion.type,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -2919,8 +2921,10 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(!((data34 === "orchestrator") || (data34 === "plugin"))){
-const err101 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.injection.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.injection.enum,parentSchema:schema22.properties.sidecar.properties.injection,data:data34};
+}
+let data35 = data32.injection;
+if(typeof data35 !== "string"){
+const err101 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.injection.type,parentSchema:schema22.properties.sidecar.properties.injection,data:data35};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -2929,9 +2933,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.sidecar.type,parentSchema:schema22.properties.sidecar,data:data31};
+if(!((data35 === "orchestrator") || (data35 === "plugin"))){
+const err102 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.injection.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.injection.enum,parentSchema:schema22.properties.sidecar.properties.injection,data:data35};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -2942,7 +2945,7 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data:data16};
+const err103 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.sidecar.type,parentSchema:schema22.properties.sidecar,data:data32};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -2952,14 +2955,25 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
 else {
-const err104 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema12.type,parentSchema:schema12,data};
+const err104 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data:data16};
 if(vErrors === null){
 vErrors = [err104];
 }
 else {
 vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema12.type,parentSchema:schema12,data};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
 }
 errors++;
 }

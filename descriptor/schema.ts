@@ -85,6 +85,8 @@ export const LIMITS = Object.freeze({
   routes: 100,
   inputBytes: 4 * 1024 * 1024,
   aliasExpandedNodes: 10000,
+  /** nodes of the text (collections, keys, values): 1000 microservices and 10000 connections with every option are about 350000 */
+  nodes: 500000,
 });
 
 const definitions: Record<string, JsonSchema> = {
@@ -166,6 +168,8 @@ const definitions: Record<string, JsonSchema> = {
       extVirtualLinks: arr({ type: 'object' }),
       additionalParams: { type: 'object' },
       fixedIp: { type: 'string', format: 'ip' },
+      // a VNF terminated or deleted outside mixmesh: recreate it (same name), or only report it
+      recreate: { type: 'boolean', default: true },
       ssh: obj(
         {
           user: str(PATTERNS.linuxUser, 32),

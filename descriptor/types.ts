@@ -68,6 +68,8 @@ export interface VmSpec {
   extVirtualLinks?: Record<string, unknown>[];
   additionalParams?: Record<string, unknown>;
   fixedIp?: string;
+  /** a VNF terminated or deleted outside mixmesh is recreated (true: the schema's default) or only reported; absent means true */
+  recreate?: boolean;
   ssh: VmSsh;
   sidecar: VmSidecar;
 }

@@ -70,13 +70,15 @@ interface Skip {
   allConnections: boolean;
   microservices: ReadonlySet<number>;
   connections: ReadonlySet<number>;
+  /** per skipped connection, the fields the schema refused ('' for the connection itself) */
+  connectionFields: ReadonlyMap<number, ReadonlySet<string>>;
   ingressRoutes: ReadonlySet<number>;
 }
 
-const NO_SKIP: Skip = { all: false, metadata: false, mesh: false, ingress: false, allConnections: false, microservices: new Set(), connections: new Set(), ingressRoutes: new Set() };
+const NO_SKIP: Skip = { all: false, metadata: false, mesh: false, ingress: false, allConnections: false, microservices: new Set(), connections: new Set(), connectionFields: new Map(), ingressRoutes: new Set() };
 
 function skipFor(problems: readonly Problem[]): Skip {
-  const skip = { ...NO_SKIP, microservices: new Set<number>(), connections: new Set<number>(), ingressRoutes: new Set<number>() };
+  const skip = { ...NO_SKIP, microservices: new Set<number>(), connections: new Set<number>(), connectionFields: new Map<number, Set<string>>(), ingressRoutes: new Set<number>() };
   for (const { pointer } of problems) {
     let m: RegExpExecArray | null;
     if (pointer === '' || pointer === '/spec' || pointer === '/spec/microservices') skip.all = true;
@@ -84,7 +86,12 @@ function skipFor(problems: readonly Problem[]): Skip {
     else if (pointer.startsWith('/spec/mesh')) skip.mesh = true;
     else if (pointer === '/spec/connections') skip.allConnections = true;
     else if ((m = /^\/spec\/microservices\/(\d+)(\/|$)/.exec(pointer))) skip.microservices.add(Number(m[1]));
-    else if ((m = /^\/spec\/connections\/(\d+)(\/|$)/.exec(pointer))) skip.connections.add(Number(m[1]));
+    else if ((m = /^\/spec\/connections\/(\d+)(?:\/([^/]*)|$)/.exec(pointer))) {
+      const i = Number(m[1]);
+      skip.connections.add(i);
+      if (!skip.connectionFields.has(i)) skip.connectionFields.set(i, new Set());
+      skip.connectionFields.get(i)!.add(m[2] ?? '');
+    }
     else if ((m = /^\/spec\/ingress\/routes\/(\d+)(\/|$)/.exec(pointer))) skip.ingressRoutes.add(Number(m[1]));
     else if (pointer.startsWith('/spec/ingress')) skip.ingress = true;
     // anything else (apiVersion, kind, an unknown field under spec) does not affect the rules
@@ -313,7 +320,17 @@ function checkConnections(service: MeshService, known: Known, skip: Skip, add: A
   const isKnown = (name: string) => known.versions.has(name) || known.opaque.has(name);
   service.spec.connections.forEach((c, i) => {
     resolved.push(undefined);
-    if (skip.connections.has(i)) return;
+    if (skip.connections.has(i)) {
+      // the rest of this connection failed the schema, but well-formed references are still
+      // checked, so one run reports every problem (a bad timeout does not hide an unknown `to`)
+      const broken = skip.connectionFields.get(i) ?? new Set(['']);
+      if (broken.has('') || known.namesUncertain) return;
+      if (!broken.has('from') && typeof c.from === 'string' && c.from !== 'ingress' && !isKnown(c.from)) {
+        add(ptr.conn(i, 'from'), `${show(c.from)} is not a microservice or "ingress" (known: ${listNames(known.names)})`);
+      }
+      if (!broken.has('to') && typeof c.to === 'string' && !isKnown(c.to)) add(ptr.conn(i, 'to'), `${show(c.to)} is not a microservice (known: ${listNames(known.names)})`);
+      return;
+    }
     if (c.from !== 'ingress' && !isKnown(c.from) && !known.namesUncertain) {
       add(ptr.conn(i, 'from'), `${show(c.from)} is not a microservice or "ingress" (known: ${listNames(known.names)})`);
     }

@@ -64,6 +64,16 @@ describe('orchestrator config', () => {
     assert.throws(() => loadConfig({ env: { KUBECONFIG: kubeconfig, MIXMESH_TOKENS_FILE: bad }, cwd: dir, home: dir, serviceAccountDir: noSa }), /\/0\/role: "root" is not a role.*\/0\/sha256/);
   });
 
+  it('a token may be limited to namespaces (a non-empty list of namespace names)', () => {
+    const ok = join(dir, 'scoped.yaml');
+    writeFileSync(ok, `- {name: team-a, role: deployer, sha256: ${'a'.repeat(64)}, namespaces: [team-a, team-a-staging]}\n`);
+    assert.deepEqual(loadConfig({ env: { KUBECONFIG: kubeconfig, MIXMESH_TOKENS_FILE: ok }, cwd: dir, home: dir, serviceAccountDir: noSa }).tokens[0]!.namespaces, ['team-a', 'team-a-staging']);
+    for (const bad of ['[]', '[Team_A]', 'team-a']) {
+      writeFileSync(ok, `- {name: team-a, role: deployer, sha256: ${'a'.repeat(64)}, namespaces: ${bad}}\n`);
+      assert.throws(() => loadConfig({ env: { KUBECONFIG: kubeconfig, MIXMESH_TOKENS_FILE: ok }, cwd: dir, home: dir, serviceAccountDir: noSa }), /\/0\/namespaces: must be a non-empty list/);
+    }
+  });
+
   it('rejects bad values and unknown settings, naming them', () => {
     expectInvalid(() => loadConfig({ env: { ...baseEnv, MIXMESH_LISTEN: 'nowhere' }, cwd: dir, home: dir, serviceAccountDir: noSa }), '/listen');
     expectInvalid(() => loadConfig({ env: { ...baseEnv, MIXMESH_CALLBACK_AUTH: 'digest' }, cwd: dir, home: dir, serviceAccountDir: noSa }), '/callbackAuth');

@@ -21,6 +21,8 @@ export interface ApiToken {
   /** ISO times (`mixmesh token create`); past expiresAt the token is refused */
   createdAt?: string;
   expiresAt?: string;
+  /** the namespaces the token may see and change; absent: all */
+  namespaces?: readonly string[];
 }
 
 export type KubeSource = { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster'; host: string; port: string; tokenFile: string; caFile: string };
@@ -134,7 +136,7 @@ function readYamlFile(path: string, what: string): unknown {
   }
 }
 
-/** Parse and check a tokens file: YAML `[{name, role, sha256}]`. */
+/** Parse and check a tokens file: YAML `[{name, role, sha256, namespaces?}]`. */
 export function parseTokens(value: unknown, where: string): ApiToken[] {
   const problems: ProblemItem[] = [];
   if (!Array.isArray(value)) throw new MixmeshError('CONFIG_INVALID', `${where}: must be a YAML list of {name, role, sha256}`);
@@ -147,9 +149,12 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
     for (const k of ['createdAt', 'expiresAt'] as const) {
       if (o[k] !== undefined && (typeof o[k] !== 'string' || Number.isNaN(Date.parse(o[k] as string)))) problems.push({ pointer: `/${i}/${k}`, message: 'must be an ISO 8601 time' });
     }
-    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'createdAt', 'expiresAt'].includes(k));
-    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, createdAt, expiresAt)` });
-    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(typeof o.createdAt === 'string' ? { createdAt: o.createdAt } : {}), ...(typeof o.expiresAt === 'string' ? { expiresAt: o.expiresAt } : {}) });
+    if (o.namespaces !== undefined && (!Array.isArray(o.namespaces) || o.namespaces.length === 0 || !o.namespaces.every((n) => typeof n === 'string' && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)))) {
+      problems.push({ pointer: `/${i}/namespaces`, message: 'must be a non-empty list of namespace names (DNS-1123 labels); leave it out for all namespaces' });
+    }
+    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'namespaces', 'createdAt', 'expiresAt'].includes(k));
+    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, namespaces, createdAt, expiresAt)` });
+    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(o.namespaces ? { namespaces: [...(o.namespaces as string[])] } : {}), ...(typeof o.createdAt === 'string' ? { createdAt: o.createdAt } : {}), ...(typeof o.expiresAt === 'string' ? { expiresAt: o.expiresAt } : {}) });
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;

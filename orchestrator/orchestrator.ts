@@ -10,12 +10,13 @@ import type { ApiToken } from './config.js';
 import { createApp } from './api/app.js';
 import { TokenStore } from './tokens.js';
 import { Controller } from './controller/controller.js';
+import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
 import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
 import { ensureSubscription } from './controller/subscription.js';
 import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
-import { OperationLog, ServiceManager } from './services.js';
+import { OperationLog, PROTECTED_NAMESPACES, ServiceManager } from './services.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 
 export interface OrchestratorSettings extends ReconcilerOptions {
@@ -24,12 +25,16 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   callback: { url: string; auth: 'basic' | 'oauth2' };
   systemNamespace: string;
   resyncSeconds: number;
+  /** namespaces only an admin may deploy to (default: services.ts PROTECTED_NAMESPACES + systemNamespace) */
+  protectedNamespaces?: readonly string[];
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
   /** credentials over plain HTTP from non-loopback peers (default refused) */
   allowInsecureHttp?: boolean;
   /** the tokens file to follow (re-read on change); absent: `tokens` as given */
   tokensFile?: string;
+  /** a failed reconcile is tried again after base·2^(n-1) ms, at most cap, jittered (default 1 s, 5 min) */
+  backoff?: { baseMs?: number; capMs?: number };
 }
 
 export interface OrchestratorDeps {
@@ -52,19 +57,21 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const s = deps.settings;
   const operations = new OperationLog();
   const callbacks = new CallbackAuthority(s.callback.auth);
-  const services = new ServiceManager({ kube: deps.kube, generators: deps.generators, tacker: deps.tacker, operations });
+  const services = new ServiceManager({ kube: deps.kube, generators: deps.generators, tacker: deps.tacker, operations, protectedNamespaces: s.protectedNamespaces ?? [...PROTECTED_NAMESPACES, s.systemNamespace] });
   const reconciler = new Reconciler({
     kube: deps.kube, tacker: deps.tacker, injector: deps.injector, generators: deps.generators, callbacks, operations, metrics, log,
     options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },
     ...(deps.onCreateSent ? { onCreateSent: deps.onCreateSent } : {}),
     ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
   });
-  const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
+  const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000, ...(s.backoff ? { backoff: s.backoff } : {}) });
   let started = false;
   let subscribeRetry: NodeJS.Timeout | undefined;
+  // VNFs terminated or deleted outside mixmesh: detected, reported, recreated (runs with the controller)
+  const vnfWatch = deps.tacker ? new VnfWatch({ kube: deps.kube, tacker: deps.tacker, generators: deps.generators, callbacks, log: log.child({ part: 'vnf-watch' }), resyncMs: s.resyncSeconds * 1000 }) : undefined;
   const elector = s.leaderElection === false ? undefined : new LeaderElector(deps.kube, log, { namespace: s.systemNamespace }, {
-    onStart: () => controller.start(),
-    onStop: () => controller.stop(),
+    onStart: () => { vnfWatch?.start(); return controller.start(); },
+    onStop: async () => { await vnfWatch?.stop(); return controller.stop(); },
   });
 
   const tokenStore = s.tokensFile ? TokenStore.watching(s.tokensFile, s.tokens, log) : TokenStore.of(s.tokens);
@@ -82,7 +89,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   }
 
   return {
-    app, services, controller, reconciler, callbacks, operations, metrics,
+    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch,
     /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
@@ -103,7 +110,10 @@ export function createOrchestrator(deps: OrchestratorDeps) {
         }
       }
       if (elector) await elector.start();
-      else await controller.start();
+      else {
+        vnfWatch?.start();
+        await controller.start();
+      }
       started = true;
     },
     async stop(): Promise<void> {
@@ -111,7 +121,10 @@ export function createOrchestrator(deps: OrchestratorDeps) {
       started = false;
       if (subscribeRetry) clearInterval(subscribeRetry);
       if (elector) await elector.stop();
-      else await controller.stop();
+      else {
+        await vnfWatch?.stop();
+        await controller.stop();
+      }
     },
     get isLeader(): boolean {
       return elector ? elector.isLeader : started;

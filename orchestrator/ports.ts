@@ -41,8 +41,10 @@ export interface KubePort {
   delete(ref: ObjectRef): Promise<boolean>;
   /** a watch that calls back until stopped; it re-lists on its own after a broken stream */
   watch(apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void): Promise<() => void>;
-  /** kube-readiness of one workload object (Deployment readyReplicas ≥ replicas) */
-  isReady?(obj: KubeObject): boolean;
+  /** false when the server does not serve the kind (discovery); absent: every kind is served */
+  serves?(apiVersion: string, kind: string): Promise<boolean>;
+  /** every namespaced kind the server serves and lets us list (discovery) */
+  namespacedKinds?(): Promise<{ apiVersion: string; kind: string }[]>;
 }
 
 // ---------------------------------------------------------------- Tacker / Nova
@@ -89,6 +91,8 @@ export interface SubscriptionRequest {
 
 export interface TackerPort {
   listVnfInstancesByName(name: string): Promise<VnfInstance[]>;
+  /** the instances of several names in as few requests as possible (a deploy's VMs); absent: one list per name */
+  listVnfInstancesByNames?(names: readonly string[]): Promise<VnfInstance[]>;
   getVnfInstance(id: string): Promise<VnfInstance | undefined>;
   createVnfInstance(body: Record<string, unknown>): Promise<VnfInstance>;
   /** returns the lcm op occ id (from Location) */
@@ -146,11 +150,13 @@ export type ParseResult = { ok: true; value: MeshService } | { ok: false; proble
 /** descriptor/ + mesh-config/ + the Tacker planner, gathered so the controller sees one seam */
 export interface Generators {
   /** parse a descriptor's text safely (duplicate keys, alias expansion, size limits) */
-  parse(text: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+  parse(text: string | Uint8Array): { ok: true; value: unknown } | { ok: false; problems: Problem[] };
   /** validate a parsed object (the MeshService resource's content); defaults applied */
   validate(input: unknown): ParseResult;
   /** every generated Kubernetes/Istio object */
   render(service: MeshService): KubeObject[];
+  /** only the Namespace `render` makes (cheap: no other object is built or validated) */
+  namespace?(service: MeshService): KubeObject;
   /** one create + instantiate per VM instance */
   planTacker(service: MeshService): TackerPlan[];
   /** the MeshService CRD, applied at start (undefined until descriptor/ provides it) */

@@ -5,11 +5,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { MixmeshError } from '../common/errors.js';
-import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF } from '../common/labels.js';
+import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF, LABEL_SERVICE } from '../common/labels.js';
 import { canonicalize, toYamlStream } from '../common/yaml.js';
 import { descriptorFromResource, type MeshService } from '../descriptor/index.js';
-import { checkNameConflicts, refOf } from './conflicts.js';
-import { changedFields, contains } from './diff.js';
+import { checkNameConflicts, claimNames, refOf } from './conflicts.js';
+import { diffApply } from '../clients/kube/index.js';
+import { KINDS, PRUNABLE_KINDS } from '../mesh-config/index.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
 import { preflight } from './preflight.js';
 import {
@@ -22,6 +23,8 @@ export interface Accepted {
   name: string;
   generation: number;
   operationId: string;
+  /** a PUT of what is already stored: nothing was written (the operation is the last one) */
+  unchanged?: boolean;
 }
 
 export interface PlanChange {
@@ -38,14 +41,11 @@ export interface Plan {
   vms: { name: string; version: string; index: number; vnfInstanceName: string }[];
 }
 
-/** kinds mixmesh generates (apiVersion, kind), for prune and plan; Namespaces are never pruned */
-export const GENERATED_KINDS: readonly [string, string][] = [
-  ['v1', 'ServiceAccount'], ['v1', 'Service'], ['apps/v1', 'Deployment'],
-  ['networking.istio.io/v1', 'WorkloadGroup'], ['networking.istio.io/v1', 'DestinationRule'], ['networking.istio.io/v1', 'VirtualService'],
-  ['security.istio.io/v1', 'PeerAuthentication'], ['security.istio.io/v1', 'AuthorizationPolicy'], ['networking.istio.io/v1', 'Gateway'],
-];
+/** kinds mixmesh renders and prunes (the kind table), for plan; Namespaces are never pruned */
+export const GENERATED_KINDS: readonly [string, string][] = PRUNABLE_KINDS.filter((k) => k.rendered).map((k) => [k.apiVersion, k.kind]);
 
-export const MESH_KINDS = new Set(['DestinationRule', 'VirtualService', 'PeerAuthentication', 'AuthorizationPolicy', 'Gateway']);
+/** what `GET …/mesh-config` shows: the kinds of mesh.yaml, WorkloadEntries included */
+export const MESH_KINDS = new Set(KINDS.filter((k) => k.file === 'mesh').map((k) => k.kind));
 
 const RESERVED_LABEL = (k: string): boolean => k === LABEL_MANAGED_BY || k === LABEL_PART_OF || k.startsWith('mixmesh.io/');
 
@@ -82,6 +82,33 @@ export interface ServiceManagerDeps {
   generators: Generators;
   tacker?: TackerPort | undefined;
   operations: OperationLog;
+  /** namespaces only an admin may deploy to (the mesh's and the cluster's own); default PROTECTED_NAMESPACES */
+  protectedNamespaces?: readonly string[];
+}
+
+/** who asks: the API passes its caller; in-process callers (tests, the demo) pass nothing and may do all */
+export interface Access {
+  /** the caller's name, for messages */
+  name: string;
+  /** an admin may deploy into protected namespaces and run as ServiceAccounts that are not the service's */
+  admin: boolean;
+  /** the namespaces the caller may see and change; absent: all */
+  namespaces?: readonly string[] | undefined;
+}
+
+export const PROTECTED_NAMESPACES: readonly string[] = ['istio-system', 'kube-system', 'kube-public', 'kube-node-lease', 'mixmesh-system'];
+
+/** the annotation with which whoever owns a ServiceAccount lets services use it: names, comma-separated, or `*` */
+export const ALLOWED_SERVICES_ANNOTATION = 'mixmesh.io/allowed-services';
+
+export function mayUseNamespace(access: Access | undefined, namespace: string): boolean {
+  return !access?.namespaces || access.namespaces.includes(namespace);
+}
+
+/** 403 unless the caller may use the namespace */
+export function checkNamespaceAccess(access: Access | undefined, namespace: string): void {
+  if (mayUseNamespace(access, namespace)) return;
+  throw new MixmeshError('FORBIDDEN', `token "${access!.name}" may not use namespace ${namespace} (it may use: ${access!.namespaces!.join(', ')})`, { errors: [{ pointer: '/metadata/namespace', message: `namespace ${namespace} is outside the token's namespaces` }] });
 }
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
@@ -117,13 +144,48 @@ export class ServiceManager {
     return result.value;
   }
 
-  /** every check a write must pass; returns the validated service */
-  private async admit(input: unknown): Promise<MeshService> {
+  /**
+   * every check a write must pass; returns the validated service. The names are claimed last
+   * (conflicts.ts: atomic, so of two services racing for one name exactly one gets NAME_CONFLICT),
+   * after the namespace exists.
+   */
+  private async admit(input: unknown, access?: Access): Promise<MeshService> {
     const service = this.validate(input);
+    checkNamespaceAccess(access, service.metadata.namespace);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
-    await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    await this.checkIdentity(service, objects, access);
+    await checkNameConflicts(this.deps.kube, service.metadata.name, objects, { dryRun: true });
     await preflight(service, this.deps.kube, this.deps.tacker);
+    await this.ensureNamespace(service);
+    await claimNames(this.deps.kube, service.metadata.name, service.metadata.namespace, objects);
     return service;
+  }
+
+  /**
+   * Safety by design (issue 8, defect 10): a workload in a mesh system namespace, or running as a
+   * ServiceAccount that is not this service's (e.g. istio-ingressgateway-service-account, the
+   * gateway's identity), takes an identity the mesh trusts. Only an admin may do that, or the
+   * ServiceAccount's owner by annotating it with `mixmesh.io/allowed-services`.
+   */
+  private async checkIdentity(service: MeshService, objects: readonly KubeObject[], access: Access | undefined): Promise<void> {
+    if (!access || access.admin) return;
+    const ns = service.metadata.namespace;
+    if ((this.deps.protectedNamespaces ?? PROTECTED_NAMESPACES).includes(ns)) {
+      throw new MixmeshError('NAMESPACE_PROTECTED', `namespace ${ns} belongs to the mesh or the cluster; only an admin token may deploy there`, { errors: [{ pointer: '/metadata/namespace', message: `${ns} is a protected namespace (admin only)` }] });
+    }
+    const problems: { pointer: string; message: string }[] = [];
+    const accounts = objects.filter((o) => o.kind === 'ServiceAccount');
+    const live = await Promise.all(accounts.map((o) => this.deps.kube.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: ns, name: o.metadata.name })));
+    live.forEach((sa, i) => {
+      if (!sa || sa.metadata.labels?.[LABEL_SERVICE] === service.metadata.name) return;
+      const allowed = (sa.metadata.annotations?.[ALLOWED_SERVICES_ANNOTATION] ?? '').split(',').map((x) => x.trim());
+      if (allowed.includes('*') || allowed.includes(service.metadata.name)) return;
+      const name = accounts[i]!.metadata.name;
+      const index = service.spec.microservices.findIndex((m) => (m.serviceAccount ?? m.name) === name);
+      const owner = sa.metadata.labels?.[LABEL_SERVICE];
+      problems.push({ pointer: index >= 0 ? `/spec/microservices/${index}/serviceAccount` : '', message: `ServiceAccount ${ns}/${name} exists and ${owner ? `belongs to service "${owner}"` : 'was not created by mixmesh for this service'}; an admin token, or the annotation ${ALLOWED_SERVICES_ANNOTATION}: ${service.metadata.name} on it, allows it` });
+    });
+    if (problems.length) throw new MixmeshError('SERVICE_ACCOUNT_FOREIGN', problems.map((p) => p.message).join('; '), { errors: problems });
   }
 
   private resourceFor(input: Record<string, unknown>, service: MeshService): MeshServiceResource {
@@ -146,11 +208,9 @@ export class ServiceManager {
     const ns = service.metadata.namespace;
     if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
     try {
-      await this.deps.kube.create({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: ns, labels: { ...managedLabels(service.metadata.name, service.metadata.labels), 'istio-injection': 'enabled' }, annotations: { 'mixmesh.io/created-by': service.metadata.name } },
-      });
+      // exactly the Namespace `mixmesh render` prints (labels, istio.io/rev with a revision, created-by)
+      const g = this.deps.generators;
+      await this.deps.kube.create(g.namespace ? g.namespace(service) : g.render(service).find((o) => o.kind === 'Namespace')!);
     } catch (e) {
       // someone else created it meanwhile: then it is not ours, and that is fine
       if (!(e instanceof MixmeshError && e.code === 'ALREADY_EXISTS')) throw e;
@@ -161,44 +221,48 @@ export class ServiceManager {
     return { namespace: r.metadata.namespace!, name: r.metadata.name, generation: r.metadata.generation ?? 1, operationId: operationId(r) };
   }
 
-  /** a descriptor's text → the parsed document; unreadable text is a 400 DESCRIPTOR_UNREADABLE */
-  parseText(text: string): unknown {
+  /** a descriptor's bytes (or text) → the parsed document; unreadable input is a 400 DESCRIPTOR_UNREADABLE */
+  parseText(text: string | Uint8Array): unknown {
     const parsed = this.deps.generators.parse(text);
     if (!parsed.ok) throw new MixmeshError('DESCRIPTOR_UNREADABLE', parsed.problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: parsed.problems });
     return parsed.value;
   }
 
   /** POST /v1/services */
-  async create(input: unknown): Promise<Accepted> {
+  async create(input: unknown, access?: Access): Promise<Accepted> {
     const doc = asRecord(input);
     const meta = asRecord(doc?.metadata);
     const name = typeof meta?.name === 'string' ? meta.name : undefined;
     const namespace = typeof meta?.namespace === 'string' ? meta.namespace : 'default';
     const fitted = doc && meta ? { ...doc, metadata: { ...meta, namespace } } : input;
-    const service = await this.admit(fitted);
+    const service = await this.admit(fitted, access);
     if (name && (await this.deps.kube.get(this.ref(namespace, name)))) {
       throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} already exists; use PUT /v1/services/${namespace}/${name} to update it`);
     }
-    await this.ensureNamespace(service);
     const created = await this.deps.kube.create(this.resourceFor(doc!, service));
     return this.accepted(created);
   }
 
   /** PUT /v1/services/{ns}/{name}: create or update; an unchanged descriptor writes nothing */
-  async put(namespace: string, name: string, input: unknown): Promise<Accepted> {
+  async put(namespace: string, name: string, input: unknown, access?: Access): Promise<Accepted> {
+    checkNamespaceAccess(access, namespace);
     const fitted = this.fitToPath(input, namespace, name) as Record<string, unknown>;
-    const service = await this.admit(fitted);
+    const service = await this.admit(fitted, access);
     const desired = this.resourceFor(fitted, service);
     const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
     if (!live) {
-      await this.ensureNamespace(service);
       return this.accepted(await this.deps.kube.create(desired));
     }
     if (live.metadata.deletionTimestamp) throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} is being deleted; apply it again when it is gone`);
     if (isDeepStrictEqual(live.spec, desired.spec) && isDeepStrictEqual(userLabels(live.metadata.labels), service.metadata.labels)) {
-      // nothing to write, unless the last try of this generation failed: then try it again
-      if (live.status?.phase === 'Failed' && live.status.observedGeneration === live.metadata.generation) await this.requeue(live);
-      return this.accepted(live);
+      // nothing to write, unless the last try of this generation failed, or a VM of it was lost
+      // outside mixmesh and not recreated (vm.recreate: false): then try it again
+      const vmLost = live.status?.phase === 'Degraded' && live.status.conditions?.some((c) => c.type === 'Ready' && c.reason === 'VnfLost');
+      if ((live.status?.phase === 'Failed' || vmLost) && live.status?.observedGeneration === live.metadata.generation) {
+        await this.requeue(live);
+        return this.accepted(live);
+      }
+      return { ...this.accepted(live), unchanged: true };
     }
     const updated = await this.deps.kube.replace({ ...live, metadata: { ...live.metadata, labels: desired.metadata.labels!, finalizers: [...new Set([...(live.metadata.finalizers ?? []), FINALIZER])] }, spec: desired.spec });
     return this.accepted(updated);
@@ -211,7 +275,8 @@ export class ServiceManager {
   }
 
   /** PUT …/connections: replaces only spec.connections, validated against the stored microservices */
-  async putConnections(namespace: string, name: string, body: unknown): Promise<Accepted> {
+  async putConnections(namespace: string, name: string, body: unknown, access?: Access): Promise<Accepted> {
+    checkNamespaceAccess(access, namespace);
     const live = await this.mustGet(namespace, name);
     const b = asRecord(body);
     if (!b || !Array.isArray(b.connections)) {
@@ -221,22 +286,27 @@ export class ServiceManager {
     if (extra.length) throw new MixmeshError('BAD_REQUEST', `unknown fields ${extra.join(', ')}`, { errors: extra.map((k) => ({ pointer: `/${k}`, message: 'unknown field (allowed: connections)' })) });
     const descriptor = descriptorOf(live);
     const spec = { ...(descriptor.spec as Record<string, unknown>), connections: b.connections };
-    return this.put(namespace, name, { ...descriptor, spec });
+    return this.put(namespace, name, { ...descriptor, spec }, access);
   }
 
   /** POST …/plan and /v1/plan: a dry run; nothing is written */
-  async plan(input: unknown, path?: { namespace: string; name: string }): Promise<Plan> {
+  async plan(input: unknown, path?: { namespace: string; name: string }, access?: Access): Promise<Plan> {
+    if (path) checkNamespaceAccess(access, path.namespace);
     const fitted = path ? this.fitToPath(input, path.namespace, path.name) : input;
     const service = this.validate(fitted);
+    checkNamespaceAccess(access, service.metadata.namespace);
     const objects = this.deps.generators.render(service).filter((o) => o.kind !== 'Namespace');
-    const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects);
+    const live = await checkNameConflicts(this.deps.kube, service.metadata.name, objects, { dryRun: true });
+    // the same pre-flight as apply: a plan that apply would refuse is refused (422) too
+    await preflight(service, this.deps.kube, this.deps.tacker);
     const changes: PlanChange[] = objects.map((o, i) => {
       const l = live[i];
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
       if (!l) return { action: 'create', ...base };
       if (o.kind === 'ServiceAccount' && l.metadata.labels?.['mixmesh.io/service'] !== service.metadata.name) return { action: 'unchanged', ...base };
-      const { status: _s, ...desired } = o;
-      return contains(l, desired) ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff: changedFields(l, desired) };
+      // what an apply would change, removals of fields mixmesh applied before included
+      const diff = diffApply(l, o);
+      return diff.length === 0 ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff };
     });
     const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
     const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${service.metadata.name}`;
@@ -262,8 +332,9 @@ export class ServiceManager {
     };
   }
 
-  async list(namespace?: string): Promise<Record<string, unknown>[]> {
-    const items = (await this.deps.kube.list(MESH_API_VERSION, MESH_KIND, namespace ? { namespace } : {})) as MeshServiceResource[];
+  async list(namespace?: string, access?: Access): Promise<Record<string, unknown>[]> {
+    if (namespace) checkNamespaceAccess(access, namespace);
+    const items = ((await this.deps.kube.list(MESH_API_VERSION, MESH_KIND, namespace ? { namespace } : {})) as MeshServiceResource[]).filter((r) => mayUseNamespace(access, r.metadata.namespace!));
     items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
     return items.map((r) => this.view(r));
   }
@@ -280,11 +351,13 @@ export class ServiceManager {
   }
 
   /** the live status first (any replica may have run it); the in-memory log once the service is gone */
-  async operation(id: string): Promise<OperationStatus> {
+  async operation(id: string, access?: Access): Promise<OperationStatus> {
     const m = /^([0-9a-f-]{36})-(\d+|delete)$/.exec(id);
     if (m) {
       const all = (await this.deps.kube.list(MESH_API_VERSION, MESH_KIND)) as MeshServiceResource[];
       const owner = all.find((r) => r.metadata.uid === m[1]);
+      // a token limited to namespaces sees only their operations (one of a deleted service's is not known to be theirs)
+      if (access?.namespaces && !(owner && mayUseNamespace(access, owner.metadata.namespace!))) throw new MixmeshError('NOT_FOUND', `operation ${id} does not exist`);
       if (owner) {
         const op = owner.status?.operations?.find((o) => o.id === id);
         if (op) return op;
@@ -320,8 +393,7 @@ export class ServiceManager {
     await this.mustGet(namespace, name);
     const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
     const objects: KubeObject[] = [];
-    for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
-      if (!MESH_KINDS.has(kind) && kind !== 'WorkloadEntry' && kind !== 'WorkloadGroup') continue;
+    for (const { apiVersion, kind } of KINDS.filter((k) => MESH_KINDS.has(k.kind))) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
         objects.push({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec });
       }

@@ -17,6 +17,7 @@ import type { MeshValues } from '../mesh-config/values.js';
 import type { OrchestratorConfig } from './config.js';
 import { createGenerators } from './generators.js';
 import { createMetrics } from './metrics.js';
+import { PROTECTED_NAMESPACES } from './services.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
@@ -138,7 +139,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}), ...options.settings,
+        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}),
+        protectedNamespaces: [...new Set([...PROTECTED_NAMESPACES, config.systemNamespace, values.istioNamespace, values.ingressGateway.namespace, values.eastWestGateway.namespace])],
+        ...options.settings,
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),

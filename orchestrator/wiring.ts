@@ -5,8 +5,8 @@
  */
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { deploymentReady, type KubeClient, type KubeObject as ClientObject } from '../clients/kube/index.js';
-import { eqFilter, type OpenStackClient } from '../clients/openstack/index.js';
+import type { KubeClient, KubeObject as ClientObject } from '../clients/kube/index.js';
+import { eqFilter, inFilter, type OpenStackClient } from '../clients/openstack/index.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { timed } from './metrics.js';
 import type { Injection, InjectionRequest, InjectorPort, KubeObject, KubePort, LcmOpOcc, ListOptions, ObjectRef, TackerPort, VnfInstance, WatchEventType } from './ports.js';
@@ -17,24 +17,61 @@ function httpStatusOf(e: unknown): number | undefined {
   return isMixmeshError(e) ? (e.details?.httpStatus as number | undefined) : undefined;
 }
 
-/** KubePort over clients/kube. A 409 on create is ALREADY_EXISTS; a 409 on update keeps status 409. */
-export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: Logger): KubePort {
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/** a failure worth another try of an idempotent read: the connection broke, or the server was busy */
+export function transientKubeError(e: unknown): boolean {
+  const status = httpStatusOf(e);
+  if (status !== undefined) return TRANSIENT_STATUSES.has(status);
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+export interface ReadRetry {
+  /** tries in all (default 4) */
+  attempts: number;
+  /** first backoff; doubled each time, with jitter, capped at 2 s (default 100 ms) */
+  baseMs: number;
+}
+
+/** run an idempotent read again after a transient failure, backing off exponentially with jitter */
+export async function retryRead<T>(what: string, fn: () => Promise<T>, log: Logger, retry: ReadRetry = { attempts: 4, baseMs: 100 }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= retry.attempts || !transientKubeError(e)) throw e;
+      const ms = Math.min(2000, retry.baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      log.debug({ err: e, what, attempt, ms: Math.round(ms) }, 'transient Kubernetes read failure; retrying');
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
+}
+
+/**
+ * KubePort over clients/kube. A 409 on create is ALREADY_EXISTS; a 409 on update keeps status 409.
+ * Reads (get, list) are idempotent: a broken connection (ECONNRESET…) or a busy server (429, 5xx)
+ * is tried again with backoff before it becomes an error. Writes are never repeated here.
+ */
+export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: Logger, readRetry?: ReadRetry): KubePort {
   const t = <T>(verb: string, fn: () => Promise<T>): Promise<T> => timed(metrics.kubeLatency, { verb }, fn);
+  const read = <T>(verb: string, what: string, fn: () => Promise<T>): Promise<T> => retryRead(what, () => t(verb, fn), log, readRetry);
   const conflict = (e: unknown): never => {
     if (httpStatusOf(e) === 409) throw new MixmeshError('K8S_REQUEST_FAILED', (e as Error).message, { status: 409, cause: e, details: { httpStatus: 409 } });
     throw e;
   };
   return {
-    get: (ref) => t('get', () => client.get(ref)) as Promise<KubeObject | undefined>,
-    list: async (apiVersion, kind, options = {}) => (await t('list', () => client.list(apiVersion, kind, { ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }))).items as KubeObject[],
+    get: (ref) => read('get', `get ${ref.kind} ${ref.namespace ?? ''}/${ref.name}`, () => client.get(ref)) as Promise<KubeObject | undefined>,
+    list: async (apiVersion, kind, options = {}) => (await read('list', `list ${kind}`, () => client.list(apiVersion, kind, { ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}) }))).items as KubeObject[],
     create: (obj) => t('create', () => client.create(asClient(obj))).catch((e: unknown) => {
       if (httpStatusOf(e) === 409) throw new MixmeshError('ALREADY_EXISTS', `${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name} already exists`, { cause: e });
       throw e;
     }) as Promise<KubeObject>,
-    apply: async (obj) => {
-      await t('apply', () => client.apply([asClient(obj)]));
-      return obj;
-    },
+    apply: (obj) => t('apply', () => client.serverSideApply(asClient(obj))) as Promise<KubeObject>,
     replace: (obj) => t('update', () => client.replace(asClient(obj))).catch(conflict) as Promise<KubeObject>,
     // merge-patch the status: no resourceVersion race with the API's spec updates
     replaceStatus: (obj) => t('update_status', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { status: obj.status ?? {} }, { subresource: 'status' })) as Promise<KubeObject>,
@@ -61,7 +98,8 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
         stopCurrent?.();
       };
     },
-    isReady: (obj) => (obj.kind === 'Deployment' ? deploymentReady(asClient(obj)) : true),
+    serves: (apiVersion, kind) => client.serves(apiVersion, kind),
+    namespacedKinds: () => client.namespacedKinds(),
   };
 }
 
@@ -71,6 +109,12 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
   const tk = os.tacker;
   return {
     listVnfInstancesByName: (name) => t('list_vnf_instances', () => tk.listVnfInstances({ name })) as unknown as Promise<VnfInstance[]>,
+    listVnfInstancesByNames: async (names) => {
+      // one SOL013 `in` filter per 40 names keeps the URL short
+      const chunks = Array.from({ length: Math.ceil(names.length / 40) }, (_, i) => names.slice(i * 40, i * 40 + 40));
+      const lists = await Promise.all(chunks.map((chunk) => t('list_vnf_instances', () => tk.listVnfInstances({ filter: inFilter('vnfInstanceName', chunk) }))));
+      return lists.flat() as unknown as VnfInstance[];
+    },
     getVnfInstance: async (id) => {
       try {
         return (await t('get_vnf_instance', () => tk.getVnfInstance(id))) as unknown as VnfInstance;

@@ -46,6 +46,9 @@ export interface SandboxPaths {
   sshKey: string;
   sshPublicKey: string;
   knownHosts: string;
+  /** the OpenStack emulator's fault-injection route and its bearer token (0600), for hooks from other processes */
+  adminUrl: string;
+  adminToken: string;
 }
 
 export interface Sandbox {
@@ -75,6 +78,8 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
     sshKey: join(dir, 'ssh', 'id_ed25519'),
     sshPublicKey: join(dir, 'ssh', 'id_ed25519.pub'),
     knownHosts: join(dir, 'known_hosts'),
+    adminUrl: join(dir, 'admin-url'),
+    adminToken: join(dir, 'admin-token'),
   };
   await mkdir(join(dir, 'ssh'), { recursive: true, mode: 0o700 });
   if (!existsSync(paths.sshKey)) {
@@ -130,6 +135,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
         vmProvider: trackedVms,
         latencies,
         keystone: options.keystone ?? 'auto',
+        keypairs: [{ name: 'sandbox', publicKey: sshPublicKey }], // as a Nova keypair would: `openstack keypair list`
         ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
         ...(options.callbackCaPem ? { callbackCaPem: options.callbackCaPem } : {}),
         logger: log,
@@ -145,6 +151,8 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
     await writeFile(paths.kubeconfig, kube.kubeconfig(), { mode: 0o600 });
     await writeFile(paths.cloudsYaml, openstack.cloudsYaml(), { mode: 0o600 });
     await writeFile(paths.openrc, openstack.openrc(), { mode: 0o600 });
+    await writeFile(paths.adminUrl, `${openstack.adminUrl}\n`, { mode: 0o600 });
+    await writeFile(paths.adminToken, `${openstack.adminToken}\n`, { mode: 0o600 });
     log.info({ dir, kube: kube.url, keystone: openstack.keystoneKind, authUrl: openstack.authUrl }, 'sandbox started');
 
     let stopping: Promise<void> | undefined;

@@ -98,6 +98,15 @@ describe('sandbox: startSandbox and mixmesh sandbox', function () {
       assert.match(readFileSync(join(dir, 'kubeconfig'), 'utf8'), /certificate-authority-data: /);
     });
 
+    it('writes the fault-injection admin URL and token (0600), and they work from outside the process', async () => {
+      for (const f of ['admin-url', 'admin-token']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+      const url = readFileSync(join(dir, 'admin-url'), 'utf8').trim();
+      const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+      assert.equal(url, sandbox!.openstack.adminUrl);
+      assert.equal((await fetch(`${url}/faults`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+      assert.equal((await fetch(`${url}/faults`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    });
+
     it('a Tacker instantiate makes a VM that SSH reaches with DIR/ssh/id_ed25519 and DIR/known_hosts; stop leaves nothing', async () => {
       const os = createOpenStackClient(validateConfig({ authUrl: sandbox!.openstack.authUrl, ...sandbox!.openstack.credentials }, 'test'));
       const address = await instantiateOne(os);

@@ -21,6 +21,17 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c 'import toscaparser' >/dev/null 2>&1 || need+=(python3-tosca-parser)
+# the Tacker v1 management driver test pip-installs the plug-in into a temp dir (no network: the
+# build backend and wheel come from Debian)
+/usr/bin/python3 -c 'import setuptools, wheel, pip' >/dev/null 2>&1 || need+=(python3-pip python3-setuptools python3-wheel)
+# `mixmesh completion zsh|fish` is checked by the shells themselves
+[ -x /usr/bin/zsh ] || need+=(zsh)
+[ -x /usr/bin/fish ] || need+=(fish)
+# the IoT café: nginx plays its Ingress locally (`npm run cafe`), a Korean font for its pages in the
+# browser tests' screenshots (Chromium draws boxes for Hangul and the pages' emoji icons without them)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+fc-list 2>/dev/null | grep -qi nanum || need+=(fonts-nanum)
+fc-list 2>/dev/null | grep -qi 'color emoji' || need+=(fonts-noto-color-emoji)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -65,16 +65,21 @@ export class ApiClient {
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    if (!this.settings.token) throw new MixmeshError('USAGE', 'no API token: pass --token or set MIXMESH_TOKEN');
+    if (!this.settings.token) {
+      throw new MixmeshError('USAGE', 'no API token: pass --token TOKEN or set MIXMESH_TOKEN (the server accepts the tokens whose SHA-256 is in its MIXMESH_TOKENS_FILE; `mixmesh demo --keep` writes one to DIR/orchestrator.env)');
+    }
     return { authorization: `Bearer ${this.settings.token}`, accept: 'application/json', ...extra };
   }
 
-  async request(method: string, path: string, options: { body?: string; contentType?: string; okStatuses?: number[]; signal?: AbortSignal } = {}): Promise<{ status: number; json: unknown; text: string }> {
+  async request(method: string, path: string, options: { body?: string; contentType?: string; okStatuses?: number[]; signal?: AbortSignal; anonymous?: boolean } = {}): Promise<{ status: number; json: unknown; text: string }> {
+    // before the try: a missing token is the user's to fix, not a connection failure
+    const extra: Record<string, string> = options.contentType ? { 'content-type': options.contentType } : {};
+    const headers = options.anonymous ? { accept: 'application/json', ...extra } : this.headers(extra);
     let res: Response;
     try {
       res = await this.fetch(this.settings.server + path, {
         method,
-        headers: this.headers(options.contentType ? { 'content-type': options.contentType } : {}),
+        headers,
         ...(options.body !== undefined ? { body: options.body } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -94,7 +99,8 @@ export class ApiClient {
 
   /** a streaming GET (server-sent events) */
   async stream(path: string, signal: AbortSignal, lastEventId?: string): Promise<ReadableStream<Uint8Array>> {
-    const res = await this.fetch(this.settings.server + path, { headers: this.headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }), signal });
+    const headers = this.headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
+    const res = await this.fetch(this.settings.server + path, { headers, signal });
     if (res.status >= 400 || !res.body) {
       const text = await res.text();
       let json: unknown;

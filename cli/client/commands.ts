@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError } from '../../common/errors.js';
+import { buildInfo } from '../../common/version.js';
 import { toJson, toYaml } from '../../common/yaml.js';
 import { ApiClient, ApiRejection, clientSettings, servicePath, type ClientFlags } from './api.js';
 
@@ -63,14 +64,25 @@ function readDescriptor(file: unknown, io: Io): { text: string; name: string; na
   return { text, name: meta.name, namespace: typeof meta.namespace === 'string' ? meta.namespace : undefined };
 }
 
-/** print a rejection the way `mixmesh validate` prints problems */
-function reportRejection(io: Io, e: unknown, what: string): number {
+/**
+ * print a rejection the way `mixmesh validate` prints problems: with a list (errors[]), the
+ * headline is the problem's title and each item is printed once; without one, the detail.
+ */
+function reportRejection(io: Io, e: unknown, what: string, exitCode = 1): number {
   if (e instanceof ApiRejection) {
-    io.err.write(`mixmesh: ${what} rejected: ${e.httpStatus} ${e.code}: ${e.message}\n`);
-    for (const p of e.errors ?? []) io.err.write(`  ${p.pointer || '(document)'}: ${p.message}\n`);
-    return 1;
+    const items = e.errors ?? [];
+    const title = typeof e.problem.title === 'string' && e.problem.title !== e.code ? e.problem.title : undefined;
+    const headline = items.length ? `${title ?? `${items.length} problem(s)`}` : e.message;
+    io.err.write(`mixmesh: ${what} rejected: ${e.httpStatus} ${e.code}: ${headline}\n`);
+    for (const p of items) io.err.write(`  ${p.pointer || '(document)'}: ${p.message}\n`);
+    return exitCode;
   }
   throw e;
+}
+
+/** a list for -o yaml|json, as kubectl prints one */
+function asList(items: unknown[]): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'List', items, metadata: {} };
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'RolledBack']);
@@ -115,11 +127,24 @@ export async function runApply(flags: Flags, io: Io = defaultIo()): Promise<numb
   const timeoutMs = parseDuration(typeof flags.timeout === 'string' ? flags.timeout : '10m', '--timeout');
   const api = new ApiClient(s);
   const since = Date.now();
-  let accepted: { namespace: string; name: string; generation: number; operationId: string };
+  let accepted: { namespace: string; name: string; generation: number; operationId: string; unchanged?: boolean };
   try {
     accepted = (await api.request('PUT', servicePath(namespace, d.name), { body: d.text, contentType: 'application/yaml' })).json as typeof accepted;
   } catch (e) {
     return reportRejection(io, e, `apply ${namespace}/${d.name}`);
+  }
+  if (accepted.unchanged) {
+    // nothing was written: say so, and do not replay the last operation's story
+    const svc = (await api.request('GET', servicePath(namespace, d.name))).json as { status?: { phase?: string } };
+    let phase = svc.status?.phase ?? 'Pending';
+    if (wait && !['Ready', 'Failed', 'Degraded'].includes(phase)) {
+      const result = await waitForOperation(api, io, namespace, d.name, accepted.operationId, timeoutMs, Number.POSITIVE_INFINITY);
+      if (result.state !== 'Succeeded') phase = result.state;
+      else phase = (((await api.request('GET', servicePath(namespace, d.name))).json as { status?: { phase?: string } }).status?.phase) ?? 'Ready';
+    }
+    io.err.write(`mixmesh: ${namespace}/${d.name} unchanged (generation ${accepted.generation}, ${phase})\n`);
+    if (format) printMachine(io, format, wait ? (await api.request('GET', servicePath(namespace, d.name))).json : accepted);
+    return phase === 'Failed' || phase === 'RolledBack' || phase === 'Timeout' ? 1 : 0;
   }
   io.err.write(`mixmesh: ${namespace}/${d.name} generation ${accepted.generation} accepted (operation ${accepted.operationId})\n`);
   if (!wait) {
@@ -139,6 +164,11 @@ export async function runApply(flags: Flags, io: Io = defaultIo()): Promise<numb
 
 interface PlanChange { action: string; kind: string; namespace?: string; name: string; diff?: { path: string; from?: unknown; to?: unknown }[] }
 
+/**
+ * `mixmesh plan -f FILE`: the server's dry run, after the same preflight as apply. Exit codes as
+ * `kubectl diff`: 0 nothing would change, 1 something would, 2 (>1) an error (rejected,
+ * preflight failed, server unreachable, usage).
+ */
 export async function runPlan(flags: Flags, io: Io = defaultIo()): Promise<number> {
   const s = clientSettings(flags, io.env);
   const format = outputFormat(flags);
@@ -149,11 +179,13 @@ export async function runPlan(flags: Flags, io: Io = defaultIo()): Promise<numbe
   try {
     plan = (await api.request('POST', servicePath(namespace, d.name, '/plan'), { body: d.text, contentType: 'application/yaml' })).json as typeof plan;
   } catch (e) {
-    return reportRejection(io, e, `plan ${namespace}/${d.name}`);
+    return reportRejection(io, e, `plan ${namespace}/${d.name}`, PLAN_ERROR);
   }
+  const vnfCreates = plan.tacker.filter((t) => t.action === 'create').length;
+  const changed = plan.changes.some((c) => c.action !== 'unchanged') || vnfCreates > 0;
   if (format) {
     printMachine(io, format, plan);
-    return 0;
+    return changed ? 1 : 0;
   }
   const sign: Record<string, string> = { create: '+', update: '~', delete: '-', unchanged: '=' };
   const counts: Record<string, number> = {};
@@ -161,12 +193,15 @@ export async function runPlan(flags: Flags, io: Io = defaultIo()): Promise<numbe
     counts[c.action] = (counts[c.action] ?? 0) + 1;
     if (c.action === 'unchanged') continue;
     io.out.write(`${sign[c.action] ?? '?'} ${c.action} ${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name}\n`);
-    for (const f of c.diff ?? []) io.out.write(`    ${f.path}: ${JSON.stringify(f.from)} -> ${JSON.stringify(f.to)}\n`);
+    for (const f of c.diff ?? []) io.out.write(`    ${f.path}: ${f.from === undefined ? '(unset)' : JSON.stringify(f.from)} -> ${f.to === undefined ? '(removed)' : JSON.stringify(f.to)}\n`);
   }
   for (const t of plan.tacker) if (t.action !== 'unchanged') io.out.write(`+ create VNF instance ${t.vnfInstanceName}\n`);
-  io.err.write(`mixmesh: plan: ${['create', 'update', 'delete', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ')}; ${plan.tacker.filter((t) => t.action === 'create').length} VNF instance(s) to create\n`);
-  return 0;
+  io.err.write(`mixmesh: plan: ${['create', 'update', 'delete', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ')}; ${vnfCreates} VNF instance(s) to create${changed ? '' : ' (no changes)'}\n`);
+  return changed ? 1 : 0;
 }
+
+/** plan's exit code for errors (kubectl diff: >1) */
+export const PLAN_ERROR = 2;
 
 function age(created: string | undefined): string {
   if (!created) return '-';
@@ -200,7 +235,7 @@ export async function runGet(name: string | undefined, flags: Flags, io: Io = de
     const all = flags.allNamespaces === true;
     const list = ((await api.request('GET', `/v1/services${all ? '' : `?namespace=${encodeURIComponent(s.namespace)}`}`)).json as { items: ServiceView[] }).items;
     if (format) {
-      printMachine(io, format, { items: list });
+      printMachine(io, format, asList(list));
       return 0;
     }
     if (list.length === 0) {
@@ -261,7 +296,7 @@ export async function runEvents(name: unknown, flags: Flags, io: Io = defaultIo(
   try {
     if (flags.follow !== true) {
       const events = (await api.request('GET', servicePath(s.namespace, n, '/events'))).json as { items: EventItem[] };
-      if (format) printMachine(io, format, events);
+      if (format) printMachine(io, format, asList(events.items));
       else for (const e of events.items) print(e);
       return 0;
     }
@@ -324,4 +359,31 @@ export async function runDelete(name: unknown, flags: Flags, io: Io = defaultIo(
     }
     await new Promise((res) => setTimeout(res, io.pollMs ?? 500));
   }
+}
+
+/** `mixmesh version`: the client's version and the server's (`GET /version`, no token needed) */
+export async function runVersion(flags: Flags, io: Io = defaultIo()): Promise<number> {
+  const format = outputFormat(flags);
+  const info = buildInfo();
+  const clientVersion = { version: info.version, nodeVersion: info.nodeVersion, platform: info.platform };
+  let serverVersion: Record<string, unknown> | undefined;
+  let failure: string | undefined;
+  if (flags.client !== true) {
+    const s = clientSettings({ ...flags, token: 'unused' }, io.env);
+    try {
+      serverVersion = (await new ApiClient(s).request('GET', '/version', { anonymous: true })).json as Record<string, unknown>;
+    } catch (e) {
+      failure = e instanceof ApiRejection ? `${e.httpStatus} ${e.code}: ${e.message}` : (e as Error).message;
+    }
+  }
+  if (format) printMachine(io, format, { clientVersion, ...(serverVersion ? { serverVersion } : {}) });
+  else {
+    io.out.write(`Client Version: ${info.version}\n`);
+    if (serverVersion) io.out.write(`Server Version: ${String(serverVersion.version)}\n`);
+  }
+  if (failure) {
+    io.err.write(`mixmesh: server version: ${failure}\n`);
+    return 1;
+  }
+  return 0;
 }

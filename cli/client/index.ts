@@ -1,6 +1,6 @@
 /**
  * The API client commands, registered on the `mixmesh` program by cli/main.ts:
- * `registerClientCommands(program)` adds apply, plan, get, status, events and delete.
+ * `registerClientCommands(program)` adds apply, plan, get, status, events, delete and version.
  */
 import type { Command } from 'commander';
 
@@ -22,7 +22,7 @@ export function registerClientCommands(program: Command): void {
       const { runApply } = await import('./commands.js');
       process.exitCode = await runApply(opts);
     });
-  common(program.command('plan').description('show what apply would change; changes nothing'))
+  common(program.command('plan').description('show what apply would change, after the same preflight; changes nothing. Exit 0 no change, 1 changes, 2 errors (as kubectl diff)'))
     .requiredOption('-f, --file <file>', 'descriptor (YAML or JSON; - for stdin)')
     .action(async (opts: Record<string, unknown>) => {
       const { runPlan } = await import('./commands.js');
@@ -55,5 +55,13 @@ export function registerClientCommands(program: Command): void {
     .action(async (name: string, opts: Record<string, unknown>) => {
       const { runDelete } = await import('./commands.js');
       process.exitCode = await runDelete(name, opts);
+    });
+  program.command('version').description('client and server versions (as kubectl version)')
+    .option('--server <url>', 'orchestrator URL (MIXMESH_SERVER, default http://127.0.0.1:7070)')
+    .option('--client', 'the client version only; contacts no server')
+    .option('-o, --output <format>', 'machine output on stdout: yaml or json')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runVersion } = await import('./commands.js');
+      process.exitCode = await runVersion(opts);
     });
 }

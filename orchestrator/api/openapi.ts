@@ -10,9 +10,11 @@ const descriptorBody = {
 };
 const accepted = { description: 'accepted', content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } } };
 const errors = { 400: problem, 401: problem, 403: problem, 413: problem, 415: problem };
+// path segments are Kubernetes names (DNS-1123 labels); anything else is a 400 before any lookup
+const dns1123Label = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', maxLength: 63 };
 const nsName = [
-  { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
-  { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'namespace', in: 'path', required: true, schema: dns1123Label },
+  { name: 'name', in: 'path', required: true, schema: dns1123Label },
 ];
 const bearer = [{ bearer: [] }];
 
@@ -63,6 +65,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/tacker/oauth2/token': { post: { summary: 'OAuth2 client credentials for Tacker', security: [{ tackerBasic: [] }], responses: { 200: { description: '{access_token, token_type, expires_in}' }, 401: { description: '{"error": "invalid_client"}' } } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
+      '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
+      '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
       '/readyz': { get: { responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
       '/metrics': { get: { responses: { 200: { description: 'Prometheus text format' } } } },
     },

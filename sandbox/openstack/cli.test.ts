@@ -5,13 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOpenStackClient, loadOpenStackConfig, type OpenStackClient, type OpenStackConfig } from '../../clients/openstack/index.js';
 import { PLAIN_PACKAGE_ID, PLAIN_VNFD_ID, PLUGIN_PACKAGE_ID, startOpenStack, type OpenStackSandbox } from './index.js';
 import { realKeystoneInstalled } from './keystone-real.js';
 import { MemoryVmProvider, Receiver } from './test-helpers.js';
+import { zipDirectory } from '../../vm-sidecar-injector/tacker-plugin/testing-zip.js';
+
+const SAMPLE_PACKAGE = new URL('../../vm-sidecar-injector/tacker-plugin/sample-vnf-package/', import.meta.url).pathname;
 
 const CLI = '/usr/bin/openstack';
 
@@ -38,7 +42,10 @@ describe('sandbox/openstack with the real OpenStack CLI and Keystone', function 
   before(async function () {
     assert.ok(existsSync(CLI), `${CLI} is missing: run scripts/setup-host.sh (installs python3-openstackclient python3-tackerclient)`);
     dir = mkdtempSync(join(tmpdir(), 'mixmesh-oscli-'));
-    os = await startOpenStack({ dir, vmProvider: new MemoryVmProvider(), keystone: 'auto', latencies: { startingMs: 20, processingMs: 50, terminateMs: 20, sshdMs: 0 } });
+    os = await startOpenStack({
+      dir, vmProvider: new MemoryVmProvider(), keystone: 'auto', latencies: { startingMs: 20, processingMs: 50, terminateMs: 20, sshdMs: 0 },
+      keypairs: [{ name: 'sandbox', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBd0JWc2x7bUV4cHP0NHd2cRm6m7q2G1F3J7p2TQ3k7g mixmesh-sandbox' }],
+    });
     writeFileSync(join(dir, 'clouds.yaml'), os.cloudsYaml(), { mode: 0o600 });
     // only the cloud: no OS_* leaking in from the developer's shell
     env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_')));
@@ -116,6 +123,77 @@ describe('sandbox/openstack with the real OpenStack CLI and Keystone', function 
     } finally {
       await rx.stop();
     }
+  });
+
+  it('openstack server list / server show / flavor list / keypair list see the VNF\'s VM (Glance and Nova in the catalog)', async () => {
+    const inst = await client.tacker.createVnfInstance({ vnfdId: PLAIN_VNFD_ID, vnfInstanceName: 'cli.servers.app.v1.0' });
+    const op = await client.tacker.waitForOperation(await client.tacker.instantiate(inst.id, { flavourId: 'simple' }), { minIntervalMs: 20 });
+    assert.equal(op.operationState, 'COMPLETED');
+    const serverId = ((await client.tacker.getVnfInstance(inst.id)).instantiatedVnfInfo as { vnfcResourceInfo: { id: string }[] }).vnfcResourceInfo[0]!.id;
+    try {
+      const list = await cli(['server', 'list', '-f', 'json']);
+      assert.equal(list.code, 0, list.stderr);
+      const rows = JSON.parse(list.stdout) as { ID: string; Name: string; Status: string; Networks: unknown; Image: string; Flavor: string }[];
+      const row = rows.find((r) => r.ID === serverId);
+      assert.ok(row, list.stdout);
+      assert.equal(row.Status, 'ACTIVE');
+      assert.equal(row.Image, 'sandbox-busybox');
+      assert.equal(row.Flavor, 'sandbox.small');
+      const show = await cli(['server', 'show', serverId, '-f', 'json']);
+      assert.equal(show.code, 0, show.stderr);
+      assert.equal((JSON.parse(show.stdout) as { id: string }).id, serverId);
+      const flavors = await cli(['flavor', 'list', '-f', 'json']);
+      assert.equal(flavors.code, 0, flavors.stderr);
+      assert.deepEqual((JSON.parse(flavors.stdout) as { Name: string }[]).map((f) => f.Name), ['sandbox.small']);
+      const keys = await cli(['keypair', 'list', '-f', 'json']);
+      assert.equal(keys.code, 0, keys.stderr);
+      assert.deepEqual((JSON.parse(keys.stdout) as { Name: string }[]).map((k) => k.Name), ['sandbox']);
+    } finally {
+      await client.tacker.waitForOperation(await client.tacker.terminate(inst.id, { terminationType: 'FORCEFUL' }), { minIntervalMs: 20 });
+      await client.tacker.deleteVnfInstance(inst.id);
+    }
+  });
+
+  it('vnf package upload / show / download: Tacker\'s facts read from the package, a real checksum, the same bytes back; an unresolvable import is refused', async () => {
+    const good = zipDirectory(SAMPLE_PACKAGE);
+    writeFileSync(join(dir, 'sample.zip'), good);
+    writeFileSync(join(dir, 'broken.zip'), zipDirectory(SAMPLE_PACKAGE, (rel) => rel.startsWith('Definitions/etsi_nfv_sol001_')));
+    const created = await cli(['vnf', 'package', 'create', '-f', 'json']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = (JSON.parse(created.stdout) as { ID: string }).ID;
+    const settle = async (): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const r = await cli(['vnf', 'package', 'show', id, '-f', 'json']);
+        assert.equal(r.code, 0, r.stderr);
+        const p = JSON.parse(r.stdout) as Record<string, unknown>;
+        if (p['Onboarding State'] !== 'UPLOADING' && p['Onboarding State'] !== 'PROCESSING') return p;
+      }
+    };
+    const bad = await cli(['vnf', 'package', 'upload', '--path', join(dir, 'broken.zip'), id]);
+    assert.equal(bad.code, 0, bad.stderr);
+    assert.equal((await settle())['Onboarding State'], 'CREATED', 'Tacker puts a package it cannot parse back to CREATED');
+    const up = await cli(['vnf', 'package', 'upload', '--path', join(dir, 'sample.zip'), id]);
+    assert.equal(up.code, 0, up.stderr);
+    const shown = await settle();
+    assert.equal(shown['Onboarding State'], 'ONBOARDED');
+    assert.equal(shown['VNF Product Name'], 'mixmesh sample VNF');
+    assert.equal(shown['VNF Provider'], 'mixmesh');
+    assert.deepEqual(shown.Checksum, { algorithm: 'sha512', hash: createHash('sha512').update(good).digest('hex') });
+    // Known tackerclient 1.12 bug, not the server's: `show` wraps every nested object in its
+    // DictModel (a dict subclass) and cliff's YAML formatter uses yaml.safe_dump, which refuses dict
+    // subclasses. Any Tacker answer has objects there (checksum, _links, userDefinedData), so
+    // `-f yaml` fails against a real Tacker too; -f json (above) prints the same fields. When a
+    // fixed client lands, this assertion fails: then assert the YAML instead.
+    const yamlShow = await cli(['vnf', 'package', 'show', id, '-f', 'yaml']);
+    assert.notEqual(yamlShow.code, 0);
+    assert.match(yamlShow.stderr, /cannot represent an object/);
+    const file = join(dir, 'downloaded.zip');
+    const dl = await cli(['vnf', 'package', 'download', id, '--file', file]);
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.ok(readFileSync(file).equals(good), 'download returns the uploaded bytes');
+    // clean up: other tests list the seeded packages only
+    assert.equal((await cli(['vnf', 'package', 'update', '--operational-state', 'DISABLED', id])).code, 0);
+    assert.equal((await cli(['vnf', 'package', 'delete', id])).code, 0);
   });
 
   it('prints ProblemDetails detail on errors (and tells v1 users to ask for v2)', async () => {

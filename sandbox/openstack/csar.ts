@@ -5,8 +5,8 @@
  */
 import { crc32, inflateRawSync } from 'node:zlib';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, normalize, isAbsolute } from 'node:path';
-import { parse } from 'yaml';
+import { dirname, join, normalize, isAbsolute, posix } from 'node:path';
+import { parseDocument } from 'yaml';
 
 export interface ZipEntry {
   name: string;
@@ -117,14 +117,54 @@ export function extractCsar(entries: readonly ZipEntry[], dir: string): Vnfd {
   if (!meta) throw new Error('CSAR has no TOSCA-Metadata/TOSCA.meta');
   const entry = /Entry-Definitions:\s*(\S+)/.exec(meta.data.toString('utf8'))?.[1];
   if (!entry || !entries.some((e) => e.name === entry)) throw new Error(`TOSCA.meta Entry-Definitions "${entry ?? ''}" is not in the package`);
-  const docs = entries.filter((e) => e.name.startsWith('Definitions/') && /\.ya?ml$/.test(e.name)).map((e) => {
-    try {
-      return parse(e.data.toString('utf8')) as unknown;
-    } catch (err) {
-      throw new Error(`${e.name}: not YAML: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  });
+  const files = entries.filter((e) => e.name.startsWith('Definitions/') && /\.ya?ml$/.test(e.name));
+  const docs = files.map((e) => parseDefinitions(e.name, e.data.toString('utf8')));
+  checkImports(files.map((f, i) => ({ name: f.name, doc: docs[i] })), new Set(entries.map((e) => e.name)));
   return vnfdFromDocs(docs);
+}
+
+/**
+ * Every import of every definitions file must resolve inside the package, as tosca-parser (which
+ * Tacker parses packages with) requires when it loads the VNFD offline: a relative path from the
+ * importing file's folder. tosca-parser's own wording: `Import "<uri>" is not valid.`
+ */
+function checkImports(files: readonly { name: string; doc: unknown }[], names: ReadonlySet<string>): void {
+  const problems: string[] = [];
+  for (const { name, doc } of files) {
+    const imports = isObj(doc) && Array.isArray(doc.imports) ? doc.imports : [];
+    for (const imp of imports) {
+      // `- file.yaml`, or `- {file: file.yaml}`, or `- name: {file: file.yaml}` (TOSCA 1.2 forms)
+      const uri = typeof imp === 'string' ? imp : isObj(imp) && typeof imp.file === 'string' ? imp.file
+        : isObj(imp) && Object.values(imp).length === 1 && isObj(Object.values(imp)[0]) && typeof (Object.values(imp)[0] as Obj).file === 'string' ? (Object.values(imp)[0] as Obj).file as string : undefined;
+      if (uri === undefined) {
+        problems.push(`${name}: Import ${JSON.stringify(imp)} is not valid.`);
+        continue;
+      }
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+        problems.push(`${name}: Import "${uri}" is not valid. (the sandbox fetches nothing from the network: put the file in the package)`);
+        continue;
+      }
+      const resolved = posix.normalize(posix.join(posix.dirname(name), uri));
+      if (!names.has(resolved)) problems.push(`${name}: Import "${uri}" is not valid. (${resolved} is not in the package)`);
+    }
+  }
+  if (problems.length) throw new Error(`CSAR validation failed: ${problems.join('; ')}`);
+}
+
+/**
+ * A definitions file, read as leniently as Tacker's PyYAML where it matters. PyYAML accepts a flow
+ * sequence continued on a less indented line (ETSI's own etsi_nfv_sol001_vnfd_types.yaml has
+ * several, in `valid_values` lists); the yaml package reports BAD_INDENT / MULTILINE_IMPLICIT_KEY
+ * there and keeps the items before the break. The emulator reads type files only for imports and
+ * node type defaults, so those two are let through; any other error refuses the package.
+ */
+const PYYAML_TOLERATES = new Set(['BAD_INDENT', 'MULTILINE_IMPLICIT_KEY']);
+
+function parseDefinitions(name: string, text: string): unknown {
+  const doc = parseDocument(text, { strict: false });
+  const fatal = doc.errors.filter((e) => !PYYAML_TOLERATES.has(e.code));
+  if (fatal.length) throw new Error(`${name}: not YAML: ${fatal[0]!.message.split('\n')[0]}`);
+  return doc.toJS() as unknown;
 }
 
 type Obj = Record<string, unknown>;
@@ -133,7 +173,20 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 /** The VNFD facts from SOL001 documents: the VNF node's properties, VDUs, levels, interfaces. */
 export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
   const flavours: Flavour[] = [];
+  // the VNF's properties as tosca-parser gives them to Tacker: the node's own values over its
+  // type's defaults (SOL001 packages often set provider/product name only as type defaults)
+  const nodeTypes: Record<string, Obj> = {};
+  for (const doc of docs) if (isObj(doc) && isObj(doc.node_types)) for (const [t, def] of Object.entries(doc.node_types)) if (isObj(def)) nodeTypes[t] = def;
+  const typeDefaults = (type: unknown, seen = new Set<string>()): Obj => {
+    if (typeof type !== 'string' || seen.has(type) || !nodeTypes[type]) return {};
+    seen.add(type);
+    const def = nodeTypes[type]!;
+    const out: Obj = typeDefaults(def.derived_from, seen);
+    if (isObj(def.properties)) for (const [k, p] of Object.entries(def.properties)) if (isObj(p) && p.default !== undefined) out[k] = p.default;
+    return out;
+  };
   let props: Obj | undefined;
+  const merged: Obj = {};
   for (const doc of docs) {
     const nts = isObj(doc) && isObj(doc.topology_template) && isObj(doc.topology_template.node_templates) ? doc.topology_template.node_templates : undefined;
     if (!nts) continue;
@@ -146,7 +199,12 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
     }
     if (!vnf) continue;
     const p = vnf.properties as Obj;
-    props = p;
+    for (const [k, v] of Object.entries(typeDefaults(vnf.type))) merged[k] ??= v;
+    // explicit plain values win over defaults; `{get_input: …}` stays for the defaults to fill
+    for (const [k, v] of Object.entries(p)) if (typeof v === 'string' || typeof v === 'number') merged[k] = v;
+    props = merged;
+    // the top-level VNFD (flavour_id from an input, no VDUs) describes the VNF, not a flavour
+    if (vdus.length === 0 && typeof p.flavour_id !== 'string') continue;
     const flavourId = typeof p.flavour_id === 'string' ? p.flavour_id : 'simple';
     const levels: Record<string, number> = {};
     let defaultLevel = 'instantiation_level_1';
@@ -183,7 +241,7 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
     provider: s(props.provider, 'unknown'),
     productName: s(props.product_name, 'unknown'),
     softwareVersion: s(props.software_version, '1.0'),
-    vnfdVersion: s(props.descriptor_version, '1.0'),
+    vnfdVersion: s(typeof props.descriptor_version === 'number' ? String(props.descriptor_version) : props.descriptor_version, '1.0'),
     flavours,
   };
 }

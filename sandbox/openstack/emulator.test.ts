@@ -4,11 +4,15 @@
  * Emulated Keystone and in-memory VMs here; the real Keystone and the CLI are in cli.test.ts.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLAIN_VNFD_ID, PLUGIN_VNFD_ID, PLAIN_PACKAGE_ID, sampleCsar, startOpenStack, writeZip, type OpenStackSandbox } from './index.js';
 import { MemoryVmProvider, Receiver } from './test-helpers.js';
+import { zipDirectory } from '../../vm-sidecar-injector/tacker-plugin/testing-zip.js';
+
+const SAMPLE_PACKAGE = new URL('../../vm-sidecar-injector/tacker-plugin/sample-vnf-package/', import.meta.url).pathname;
 
 interface Reply {
   status: number;
@@ -107,6 +111,7 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
     os = await startOpenStack({
       dir, vmProvider: vms, keystone: 'emulated', pageSize: 2, pluginScript: script, mgmtDriverEnv: { MIXMESH_INJECTOR_CONFIG: '/tmp/injector-test.json' },
       latencies: { startingMs: 5, processingMs: 20, terminateMs: 5, sshdMs: 0 },
+      keypairs: [{ name: 'sandbox', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBd0JWc2x7bUV4cHP0NHd2cRm6m7q2G1F3J7p2TQ3k7g mixmesh-sandbox' }],
     });
     token = await newToken();
   });
@@ -130,7 +135,7 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
       const body = (await good.json()) as { token: { expires_at: string; catalog: { type: string; endpoints: { interface: string; url: string }[] }[] } };
       assert.ok(Date.parse(body.token.expires_at) > Date.now() + 3500_000);
       const types = body.token.catalog.map((c) => c.type).sort();
-      assert.deepEqual(types, ['compute', 'identity', 'nfv-orchestration']);
+      assert.deepEqual(types, ['compute', 'identity', 'image', 'nfv-orchestration']);
       assert.equal(body.token.catalog.find((c) => c.type === 'nfv-orchestration')?.endpoints.find((e) => e.interface === 'public')?.url, `${os.tackerUrl}/`);
       const bad = await fetch(`${os.authUrl}/auth/tokens`, {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -432,7 +437,7 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
         for (const p of rx.posts) assert.equal(p.headers.authorization, 'Basic ' + Buffer.from('tacker:cb-secret-1').toString('base64'));
         // the mgmt driver of the plug-in package ran as tacker-conductor runs it
         const out = JSON.parse(readFileSync(scriptOut(), 'utf8')) as Record<string, unknown>;
-        assert.deepEqual(out.keys, ['grant_request', 'grant_response', 'operation', 'request', 'tmp_csar_dir', 'vnf_instance']);
+        assert.deepEqual(out.keys, ['grant_request', 'grant_response', 'operation', 'request', 'tmp_csar_dir', 'user_script_err_handling_data', 'vnf_instance']);
         assert.equal(out.operation, 'instantiate_end');
         assert.equal(out.type, 'dict');
         assert.equal(out.env, '/tmp/injector-test.json');
@@ -589,12 +594,81 @@ describe('sandbox/openstack emulator (raw HTTP)', function () {
       let p: { onboardingState: string; vnfdId?: string; operationalState: string };
       do {
         p = (await http('GET', `/vnfpkgm/v1/vnf_packages/${id}`)).json as typeof p;
-      } while (p.onboardingState !== 'ONBOARDED' && p.onboardingState !== 'ERROR');
+      } while (p.onboardingState === 'UPLOADING' || p.onboardingState === 'PROCESSING');
       assert.equal(p.onboardingState, 'ONBOARDED');
       assert.equal(p.vnfdId, 'b0000000-0000-4000-8000-000000000123');
       assert.equal(p.operationalState, 'ENABLED');
       assert.equal((await http('POST', '/vnflcm/v2/vnf_instances', { body: { vnfdId: p.vnfdId } })).status, 201);
       assert.equal((await http('GET', '/vnfpkgm/v1/vnf_packages/00000000-0000-4000-8000-000000000000')).status, 404);
+    });
+
+    async function settled(id: string): Promise<Record<string, unknown>> {
+      for (;;) {
+        const p = (await http('GET', `/vnfpkgm/v1/vnf_packages/${id}`)).json as Record<string, unknown>;
+        if (p.onboardingState !== 'UPLOADING' && p.onboardingState !== 'PROCESSING') return p;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+
+    it('as Tacker: a package whose VNFD imports do not resolve goes back to CREATED (not ONBOARDED); the fixed package then onboards with its own product name and SHA-512 checksum, and downloads byte for byte', async () => {
+      const id = ((await http('POST', '/vnfpkgm/v1/vnf_packages', { body: {} })).json as { id: string }).id;
+      assert.equal((await http('GET', `/vnfpkgm/v1/vnf_packages/${id}/package_content`)).status, 409, 'nothing to download before ONBOARDED');
+      const broken = zipDirectory(SAMPLE_PACKAGE, (rel) => rel.startsWith('Definitions/etsi_nfv_sol001_'));
+      assert.equal((await http('PUT', `/vnfpkgm/v1/vnf_packages/${id}/package_content`, { raw: broken, type: 'application/zip' })).status, 202);
+      const refused = await settled(id);
+      assert.equal(refused.onboardingState, 'CREATED');
+      assert.equal(refused.operationalState, 'DISABLED');
+      assert.equal(refused.vnfdId, undefined);
+      assert.match((refused.onboardingFailureDetails as { detail: string }).detail, /Definitions\/mixmesh_sample_top\.vnfd\.yaml: Import "etsi_nfv_sol001_common_types\.yaml" is not valid\./);
+      // the user uploads the corrected package to the same package resource, as Tacker allows
+      const good = zipDirectory(SAMPLE_PACKAGE);
+      assert.equal((await http('PUT', `/vnfpkgm/v1/vnf_packages/${id}/package_content`, { raw: good, type: 'application/zip' })).status, 202);
+      const p = await settled(id);
+      assert.equal(p.onboardingState, 'ONBOARDED');
+      assert.equal(p.onboardingFailureDetails, undefined);
+      assert.equal(p.vnfdId, '6a4b5a1e-0000-4000-8000-0000000000c1');
+      assert.equal(p.vnfProvider, 'mixmesh');
+      assert.equal(p.vnfProductName, 'mixmesh sample VNF', 'read from the node type defaults, as tosca-parser gives them to Tacker');
+      assert.equal(p.vnfSoftwareVersion, '1.0');
+      assert.deepEqual(p.checksum, { algorithm: 'sha512', hash: createHash('sha512').update(good).digest('hex') });
+      const download = await fetch(`${os.tackerUrl}/vnfpkgm/v1/vnf_packages/${id}/package_content`, { headers: { 'X-Auth-Token': token } });
+      assert.equal(download.status, 200);
+      assert.equal(download.headers.get('content-type'), 'application/zip');
+      assert.ok(Buffer.from(await download.arrayBuffer()).equals(good));
+      // the seeded ones have a real checksum too
+      const seeded = (await http('GET', `/vnfpkgm/v1/vnf_packages/${PLAIN_PACKAGE_ID}`)).json as { checksum: { hash: string } };
+      assert.match(seeded.checksum.hash, /^[0-9a-f]{128}$/);
+      assert.notEqual(seeded.checksum.hash, '0'.repeat(128));
+      // no longer needed: disable and delete, so other tests see the two seeded packages only
+      assert.equal((await http('PATCH', `/vnfpkgm/v1/vnf_packages/${id}`, { body: { operationalState: 'DISABLED' } })).status, 200);
+      assert.equal((await http('DELETE', `/vnfpkgm/v1/vnf_packages/${id}`)).status, 204);
+    });
+
+    it('Glance lists the sandbox image; Nova lists servers, flavors and keypairs and filters servers by name', async () => {
+      const images = (await http('GET', '/image/v2/images')).json as { images: { id: string; name: string; status: string }[] };
+      assert.deepEqual(images.images.map((i) => [i.name, i.status]), [['sandbox-busybox', 'active']]);
+      assert.equal((await http('GET', `/image/v2/images/${images.images[0]!.id}`)).status, 200);
+      assert.equal((await http('GET', '/image/v2/images/00000000-0000-4000-8000-000000000000')).status, 404);
+      assert.equal((await http('GET', '/image/v2/images', { token: null })).status, 401);
+      const flavors = (await http('GET', '/compute/v2.1/flavors/detail')).json as { flavors: { id: string; vcpus: number }[] };
+      assert.deepEqual(flavors.flavors.map((f) => f.id), ['sandbox.small']);
+      const keypairs = (await http('GET', '/compute/v2.1/os-keypairs')).json as { keypairs: { keypair: { name: string; fingerprint: string; type: string } }[] };
+      assert.equal(keypairs.keypairs[0]!.keypair.name, 'sandbox');
+      assert.match(keypairs.keypairs[0]!.keypair.fingerprint, /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+      const id = await create('nova.list.test.v1.0');
+      await waitOp(await instantiate(id));
+      const inst = (await http('GET', `/vnflcm/v2/vnf_instances/${id}`)).json as { instantiatedVnfInfo: { vnfcResourceInfo: { id: string }[] } };
+      const serverId = inst.instantiatedVnfInfo.vnfcResourceInfo[0]!.id;
+      const all = (await http('GET', '/compute/v2.1/servers/detail')).json as { servers: { id: string; image: { id: string }; flavor: { id?: string } }[] };
+      const mine = all.servers.find((x) => x.id === serverId)!;
+      assert.equal(mine.image.id, images.images[0]!.id);
+      assert.equal(mine.flavor.id, 'sandbox.small', 'microversion 2.1 names the flavor by id');
+      const named = (await http('GET', `/compute/v2.1/servers/detail?name=${encodeURIComponent('^nomatch$')}`)).json as { servers: unknown[] };
+      assert.equal(named.servers.length, 0);
+      const latest = (await http('GET', `/compute/v2.1/servers/${serverId}`, { headers: { 'OpenStack-API-Version': 'compute 2.79' } })).json as { server: { flavor: { original_name?: string } } };
+      assert.equal(latest.server.flavor.original_name, 'sandbox.small', 'from 2.47 on the flavor is embedded');
+      await waitOp((await http('POST', `/vnflcm/v2/vnf_instances/${id}/terminate`, { body: { terminationType: 'FORCEFUL' } })).headers.get('location')!.split('/').pop()!);
+      assert.equal((await http('DELETE', `/vnflcm/v2/vnf_instances/${id}`)).status, 204);
     });
 
     it('answers VIM lookups (200 for the default VIM, 404 otherwise)', async () => {

@@ -12,13 +12,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { MixmeshError, shellQuote, silentLogger, toYaml, type Logger } from '../../common/index.js';
 import type { VmProvider } from '../vms/types.js';
 import { TokenValidator } from './auth.js';
-import { extractCsar, sampleCsar } from './csar.js';
+import { extractCsar, sampleCsar, writeZip } from './csar.js';
 import { emptyFaults, parseFaultRequest, type Faults } from './faults.js';
 import { HttpProblem, objectBody, sendProblem, problem } from './http-util.js';
 import { EmulatedKeystone } from './keystone-emulator.js';
 import { realKeystoneInstalled, startRealKeystone, type RealKeystone } from './keystone-real.js';
 import { DEFAULT_LATENCIES, TackerLcm, type Latencies, type Vim } from './lcm.js';
-import { novaRouter } from './nova.js';
+import { glanceRouter, SANDBOX_IMAGE_ID, SANDBOX_IMAGE_NAME } from './glance.js';
+import { novaKeypair, novaRouter, type SandboxKeypair } from './nova.js';
 import { Notifier } from './notifier.js';
 import { fetchTrusting } from '../../common/tls.js';
 import { PackageStore } from './packages.js';
@@ -61,6 +62,8 @@ export interface StartOpenStackOptions {
   subscriptionTestTimeoutMs?: number;
   /** a CA (PEM) https callbacks' certificates must chain to, as a Tacker configured with a CA bundle; default the system roots */
   callbackCaPem?: string;
+  /** Nova keypairs to list (the public key every sandbox VM authorizes), OpenSSH `type base64 comment` */
+  keypairs?: { name: string; publicKey: string }[];
   /** port to listen on (default: a free one) */
   port?: number;
   logger?: Logger;
@@ -82,6 +85,8 @@ export interface OpenStackSandbox {
   tackerUrl: string;
   /** Nova's catalog URL (…/compute/v2.1) */
   novaUrl: string;
+  /** Glance's catalog URL (…/image) */
+  glanceUrl: string;
   /** the fault-injection route, `Authorization: Bearer <adminToken>` */
   adminUrl: string;
   adminToken: string;
@@ -121,6 +126,13 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const tackerUrl = baseUrl;
   const novaUrl = `${baseUrl}/compute/v2.1`;
+  const glanceUrl = `${baseUrl}/image`;
+  // what the OpenStack CLI resolves from the catalog: Tacker, Nova and Glance (server list names images)
+  const catalog = [
+    { type: 'nfv-orchestration', name: 'tacker', url: `${tackerUrl}/` },
+    { type: 'compute', name: 'nova', url: novaUrl },
+    { type: 'image', name: 'glance', url: glanceUrl },
+  ];
   const adminUrl = `${baseUrl}/_sandbox`;
 
   let real: RealKeystone | undefined;
@@ -128,10 +140,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   let authUrl: string;
   try {
     if (useReal) {
-      real = await startRealKeystone(join(root, 'keystone'), credentials.password, region, [
-        { type: 'nfv-orchestration', name: 'tacker', url: `${tackerUrl}/` },
-        { type: 'compute', name: 'nova', url: novaUrl },
-      ]);
+      real = await startRealKeystone(join(root, 'keystone'), credentials.password, region, catalog);
       authUrl = real.authUrl;
     } else {
       authUrl = `${baseUrl}/identity/v3`;
@@ -140,7 +149,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
         region,
         tokenLifetimeSec: options.tokenLifetimeSec ?? 3600,
         user: { name: credentials.username, password: credentials.password, domain: 'Default', project: credentials.projectName, projectDomain: 'Default' },
-        catalog: () => [{ type: 'nfv-orchestration', name: 'tacker', url: `${tackerUrl}/` }, { type: 'compute', name: 'nova', url: novaUrl }],
+        catalog: () => catalog,
       });
     }
   } catch (e) {
@@ -155,6 +164,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   const packages = new PackageStore({ dir: join(root, 'packages'), baseUrl: () => baseUrl, processingMs: 200 });
   const vims: Vim[] = [{ id: DEFAULT_VIM_ID, name: 'sandbox-vim', authUrl, region, projectName: credentials.projectName }];
   const serverNames = new Map<string, string>();
+  const keypairs: SandboxKeypair[] = (options.keypairs ?? []).map((k) => novaKeypair(k.name, k.publicKey));
 
   // the seeded packages: a plain one (listed first) and one wired to the mixmesh plug-in
   const pluginScript = options.pluginScript ?? defaultPluginScript();
@@ -164,9 +174,10 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   ]) {
     const csarDir = join(root, 'packages', seed.id);
     const scriptBody = seed.scriptName && existsSync(pluginScript) ? readFileSync(pluginScript, 'utf8') : seed.scriptName ? '# the plug-in script runs from its configured path\n' : undefined;
-    const vnfd = extractCsar(sampleCsar({ vnfdId: seed.vnfdId, productName: seed.productName, scriptName: seed.scriptName, scriptBody }), csarDir);
+    const entries = sampleCsar({ vnfdId: seed.vnfdId, productName: seed.productName, scriptName: seed.scriptName, scriptBody });
+    const vnfd = extractCsar(entries, csarDir);
     packages.add({
-      id: seed.id, onboardingState: 'ONBOARDED', operationalState: 'ENABLED', usageState: 'NOT_IN_USE', vnfd, csarDir,
+      id: seed.id, onboardingState: 'ONBOARDED', operationalState: 'ENABLED', usageState: 'NOT_IN_USE', vnfd, csarDir, content: writeZip(entries),
       instantiateEndOverride: seed.scriptName ? pluginScript : undefined,
     });
   }
@@ -244,7 +255,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
   });
   app.use(express.raw({ type: () => true, limit: '64mb' }));
   const auth = validator.middleware();
-  app.use(['/vnflcm', '/vnfpkgm', '/v1.0', '/compute'], auth);
+  app.use(['/vnflcm', '/vnfpkgm', '/v1.0', '/compute', '/image'], auth);
   app.get('/vnflcm/api_versions', (_req, res) => {
     res.json({ uriPrefix: '/vnflcm', apiVersions: [{ version: '2.0.0', isDeprecated: false }] });
   });
@@ -271,7 +282,8 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
     const raw = req.body as Buffer | undefined;
     req.body = Buffer.isBuffer(raw) && raw.length ? (JSON.parse(raw.toString('utf8')) as unknown) : undefined;
     next();
-  }, novaRouter({ vmProvider: options.vmProvider, serverNames, projectId: 'sandbox', baseUrl: () => baseUrl }));
+  }, novaRouter({ vmProvider: options.vmProvider, serverNames, projectId: 'sandbox', baseUrl: () => baseUrl, keypairs: () => keypairs }));
+  app.use('/image', glanceRouter({ images: () => [{ id: SANDBOX_IMAGE_ID, name: SANDBOX_IMAGE_NAME }], baseUrl: () => baseUrl }));
   app.use((_req: Request, _res: Response) => {
     throw new HttpProblem(404, 'The resource could not be found.');
   });
@@ -304,6 +316,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
     authUrl,
     tackerUrl,
     novaUrl,
+    glanceUrl,
     adminUrl,
     adminToken,
     credentials,

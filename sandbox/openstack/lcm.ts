@@ -70,6 +70,10 @@ interface OpRec {
   /** instantiatedVnfInfo built in PROCESSING, applied at COMPLETED */
   pendingInfo?: Record<string, unknown>;
   vimConnectionInfo?: Record<string, unknown>;
+  /** what the mgmt driver scripts of this operation left for a retry (Tacker keeps it on the op occ) */
+  userScriptErrHandlingData: Record<string, unknown>;
+  /** how the last script's stdout read as a pickle (tests look at it: Tacker itself stays silent) */
+  mgmtStdoutKind?: string;
 }
 
 interface CpConfig {
@@ -263,6 +267,7 @@ export class TackerLcm {
         },
       },
       created: [],
+      userScriptErrHandlingData: {},
     };
     this.ops.set(id, op);
     inst.opId = id;
@@ -401,7 +406,11 @@ export class TackerLcm {
       try {
         const r = await runMgmtDriver(script, {
           operation: 'instantiate_end', request: params, vnf_instance: instanceForDriver, grant_request: grantRequest, grant_response: grantResponse, tmp_csar_dir: inst.pkg.csarDir ?? '',
+          user_script_err_handling_data: op.userScriptErrHandlingData,
         }, { env: this.d.mgmt.env, python: this.d.mgmt.python, timeoutMs: this.d.mgmt.timeoutMs, signal: this.aborter.signal });
+        // as the conductor: a pickled dict's user_script_err_handling_data is merged and kept
+        if (r.userScriptErrHandlingData) Object.assign(op.userScriptErrHandlingData, r.userScriptErrHandlingData);
+        op.mgmtStdoutKind = r.stdoutKind;
         if (r.exitCode !== 0) fail = problem(422, `instantiate_end failed: ${r.timedOut ? 'timed out' : r.stderr}`, 'Mgmt driver execution failed');
       } catch (e) {
         fail = problem(422, `instantiate_end failed: ${e instanceof Error ? e.message : String(e)}`, 'Mgmt driver execution failed');

@@ -1,8 +1,11 @@
 /**
  * VNF packages (`/vnfpkgm/v1`): create, upload (zip) → UPLOADING → PROCESSING → ONBOARDED, show,
- * list with SOL013 filters, enable/disable, delete. Seeded packages are ONBOARDED and ENABLED.
+ * list with SOL013 filters, enable/disable, delete, download (`package_content`). As Tacker: the
+ * checksum is the SHA-512 of the uploaded zip, the VNFD facts (provider, product name, versions)
+ * are read from the package, and a package that fails processing (say, a VNFD import that does
+ * not resolve) goes back to CREATED so it can be uploaded again. Seeded packages are ONBOARDED and ENABLED.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
@@ -14,6 +17,8 @@ import { sendPage } from './paging.js';
 export interface PackageRecord {
   id: string;
   onboardingState: 'CREATED' | 'UPLOADING' | 'PROCESSING' | 'ONBOARDED' | 'ERROR';
+  /** the zip as uploaded: served by GET …/package_content, hashed for `checksum` */
+  content?: Buffer;
   operationalState: 'ENABLED' | 'DISABLED';
   usageState: 'IN_USE' | 'NOT_IN_USE';
   userDefinedData?: Record<string, unknown>;
@@ -59,7 +64,8 @@ export class PackageStore {
       out.vnfdVersion = p.vnfd.vnfdVersion;
       out.softwareImages = [];
       out.additionalArtifacts = [];
-      out.checksum = { algorithm: 'SHA-256', hash: '0'.repeat(64) };
+      // Tacker's [vnf_package] hashing_algorithm default: sha512 of the uploaded zip
+      out.checksum = { algorithm: 'sha512', hash: p.content ? createHash('sha512').update(p.content).digest('hex') : '' };
     }
     out.onboardingState = p.onboardingState;
     out.operationalState = p.operationalState;
@@ -90,10 +96,15 @@ export class PackageStore {
       if (clash && clash.id !== p.id) throw new Error(`VNF package ${clash.id} already holds vnfdId ${vnfd.vnfdId}`);
       p.vnfd = vnfd;
       p.csarDir = dir;
+      p.content = zip;
       p.onboardingState = 'ONBOARDED';
       p.operationalState = 'ENABLED';
+      delete p.onboardingFailureDetails;
     } catch (e) {
-      p.onboardingState = 'ERROR';
+      // Tacker's conductor (revert_upload_vnf_package): files removed, state back to CREATED so
+      // the user can upload a corrected package; the reason is kept in SOL005's onboardingFailureDetails
+      rmSync(dir, { recursive: true, force: true });
+      p.onboardingState = 'CREATED';
       p.onboardingFailureDetails = { status: 422, title: 'Onboarding failed', detail: e instanceof Error ? e.message : String(e) };
     }
   }
@@ -142,6 +153,11 @@ export class PackageStore {
       this.packages.delete(p.id);
       if (p.csarDir) rmSync(p.csarDir, { recursive: true, force: true });
       res.status(204).end();
+    });
+    r.get('/vnf_packages/:id/package_content', (req: Request, res: Response) => {
+      const p = this.get(req.params.id as string);
+      if (p.onboardingState !== 'ONBOARDED' || !p.content) throw new HttpProblem(409, `VNF package ${p.id} onboarding state is not ONBOARDED`);
+      res.status(200).type('application/zip').send(p.content);
     });
     r.put('/vnf_packages/:id/package_content', (req: Request, res: Response) => {
       const p = this.get(req.params.id as string);

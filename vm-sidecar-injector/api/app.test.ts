@@ -97,12 +97,21 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     assert.equal((await call('GET', '/readyz', undefined, null)).status, 200);
     const m = await fetch(`${base}/metrics`);
     assert.equal(m.status, 200);
-    assert.match(await m.text(), /mixmesh_injector_injections_in_progress/);
+    const metrics = await m.text();
+    assert.match(metrics, /mixmesh_injector_injections_in_progress/);
+    assert.match(metrics, /^mixmesh_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
+    assert.equal((await call('GET', '/livez', undefined, null)).status, 200);
+    assert.equal((await call('GET', '/version', undefined, null)).json.component, 'injector');
+    const doc = await call('GET', '/openapi.json', undefined, null);
+    assert.equal(doc.status, 200);
+    assert.equal(doc.json.openapi, '3.1.0');
+    for (const path of ['/v1/injections', '/v1/injections/{id}', '/v1/tacker/notifications', '/livez', '/readyz']) assert.ok(path in (doc.json.paths as object), path);
     for (const token of [null, 'wrong-token']) {
       const r = await call('GET', '/v1/injections', undefined, token);
       assert.equal(r.status, 401);
       assert.match(r.type, /application\/problem\+json/);
       assert.equal(r.json.code, 'UNAUTHORIZED');
+      assert.equal(r.json.title, 'A valid token is required.');
     }
     assert.equal((await call('GET', '/v1/tacker/notifications', undefined, null)).status, 404, 'notification mode is off by default');
   });
@@ -120,6 +129,12 @@ describe('vm-sidecar-injector API over real HTTP, real OpenSSH VMs, the stand-in
     assert.equal(junk.status, 400);
     assert.deepEqual((junk.json.errors as { pointer: string }[]).map((e) => e.pointer).sort(), ['/extra', '/sidecar/package', '/vm/address']);
     assert.equal((await fetch(`${base}/v1/injections`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'text/plain' }, body: 'x' })).status, 415);
+    // the SSH key Secret only from the namespace the VM joins: never another tenant's or the mesh's
+    const d = direct({ address: '127.0.10.9', serverId: 's' });
+    const foreign = await call('POST', '/v1/injections', { ...d, vm: { ...d.vm, credentials: { secretRef: { namespace: 'istio-system', name: 'vm-ssh' } } } });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.json.code, 'FORBIDDEN');
+    assert.deepEqual((foreign.json.errors as { pointer: string }[]).map((e) => e.pointer), ['/vm/credentials/secretRef/namespace']);
     assert.equal(injector.list().length, before);
   });
 

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
 import { refuseInsecureCredentials } from '../../common/tls.js';
+import { injectorOpenApiDocument } from './openapi.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
 import { parseInjectionRequest } from './request.js';
@@ -120,10 +121,12 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
 
   // x-powered-by and ETags off, requests counted by route, /healthz /readyz /metrics
   const app = createServiceApp({
-    requests: metrics.http, registry: metrics.registry, ready: deps.ready,
+    requests: metrics.http, registry: metrics.registry, ready: deps.ready, component: 'injector',
     beforeMetrics: () => metrics.inProgress.set(injector.inProgress()),
   });
   app.use(refuseInsecureCredentials(deps.allowInsecureHttp ?? false));
+
+  app.get('/openapi.json', (_req, res) => { res.json(injectorOpenApiDocument()); });
 
   // the stand-alone notification mode (off unless configured): Tacker's Basic credentials, not the bearer token
   const tacker = express.Router();

@@ -192,5 +192,10 @@ export function parseInjectionRequest(body: unknown): ParsedRequest {
   if (c.problems.length || !request || !workload) {
     throw new MixmeshError('BAD_REQUEST', `invalid injection request: ${c.problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: c.problems });
   }
+  // the SSH key is read with the injector's own rights: a caller may point it only at the namespace
+  // it injects into (issue 8, defect 10), never at another tenant's or the mesh's Secrets
+  if (request.secretRef.namespace !== workload.namespace) {
+    throw new MixmeshError('FORBIDDEN', `vm.credentials.secretRef.namespace ${request.secretRef.namespace} is not the workload's namespace ${workload.namespace}; the SSH key Secret must be in the namespace the VM joins`, { errors: [{ pointer: '/vm/credentials/secretRef/namespace', message: `must be the workload's namespace, ${workload.namespace}` }] });
+  }
   return { form: 'direct', request: { vm: request, workload, ...(vnfInstanceId ? { vnfInstanceId } : {}), ...(sidecar ? { sidecar } : {}) } };
 }

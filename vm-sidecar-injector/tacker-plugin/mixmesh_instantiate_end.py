@@ -4,9 +4,15 @@
 tacker-conductor runs this file as a subprocess after the VMs exist and before the operation is
 COMPLETED, with a pickled dict on stdin::
 
-    {operation, request, vnf_instance, grant_request, grant_response, tmp_csar_dir}
+    {operation, request, vnf_instance, grant_request, grant_response, tmp_csar_dir,
+     user_script_err_handling_data}
 
-A non-zero exit makes the operation FAILED_TEMP with ``instantiate_end failed: <stderr>``.
+A non-zero exit makes the operation FAILED_TEMP with ``instantiate_end failed: <stderr>``. The
+conductor reads stdout as a pickle (``vnf_instance`` and ``user_script_err_handling_data`` keys
+update its records): this script writes nothing there, or one pickled dict
+``{"user_script_err_handling_data": {"mixmesh": {"injectionId", "state"}}}`` once it asked for an
+injection, so ``GET vnf_lcm_op_occs`` can name the injection. The data Tacker hands back on a retry
+is accepted and deliberately not used: a retry re-injects, and every injection step is idempotent.
 
 When the instantiate request carries ``additionalParams.mixmesh = {namespace, service, name,
 version, index}``, the script asks the VM Sidecar Injector to install the Istio sidecar on the
@@ -131,51 +137,71 @@ def problem_error(status, body, what):
 class MixmeshPlugin(object):
     """The mgmt driver; Tacker calls the method named by ``operation``."""
 
-    def __init__(self, req, inst, grant_req, grant, csar_dir):
+    def __init__(self, req, inst, grant_req, grant, csar_dir, user_script_err_handling_data=None):
         self.req = req or {}
         self.inst = inst or {}
         self.grant_req = grant_req
         self.grant = grant
         self.csar_dir = csar_dir
+        # what an earlier failed run left (Tacker passes it again on retry): accepted, not needed
+        self.user_script_err_handling_data = user_script_err_handling_data or {}
+        #: the dict for the conductor (pickled to stdout), or None for "nothing to say"
+        self.output = None
 
     def instantiate_end(self):
         identity = (self.req.get("additionalParams") or {}).get("mixmesh")
         if not identity:
             return  # not a mixmesh VNF: nothing to do
+
+        def record(injection_id, state):
+            self.output = {"user_script_err_handling_data": {"mixmesh": {"injectionId": injection_id, "state": state}}}
+
+        inject(identity, self.inst.get("id"), servers_of(self.inst), on_injection=record)
+
+
+def inject(identity, vnf_instance_id, servers, config=None, timeout=None, on_injection=None):
+    """Ask the injector to inject ``servers`` and wait; raise PluginError unless it Succeeded.
+
+    Shared by the v2 script (this file) and the v1 management driver (``mixmesh_tacker``).
+    ``on_injection(id, state)`` hears the injection's id once created and its final state.
+    """
+    if config is None:
         config = read_config(os.environ.get("MIXMESH_INJECTOR_CONFIG") or DEFAULT_CONFIG)
-        timeout = TIMEOUT_SECONDS
-        if os.environ.get("MIXMESH_INJECTOR_TIMEOUT"):
-            timeout = float(os.environ["MIXMESH_INJECTOR_TIMEOUT"])
-        base = config["url"].rstrip("/")
-        context = tls_context(config)
-        servers = servers_of(self.inst)
-        if not servers:
-            raise PluginError("VNF_SHAPE_UNSUPPORTED", "the VNF instance %s has no VM in instantiatedVnfInfo.vnfcResourceInfo" % self.inst.get("id"))
-        body = {"vnfInstanceId": self.inst.get("id"), "identity": identity, "servers": servers}
-        deadline = time.monotonic() + timeout
+    if timeout is None:
+        timeout = float(os.environ["MIXMESH_INJECTOR_TIMEOUT"]) if os.environ.get("MIXMESH_INJECTOR_TIMEOUT") else TIMEOUT_SECONDS
+    base = config["url"].rstrip("/")
+    context = tls_context(config)
+    if not servers:
+        raise PluginError("VNF_SHAPE_UNSUPPORTED", "the VNF instance %s has no VM in instantiatedVnfInfo.vnfcResourceInfo" % vnf_instance_id)
+    body = {"vnfInstanceId": vnf_instance_id, "identity": identity, "servers": servers}
+    deadline = time.monotonic() + timeout
+    try:
+        status, answer = http("POST", base + "/v1/injections", config["token"], body, context=context)
+    except (urllib.error.URLError, OSError) as e:
+        raise PluginError("INJECTION_FAILED", "cannot reach the injector at %s: %s" % (base, getattr(e, "reason", e)))
+    if status != 202 or not isinstance(answer, dict) or not answer.get("id"):
+        raise problem_error(status, answer, "POST /v1/injections")
+    injection_id = answer["id"]
+    if on_injection:
+        on_injection(injection_id, answer.get("state", "Pending"))
+    while True:
         try:
-            status, answer = http("POST", base + "/v1/injections", config["token"], body, context=context)
-        except (urllib.error.URLError, OSError) as e:
-            raise PluginError("INJECTION_FAILED", "cannot reach the injector at %s: %s" % (base, getattr(e, "reason", e)))
-        if status != 202 or not isinstance(answer, dict) or not answer.get("id"):
-            raise problem_error(status, answer, "POST /v1/injections")
-        injection_id = answer["id"]
-        while True:
-            try:
-                status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"], context=context)
-            except (urllib.error.URLError, OSError):
-                status, answer = 0, {}  # the injector may restart: keep asking until the deadline
-            if status == 200 and answer.get("state") in FINAL_STATES:
-                break
-            if status == 404:
-                raise PluginError("INJECTION_FAILED", "the injector lost injection %s (it restarted); retry the operation to re-inject" % injection_id)
-            if time.monotonic() >= deadline:
-                raise PluginError("INJECTION_TIMEOUT", "injection %s not finished after %d s (last state %s)" % (injection_id, timeout, answer.get("state", "unknown")))
-            time.sleep(min(POLL_SECONDS, max(0.05, deadline - time.monotonic())))
-        if answer["state"] != "Succeeded":
-            error = answer.get("error") or {}
-            raise PluginError(error.get("code") or answer.get("code") or "INJECTION_FAILED", error.get("message") or "injection %s failed" % injection_id)
-        sys.stdout.write("mixmesh: injection %s succeeded on %s\n" % (injection_id, ", ".join(s["serverId"] for s in servers)))
+            status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"], context=context)
+        except (urllib.error.URLError, OSError):
+            status, answer = 0, {}  # the injector may restart: keep asking until the deadline
+        if status == 200 and answer.get("state") in FINAL_STATES:
+            break
+        if status == 404:
+            raise PluginError("INJECTION_FAILED", "the injector lost injection %s (it restarted); retry the operation to re-inject" % injection_id)
+        if time.monotonic() >= deadline:
+            raise PluginError("INJECTION_TIMEOUT", "injection %s not finished after %d s (last state %s)" % (injection_id, timeout, answer.get("state", "unknown")))
+        time.sleep(min(POLL_SECONDS, max(0.05, deadline - time.monotonic())))
+    if on_injection:
+        on_injection(injection_id, answer["state"])
+    if answer["state"] != "Succeeded":
+        error = answer.get("error") or {}
+        raise PluginError(error.get("code") or answer.get("code") or "INJECTION_FAILED", error.get("message") or "injection %s failed" % injection_id)
+    return answer
 
 
 def main():
@@ -187,17 +213,22 @@ def main():
         script_dict.get("grant_request"),
         script_dict.get("grant_response"),
         script_dict.get("tmp_csar_dir"),
+        script_dict.get("user_script_err_handling_data"),
     )
     handler = getattr(plugin, operation, None)
-    if handler is None:
-        return  # only instantiate_end is ours; other hooks named on this script are no-ops
-    handler()
+    try:
+        if handler is not None:
+            handler()  # only instantiate_end is ours; other hooks named on this script are no-ops
+    finally:
+        # stdout is the conductor's pickle channel: a dict or nothing, never text
+        if plugin.output is not None:
+            sys.stdout.buffer.write(pickle.dumps(plugin.output))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
     try:
         main()
-        sys.stdout.flush()
         os._exit(0)
     except PluginError as ex:
         sys.stderr.write(str(ex))

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -24,12 +25,33 @@ function run(cmd: string, args: string[], input: Buffer, env: NodeJS.ProcessEnv)
   });
 }
 
-/** As tacker-conductor does: `python3 <script>` with the pickled dict on stdin. */
-async function conductor(input: Record<string, unknown>, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const pickled = await run('python3', ['-c', PICKLER], Buffer.from(JSON.stringify(input)), process.env);
+/**
+ * What the conductor makes of the script's stdout (vnflcm_driver_v2._exec_mgmt_driver_script:
+ * `pickle.loads(out.stdout)`, EOFError and UnpicklingError swallowed): 'empty', 'not-a-pickle', or the value as JSON.
+ */
+const UNPICKLER = [
+  'import sys, json, pickle',
+  'data = sys.stdin.buffer.read()',
+  'try:',
+  '    out = pickle.loads(data)',
+  'except EOFError:',
+  '    print(json.dumps({"kind": "empty"}))',
+  'except pickle.UnpicklingError:',
+  '    print(json.dumps({"kind": "not-a-pickle"}))',
+  'else:',
+  '    print(json.dumps({"kind": type(out).__name__, "value": out}))',
+].join('\n');
+
+/** As tacker-conductor does: `python3 <script>` with the pickled dict on stdin; stdout read as a pickle. */
+async function conductor(input: Record<string, unknown>, env: Record<string, string>): Promise<{ code: number | null; stdout: { kind: string; value?: unknown }; stderr: string }> {
+  const pickled = await run('python3', ['-c', PICKLER], Buffer.from(JSON.stringify({ user_script_err_handling_data: {}, ...input })), process.env);
   assert.equal(pickled.code, 0, pickled.stderr.toString());
   const r = await run('python3', [SCRIPT], pickled.stdout, { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env });
-  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+  const decoded = await run('python3', ['-c', UNPICKLER], r.stdout, process.env);
+  assert.equal(decoded.code, 0, decoded.stderr.toString());
+  const stdout = JSON.parse(decoded.stdout.toString('utf8')) as { kind: string; value?: unknown };
+  assert.ok(stdout.kind === 'empty' || stdout.kind === 'dict', `stdout must be nothing or a pickled dict, got ${stdout.kind}: ${r.stdout.toString('utf8').slice(0, 200)}`);
+  return { code: r.code, stdout, stderr: r.stderr.toString('utf8') };
 }
 
 function driverInput(vnfInstanceId: string, serverId: string, mixmesh: Record<string, unknown> | undefined, fixed?: string): Record<string, unknown> {
@@ -78,6 +100,7 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
     const r = await conductor(driverInput('vnf-plain', 'srv-none', undefined), { MIXMESH_INJECTOR_CONFIG: '/nonexistent/injector.json' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(fixture.injector.list().length, 0);
+    assert.equal(r.stdout.kind, 'empty', 'nothing to report: stdout stays empty');
   });
 
   it('injects the VNF\'s VM (dynamic address from Nova) and exits 0 once the injection Succeeded', async () => {
@@ -87,7 +110,18 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
     const [inj] = fixture.injector.list({ vnfInstanceId: 'vnf-1' });
     assert.equal(inj?.state, 'Succeeded');
     assert.equal(inj?.vm.address, vm.address);
-    assert.match(r.stdout, /succeeded/);
+    // the conductor gets a pickled dict naming the injection (kept as user_script_err_handling_data)
+    assert.deepEqual(r.stdout.value, { user_script_err_handling_data: { mixmesh: { injectionId: inj!.id, state: 'Succeeded' } } });
+  });
+
+  it('accepts the user_script_err_handling_data Tacker passes on a retry (and re-injects: every step is idempotent)', async () => {
+    const vm = await world.provider.create({ serverId: 'srv-plugin-retry', name: 'retry' });
+    const earlier = { mixmesh: { injectionId: 'from-an-earlier-run', state: 'Failed' } };
+    const r = await conductor({ ...driverInput('vnf-retry', vm.serverId, identity), user_script_err_handling_data: earlier }, env);
+    assert.equal(r.code, 0, r.stderr);
+    const [inj] = fixture.injector.list({ vnfInstanceId: 'vnf-retry' });
+    assert.equal(inj?.state, 'Succeeded');
+    assert.equal((r.stdout.value as { user_script_err_handling_data: { mixmesh: { injectionId: string } } }).user_script_err_handling_data.mixmesh.injectionId, inj!.id);
   });
 
   it('passes fixed addresses from extCpInfo', async () => {
@@ -105,11 +139,13 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
       const r = await conductor(driverInput('vnf-3', vm.serverId, identity), env);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^SSH_HOST_KEY_MISMATCH: connect root@/);
+      assert.equal((r.stdout.value as { user_script_err_handling_data: { mixmesh: { state: string } } }).user_script_err_handling_data.mixmesh.state, 'Failed');
     } finally {
       fixture.cluster.meshServices.get('cafe/iot-cafe')!.spec!.microservices![0]!.vm!.ssh!.hostKey = 'console';
     }
     const refused = await conductor(driverInput('vnf-4', vm.serverId, { ...identity, service: 'nope' }), env);
     assert.equal(refused.code, 1);
+    assert.equal(refused.stdout.kind, 'empty', 'no injection was created: nothing for the conductor');
     assert.match(refused.stderr, /^NOT_FOUND: POST \/v1\/injections: the injector answered 404: MeshService cafe\/nope not found/);
     const badToken = join(world.dir, 'bad.json');
     writeFileSync(badToken, JSON.stringify({ url: fixture.url, token: 'wrong' }));
@@ -143,5 +179,78 @@ describe('vm-sidecar-injector/tacker-plugin: instantiate_end run as tacker-condu
     assert.equal(readFileSync(scriptInPackage, 'utf8'), readFileSync(SCRIPT, 'utf8'));
     assert.equal(realpathSync(scriptInPackage), realpathSync(SCRIPT));
     for (const f of ['BaseHOT/simple/mixmesh_sample_hot.yaml', 'BaseHOT/simple/nested/VDU1.yaml']) parse(readFileSync(join(PACKAGE, f), 'utf8'));
+  });
+
+  describe('the v1 management driver (pip-installed, loaded through its entry point, called as the v1 conductor calls it)', () => {
+    let site: string;
+    const HARNESS = fileURLToPath(new URL('./test-harness/', import.meta.url));
+    const PLUGIN_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+    /** v1 objects (snake_case) for one VM, as tacker.objects.VnfInstance holds them */
+    function v1Input(vnfInstanceId: string, serverId: string, mixmesh: Record<string, unknown> | undefined, fixed?: string): Record<string, unknown> {
+      return {
+        vnf_instance: {
+          id: vnfInstanceId,
+          instantiation_state: 'INSTANTIATED',
+          instantiated_vnf_info: {
+            flavour_id: 'simple',
+            ext_cp_info: fixed ? [{ id: `cp1-${serverId}`, cpd_id: 'VDU1_CP1', cp_protocol_info: [{ layer_protocol: 'IP_OVER_ETHERNET', ip_over_ethernet: { ip_addresses: [{ type: 'IPV4', addresses: [fixed], is_dynamic: false }] } }] }] : [],
+            vnfc_resource_info: [{ id: `vnfc-${serverId}`, vdu_id: 'VDU1', compute_resource: { resource_id: serverId, vim_level_resource_type: 'OS::Nova::Server' }, vnfc_cp_info: [{ id: `cp-${serverId}`, cpd_id: 'VDU1_CP1', ...(fixed ? { vnf_ext_cp_id: `cp1-${serverId}` } : {}) }] }],
+          },
+        },
+        request: { flavour_id: 'simple', additional_params: mixmesh ? { mixmesh } : {} },
+      };
+    }
+
+    async function v1(operation: string, input: Record<string, unknown>, extraEnv: Record<string, string> = env): Promise<{ code: number | null; result: { ok: boolean; error?: string; name?: string } }> {
+      const r = await run('/usr/bin/python3', [join(HARNESS, 'v1_conductor.py'), 'mgmt-drivers-mixmesh', operation], Buffer.from(JSON.stringify(input)), {
+        PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: `${site}:${join(HARNESS, 'tacker_stub')}`, ...extraEnv,
+      });
+      assert.equal(r.stderr.toString(), '', 'the harness prints its verdict on stdout only');
+      return { code: r.code, result: JSON.parse(r.stdout.toString('utf8')) as { ok: boolean; error?: string; name?: string } };
+    }
+
+    before(async function () {
+      this.timeout(120_000);
+      // a copy of the source, so pip's in-tree build leaves the checkout untouched
+      const src = mkdtempSync(join(tmpdir(), 'mixmesh-v1-src-'));
+      site = mkdtempSync(join(tmpdir(), 'mixmesh-v1-site-'));
+      for (const f of ['pyproject.toml', 'README.md', 'mixmesh_instantiate_end.py', 'mixmesh_tacker']) cpSync(join(PLUGIN_DIR, f), join(src, f), { recursive: true, dereference: true });
+      const pip = await run('/usr/bin/python3', ['-m', 'pip', 'install', '--no-deps', '--no-build-isolation', '--no-index', '--disable-pip-version-check', '--root-user-action=ignore', '--quiet', '--target', site, src], Buffer.alloc(0), process.env);
+      rmSync(src, { recursive: true, force: true });
+      assert.equal(pip.code, 0, pip.stderr.toString());
+    });
+    after(() => {
+      if (site) rmSync(site, { recursive: true, force: true });
+    });
+
+    it('pip install registers the tacker.tacker.mgmt.drivers entry point "mgmt-drivers-mixmesh", the sample VNFD\'s instantiate_end implementation name', () => {
+      const distInfo = readdirSync(site).find((d) => d.endsWith('.dist-info'))!;
+      assert.match(readFileSync(join(site, distInfo, 'entry_points.txt'), 'utf8'), /^\[tacker\.tacker\.mgmt\.drivers\]\nmgmt-drivers-mixmesh = mixmesh_tacker\.v1_driver:MixmeshMgmtDriver$/m);
+      const df = parse(readFileSync(join(PACKAGE, 'Definitions/mixmesh_sample_df_simple.yaml'), 'utf8')) as { topology_template: { node_templates: { VNF: { interfaces: { Vnflcm: { instantiate_end: { implementation: string } } } } } } };
+      assert.equal(df.topology_template.node_templates.VNF.interfaces.Vnflcm.instantiate_end.implementation, 'mgmt-drivers-mixmesh', 'the v1 conductor finds the driver by this name');
+    });
+
+    it('instantiate_end injects the VM (fixed address from ext_cp_info) and returns; without additional_params.mixmesh it does nothing', async () => {
+      const vm = await world.provider.create({ serverId: 'srv-v1-1', name: 'v1-order-api' });
+      const r = await v1('instantiate_end', v1Input('vnf-v1-1', vm.serverId, identity, vm.address));
+      assert.deepEqual([r.code, r.result.ok, r.result.name], [0, true, 'mgmt-drivers-mixmesh'], JSON.stringify(r.result));
+      const [inj] = fixture.injector.list({ vnfInstanceId: 'vnf-v1-1' });
+      assert.equal(inj?.state, 'Succeeded');
+      assert.equal(inj?.vm.address, vm.address);
+      const before = fixture.injector.list().length;
+      const plain = await v1('instantiate_end', v1Input('vnf-v1-plain', vm.serverId, undefined), { MIXMESH_INJECTOR_CONFIG: '/nonexistent/injector.json' });
+      assert.equal(plain.result.ok, true);
+      assert.equal(fixture.injector.list().length, before);
+      for (const hook of ['instantiate_start', 'terminate_start', 'terminate_end']) assert.equal((await v1(hook, v1Input('vnf-v1-1', vm.serverId, identity))).result.ok, true, hook);
+    });
+
+    it('a failed injection raises (the v1 conductor makes that FAILED_TEMP) with the injector\'s code', async () => {
+      const vm = await world.provider.create({ serverId: 'srv-v1-2', name: 'v1-refused' });
+      const r = await v1('instantiate_end', v1Input('vnf-v1-2', vm.serverId, { ...identity, service: 'nope' }));
+      assert.equal(r.code, 1);
+      assert.equal(r.result.ok, false);
+      assert.match(r.result.error!, /^NOT_FOUND: POST \/v1\/injections: the injector answered 404: MeshService cafe\/nope not found/);
+    });
   });
 });
