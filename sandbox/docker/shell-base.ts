@@ -29,6 +29,7 @@ export async function importNodeShellBaseImage(d: Dockerd, tag: string): Promise
     put('/bin/busybox', '/bin/busybox');
     chmodSync(join(root, 'bin/busybox'), 0o755);
     for (const tool of TOOLS) symlinkSync('busybox', join(root, 'bin', tool));
+    mkdirSync(join(root, 'etc'), { recursive: true });
     writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/false\n');
     writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnonroot:x:65532:\n');
     if (existsSync('/etc/ssl/certs/ca-certificates.crt')) put('/etc/ssl/certs/ca-certificates.crt', '/etc/ssl/certs/ca-certificates.crt');
