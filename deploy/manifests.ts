@@ -37,11 +37,6 @@ const LABELS = { 'app.kubernetes.io/name': 'mixmesh', 'app.kubernetes.io/part-of
 const component = (c: string): Record<string, string> => ({ ...LABELS, 'app.kubernetes.io/component': c });
 const selector = (c: string): Record<string, string> => ({ 'app.kubernetes.io/name': 'mixmesh', 'app.kubernetes.io/component': c });
 
-/** the Istio kinds mixmesh generates and prunes */
-const MESH_RESOURCES = {
-  'networking.istio.io': ['destinationrules', 'gateways', 'virtualservices', 'workloadentries', 'workloadgroups'],
-  'security.istio.io': ['authorizationpolicies', 'peerauthentications'],
-};
 
 const rule = (apiGroups: string[], resources: string[], verbs: string[]): Obj => ({ apiGroups, resources, verbs });
 
@@ -49,19 +44,29 @@ const rule = (apiGroups: string[], resources: string[], verbs: string[]): Obj =>
 export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = [
   rule(['mixmesh.io'], ['meshservices'], ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']),
   rule(['mixmesh.io'], ['meshservices/status'], ['patch']),
-  rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get', 'list', 'patch']),
+  rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get', 'patch']),
   rule(['admissionregistration.k8s.io'], ['validatingwebhookconfigurations'], ['get', 'patch']),
   rule([''], ['namespaces'], ['create', 'delete', 'get', 'list']),
-  rule([''], ['configmaps'], ['get', 'list']),
+  // name claims are ConfigMaps in the service's namespace
+  rule([''], ['configmaps'], ['create', 'delete', 'get', 'list']),
   rule([''], ['secrets'], ['get', 'list']),
-  rule([''], ['serviceaccounts', 'services'], ['delete', 'get', 'list', 'patch']),
-  rule(['apps'], ['deployments'], ['delete', 'get', 'list', 'patch']),
-  // teardown deletes a namespace mixmesh created only when nothing else is left in it
-  rule([''], ['persistentvolumeclaims', 'pods'], ['list']),
-  rule(['apps'], ['daemonsets', 'statefulsets'], ['list']),
-  rule(['batch'], ['jobs'], ['list']),
-  ...Object.entries(MESH_RESOURCES).map(([g, rs]) => rule([g], rs, ['delete', 'get', 'list', 'patch'])),
+  rule([''], ['serviceaccounts', 'services'], ['delete', 'list', 'patch']),
+  rule(['apps'], ['deployments'], ['delete', 'list', 'patch']),
+  rule(['networking.istio.io'], ['destinationrules', 'gateways', 'virtualservices'], ['delete', 'list', 'patch']),
+  rule(['networking.istio.io'], ['workloadentries', 'workloadgroups'], ['delete', 'get', 'list', 'patch']),
+  rule(['security.istio.io'], ['authorizationpolicies', 'peerauthentications'], ['delete', 'list', 'patch']),
   rule(['events.k8s.io'], ['events'], ['create', 'delete', 'list', 'watch']),
+  // teardown deletes a namespace mixmesh created only when nothing else is left in it: it lists what could be
+  rule([''], ['endpoints', 'persistentvolumeclaims', 'pods'], ['list']),
+  rule(['apps'], ['daemonsets', 'replicasets', 'statefulsets'], ['list']),
+  rule(['batch'], ['cronjobs', 'jobs'], ['list']),
+  rule(['coordination.k8s.io'], ['leases'], ['list']),
+  rule(['discovery.k8s.io'], ['endpointslices'], ['list']),
+  rule(['networking.k8s.io'], ['ingresses'], ['list']),
+  rule(['policy'], ['poddisruptionbudgets'], ['list']),
+  rule(['rbac.authorization.k8s.io'], ['rolebindings', 'roles'], ['list']),
+  rule(['networking.istio.io'], ['serviceentries', 'sidecars'], ['list']),
+  rule(['security.istio.io'], ['requestauthentications'], ['list']),
 ];
 
 /** in the system namespace only: the leader Lease and mixmesh's own Secrets */
