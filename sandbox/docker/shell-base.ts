@@ -16,6 +16,8 @@ const TOOLS = ['sh', 'ls', 'cat', 'mv', 'cp', 'rm', 'mkdir', 'chmod', 'chown', '
 
 export async function importNodeShellBaseImage(d: Dockerd, tag: string): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'mixmesh-base-'));
+  // mkdtemp makes 0700: as the image's / it would lock out every non-root user
+  chmodSync(root, 0o755);
   try {
     const put = (src: string, dest: string) => {
       mkdirSync(join(root, dirname(dest)), { recursive: true });
