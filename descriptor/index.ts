@@ -14,3 +14,4 @@ export {
 export { comparePointers, joinPointer } from './problems.js';
 export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_NAME } from './crd.js';
 export { descriptorFromResource } from './resource.js';
+export { DEFAULT_ISTIO_VERSION } from './defaults.js';
