@@ -7,7 +7,7 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp } from './api/app.js';
+import { createApp, type ApiMount } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
@@ -42,6 +42,8 @@ export interface OrchestratorDeps {
   metrics?: OrchestratorMetrics;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** more routes on the API (the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -70,7 +72,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   });
 
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, ...(deps.mounts ? { mounts: deps.mounts } : {}),
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
   });
 

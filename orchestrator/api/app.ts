@@ -24,6 +24,20 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
+  /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
+}
+
+/** what a mounted part gets: the role check and the raw body parser of this API */
+export interface ApiMountHelpers {
+  need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void;
+  rawBody: express.RequestHandler;
+}
+
+export interface ApiMount {
+  routes: (app: express.Express, helpers: ApiMountHelpers) => void;
+  /** OpenAPI paths merged into /openapi.json */
+  openApiPaths?: () => Record<string, unknown>;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -145,7 +159,11 @@ export function createApp(deps: ApiDeps): express.Express {
   const p = (req: Request, key: string): string => String(req.params[key]);
 
   // ---------------------------------------------------------------- health, metrics, openapi
-  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  app.get('/openapi.json', (_req, res) => {
+    const doc = openApiDocument();
+    for (const m of deps.mounts ?? []) Object.assign(doc.paths as Record<string, unknown>, m.openApiPaths?.() ?? {});
+    res.json(doc);
+  });
 
   // ---------------------------------------------------------------- Tacker callbacks
   app.get('/v1/tacker/notifications', (req, res) => {
@@ -218,6 +236,8 @@ export function createApp(deps: ApiDeps): express.Express {
     if (!OPERATION_ID.test(p(req, 'id'))) throw new MixmeshError('BAD_REQUEST', `${JSON.stringify(p(req, 'id').slice(0, 100))} is not an operation id (<uid>-<generation> or <uid>-delete)`, { errors: [{ pointer: '/id', message: 'expected <uid>-<generation> or <uid>-delete' }] });
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
+
+  for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {
