@@ -36,6 +36,14 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   examples: ['common'],
 };
 
+/**
+ * Known edges still to remove, each with where it goes. Moving them now would break branches in
+ * flight that import them; the list may only shrink (a test below fails for an entry that is gone).
+ */
+const KNOWN: Readonly<Record<string, string>> = {
+  'gateway/testing.ts imports ../sandbox/engines/world.js (sandbox/)': 'the gateway test harness: move it to test/helpers/gateway-harness.ts',
+};
+
 /** folders whose every file is test code: they may import anything */
 const TEST_FOLDERS = new Set(['test', 'bench', 'node_modules', 'dist', 'scripts', 'docs']);
 
@@ -75,11 +83,17 @@ describe('layering: the import direction between the parts', () => {
       const allowed = new Set([top, ...(MAY_IMPORT[top] ?? [])]);
       for (const file of productFiles(top)) {
         for (const { specifier, top: target } of importsOf(file)) {
-          if (!allowed.has(target)) violations.push(`${relative(ROOT, file)} imports ${specifier} (${target}/)`);
+          const edge = `${relative(ROOT, file)} imports ${specifier} (${target}/)`;
+          if (!allowed.has(target) && KNOWN[edge] === undefined) violations.push(edge);
         }
       }
     }
     assert.deepEqual(violations, [], 'a test helper that needs the sandbox belongs in test/helpers/ (or sandbox/), not in a product folder; see docs/adr/0004-import-direction.md');
+  });
+
+  it('every known exception still exists (remove its entry once the edge is gone)', () => {
+    const edges = new Set(tops.flatMap((top) => productFiles(top).flatMap((f) => importsOf(f).map((i) => `${relative(ROOT, f)} imports ${i.specifier} (${i.top}/)`))));
+    assert.deepEqual(Object.keys(KNOWN).filter((k) => !edges.has(k)), []);
   });
 
   it('the check sees what it must: a product file importing the sandbox is found', () => {
