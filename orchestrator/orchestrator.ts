@@ -7,16 +7,17 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp, type ApiMount } from './api/app.js';
+import { createApp, type ApiDeps, type ApiMount } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
-import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
+import { Reconciler, type ReconcilerDeps, type ReconcilerOptions } from './controller/reconciler.js';
 import { ensureSubscription } from './controller/subscription.js';
 import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
 import { OperationLog, PROTECTED_NAMESPACES, ServiceManager } from './services.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
+import { LoginCodes } from '../console/index.js';
 
 export interface OrchestratorSettings extends ReconcilerOptions {
   tokens: readonly ApiToken[];
@@ -42,6 +43,12 @@ export interface OrchestratorDeps {
   metrics?: OrchestratorMetrics;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** more API routes (backup's), mounted with the same auth and errors */
+  extraRoutes?: ApiDeps['extraRoutes'];
+  /** more CRDs applied (and waited for) at start: backup.mixmesh.io */
+  extraCrds?: () => KubeObject[];
+  /** before a fresh VM injection (backup writes restored data dirs) */
+  beforeInject?: ReconcilerDeps['beforeInject'];
   /** more routes on the API (the gateway's /v1/gateway) */
   mounts?: readonly ApiMount[];
 }
@@ -60,6 +67,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },
     ...(deps.onCreateSent ? { onCreateSent: deps.onCreateSent } : {}),
     ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
+    ...(deps.beforeInject ? { beforeInject: deps.beforeInject } : {}),
   });
   const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000, ...(s.backoff ? { backoff: s.backoff } : {}) });
   let started = false;
@@ -71,9 +79,12 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     onStop: async () => { await vnfWatch?.stop(); return controller.stop(); },
   });
 
+  // the web console's one-time login codes (`mixmesh demo` prints a link with one)
+  const loginCodes = new LoginCodes();
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, ...(deps.mounts ? { mounts: deps.mounts } : {}),
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, console: { loginCodes }, ...(deps.mounts ? { mounts: deps.mounts } : {}),
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
+    ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
 
   async function ensureSystemNamespace(): Promise<void> {
@@ -84,11 +95,12 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   }
 
   return {
-    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch,
+    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch, loginCodes,
     /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
       if (crd) await applyCrdAndWait(deps.kube, crd);
+      for (const extra of deps.extraCrds?.() ?? []) await applyCrdAndWait(deps.kube, extra);
       await ensureSystemNamespace();
       if (deps.tacker) {
         const tacker = deps.tacker;

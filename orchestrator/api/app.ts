@@ -14,6 +14,7 @@ import type { ApiToken, Role } from '../config.js';
 import { refreshServiceMetrics, type OrchestratorMetrics } from '../metrics.js';
 import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
+import { mountConsole, type ConsoleOptions } from '../../console/index.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
@@ -24,6 +25,10 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
+  /** the web console at /ui (console/); absent: no /ui */
+  console?: ConsoleOptions;
+  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
+  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
   /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
   mounts?: readonly ApiMount[];
 }
@@ -237,7 +242,26 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
 
+  deps.extraRoutes?.(app, {
+    need,
+    rawBody,
+    jsonBody: (req) => {
+      const body = parseBody(req, false);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MixmeshError('BAD_REQUEST', 'the body must be an object', { errors: [{ pointer: '', message: 'expected an object' }] });
+      return body as Record<string, unknown>;
+    },
+  });
   for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
+
+  // ---------------------------------------------------------------- the web console (console/): read-only helpers, /ui
+  app.get('/v1/whoami', need('viewer'), (_req, res) => {
+    const c = res.locals.caller as Caller;
+    res.json({ name: c.name, role: c.role, ...(c.namespaces ? { namespaces: c.namespaces } : {}) });
+  });
+  app.get('/v1/services/:namespace/:name/objects', need('viewer'), names, route(async (req, res) => {
+    res.json({ items: await services.objects(p(req, 'namespace'), p(req, 'name')) });
+  }));
+  if (deps.console) mountConsole(app, deps.console);
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {

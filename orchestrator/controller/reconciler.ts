@@ -24,7 +24,7 @@ import {
   type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
 import { descriptorOf, operationId, type OperationLog } from '../services.js';
-import { ChainFailure, VmChain, workloadEntryFor } from './vm-chain.js';
+import { ChainFailure, VmChain, workloadEntryFor, type VmChainDeps } from './vm-chain.js';
 
 export interface ReconcilerOptions {
   tackerRetries: number;
@@ -49,6 +49,8 @@ export interface ReconcilerDeps {
   onCreateSent?: (name: string, at: number) => void;
   /** bench hook: every WorkloadEntry written */
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** before a fresh VM injection (backup: restored data dirs go in before the sidecar starts) */
+  beforeInject?: VmChainDeps['beforeInject'];
 }
 
 /** teardown: the mesh objects and WorkloadEntries before the VNFs, the Kubernetes workloads after (kind table) */
@@ -400,6 +402,7 @@ export class Reconciler {
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
         onInstanceDecided: () => { markDecided(); },
         onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
+        ...(this.deps.beforeInject ? { beforeInject: this.deps.beforeInject } : {}),
       }, service, ms, plan, previous);
       return chain.run(workloadGroupsApplied, namesClear);
     });
