@@ -18,7 +18,7 @@ import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
 import { startKubeEmulator } from '../sandbox/kube/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
 import { createInjectorApp, Injector, kubeCluster, sshConnector } from '../vm-sidecar-injector/index.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../vm-sidecar-injector/testing/vm-world.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../test/helpers/vm-world.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

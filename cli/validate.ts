@@ -5,7 +5,7 @@
  * `FILE:LINE:COL: message`, as compilers and linters print it. Exit 0 all valid, 1 any invalid (not YAML/JSON or too
  * large counts as invalid), 2 an unreadable file or a bad --config. Never contacts a cluster.
  */
-import { formatResult, oversizeProblem, parseAndValidate, type ValidationResult } from '../descriptor/index.js';
+import { formatResult, oversizeProblem, parseAndValidate, positionSuffix, type ValidationResult } from '../descriptor/index.js';
 import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 
@@ -50,11 +50,13 @@ export async function runValidate(files: string[], opts: ValidateCliOptions = {}
   return unreadable ? 2 : invalid ? 1 : 0;
 }
 
-/** the parser's "… at line L, column C" on a document-level problem becomes FILE:L:C: … */
+/** a document-level problem with a place in the text (a syntax error) becomes FILE:L:C: … */
 export function problemLines(file: string, result: ValidationResult): string[] {
   if (result.ok) return formatResult(file, result);
   return result.problems.map((p) => {
-    const m = p.pointer === '' ? / at line (\d+), column (\d+)$/.exec(p.message) : null;
-    return m ? `${file}:${m[1]}:${m[2]}: ${p.message.slice(0, m.index)}` : `${file}:${p.pointer}: ${p.message}`;
+    if (p.line === undefined || p.column === undefined) return `${file}:${p.pointer}: ${p.message}`;
+    const suffix = positionSuffix(p.line, p.column);
+    const text = p.message.endsWith(suffix) ? p.message.slice(0, -suffix.length) : p.message;
+    return `${file}:${p.line}:${p.column}: ${text}`;
   });
 }

@@ -1,7 +1,7 @@
 /** The descriptor part's public API: the MeshService contract (schema, types, validation, CRD). */
 export * from './types.js';
 export { MESH_SERVICE_SCHEMA, meshServiceSchema, LIMITS, PATTERNS, type JsonSchema } from './schema.js';
-export { parseDescriptorText, oversizeProblem, type ParseOptions, type ParseResult } from './parse.js';
+export { parseDescriptorText, oversizeProblem, positionSuffix, type ParseOptions, type ParseResult } from './parse.js';
 export {
   validateDescriptor,
   parseAndValidate,
@@ -14,3 +14,4 @@ export {
 export { comparePointers, joinPointer } from './problems.js';
 export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_NAME } from './crd.js';
 export { descriptorFromResource } from './resource.js';
+export { DEFAULT_ISTIO_VERSION } from './defaults.js';

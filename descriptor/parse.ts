@@ -40,16 +40,22 @@ class ParseFailure extends Error {
 }
 
 function fail(reason: string, lineCounter: LineCounter, offset: number | undefined): ParseResult {
-  const where = offset === undefined ? '' : (() => {
-    const { line, col } = lineCounter.linePos(offset);
-    return ` at line ${line}, column ${col}`;
-  })();
-  return { ok: false, problems: [{ pointer: '', message: `not YAML or JSON: ${reason}${where}` }] };
+  if (offset === undefined) return { ok: false, problems: [{ pointer: '', message: `not YAML or JSON: ${reason}` }] };
+  const { line, col } = lineCounter.linePos(offset);
+  return { ok: false, problems: [positioned(reason, line, col)] };
+}
+
+/** ` at line L, column C`: how a syntax problem's message names its place (as the yaml package words it). */
+export function positionSuffix(line: number, column: number): string {
+  return ` at line ${line}, column ${column}`;
+}
+
+function positioned(reason: string, line: number, column: number): Problem {
+  return { pointer: '', message: `not YAML or JSON: ${reason}${positionSuffix(line, column)}`, line, column };
 }
 
 /** The first line of a yaml-package message, without its own position suffix. */
 function firstLine(message: string): string {
-  if (message.includes('Maximum call stack size exceeded')) return 'nested too deeply';
   const line = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
   // the spec's sentences start in lower case ("duplicated mapping key at line 7, column 3")
   return line.charAt(0).toLowerCase() + line.slice(1);
@@ -107,15 +113,15 @@ function checkExpansion(root: YamlNode | null, maxAliasNodes: number, maxDepth: 
   sizeOf(root, 0);
 }
 
-/** `line L, column C` (1-based) of an offset, as the yaml package words it */
-function lineColumn(text: string, offset: number): string {
+/** line and column (1-based) of an offset */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
     line++;
     lineStart = i + 1;
   }
-  return `line ${line}, column ${offset - lineStart + 1}`;
+  return { line, column: offset - lineStart + 1 };
 }
 
 /** The problem for an input over the limit (also used by readers that check the size first). */
@@ -139,7 +145,10 @@ export function parseDescriptorText(input: string | Uint8Array, options: ParseOp
   // depth and node count in one streaming pass, before any parser builds a tree: a 4 MiB
   // `[[[[…` is refused after its 65th byte instead of costing seconds of CPU
   const tooBig = scanStructure(text, { maxDepth: options.maxDepth ?? 64, maxNodes: options.maxNodes ?? LIMITS.nodes });
-  if (tooBig) return { ok: false, problems: [{ pointer: '', message: `not YAML or JSON: ${tooBig.reason} at ${lineColumn(text, tooBig.offset)}` }] };
+  if (tooBig) {
+    const { line, column } = lineColumn(text, tooBig.offset);
+    return { ok: false, problems: [positioned(tooBig.reason, line, column)] };
+  }
   // the common block-style shape in milliseconds; anything else (and every error) takes the full path
   const fast = fastParseYaml(text, options.maxDepth ?? 64);
   if (fast !== undefined) return { ok: true, value: fast.value };

@@ -201,6 +201,9 @@ export interface MeshService {
 export interface Problem {
   pointer: string;
   message: string;
+  /** where in the text a document-level syntax problem is (1-based); its message ends with `positionSuffix(line, column)` */
+  line?: number;
+  column?: number;
 }
 
 export type ValidationResult =

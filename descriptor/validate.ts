@@ -11,7 +11,7 @@ import { isHttpFamily } from './types.js';
 import { PATTERNS } from './schema.js';
 import { parseDescriptorText, type ParseOptions } from './parse.js';
 import { joinPointer, orderProblems, schemaProblems, show } from './problems.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_ISTIO_VERSION } from './defaults.js';
 import { validate as generatedValidator } from './schema-validator.gen.js';
 
 export interface ValidateOptions {
@@ -101,7 +101,7 @@ function skipFor(problems: readonly Problem[]): Skip {
 
 /** Defaults the schema cannot express: they depend on other fields or on configuration. */
 function applyDependentDefaults(service: MeshService, options: ValidateOptions, skip: Skip): Set<Port> {
-  const istioVersion = options.istioVersion ?? DEFAULT_MESH_VALUES.istioVersion;
+  const istioVersion = options.istioVersion ?? DEFAULT_ISTIO_VERSION;
   const defaultedTargetPorts = new Set<Port>();
   for (const [i, ms] of service.spec.microservices.entries()) {
     if (skip.microservices.has(i)) continue;

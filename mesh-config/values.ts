@@ -2,6 +2,8 @@
  * Mesh values (docs/configuration.md): what the generators need to know about the mesh
  * they render for. `validate` and `render` read them from `--config`, else these defaults.
  */
+import { DEFAULT_ISTIO_VERSION } from '../descriptor/index.js';
+
 export interface MeshValues {
   trustDomain: string;
   clusterDomain: string;
@@ -28,7 +30,7 @@ export const DEFAULT_MESH_VALUES: Readonly<MeshValues> = Object.freeze({
     selector: Object.freeze({ istio: 'ingressgateway' }),
   }),
   eastWestGateway: Object.freeze({ namespace: 'istio-system', name: 'istio-eastwestgateway' }),
-  istioVersion: '1.30.3',
+  istioVersion: DEFAULT_ISTIO_VERSION,
   tokenExpirationSeconds: 3600,
 }) as Readonly<MeshValues>;
 

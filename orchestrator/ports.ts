@@ -116,25 +116,14 @@ export interface TackerPort {
 
 // ---------------------------------------------------------------- injector
 
-export type InjectionState = 'Pending' | 'Connecting' | 'Installing' | 'Starting' | 'Verifying' | 'Succeeded' | 'Failed';
-
-export interface Injection {
-  id: string;
-  state: InjectionState;
-  code?: string;
-  /** the injector's {code, message} */
-  error?: unknown;
-  vnfInstanceId?: string;
-  hostKey?: string;
-  tokenExpiresAt?: string;
-  [k: string]: unknown;
-}
-
-export interface InjectionRequest {
-  vm: { address: string; port: number; user: string; credentials: { secretRef: { namespace: string; name: string } }; hostKey: string; serverId: string };
-  workload: { service: string; name: string; version: string; namespace: string };
-  vnfInstanceId?: string;
-}
+/**
+ * The injector's own wire types (vm-sidecar-injector/api/wire.ts), not a second definition: what
+ * `POST /v1/injections` takes and what `GET /v1/injections/{id}` answers.
+ */
+import type { InjectionRequestBody, InjectionView } from '../vm-sidecar-injector/index.js';
+export type InjectionState = InjectionView['state'];
+export type Injection = InjectionView;
+export type InjectionRequest = InjectionRequestBody;
 
 export interface InjectorPort {
   create(request: InjectionRequest): Promise<{ id: string }>;

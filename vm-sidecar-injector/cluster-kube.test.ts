@@ -7,7 +7,7 @@ import { startKubeEmulator, type KubeEmulator } from '../sandbox/kube/index.js';
 import { kubeCluster } from './cluster-kube.js';
 import { Injector } from './injector.js';
 import { parseConsoleHostKeys, sshConnector } from './shell.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from './testing/vm-world.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../test/helpers/vm-world.js';
 
 describe('vm-sidecar-injector against the Kubernetes API emulator (real TokenRequest, seeded Istio)', function () {
   this.timeout(60_000);

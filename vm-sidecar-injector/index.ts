@@ -10,3 +10,4 @@ export { createInjectorApp, injectionView, type InjectorAppDeps, type Notificati
 export { parseInjectionRequest } from './api/request.js';
 export { readInjectorConfig, type InjectorConfig, type InjectorFlags } from './config.js';
 export { startInjector, notificationHandler, type RunningInjector, type StartInjectorOptions } from './server.js';
+export type { InjectionError, InjectionRequestBody, InjectionView } from './api/wire.js';

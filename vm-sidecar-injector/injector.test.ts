@@ -3,7 +3,7 @@ import { isMixmeshError } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
 import { Injector, type NovaLike } from './injector.js';
 import { injectionView } from './api/app.js';
-import { MemoryCluster } from './testing/memory-cluster.js';
+import { MemoryCluster } from '../test/helpers/memory-cluster.js';
 
 function injector(nova?: NovaLike): Injector {
   const cluster = new MemoryCluster();

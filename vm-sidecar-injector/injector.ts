@@ -449,8 +449,8 @@ export class Injector {
       this.scheduleRenewal(injection, started, resolved.expiresAt.getTime());
     } catch (e) {
       injection.error = errorOf(e, secrets);
-      // the stand-in and the real agent both log "token expired" when they refuse an expired token
-      if (injection.error.code === 'SIDECAR_NOT_READY' && /token expired/i.test(injection.steps.at(-1)?.stderrTail ?? '')) {
+      // the verify script exits with its own code when the agent refuses its token as expired
+      if (injection.error.code === 'TOKEN_EXPIRED') {
         injection.error = { code: 'TOKEN_EXPIRED', message: `the sidecar on ${injection.vm.address} refuses its token as expired: ${injection.error.message}` };
       }
       this.set(injection, 'Failed');

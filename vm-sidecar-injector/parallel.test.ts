@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { startInjectorFixture, type InjectorFixture } from './testing/injector-fixture.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from './testing/vm-world.js';
+import { startInjectorFixture, type InjectorFixture } from '../test/helpers/injector-fixture.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../test/helpers/vm-world.js';
 
 describe('vm-sidecar-injector bounded parallelism across VMs', function () {
   this.timeout(60_000);

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectSsh } from '../clients/ssh/index.js';
 import type { Injection } from './injector.js';
-import { startInjectorFixture, type InjectorFixture } from './testing/injector-fixture.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from './testing/vm-world.js';
+import { startInjectorFixture, type InjectorFixture } from '../test/helpers/injector-fixture.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../test/helpers/vm-world.js';
 
 describe('vm-sidecar-injector token renewal on a real VM', function () {
   this.timeout(60_000);

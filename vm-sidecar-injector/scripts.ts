@@ -32,6 +32,7 @@ export const EXIT = Object.freeze({
   NOT_READY: 13,
   SUDO: 14,
   START: 15,
+  TOKEN_EXPIRED: 16,
 });
 
 // busybox 1.35's `wget -T` segfaults: bound wget with timeout(1) instead, where there is one
@@ -284,6 +285,8 @@ done
 # the agent's last words first, the verdict last (errors quote the stderr tail)
 tail -n 5 /var/log/istio/istio.log >&2 2>/dev/null || true
 echo "${url} did not answer ready after ${tries} attempts in ${(budgetMs / 1000).toFixed(2)} s" >&2
+# the stand-in and the real agent both log "token expired" when they refuse an expired token: its own exit code
+if tail -n 5 /var/log/istio/istio.log 2>/dev/null | grep -qi 'token expired'; then exit ${EXIT.TOKEN_EXPIRED}; fi
 exit ${EXIT.NOT_READY}
 `;
 }

@@ -7,9 +7,9 @@ import { readInjectorConfig } from './config.js';
 import { Injector } from './injector.js';
 import { notificationHandler, startInjector } from './server.js';
 import { parseConsoleHostKeys, sshConnector } from './shell.js';
-import { MemoryCluster } from './testing/memory-cluster.js';
-import { seedCluster } from './testing/injector-fixture.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from './testing/vm-world.js';
+import { MemoryCluster } from '../test/helpers/memory-cluster.js';
+import { seedCluster } from '../test/helpers/injector-fixture.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../test/helpers/vm-world.js';
 
 describe('vm-sidecar-injector with the Tacker/Nova emulator (real Nova console host keys and addresses)', function () {
   this.timeout(60_000);

@@ -10,9 +10,9 @@ import { bundle, type WorkloadGroupLike } from './bundle/bundle.js';
 import { sshConnector } from './shell.js';
 import { runInstall, runReplaceToken, runUninstall, type InstallPlan } from './steps.js';
 import type { ConnectedShell } from './injector.js';
-import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from './testing/vm-world.js';
+import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, type VmWorld } from '../test/helpers/vm-world.js';
 import { EXIT, asRoot, uploadPackageScript, type PackageKind } from './scripts.js';
-import { makeJwt } from './testing/memory-cluster.js';
+import { makeJwt } from '../test/helpers/memory-cluster.js';
 
 const VERSION = '1.30.3';
 const wg: WorkloadGroupLike = {

@@ -295,7 +295,7 @@ export async function runInstall(shell: InjectorShell, plan: InstallPlan, observ
     observer.phase?.('Verifying');
     const readiness = plan.readiness ?? { attempts: 60, intervalSeconds: 0.25 };
     await steps.script('verify', verifyScript(plan.address, readiness.attempts, readiness.intervalSeconds), {
-      failure: (r) => (r.code === EXIT.NOT_READY ? stepFailure('verify', 'SIDECAR_NOT_READY', secrets)(r) : stepFailure('verify', 'SSH_COMMAND_FAILED', secrets)(r)),
+      failure: (r) => stepFailure('verify', r.code === EXIT.NOT_READY ? 'SIDECAR_NOT_READY' : r.code === EXIT.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'SSH_COMMAND_FAILED', secrets)(r),
     });
     record(steps, 'verify', false);
 

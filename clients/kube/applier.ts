@@ -15,7 +15,11 @@ import { diffApply, type FieldChange } from './diff.js';
 export interface ApplyPort {
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   list(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string }): Promise<KubeObject[]>;
-  /** server-side apply, our field manager, force */
+  /**
+   * server-side apply, our field manager, force. A refused apply throws K8S_APPLY_FAILED whose
+   * message starts with `apply <Kind> <ns>/<name>: ` (as KubeClient's does) and is passed on as it
+   * is; any other failure the applier wraps with that context.
+   */
   apply(obj: KubeObject): Promise<KubeObject>;
   /** false when it was already gone */
   delete(ref: ObjectRef): Promise<boolean>;
@@ -226,9 +230,10 @@ export class Applier {
   }
 }
 
+/** An apply failure as K8S_APPLY_FAILED naming the object; the port's own K8S_APPLY_FAILED already does (ApplyPort.apply). */
 function rewrap(e: unknown, context: string): MixmeshError {
   if (isMixmeshError(e)) {
-    if (e.message.startsWith(context)) return e;
+    if (e.code === 'K8S_APPLY_FAILED') return e;
     return new MixmeshError(e.code === 'K8S_REQUEST_FAILED' ? 'K8S_APPLY_FAILED' : e.code, `${context}: ${e.message}`, { cause: e.cause ?? e, ...(e.details ? { details: e.details } : {}) });
   }
   return new MixmeshError('K8S_APPLY_FAILED', `${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

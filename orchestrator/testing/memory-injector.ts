@@ -13,11 +13,21 @@ export class MemoryInjector implements InjectorPort {
 
   async create(request: InjectionRequest): Promise<{ id: string }> {
     const id = randomUUID();
-    const inj = { id, state: 'Pending' as Injection['state'], request, ...(request.vnfInstanceId ? { vnfInstanceId: request.vnfInstanceId } : {}) };
+    const now = new Date().toISOString();
+    // the injector's own view (vm-sidecar-injector/api/wire.ts), as GET answers it
+    const inj: Injection & { request: InjectionRequest } = {
+      id, state: 'Pending', createdAt: now, updatedAt: now, request,
+      ...(request.vnfInstanceId ? { vnfInstanceId: request.vnfInstanceId } : {}),
+      vm: { address: request.vm.address, port: request.vm.port ?? 22, user: request.vm.user, hostKey: request.vm.hostKey ?? 'console', ...(request.vm.serverId ? { serverId: request.vm.serverId } : {}), credentials: request.vm.credentials },
+      workload: request.workload,
+      sidecar: { package: request.sidecar?.package ?? 'deb', istioVersion: request.sidecar?.istioVersion ?? '1.30.3' },
+      steps: [],
+    };
     this.injections.set(id, inj);
     setTimeout(() => {
-      if (request.vnfInstanceId && this.failVnfs.has(request.vnfInstanceId)) Object.assign(inj, { state: 'Failed', code: 'SSH_CONNECT_FAILED', error: 'sshd did not answer' });
-      else Object.assign(inj, { state: 'Succeeded', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample', tokenExpiresAt: new Date(Date.now() + 3600_000).toISOString() });
+      const updatedAt = new Date().toISOString();
+      if (request.vnfInstanceId && this.failVnfs.has(request.vnfInstanceId)) Object.assign(inj, { state: 'Failed', updatedAt, code: 'SSH_CONNECT_FAILED', error: { code: 'SSH_CONNECT_FAILED', message: 'sshd did not answer' } } satisfies Partial<Injection>);
+      else Object.assign(inj, { state: 'Succeeded', updatedAt, hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample', tokenExpiresAt: new Date(Date.now() + 3600_000).toISOString(), sidecar: { ...inj.sidecar, state: 'Running' } } satisfies Partial<Injection>);
     }, 2).unref();
     return { id };
   }

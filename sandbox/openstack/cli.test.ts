@@ -13,7 +13,7 @@ import { createOpenStackClient, loadOpenStackConfig, type OpenStackClient, type 
 import { PLAIN_PACKAGE_ID, PLAIN_VNFD_ID, PLUGIN_PACKAGE_ID, startOpenStack, type OpenStackSandbox } from './index.js';
 import { realKeystoneInstalled } from './keystone-real.js';
 import { MemoryVmProvider, Receiver } from './test-helpers.js';
-import { zipDirectory } from '../../vm-sidecar-injector/tacker-plugin/testing-zip.js';
+import { zipDirectory } from '../../test/helpers/zip-directory.js';
 
 const SAMPLE_PACKAGE = new URL('../../vm-sidecar-injector/tacker-plugin/sample-vnf-package/', import.meta.url).pathname;
 

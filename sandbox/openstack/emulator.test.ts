@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLAIN_VNFD_ID, PLUGIN_VNFD_ID, PLAIN_PACKAGE_ID, sampleCsar, startOpenStack, writeZip, type OpenStackSandbox } from './index.js';
 import { MemoryVmProvider, Receiver } from './test-helpers.js';
-import { zipDirectory } from '../../vm-sidecar-injector/tacker-plugin/testing-zip.js';
+import { zipDirectory } from '../../test/helpers/zip-directory.js';
 
 const SAMPLE_PACKAGE = new URL('../../vm-sidecar-injector/tacker-plugin/sample-vnf-package/', import.meta.url).pathname;
 

@@ -9,9 +9,9 @@ import { createLogger } from '../../common/logger.js';
 import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
 import { Injector, type Injection } from '../injector.js';
 import { parseConsoleHostKeys, sshConnector } from '../shell.js';
-import { MemoryCluster } from '../testing/memory-cluster.js';
-import { novaOf } from '../testing/injector-fixture.js';
-import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, sshdUp, type VmWorld } from '../testing/vm-world.js';
+import { MemoryCluster } from '../../test/helpers/memory-cluster.js';
+import { novaOf } from '../../test/helpers/injector-fixture.js';
+import { PACKAGE_CACHE, createVmWorld, diffSnapshots, prepareArtifacts, snapshot, sshdUp, type VmWorld } from '../../test/helpers/vm-world.js';
 import { createInjectorApp } from './app.js';
 
 const VERSION = '1.30.3';

@@ -12,6 +12,7 @@ import { injectorOpenApiDocument } from './openapi.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
 import { parseInjectionRequest } from './request.js';
+import type { InjectionView } from './wire.js';
 
 export interface NotificationMode {
   /** HTTP Basic credentials registered in the Tacker subscription */
@@ -61,7 +62,7 @@ export function createInjectorMetrics(registry = new Registry()): InjectorMetric
 }
 
 /** What GET answers for one injection: no private data (the Secret is named, never read out). */
-export function injectionView(i: Injection, now = Date.now()): Record<string, unknown> {
+export function injectionView(i: Injection, now = Date.now()): InjectionView {
   // past its expiry a token is expired whether or not a renewal has run yet (renewal off, injector busy)
   const expired = i.sidecar.state === 'Running' && !i.supersededBy && i.tokenExpiresAt !== undefined && Date.parse(i.tokenExpiresAt) <= now;
   return {

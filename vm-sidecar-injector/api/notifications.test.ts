@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
 import { Injector } from '../injector.js';
-import { MemoryCluster } from '../testing/memory-cluster.js';
+import { MemoryCluster } from '../../test/helpers/memory-cluster.js';
 import { createInjectorApp } from './app.js';
 
 describe('vm-sidecar-injector API: the stand-alone Tacker notification mode', () => {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { startInjectorFixture, type InjectorFixture } from '../testing/injector-fixture.js';
-import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../testing/vm-world.js';
+import { startInjectorFixture, type InjectorFixture } from '../../test/helpers/injector-fixture.js';
+import { PACKAGE_CACHE, createVmWorld, prepareArtifacts, type VmWorld } from '../../test/helpers/vm-world.js';
 
 const SCRIPT = fileURLToPath(new URL('./mixmesh_instantiate_end.py', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('./sample-vnf-package/', import.meta.url));

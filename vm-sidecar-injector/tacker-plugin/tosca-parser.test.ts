@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { zipDirectory } from './testing-zip.js';
+import { zipDirectory } from '../../test/helpers/zip-directory.js';
 
 const PACKAGE = fileURLToPath(new URL('./sample-vnf-package/', import.meta.url));
 const DATA = fileURLToPath(new URL('./test-assets/tosca-parser-2.6.0-data/', import.meta.url));

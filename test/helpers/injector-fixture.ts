@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
-import { createInjectorApp } from '../api/app.js';
-import { Injector } from '../injector.js';
-import { parseConsoleHostKeys, sshConnector } from '../shell.js';
+import { createInjectorApp } from '../../vm-sidecar-injector/api/app.js';
+import { Injector } from '../../vm-sidecar-injector/injector.js';
+import { parseConsoleHostKeys, sshConnector } from '../../vm-sidecar-injector/shell.js';
 import { MemoryCluster } from './memory-cluster.js';
 import type { VmWorld } from './vm-world.js';
 

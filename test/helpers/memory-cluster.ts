@@ -4,8 +4,8 @@
  * TokenRequest issuing JWT-shaped tokens with audience and expiry, which the stand-in agent checks.
  */
 import { randomBytes } from 'node:crypto';
-import type { WorkloadGroupLike } from '../bundle/bundle.js';
-import type { InjectorCluster, IssuedToken, MeshServiceLike, ServiceLike } from '../cluster.js';
+import type { WorkloadGroupLike } from '../../vm-sidecar-injector/bundle/bundle.js';
+import type { InjectorCluster, IssuedToken, MeshServiceLike, ServiceLike } from '../../vm-sidecar-injector/cluster.js';
 
 function b64url(v: unknown): string {
   return Buffer.from(JSON.stringify(v)).toString('base64url');
