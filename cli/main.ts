@@ -43,6 +43,7 @@ program
   .description('start the embedded sandbox cloud on loopback until SIGINT/SIGTERM')
   .option('--dir <dir>', 'where to write kubeconfig, clouds.yaml, openrc, ssh keys', '.mixmesh/sandbox')
   .option('--keystone <mode>', 'real (Debian keystone), emulated, or auto (real when installed)')
+  .option('--clouds <n>', 'start N clouds side by side in DIR/cloud-1… (2: the source and target of a migration)')
   .action(async (opts: Record<string, unknown>) => {
     const { runSandbox } = await import('./sandbox.js');
     process.exitCode = await runSandbox(opts);

@@ -10,6 +10,8 @@ export interface SandboxCliOptions {
   dir?: string;
   /** real | emulated | auto (default auto; also MIXMESH_SANDBOX_KEYSTONE) */
   keystone?: string;
+  /** start this many clouds side by side in DIR/cloud-1… (default 1) */
+  clouds?: string | number;
   /** where the usage text goes (default stderr: human output) */
   out?: NodeJS.WritableStream;
 }
@@ -59,9 +61,13 @@ export async function runSandbox(opts: Record<string, unknown> | SandboxCliOptio
   process.on('SIGTERM', onSignal);
   try {
     out.write(`mixmesh sandbox: starting in ${resolve(dir)} …\n`);
-    const sandbox = await startSandbox({ dir, log, keystone });
+    const clouds = opts.clouds === undefined ? 1 : Number(opts.clouds);
+    if (!Number.isInteger(clouds) || clouds < 1 || clouds > 8) throw new MixmeshError('USAGE', `--clouds ${String(opts.clouds)}: expected a whole number 1–8`);
+    const { startClouds } = await import('../sandbox/index.js');
+    const started = clouds === 1 ? [await startSandbox({ dir, log, keystone })] : await startClouds({ dir, count: clouds, log, keystone });
+    const sandbox = { stop: () => Promise.all(started.map((s) => s.stop())).then(() => undefined) };
     try {
-      out.write(usageText(dir, sandbox.kube.url, sandbox.openstack.keystoneKind, sandbox.openstack.authUrl));
+      for (const s of started) out.write(usageText(s.dir, s.kube.url, s.openstack.keystoneKind, s.openstack.authUrl));
       if (!signalled) await new Promise<void>((r) => (wake = r));
       out.write(`mixmesh sandbox: ${signalled ?? 'signal'}: stopping …\n`);
     } finally {

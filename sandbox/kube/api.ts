@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID, randomBytes, sign, verify, createPublicKey, createHash, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { join as kubeadmJoin } from './kubeadm.js';
 import { ApiError, qualified, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
 import { BUILTIN_RESOURCES, groupVersion, listTypeFor, resourceFromCrd, storeKey, type Obj, type ResourceInfo } from './resources.js';
 import { Store, metaOf, type StoreEvent } from './store.js';
@@ -137,6 +138,8 @@ export class KubeApi {
       if (['/healthz', '/livez', '/readyz'].includes(url.pathname)) { res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok'); return; }
       // like system:public-info-viewer: the version is no secret
       if (url.pathname === '/version') return send(res, 200, VERSION);
+      // a joining node authenticates with its bootstrap token (kubeadm.ts)
+      if (url.pathname === '/_sandbox/kubeadm/join' && req.method === 'POST') return await this.kubeadmJoin(req, res, auth);
       if (!sameSecret(auth, `Bearer ${this.opts.pki.adminToken}`)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       await this.route(req, res, url);
     } catch (e) {
@@ -288,7 +291,34 @@ export class KubeApi {
       this.onFaultsChanged();
       return send(res, 200, this.faults);
     }
-    throw new ApiError(404, 'NotFound', 'no such sandbox route (GET/DELETE /_sandbox/requests, GET/PUT /_sandbox/faults)');
+    if (parts[0] === 'kubeadm' && parts[1] === 'token-delete' && method === 'POST') {
+      const body = parseJson(await readBody(req));
+      const id = typeof body.token === 'string' ? body.token.split('.')[0]! : '';
+      if (!/^[a-z0-9]{6}$/.test(id)) throw badRequest(`token ${JSON.stringify(body.token)}: a bootstrap token ID ([a-z0-9]{6}) or a whole token is required`);
+      const secret = this.internalGet('v1', 'Secret', 'kube-system', `bootstrap-token-${id}`);
+      if (!secret) throw new ApiError(404, 'NotFound', `secrets "bootstrap-token-${id}" not found`, { name: `bootstrap-token-${id}`, kind: 'secrets' });
+      this.internalDelete(secret);
+      return send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', message: `bootstrap token "${id}" deleted` });
+    }
+    throw new ApiError(404, 'NotFound', 'no such sandbox route (GET/DELETE /_sandbox/requests, GET/PUT /_sandbox/faults, POST /_sandbox/kubeadm/join, POST /_sandbox/kubeadm/token-delete)');
+  }
+
+  private async kubeadmJoin(req: IncomingMessage, res: ServerResponse, auth: string): Promise<void> {
+    let body: unknown;
+    try { body = JSON.parse((await readBody(req)).toString('utf8') || '{}'); } catch { throw badRequest('the join request must be JSON: {"nodeName", "caCertHashes"}'); }
+    const answer = kubeadmJoin({
+      caPem: this.opts.pki.caPem, kubeletToken: this.opts.pki.adminToken, server: `https://${this.opts.serverAddress()}`,
+      getSecret: (name) => this.internalGet('v1', 'Secret', 'kube-system', name),
+      getNode: (name) => this.internalGet('v1', 'Node', undefined, name),
+    }, auth, body);
+    if (!answer.kubeconfig) {
+      // the stand-in kubeadm (busybox wget) sees neither the body nor the headers of an error: the
+      // message also goes in the status line's reason phrase
+      res.writeHead(answer.status, answer.message.replace(/[^\x20-\x7e]/g, ' '), { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(new ApiError(answer.status, answer.reason, answer.message).toStatus()));
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/yaml' }).end(answer.kubeconfig);
   }
 
   private openApi(res: ServerResponse, parts: string[]): void {
@@ -806,6 +836,18 @@ export class KubeApi {
     const t = this.target(obj.apiVersion as string, obj.kind as string, m.namespace as string | undefined, m.name as string);
     const cur = this.store.get(storeKey(t.r), t.namespace, t.name!);
     if (cur) this.deleteObject(t.r, t.version, cur, { dryRun: false });
+  }
+
+  /** Graceful deletion as the API server starts it: deletionTimestamp set, the object stays (Terminating) until its kubelet confirms. */
+  internalMarkTerminating(obj: Obj, graceSeconds = 30): void {
+    const m = metaOf(obj);
+    const t = this.target(obj.apiVersion as string, obj.kind as string, m.namespace as string | undefined, m.name as string);
+    const cur = this.store.get(storeKey(t.r), t.namespace, t.name!);
+    if (!cur || metaOf(cur).deletionTimestamp) return;
+    const next = clone(cur);
+    metaOf(next).deletionTimestamp = nowIso();
+    metaOf(next).deletionGracePeriodSeconds = graceSeconds;
+    this.stored(t.r, next, 'MODIFIED');
   }
 
   /** Remove a finalizer-free namespace for good (the namespace controller's last step). */

@@ -3,6 +3,7 @@
  * over TLS on 127.0.0.1 for kubectl, @kubernetes/client-node and mixmesh's clients/kube.
  */
 import { createServer, type Server } from 'node:https';
+import { DEFAULT_CIPHERS } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +11,32 @@ import type { AddressInfo } from 'node:net';
 import { toYaml } from '../../common/yaml.js';
 import { KubeApi, type ExtraValidator, type Faults } from './api.js';
 import { Controller } from './controller.js';
-import { loadOrCreatePki } from './pki.js';
+import { issueServingCert, loadOrCreatePki } from './pki.js';
+import { caCertHash } from './kubeadm.js';
+import { DEFAULT_CLUSTER_OPTIONS, type VirtualNodeOptions } from './workloads.js';
 import { istioValidators, seed } from './seed.js';
 
 export type { ExtraValidator, Faults, RequestCount } from './api.js';
+export type { VirtualNodeOptions } from './workloads.js';
+export { nodeSelectorMatches, parseQuantity, podReady, nodeReady, TAINT_UNREACHABLE } from './workloads.js';
 export { ISTIO_KINDS, MESH_CONFIG } from './seed.js';
+export { caCertHash, BOOTSTRAP_TOKEN } from './kubeadm.js';
 
 export interface KubeEmulatorOptions {
   /** where the CA, server certificate, signing key and admin token live (default: a new temp dir, removed on stop) */
   dir?: string;
   /** default: any free port */
   port?: number;
-  /** how long a Deployment's pods take to become ready (default 1000 ms) */
+  /** the address to listen on (default 127.0.0.1; a sandbox VM's address for `kubeadm init`), also in the server certificate */
+  host?: string;
+  /** how long a pod on the virtual node takes to become ready (default 1000 ms) */
   readyDelayMs?: number;
+  /** the in-emulator node `sandbox-node` (default: 5000 pods of room); false: none, only joined nodes run pods; `{maxPods: 0}` or `kubectl cordon sandbox-node` make the cluster "full" */
+  virtualNode?: Partial<VirtualNodeOptions> | false;
+  /** a Node whose Lease is older than this goes NotReady (default 40 000 ms, as the real node-monitor-grace-period) */
+  nodeMonitorGracePeriodMs?: number;
+  /** pods on a NotReady node are marked for deletion after this (default 300 000 ms, the default toleration) */
+  podEvictionTimeoutMs?: number;
   /** keep the state in this JSON file, so a restarted emulator keeps it */
   persistFile?: string;
   /** more validators, by "group/version/Kind" (core: "v1/Kind"); they run after the schema and add to the Istio ones */
@@ -43,12 +57,18 @@ export interface RequestCounts {
 }
 
 export interface KubeEmulator {
-  /** https://127.0.0.1:PORT */
+  /** https://127.0.0.1:PORT (or the `host` asked for) */
   url: string;
   /** the CA that signed the server certificate */
   caPem: string;
   /** the admin bearer token */
   token: string;
+  /** HOST:PORT, what `kubeadm join` takes */
+  endpoint: string;
+  /** kubeadm's --discovery-token-ca-cert-hash of this cluster's CA: sha256:<hex of its SubjectPublicKeyInfo> */
+  caCertHash: string;
+  /** a serving certificate for a node (its kubelet on :10250) signed by this cluster's CA */
+  issueServingCert(nodeName: string, ips: readonly string[]): { certPem: string; keyPem: string };
   /** the Istio root CA published as ConfigMap istio-ca-root-cert in every namespace */
   istioRootPem: string;
   /** a kubeconfig (YAML) with certificate-authority-data and the token, current-context set */
@@ -62,22 +82,33 @@ export interface KubeEmulator {
 export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Promise<KubeEmulator> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mixmesh-kube-'));
-  const pki = loadOrCreatePki(join(dir, 'pki'));
+  const host = options.host ?? '127.0.0.1';
+  const pki = loadOrCreatePki(join(dir, 'pki'), [host]);
   const validators = istioValidators();
   for (const [k, v] of options.extraValidators ?? []) {
     const base = validators.get(k);
     validators.set(k, base ? (o) => [...base(o), ...v(o)] : v);
   }
-  let address = '127.0.0.1:0';
+  let address = `${host}:0`;
   const api = new KubeApi({ pki, extraValidators: validators, serverAddress: () => address });
   let saveTimer: NodeJS.Timeout | undefined;
   const persistFile = options.persistFile;
   const loaded = persistFile !== undefined && api.store.load(persistFile);
   if (loaded) for (const crd of api.store.list('apiextensions.k8s.io/customresourcedefinitions')) api.registerCrd(crd);
-  const controller = new Controller(api, { readyDelayMs: options.readyDelayMs ?? 1000, istioRootPem: pki.istioRootPem, kubeCaPem: pki.caPem });
+  const vn = options.virtualNode === false ? false : { ...(DEFAULT_CLUSTER_OPTIONS.virtualNode as VirtualNodeOptions), ...options.virtualNode };
+  const controller = new Controller(api, {
+    cluster: {
+      readyDelayMs: options.readyDelayMs ?? 1000,
+      virtualNode: vn,
+      nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? DEFAULT_CLUSTER_OPTIONS.nodeMonitorGracePeriodMs,
+      podEvictionTimeoutMs: options.podEvictionTimeoutMs ?? DEFAULT_CLUSTER_OPTIONS.podEvictionTimeoutMs,
+    },
+    istioRootPem: pki.istioRootPem, kubeCaPem: pki.caPem,
+  });
+  // seeded first: start() picks up what exists (namespaces, Deployments), as after a reload
+  if (!loaded) seed(api, { eastWestIp: options.eastWestIp ?? '127.0.0.2', ingressIp: options.ingressIp ?? '127.0.0.3' });
   controller.start();
   api.onFaultsChanged = () => controller.faultsChanged();
-  if (!loaded) seed(api, { eastWestIp: options.eastWestIp ?? '127.0.0.2', ingressIp: options.ingressIp ?? '127.0.0.3' });
   if (persistFile) {
     api.onChange = () => {
       // batch a burst of writes into one file write
@@ -86,11 +117,15 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     api.store.save(persistFile);
   }
 
-  const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => { void api.handle(req, res); });
+  // busybox wget (the node images' kubeadm) speaks TLS 1.2 with ECDHE-ECDSA-AES128-SHA256 and SHA-1
+  // handshake signatures only: Node leaves the suite out and OpenSSL 3 refuses SHA-1 signatures
+  // above security level 0 (measured: handshake_failure otherwise). Every other client still
+  // negotiates TLS 1.3; this is a loopback test server.
+  const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem, ciphers: `${DEFAULT_CIPHERS}:ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0` }, (req, res) => { void api.handle(req, res); });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, host, () => resolve());
     });
   } catch (e) {
     // nothing may keep running when the port is taken
@@ -100,13 +135,16 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
-  address = `127.0.0.1:${port}`;
+  address = `${host}:${port}`;
   const url = `https://${address}`;
 
   return {
     url,
     caPem: pki.caPem,
     token: pki.adminToken,
+    endpoint: address,
+    caCertHash: caCertHash(pki.caPem),
+    issueServingCert: (nodeName, ips) => issueServingCert(join(dir, 'pki'), `system:node:${nodeName}`, ips, [nodeName]),
     istioRootPem: pki.istioRootPem,
     kubeconfig(namespace = 'default') {
       return toYaml({

@@ -6,7 +6,7 @@
  * emulator (persistence) keeps the same CA, token and signing key.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject, createPrivateKey } from 'node:crypto';
 
@@ -33,12 +33,13 @@ function selfSignedCa(cwd: string, base: string, subject: string): void {
 }
 
 /** Load the PKI from `dir`, creating whatever is missing. */
-export function loadOrCreatePki(dir: string): Pki {
+export function loadOrCreatePki(dir: string, serverIps: readonly string[] = []): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
   if (!existsSync(file('ca.crt'))) selfSignedCa(dir, 'ca', '/CN=mixmesh-sandbox-kube-ca');
   if (!existsSync(file('server.crt'))) {
-    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+    const extra = serverIps.filter((ip) => ip !== '127.0.0.1').map((ip) => `,IP:${ip}`).join('');
+    writeFileSync(file('server.ext'), `subjectAltName=IP:127.0.0.1${extra},DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
     openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key',
       '-out', 'server.csr', '-subj', '/CN=kube-apiserver'], dir);
     openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
@@ -62,4 +63,22 @@ export function loadOrCreatePki(dir: string): Pki {
     signingKid: createHash('sha256').update(spki).digest('base64url'),
     adminToken: readFileSync(file('token'), 'utf8').trim(),
   };
+}
+
+/**
+ * A serving certificate signed by the cluster CA (a kubelet's on :10250), made by `openssl` in a
+ * temporary directory under `dir`; the CA key never leaves `dir`.
+ */
+export function issueServingCert(dir: string, commonName: string, ips: readonly string[], dnsNames: readonly string[] = []): { certPem: string; keyPem: string } {
+  const work = join(dir, `issue-${randomBytes(6).toString('hex')}`);
+  mkdirSync(work, { mode: 0o700 });
+  try {
+    const san = [...ips.map((ip) => `IP:${ip}`), ...dnsNames.map((d) => `DNS:${d}`)].join(',');
+    writeFileSync(join(work, 'ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'csr.pem', '-subj', `/CN=${commonName.replace(/[^A-Za-z0-9.:@-]/g, '-')}`], work);
+    openssl(['x509', '-req', '-in', 'csr.pem', '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-CAserial', join(work, 'serial'), '-out', 'cert.pem', '-days', '365', '-extfile', 'ext'], work);
+    return { certPem: readFileSync(join(work, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(work, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -78,6 +78,8 @@ export function seed(api: KubeApi, opts: SeedOptions): void {
   const create = (o: Obj) => api.internalCreate(o, 'istio-install');
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }], type: 'ClusterIP' } });
+  // local PVs (kubernetes.io/no-provisioner): bound when the scheduler picks the pod's node
+  create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'local-storage', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'kubernetes.io/no-provisioner', reclaimPolicy: 'Retain', volumeBindingMode: 'WaitForFirstConsumer' });
   for (const k of ISTIO_KINDS) create(istioCrd(k));
   const ns = 'istio-system';
   create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'topology.istio.io/network': 'network1' } } });

@@ -93,6 +93,8 @@ export interface Flavour {
   defaultLevel: string;
   /** the instantiate_end script, relative to Definitions/ (as Tacker resolves it), or absolute */
   instantiateEnd?: string;
+  /** VDU → its software image name (`sw_image_data.name`): the Nova image a VM boots, what it "is" in the sandbox */
+  vduImages?: Record<string, string>;
 }
 
 export interface Vnfd {
@@ -191,10 +193,15 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
     const nts = isObj(doc) && isObj(doc.topology_template) && isObj(doc.topology_template.node_templates) ? doc.topology_template.node_templates : undefined;
     if (!nts) continue;
     const vdus: string[] = [];
+    const vduImages: Record<string, string> = {};
     let vnf: Obj | undefined;
     for (const [name, nt] of Object.entries(nts)) {
       if (!isObj(nt)) continue;
-      if (nt.type === 'tosca.nodes.nfv.Vdu.Compute') vdus.push(name);
+      if (nt.type === 'tosca.nodes.nfv.Vdu.Compute') {
+        vdus.push(name);
+        const img = isObj(nt.properties) && isObj(nt.properties.sw_image_data) ? nt.properties.sw_image_data.name : undefined;
+        if (typeof img === 'string') vduImages[name] = img;
+      }
       if (isObj(nt.properties) && typeof nt.properties.descriptor_id === 'string') vnf = nt;
     }
     if (!vnf) continue;
@@ -232,7 +239,7 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
       const art = isObj(vnf.artifacts) ? vnf.artifacts[impl] : undefined;
       if (isObj(art) && typeof art.file === 'string' && art.type === 'tosca.artifacts.Implementation.Python') instantiateEnd = art.file;
     }
-    flavours.push({ flavourId, vdus: vdus.length ? vdus : ['VDU1'], levels, defaultLevel, instantiateEnd });
+    flavours.push({ flavourId, vdus: vdus.length ? vdus : ['VDU1'], levels, defaultLevel, instantiateEnd, ...(Object.keys(vduImages).length ? { vduImages } : {}) });
   }
   if (!props || typeof props.descriptor_id !== 'string') throw new Error('no VNF node with properties.descriptor_id in Definitions/');
   const s = (v: unknown, d: string): string => (typeof v === 'string' ? v : d);
@@ -247,7 +254,7 @@ export function vnfdFromDocs(docs: readonly unknown[]): Vnfd {
 }
 
 /** The SOL001 document of a one-VDU VNF, with an optional instantiate_end script. */
-export function sampleVnfdYaml(o: { vnfdId: string; productName: string; flavourId?: string; script?: string }): string {
+export function sampleVnfdYaml(o: { vnfdId: string; productName: string; flavourId?: string; script?: string; image?: string }): string {
   const lines = [
     'tosca_definitions_version: tosca_simple_yaml_1_2',
     `description: ${o.productName} (mixmesh sandbox)`,
@@ -282,6 +289,16 @@ export function sampleVnfdYaml(o: { vnfdId: string; productName: string; flavour
     '      properties:',
     '        name: VDU1',
     '        vdu_profile: {min_number_of_instances: 1, max_number_of_instances: 3}',
+    ...(o.image ? [
+      '        sw_image_data:',
+      `          name: ${o.image}`,
+      "          version: '1.0'",
+      '          checksum: {algorithm: sha-256, hash: 0000000000000000000000000000000000000000000000000000000000000000}',
+      '          container_format: bare',
+      '          disk_format: raw',
+      '          min_disk: 1 GB',
+      '          size: 1 GB',
+    ] : []),
     '    VDU1_CP1:',
     '      type: tosca.nodes.nfv.VduCp',
     '      properties: {layer_protocols: [ipv4], order: 0}',
@@ -307,7 +324,7 @@ export function sampleVnfdYaml(o: { vnfdId: string; productName: string; flavour
 }
 
 /** A whole CSAR (as zip entries) for a one-VDU VNF; `scriptBody` goes to Scripts/ when given. */
-export function sampleCsar(o: { vnfdId: string; productName: string; flavourId?: string; scriptName?: string; scriptBody?: string }): ZipEntry[] {
+export function sampleCsar(o: { vnfdId: string; productName: string; flavourId?: string; scriptName?: string; scriptBody?: string; image?: string }): ZipEntry[] {
   const script = o.scriptName ? `../Scripts/${o.scriptName}` : undefined;
   const entries: ZipEntry[] = [
     { name: 'TOSCA-Metadata/TOSCA.meta', data: Buffer.from('TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: mixmesh\nEntry-Definitions: Definitions/vnfd_top.yaml\n') },

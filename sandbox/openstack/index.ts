@@ -33,6 +33,16 @@ export const PLUGIN_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000002';
 export const PLAIN_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a1';
 export const PLUGIN_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a2';
 export const DEFAULT_VIM_ID = '6a4b5a1e-0000-4000-8000-0000000000f1';
+/** Node image packages (seeded with `seedNodeImages`): their VDU boots the image of that name (sandbox/nodes) */
+export const WORKER_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000003';
+export const WORKER_NOCRIU_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000004';
+export const CONTROL_PLANE_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000005';
+export const WORKER_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a3';
+export const WORKER_NOCRIU_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a4';
+export const CONTROL_PLANE_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a5';
+/** a control plane without a cluster: `kubeadm init` on it starts one at <vm>:6443 */
+export const CONTROL_PLANE_BARE_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000006';
+export const CONTROL_PLANE_BARE_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a6';
 export const PLUGIN_SCRIPT_NAME = 'mixmesh_instantiate_end.py';
 
 /** The Tacker plug-in script of vm-sidecar-injector, from a checkout or from dist/. */
@@ -48,6 +58,8 @@ export interface StartOpenStackOptions {
   latencies?: Partial<Latencies>;
   /** real: Debian's keystone (fails when missing); emulated; auto (default): real when installed */
   keystone?: 'real' | 'emulated' | 'auto';
+  /** also seed the node image packages (worker, worker without CRIU, control plane; sandbox/nodes) */
+  seedNodeImages?: boolean;
   /** the instantiate_end script of the seeded plug-in package (default: vm-sidecar-injector's) */
   pluginScript?: string;
   /** extra environment for mgmt driver scripts (added to this process's, like the conductor's) */
@@ -165,13 +177,22 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
 
   // the seeded packages: a plain one (listed first) and one wired to the mixmesh plug-in
   const pluginScript = options.pluginScript ?? defaultPluginScript();
-  for (const seed of [
+  const seeds: Array<{ id: string; vnfdId: string; productName: string; scriptName?: string; image?: string }> = [
     { id: PLAIN_PACKAGE_ID, vnfdId: PLAIN_VNFD_ID, productName: 'mixmesh-plain-vm' },
     { id: PLUGIN_PACKAGE_ID, vnfdId: PLUGIN_VNFD_ID, productName: 'mixmesh-plugin-vm', scriptName: PLUGIN_SCRIPT_NAME },
-  ]) {
+  ];
+  if (options.seedNodeImages) {
+    seeds.push(
+      { id: WORKER_PACKAGE_ID, vnfdId: WORKER_VNFD_ID, productName: 'mixmesh-sandbox-worker', image: 'mixmesh-sandbox-worker' },
+      { id: WORKER_NOCRIU_PACKAGE_ID, vnfdId: WORKER_NOCRIU_VNFD_ID, productName: 'mixmesh-sandbox-worker-nocriu', image: 'mixmesh-sandbox-worker-nocriu' },
+      { id: CONTROL_PLANE_PACKAGE_ID, vnfdId: CONTROL_PLANE_VNFD_ID, productName: 'mixmesh-sandbox-control-plane', image: 'mixmesh-sandbox-control-plane' },
+      { id: CONTROL_PLANE_BARE_PACKAGE_ID, vnfdId: CONTROL_PLANE_BARE_VNFD_ID, productName: 'mixmesh-sandbox-control-plane-bare', image: 'mixmesh-sandbox-control-plane-bare' },
+    );
+  }
+  for (const seed of seeds) {
     const csarDir = join(root, 'packages', seed.id);
     const scriptBody = seed.scriptName && existsSync(pluginScript) ? readFileSync(pluginScript, 'utf8') : seed.scriptName ? '# the plug-in script runs from its configured path\n' : undefined;
-    const entries = sampleCsar({ vnfdId: seed.vnfdId, productName: seed.productName, scriptName: seed.scriptName, scriptBody });
+    const entries = sampleCsar({ vnfdId: seed.vnfdId, productName: seed.productName, scriptName: seed.scriptName, scriptBody, ...(seed.image ? { image: seed.image } : {}) });
     const vnfd = extractCsar(entries, csarDir);
     packages.add({
       id: seed.id, onboardingState: 'ONBOARDED', operationalState: 'ENABLED', usageState: 'NOT_IN_USE', vnfd, csarDir, content: writeZip(entries),

@@ -334,7 +334,8 @@ export class TackerLcm {
         const serverId = randomUUID();
         const name = `${vdu}-${inst.view.id.slice(0, 8)}-${i}`;
         this.d.serverNames.set(serverId, name);
-        const vm = await this.d.vmProvider.create({ serverId, name, fixedAddress: fixed, sshdDelayMs: this.d.faults.slowSshdMs ?? this.d.latencies.sshdMs });
+        const image = flavour.vduImages?.[vdu];
+        const vm = await this.d.vmProvider.create({ serverId, name, fixedAddress: fixed, sshdDelayMs: this.d.faults.slowSshdMs ?? this.d.latencies.sshdMs, ...(image ? { image } : {}) });
         op.created[i] = vm;
       }
     };
@@ -375,7 +376,7 @@ export class TackerLcm {
         vduId: vdu,
         computeResource: { vimConnectionId: vimKey, resourceId: vm.serverId, vimLevelResourceType: 'OS::Nova::Server' },
         vnfcCpInfo: [vnfcCp],
-        metadata: { creation_time: isoNow(), stack_id: `vnf-${inst.view.id}/${randomUUID()}`, vdu_idx: i, flavor: 'sandbox.small', image: 'sandbox-busybox' },
+        metadata: { creation_time: isoNow(), stack_id: `vnf-${inst.view.id}/${randomUUID()}`, vdu_idx: i, flavor: 'sandbox.small', image: vm.image ?? 'sandbox-busybox' },
       };
     });
     const info: Record<string, unknown> = {

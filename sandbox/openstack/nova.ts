@@ -55,7 +55,7 @@ export function novaRouter(deps: { vmProvider: VmProvider; serverNames: Map<stri
     addresses: { [SANDBOX_NET]: [{ version: 4, addr: vm.address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': macFor(vm.address) }] },
     'OS-EXT-STS:vm_state': 'active',
     'OS-EXT-STS:power_state': 1,
-    image: { id: SANDBOX_IMAGE_ID, links: [{ rel: 'bookmark', href: `${deps.baseUrl()}/compute/images/${SANDBOX_IMAGE_ID}` }] },
+    image: { id: vm.image ?? SANDBOX_IMAGE_ID, links: [{ rel: 'bookmark', href: `${deps.baseUrl()}/compute/images/${vm.image ?? SANDBOX_IMAGE_ID}` }] },
     // before microversion 2.47 a server names its flavor by id; from 2.47 on it embeds it
     flavor: microversion(req) >= 47
       ? { original_name: SANDBOX_FLAVOR.name, vcpus: SANDBOX_FLAVOR.vcpus, ram: SANDBOX_FLAVOR.ram, disk: SANDBOX_FLAVOR.disk, ephemeral: 0, swap: 0, extra_specs: {} }

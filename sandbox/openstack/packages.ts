@@ -62,7 +62,10 @@ export class PackageStore {
       out.vnfProductName = p.vnfd.productName;
       out.vnfSoftwareVersion = p.vnfd.softwareVersion;
       out.vnfdVersion = p.vnfd.vnfdVersion;
-      out.softwareImages = [];
+      out.softwareImages = p.vnfd.flavours.flatMap((f) => Object.entries(f.vduImages ?? {}).map(([vdu, name]) => ({
+        id: vdu, name, provider: p.vnfd!.provider, version: '1.0', checksum: { algorithm: 'sha-256', hash: '0'.repeat(64) },
+        containerFormat: 'BARE', diskFormat: 'RAW', createdAt: '2026-01-01T00:00:00Z', minDisk: 1, minRam: 0, size: 1_073_741_824, userMetadata: {}, imagePath: '',
+      })));
       out.additionalArtifacts = [];
       // Tacker's [vnf_package] hashing_algorithm default: sha512 of the uploaded zip
       out.checksum = { algorithm: 'sha512', hash: p.content ? createHash('sha512').update(p.content).digest('hex') : '' };

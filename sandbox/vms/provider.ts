@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { MixmeshError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
@@ -15,7 +15,7 @@ import { claimAddress, releaseAddress } from './addresses.js';
 import { generateEd25519HostKey } from './hostkey.js';
 import { canBind, checkHostTools } from './preflight.js';
 import { buildTemplate, copyRootfs, createUpperLayer, overlaySupported } from './rootfs.js';
-import type { CreateVmOptions, SandboxVm, VmProvider } from './types.js';
+import type { CreateVmOptions, SandboxVm, VmFile, VmProvider } from './types.js';
 
 
 export const VM_NETWORK_PREFIX = '127.0.10.';
@@ -28,11 +28,19 @@ export interface LocalVmProviderOptions {
   authorizedKeys: readonly string[];
   /** delay before a new VM's sshd accepts (default 0.3 s) */
   sshdDelayMs?: number;
+  /** the host numbers N of 127.0.10.N this provider takes from (default 1–254): two clouds side by side get separate ranges */
+  addressRange?: { first: number; last: number };
   log?: Logger;
 }
 
 interface VmRecord extends Omit<SandboxVm, 'rootfs'> {
   name: string;
+  /** the shell lines that mount the VM's root on /mnt (overlay or bind), for a boot */
+  mountRoot: string;
+  configPath: string;
+  hostname: string;
+  /** false while stopped (the node-stop fault): processes gone, disk and address kept */
+  running: boolean;
   /** on the host: the overlay's upper directory (what the VM changed), or the full copy without overlayfs */
   upper: string;
   dir: string;
@@ -44,6 +52,13 @@ interface VmRecord extends Omit<SandboxVm, 'rootfs'> {
 export interface LocalVmProvider extends VmProvider {
   readonly dir: string;
   get(serverId: string): SandboxVm | undefined;
+  /** the VM's pid 1 (its sshd) as the host sees it, for nsenter; undefined while stopped */
+  initPid(serverId: string): number | undefined;
+  /** fault: power the VM off — every process in it ends, its disk (upper layer) and address stay */
+  stop(serverId: string): Promise<void>;
+  /** power a stopped VM on again (sshd without delay; what ran before does not come back by itself) */
+  start(serverId: string): Promise<void>;
+  isRunning(serverId: string): boolean;
   /** fault: make the sshd of VMs created from now on start this late (undefined: back to the default) */
   setSshdDelay(ms: number | undefined): void;
 }
@@ -67,6 +82,10 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
   const vms = new Map<string, VmRecord>();
   const reserved = new Set<number>();
   let sshdDelayMs = options.sshdDelayMs ?? DEFAULT_SSHD_DELAY_MS;
+  const range = options.addressRange ?? { first: 1, last: 254 };
+  if (!(Number.isInteger(range.first) && Number.isInteger(range.last) && range.first >= 1 && range.last <= 254 && range.first <= range.last)) {
+    throw new MixmeshError('BAD_REQUEST', `addressRange ${range.first}–${range.last}: allowed are host numbers 1–254, first ≤ last`);
+  }
   const authorizedKeys = `${options.authorizedKeys.map((k) => k.trim()).join('\n')}\n`;
 
   /** Reserve n in this process, claim it host-wide, and test-bind it; false (all undone) if any fails. */
@@ -101,8 +120,41 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       if (!(await take(n))) throw new MixmeshError('ALREADY_EXISTS', `fixed address ${fixed} is in use (by a sandbox VM, or something listens on ${fixed}:22)`);
       return n;
     }
-    for (let n = 1; n <= 254; n++) if (await take(n)) return n;
-    throw new MixmeshError('BAD_REQUEST', 'no free address left in 127.0.10.0/24 for a sandbox VM');
+    for (let n = range.first; n <= range.last; n++) if (await take(n)) return n;
+    throw new MixmeshError('BAD_REQUEST', `no free address left in 127.0.10.${range.first}–${range.last} for a sandbox VM`);
+  }
+
+  /** Start the VM's process tree: namespaces, its root on /mnt, /proc, then sshd as pid 1. */
+  async function boot(vm: VmRecord, delayMs: number): Promise<void> {
+    const script = [
+      'set -e',
+      `hostname ${shellQuote(vm.hostname)}`,
+      'mount -t tmpfs -o mode=755 tmpfs /run',
+      'mkdir -m 755 /run/sshd',
+      // the VM's root: the shared template under its own upper layer (or a full copy); gone with the namespace
+      vm.mountRoot,
+      // the VM's own /proc: ps and kill -0 inside see only the VM's processes
+      'mount -t proc proc /mnt/proc',
+      ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
+      `exec /usr/sbin/sshd -D -f ${shellQuote(vm.configPath)} -E ${shellQuote(join(vm.dir, 'sshd.log'))}`,
+    ].join('\n');
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--uts', '--pid', '--fork', '--kill-child', 'sh', '-c', script], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) done();
+      else child.once('exit', () => done());
+    });
+    child.once('error', (e) => log.error({ err: e, serverId: vm.serverId }, 'sandbox VM process failed to start'));
+    child.unref(); // the VM must not keep a test process alive; pdeathsig ends it with us
+    const pid = child.pid;
+    if (pid === undefined) throw new MixmeshError('INTERNAL', `sandbox VM ${vm.serverId}: could not start setpriv/unshare`);
+    await writeFile(join(vm.dir, 'pid'), `${pid}\n`);
+    Object.assign(vm, { pid, child, exited, running: true });
+    child.once('exit', (code, signal) => {
+      // a VM that ends on its own (sshd could not bind, a mount failed) says so, and where to look
+      if (vms.get(vm.serverId) === vm && vm.pid === pid && vm.running) log.warn({ serverId: vm.serverId, address: vm.address, code, signal, sshdLog: join(vm.dir, 'sshd.log') }, 'sandbox VM ended by itself');
+    });
   }
 
   async function create(opts: CreateVmOptions): Promise<SandboxVm> {
@@ -132,36 +184,13 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
       const consoleText = consoleOutput(hostname, hostPublicKey);
       await writeFile(join(vmDir, 'console.log'), consoleText);
       const delayMs = opts.sshdDelayMs ?? sshdDelayMs;
-      const script = [
-        'set -e',
-        `hostname ${shellQuote(hostname)}`,
-        'mount -t tmpfs -o mode=755 tmpfs /run',
-        'mkdir -m 755 /run/sshd',
-        // the VM's root: the shared template under its own upper layer (or a full copy); gone with the namespace
-        mountRoot,
-        // the VM's own /proc: ps and kill -0 inside see only the VM's processes
-        'mount -t proc proc /mnt/proc',
-        ...(delayMs > 0 ? [`sleep ${(delayMs / 1000).toFixed(3)}`] : []),
-        `exec /usr/sbin/sshd -D -f ${shellQuote(configPath)} -E ${shellQuote(join(vmDir, 'sshd.log'))}`,
-      ].join('\n');
-      const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--uts', '--pid', '--fork', '--kill-child', 'sh', '-c', script], {
-        stdio: 'ignore',
-      });
-      const exited = new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) done();
-        else child.once('exit', () => done());
-      });
-      child.once('error', (e) => log.error({ err: e, serverId: opts.serverId }, 'sandbox VM process failed to start'));
-      child.unref(); // the VM must not keep a test process alive; pdeathsig ends it with us
-      const pid = child.pid;
-      if (pid === undefined) throw new MixmeshError('INTERNAL', `sandbox VM ${opts.serverId}: could not start setpriv/unshare`);
-      await writeFile(join(vmDir, 'pid'), `${pid}\n`);
-      const vm: VmRecord = { serverId: opts.serverId, name: opts.name, address, hostPublicKey, upper: rootOnHost, dir: vmDir, pid, child, exited, consoleOutput: () => consoleText };
+      if (opts.files?.length) await writeImageFiles(rootOnHost, opts.files);
+      const vm: VmRecord = {
+        serverId: opts.serverId, name: opts.name, address, hostPublicKey, upper: rootOnHost, dir: vmDir, pid: 0, child: undefined, exited: Promise.resolve(),
+        consoleOutput: () => consoleText, mountRoot, configPath, hostname, running: false, ...(opts.image ? { image: opts.image } : {}),
+      };
+      await boot(vm, delayMs);
       vms.set(opts.serverId, vm);
-      child.once('exit', (code, signal) => {
-        // a VM that ends on its own (sshd could not bind, a mount failed) says so, and where to look
-        if (vms.get(opts.serverId) === vm) log.warn({ serverId: opts.serverId, address, code, signal, sshdLog: join(vmDir, 'sshd.log') }, 'sandbox VM ended by itself');
-      });
       log.info({ serverId: opts.serverId, address, delayMs }, 'sandbox VM created');
       return publicView(vm);
     } catch (e) {
@@ -175,7 +204,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     const vm = vms.get(serverId);
     if (!vm) return;
     vms.delete(serverId);
-    await killVm(vm.pid, vm.exited);
+    if (vm.running) await killVm(vm.pid, vm.exited);
     await rm(vm.dir, { recursive: true, force: true });
     await release(Number(vm.address.slice(VM_NETWORK_PREFIX.length)));
     log.info({ serverId, address: vm.address }, 'sandbox VM removed');
@@ -193,6 +222,26 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
     removeAll: async () => {
       await Promise.all([...vms.keys()].map((id) => remove(id)));
     },
+    initPid: (serverId) => {
+      const vm = vms.get(serverId);
+      return vm?.running ? childrenOfSync(vm.pid)[0] : undefined;
+    },
+    isRunning: (serverId) => vms.get(serverId)?.running === true,
+    stop: async (serverId) => {
+      const vm = vms.get(serverId);
+      if (!vm) throw new MixmeshError('NOT_FOUND', `no sandbox VM ${serverId}`);
+      if (!vm.running) return;
+      vm.running = false;
+      await killVm(vm.pid, vm.exited);
+      log.info({ serverId, address: vm.address }, 'sandbox VM stopped (fault)');
+    },
+    start: async (serverId) => {
+      const vm = vms.get(serverId);
+      if (!vm) throw new MixmeshError('NOT_FOUND', `no sandbox VM ${serverId}`);
+      if (vm.running) return;
+      await boot(vm, 0);
+      log.info({ serverId, address: vm.address }, 'sandbox VM started again');
+    },
     setSshdDelay: (ms) => {
       sshdDelayMs = ms ?? options.sshdDelayMs ?? DEFAULT_SSHD_DELAY_MS;
     },
@@ -201,6 +250,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
 
 function publicView(vm: VmRecord): SandboxVm {
   return {
+    ...(vm.image ? { image: vm.image } : {}),
     serverId: vm.serverId,
     address: vm.address,
     hostPublicKey: vm.hostPublicKey,
@@ -208,10 +258,21 @@ function publicView(vm: VmRecord): SandboxVm {
     // the merged root exists only in the VM's mount namespace; /proc/<its init>/root/mnt shows it
     // from the host while the VM runs (after that, only what it changed is left)
     get rootfs() {
-      const inner = childrenOfSync(vm.pid)[0];
+      const inner = vm.running ? childrenOfSync(vm.pid)[0] : undefined;
       return inner !== undefined && existsSync(`/proc/${inner}/root/mnt/etc/hostname`) ? `/proc/${inner}/root/mnt` : vm.upper;
     },
   };
+}
+
+/** Put an image's files into the VM's root (the overlay's upper layer or the full copy), before boot. */
+async function writeImageFiles(root: string, files: readonly VmFile[]): Promise<void> {
+  for (const f of files) {
+    if (!f.path.startsWith('/') || f.path.split('/').includes('..')) throw new MixmeshError('BAD_REQUEST', `image file ${f.path}: must be an absolute path inside the VM`);
+    const target = join(root, f.path);
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+    await writeFile(target, f.content, { mode: f.mode ?? 0o644 });
+    await chmod(target, f.mode ?? 0o644);
+  }
 }
 
 function childrenOfSync(pid: number): number[] {

@@ -14,6 +14,16 @@ export interface SandboxVm {
   consoleOutput(): string;
   /** the VM's root filesystem on the host, for tests that inspect files */
   rootfs: string;
+  /** the Nova image it was made from (the VNF package's software image), when one was named */
+  image?: string;
+}
+
+/** A file the image puts into the VM's root before it boots (path absolute inside the VM). */
+export interface VmFile {
+  path: string;
+  content: string | Buffer;
+  /** default 0644 */
+  mode?: number;
 }
 
 export interface CreateVmOptions {
@@ -23,6 +33,10 @@ export interface CreateVmOptions {
   fixedAddress?: string;
   /** delay before sshd accepts (default latency 0.3 s; a fault can make it slow) */
   sshdDelayMs?: number;
+  /** the Nova image name (the VNF package's software image): what the VM "is" (sandbox/nodes) */
+  image?: string;
+  /** files the image adds to the VM's root before it boots */
+  files?: readonly VmFile[];
 }
 
 export interface VmProvider {
