@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
 import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
+import { registerBackupCommands } from './backup.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
@@ -91,6 +92,7 @@ program
   });
 
 registerClientCommands(program);
+registerBackupCommands(program);
 
 program
   .command('completion')

@@ -65,7 +65,7 @@ const CASES: Case[] = [
     mutate: (d) => (d.spec.microservices = Array.from({ length: 1001 }, (_, i) => ({ name: `s${i}`, runtime: 'container', ports: [{ name: 'http', port: 80 }], container: { image: 'x' } }))),
     expect: [['/spec/microservices', 'has 1001 entries (allowed: 1..1000)']],
   },
-  { name: 'unknown microservice field (typo)', mutate: (d) => (ms(d, 0).replica = 2), expect: [['/spec/microservices/0/replica', 'unknown field "replica" (allowed: name, version, runtime, serviceAccount, ports, readinessProbe, container, vm)']] },
+  { name: 'unknown microservice field (typo)', mutate: (d) => (ms(d, 0).replica = 2), expect: [['/spec/microservices/0/replica', 'unknown field "replica" (allowed: name, version, runtime, serviceAccount, ports, readinessProbe, container, vm, backup)']] },
   { name: 'runtime not allowed', mutate: (d) => (ms(d, 0).runtime = 'lambda'), expect: [['/spec/microservices/0/runtime', '"lambda" is not allowed (allowed: container, vm)']] },
   { name: 'runtime missing', mutate: (d) => delete ms(d, 0).runtime, expect: [['/spec/microservices/0/runtime', 'is required']] },
   { name: 'container missing for runtime container', mutate: (d) => delete ms(d, 0).container, expect: [['/spec/microservices/0/container', 'is required when runtime is "container"']] },
@@ -120,6 +120,12 @@ const CASES: Case[] = [
   { name: 'sidecar package not allowed', mutate: (d) => (ms(d, 3).vm.sidecar = { package: 'apk' }), expect: [['/spec/microservices/3/vm/sidecar/package', '"apk" is not allowed (allowed: deb, rpm, tar)']] },
   { name: 'vm.recreate not a boolean', mutate: (d) => (ms(d, 3).vm.recreate = 'no'), expect: [['/spec/microservices/3/vm/recreate', '"no" is not true or false']] },
   { name: 'fixedIp not an address', mutate: (d) => (ms(d, 3).vm.fixedIp = '10.0.0'), expect: [['/spec/microservices/3/vm/fixedIp', '"10.0.0" is not an IPv4 or IPv6 address']] },
+  // ---- backup fields (backup.md)
+  { name: 'dataDirs relative', mutate: (d) => (ms(d, 3).vm.dataDirs = ['var/lib/app']), expect: [['/spec/microservices/3/vm/dataDirs/0', '"var/lib/app" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
+  { name: 'dataDirs with ..', mutate: (d) => (ms(d, 3).vm.dataDirs = ['/var/lib/../etc']), expect: [['/spec/microservices/3/vm/dataDirs/0', '"/var/lib/../etc" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
+  { name: 'dataDirs nested', mutate: (d) => (ms(d, 3).vm.dataDirs = ['/var/lib/app', '/var/lib/app/db']), expect: [['/spec/microservices/3/vm/dataDirs/1', '/var/lib/app/db is inside /var/lib/app; list each data dir once']] },
+  { name: 'checkpoint state without vm.checkpoint', mutate: (d) => (ms(d, 3).backup = { state: 'checkpoint' }), expect: [['/spec/microservices/3/backup/state', 'checkpoint on a VM needs vm.checkpoint ({unit: NAME} or {pidFile: PATH}): the process CRIU dumps']] },
+  { name: 'hook command as a string', mutate: (d) => (ms(d, 0).backup = { state: 'hooks', hooks: { pre: ['mysqldump > x'] } }), expect: [['/spec/microservices/0/backup/hooks/pre/0', 'is not a list']] },
   { name: 'ssh user with spaces', mutate: (d) => (ms(d, 3).vm.ssh.user = 'root; rm -rf /'), expect: [['/spec/microservices/3/vm/ssh/user', 'is not a login name']] },
   // ---- schema: connections
   {

@@ -28,6 +28,9 @@ export const PATTERNS = {
   quantity: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$',
   headerName: '^[a-zA-Z0-9!#$%&\'*+.^_`|~-]+$',
   retryOn: '^[a-z0-9-]+(,[a-z0-9-]+)*$',
+  // an absolute path whose segments are never "." or ".." (RE2: no look-arounds)
+  absolutePath: '^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$',
+  systemdUnit: '^[A-Za-z0-9:_.@-]+$',
 } as const;
 
 /** What each pattern means, in words, for problem messages. */
@@ -47,6 +50,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   [PATTERNS.quantity]: 'a Kubernetes quantity such as 100m, 1.5 or 128Mi',
   [PATTERNS.headerName]: 'an HTTP header name',
   [PATTERNS.retryOn]: 'a comma-separated list of retry conditions such as 5xx,connect-failure',
+  [PATTERNS.absolutePath]: 'an absolute path such as /var/lib/app (no "." or ".." segments)',
+  [PATTERNS.systemdUnit]: 'a systemd unit name such as app.service',
 };
 
 const str = (pattern?: string, maxLength?: number): JsonSchema => ({
@@ -188,9 +193,20 @@ const definitions: Record<string, JsonSchema> = {
         [],
         { default: {} },
       ),
+      // backup.md: the VM's persistent data, copied over SSH and written back before the sidecar starts
+      dataDirs: arr(str(PATTERNS.absolutePath, 1024), 0, 16),
+      // the process CRIU checkpoints when backup.state is checkpoint: a systemd unit or a pid file
+      checkpoint: obj({ unit: str(PATTERNS.systemdUnit, 256), pidFile: str(PATTERNS.absolutePath, 1024) }, [], { minProperties: 1, maxProperties: 1 }),
     },
     ['vnfdId', 'flavourId', 'ssh'],
   ),
+  // a command as an argument array (never a shell string): ["mysqldump", "--single-transaction", …]
+  command: arr(str(undefined, 4096), 1, 256),
+  backup: obj({
+    state: { type: 'string', enum: ['checkpoint', 'hooks', 'none'], default: 'none' },
+    hooks: obj({ pre: arr(ref('command'), 0, 16), post: arr(ref('command'), 0, 16) }),
+    restoreHooks: obj({ post: arr(ref('command'), 0, 16) }),
+  }),
   microservice: {
     ...obj(
       {
@@ -202,6 +218,7 @@ const definitions: Record<string, JsonSchema> = {
         readinessProbe: ref('readinessProbe'),
         container: ref('container'),
         vm: ref('vm'),
+        backup: ref('backup'),
       },
       ['name', 'runtime', 'ports'],
     ),

@@ -72,6 +72,17 @@ export interface VmSpec {
   recreate?: boolean;
   ssh: VmSsh;
   sidecar: VmSidecar;
+  /** absolute paths of the VM's persistent data (backup.md) */
+  dataDirs?: string[];
+  /** the process CRIU checkpoints when backup.state is checkpoint */
+  checkpoint?: { unit?: string; pidFile?: string };
+}
+
+/** Per-microservice backup behaviour (backup.md): state method and app-consistent hooks. */
+export interface BackupSpec {
+  state: 'checkpoint' | 'hooks' | 'none';
+  hooks?: { pre?: string[][]; post?: string[][] };
+  restoreHooks?: { post?: string[][] };
 }
 
 /** One version of one microservice (the descriptor lists versions as separate entries). */
@@ -84,6 +95,7 @@ export interface Microservice {
   readinessProbe?: ReadinessProbe;
   container?: ContainerSpec;
   vm?: VmSpec;
+  backup?: BackupSpec;
 }
 
 export interface Retries {

@@ -210,6 +210,7 @@ function checkMicroservices(service: MeshService, defaultedTargetPorts: Readonly
     checkPorts(ms, i, add);
     checkProbe(ms, i, add);
     if (ms.vm) checkVm(ms, ms.vm, i, defaultedTargetPorts, add);
+    checkBackup(ms, i, add);
   });
   const names = [...new Set([...versions.keys(), ...opaque])].sort();
   const ports = new Map<string, Port[]>();
@@ -282,6 +283,24 @@ export function fixedIpTarget(vm: Pick<VmSpec, 'extVirtualLinks'>): { ok: true; 
     return { ok: false, reason: `its cpConfig has ${items.length} ipAddresses items` };
   }
   return { ok: true, ipAddress: items[0]!.item as Record<string, unknown>, pointer: items[0]!.pointer };
+}
+
+/** backup.md: the state method needs what it acts on; data dirs are distinct. */
+function checkBackup(ms: Microservice, i: number, add: Add): void {
+  const b = ms.backup;
+  if (b?.state === 'checkpoint' && ms.vm && !ms.vm.checkpoint) {
+    add(ptr.ms(i, 'backup', 'state'), 'checkpoint on a VM needs vm.checkpoint ({unit: NAME} or {pidFile: PATH}): the process CRIU dumps');
+  }
+  if (b?.state === 'hooks' && !(b.hooks?.pre?.length || b.hooks?.post?.length)) {
+    add(ptr.ms(i, 'backup', 'hooks'), 'state: hooks needs at least one command in hooks.pre or hooks.post');
+  }
+  const dirs = ms.vm?.dataDirs ?? [];
+  const norm = dirs.map((d) => d.replace(/\/+$/, ''));
+  norm.forEach((d, j) => {
+    if (d === '') add(ptr.ms(i, 'vm', 'dataDirs', j), 'the root directory cannot be a data dir');
+    const k = norm.findIndex((o, m) => m !== j && (o === d ? m < j : d.startsWith(`${o}/`)));
+    if (k >= 0) add(ptr.ms(i, 'vm', 'dataDirs', j), `${dirs[j]} is ${norm[k] === d ? 'listed twice' : `inside ${dirs[k]}`}; list each data dir once`);
+  });
 }
 
 /** Rule 9. */

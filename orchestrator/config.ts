@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { MixmeshError, type ProblemItem } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
 import { loadOpenStackConfig, type OpenStackConfig } from '../clients/openstack/index.js';
+import { s3OptionsFromEnv, type S3StoreOptions } from '../backup/index.js';
 
 export type Role = 'viewer' | 'deployer' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
@@ -50,6 +51,14 @@ export interface OrchestratorConfig {
   vmTimeoutMs: number;
   /** how long workloads may take to become ready */
   readyTimeoutMs: number;
+  /** backup.md: the default store, its S3 settings, the keys, how nodes are reached */
+  backup: {
+    store: string;
+    s3: S3StoreOptions;
+    /** a directory with kek, signing-key.pem, public-key.pem; absent: the Secret mixmesh-backup-keys */
+    keysDir?: string;
+    nodeSsh?: { user: string; keyFile: string; knownHostsFile: string };
+  };
 }
 
 /** What a command line may set (cli/serve.ts maps commander options onto this). */
@@ -125,6 +134,25 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;
+}
+
+/** MIXMESH_BACKUP_STORE (default file://<cwd>/.mixmesh/backups), MIXMESH_BACKUP_KEYS, the AWS_* variables, MIXMESH_NODE_SSH_* */
+function backupConfig(env: Readonly<Record<string, string | undefined>>, cwd: string, problems: ProblemItem[]): OrchestratorConfig['backup'] {
+  const store = env.MIXMESH_BACKUP_STORE || `file://${resolve(cwd, '.mixmesh/backups')}`;
+  if (!/^file:\/\/\//.test(store) && !/^s3:\/\/[^/]{3,}/.test(store)) problems.push({ pointer: '/backup/store', message: `MIXMESH_BACKUP_STORE "${store}": use file:///absolute/dir or s3://bucket[/prefix]` });
+  const s3 = s3OptionsFromEnv(env as NodeJS.ProcessEnv);
+  if (env.MIXMESH_BACKUP_S3_ENDPOINT) s3.endpoint = env.MIXMESH_BACKUP_S3_ENDPOINT;
+  const keysDir = env.MIXMESH_BACKUP_KEYS ? resolve(cwd, env.MIXMESH_BACKUP_KEYS) : undefined;
+  if (keysDir && !existsSync(keysDir)) problems.push({ pointer: '/backup/keys', message: `MIXMESH_BACKUP_KEYS ${keysDir} does not exist` });
+  const keyFile = env.MIXMESH_NODE_SSH_KEY ? resolve(cwd, env.MIXMESH_NODE_SSH_KEY) : undefined;
+  const knownHostsFile = env.MIXMESH_NODE_KNOWN_HOSTS ? resolve(cwd, env.MIXMESH_NODE_KNOWN_HOSTS) : undefined;
+  if ((keyFile === undefined) !== (knownHostsFile === undefined)) problems.push({ pointer: '/backup/nodeSsh', message: 'MIXMESH_NODE_SSH_KEY and MIXMESH_NODE_KNOWN_HOSTS go together (host keys are always checked)' });
+  return {
+    store,
+    s3,
+    ...(keysDir ? { keysDir } : {}),
+    ...(keyFile && knownHostsFile ? { nodeSsh: { user: env.MIXMESH_NODE_SSH_USER || 'root', keyFile, knownHostsFile } } : {}),
+  };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -256,6 +284,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     tackerPollMs: positiveInt(file.tackerPollMs, '/tackerPollMs', problems, 2000),
     vmTimeoutMs: positiveInt(file.vmTimeoutMs, '/vmTimeoutMs', problems, 15 * 60_000),
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
+    backup: backupConfig(env, cwd, problems),
   };
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   return deepFreeze(config);

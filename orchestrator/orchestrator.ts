@@ -7,11 +7,11 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp } from './api/app.js';
+import { createApp, type ApiDeps } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
-import { Reconciler, type ReconcilerOptions } from './controller/reconciler.js';
+import { Reconciler, type ReconcilerDeps, type ReconcilerOptions } from './controller/reconciler.js';
 import { ensureSubscription } from './controller/subscription.js';
 import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
@@ -40,6 +40,12 @@ export interface OrchestratorDeps {
   metrics?: OrchestratorMetrics;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** more API routes (backup's), mounted with the same auth and errors */
+  extraRoutes?: ApiDeps['extraRoutes'];
+  /** more CRDs applied (and waited for) at start: backup.mixmesh.io */
+  extraCrds?: () => KubeObject[];
+  /** before a fresh VM injection (backup writes restored data dirs) */
+  beforeInject?: ReconcilerDeps['beforeInject'];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -56,6 +62,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     options: { tackerRetries: s.tackerRetries, tackerPollMs: s.tackerPollMs, vmTimeoutMs: s.vmTimeoutMs, readyTimeoutMs: s.readyTimeoutMs, ...(s.readyPollMs ? { readyPollMs: s.readyPollMs } : {}) },
     ...(deps.onCreateSent ? { onCreateSent: deps.onCreateSent } : {}),
     ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
+    ...(deps.beforeInject ? { beforeInject: deps.beforeInject } : {}),
   });
   const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
   let started = false;
@@ -70,6 +77,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   const app = createApp({
     tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
+    ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
 
   async function ensureSystemNamespace(): Promise<void> {
@@ -85,6 +93,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
       if (crd) await applyCrdAndWait(deps.kube, crd);
+      for (const extra of deps.extraCrds?.() ?? []) await applyCrdAndWait(deps.kube, extra);
       await ensureSystemNamespace();
       if (deps.tacker) {
         const tacker = deps.tacker;

@@ -21,12 +21,15 @@ import { PROTECTED_NAMESPACES } from './services.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
+import { readFileSync } from 'node:fs';
+import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type BackupService, type StoreKeys } from '../backup/index.js';
+import { parseConsoleHostKeys } from '../clients/ssh/index.js';
 
 export interface StackOptions {
   config: OrchestratorConfig;
   log: Logger;
   /** tests and benchmarks: shorter polls, no Lease */
-  settings?: Partial<OrchestratorSettings>;
+  settings?: Partial<OrchestratorSettings> & { backupPollMs?: number };
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
 }
@@ -38,6 +41,8 @@ export interface Stack {
   injectorToken: string | undefined;
   kube: KubeClient;
   openstack: OpenStackClient | undefined;
+  /** backup's service (routes, runner, the before-injection handoff of restored VM data) */
+  backup: BackupService;
   stop(): Promise<void>;
 }
 
@@ -110,6 +115,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken);
 
+    // backup.md: routes and CRDs beside the orchestrator's; its runner acts on the leader only
+    let keys: Promise<StoreKeys> | undefined;
+    const backupKeys = (): Promise<StoreKeys> => {
+      keys ??= (config.backup.keysDir ? Promise.resolve(keysFromDir(config.backup.keysDir)) : keysFromSecret(kube, config.systemNamespace)).catch((e: unknown) => {
+        keys = undefined;
+        throw e;
+      });
+      return keys;
+    };
+    const nodeSsh = config.backup.nodeSsh ? { user: config.backup.nodeSsh.user, privateKey: readFileSync(config.backup.nodeSsh.keyFile, 'utf8'), knownHosts: readFileSync(config.backup.nodeSsh.knownHostsFile, 'utf8') } : undefined;
+    const backup = createBackupService({
+      kube,
+      config: { store: config.backup.store, s3: config.backup.s3, systemNamespace: config.systemNamespace, ...(options.settings?.backupPollMs ? { pollMs: options.settings.backupPollMs } : {}) },
+      keys: backupKeys,
+      nodes: new SshNodeAccess(log.child({ part: 'backup-ssh' })),
+      resolver: new KubeNodeResolver(kube, nodeSsh, openstack ? async (serverId) => parseConsoleHostKeys(await openstack.nova.getConsoleOutput(serverId)) : undefined),
+      ...(openstack ? { vnfPackageUsable: async (id: string) => (await openstack.tacker.listPackages()).some((p) => p.vnfdId === id && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED') } : {}),
+      registry: metrics.registry,
+      log,
+      source: { cluster: { server: kc.getCurrentCluster()?.server ?? '' }, ...(config.openstack ? { cloud: { authUrl: (config.openstack as { authUrl?: string }).authUrl ?? '', region: (config.openstack as { regionName?: string }).regionName ?? '' } } : {}) },
+    });
+
     const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
     const orchestrator = createOrchestrator({
       kube: kubePort(kube, metrics, log), tacker: openstack ? tackerPort(openstack, metrics) : undefined, injector, generators, log, metrics,
@@ -122,6 +149,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
+      extraRoutes: (app, helpers) => backup.routes(app, helpers),
+      extraCrds: () => backup.crds(),
+      beforeInject: (vm) => backup.beforeInject(vm),
     });
     const server = createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
@@ -131,8 +161,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
     await orchestrator.start({ callbackUrl });
+    backup.start(() => orchestrator.isLeader);
+    stops.push(() => backup.stop());
     log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
-    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, stop: stopAll };
+    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, backup, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -254,6 +254,28 @@ export class KubeClient {
     return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
   }
 
+  /**
+   * One page of a list (limit/continue, as kubectl and Velero page): `continue` is empty on the
+   * last page. A server that does not page returns everything at once with no token.
+   */
+  async listPage<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string } = {}): Promise<{ items: T[]; continue: string; resourceVersion: string }> {
+    const res = await this.call('GET', await this.pathOf(apiVersion, kind, opts.namespace), `list ${kind}${opts.namespace ? ` in ${opts.namespace}` : ''}`, {
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit === undefined ? undefined : String(opts.limit), continue: opts.continue || undefined },
+    });
+    const body = res.body as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+    return { items: (body.items ?? []).map((o) => ({ ...o, apiVersion, kind })), continue: body.metadata?.continue ?? '', resourceVersion: body.metadata?.resourceVersion ?? '' };
+  }
+
+  /** The resource name and scope of a kind the server serves, or undefined when it does not. */
+  async describeKind(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean } | undefined> {
+    try {
+      return await this.resourceMeta(apiVersion, kind);
+    } catch (e) {
+      if (e instanceof MixmeshError && e.code === 'K8S_REQUEST_FAILED' && e.details?.httpStatus === undefined) return undefined;
+      throw e;
+    }
+  }
+
   async create<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { dryRun?: boolean; fieldManager?: string } = {}): Promise<T> {
     const res = await this.call('POST', await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace), `create ${describeRef(refOf(obj))}`, {
       body: obj, contentType: 'application/json', query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'mixmesh' },

@@ -37,6 +37,12 @@ export interface RemoteShell {
   /** upload a local file (by path) or bytes to remotePath over SFTP; mode like 0o600 */
   put(localPathOrBytes: string | Buffer, remotePath: string, mode?: number): Promise<void>;
   get(remotePath: string): Promise<Buffer>;
+  /**
+   * Run a command with streamed stdin/stdout (bounded memory: a tar of a data dir one way or the
+   * other). `done` resolves with the exit code and the stderr tail once the channel closes; a
+   * non-zero exit rejects it with SSH_COMMAND_FAILED unless allowFailure.
+   */
+  execStream?(cmd: string, options?: { stdin?: NodeJS.ReadableStream; step?: string; sudo?: boolean; allowFailure?: boolean }): Promise<{ stdout: NodeJS.ReadableStream; done: Promise<ExecResult> }>;
   close(): Promise<void>;
 }
 
@@ -196,6 +202,41 @@ class NodeSshShell implements RemoteShell {
       });
     }
     return result;
+  }
+
+  async execStream(cmd: string, options: { stdin?: NodeJS.ReadableStream; step?: string; sudo?: boolean; allowFailure?: boolean } = {}): Promise<{ stdout: NodeJS.ReadableStream; done: Promise<ExecResult> }> {
+    const command = options.sudo && this.username !== 'root' ? `sudo -n sh -c ${shellQuote(cmd)}` : cmd;
+    const step = options.step ?? 'command';
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      this.connection().exec(command, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} could not start: ${redactText(err.message)}`, { cause: err }));
+        else resolve(ch);
+      });
+    });
+    let stderr = '';
+    let code: number | null = null;
+    let signal: string | undefined;
+    channel.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-TAIL);
+    });
+    channel.on('exit', (c: number | null, sig?: string) => {
+      code = c;
+      signal = sig;
+    });
+    const done = new Promise<ExecResult>((resolve, reject) => {
+      channel.on('close', () => {
+        const exit = code ?? (signal ? 128 : 255);
+        if (exit !== 0 && !options.allowFailure) {
+          reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} exited ${exit}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`, { details: { exitCode: exit, step } }));
+        } else resolve({ code: exit, stdout: '', stderr });
+      });
+      channel.on('error', (e: Error) => reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step}: ${redactText(e.message)}`, { cause: e })));
+    });
+    if (options.stdin) {
+      options.stdin.on('error', () => channel.destroy());
+      options.stdin.pipe(channel);
+    } else channel.end();
+    return { stdout: channel, done };
   }
 
   private getSftp(): Promise<SFTPWrapper> {

@@ -24,6 +24,8 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
+  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
+  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -218,6 +220,16 @@ export function createApp(deps: ApiDeps): express.Express {
     if (!OPERATION_ID.test(p(req, 'id'))) throw new MixmeshError('BAD_REQUEST', `${JSON.stringify(p(req, 'id').slice(0, 100))} is not an operation id (<uid>-<generation> or <uid>-delete)`, { errors: [{ pointer: '/id', message: 'expected <uid>-<generation> or <uid>-delete' }] });
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
+
+  deps.extraRoutes?.(app, {
+    need,
+    rawBody,
+    jsonBody: (req) => {
+      const body = parseBody(req, false);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MixmeshError('BAD_REQUEST', 'the body must be an object', { errors: [{ pointer: '', message: 'expected an object' }] });
+      return body as Record<string, unknown>;
+    },
+  });
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {

@@ -22,7 +22,7 @@ import {
   type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
 import { descriptorOf, GENERATED_KINDS, operationId, type OperationLog } from '../services.js';
-import { ChainFailure, VmChain, workloadEntryFor } from './vm-chain.js';
+import { ChainFailure, VmChain, workloadEntryFor, type VmChainDeps } from './vm-chain.js';
 
 export interface ReconcilerOptions {
   tackerRetries: number;
@@ -47,6 +47,8 @@ export interface ReconcilerDeps {
   onCreateSent?: (name: string, at: number) => void;
   /** bench hook: every WorkloadEntry written */
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** before a fresh VM injection (backup: restored data dirs go in before the sidecar starts) */
+  beforeInject?: VmChainDeps['beforeInject'];
 }
 
 const APPLY_PHASE_1 = new Set(['ServiceAccount', 'PeerAuthentication', 'AuthorizationPolicy']);
@@ -384,6 +386,7 @@ export class Reconciler {
         },
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
         onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
+        ...(this.deps.beforeInject ? { beforeInject: this.deps.beforeInject } : {}),
       }, service, ms, plan, previous);
       return chain.run(workloadGroupsApplied, namesClear);
     });

@@ -30,6 +30,18 @@ export interface VmChainDeps {
   onProgress?: (s: VmInstanceStatus) => void;
   /** a milestone worth an Event (progress for `mixmesh apply` and `events --follow`) */
   onMilestone?: (reason: string, note: string) => void;
+  /** before a fresh injection (the sidecar is not started yet): backup writes restored VM data dirs here */
+  beforeInject?: (vm: BeforeInjectContext) => Promise<void>;
+}
+
+export interface BeforeInjectContext {
+  service: MeshService;
+  microservice: Microservice;
+  index: number;
+  vnfInstanceName: string;
+  vnfInstanceId: string;
+  serverId: string;
+  address: string;
 }
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED_TEMP', 'FAILED', 'ROLLED_BACK']);
@@ -293,6 +305,10 @@ export class VmChain {
       if (fresh) this.deps.onMilestone?.('VmInstantiated', `${this.plan.vnfInstanceName}: VNF ${instance.id}, server ${serverId}, address ${address}`);
       await workloadGroupReady;
       const already = this.previous?.sidecar === 'Succeeded' && this.previous.vnfInstanceId === instance.id && this.previous.address === address;
+      if (!already && this.deps.beforeInject) {
+        await this.deps.beforeInject({ service: this.service, microservice: this.ms, index: this.plan.identity.index, vnfInstanceName: this.plan.vnfInstanceName, vnfInstanceId: instance.id, serverId, address })
+          .catch((e: unknown) => this.deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'before-inject hook failed'));
+      }
       const injected = await this.inject(instance.id, serverId, address);
       this.progress({ sidecar: 'Succeeded', ...injected, lastError: undefined });
       const applied = await this.deps.applyObject(this.workloadEntry(address));

@@ -1,0 +1,320 @@
+/**
+ * Where backups go: a directory (`file://DIR`, the embedded default) or an S3-compatible bucket
+ * (`s3://BUCKET/PREFIX`: OpenStack Swift's S3 API, AWS S3, Ceph RGW, MinIO). Objects are streamed
+ * both ways; nothing is held whole in memory. The store is the source of truth: listing a store
+ * lists its backups.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { MixmeshError } from '../common/errors.js';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** the store's URL without credentials, for messages and the manifest */
+  readonly url: string;
+  /** stream body into key; resolves once it is durably stored (file renamed / upload completed) */
+  put(key: string, body: Readable): Promise<{ bytes: number }>;
+  /** a stream of the object; BACKUP_NOT_FOUND when absent */
+  get(key: string): Promise<Readable>;
+  head(key: string): Promise<StoredObject | undefined>;
+  /** every object whose key starts with prefix */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  delete(keys: readonly string[]): Promise<void>;
+  close(): void;
+}
+
+export interface S3StoreOptions {
+  endpoint?: string;
+  region?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** path-style addressing (Swift, MinIO, Ceph need it; default true when an endpoint is given) */
+  forcePathStyle?: boolean;
+  /** `when-required` (default: Swift and other S3-compatible stores) or `when-supported` (AWS) */
+  checksums?: 'when-required' | 'when-supported';
+  /** create the bucket when it does not exist (default true) */
+  createBucket?: boolean;
+  /** multipart part size (default 8 MiB) and parallel parts (default 2): bounds memory */
+  partSize?: number;
+  queueSize?: number;
+}
+
+export interface StoreConfig {
+  url: string;
+  s3?: S3StoreOptions;
+}
+
+/** Read the S3 settings a CLI/serve process takes from the environment (called once, by config). */
+export function s3OptionsFromEnv(env: NodeJS.ProcessEnv): S3StoreOptions {
+  const o: S3StoreOptions = {};
+  if (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) o.endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  if (env.AWS_REGION ?? env.AWS_DEFAULT_REGION) o.region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (env.AWS_ACCESS_KEY_ID) o.accessKeyId = env.AWS_ACCESS_KEY_ID;
+  if (env.AWS_SECRET_ACCESS_KEY) o.secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  return o;
+}
+
+export function openStore(config: StoreConfig): ObjectStore {
+  const url = config.url;
+  if (url.startsWith('file://')) return new FileStore(url);
+  if (url.startsWith('s3://')) return new S3Store(url, config.s3 ?? {});
+  throw new MixmeshError('BAD_REQUEST', `store ${JSON.stringify(url)}: use file:///absolute/dir or s3://bucket[/prefix]`);
+}
+
+class CountingPassThrough extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+// ---------------------------------------------------------------- file://
+
+export class FileStore implements ObjectStore {
+  readonly root: string;
+  constructor(readonly url: string) {
+    const path = decodeURIComponent(new URL(url).pathname);
+    if (!path.startsWith('/')) throw new MixmeshError('BAD_REQUEST', `store ${url}: the directory must be absolute`);
+    this.root = resolve(path);
+  }
+
+  private pathOf(key: string): string {
+    const p = resolve(this.root, key);
+    if (p !== this.root && !p.startsWith(this.root + sep)) throw new MixmeshError('BAD_REQUEST', `store key ${JSON.stringify(key)} leaves the store`);
+    return p;
+  }
+
+  async put(key: string, body: Readable): Promise<{ bytes: number }> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.partial-${randomBytes(4).toString('hex')}`;
+    const counter = new CountingPassThrough();
+    try {
+      await pipeline(body, counter, createWriteStream(tmp, { mode: 0o600 }));
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw storeError('write', this.url, key, e);
+    }
+    return { bytes: counter.bytes };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    try {
+      await stat(path);
+    } catch {
+      throw new MixmeshError('BACKUP_NOT_FOUND', `${this.url}: no object ${key}`);
+    }
+    return createReadStream(path, { highWaterMark: 256 * 1024 });
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const s = await stat(this.pathOf(key));
+      return s.isFile() ? { key, size: s.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    const walk = async function* (dir: string, root: string): AsyncIterable<StoredObject> {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) yield* walk(p, root);
+        else if (e.isFile() && !e.name.includes('.partial-')) yield { key: relative(root, p).split(sep).join('/'), size: (await stat(p)).size };
+      }
+    };
+    // start at the deepest directory the prefix names
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    for await (const o of walk(this.pathOf(dirPart || '.'), this.root)) if (o.key.startsWith(prefix)) yield o;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const path = this.pathOf(key);
+      await unlink(path).catch(() => undefined);
+      // tidy now-empty directories up to the root
+      for (let d = dirname(path); d.startsWith(this.root + sep); d = dirname(d)) {
+        try {
+          await rmdir(d);
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+
+  close(): void {}
+}
+
+// ---------------------------------------------------------------- s3://
+
+export class S3Store implements ObjectStore {
+  readonly url: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private bucketChecked: Promise<void> | undefined;
+
+  constructor(url: string, private readonly options: S3StoreOptions) {
+    const u = new URL(url);
+    this.bucket = u.hostname;
+    if (this.bucket.length < 3) throw new MixmeshError('BAD_REQUEST', `store ${url}: a bucket name needs at least 3 characters`);
+    this.prefix = u.pathname.replace(/^\/+/, '').replace(/\/+$/, '');
+    this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}${options.endpoint ? ` (${options.endpoint})` : ''}`;
+    const config: S3ClientConfig = {
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+      requestChecksumCalculation: options.checksums === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
+      responseChecksumValidation: options.checksums === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
+      maxAttempts: 4,
+    };
+    if (options.endpoint) config.endpoint = options.endpoint;
+    if (options.accessKeyId && options.secretAccessKey) config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
+    this.client = new S3Client(config);
+    // Swift's S3 layer (and the S3 spec) wants Content-MD5 on DeleteObjects; the SDK sends a CRC32
+    // checksum instead. Replace it before the request is signed.
+    this.client.middlewareStack.addRelativeTo(
+      ((next: (a: unknown) => Promise<unknown>) => async (args: { request: unknown }) => {
+        const req = args.request as { query?: Record<string, unknown>; headers: Record<string, string>; body?: unknown };
+        if (req.query && 'delete' in req.query && (typeof req.body === 'string' || Buffer.isBuffer(req.body))) {
+          for (const h of Object.keys(req.headers)) if (/^x-amz-(sdk-)?checksum-/i.test(h)) delete req.headers[h];
+          req.headers['content-md5'] = createHash('md5').update(req.body).digest('base64');
+        }
+        return next(args);
+      }) as unknown as Parameters<S3Client['middlewareStack']['addRelativeTo']>[0],
+      { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'mixmeshContentMd5', override: true },
+    );
+  }
+
+  private key(k: string): string {
+    return this.prefix ? `${this.prefix}/${k}` : k;
+  }
+
+  private async ensureBucket(): Promise<void> {
+    this.bucketChecked ??= (async () => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      } catch (e) {
+        const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status !== 404 || this.options.createBucket === false) throw storeError('open', this.url, '', e);
+        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((err: unknown) => {
+          throw storeError('create bucket', this.url, '', err);
+        });
+      }
+    })().catch((e: unknown) => {
+      this.bucketChecked = undefined;
+      throw e;
+    });
+    return this.bucketChecked;
+  }
+
+  async put(key: string, body: Readable): Promise<{ bytes: number }> {
+    await this.ensureBucket();
+    const counter = new CountingPassThrough();
+    const source = body.pipe(counter);
+    body.on('error', (e) => counter.destroy(e));
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(key), Body: source },
+      partSize: this.options.partSize ?? 8 * 1024 * 1024,
+      queueSize: this.options.queueSize ?? 2,
+      // an interrupted multipart upload is aborted: no half object is ever visible under its key
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      throw storeError('upload', this.url, key, e);
+    }
+    return { bytes: counter.bytes };
+  }
+
+  async get(key: string): Promise<Readable> {
+    await this.ensureBucket();
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const b = r.Body as Readable | undefined;
+      if (!b) return Readable.from([]);
+      const out = new PassThrough({ highWaterMark: 256 * 1024 });
+      b.on('error', (e) => out.destroy(storeError('read', this.url, key, e)));
+      return b.pipe(out);
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) throw new MixmeshError('BACKUP_NOT_FOUND', `${this.url}: no object ${key}`);
+      throw storeError('read', this.url, key, e);
+    }
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    await this.ensureBucket();
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return { key, size: r.ContentLength ?? 0 };
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return undefined;
+      throw storeError('read', this.url, key, e);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    await this.ensureBucket();
+    let token: string | undefined;
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    do {
+      let r;
+      try {
+        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token, MaxKeys: 1000 }));
+      } catch (e) {
+        throw storeError('list', this.url, prefix, e);
+      }
+      for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key.slice(strip), size: o.Size ?? 0 };
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    await this.ensureBucket();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      try {
+        const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }));
+        const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        if (failed.length) throw new Error(`${failed.length} objects not deleted, first: ${failed[0]?.Key} ${failed[0]?.Code}`);
+      } catch (e) {
+        throw storeError('delete', this.url, batch[0] ?? '', e);
+      }
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+function storeError(op: string, url: string, key: string, e: unknown): MixmeshError {
+  if (e instanceof MixmeshError) return e;
+  const why = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  return new MixmeshError('BACKUP_STORE_FAILED', `${url}: ${op}${key ? ` ${key}` : ''} failed: ${why}`, { cause: e });
+}
