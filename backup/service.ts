@@ -358,7 +358,18 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
   }
 
   function routes(app: Express, h: RouteHelpers): void {
-    const p = (req: Request, key: string) => String(req.params[key]);
+    const p = (req: Request, key: string) => {
+      const v = String(req.params[key]);
+      checkBackupName(v, key);
+      return v;
+    };
+    // backups and restores span namespaces, nodes and cluster-scoped objects: a token limited to
+    // some namespaces may not use them (and writing needs admin: a restore creates any kind)
+    const unlimited = (_req: Request, res: Response, next: NextFunction): void => {
+      const ns = (res.locals.caller as { namespaces?: readonly string[] } | undefined)?.namespaces;
+      if (ns && ns.length) throw new MixmeshError('FORBIDDEN', 'backups and restores span namespaces and nodes: a token limited to namespaces may not use them');
+      next();
+    };
     // a store given as a URL other than the configured one reaches files or buckets with the
     // orchestrator's own rights: admins only (others use the default or a BackupStore by name)
     const storeFor = async (res: Response, given: unknown): Promise<ObjectStore> => {
@@ -375,14 +386,14 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       void tick();
     };
 
-    app.post('/v1/backups', h.need('deployer'), h.rawBody, async (req, res) => {
+    app.post('/v1/backups', h.need('admin'), unlimited, h.rawBody, async (req, res) => {
       const body = h.jsonBody(req);
       const name = String(body.name ?? '');
       const selection = selectionOf(body);
       await storeFor(res, body.store);
       await created('Backup', name, { selection, ...(body.store ? { store: String(body.store) } : {}), encrypt: body.encrypt !== false, state: body.state !== false }, res);
     });
-    app.get('/v1/backups', h.need('viewer'), async (req, res) => {
+    app.get('/v1/backups', h.need('viewer'), unlimited, async (req, res) => {
       const store = await storeFor(res, req.query.store);
       const inStore = await listBackups(store);
       const resources = new Map((await list('Backup')).map((b) => [b.metadata.name, b]));
@@ -393,7 +404,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
         return { name: n, inStore: s ? { complete: s.complete, bytes: s.bytes } : null, phase: r?.status?.phase ?? (s?.complete ? 'Completed' : 'Incomplete'), ...(r?.status?.progress ? { progress: r.status.progress } : {}) };
       }) });
     });
-    app.get('/v1/backups/:name', h.need('viewer'), async (req, res) => {
+    app.get('/v1/backups/:name', h.need('viewer'), unlimited, async (req, res) => {
       const name = p(req, 'name');
       const r = await get('Backup', name);
       if (r && r.status?.phase !== 'Completed' && r.status?.phase !== 'CompletedWithWarnings') {
@@ -403,7 +414,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       const reader = await BackupReader.open(await (req.query.store ? storeFor(res, req.query.store) : storeOf(r?.spec.store)), name, await deps.keys(), { needData: false });
       res.json({ name, phase: reader.manifest.phase, manifest: reader.manifest });
     });
-    app.delete('/v1/backups/:name', h.need('deployer'), async (req, res) => {
+    app.delete('/v1/backups/:name', h.need('admin'), unlimited, async (req, res) => {
       const name = p(req, 'name');
       const r = await get('Backup', name);
       running.get(`Backup/${name}`)?.abort();
@@ -412,7 +423,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       if (r) await deps.kube.delete(ref('Backup', name));
       res.status(200).json({ name, deleted: true, objects: removed });
     });
-    app.get('/v1/backups/:name/objects/*path', h.need('admin'), async (req, res) => {
+    app.get('/v1/backups/:name/objects/*path', h.need('admin'), unlimited, async (req, res) => {
       // download: the verified, decrypted content of one object of the archive
       const name = p(req, 'name');
       const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
@@ -423,7 +434,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       stream.pipe(res);
     });
 
-    app.post('/v1/restores', h.need('deployer'), h.rawBody, async (req, res) => {
+    app.post('/v1/restores', h.need('admin'), unlimited, h.rawBody, async (req, res) => {
       const body = h.jsonBody(req);
       const name = String(body.name ?? '');
       checkBackupName(name, 'restore');
@@ -441,10 +452,10 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       await storeFor(res, body.store);
       await created('Restore', name, { backup, ...(body.store ? { store: String(body.store) } : {}), mappings, conflict, ...(body.data === false ? { data: false } : {}) }, res);
     });
-    app.get('/v1/restores', h.need('viewer'), async (_req, res) => {
+    app.get('/v1/restores', h.need('viewer'), unlimited, async (_req, res) => {
       res.json({ items: (await list('Restore')).map((r) => ({ name: r.metadata.name, backup: r.spec.backup, phase: r.status?.phase ?? 'New', counts: r.status?.counts ?? null })) });
     });
-    app.get('/v1/restores/:name', h.need('viewer'), async (req, res) => {
+    app.get('/v1/restores/:name', h.need('viewer'), unlimited, async (req, res) => {
       const r = await get('Restore', p(req, 'name'));
       if (!r) throw new MixmeshError('NOT_FOUND', `no restore ${p(req, 'name')}`);
       res.json({ name: r.metadata.name, spec: r.spec, phase: r.status?.phase ?? 'New', status: r.status ?? {} });
@@ -457,10 +468,10 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       running.get(`${kind}/${name}`)?.abort();
       res.status(202).json({ name, cancel: true });
     };
-    app.post('/v1/restores/:name/cancel', h.need('deployer'), cancel('Restore'));
-    app.post('/v1/backups/:name/cancel', h.need('deployer'), cancel('Backup'));
+    app.post('/v1/restores/:name/cancel', h.need('admin'), unlimited, cancel('Restore'));
+    app.post('/v1/backups/:name/cancel', h.need('admin'), unlimited, cancel('Backup'));
 
-    app.post('/v1/schedules', h.need('deployer'), h.rawBody, async (req, res) => {
+    app.post('/v1/schedules', h.need('admin'), unlimited, h.rawBody, async (req, res) => {
       const body = h.jsonBody(req);
       const name = String(body.name ?? '');
       checkBackupName(name, 'schedule');
@@ -473,10 +484,10 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       await deps.kube.create({ apiVersion: API_VERSION, kind: 'BackupSchedule', metadata: { name, namespace: ns }, spec: { cron: cronText, ...(body.timezone ? { timezone: String(body.timezone) } : {}), selection: selectionOf(body), ...(body.store ? { store: String(body.store) } : {}), ...(body.keep !== undefined ? { keep: Number(body.keep) } : {}), ...(body.ttl !== undefined ? { ttl: String(body.ttl) } : {}) } } as KubeObject);
       res.status(201).json({ name });
     });
-    app.get('/v1/schedules', h.need('viewer'), async (_req, res) => {
+    app.get('/v1/schedules', h.need('viewer'), unlimited, async (_req, res) => {
       res.json({ items: (await list('BackupSchedule')).map((s) => ({ name: s.metadata.name, ...s.spec, status: s.status ?? {} })) });
     });
-    app.delete('/v1/schedules/:name', h.need('deployer'), async (req, res) => {
+    app.delete('/v1/schedules/:name', h.need('admin'), unlimited, async (req, res) => {
       const gone = await deps.kube.delete(ref('BackupSchedule', p(req, 'name')));
       if (!gone) throw new MixmeshError('NOT_FOUND', `no schedule ${p(req, 'name')}`);
       res.status(200).json({ name: p(req, 'name'), deleted: true });
