@@ -121,16 +121,16 @@ async function tokens(w: TwoClouds): Promise<string[]> {
   });
 
   it('a wrong join token: Failed with kubeadm\'s message, token deleted, worker VNF gone', async () => {
-    // the control plane's kubeadm prints a join line whose token the cluster does not know
+    // the control plane's kubeadm prints a join line with the right token ID but a wrong secret
     const cp = w.targetOf().controlPlane.host;
     const vm = w.target.sandbox.vms.list().find((v) => v.address === cp)!;
     const real = join(vm.rootfs, 'usr/bin/kubeadm');
     const saved = readFileSync(real);
     writeFileSync(join(vm.rootfs, 'usr/bin/kubeadm.real'), saved, { mode: 0o755 });
-    writeFileSync(real, '#!/bin/sh\nif [ "$1 $2" = "token create" ]; then /usr/bin/kubeadm.real "$@" | sed -E \'s/--token [a-z0-9]{6}\\.[a-z0-9]{16}/--token abcdef.0123456789abcdef/\'; else exec /usr/bin/kubeadm.real "$@"; fi\n', { mode: 0o755 });
+    writeFileSync(real, '#!/bin/sh\nif [ "$1 $2" = "token create" ]; then /usr/bin/kubeadm.real "$@" | sed -E \'s/(--token [a-z0-9]{6})\\.[a-z0-9]{16}/\\1.0123456789abcdef/\'; else exec /usr/bin/kubeadm.real "$@"; fi\n', { mode: 0o755 });
     try {
       const r = recorder(w);
-      await assert.rejects(runMigration(w.targetOf(), r.deps, 'j1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e) && e.code === 'MIGRATE_JOIN_FAILED' && /could not find a JWS signature in the cluster-info ConfigMap for token ID "abcdef"/.test(e.message) && !e.message.includes('0123456789abcdef'));
+      await assert.rejects(runMigration(w.targetOf(), r.deps, 'j1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e) && e.code === 'MIGRATE_JOIN_FAILED' && /could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/.test(e.message) && !e.message.includes('0123456789abcdef'));
       assert.equal(r.status.phase, 'Failed');
       assert.equal(r.status.error?.step, 'Join');
       assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('j1').vnfInstanceName })).length, 0);
