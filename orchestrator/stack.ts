@@ -22,6 +22,7 @@ import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from
 import type { InjectorPort, KubeObject } from './ports.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 import { readFileSync } from 'node:fs';
+import { createMigrationService, openTarget } from '../migrate/index.js';
 import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type BackupService, type StoreKeys } from '../backup/index.js';
 import { parseConsoleHostKeys } from '../clients/ssh/index.js';
 
@@ -137,6 +138,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       source: { cluster: { server: kc.getCurrentCluster()?.server ?? '' }, ...(config.openstack ? { cloud: { authUrl: (config.openstack as { authUrl?: string }).authUrl ?? '', region: (config.openstack as { regionName?: string }).regionName ?? '' } } : {}) },
     });
 
+    // migrate (backup.md, "Migration"): routes, CRD, a leader-only runner that resumes
+    const migration = createMigrationService({
+      kube, systemNamespace: config.systemNamespace, keys: backupKeys, nodes: new SshNodeAccess(log.child({ part: 'migrate-ssh' })), log,
+      targets: { names: () => config.migrate.targets.map((t) => t.name), open: (name) => openTarget(config.migrate.targets.find((t) => t.name === name)!, { store: config.backup.store, s3: config.backup.s3 }, log) },
+      ...(options.settings?.backupPollMs ? { pollMs: options.settings.backupPollMs } : {}),
+      tackerRetries: config.tackerRetries,
+    });
+
     const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
     const orchestrator = createOrchestrator({
       kube: kubePort(kube, metrics, log), tacker: openstack ? tackerPort(openstack, metrics) : undefined, injector, generators, log, metrics,
@@ -149,8 +158,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
-      extraRoutes: (app, helpers) => backup.routes(app, helpers),
-      extraCrds: () => backup.crds(),
+      extraRoutes: (app, helpers) => { backup.routes(app, helpers); migration.routes(app, helpers); },
+      extraCrds: () => [...backup.crds(), ...migration.crds()],
       beforeInject: (vm) => backup.beforeInject(vm),
     });
     const server = createServer(orchestrator.app);
@@ -163,6 +172,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await orchestrator.start({ callbackUrl });
     backup.start(() => orchestrator.isLeader);
     stops.push(() => backup.stop());
+    migration.start(() => orchestrator.isLeader);
+    stops.push(() => migration.stop());
     log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
     return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, backup, stop: stopAll };
   } catch (e) {
