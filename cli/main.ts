@@ -9,6 +9,7 @@ import { isMixmeshError } from '../common/errors.js';
 import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
 import { registerBackupCommands } from './backup.js';
+import { registerMigrateCommands } from './migrate.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
@@ -93,6 +94,7 @@ program
 
 registerClientCommands(program);
 registerBackupCommands(program);
+registerMigrateCommands(program);
 
 program
   .command('completion')
