@@ -143,6 +143,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--plan', 'preflight and plan only: list every problem, change nothing')
     .option('--wait', 'wait and print each step')
     .action(async (o: Flags) => run(() => runMigrate(o))());
-  common(migrate.command('describe').argument('<name>').description('what moved, timings per step, cold starts and why, the target\'s status')).action(async (name: string, o: Flags) => run(() => runMigrateDescribe(name, o))());
-  common(migrate.command('list').description('the migrations')).action(async (o: Flags) => run(() => runMigrateList(o))());
+  // the parent takes --server/--token/-o wherever they are written: the subcommands read them from it
+  common(migrate.command('describe').argument('<name>').description('what moved, timings per step, cold starts and why, the target\'s status')).action(async (name: string, o: Flags, cmd: Command) => run(() => runMigrateDescribe(name, { ...cmd.parent?.opts(), ...o }))());
+  common(migrate.command('list').description('the migrations')).action(async (o: Flags, cmd: Command) => run(() => runMigrateList({ ...cmd.parent?.opts(), ...o }))());
 }
