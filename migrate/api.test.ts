@@ -97,8 +97,9 @@ describe('migrate: the automatic mode decides (pure)', () => {
       MIXMESH_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_TOKEN: randomBytes(18).toString('base64url'),
       MIXMESH_BACKUP_STORE: `file://${join(dir, 'store')}`, MIXMESH_BACKUP_KEYS: join(dir, 'keys'),
       MIXMESH_NODE_SSH_KEY: w.source.sandbox.paths.sshKey, MIXMESH_NODE_KNOWN_HOSTS: w.source.sandbox.paths.knownHosts,
-      MIXMESH_MIGRATE_TARGETS: join(dir, 'targets.yaml'),
+      MIXMESH_MIGRATE_TARGETS: join(dir, 'targets.yaml'), MIXMESH_SIDECAR_ARTIFACTS: join(dir, 'artifacts'),
     };
+    mkdirSync(join(dir, 'artifacts'));
     await begin();
     const b = await api('POST', '/v1/backups', { name: 'worker-1-a', node: 'worker-1' });
     assert.equal(b.status, 202, JSON.stringify(b.json));
