@@ -161,10 +161,9 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
     say('mixmesh demo: deleting the service …');
     const deleted = await runDelete(SERVICE.name, { timeout: '5m' }, io);
     const leftovers: string[] = [];
-    for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'Service'], ['networking.istio.io/v1', 'WorkloadGroup'], ['networking.istio.io/v1', 'WorkloadEntry'], ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'DestinationRule'], ['security.istio.io/v1', 'PeerAuthentication'], ['security.istio.io/v1', 'AuthorizationPolicy'], ['networking.istio.io/v1', 'Gateway']] as const) {
-      const { items } = await stack.kube.list(apiVersion, kind, { namespace: SERVICE.namespace, labelSelector: `mixmesh.io/service=${SERVICE.name}` });
-      leftovers.push(...items.map((i) => `${kind}/${i.metadata.name}`));
-    }
+    // what prune would find: every labelled object of the kind table's prunable kinds
+    const left = await stack.kube.applier().stale(`mixmesh.io/service=${SERVICE.name}`, [], { namespace: SERVICE.namespace });
+    leftovers.push(...left.map((o) => `${o.kind}/${o.metadata.name}`));
     const vnfs = stack.openstack ? await stack.openstack.tacker.listVnfInstances() : [];
     leftovers.push(...vnfs.filter((v) => String(v.vnfInstanceName ?? '').startsWith('cafe.iot-cafe.')).map((v) => `VNF/${String(v.vnfInstanceName)}`));
     const clean = deleted === 0 && leftovers.length === 0;

@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   SANDBOX_NOT_ROOT: 2,
   SANDBOX_MISSING_PACKAGES: 2,
   SANDBOX_PORT22_BUSY: 2,
+  SANDBOX_DOCKER_FAILED: 2,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -62,7 +62,7 @@ describe('descriptor/validate: good descriptors', () => {
       assert.deepEqual(vm.vm!.ssh, { user: 'root', credentialsSecret: 'vm-ssh', hostKey: 'console', port: 22 });
       assert.equal(vm.vm!.fixedIp, undefined);
     }
-    assert.deepEqual(s.spec.ingress!.routes.map((r) => r.pathPrefix), ['/order', '/control']);
+    assert.deepEqual(s.spec.ingress!.routes.map((r) => r.pathPrefix), ['/order', '/control', '/kitchen', '/']);
   });
 
   it('accepts the minimal example with namespace "default", labels {} and connections filled', () => {

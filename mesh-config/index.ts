@@ -1,5 +1,6 @@
 /** mesh-config: descriptor → Kubernetes + Istio objects (pure), each validated before it leaves. */
 export { renderAll, compareObjects, KIND_ORDER, KUBERNETES_KINDS, type RenderOptions } from './render.js';
+export { APPLY_PHASES, KINDS, PRUNABLE_KINDS, kindInfo, kindRank, phaseOf, type ApplyPhase, type KindInfo, type Readiness } from './kinds.js';
 export { renderNamespace, renderServiceAccounts, renderService, renderDeployment } from './kubernetes.js';
 export {
   renderWorkloadGroup,

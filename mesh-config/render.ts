@@ -15,27 +15,15 @@ import {
 import { buildContext, type RenderedObject } from './model.js';
 import { validateMeshObject } from './validate.js';
 import { DEFAULT_MESH_VALUES, type MeshValues } from './values.js';
+import { KINDS, kindRank } from './kinds.js';
 
-export const KIND_ORDER = [
-  'Namespace',
-  'ServiceAccount',
-  'Service',
-  'Deployment',
-  'WorkloadGroup',
-  'DestinationRule',
-  'VirtualService',
-  'PeerAuthentication',
-  'AuthorizationPolicy',
-  'Gateway',
-] as const;
+/** The rendered kinds in output order (the kind table's rows that `renderAll` makes). */
+export const KIND_ORDER: readonly string[] = Object.freeze(KINDS.filter((k) => k.rendered).map((k) => k.kind));
 
 /** Kinds that go to `kubernetes.yaml` under `render -o`; the rest go to `mesh.yaml`. */
-export const KUBERNETES_KINDS: ReadonlySet<string> = new Set(['Namespace', 'ServiceAccount', 'Service', 'Deployment']);
+export const KUBERNETES_KINDS: ReadonlySet<string> = new Set(KINDS.filter((k) => k.file === 'kubernetes').map((k) => k.kind));
 
-function rank(kind: string): number {
-  const i = (KIND_ORDER as readonly string[]).indexOf(kind);
-  return i === -1 ? KIND_ORDER.length : i;
-}
+const rank = kindRank;
 
 export function compareObjects(a: RenderedObject, b: RenderedObject): number {
   const byKind = rank(a.kind) - rank(b.kind);

@@ -14,10 +14,11 @@
  */
 import { MixmeshError, type ProblemItem } from '../common/errors.js';
 import { LABEL_MANAGED_BY, LABEL_SERVICE } from '../common/labels.js';
+import { KINDS } from '../mesh-config/index.js';
 import { MESH_API_VERSION, MESH_KIND, type KubeObject, type KubePort } from './ports.js';
 
-/** kinds an existing foreign object may share a name with */
-export const SHARED_KINDS = new Set(['Namespace', 'ServiceAccount']);
+/** kinds an existing foreign object may share a name with (the kind table's `shared`) */
+export const SHARED_KINDS = new Set(KINDS.filter((k) => k.shared).map((k) => k.kind));
 
 export function refOf(o: KubeObject): { apiVersion: string; kind: string; namespace?: string; name: string } {
   return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };

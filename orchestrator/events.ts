@@ -16,12 +16,14 @@ export interface ServiceEvent {
   reason: string;
   action: string;
   note: string;
+  /** how many times it happened (an event series: the same event again updates one Event) */
+  count?: number;
 }
 
 let sequence = 0;
 
 /** Kubernetes MicroTime: RFC 3339 with microseconds */
-function microTime(d: Date): string {
+export function microTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
@@ -59,6 +61,7 @@ export function toServiceEvent(o: KubeObject): ServiceEvent {
     reason: String(o.reason ?? ''),
     action: String(o.action ?? ''),
     note: String(o.note ?? ''),
+    ...((o.series as { count?: number } | undefined)?.count ? { count: (o.series as { count: number }).count } : {}),
   };
 }
 

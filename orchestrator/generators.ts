@@ -3,7 +3,7 @@
  * validate), mesh-config/ (renderAll), the Tacker planner. The mesh values come from configuration.
  */
 import { parseDescriptorText, validateDescriptor } from '../descriptor/index.js';
-import { renderAll, type MeshValues } from '../mesh-config/index.js';
+import { buildContext, renderAll, renderNamespace, type MeshValues } from '../mesh-config/index.js';
 import { planTackerRequests } from './planner/tacker.js';
 import type { Generators, KubeObject } from './ports.js';
 
@@ -12,6 +12,7 @@ export function createGenerators(values: MeshValues, options: { bodyLimitBytes?:
     parse: (text) => parseDescriptorText(text, options.bodyLimitBytes ? { maxBytes: options.bodyLimitBytes } : {}),
     validate: (input) => validateDescriptor(input, { istioVersion: values.istioVersion }),
     render: (service) => renderAll(service, values) as KubeObject[],
+    namespace: (service) => renderNamespace(buildContext(service, values)) as KubeObject,
     planTacker: (service) => planTackerRequests(service, values),
     ...(options.crd ? { crd: options.crd } : {}),
   };

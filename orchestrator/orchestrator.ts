@@ -28,6 +28,8 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   protectedNamespaces?: readonly string[];
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
+  /** a failed reconcile is tried again after base·2^(n-1) ms, at most cap, jittered (default 1 s, 5 min) */
+  backoff?: { baseMs?: number; capMs?: number };
 }
 
 export interface OrchestratorDeps {
@@ -64,7 +66,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     ...(deps.onWorkloadEntry ? { onWorkloadEntry: deps.onWorkloadEntry } : {}),
     ...(deps.beforeInject ? { beforeInject: deps.beforeInject } : {}),
   });
-  const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000 });
+  const controller = new Controller(deps.kube, reconciler, log, { resyncMs: s.resyncSeconds * 1000, ...(s.backoff ? { backoff: s.backoff } : {}) });
   let started = false;
   let subscribeRetry: NodeJS.Timeout | undefined;
   // VNFs terminated or deleted outside mixmesh: detected, reported, recreated (runs with the controller)

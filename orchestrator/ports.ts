@@ -36,8 +36,10 @@ export interface KubePort {
   delete(ref: ObjectRef): Promise<boolean>;
   /** a watch that calls back until stopped; it re-lists on its own after a broken stream */
   watch(apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void): Promise<() => void>;
-  /** kube-readiness of one workload object (Deployment readyReplicas ≥ replicas) */
-  isReady?(obj: KubeObject): boolean;
+  /** false when the server does not serve the kind (discovery); absent: every kind is served */
+  serves?(apiVersion: string, kind: string): Promise<boolean>;
+  /** every namespaced kind the server serves and lets us list (discovery) */
+  namespacedKinds?(): Promise<{ apiVersion: string; kind: string }[]>;
 }
 
 // ---------------------------------------------------------------- Tacker / Nova
@@ -84,6 +86,8 @@ export interface SubscriptionRequest {
 
 export interface TackerPort {
   listVnfInstancesByName(name: string): Promise<VnfInstance[]>;
+  /** the instances of several names in as few requests as possible (a deploy's VMs); absent: one list per name */
+  listVnfInstancesByNames?(names: readonly string[]): Promise<VnfInstance[]>;
   getVnfInstance(id: string): Promise<VnfInstance | undefined>;
   createVnfInstance(body: Record<string, unknown>): Promise<VnfInstance>;
   /** returns the lcm op occ id (from Location) */
@@ -146,6 +150,8 @@ export interface Generators {
   validate(input: unknown): ParseResult;
   /** every generated Kubernetes/Istio object */
   render(service: MeshService): KubeObject[];
+  /** only the Namespace `render` makes (cheap: no other object is built or validated) */
+  namespace?(service: MeshService): KubeObject;
   /** one create + instantiate per VM instance */
   planTacker(service: MeshService): TackerPlan[];
   /** the MeshService CRD, applied at start (undefined until descriptor/ provides it) */

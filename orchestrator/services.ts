@@ -9,7 +9,8 @@ import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF, LABEL_SERVICE } from '.
 import { canonicalize, toYamlStream } from '../common/yaml.js';
 import { descriptorFromResource, type MeshService } from '../descriptor/index.js';
 import { checkNameConflicts, claimNames, refOf } from './conflicts.js';
-import { changedFields, contains } from './diff.js';
+import { diffApply } from '../clients/kube/index.js';
+import { KINDS, PRUNABLE_KINDS } from '../mesh-config/index.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
 import { preflight } from './preflight.js';
 import {
@@ -40,14 +41,11 @@ export interface Plan {
   vms: { name: string; version: string; index: number; vnfInstanceName: string }[];
 }
 
-/** kinds mixmesh generates (apiVersion, kind), for prune and plan; Namespaces are never pruned */
-export const GENERATED_KINDS: readonly [string, string][] = [
-  ['v1', 'ServiceAccount'], ['v1', 'Service'], ['apps/v1', 'Deployment'],
-  ['networking.istio.io/v1', 'WorkloadGroup'], ['networking.istio.io/v1', 'DestinationRule'], ['networking.istio.io/v1', 'VirtualService'],
-  ['security.istio.io/v1', 'PeerAuthentication'], ['security.istio.io/v1', 'AuthorizationPolicy'], ['networking.istio.io/v1', 'Gateway'],
-];
+/** kinds mixmesh renders and prunes (the kind table), for plan; Namespaces are never pruned */
+export const GENERATED_KINDS: readonly [string, string][] = PRUNABLE_KINDS.filter((k) => k.rendered).map((k) => [k.apiVersion, k.kind]);
 
-export const MESH_KINDS = new Set(['DestinationRule', 'VirtualService', 'PeerAuthentication', 'AuthorizationPolicy', 'Gateway']);
+/** what `GET …/mesh-config` shows: the kinds of mesh.yaml, WorkloadEntries included */
+export const MESH_KINDS = new Set(KINDS.filter((k) => k.file === 'mesh').map((k) => k.kind));
 
 const RESERVED_LABEL = (k: string): boolean => k === LABEL_MANAGED_BY || k === LABEL_PART_OF || k.startsWith('mixmesh.io/');
 
@@ -210,11 +208,9 @@ export class ServiceManager {
     const ns = service.metadata.namespace;
     if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
     try {
-      await this.deps.kube.create({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: ns, labels: { ...managedLabels(service.metadata.name, service.metadata.labels), 'istio-injection': 'enabled' }, annotations: { 'mixmesh.io/created-by': service.metadata.name } },
-      });
+      // exactly the Namespace `mixmesh render` prints (labels, istio.io/rev with a revision, created-by)
+      const g = this.deps.generators;
+      await this.deps.kube.create(g.namespace ? g.namespace(service) : g.render(service).find((o) => o.kind === 'Namespace')!);
     } catch (e) {
       // someone else created it meanwhile: then it is not ours, and that is fine
       if (!(e instanceof MixmeshError && e.code === 'ALREADY_EXISTS')) throw e;
@@ -308,8 +304,9 @@ export class ServiceManager {
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
       if (!l) return { action: 'create', ...base };
       if (o.kind === 'ServiceAccount' && l.metadata.labels?.['mixmesh.io/service'] !== service.metadata.name) return { action: 'unchanged', ...base };
-      const { status: _s, ...desired } = o;
-      return contains(l, desired) ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff: changedFields(l, desired) };
+      // what an apply would change, removals of fields mixmesh applied before included
+      const diff = diffApply(l, o);
+      return diff.length === 0 ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff };
     });
     const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
     const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${service.metadata.name}`;
@@ -396,8 +393,7 @@ export class ServiceManager {
     await this.mustGet(namespace, name);
     const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
     const objects: KubeObject[] = [];
-    for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
-      if (!MESH_KINDS.has(kind) && kind !== 'WorkloadEntry' && kind !== 'WorkloadGroup') continue;
+    for (const { apiVersion, kind } of KINDS.filter((k) => MESH_KINDS.has(k.kind))) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
         objects.push({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec });
       }

@@ -5,8 +5,8 @@
  */
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { deploymentReady, type KubeClient, type KubeObject as ClientObject } from '../clients/kube/index.js';
-import { eqFilter, type OpenStackClient } from '../clients/openstack/index.js';
+import type { KubeClient, KubeObject as ClientObject } from '../clients/kube/index.js';
+import { eqFilter, inFilter, type OpenStackClient } from '../clients/openstack/index.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { timed } from './metrics.js';
 import type { Injection, InjectionRequest, InjectorPort, KubeObject, KubePort, LcmOpOcc, ListOptions, ObjectRef, TackerPort, VnfInstance, WatchEventType } from './ports.js';
@@ -71,10 +71,7 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
       if (httpStatusOf(e) === 409) throw new MixmeshError('ALREADY_EXISTS', `${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name} already exists`, { cause: e });
       throw e;
     }) as Promise<KubeObject>,
-    apply: async (obj) => {
-      await t('apply', () => client.apply([asClient(obj)]));
-      return obj;
-    },
+    apply: (obj) => t('apply', () => client.serverSideApply(asClient(obj))) as Promise<KubeObject>,
     replace: (obj) => t('update', () => client.replace(asClient(obj))).catch(conflict) as Promise<KubeObject>,
     // merge-patch the status: no resourceVersion race with the API's spec updates
     replaceStatus: (obj) => t('update_status', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { status: obj.status ?? {} }, { subresource: 'status' })) as Promise<KubeObject>,
@@ -100,7 +97,8 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
         stopCurrent?.();
       };
     },
-    isReady: (obj) => (obj.kind === 'Deployment' ? deploymentReady(asClient(obj)) : true),
+    serves: (apiVersion, kind) => client.serves(apiVersion, kind),
+    namespacedKinds: () => client.namespacedKinds(),
   };
 }
 
@@ -110,6 +108,12 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
   const tk = os.tacker;
   return {
     listVnfInstancesByName: (name) => t('list_vnf_instances', () => tk.listVnfInstances({ name })) as unknown as Promise<VnfInstance[]>,
+    listVnfInstancesByNames: async (names) => {
+      // one SOL013 `in` filter per 40 names keeps the URL short
+      const chunks = Array.from({ length: Math.ceil(names.length / 40) }, (_, i) => names.slice(i * 40, i * 40 + 40));
+      const lists = await Promise.all(chunks.map((chunk) => t('list_vnf_instances', () => tk.listVnfInstances({ filter: inFilter('vnfInstanceName', chunk) }))));
+      return lists.flat() as unknown as VnfInstance[];
+    },
     getVnfInstance: async (id) => {
       try {
         return (await t('get_vnf_instance', () => tk.getVnfInstance(id))) as unknown as VnfInstance;

@@ -27,6 +27,11 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # `mixmesh completion zsh|fish` is checked by the shells themselves
 [ -x /usr/bin/zsh ] || need+=(zsh)
 [ -x /usr/bin/fish ] || need+=(fish)
+# the IoT café: nginx plays its Ingress locally (`npm run cafe`), a Korean font for its pages in the
+# browser tests' screenshots (Chromium draws boxes for Hangul and the pages' emoji icons without them)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+fc-list 2>/dev/null | grep -qi nanum || need+=(fonts-nanum)
+fc-list 2>/dev/null | grep -qi 'color emoji' || need+=(fonts-noto-color-emoji)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

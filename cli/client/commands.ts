@@ -193,7 +193,7 @@ export async function runPlan(flags: Flags, io: Io = defaultIo()): Promise<numbe
     counts[c.action] = (counts[c.action] ?? 0) + 1;
     if (c.action === 'unchanged') continue;
     io.out.write(`${sign[c.action] ?? '?'} ${c.action} ${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name}\n`);
-    for (const f of c.diff ?? []) io.out.write(`    ${f.path}: ${JSON.stringify(f.from)} -> ${JSON.stringify(f.to)}\n`);
+    for (const f of c.diff ?? []) io.out.write(`    ${f.path}: ${f.from === undefined ? '(unset)' : JSON.stringify(f.from)} -> ${f.to === undefined ? '(removed)' : JSON.stringify(f.to)}\n`);
   }
   for (const t of plan.tacker) if (t.action !== 'unchanged') io.out.write(`+ create VNF instance ${t.vnfInstanceName}\n`);
   io.err.write(`mixmesh: plan: ${['create', 'update', 'delete', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ')}; ${vnfCreates} VNF instance(s) to create${changed ? '' : ' (no changes)'}\n`);

@@ -7,8 +7,9 @@
 import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { MixmeshError, type ErrorCode } from '../../common/errors.js';
+import { MixmeshError, isMixmeshError, type ErrorCode } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
+import { Applier, type ApplyPort } from './applier.js';
 
 export interface ObjectMeta {
   name: string;
@@ -70,28 +71,6 @@ export class KubeRequestError extends Error {
   }
 }
 
-/**
- * What `prune` looks at unless told otherwise: the kinds mixmesh renders. Never Namespaces (they
- * hold what others made too) and never WorkloadEntries (one per VM, made by the controller, not
- * rendered).
- */
-export const DEFAULT_PRUNE_KINDS: ReadonlyArray<{ apiVersion: string; kind: string }> = Object.freeze([
-  { apiVersion: 'networking.istio.io/v1', kind: 'Gateway' },
-  { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy' },
-  { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' },
-  { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService' },
-  { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule' },
-  { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup' },
-  { apiVersion: 'apps/v1', kind: 'Deployment' },
-  { apiVersion: 'v1', kind: 'Service' },
-  { apiVersion: 'v1', kind: 'ServiceAccount' },
-]);
-
-/** Namespaces and CRDs first, then identities and workloads, then mesh objects (STYLE.md). */
-const KIND_RANK: Record<string, number> = {
-  Namespace: 0, CustomResourceDefinition: 1, ServiceAccount: 2, Secret: 3, ConfigMap: 4, Service: 5, Deployment: 6,
-};
-
 export function refOf(o: KubeObject | ObjectRef): ObjectRef {
   const name = 'metadata' in o ? (o as KubeObject).metadata.name : (o as ObjectRef).name;
   const namespace = 'metadata' in o ? (o as KubeObject).metadata.namespace : (o as ObjectRef).namespace;
@@ -104,35 +83,6 @@ export function describeRef(r: ObjectRef): string {
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function equalJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => equalJson(x, b[i]));
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => equalJson(a[k], b[k]));
-  }
-  return false;
-}
-
-/**
- * What an apply by `manager` decides: everything but the resourceVersion, the status (controllers
- * write it between our GET and our dry run; apply never does) and other managers' field entries;
- * our own entry without its timestamp.
- */
-function comparable(o: unknown, manager: string): unknown {
-  if (!isObj(o)) return o;
-  const meta = { ...(o.metadata as Record<string, unknown>) };
-  delete meta.resourceVersion;
-  if (Array.isArray(meta.managedFields)) {
-    meta.managedFields = (meta.managedFields as Array<Record<string, unknown>>)
-      .filter((m) => m.manager === manager && m.operation === 'Apply' && m.subresource === undefined)
-      .map((m) => ({ ...m, time: undefined }));
-  }
-  const { status: _status, ...rest } = o;
-  return { ...rest, metadata: meta };
 }
 
 export class KubeClient {
@@ -227,7 +177,7 @@ export class KubeClient {
       if (meta) return meta;
       // a CRD applied a moment ago: discover again once
     }
-    throw new MixmeshError('K8S_REQUEST_FAILED', `the server does not serve ${kind} in ${apiVersion}`);
+    throw new MixmeshError('K8S_REQUEST_FAILED', `the server does not serve ${kind} in ${apiVersion}`, { details: { notServed: true } });
   }
 
   private async pathOf(apiVersion: string, kind: string, namespace: string | undefined, name?: string): Promise<string> {
@@ -316,83 +266,80 @@ export class KubeClient {
     return res.body as KubeObject;
   }
 
+  /** One server-side apply request (no read, no comparison: `apply` decides when one is needed). */
+  async serverSideApply<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { fieldManager?: string; force?: boolean; dryRun?: boolean } = {}): Promise<T> {
+    return (await this.ssa(stripServerFields(obj), { fieldManager: opts.fieldManager ?? 'mixmesh', force: opts.force ?? true, dryRun: opts.dryRun ?? false })) as T;
+  }
+
   /** Server-side apply of one object's status (the status subresource). */
   async applyStatus<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { fieldManager?: string; force?: boolean } = {}): Promise<T> {
     return (await this.ssa(obj, { fieldManager: opts.fieldManager ?? 'mixmesh', force: opts.force ?? true, dryRun: false, subresource: 'status' })) as T;
   }
 
-  /**
-   * Server-side apply, Namespaces and CRDs first (then waiting for the CRDs to be Established),
-   * then the rest. Each object is read first; an existing one is dry-run applied and only
-   * written when that changes it, so re-applying an unchanged set makes no writes.
-   */
-  async apply(objects: readonly KubeObject[], opts: ApplyOptions = {}): Promise<ChangeSet> {
-    const fieldManager = opts.fieldManager ?? 'mixmesh';
-    const force = opts.force ?? true;
-    const dryRun = opts.dryRun ?? false;
-    const changes: ChangeSet = { created: [], configured: [], unchanged: [], pruned: [] };
-    const rank = (o: KubeObject) => KIND_RANK[o.kind] ?? 9;
-    const ordered = objects.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i).map((x) => x.o);
-    const applyOne = async (o: KubeObject): Promise<keyof Omit<ChangeSet, 'pruned'>> => {
-      const desired = stripServerFields(o);
-      const ref = refOf(desired);
-      const started = Date.now();
-      const live = await this.get(ref).catch((e: unknown) => { throw rewrap(e, `apply ${describeRef(ref)}`); });
-      let outcome: keyof Omit<ChangeSet, 'pruned'>;
-      if (!live) {
-        await this.ssa(desired, { fieldManager, force, dryRun });
-        outcome = 'created';
-      } else {
-        const preview = await this.ssa(desired, { fieldManager, force, dryRun: true });
-        if (equalJson(comparable(preview, fieldManager), comparable(live, fieldManager))) outcome = 'unchanged';
-        else {
-          if (!dryRun) await this.ssa(desired, { fieldManager, force, dryRun: false });
-          outcome = 'configured';
-        }
-      }
-      this.log.debug({ op: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name, outcome, ms: Date.now() - started }, 'applied');
-      return outcome;
+  /** This client as the applier's port: server-side apply with our field manager, discovery, waits. */
+  private applyPort(opts: { fieldManager: string; force: boolean }): ApplyPort {
+    return {
+      get: (ref) => this.get(ref),
+      list: async (apiVersion, kind, o) => (await this.list(apiVersion, kind, o)).items,
+      apply: (obj) => this.serverSideApply(obj, opts),
+      delete: (ref) => this.delete(ref),
+      serves: (apiVersion, kind) => this.serves(apiVersion, kind),
+      waitFor: (ref, predicate, timeoutMs) => this.waitFor(ref, predicate, timeoutMs),
+      rediscover: () => this.discovery.clear(),
     };
-    // one kind rank after the other; inside a rank the objects are independent: a few at a time
-    const limit = Math.max(1, opts.concurrency ?? 8);
-    for (const r of [...new Set(ordered.map(rank))]) {
-      const group = ordered.filter((o) => rank(o) === r);
-      const outcomes: Array<keyof Omit<ChangeSet, 'pruned'>> = [];
-      let next = 0;
-      let failure: unknown;
-      const worker = async (): Promise<void> => {
-        while (next < group.length && failure === undefined) {
-          const i = next++;
-          try { outcomes[i] = await applyOne(group[i]!); } catch (e) { failure ??= e; }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(limit, group.length) }, worker));
-      if (failure !== undefined) throw failure;
-      group.forEach((o, i) => changes[outcomes[i]!].push(refOf(stripServerFields(o))));
-      if (r === KIND_RANK.CustomResourceDefinition && !dryRun) {
-        for (const crd of group) await this.waitFor(refOf(crd), (live) => conditionTrue(live, 'Established'), opts.crdTimeoutMs ?? 30_000);
-        this.discovery.clear();
-      }
-    }
-    return changes;
+  }
+
+  /** The applier (clients/kube/applier.ts) over this client. */
+  applier(opts: { fieldManager?: string; force?: boolean; concurrency?: number; crdTimeoutMs?: number } = {}): Applier {
+    const fieldManager = opts.fieldManager ?? 'mixmesh';
+    return new Applier(this.applyPort({ fieldManager, force: opts.force ?? true }), { fieldManager, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.crdTimeoutMs ? { crdTimeoutMs: opts.crdTimeoutMs } : {}), log: this.log });
   }
 
   /**
-   * Delete the objects of `kinds` that carry the labels of `selector` but are not in `keep`
-   * (what mixmesh created earlier and no longer renders).
+   * Server-side apply in the kind table's phases (Namespaces and CRDs first, CRDs waited for);
+   * an object whose live state already holds what we apply gets no request, so re-applying an
+   * unchanged set makes no writes. `dryRun`: compare only.
+   */
+  async apply(objects: readonly KubeObject[], opts: ApplyOptions = {}): Promise<ChangeSet> {
+    return (await this.applier(opts).apply(objects.map(stripServerFields), { dryRun: opts.dryRun ?? false })).changes;
+  }
+
+  /**
+   * Delete the objects of `kinds` (default: the kind table's prunable kinds) that carry the
+   * labels of `selector` but are not in `keep` (what mixmesh created earlier and no longer renders).
    */
   async prune(selector: string, keep: readonly ObjectRef[], opts: { kinds?: ReadonlyArray<{ apiVersion: string; kind: string }>; namespace?: string; dryRun?: boolean } = {}): Promise<ObjectRef[]> {
-    const keepKeys = new Set(keep.map((r) => `${r.kind}|${r.namespace ?? ''}|${r.name}`));
-    const pruned: ObjectRef[] = [];
-    for (const { apiVersion, kind } of opts.kinds ?? DEFAULT_PRUNE_KINDS) {
-      const { items } = await this.list(apiVersion, kind, { namespace: opts.namespace, labelSelector: selector });
-      for (const o of items) {
-        const ref = refOf(o);
-        if (keepKeys.has(`${ref.kind}|${ref.namespace ?? ''}|${ref.name}`) || o.metadata.deletionTimestamp) continue;
-        if (await this.delete(ref, { dryRun: opts.dryRun })) pruned.push(ref);
+    return this.applier().prune(selector, keep, opts);
+  }
+
+  /**
+   * Every namespaced kind the server serves with the `list` verb, in each group's preferred
+   * version (discovery, like `kubectl api-resources --namespaced --verbs=list`).
+   */
+  async namespacedKinds(): Promise<{ apiVersion: string; kind: string }[]> {
+    const groups = await this.call('GET', '/apis', 'discover API groups');
+    const versions = ['v1', ...(isObj(groups.body) && Array.isArray(groups.body.groups) ? (groups.body.groups as Array<{ preferredVersion?: { groupVersion?: string } }>).map((g) => g.preferredVersion?.groupVersion).filter((v): v is string => typeof v === 'string') : [])];
+    const out: { apiVersion: string; kind: string }[] = [];
+    await Promise.all(versions.map(async (apiVersion) => {
+      const res = await this.call('GET', apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`, `discover ${apiVersion}`, {}, 'K8S_REQUEST_FAILED', [404]);
+      const resources = isObj(res.body) && Array.isArray(res.body.resources) ? (res.body.resources as Array<Record<string, unknown>>) : [];
+      for (const r of resources) {
+        if (typeof r.name !== 'string' || r.name.includes('/') || r.namespaced !== true || !Array.isArray(r.verbs) || !r.verbs.includes('list')) continue;
+        out.push({ apiVersion, kind: String(r.kind) });
       }
+    }));
+    return out.sort((a, b) => `${a.apiVersion}/${a.kind}`.localeCompare(`${b.apiVersion}/${b.kind}`));
+  }
+
+  /** Does the server serve this kind (discovery)? */
+  async serves(apiVersion: string, kind: string): Promise<boolean> {
+    try {
+      await this.resourceMeta(apiVersion, kind);
+      return true;
+    } catch (e) {
+      if (isMixmeshError(e, 'K8S_REQUEST_FAILED') && e.details?.notServed === true) return false;
+      throw e;
     }
-    return pruned;
   }
 
   // ---------- watch and wait ----------
@@ -489,26 +436,8 @@ export class KubeClient {
   }
 }
 
-export function conditionTrue(obj: KubeObject | undefined, type: string): boolean {
-  const conditions = ((obj?.status as { conditions?: Array<{ type?: string; status?: string }> } | undefined)?.conditions) ?? [];
-  return conditions.some((c) => c.type === type && c.status === 'True');
-}
-
-/** A Deployment is ready when the controller saw its generation and all replicas are ready. */
-export function deploymentReady(obj: KubeObject | undefined): boolean {
-  if (!obj) return false;
-  const status = (obj.status ?? {}) as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number };
-  const replicas = Number((obj.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-  return Number(status.observedGeneration ?? 0) >= Number(obj.metadata.generation ?? 0) && Number(status.readyReplicas ?? 0) >= replicas && Number(status.updatedReplicas ?? 0) >= replicas;
-}
-
 function stripServerFields(o: KubeObject): KubeObject {
   const meta: Record<string, unknown> = { ...o.metadata };
   for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation', 'selfLink', 'deletionTimestamp']) delete meta[k];
   return { ...o, metadata: meta as unknown as ObjectMeta };
-}
-
-function rewrap(e: unknown, context: string): MixmeshError {
-  if (e instanceof MixmeshError) return new MixmeshError('K8S_APPLY_FAILED', `${context}: ${e.message}`, { cause: e.cause ?? e, details: e.details });
-  return new MixmeshError('K8S_APPLY_FAILED', `${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }

@@ -1,5 +1,10 @@
 export { loadKubeConfig, type KubeConfigSource } from './config.js';
 export {
-  DEFAULT_PRUNE_KINDS, KubeClient, KubeRequestError, conditionTrue, deploymentReady, describeRef, refOf,
+  KubeClient, KubeRequestError, describeRef, refOf,
   type ApplyOptions, type ChangeSet, type KubeObject, type ObjectMeta, type ObjectRef, type WatchEvent,
 } from './client.js';
+export {
+  Applier, boundedAll, conditionTrue, deploymentReady, isReady, objectKey,
+  type Applied, type ApplierOptions, type ApplyPort, type ApplyRun, type Outcome,
+} from './applier.js';
+export { diffApply, ownedFields, type FieldChange } from './diff.js';

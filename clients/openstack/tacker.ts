@@ -23,6 +23,11 @@ export function eqFilter(attr: string, value: string): string {
   return `(eq,${attr},${v})`;
 }
 
+/** A SOL013 `(in,attr,v1,v2,…)` filter: any of the values (quoted like eqFilter where needed). */
+export function inFilter(attr: string, values: readonly string[]): string {
+  return `(in,${attr},${values.map((value) => (/[,)(';]/.test(value) ? `'${value.replace(/'/g, "''")}'` : value)).join(',')})`;
+}
+
 export interface WaitOptions {
   /** give up after this long (default 15 min) with TACKER_OPERATION_TIMEOUT */
   timeoutMs?: number;

@@ -15,6 +15,7 @@ import { MemoryInjector } from '../testing/memory-injector.js';
 import { MemoryKube } from '../testing/memory-kube.js';
 import { MemoryTacker } from '../testing/memory-tacker.js';
 import { LeaderElector } from './lease.js';
+import { backoffDelay } from './controller.js';
 
 const CAFE = readFileSync(new URL('../../examples/iot-cafe/descriptor.yaml', import.meta.url), 'utf8');
 const MINIMAL = readFileSync(new URL('../../examples/minimal/descriptor.yaml', import.meta.url), 'utf8');
@@ -28,7 +29,7 @@ interface World {
   creates: { name: string; at: number }[];
 }
 
-async function world(options: { retries?: number; notifications?: boolean; subscriptionFails?: boolean } = {}): Promise<World> {
+async function world(options: { retries?: number; notifications?: boolean; subscriptionFails?: boolean; backoff?: { baseMs: number; capMs: number } } = {}): Promise<World> {
   const kube = new MemoryKube();
   kube.ready.add('Deployment');
   const tacker = new MemoryTacker();
@@ -41,7 +42,7 @@ async function world(options: { retries?: number; notifications?: boolean; subsc
     settings: {
       tokens: [], bodyLimitBytes: 1 << 20, callback: { url: 'http://127.0.0.1:1/v1/tacker/notifications', auth: 'basic' }, systemNamespace: 'mixmesh-system',
       resyncSeconds: 3600, tackerRetries: options.retries ?? 2, tackerPollMs: options.notifications === false ? 5 : 1000, vmTimeoutMs: 10_000, readyTimeoutMs: 10_000, readyPollMs: 5,
-      leaderElection: false,
+      leaderElection: false, ...(options.backoff ? { backoff: options.backoff } : {}),
     },
     onCreateSent: (name, at) => creates.push({ name, at }),
   });
@@ -319,6 +320,116 @@ describe('orchestrator controller', () => {
     const all = await w.orch.services.list();
     assert.equal(all.length, 20);
     assert.deepEqual(all.map((s) => (s.status as { phase: string }).phase), Array(20).fill('Ready'));
+  });
+
+  it('removing a connection setting removes it from the live VirtualService; plan shows the removal (issue 8.2)', async () => {
+    w = await world();
+    const doc = parse(MINIMAL) as { spec: { connections: Record<string, unknown>[] } };
+    const full = { from: 'frontend', to: 'backend', timeout: '3s', retries: { attempts: 3, perTryTimeout: '1s' }, fault: { abort: { percent: 50, httpStatus: 503 } } };
+    doc.spec.connections = [full];
+    await w.orch.services.put('shop', 'hello', doc);
+    await settle(w);
+    const vsRef = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: 'shop', name: 'backend' };
+    const route = async (): Promise<Record<string, unknown>> => ((await w.kube.get(vsRef))!.spec as { http: Record<string, unknown>[] }).http[0]!;
+    assert.equal((await route()).timeout, '3s');
+    for (const field of ['fault', 'retries'] as const) {
+      const { [field]: _gone, ...rest } = doc.spec.connections[0]!;
+      doc.spec.connections = [rest];
+      const plan = await w.orch.services.plan(structuredClone(doc), { namespace: 'shop', name: 'hello' });
+      const vs = plan.changes.find((c) => c.kind === 'VirtualService')!;
+      assert.equal(vs.action, 'update', `${field}: ${JSON.stringify(plan.changes.filter((c) => c.action !== 'unchanged'))}`);
+      assert.ok(vs.diff!.some((d) => d.path.endsWith(`/${field}`) && d.from !== undefined && d.to === undefined), JSON.stringify(vs.diff));
+      await w.orch.services.put('shop', 'hello', structuredClone(doc));
+      await settle(w);
+      assert.equal(((await w.kube.get({ ...REF, namespace: 'shop', name: 'hello' })) as MeshServiceResource).status?.phase, 'Ready');
+      assert.equal((await route())[field], undefined, `${field} is gone from the live VirtualService`);
+      assert.equal((await route()).timeout, '3s', 'the rest stays');
+    }
+  });
+
+  it('scaling a VM 2 → 1 drops the instance from the status; a repair never brings its WorkloadEntry back (issue 8.3)', async () => {
+    w = await world();
+    const doc = parse(CAFE) as { spec: { microservices: { name: string; runtime: string; vm?: { instances?: number } }[] } };
+    const db = doc.spec.microservices.find((m) => m.name === 'inventory-db')!;
+    db.vm!.instances = 2;
+    await w.orch.services.put('cafe', 'iot-cafe', structuredClone(doc));
+    await settle(w);
+    assert.ok(kinds(w).includes('WorkloadEntry/inventory-db-v1-1'));
+    db.vm!.instances = 1;
+    await w.orch.services.put('cafe', 'iot-cafe', structuredClone(doc));
+    let svc = await settle(w);
+    assert.equal(svc.status?.phase, 'Ready');
+    assert.deepEqual(svc.status!.microservices!.find((m) => m.name === 'inventory-db')!.instances!.map((i) => i.index), [0]);
+    assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-1'));
+    // the drift repair of a resync
+    await w.orch.controller.resync();
+    svc = await settle(w);
+    assert.ok(!kinds(w).includes('WorkloadEntry/inventory-db-v1-1'), 'not resurrected');
+    assert.deepEqual([...w.tacker.instances.values()].map((i) => i.vnfInstanceName).filter((n) => String(n).includes('inventory-db')), ['cafe.iot-cafe.inventory-db.v1.0']);
+    assert.ok(!(await w.orch.services.events('cafe', 'iot-cafe')).some((e) => e.reason === 'DriftRepaired'));
+  });
+
+  it('delete finishes when the server does not serve a kind or forbids listing one: the namespace stays and says why (issue 8.1)', async () => {
+    w = await world();
+    w.kube.unserved.add('StatefulSet');
+    await w.orch.services.put('shop', 'hello', parse(MINIMAL));
+    await w.orch.services.put('lab', 'hello', parse(MINIMAL));
+    await settle(w);
+    w.kube.forbidList.add('DaemonSet');
+    await w.orch.services.delete('lab', 'hello');
+    await settle(w);
+    assert.equal(await w.kube.get({ ...REF, namespace: 'lab', name: 'hello' }), undefined, 'the delete finished');
+    assert.ok(await w.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'lab' }), 'kept: it may hold DaemonSets');
+    const kept = (await w.kube.list('events.k8s.io/v1', 'Event', { namespace: 'lab' })).filter((e) => e.reason === 'NamespaceKept');
+    assert.equal(kept.length, 1);
+    assert.match(String(kept[0]!.note), /listing DaemonSet \(apps\/v1\) is forbidden/);
+    w.kube.forbidList.clear();
+    await w.orch.services.delete('shop', 'hello');
+    await settle(w);
+    assert.equal(await w.kube.get({ ...REF, namespace: 'shop', name: 'hello' }), undefined);
+    assert.equal(await w.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'shop' }), undefined, 'an unserved kind holds nothing');
+  });
+
+  it('a teardown that keeps failing backs off exponentially: few attempts, one Event with a count (issue 8.1)', async () => {
+    w = await world({ backoff: { baseMs: 40, capMs: 400 } });
+    await w.orch.services.put('shop', 'hello', parse(MINIMAL));
+    await settle(w);
+    w.kube.failKinds.add('Deployment');
+    const t0 = Date.now();
+    await w.orch.services.delete('shop', 'hello');
+    const key = 'shop/hello';
+    const startAttempts = w.orch.controller.attempts.get(key) ?? 0;
+    for (let i = 0; i < 400 && (w.orch.controller.attempts.get(key) ?? 0) - startAttempts < 5; i++) await new Promise((r) => setTimeout(r, 25));
+    const attempts = (w.orch.controller.attempts.get(key) ?? 0) - startAttempts;
+    assert.ok(attempts >= 5, `attempts: ${attempts}`);
+    // five attempts need at least the four waits between them: half of 40 + 80 + 160 + 320 ms each (jitter keeps half)
+    assert.ok(Date.now() - t0 >= (40 + 80 + 160 + 320) / 2, `five attempts in ${Date.now() - t0} ms: no backoff`);
+    const failed = (await w.kube.list('events.k8s.io/v1', 'Event', { namespace: 'shop' })).filter((e) => e.reason === 'TeardownFailed');
+    assert.equal(failed.length, 1, 'one Event, counted');
+    assert.ok(Number((failed[0]!.series as { count: number }).count) >= 4, JSON.stringify(failed[0]!.series));
+    w.kube.failKinds.delete('Deployment');
+    for (let i = 0; i < 400 && (await w.kube.get({ ...REF, namespace: 'shop', name: 'hello' })); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(await w.kube.get({ ...REF, namespace: 'shop', name: 'hello' }), undefined, 'the next try after the fault went succeeded');
+  });
+
+  it('backoff: doubles from the base up to the cap, half fixed and half jitter', () => {
+    assert.deepEqual([1, 2, 3, 10, 40].map((n) => backoffDelay(n, 1000, 300_000, () => 0)), [500, 1000, 2000, 150_000, 150_000]);
+    assert.deepEqual([1, 2, 3, 10, 40].map((n) => backoffDelay(n, 1000, 300_000, () => 1)), [1000, 2000, 4000, 300_000, 300_000]);
+  });
+
+  it('with a mesh revision, the namespace mixmesh creates carries istio.io/rev exactly as render prints it', async () => {
+    w = await world();
+    const values = { ...DEFAULT_MESH_VALUES, revision: 'canary-1-30' };
+    const g = createGenerators(values);
+    const valid = g.validate(parse(MINIMAL.replace('name: hello', 'name: hello\n  namespace: rev')));
+    assert.ok(valid.ok);
+    const rendered = g.render(valid.value).find((o) => o.kind === 'Namespace')!;
+    const orch = createOrchestrator({ kube: w.kube, generators: g, log: silentLogger, settings: { tokens: [], bodyLimitBytes: 1 << 20, callback: { url: 'http://127.0.0.1:1/x', auth: 'basic' }, systemNamespace: 'mixmesh-system', resyncSeconds: 3600, tackerRetries: 0, tackerPollMs: 10, vmTimeoutMs: 1000, readyTimeoutMs: 5000, readyPollMs: 5, leaderElection: false } });
+    await orch.services.put('rev', 'hello', parse(MINIMAL));
+    const live = await w.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'rev' });
+    assert.deepEqual(live?.metadata.labels, rendered.metadata.labels);
+    assert.equal(live?.metadata.labels?.['istio.io/rev'], 'canary-1-30');
+    assert.equal(live?.metadata.labels?.['istio-injection'], undefined);
   });
 
   it('leader election: one of two candidates leads; the other takes over when it stops', async () => {

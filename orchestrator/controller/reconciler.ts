@@ -8,20 +8,22 @@
 import { isDeepStrictEqual } from 'node:util';
 import { MixmeshError, isMixmeshError, type ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { LABEL_SERVICE, managedLabels, serviceSelector } from '../../common/labels.js';
+import { ANNOTATION_CREATED_BY, LABEL_SERVICE, serviceSelector } from '../../common/labels.js';
 import { canonicalize } from '../../common/yaml.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
 import type { CallbackAuthority } from '../callbacks.js';
+import { Applier, boundedAll, isReady, objectKey, type ApplyPort } from '../../clients/kube/index.js';
+import { KINDS, PRUNABLE_KINDS, phaseOf, type KindInfo } from '../../mesh-config/index.js';
 import { checkNameConflicts, refOf, releaseNames } from '../conflicts.js';
-import { contains } from '../diff.js';
-import { buildEvent, EVENT_API_VERSION } from '../events.js';
+import { EVENT_API_VERSION } from '../events.js';
+import { EventRecorder } from './event-series.js';
 import type { OrchestratorMetrics } from '../metrics.js';
 import {
-  FINALIZER,
+  FINALIZER, MESH_KIND,
   type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource, type MeshServiceStatus,
   type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
-import { descriptorOf, GENERATED_KINDS, operationId, type OperationLog } from '../services.js';
+import { descriptorOf, operationId, type OperationLog } from '../services.js';
 import { ChainFailure, VmChain, workloadEntryFor, type VmChainDeps } from './vm-chain.js';
 
 export interface ReconcilerOptions {
@@ -51,34 +53,33 @@ export interface ReconcilerDeps {
   beforeInject?: VmChainDeps['beforeInject'];
 }
 
-const APPLY_PHASE_1 = new Set(['ServiceAccount', 'PeerAuthentication', 'AuthorizationPolicy']);
-const APPLY_PHASE_2 = new Set(['Service', 'Deployment', 'WorkloadGroup']);
-/** teardown order: mesh objects, then WorkloadEntries (VNFs between), then workloads */
-const TEARDOWN_MESH: [string, string][] = [
-  ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'Gateway'], ['networking.istio.io/v1', 'DestinationRule'],
-  ['security.istio.io/v1', 'AuthorizationPolicy'], ['security.istio.io/v1', 'PeerAuthentication'], ['networking.istio.io/v1', 'WorkloadEntry'],
-];
-const TEARDOWN_WORKLOADS: [string, string][] = [
-  ['apps/v1', 'Deployment'], ['networking.istio.io/v1', 'WorkloadGroup'], ['v1', 'Service'], ['v1', 'ServiceAccount'],
-];
+/** teardown: the mesh objects and WorkloadEntries before the VNFs, the Kubernetes workloads after (kind table) */
+const TEARDOWN_MESH = PRUNABLE_KINDS.filter((k) => k.file === 'mesh');
+const TEARDOWN_WORKLOADS = PRUNABLE_KINDS.filter((k) => k.file === 'kubernetes');
 /** what may remain in a namespace we created for it still to count as empty */
 const NAMESPACE_LEFTOVERS = new Set(['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt', 'ConfigMap/istio-ca-root-cert']);
-const NAMESPACE_CONTENT_KINDS: [string, string][] = [
-  ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'ServiceAccount'], ['v1', 'PersistentVolumeClaim'],
-  ['apps/v1', 'Deployment'], ['apps/v1', 'StatefulSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'],
-  ['mixmesh.io/v1alpha1', 'MeshService'], ...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'],
-];
 
 const now = (): string => new Date().toISOString();
 const vmKey = (name: string, version: string): string => `${name}/${version}`;
-
-const objectKey = (o: KubeObject): string => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`;
+const instanceKey = (name: string, version: string, index: number): string => `${name}/${version}/${index}`;
 
 /** "Deployment ×3, Service ×2" from ["Deployment/a", …] */
 function summarize(refs: string[]): string {
   const counts = new Map<string, number>();
   for (const r of refs) counts.set(r.split('/')[0]!, (counts.get(r.split('/')[0]!) ?? 0) + 1);
   return [...counts].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ');
+}
+
+/** how long a deploy's Kubernetes writes wait for the VM create requests to be sent at most */
+const VM_HEAD_START_MS = 3000;
+
+/** a promise opened or failed from outside (a deploy's gates for its VM chains) */
+function gate(): { opened: Promise<void>; open: () => void; fail: (e: Error) => void } {
+  let open!: () => void;
+  let fail!: (e: Error) => void;
+  const opened = new Promise<void>((res, rej) => { open = res; fail = rej; });
+  opened.catch(() => undefined);
+  return { opened, open, fail };
 }
 
 class StepFailure extends Error {
@@ -118,12 +119,9 @@ class Run {
     return this.resource.metadata.name;
   }
 
+  /** an Event about the service; the same one again counts up its series */
   async event(type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
-    try {
-      await this.deps.kube.create(buildEvent({ namespace: this.ns, name: this.name, uid: this.resource.metadata.uid, labels: undefined }, type, reason, action, note));
-    } catch (e) {
-      this.deps.log.warn({ err: e, service: `${this.ns}/${this.name}`, reason }, 'event not recorded');
-    }
+    await this.r.events.record({ namespace: this.ns, name: this.name, uid: this.resource.metadata.uid, labels: undefined }, type, reason, action, note);
   }
 
   /** write the status if it changed; `withOperation: false` leaves the operations list as it is (health checks) */
@@ -158,37 +156,25 @@ class Run {
 
   // ------------------------------------------------------------------ apply helpers
 
-  /** apply only when the live object lacks something we set: unchanged writes nothing */
-  async applyIfChanged(o: KubeObject, live?: KubeObject | null): Promise<'created' | 'configured' | 'unchanged' | 'kept'> {
-    const current = live === undefined ? await this.deps.kube.get(refOf(o)) : live ?? undefined;
-    if (current && o.kind === 'ServiceAccount' && current.metadata.labels?.[LABEL_SERVICE] !== this.name) return 'kept';
-    if (current && contains(current, o)) return 'unchanged';
-    await this.deps.kube.apply(o);
-    return current ? 'configured' : 'created';
-  }
-
-  async waitReady(o: KubeObject): Promise<KubeObject> {
-    const deadline = Date.now() + this.deps.options.readyTimeoutMs;
-    const poll = this.deps.options.readyPollMs ?? 250;
-    for (;;) {
-      const live = await this.deps.kube.get(refOf(o));
-      if (live && this.r.isReady(live)) return live;
-      if (Date.now() > deadline) throw new StepFailure('K8S_WAIT_TIMEOUT', `${o.kind} ${this.ns}/${o.metadata.name} not ready after ${this.deps.options.readyTimeoutMs} ms`, 'WorkloadNotReady');
-      await new Promise((res) => setTimeout(res, poll).unref());
-    }
+  /** apply what differs from the live object (one applier: clients/kube); a ServiceAccount that is not ours is kept as it is */
+  async applyAll(objects: KubeObject[], live?: ReadonlyMap<string, KubeObject | undefined>): Promise<{ changed: string[]; outcomes: string[] }> {
+    const { outcomes } = await this.r.applier.apply(objects, {
+      ...(live ? { live } : {}),
+      keep: (o, l) => o.kind === 'ServiceAccount' && l.metadata.labels?.[LABEL_SERVICE] !== this.name,
+    }).catch((e: unknown) => {
+      throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', (e as Error).message, 'ApplyFailed');
+    });
+    return { changed: objects.filter((_, i) => outcomes[i] === 'created' || outcomes[i] === 'configured').map((o) => `${o.kind}/${o.metadata.name}`), outcomes };
   }
 }
 
 export class Reconciler {
-  constructor(readonly deps: ReconcilerDeps) {}
+  readonly applier: Applier;
+  readonly events: EventRecorder;
 
-  isReady(o: KubeObject): boolean {
-    if (this.deps.kube.isReady) return this.deps.kube.isReady(o);
-    if (o.kind !== 'Deployment') return true;
-    const spec = (o.spec ?? {}) as { replicas?: number };
-    const st = (o.status ?? {}) as { readyReplicas?: number; observedGeneration?: number };
-    const want = spec.replicas ?? 1;
-    return (st.readyReplicas ?? 0) >= want && (st.observedGeneration ?? o.metadata.generation ?? 0) >= (o.metadata.generation ?? 0);
+  constructor(readonly deps: ReconcilerDeps) {
+    this.applier = new Applier(deps.kube as ApplyPort, { log: deps.log });
+    this.events = new EventRecorder(deps.kube, deps.log);
   }
 
   /** decide what one look at a MeshService needs; returns true when it did some work */
@@ -233,21 +219,22 @@ export class Reconciler {
     conditions = setCondition(conditions, 'Valid', 'True', 'DescriptorValid', 'the descriptor is valid');
     const objects = this.deps.generators.render(service);
     const plans = this.deps.tacker || service.spec.microservices.some((m) => m.runtime === 'vm') ? this.deps.generators.planTacker(service) : [];
+    const planned = new Set(plans.map((p) => instanceKey(p.identity.name, p.identity.version, p.identity.index)));
 
     if (mode === 'check') {
       // level-triggered repair of drift; writes only what differs, records nothing when nothing does
-      // the WorkloadEntries of registered VMs are ours too (addresses from the status)
+      // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
       const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
         .filter((st) => st.name === m.name && st.version === m.version)
-        .flatMap((st) => (st.instances ?? []).filter((i) => i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
-      const changed = await this.applyAll(run, [...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
+        .flatMap((st) => (st.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)) && i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
+      const { changed } = await run.applyAll([...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
       if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
       // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
       const deployments = objects.filter((o) => o.kind === 'Deployment');
-      const live = await Promise.all(deployments.map((d) => this.deps.kube.get(refOf(d))));
+      const live = await this.applier.readLive(deployments);
       // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
       const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
-      const unready = [...deployments.filter((_, i) => !live[i] || !this.isReady(live[i]!)).map((d) => d.metadata.name), ...lostVms];
+      const unready = [...deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name), ...lostVms];
       const phase: Phase = unready.length ? 'Degraded' : 'Ready';
       if (phase !== resource.status?.phase) {
         const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
@@ -258,13 +245,16 @@ export class Reconciler {
     }
 
     const vmStatus = new Map<string, VmInstanceStatus[]>();
-    for (const m of resource.status?.microservices ?? []) if (m.instances) vmStatus.set(vmKey(m.name, m.version), m.instances);
+    // only the instances the descriptor still has: a scaled-away one leaves the status now (its VNF and WorkloadEntry are pruned below)
+    for (const m of resource.status?.microservices ?? []) {
+      const kept = (m.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)));
+      if (kept.length) vmStatus.set(vmKey(m.name, m.version), kept);
+    }
     let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
     let chains: Promise<VmInstanceStatus>[] = [];
-    let releaseWorkloadGroups!: () => void;
-    let blockWorkloadGroups!: (e: Error) => void;
-    const workloadGroupsApplied = new Promise<void>((res, rej) => { releaseWorkloadGroups = res; blockWorkloadGroups = rej; });
-    workloadGroupsApplied.catch(() => undefined);
+    // the VM chains' gates: injection waits for the VM identities, registration for every policy
+    const vmIdentities = gate();
+    const policies = gate();
     const fresh = run['op'].steps.length === 0;
     const readyDeployments = new Map<string, KubeObject>();
     try {
@@ -277,7 +267,10 @@ export class Reconciler {
       }));
       const namesClear = namesChecked.then(() => undefined);
       namesClear.catch(() => undefined);
-      chains = this.startChains(run, service, plans, vmStatus, workloadGroupsApplied, namesClear);
+      const decided: Promise<void>[] = [];
+      chains = this.startChains(run, service, plans, vmStatus, vmIdentities.opened, policies.opened, namesClear, decided);
+      // the VM step starts with the chains: the operation's steps show it running beside the applies
+      const vmsDone = run.step('vms', () => Promise.allSettled(chains));
       if (fresh) {
         await run.event('Normal', 'Deploying', 'Deploy', `generation ${generation}: ${objects.length} objects, ${plans.length} VMs`);
         await run.saveStatus({ phase: 'Deploying', observedGeneration: generation, conditions: setCondition(conditions, 'Ready', 'False', 'Deploying', 'deploy in progress') });
@@ -285,22 +278,37 @@ export class Reconciler {
       log.info({ objects: objects.length, vms: plans.length }, 'deploying');
       const named = objects.filter((o) => o.kind !== 'Namespace');
       const seen = new Map((await namesChecked).map((l, i) => [objectKey(named[i]!), l] as const));
-      // 3. the namespace (create, never apply)
-      await run.step('namespace', () => this.ensureNamespace(service));
+      const ofPhase = (phase: string): KubeObject[] => named.filter((o) => phaseOf(o.kind) === phase);
+      // 3. the namespace as mesh-config renders it (created, never applied: an existing one is not ours to change)
+      await run.step('namespace', () => this.ensureNamespace(objects.find((o) => o.kind === 'Namespace')!));
+      // the VMs are the slowest part: their create requests go out before the bulk of the Kubernetes
+      // writes competes with them (bounded: a slow Tacker does not hold the containers back)
+      await Promise.race([Promise.all(decided), new Promise<void>((res) => setTimeout(res, VM_HEAD_START_MS).unref())]);
 
-      // 4. identities and policies before workloads; 5. workloads (the VMs' WorkloadGroups free their injections)
-      const policy = await run.step('apply-identity-and-policy', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_1.has(o.kind)), seen));
-      if (policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize(policy)}`);
-      const workloads = await run.step('apply-workloads', () => this.applyAll(run, objects.filter((o) => APPLY_PHASE_2.has(o.kind)), seen));
-      if (workloads.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize(workloads)}`);
-      releaseWorkloadGroups();
+      // 4. first what the VM chains need to inject: their ServiceAccounts and WorkloadGroups
+      const vmAccounts = new Set(service.spec.microservices.filter((m) => m.runtime === 'vm').map((m) => m.serviceAccount));
+      const vmFirst = new Set(named.filter((o) => o.kind === 'WorkloadGroup' || (o.kind === 'ServiceAccount' && vmAccounts.has(o.metadata.name))));
+      const early = await run.step('apply-vm-identities', async () => (await run.applyAll([...vmFirst], seen)).changed);
+      vmIdentities.open();
+      const rest = (phase: string): KubeObject[] => ofPhase(phase).filter((o) => !vmFirst.has(o));
+      // 5. every other identity and every policy before any workload runs or any VM is registered
+      const policy = await run.step('apply-identity-and-policy', async () => (await run.applyAll(rest('identity'), seen)).changed);
+      policies.open();
+      if (early.length + policy.length) await run.event('Normal', 'Applied', 'Deploy', `identities and policies: ${summarize([...early, ...policy])}`);
+      // 6. workloads, then DestinationRules (a subset exists before a route names it), while the VMs go on
+      const workloads = await run.step('apply-workloads', async () => (await run.applyAll(rest('workload'), seen)).changed);
+      const rules = await run.step('apply-destination-rules', async () => (await run.applyAll(ofPhase('routing'), seen)).changed);
+      if (workloads.length + rules.length) await run.event('Normal', 'Applied', 'Deploy', `workloads: ${summarize([...workloads, ...rules])}`);
       await run.saveStatus({ microservices: this.microserviceStatus(service, new Map(), vmStatus) });
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       const [containerResult, vmResults] = await Promise.all([
         run.step('wait-workloads-ready', async () => {
-          for (const d of await Promise.all(deployments.map((d) => run.waitReady(d)))) readyDeployments.set(d.metadata.name, d);
+          const ready = await this.applier.waitReady(deployments, { timeoutMs: this.deps.options.readyTimeoutMs, pollMs: this.deps.options.readyPollMs ?? 250 }).catch((e: unknown) => {
+            throw isMixmeshError(e, 'K8S_WAIT_TIMEOUT') ? new StepFailure('K8S_WAIT_TIMEOUT', e.message, 'WorkloadNotReady') : e;
+          });
+          for (const d of ready) readyDeployments.set(d.metadata.name, d);
         }).then(() => undefined, (e: unknown) => e),
-        run.step('vms', () => Promise.allSettled(chains)),
+        vmsDone,
       ]);
       chainsResult = vmResults;
       for (const [i, r] of chainsResult.entries()) {
@@ -311,14 +319,13 @@ export class Reconciler {
       }
       if (containerResult) throw containerResult;
 
-      // 6. DestinationRules, then VirtualServices of microservices whose versions are all ready
-      const rules = await run.step('apply-destination-rules', () => this.applyAll(run, objects.filter((o) => o.kind === 'DestinationRule'), seen));
+      // 7. VirtualServices and Gateways of microservices whose versions are all ready
       const failedVersions = new Set(chainsResult.flatMap((r, i) => (r.status === 'rejected' ? [plans[i]!.identity.name] : [])));
-      const routable = objects.filter((o) => (o.kind === 'VirtualService' || o.kind === 'Gateway') && !this.routesTo(o, service).some((n) => failedVersions.has(n)));
-      const routes = await run.step('apply-routes', () => this.applyAll(run, routable, seen));
-      if (rules.length + routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize([...rules, ...routes])}`);
+      const routable = ofPhase('route').filter((o) => !this.routesTo(o, service).some((n) => failedVersions.has(n)));
+      const routes = await run.step('apply-routes', async () => (await run.applyAll(routable, seen)).changed);
+      if (routes.length) await run.event('Normal', 'Applied', 'Deploy', `mesh routing: ${summarize(routes)}`);
 
-      // 7. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
+      // 8. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
       await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
 
       const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
@@ -337,7 +344,8 @@ export class Reconciler {
       log.info({ ms: Date.now() - started }, 'ready');
     } catch (e) {
       // no VM chain outlives its deploy: stop them at the WorkloadGroup gate and let them settle
-      blockWorkloadGroups(e as Error);
+      vmIdentities.fail(e as Error);
+      policies.fail(e as Error);
       await Promise.allSettled(chains);
       const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
       if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
@@ -360,16 +368,21 @@ export class Reconciler {
     return [...new Set(service.spec.microservices.map((m) => m.name))].filter((n) => text.includes(`"${n}.${service.metadata.namespace}.svc`) || text.includes(`"host":"${n}"`));
   }
 
-  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, namesClear: Promise<void>): Promise<VmInstanceStatus>[] {
+  private startChains(run: Run, service: MeshService, plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>, workloadGroupsApplied: Promise<void>, policiesApplied: Promise<void>, namesClear: Promise<void>, decided: Promise<void>[]): Promise<VmInstanceStatus>[] {
     if (plans.length === 0) return [];
     const tacker = this.deps.tacker;
     if (!tacker) {
       return plans.map(() => Promise.reject(new ChainFailure('OPENSTACK_NOT_CONFIGURED', 'OpenStack is not configured', false, { index: 0, vnfInstanceName: '' })));
     }
     const byKey = new Map<string, Microservice>(service.spec.microservices.map((m) => [vmKey(m.name, m.version), m]));
+    // one lookup for every VM of the deploy (restarts reuse what exists) instead of one per chain
+    const existing = tacker.listVnfInstancesByNames?.(plans.map((p) => p.vnfInstanceName));
+    existing?.catch(() => undefined);
     return plans.map((plan) => {
       const ms = byKey.get(vmKey(plan.identity.name, plan.identity.version))!;
       const previous = vmStatus.get(vmKey(ms.name, ms.version))?.find((s) => s.index === plan.identity.index);
+      let markDecided!: () => void;
+      decided.push(new Promise<void>((res) => { markDecided = res; }));
       const chain = new VmChain({
         tacker,
         injector: this.deps.injector,
@@ -379,12 +392,15 @@ export class Reconciler {
         retries: this.deps.options.tackerRetries,
         pollMs: this.deps.options.tackerPollMs,
         timeoutMs: this.deps.options.vmTimeoutMs,
+        existing,
         applyObject: async (o) => {
-          const r = await run.applyIfChanged(o);
+          await policiesApplied; // registered (traffic routed to it) only once its policies hold
+          const { outcomes } = await this.applier.apply([o]);
           this.deps.onWorkloadEntry?.(o.metadata.name, Date.now());
-          return r;
+          return outcomes[0]!;
         },
         onCreateSent: (name) => this.deps.onCreateSent?.(name, Date.now()),
+        onInstanceDecided: () => { markDecided(); },
         onMilestone: (reason, note) => { void run.event('Normal', reason, 'Deploy', note); },
         ...(this.deps.beforeInject ? { beforeInject: this.deps.beforeInject } : {}),
       }, service, ms, plan, previous);
@@ -392,29 +408,10 @@ export class Reconciler {
     });
   }
 
-  /** `live`: what the name check just read (absent = not there), saving one GET per object */
-  private async applyAll(run: Run, objects: KubeObject[], live?: Map<string, KubeObject | undefined>): Promise<string[]> {
-    const results = await Promise.all(objects.map(async (o) => {
-      try {
-        const known = live?.has(objectKey(o)) ? (live.get(objectKey(o)) ?? null) : undefined;
-        return [o, await run.applyIfChanged(o, known)] as const;
-      } catch (e) {
-        const context = `apply ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-        const message = (e as Error).message;
-        throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', message.startsWith(context) ? message : `${context}: ${message}`, 'ApplyFailed');
-      }
-    }));
-    return results.filter(([, r]) => r === 'created' || r === 'configured').map(([o]) => `${o.kind}/${o.metadata.name}`);
-  }
-
-  private async ensureNamespace(service: MeshService): Promise<void> {
-    const ns = service.metadata.namespace;
-    if (await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) return;
-    await this.deps.kube.create({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: ns, labels: { ...managedLabels(service.metadata.name, service.metadata.labels), 'istio-injection': 'enabled' }, annotations: { 'mixmesh.io/created-by': service.metadata.name } },
-    }).catch((e: unknown) => {
+  /** create the rendered Namespace if it is absent; an existing one (ours or not) is left as it is */
+  private async ensureNamespace(namespace: KubeObject): Promise<void> {
+    if (await this.deps.kube.get(refOf(namespace))) return;
+    await this.deps.kube.create(namespace).catch((e: unknown) => {
       if (!isMixmeshError(e, 'ALREADY_EXISTS')) throw e;
     });
   }
@@ -432,19 +429,13 @@ export class Reconciler {
   }
 
   private async prune(run: Run, service: MeshService, objects: KubeObject[], plans: TackerPlan[], previous: MicroserviceStatus[]): Promise<void> {
-    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
-    for (const p of plans) wanted.add(`WorkloadEntry/${p.identity.name}-${p.identity.version}-${p.identity.index}`);
-    const selector = serviceSelector(service.metadata.name);
-    const kinds: [string, string][] = [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry']];
-    for (const [apiVersion, kind] of kinds) {
-      const live = await this.deps.kube.list(apiVersion, kind, { namespace: service.metadata.namespace, labelSelector: selector });
-      for (const o of live) {
-        if (!wanted.has(`${kind}/${o.metadata.name}`)) {
-          await this.deps.kube.delete(refOf(o));
-          await run.event('Normal', 'Pruned', 'Prune', `${kind}/${o.metadata.name} is no longer generated`);
-        }
-      }
+    const keep: KubeObject[] = [...objects];
+    for (const p of plans) {
+      const ms = service.spec.microservices.find((m) => m.name === p.identity.name && m.version === p.identity.version)!;
+      keep.push(workloadEntryFor(service, ms, p.identity.index, '0.0.0.0'));
     }
+    const pruned = await this.applier.prune(serviceSelector(service.metadata.name), keep, { namespace: service.metadata.namespace });
+    for (const r of pruned) await run.event('Normal', 'Pruned', 'Prune', `${r.kind}/${r.name} is no longer generated`);
     // VNFs of versions or instances no longer wanted
     const wantedVnfs = new Set(plans.map((p) => p.vnfInstanceName));
     const gone = previous.flatMap((m) => m.instances ?? []).filter((i) => !wantedVnfs.has(i.vnfInstanceName));
@@ -492,11 +483,8 @@ export class Reconciler {
         await run.event('Normal', 'Deleting', 'Delete', 'tearing down');
       }
       const selector = serviceSelector(name);
-      const deleteKinds = async (kinds: [string, string][]): Promise<void> => {
-        for (const [apiVersion, kind] of kinds) {
-          const live = await this.deps.kube.list(apiVersion, kind, { namespace: ns, labelSelector: selector });
-          await Promise.all(live.map((o) => this.deps.kube.delete(refOf(o))));
-        }
+      const deleteKinds = async (kinds: readonly KindInfo[]): Promise<void> => {
+        await this.applier.prune(selector, [], { namespace: ns, kinds });
       };
       await run.step('delete-mesh-objects', () => deleteKinds(TEARDOWN_MESH));
       await run.step('delete-vnfs', async () => {
@@ -507,11 +495,14 @@ export class Reconciler {
       });
       await run.step('delete-workloads', () => deleteKinds(TEARDOWN_WORKLOADS));
       await releaseNames(this.deps.kube, name, ns); // issue 8: the name claims go with the service
-      await run.step('delete-namespace', () => this.deleteNamespaceIfOurs(ns, name));
+      const kept = await run.step('delete-namespace', () => this.deleteNamespaceIfOurs(ns, name));
       run.finish('Succeeded');
       this.deps.operations.put(run['op']);
       // our events go too: "delete leaves nothing"
       for (const e of await this.deps.kube.list(EVENT_API_VERSION, 'Event', { namespace: ns, labelSelector: selector })) await this.deps.kube.delete(refOf(e)).catch(() => undefined);
+      this.events.forget(ns, name);
+      // a namespace we made but could not prove empty stays, and says why (this Event outlives the service)
+      if (kept) await run.event('Warning', 'NamespaceKept', 'Delete', kept);
       const fresh = (await this.deps.kube.get(refOf(resource))) as MeshServiceResource | undefined;
       if (fresh) await this.deps.kube.replace({ ...fresh, metadata: { ...fresh.metadata, finalizers: (fresh.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) } });
       this.deps.metrics.operations.inc({ result: 'Succeeded' });
@@ -522,24 +513,47 @@ export class Reconciler {
       await run.saveStatus({ phase: 'Deleting', conditions: setCondition(resource.status?.conditions ?? [], 'Ready', 'False', 'TeardownFailed', (e as Error).message) }).catch(() => undefined);
       await run.event('Warning', 'TeardownFailed', 'Delete', (e as Error).message);
       this.deps.metrics.operations.inc({ result: 'Failed' });
-      log.warn({ err: e }, 'teardown failed; the next resync tries again');
+      log.warn({ err: e }, 'teardown failed; tried again after a backoff');
+      throw e;
     }
   }
 
-  private async deleteNamespaceIfOurs(ns: string, service: string): Promise<void> {
+  /**
+   * Delete the namespace if this service created it and nothing else is in it. "Nothing else" is
+   * checked over every namespaced kind the server serves (discovery): a kind it does not serve
+   * holds nothing. A kind we may not list leaves the namespace in place (it might hold something):
+   * returns why, for a Warning, instead of failing the teardown over and over.
+   */
+  private async deleteNamespaceIfOurs(ns: string, service: string): Promise<string | undefined> {
     const namespace = await this.deps.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
-    if (!namespace || namespace.metadata.annotations?.['mixmesh.io/created-by'] !== service) return;
+    if (!namespace || namespace.metadata.annotations?.[ANNOTATION_CREATED_BY] !== service) return undefined;
+    const kinds = this.deps.kube.namespacedKinds ? await this.deps.kube.namespacedKinds() : KINDS;
     const leftovers: string[] = [];
-    for (const [apiVersion, kind] of NAMESPACE_CONTENT_KINDS) {
-      for (const o of await this.deps.kube.list(apiVersion, kind, { namespace: ns })) {
-        if (kind === 'MeshService' && o.metadata.name === service) continue;
-        if (!NAMESPACE_LEFTOVERS.has(`${kind}/${o.metadata.name}`)) leftovers.push(`${kind}/${o.metadata.name}`);
+    const forbidden: string[] = [];
+    await boundedAll(kinds, 16, async ({ apiVersion, kind }) => {
+      if (kind === 'Event') return; // events are records, not content (ours are gone already)
+      try {
+        for (const o of await this.deps.kube.list(apiVersion, kind, { namespace: ns })) {
+          if (kind === MESH_KIND && o.metadata.name === service) continue;
+          if (!NAMESPACE_LEFTOVERS.has(`${kind}/${o.metadata.name}`)) leftovers.push(`${kind}/${o.metadata.name}`);
+        }
+      } catch (e) {
+        const status = isMixmeshError(e) ? e.details?.httpStatus : undefined;
+        if (status === 404 || (isMixmeshError(e) && e.details?.notServed === true)) return; // not served: nothing of it
+        if (status === 403 || status === 401) { forbidden.push(`${kind} (${apiVersion})`); return; }
+        throw e;
       }
-    }
+    });
     if (leftovers.length) {
       this.deps.log.info({ namespace: ns, leftovers }, 'namespace kept: it holds other things');
-      return;
+      return undefined;
+    }
+    if (forbidden.length) {
+      const why = `namespace ${ns} kept: it may not be empty, listing ${forbidden.sort().join(', ')} is forbidden; delete it yourself once it is`;
+      this.deps.log.warn({ namespace: ns, forbidden }, why);
+      return why;
     }
     await this.deps.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    return undefined;
   }
 }

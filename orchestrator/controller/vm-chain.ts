@@ -22,10 +22,14 @@ export interface VmChainDeps {
   retries: number;
   pollMs: number;
   timeoutMs: number;
+  /** the deploy's one lookup of every VM's instances by name (absent: this chain lists its own) */
+  existing?: Promise<VnfInstance[]> | undefined;
   /** apply a WorkloadEntry if it differs from the live one */
   applyObject: (o: KubeObject) => Promise<string>;
   /** called once the instance create request was sent (bench: deploy start → last create) */
   onCreateSent?: (name: string) => void;
+  /** called once the chain has its VNF instance (found or create sent) or failed before: the deploy lets its bulk Kubernetes writes go then */
+  onInstanceDecided?: () => void;
   /** called with partial status as the chain moves */
   onProgress?: (s: VmInstanceStatus) => void;
   /** a milestone worth an Event (progress for `mixmesh apply` and `events --follow`) */
@@ -192,11 +196,14 @@ export class VmChain {
 
   /** one instance per VM: reuse by name; with several, keep the INSTANTIATED (else oldest) one */
   private async findOrCreate(writesAllowed: Promise<void>): Promise<VnfInstance> {
-    const found = await this.call('list_vnf_instances', () => this.deps.tacker.listVnfInstancesByName(this.plan.vnfInstanceName));
+    const found = this.deps.existing
+      ? (await this.deps.existing).filter((i) => i.vnfInstanceName === this.plan.vnfInstanceName)
+      : await this.call('list_vnf_instances', () => this.deps.tacker.listVnfInstancesByName(this.plan.vnfInstanceName));
     await writesAllowed;
     if (found.length === 0) {
       const created = this.call('create_vnf_instance', () => this.deps.tacker.createVnfInstance(this.plan.create as unknown as Record<string, unknown>));
       this.deps.onCreateSent?.(this.plan.vnfInstanceName);
+      this.deps.onInstanceDecided?.(); // the request is out: no need to wait for its answer
       return created;
     }
     const keep = found.find((i) => i.instantiationState === 'INSTANTIATED') ?? [...found].sort((a, b) => String(a.createdAt ?? a.id).localeCompare(String(b.createdAt ?? b.id)))[0]!;
@@ -289,7 +296,7 @@ export class VmChain {
    */
   async run(workloadGroupReady: Promise<void>, writesAllowed: Promise<void> = Promise.resolve()): Promise<VmInstanceStatus> {
     try {
-      const instance = await this.findOrCreate(writesAllowed);
+      const instance = await this.findOrCreate(writesAllowed).finally(() => this.deps.onInstanceDecided?.());
       this.progress({ vnfInstanceId: instance.id });
       const fresh = instance.instantiationState !== 'INSTANTIATED';
       await this.instantiateIfNeeded(instance);

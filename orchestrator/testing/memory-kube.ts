@@ -21,6 +21,41 @@ export function matchesSelector(labels: Record<string, string> | undefined, sele
   });
 }
 
+type Tree = Record<string, unknown>;
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const META_SKIP = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'deletionTimestamp']);
+
+/** the FieldsV1 tree of what an apply sets; every list atomic (a leaf), as CRD lists are by default */
+function fieldsOf(value: unknown, top = true): Tree {
+  const out: Tree = {};
+  if (!isObj(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined || (top && (k === 'apiVersion' || k === 'kind' || k === 'status'))) continue;
+    if (top && k === 'metadata') {
+      const meta = Object.fromEntries(Object.entries(v as Tree).filter(([mk]) => !META_SKIP.has(mk)));
+      if (Object.keys(meta).length) out['f:metadata'] = fieldsOf(meta, false);
+      continue;
+    }
+    out[`f:${k}`] = isObj(v) && Object.keys(v).length ? fieldsOf(v, false) : {};
+  }
+  return out;
+}
+
+/** remove from `obj` the fields of `owned` that `keep` does not have (what an applier stopped applying) */
+function dropFields(obj: Tree, owned: Tree, keep: Tree): void {
+  for (const [el, child] of Object.entries(owned)) {
+    const name = el.slice(2);
+    if (!(el in keep)) delete obj[name];
+    else if (isObj(child) && Object.keys(child).length && isObj(obj[name])) dropFields(obj[name] as Tree, child, keep[el] as Tree);
+  }
+}
+
+function mergeInto(target: Tree, patch: Tree): Tree {
+  const out: Tree = { ...target };
+  for (const [k, v] of Object.entries(patch)) out[k] = isObj(v) && isObj(out[k]) ? mergeInto(out[k] as Tree, v) : structuredClone(v);
+  return out;
+}
+
 export class MemoryKube implements KubePort {
   private readonly objects = new Map<string, KubeObject>();
   private readonly bus = new EventEmitter();
@@ -30,6 +65,10 @@ export class MemoryKube implements KubePort {
   readonly ready = new Set<string>();
   /** make every write of a kind fail, for error-path tests */
   failKinds = new Set<string>();
+  /** kinds the "server" does not serve: listing one fails as discovery would */
+  unserved = new Set<string>();
+  /** kinds we may not list: 403 */
+  forbidList = new Set<string>();
 
   constructor() {
     this.bus.setMaxListeners(0);
@@ -45,15 +84,35 @@ export class MemoryKube implements KubePort {
     this.writes.push({ verb, kind: obj.kind, name });
   }
 
+  /** a Deployment reads ready (status as its controller would write it) while its kind is in `ready` */
+  private view(o: KubeObject): KubeObject {
+    const out = structuredClone(o);
+    if (o.kind === 'Deployment' && this.ready.has('Deployment')) {
+      const replicas = Number((o.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+      out.status = { ...(out.status as object | undefined), observedGeneration: o.metadata.generation, replicas, readyReplicas: replicas, updatedReplicas: replicas };
+    }
+    return out;
+  }
+
   async get(ref: ObjectRef): Promise<KubeObject | undefined> {
     const o = this.objects.get(key(ref));
-    return o ? structuredClone(o) : undefined;
+    return o ? this.view(o) : undefined;
   }
 
   async list(apiVersion: string, kind: string, options: ListOptions = {}): Promise<KubeObject[]> {
+    if (this.unserved.has(kind)) throw new MixmeshError('K8S_REQUEST_FAILED', `the server does not serve ${kind} in ${apiVersion}`, { details: { notServed: true } });
+    if (this.forbidList.has(kind)) throw new MixmeshError('K8S_REQUEST_FAILED', `list ${kind}: forbidden`, { details: { httpStatus: 403, reason: 'Forbidden' } });
     return [...this.objects.values()]
       .filter((o) => o.apiVersion === apiVersion && o.kind === kind && (options.namespace === undefined || o.metadata.namespace === options.namespace) && matchesSelector(o.metadata.labels, options.labelSelector))
-      .map((o) => structuredClone(o));
+      .map((o) => this.view(o));
+  }
+
+  /** discovery: the kinds of what is stored, plus the forbidden ones; never an unserved one */
+  async namespacedKinds(): Promise<{ apiVersion: string; kind: string }[]> {
+    const kinds = new Map<string, { apiVersion: string; kind: string }>();
+    for (const o of this.objects.values()) if (o.metadata.namespace) kinds.set(`${o.apiVersion}|${o.kind}`, { apiVersion: o.apiVersion, kind: o.kind });
+    for (const kind of this.forbidList) kinds.set(`apps/v1|${kind}`, { apiVersion: 'apps/v1', kind });
+    return [...kinds.values()].filter((k) => !this.unserved.has(k.kind));
   }
 
   /** everything, for assertions */
@@ -88,10 +147,17 @@ export class MemoryKube implements KubePort {
     this.record('PATCH', obj);
     const k = key({ ...obj.metadata, apiVersion: obj.apiVersion, kind: obj.kind });
     const previous = this.objects.get(k);
-    const merged = previous
-      ? { ...previous, ...obj, metadata: { ...previous.metadata, ...obj.metadata, labels: { ...previous.metadata.labels, ...obj.metadata.labels }, annotations: { ...previous.metadata.annotations, ...obj.metadata.annotations } } }
-      : obj;
-    const stored = this.stamp(merged as KubeObject, previous);
+    // server-side apply, one manager: what mixmesh applied before and no longer applies goes
+    const fields = fieldsOf(obj);
+    let base: Tree = {};
+    if (previous) {
+      base = structuredClone(previous) as unknown as Tree;
+      const owned = (previous.metadata.managedFields ?? []).find((m) => m.manager === 'mixmesh' && m.operation === 'Apply')?.fieldsV1 as Tree | undefined;
+      if (owned) dropFields(base, owned, fields);
+    }
+    const merged = mergeInto(base, obj as unknown as Tree) as unknown as KubeObject;
+    merged.metadata.managedFields = [{ manager: 'mixmesh', operation: 'Apply', apiVersion: obj.apiVersion, fieldsType: 'FieldsV1', fieldsV1: fields }];
+    const stored = this.stamp(merged, previous);
     this.objects.set(k, stored);
     this.emit(previous ? 'MODIFIED' : 'ADDED', stored);
     return structuredClone(stored);
@@ -159,7 +225,4 @@ export class MemoryKube implements KubePort {
     return () => this.bus.off('event', listener);
   }
 
-  isReady(obj: KubeObject): boolean {
-    return this.ready.has(obj.kind) || obj.kind !== 'Deployment';
-  }
 }

@@ -49,6 +49,11 @@ export class MemoryTacker implements TackerPort {
     return [...this.instances.values()].filter((i) => i.vnfInstanceName === name).map((i) => structuredClone(i));
   }
 
+  async listVnfInstancesByNames(names: readonly string[]): Promise<VnfInstance[]> {
+    this.calls.push({ call: 'list', name: names.join(','), at: Date.now() });
+    return [...this.instances.values()].filter((i) => names.includes(String(i.vnfInstanceName))).map((i) => structuredClone(i));
+  }
+
   async getVnfInstance(id: string): Promise<VnfInstance | undefined> {
     const i = this.instances.get(id);
     return i ? structuredClone(i) : undefined;

@@ -20,11 +20,13 @@ import { decodeKubernetesProtobuf } from './protobuf.js';
 
 export type ExtraValidator = (obj: Obj) => string[];
 
-export interface RequestCount { verb: string; kind: string; dryRun: boolean; count: number }
+export interface RequestCount { verb: string; kind: string; dryRun: boolean; /** the namespace of a namespaced request */ namespace?: string; count: number }
 
 export interface Faults {
   /** Deployments ("namespace/name") whose pods never become ready */
   neverReady: string[];
+  /** requests answered 403 Forbidden, as RBAC would: a verb (list, delete, …) on a kind, optionally only in one namespace */
+  forbid?: Array<{ verb: string; kind: string; namespace?: string }>;
 }
 
 export interface ApiOptions {
@@ -117,9 +119,9 @@ export class KubeApi {
     this.counts = new Map();
   }
 
-  private count(verb: string, kind: string, dryRun: boolean): void {
-    const key = `${verb}|${kind}|${dryRun}`;
-    const c = this.counts.get(key) ?? { verb, kind, dryRun, count: 0 };
+  private count(verb: string, kind: string, dryRun: boolean, namespace?: string): void {
+    const key = `${verb}|${kind}|${dryRun}|${namespace ?? ''}`;
+    const c = this.counts.get(key) ?? { verb, kind, dryRun, ...(namespace ? { namespace } : {}), count: 0 };
     c.count++;
     this.counts.set(key, c);
   }
@@ -200,6 +202,7 @@ export class KubeApi {
       managerGiven: (q.get('fieldManager') ?? '') !== '',
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
+    this.checkForbidden(method, target, q);
     if (r.review) {
       if (method !== 'POST' || target.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
       this.count('create', r.kind, dryRun);
@@ -212,7 +215,7 @@ export class KubeApi {
     if (target.sub === 'scale') return this.scale(req, res, target, method, ctx);
     if (method === 'GET') {
       const watch = q.get('watch') === 'true' || q.get('watch') === '1';
-      this.count(target.name === undefined ? (watch ? 'watch' : 'list') : 'get', kindLabel, false);
+      this.count(target.name === undefined ? (watch ? 'watch' : 'list') : 'get', kindLabel, false, target.namespace);
       if (watch) return this.watch(res, target, q, wantsTable(req));
       if (target.name === undefined) return this.list(req, res, target, q);
       const obj = this.get(target);
@@ -221,7 +224,7 @@ export class KubeApi {
     }
     const verb = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' }[method];
     if (!verb) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-    this.count(verb, kindLabel, dryRun);
+    this.count(verb, kindLabel, dryRun, target.namespace);
     let body = await readBody(req);
     const mediaType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (mediaType === 'application/vnd.kubernetes.protobuf' && method !== 'PATCH') {
@@ -277,6 +280,20 @@ export class KubeApi {
     send(res, 200, scaleOf(updated));
   }
 
+  /** the `forbid` fault: a 403 Status worded as the real API server's RBAC denial */
+  private checkForbidden(method: string, t: Target, q: URLSearchParams): void {
+    const rules = this.faults.forbid ?? [];
+    if (rules.length === 0) return;
+    const watch = q.get('watch') === 'true' || q.get('watch') === '1';
+    const verb = method === 'GET' ? (t.name === undefined ? (watch ? 'watch' : 'list') : 'get') : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: t.name === undefined ? 'deletecollection' : 'delete' } as Record<string, string>)[method];
+    const hit = rules.find((f) => f.verb === verb && f.kind === t.r.kind && (f.namespace === undefined || f.namespace === t.namespace));
+    if (!hit) return;
+    this.count(`${verb}-forbidden`, t.r.kind, false);
+    const resource = t.r.group ? `${t.r.plural}.${t.r.group}` : t.r.plural;
+    const where = t.namespace ? ` in the namespace "${t.namespace}"` : ' at the cluster scope';
+    throw new ApiError(403, 'Forbidden', `${resource}${t.name ? ` "${t.name}"` : ''} is forbidden: User "system:serviceaccount:mixmesh-system:mixmesh" cannot ${verb} resource "${t.r.plural}" in API group "${t.r.group}"${where}`);
+  }
+
   private async sandboxRoute(req: IncomingMessage, res: ServerResponse, parts: string[], method: string): Promise<void> {
     if (parts[0] === 'requests' && method === 'GET') return send(res, 200, this.requestCounts());
     if (parts[0] === 'requests' && method === 'DELETE') { this.resetCounts(); return send(res, 200, this.requestCounts()); }
@@ -287,7 +304,11 @@ export class KubeApi {
       if (!Array.isArray(neverReady) || !neverReady.every((x) => typeof x === 'string' && /^[^/]+\/[^/]+$/.test(x))) {
         throw badRequest('faults.neverReady: must be a list of "namespace/name" Deployment references');
       }
-      this.faults = { neverReady: neverReady as string[] };
+      const forbid = body.forbid ?? [];
+      if (!Array.isArray(forbid) || !forbid.every((f) => isObject(f) && typeof f.verb === 'string' && typeof f.kind === 'string' && (f.namespace === undefined || typeof f.namespace === 'string'))) {
+        throw badRequest('faults.forbid: must be a list of {verb, kind, namespace?}');
+      }
+      this.faults = { neverReady: neverReady as string[], forbid: forbid as Faults['forbid'] };
       this.onFaultsChanged();
       return send(res, 200, this.faults);
     }

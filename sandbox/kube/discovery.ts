@@ -236,6 +236,21 @@ function builtinColumns(r: ResourceInfo): Column[] {
       wide('Images', (o) => ((at(o, '.spec.template.spec.containers') as Obj[] | undefined) ?? []).map((c) => c.image).join(',')),
       wide('Selector', (o) => selectorText(at(o, '.spec.selector.matchLabels')))];
     case 'Lease': return [nameCol, col('Holder', 'string', (o) => at(o, '.spec.holderIdentity') ?? ''), ageCol];
+    case 'Node': return [nameCol,
+      col('Status', 'string', (o) => {
+        const ready = ((at(o, '.status.conditions') as Obj[] | undefined) ?? []).find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady';
+        return at(o, '.spec.unschedulable') === true ? `${ready},SchedulingDisabled` : ready;
+      }),
+      col('Roles', 'string', (o) => Object.keys(((o.metadata as Obj).labels as Obj | undefined) ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice(24)).join(',') || '<none>'),
+      ageCol, col('Version', 'string', (o) => at(o, '.status.nodeInfo.kubeletVersion') ?? ''),
+      wide('Internal-IP', (o) => ((at(o, '.status.addresses') as Obj[] | undefined) ?? []).find((a) => a.type === 'InternalIP')?.address ?? '<none>'),
+      wide('OS-Image', (o) => at(o, '.status.nodeInfo.osImage') ?? ''), wide('Container-Runtime', (o) => at(o, '.status.nodeInfo.containerRuntimeVersion') ?? '')];
+    case 'ReplicaSet': return [nameCol, col('Desired', 'integer', (o) => at(o, '.spec.replicas') ?? 1), col('Current', 'integer', (o) => at(o, '.status.replicas') ?? 0),
+      col('Ready', 'integer', (o) => at(o, '.status.readyReplicas') ?? 0), ageCol];
+    case 'PersistentVolumeClaim': return [nameCol, col('Status', 'string', (o) => at(o, '.status.phase') ?? 'Pending'), col('Volume', 'string', (o) => at(o, '.spec.volumeName') ?? ''),
+      col('Capacity', 'string', (o) => at(o, '.status.capacity.storage') ?? ''), col('Storage Class', 'string', (o) => at(o, '.spec.storageClassName') ?? ''), ageCol];
+    case 'PersistentVolume': return [nameCol, col('Capacity', 'string', (o) => at(o, '.spec.capacity.storage') ?? ''), col('Status', 'string', (o) => at(o, '.status.phase') ?? 'Available'),
+      col('Claim', 'string', (o) => { const c = at(o, '.spec.claimRef') as Obj | undefined; return c ? `${String(c.namespace)}/${String(c.name)}` : ''; }), col('Storage Class', 'string', (o) => at(o, '.spec.storageClassName') ?? ''), ageCol];
     case 'CustomResourceDefinition': return [nameCol, col('Created At', 'date', (o) => (o.metadata as Obj).creationTimestamp)];
     case 'Event': return [col('Last Seen', 'string', (o, now) => { const t = (o.lastTimestamp ?? o.eventTime ?? (o.metadata as Obj).creationTimestamp) as string | undefined; return t ? humanDuration(now - Date.parse(t)) : ''; }),
       col('Type', 'string', (o) => o.type ?? ''), col('Reason', 'string', (o) => o.reason ?? ''),

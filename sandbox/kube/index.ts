@@ -53,7 +53,7 @@ export interface RequestCounts {
   writes: number;
   byVerb: Record<string, number>;
   byKind: Record<string, number>;
-  entries: Array<{ verb: string; kind: string; dryRun: boolean; count: number }>;
+  entries: Array<{ verb: string; kind: string; dryRun: boolean; namespace?: string; count: number }>;
 }
 
 export interface KubeEmulator {
@@ -159,7 +159,7 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     requests: () => api.requestCounts(),
     resetRequests: () => api.resetCounts(),
     setFaults(faults) {
-      api.faults = { neverReady: [...faults.neverReady] };
+      api.faults = { neverReady: [...faults.neverReady], ...(faults.forbid ? { forbid: faults.forbid.map((f) => ({ ...f })) } : {}) };
       api.onFaultsChanged();
     },
     async stop() {

@@ -588,7 +588,8 @@ export class Workloads {
       }
       const n = nodes.length;
       const detail = podError ?? [...reasons].sort(([a], [b]) => a.localeCompare(b)).map(([r, c]) => `${c} ${r}`).join(', ');
-      const message = podError ? `0/${n} nodes are available: ${podError}. preemption: 0/${n} nodes are available: ${n} Preemption is not helpful for scheduling.`
+      const message = n === 0 ? 'no nodes available to schedule pods'
+        : podError ? `0/${n} nodes are available: ${podError}. preemption: 0/${n} nodes are available: ${n} Preemption is not helpful for scheduling.`
         : `0/${n} nodes are available${n ? `: ${detail}` : ''}. preemption: 0/${n} nodes are available: ${n} Preemption is not helpful for scheduling.`;
       if (this.lastSchedulingMessage.get(key) === message) continue;
       this.lastSchedulingMessage.set(key, message);

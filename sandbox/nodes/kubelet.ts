@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:https';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
@@ -90,6 +90,7 @@ export class Kubelet {
     clearInterval(this.timer);
     this.killAll();
     await this.closeServer();
+    this.http?.close();
   }
 
   private async tick(): Promise<void> {
@@ -123,6 +124,7 @@ export class Kubelet {
         this.killAll();
         await this.closeServer();
         this.config = undefined;
+        this.http?.close();
         this.http = undefined;
         this.registered = false;
       }
@@ -162,7 +164,7 @@ export class Kubelet {
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
         architecture: 'amd64', operatingSystem: 'linux', osImage: `mixmesh sandbox VM (${this.host.image})`, kernelVersion: '6.1.0-sandbox',
-        kubeletVersion: 'v1.32.0', kubeProxyVersion: 'v1.32.0', containerRuntimeVersion: `sandbox://1.0 (processes in the VM; checkpoint ${this.host.criu ? 'yes' : 'no'}; restore no)`,
+        kubeletVersion: 'v1.32.0', kubeProxyVersion: 'v1.32.0', containerRuntimeVersion: `sandbox://1.0 (processes in the VM; checkpoint ${this.host.criu ? 'yes' : 'no'}; restore ${this.host.criu ? 'yes' : 'no'})`,
         machineID: this.host.serverId.replace(/-/g, ''), systemUUID: this.host.serverId, bootID: '',
       },
     };
@@ -311,7 +313,18 @@ export class Kubelet {
         c.waiting = { reason: 'ContainerCreating', message: msg };
         continue;
       }
-      this.startContainer(run, spec, c, vols);
+      let restored: { argv: string[]; env: string[] } | undefined;
+      if (isCheckpointImage(spec.image)) {
+        try {
+          restored = await this.restoreFrom(run, spec, vols);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          if (c.waiting?.message !== msg) await this.event(run, 'Warning', 'Failed', `Error: ${msg}`);
+          c.waiting = { reason: 'CreateContainerError', message: msg };
+          continue;
+        }
+      }
+      this.startContainer(run, spec, c, vols, restored);
     }
   }
 
@@ -326,10 +339,42 @@ export class Kubelet {
     return out.filter((x) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(x) && !x.includes('\0'));
   }
 
-  private startContainer(run: PodRun, spec: Obj, c: Container, vols: Map<string, string>): void {
+  /**
+   * Restore from a checkpoint archive, as CRI-O does when a container's image is the path of a
+   * checkpoint archive on the node: the archive's CRIU images give the process (command line,
+   * environment) and its declared state file, written back into the container's view (a volume
+   * when the path is under a mount) before it starts again. Needs CRIU on the node.
+   */
+  private async restoreFrom(run: PodRun, spec: Obj, vols: Map<string, string>): Promise<{ argv: string[]; env: string[] }> {
+    const archive = spec.image as string;
+    if (!this.host.criu) throw new Error(`failed to restore container ${String(spec.name)}: criu check failed: CRIU is not supported on this node's kernel`);
+    const root = this.host.rootfs();
+    if (!existsSync(join(root, archive))) throw new Error(`failed to restore container ${String(spec.name)}: checkpoint archive ${archive} not found on the node`);
+    const work = `/var/lib/kubelet/checkpoints/.restore-${run.uid}-${String(spec.name)}`;
+    const x = await inVm(this.host, `rm -rf ${shellQuote(work)} && mkdir -p ${shellQuote(work)} && tar -xf ${shellQuote(archive)} -C ${shellQuote(work)} && criu check >/dev/null`);
+    if (x.code !== 0) throw new Error(`failed to restore container ${String(spec.name)}: ${x.stderr.trim().split('\n').join('; ')}`);
+    const img = (f: string) => readFileSync(join(root, work, 'checkpoint', f));
+    if (!existsSync(join(root, work, 'checkpoint/inventory.img'))) throw new Error(`failed to restore container ${String(spec.name)}: ${archive} holds no CRIU images (checkpoint/inventory.img)`);
+    const argv = img('cmdline.img').toString('utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+    const env = img('environ.img').toString('utf8').split('\0').filter(Boolean);
+    if (existsSync(join(root, work, 'checkpoint/state-path.img'))) {
+      const statePath = img('state-path.img').toString('utf8').trim();
+      let inVmPath = statePath;
+      for (const m of (spec.volumeMounts as Obj[] | undefined) ?? []) {
+        const to = String(m.mountPath).replace(/\/+$/, '');
+        const src = vols.get(m.name as string);
+        if (src && statePath.startsWith(`${to}/`)) inVmPath = `${src}${statePath.slice(to.length)}`;
+      }
+      await mkdir(join(root, dirname(inVmPath)), { recursive: true });
+      await writeFile(join(root, inVmPath), img('state.img'));
+    }
+    return { argv, env };
+  }
+
+  private startContainer(run: PodRun, spec: Obj, c: Container, vols: Map<string, string>, restored?: { argv: string[]; env: string[] }): void {
     const init = this.host.initPid();
     if (init === undefined) return;
-    const argv = [...((spec.command as string[] | undefined) ?? []), ...((spec.args as string[] | undefined) ?? [])];
+    const argv = restored?.argv ?? [...((spec.command as string[] | undefined) ?? []), ...((spec.args as string[] | undefined) ?? [])];
     // an image's entrypoint is not known here: a container without command/args just stays up
     const command = argv.length ? argv : ['sleep', 'inf'];
     const logDir = `/var/log/pods/${run.ns}_${run.name}_${run.uid}/${c.name}`;
@@ -343,7 +388,7 @@ export class Kubelet {
       if (m.readOnly === true) lines.push(`mount -o remount,bind,ro "$R"${shellQuote(to)}`);
     }
     const workdir = (spec.workingDir as string | undefined) ?? '/';
-    const env = this.env(run, spec).map(shellQuote).join(' ');
+    const env = (restored ? restored.env.filter((x) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(x)) : this.env(run, spec)).map(shellQuote).join(' ');
     lines.push(`exec chroot "$R" /usr/bin/env -i ${env} /bin/sh -c 'cd "$1" && shift && exec "$@"' sh ${shellQuote(workdir)} ${command.map(shellQuote).join(' ')} >>"$R"${shellQuote(`${logDir}/${c.restarts}.log`)} 2>&1`);
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'nsenter', '-t', String(init), '-m', '-p', '--', 'unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', lines.join('\n')], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.unref();
@@ -525,6 +570,11 @@ export class Kubelet {
     if (result.code !== 0) return send(500, `checkpointing of ${ns}/${podName}/${container} failed (rpc error: code = Unknown desc = failed to checkpoint container: ${result.stderr.trim().split('\n').join('; ')})`, 'text/plain');
     return send(200, { items: [archive] });
   }
+}
+
+/** CRI-O restores a container whose image is the path of a checkpoint archive on the node. */
+function isCheckpointImage(image: unknown): image is string {
+  return typeof image === 'string' && image.startsWith('/') && image.endsWith('.tar');
 }
 
 class MountError extends Error {

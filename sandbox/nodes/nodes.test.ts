@@ -55,6 +55,8 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
   let joinCommand = '';
   let joinToken = '';
   let joinHash = '';
+  let archive = '';
+  let checkpointed = 0;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mixmesh-nodes-'));
@@ -131,7 +133,7 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
     await nodes.exec(worker.serverId, 'mkdir -p /mnt/disks/pv1');
     await objects.create({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv1' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/pv1' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-1'] }] }] } } } } as KubernetesObject);
     await objects.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'app' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '100Mi' } } } } as KubernetesObject);
-    const script = 'echo hello > /data/hello; echo host > /host/hello; echo "$POD" > /scratch/name; i=0; while true; do i=$((i+1)); echo $i > /scratch/counter.tmp; mv /scratch/counter.tmp /scratch/counter; sleep 0.2; done';
+    const script = 'echo hello > /data/hello; echo host > /host/hello; echo "$POD" > /scratch/name; i=$(cat /scratch/counter 2>/dev/null || echo 0); echo $i > /scratch/started-from; while true; do i=$((i+1)); echo $i > /scratch/counter.tmp; mv /scratch/counter.tmp /scratch/counter; sleep 0.2; done';
     await objects.create({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter', namespace: 'app' },
       spec: {
@@ -171,9 +173,31 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
     for (const f of ['checkpoint/inventory.img', 'checkpoint/state.img', 'checkpoint/cmdline.img', 'config.dump', 'spec.dump', 'rootfs-diff.tar']) assert.match(listing, new RegExp(`(^|\\./)${f.replace('.', '\\.')}$`, 'm'));
     const state = Number(execFileSync('tar', ['-xOf', onHost, 'checkpoint/state.img'], { encoding: 'utf8' }).trim());
     assert.ok(state >= 1, 'the counter the process declared');
+    archive = items[0]!;
+    checkpointed = state;
     const pod = await core.readNamespacedPod({ name: 'counter', namespace: 'app' });
     assert.equal(pod.status!.phase, 'Running', 'a checkpoint leaves the container running');
     assert.equal((await kubelet(worker, kube, 'POST', '/checkpoint/app/nope/c')).status, 404);
+  });
+
+  it('a container whose image is a checkpoint archive on the node is restored from it (CRI-O style): its state carries on', async () => {
+    await objects.create({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter-restored', namespace: 'app' },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'worker-1' },
+        containers: [{ name: 'c', image: archive, volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'host', mountPath: '/host' }, { name: 'scratch', mountPath: '/scratch' }] }],
+        volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }, { name: 'host', hostPath: { path: '/var/lib/app' } }, { name: 'scratch', emptyDir: {} }],
+      },
+    } as KubernetesObject);
+    const pod = await until('restored pod Running', async () => {
+      const p = await core.readNamespacedPod({ name: 'counter-restored', namespace: 'app' });
+      return p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    });
+    // the process notes the value it started from: the checkpoint's state, not a cold 0
+    const startedFrom = join(vms.get(worker.serverId)!.rootfs, 'var/lib/kubelet/pods', pod.metadata!.uid!, 'volumes/kubernetes.io~empty-dir/scratch/started-from');
+    const from = await until('the restored process started', () => { try { return readFileSync(startedFrom, 'utf8').trim() || undefined; } catch { return undefined; } });
+    assert.equal(Number(from), checkpointed);
+    await objects.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter-restored', namespace: 'app' } });
   });
 
   it('criu on a VM: dump stops the process and keeps its state; restore -d starts it again from it; no CRIU on the other image', async () => {

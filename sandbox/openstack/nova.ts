@@ -55,6 +55,7 @@ export function novaRouter(deps: { vmProvider: VmProvider; serverNames: Map<stri
     addresses: { [SANDBOX_NET]: [{ version: 4, addr: vm.address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': macFor(vm.address) }] },
     'OS-EXT-STS:vm_state': 'active',
     'OS-EXT-STS:power_state': 1,
+    // a node image VM (sandbox/nodes) names its image; every other VM boots the one sandbox image
     image: { id: vm.image ?? SANDBOX_IMAGE_ID, links: [{ rel: 'bookmark', href: `${deps.baseUrl()}/compute/images/${vm.image ?? SANDBOX_IMAGE_ID}` }] },
     // before microversion 2.47 a server names its flavor by id; from 2.47 on it embeds it
     flavor: microversion(req) >= 47

@@ -33,7 +33,7 @@ export interface World {
   api(method: string, path: string, options?: { body?: string; type?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
   /** wait until the operation ends; returns its final state */
   waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  kubeRequests(): Promise<{ writes: number; entries: { verb: string; kind: string; dryRun: boolean; count: number }[] }>;
+  kubeRequests(): Promise<{ writes: number; entries: { verb: string; kind: string; dryRun: boolean; namespace?: string; count: number }[] }>;
   resetKubeRequests(): Promise<void>;
   faults(body: Record<string, unknown> | null): Promise<void>;
   stop(): Promise<void>;
@@ -140,7 +140,7 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
         }
       },
       async kubeRequests() {
-        return JSON.parse(await kubeRaw('GET', '/_sandbox/requests')) as { writes: number; entries: { verb: string; kind: string; dryRun: boolean; count: number }[] };
+        return JSON.parse(await kubeRaw('GET', '/_sandbox/requests')) as { writes: number; entries: { verb: string; kind: string; dryRun: boolean; namespace?: string; count: number }[] };
       },
       async resetKubeRequests() {
         await kubeRaw('DELETE', '/_sandbox/requests');

@@ -1,0 +1,167 @@
+/**
+ * order-api: customers' sentences in, orders out. Stateless — every replica reads and writes the
+ * same MariaDB — so any number of replicas serve at once; the kitchen display hears about every
+ * order from whichever replica took it.
+ */
+import type express from 'express';
+import http from 'node:http';
+import type { Pool } from '../lib/db.js';
+import { ping } from '../lib/db.js';
+import type { Logger } from '../lib/log.js';
+import { MENU } from '../lib/menu.js';
+import { createCafeApp, finishApp, HttpError, requireStaff, send } from '../lib/service.js';
+import { parseOrder } from './parser.js';
+import { advance, getOrder, getStatus, insertOrder, listActive, nextStatus, STATUSES, type Order, type Status } from './store.js';
+
+export interface OrderApiDeps {
+  pool: Pool;
+  log: Logger;
+  replica: string;
+  staffToken: string;
+  /** tells the kitchen display; failures are logged, the kitchen also resynchronises on its own */
+  notifyKitchen: (order: Order) => Promise<void>;
+  /** how often an order's event stream looks at the database */
+  pollMs?: number;
+}
+
+function sentenceOf(body: unknown): string {
+  const s = (body as { sentence?: unknown } | undefined)?.sentence;
+  if (typeof s !== 'string' || s.trim() === '') throw new HttpError(400, 'BAD_REQUEST', 'body.sentence: a non-empty string is required');
+  if (s.length > 500) throw new HttpError(400, 'BAD_REQUEST', 'body.sentence: at most 500 characters');
+  return s;
+}
+
+function tableOf(body: unknown): string | null {
+  const t = (body as { table?: unknown } | undefined)?.table;
+  if (t === undefined || t === null || t === '') return null;
+  if ((typeof t !== 'string' && typeof t !== 'number') || !/^[A-Za-z0-9-]{1,16}$/.test(String(t))) throw new HttpError(400, 'BAD_REQUEST', 'body.table: 1–16 letters, digits or dashes');
+  return String(t);
+}
+
+function idOf(raw: string | undefined): number {
+  const id = Number(raw);
+  if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'BAD_REQUEST', `order id ${JSON.stringify(raw)}: a positive integer is required`);
+  return id;
+}
+
+export function createOrderApp(deps: OrderApiDeps): express.Express {
+  const app = createCafeApp({ ready: () => ping(deps.pool) });
+  const staff = requireStaff(deps.staffToken);
+  const notify = (o: Order) => { deps.notifyKitchen(o).catch((err: Error) => deps.log.warn({ order: o.id, err: err.message }, 'kitchen not told; it will resynchronise')); };
+
+  app.get('/order/api/menu', (_req, res) => {
+    res.json({ items: MENU.map((m) => ({ id: m.id, ko: m.ko, en: m.en, category: m.category, priceWon: m.priceWon, temperatures: m.temperatures })) });
+  });
+
+  // what the customer will confirm; nothing is stored
+  app.post('/order/api/parse', (req, res) => {
+    const r = parseOrder(sentenceOf(req.body));
+    res.status(r.ok ? 200 : 422).json(r.ok ? { ...r, totalWon: r.items.reduce((s, i) => s + i.qty * i.unitPriceWon, 0) } : r);
+  });
+
+  // the confirmed sentence is parsed again here (same answer every time) and stored
+  app.post('/order/api/orders', async (req, res) => {
+    const sentence = sentenceOf(req.body);
+    const table = tableOf(req.body);
+    const r = parseOrder(sentence);
+    if (!r.ok) { res.status(422).json(r); return; }
+    const order = await insertOrder(deps.pool, { table, sentence, lang: r.lang, items: r.items, takenBy: deps.replica });
+    deps.log.info({ order: order.id, items: order.items.length, table }, 'order taken');
+    notify(order);
+    res.status(201).location(`/order/api/orders/${order.id}`).json(order);
+  });
+
+  app.get('/order/api/orders', async (req, res) => {
+    if (req.query.status !== undefined && req.query.status !== 'active') throw new HttpError(400, 'BAD_REQUEST', 'status: only "active" is supported');
+    res.json({ orders: await listActive(deps.pool) });
+  });
+
+  app.get('/order/api/orders/:id', async (req, res) => {
+    const order = await getOrder(deps.pool, idOf(String(req.params.id)));
+    if (!order) throw new HttpError(404, 'NOT_FOUND', `order ${req.params.id} not found`);
+    res.json(order);
+  });
+
+  // the customer's progress: any replica can serve it, it reads the database
+  app.get('/order/api/orders/:id/events', async (req, res) => {
+    const id = idOf(String(req.params.id));
+    const first = await getStatus(deps.pool, id);
+    if (!first) throw new HttpError(404, 'NOT_FOUND', `order ${id} not found`);
+    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    res.write('retry: 1000\n\n');
+    let last = first.status;
+    send(res, 'status', { id, status: last });
+    if (last === 'served') { res.end(); return; }
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      getStatus(deps.pool, id).then((s) => {
+        if (s && s.status !== last) {
+          last = s.status;
+          send(res, 'status', { id, status: last });
+          if (last === 'served') { clearInterval(timer); res.end(); }
+        }
+      }).catch((err: Error) => deps.log.warn({ order: id, err: err.message }, 'status poll failed')).finally(() => { busy = false; });
+    }, deps.pollMs ?? 500);
+    req.on('close', () => clearInterval(timer));
+  });
+
+  // kitchen staff: one step forward, only from the status the screen showed
+  app.post('/order/api/orders/:id/advance', staff, async (req, res) => {
+    const id = idOf(String(req.params.id));
+    const from = (req.body as { from?: unknown } | undefined)?.from;
+    if (from !== undefined && !STATUSES.includes(from as Status)) throw new HttpError(400, 'BAD_REQUEST', `body.from: one of ${STATUSES.join(', ')}`);
+    const current = await getStatus(deps.pool, id);
+    if (!current) throw new HttpError(404, 'NOT_FOUND', `order ${id} not found`);
+    const expected = (from as Status | undefined) ?? current.status;
+    if (!nextStatus(expected)) throw new HttpError(409, 'ALREADY_SERVED', `order ${id} is already served`);
+    if (!(await advance(deps.pool, id, expected))) {
+      throw new HttpError(409, 'STATUS_CHANGED', `order ${id} is no longer ${expected}`, { current: (await getStatus(deps.pool, id))?.status });
+    }
+    const order = (await getOrder(deps.pool, id))!;
+    deps.log.info({ order: id, status: order.status }, 'order advanced');
+    notify(order);
+    res.json(order);
+  });
+
+  finishApp(app, deps.log);
+  return app;
+}
+
+/**
+ * Tells the kitchen display about orders: one request at a time over a kept-alive connection,
+ * carrying every order that arrived while the previous one was in flight (under load one request
+ * carries dozens; at rest, one order each). A failed send is logged, not retried: the kitchen
+ * re-reads the active orders from order-api on its own.
+ */
+export function kitchenNotifier(kitchenUrl: string, staffToken: string, log?: Logger): (o: Order) => Promise<void> {
+  const url = new URL('/kitchen/api/events', kitchenUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const queue: Order[] = [];
+  let sending = false;
+  const send = (orders: Order[]) => new Promise<void>((ok, fail) => {
+    const body = JSON.stringify({ type: 'orders', orders });
+    const req = http.request(url, { method: 'POST', agent, timeout: 2000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${staffToken}` } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode && res.statusCode < 300 ? ok() : fail(new Error(`kitchen-display answered ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('kitchen-display did not answer within 2 s')));
+    req.on('error', fail);
+    req.end(body);
+  });
+  const flush = async () => {
+    sending = true;
+    while (queue.length > 0) {
+      // the kitchen takes bodies up to 16 KiB: about 25 orders
+      const batch = queue.splice(0, 25);
+      await send(batch).catch((err: Error) => log?.warn({ orders: batch.map((o) => o.id), err: err.message }, 'kitchen not told; it will resynchronise'));
+    }
+    sending = false;
+  };
+  return async (order) => {
+    queue.push(order);
+    if (!sending) void flush();
+  };
+}

@@ -1,0 +1,13 @@
+/** order-api's process: config from env, migrations, listen. */
+import { loadConfig } from '../lib/config.js';
+import { connectAndMigrate, createPool } from '../lib/db.js';
+import { createLog } from '../lib/log.js';
+import { serve } from '../lib/service.js';
+import { createOrderApp, kitchenNotifier } from './app.js';
+
+const config = loadConfig('order-api', process.env, { db: true, staffToken: true });
+const log = createLog(config.service, config.logLevel);
+const pool = createPool(config.db);
+await connectAndMigrate(pool, log);
+const app = createOrderApp({ pool, log, replica: config.replica, staffToken: config.staffToken, notifyKitchen: kitchenNotifier(config.kitchenUrl, config.staffToken, log) });
+await serve(app, { host: config.host, port: config.port, log, onClose: () => pool.end() });
