@@ -10,6 +10,7 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import { startSwift, type SwiftServer } from '../sandbox/swift/index.js';
 import type { SandboxVm } from '../sandbox/index.js';
@@ -88,6 +89,9 @@ describe('e2e: backup and restore on the sandbox', function () {
   let nodes: SshNodeAccess;
   let stores: Record<'swift' | 'file', ObjectStore>;
   const keys = keysOf();
+  // every log line of backup and restore (debug level), checked for keys and tokens at the end
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => { logLines.push(line); } } });
   let vmData: Record<string, string>;
   let hostData: Record<string, string>;
   let localData: Record<string, string>;
@@ -108,7 +112,7 @@ describe('e2e: backup and restore on the sandbox', function () {
       swift: openStore({ url: 's3://mixmesh-backups/e2e', s3: { endpoint: swift.endpoint, ...swift.s3 } }),
       file: openStore({ url: `file://${join(w.dir, 'backups')}` }),
     };
-    nodes = new SshNodeAccess();
+    nodes = new SshNodeAccess(log);
     // a worker node: a sandbox VM registered as a Node (until the worker image exists)
     worker = await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000a1', name: 'worker-1' });
     const createNode = async (name: string, address: string) => {
@@ -120,7 +124,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     await createNode('worker-dead', '127.0.10.254');
     const knownHosts = () => w.sandbox.vms.list().map((v) => `${v.address} ${v.hostPublicKey}`).join('\n');
     deps = () => ({
-      kube: kube(), store: stores.swift, keys, nodes,
+      kube: kube(), store: stores.swift, keys, nodes, log,
       resolver: new KubeNodeResolver(kube(), { user: 'root', privateKey: w.sandbox.sshPrivateKey, knownHosts: `${knownHosts()}\n127.0.10.254 ${worker.hostPublicKey}` }, async (serverId) => {
         const vm = w.sandbox.vms.list().find((v) => v.serverId === serverId);
         return vm ? [vm.hostPublicKey] : [];
@@ -193,6 +197,25 @@ describe('e2e: backup and restore on the sandbox', function () {
     const vm = await dbVm();
     assert.ok(vm);
     assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+  });
+
+  it('the same with file://, restored into another namespace (the VM recreated there with its data)', async () => {
+    const m = await runBackup({ ...deps(), store: stores.file }, { name: 'shop-file', selection: { service: { namespace: 'shop', name: 'shop' } } });
+    assert.equal(m.data.find((x) => x.type === 'vmDataDir')?.result, 'captured');
+    await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop2' } });
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: 'shop2' }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } } as KubeObject);
+    const res = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-file', backup: 'shop-file', mappings: { namespaces: { shop: 'shop2' } }, vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
+    assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
+    assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
+    const ready = await until('shop2/shop Ready', async () => {
+      const s2 = await w.api('GET', '/v1/services/shop2/shop');
+      return (s2.json.status as { phase?: string } | undefined)?.phase === 'Ready' ? s2.json : undefined;
+    }, 120_000);
+    const addr = (ready.status as { microservices: Array<{ name: string; instances?: Array<{ address: string }> }> }).microservices.find((x) => x.name === 'db')!.instances![0]!.address;
+    const vm = w.sandbox.vms.list().find((v) => v.address === addr)!;
+    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+    // both services run side by side: two VNFs now
+    assert.equal((await w.stack.openstack!.tacker.listVnfInstances()).length, 2);
   });
 
   it('node selection captures exactly that node\'s pods and what they need; an unreachable node is a failed item, the rest completes with warnings', async () => {
@@ -314,5 +337,20 @@ describe('e2e: backup and restore on the sandbox', function () {
     const ac = new AbortController();
     await assert.rejects(runBackup({ ...deps(), store: stores.file }, { name: 'cancelled', selection: { node: 'worker-1' } }, { signal: ac.signal, onProgress: (p) => { if (p.phase === 'Data') ac.abort(); } }), (e: unknown) => isMixmeshError(e) && e.code === 'BACKUP_CANCELLED');
     assert.ok(!(await listBackups(stores.file)).some((b) => b.name === 'cancelled'));
+  });
+
+  it('no key, token or Secret value appears in any log line', () => {
+    assert.ok(logLines.length > 10, `${logLines.length} log lines`);
+    const text = logLines.join('');
+    const body = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const needles = [
+      keys.kek!.toString('base64'),
+      body(keys.signingKey!.export({ format: 'pem', type: 'pkcs8' }).toString()),
+      body(w.sandbox.sshPrivateKey).slice(0, 40),
+      'PRIVATE KEY',
+      w.sandbox.kube.token,
+      w.tokens.admin,
+    ];
+    for (const n of needles) assert.equal(text.includes(n), false, `a secret (${n.slice(0, 6)}…) is in the logs`);
   });
 });

@@ -23,7 +23,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import toscaparser' >/dev/null 2>&1 || need+=(python3-tosca-parser)
 # the Tacker v1 management driver test pip-installs the plug-in into a temp dir (no network: the
 # build backend and wheel come from Debian)
-/usr/bin/python3 -c 'import pip, setuptools, wheel' >/dev/null 2>&1 || need+=(python3-pip python3-setuptools python3-wheel)
+/usr/bin/python3 -c 'import setuptools, wheel, pip' >/dev/null 2>&1 || need+=(python3-pip python3-setuptools python3-wheel)
 # `mixmesh completion zsh|fish` is checked by the shells themselves
 [ -x /usr/bin/zsh ] || need+=(zsh)
 [ -x /usr/bin/fish ] || need+=(fish)

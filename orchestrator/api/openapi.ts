@@ -64,6 +64,28 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Tacker LCM notifications (hints)', security: [{ tackerBasic: [] }, { bearer: [] }], responses: { 204: { description: 'ok' }, 401: problem } },
       },
       '/v1/tacker/oauth2/token': { post: { summary: 'OAuth2 client credentials for Tacker', security: [{ tackerBasic: [] }], responses: { 200: { description: '{access_token, token_type, expires_in}' }, 401: { description: '{"error": "invalid_client"}' } } } },
+      // backup/ (backup.md): viewers read and plan; writing needs admin
+      '/v1/backups': {
+        post: { summary: 'start a backup {name, service: NS/NAME | node, store?, encrypt?, state?, namespaces?, kinds?, labelSelector?}', security: bearer, responses: { 202: { description: '{name, operationId}' }, 400: problem, 401: problem, 403: problem, 409: problem } },
+        get: { summary: 'the backups in the store (the truth) with their resources\' phases; ?store=', security: bearer, responses: { 200: { description: '{store, items}' }, 401: problem } },
+      },
+      '/v1/backups/{name}': {
+        get: { summary: 'phase and progress, or the verified manifest', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'backup' }, 404: problem, 409: problem, 422: problem } },
+        delete: { summary: 'delete from the store', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'deleted' }, 403: problem } },
+      },
+      '/v1/backups/{name}/objects/{path}': { get: { summary: 'one object of the archive, verified and decrypted (admin)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, { name: 'path', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'bytes' }, 422: problem } } },
+      '/v1/backups/{name}/cancel': { post: { summary: 'cancel a running backup', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: { description: 'cancel requested' }, 404: problem } } },
+      '/v1/restores': {
+        post: { summary: 'restore {name, backup, mappings?, conflict?, plan?, store?, data?}; plan: 200 with the plan, nothing changed', security: bearer, responses: { 200: { description: 'plan' }, 202: { description: '{name, operationId}' }, 400: problem, 403: problem, 409: problem, 422: problem } },
+        get: { summary: 'restores', security: bearer, responses: { 200: { description: '{items}' } } },
+      },
+      '/v1/restores/{name}': { get: { summary: 'phase, per-item results with reason codes, warnings, first cause', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'restore' }, 404: problem } } },
+      '/v1/restores/{name}/cancel': { post: { summary: 'cancel a restore', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: { description: 'cancel requested' }, 404: problem } } },
+      '/v1/schedules': {
+        post: { summary: 'a BackupSchedule {name, cron (CRON_TZ= allowed), service | node, keep?, ttl?, store?}', security: bearer, responses: { 201: { description: '{name}' }, 400: problem, 409: problem } },
+        get: { summary: 'schedules with their last (successful) backups', security: bearer, responses: { 200: { description: '{items}' } } },
+      },
+      '/v1/schedules/{name}': { delete: { summary: 'delete a schedule (its backups stay)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'deleted' }, 404: problem } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
       '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
       '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
