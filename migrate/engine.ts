@@ -456,7 +456,16 @@ async function cpExec(target: Target, deps: MigrationDeps, cmd: string, step: st
 
 async function join(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, waitMs: number): Promise<string> {
   const w = st.worker!;
-  const node = await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName });
+  let node = await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName });
+  if (!node) {
+    // a run stopped during `kubeadm join` may have joined already (the kubelet registers a moment later)
+    const sh = await workerShell(target, deps, st);
+    try {
+      if ((await sh.exec('test -e /etc/kubernetes/kubelet.conf', { allowFailure: true })).code === 0) node = { apiVersion: 'v1', kind: 'Node', metadata: { name: w.nodeName } };
+    } finally {
+      await sh.close();
+    }
+  }
   if (!node) {
     // a token left by a run that stopped before the join is replaced
     if (st.tokenId) {
