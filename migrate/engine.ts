@@ -482,7 +482,9 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
     const sh = await workerShell(target, deps, st);
     try {
       const r = await sh.exec(`kubeadm join ${quote(endpoint)} --token ${quote(`${tid}.${secret}`)} --discovery-token-ca-cert-hash ${quote(hash)} --node-name ${quote(w.nodeName)}`, { allowFailure: true, step: 'kubeadm join', secrets: [secret] });
-      if (r.code !== 0) {
+      // our earlier run's join still finishing in the VM (killed orchestrator): the VM is joined, only we use it
+      const already = r.code !== 0 && (await sh.exec('test -e /etc/kubernetes/kubelet.conf', { allowFailure: true })).code === 0 && /kubelet\.conf already exists/.test(r.stderr + r.stdout);
+      if (r.code !== 0 && !already) {
         const text = (r.stderr || r.stdout).replaceAll(secret, '<redacted>').trim().split('\n').filter((l) => /error|fatal|\[ERROR/i.test(l)).join(' ').slice(0, 600) || `exit ${r.code}`;
         throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm join of ${w.nodeName} to ${endpoint} failed: ${text}`);
       }

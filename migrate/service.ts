@@ -114,6 +114,7 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
   const now = deps.now ?? (() => new Date());
   const connect = deps.connect ?? connectSsh;
   const running = new Map<string, AbortController>();
+  const runs = new Set<Promise<void>>();
   let leader: () => boolean = () => false;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -213,7 +214,11 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
         for (const m of await list()) {
           if (running.has(m.metadata.name)) continue;
           const phase = m.status?.phase;
-          if (!phase || phase === 'Pending' || phase === 'InProgress') void run(m);
+          if (!phase || phase === 'Pending' || phase === 'InProgress') {
+            const p = run(m);
+            runs.add(p);
+            void p.finally(() => runs.delete(p));
+          }
         }
       } catch (e) {
         log.warn({ err: e instanceof Error ? e.message : String(e) }, 'migration runner pass failed');
@@ -304,6 +309,8 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
       timer = undefined;
       for (const ac of running.values()) ac.abort();
       await ticking;
+      // a run stops at its next checkpoint (an SSH command under way finishes first): never two runs of one migration
+      await Promise.allSettled([...runs]);
       await deps.nodes.close();
     },
   };
