@@ -1,5 +1,5 @@
 /**
- * Two sandbox clouds for the migration tests: the source cluster is "full" (only its one joined
+ * Two sandbox clouds for the migration tests, the benchmark and `mixmesh demo migrate`: the source cluster is "full" (only its one joined
  * worker runs pods), the target has a control-plane VM made by its Tacker. A node backup of the
  * source worker goes to a store both clouds reach.
  */
