@@ -141,6 +141,7 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
       `  export OS_CLOUD=sandbox OS_CLIENT_CONFIG_FILE=${q(sandbox.paths.cloudsYaml)}`,
       '  openstack --os-tacker-api-version 2 vnflcm list',
       `  MIXMESH_SERVER=${stack.url} MIXMESH_TOKEN=… mixmesh status iot-cafe -n cafe`,
+      `  the web console: ${stack.url}/ui/${keep ? ' (login link below)' : ' (mixmesh demo --keep prints a one-time login link)'}`,
       '',
     ].join('\n'));
     const ready = applied === 0;
@@ -149,6 +150,8 @@ export async function runDemo(opts: Record<string, unknown> | DemoOptions = {}):
       const envFile = join(dir, 'orchestrator.env');
       await writeFile(envFile, `MIXMESH_SERVER=${stack.url}\nMIXMESH_TOKEN=${token}\nMIXMESH_INJECTOR_URL=${stack.injectorUrl ?? ''}\nMIXMESH_INJECTOR_TOKEN=${injectorToken}\n`, { mode: 0o600 });
       say(`mixmesh demo: kept running. Orchestrator ${stack.url}, admin token ${token}`);
+      // the console: a one-time code in the fragment (never sent to a server, so in no access log), good once for 5 minutes
+      say(`  Web console: ${stack.url}/ui/#code=${stack.orchestrator.loginCodes.issue(token)}  (one-time login link, 5 min; later sign in with the token)`);
       say(`  (also in ${envFile}: \`set -a; . ${q(envFile)}; set +a; mixmesh get -A\`). Ctrl-C stops everything.`);
       await (o.keepUntil ?? new Promise<void>((r) => {
         if (interrupted) return r();

@@ -10,6 +10,7 @@ import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
 import { registerBackupCommands } from './backup.js';
 import { registerMigrateCommands } from './migrate.js';
+import { registerGatewayCommands } from './gateway.js';
 
 export const program = new Command('mixmesh')
   .description('VMs and containers in one Istio service mesh')
@@ -64,6 +65,7 @@ program
   .option('--callback-url <url>', 'Tacker notification callback URL (MIXMESH_CALLBACK_URL)')
   .option('--callback-auth <kind>', 'basic or oauth2 (MIXMESH_CALLBACK_AUTH)')
   .option('--system-namespace <ns>', 'where the callback Secret and the leader Lease live (MIXMESH_SYSTEM_NAMESPACE)')
+  .option('--gateway-config <file>', 'the common gateway\'s providers (YAML; MIXMESH_GATEWAY_CONFIG); without it the gateway registers clusters only')
   .action(async (opts: Record<string, unknown>) => {
     const { runServe } = await import('./serve.js');
     process.exitCode = await runServe(opts);
@@ -105,6 +107,7 @@ program
 registerClientCommands(program);
 registerBackupCommands(program);
 registerMigrateCommands(program);
+registerGatewayCommands(program);
 
 program
   .command('completion')

@@ -7,7 +7,7 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp, type ApiDeps } from './api/app.js';
+import { createApp, type ApiDeps, type ApiMount } from './api/app.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
@@ -17,6 +17,7 @@ import { createMetrics, type OrchestratorMetrics } from './metrics.js';
 import type { Generators, InjectorPort, KubeObject, KubePort, TackerPort } from './ports.js';
 import { OperationLog, PROTECTED_NAMESPACES, ServiceManager } from './services.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
+import { LoginCodes } from '../console/index.js';
 
 export interface OrchestratorSettings extends ReconcilerOptions {
   tokens: readonly ApiToken[];
@@ -48,6 +49,8 @@ export interface OrchestratorDeps {
   extraCrds?: () => KubeObject[];
   /** before a fresh VM injection (backup writes restored data dirs) */
   beforeInject?: ReconcilerDeps['beforeInject'];
+  /** more routes on the API (the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
 }
 
 export type Orchestrator = ReturnType<typeof createOrchestrator>;
@@ -76,8 +79,10 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     onStop: async () => { await vnfWatch?.stop(); return controller.stop(); },
   });
 
+  // the web console's one-time login codes (`mixmesh demo` prints a link with one)
+  const loginCodes = new LoginCodes();
   const app = createApp({
-    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log,
+    tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, console: { loginCodes }, ...(deps.mounts ? { mounts: deps.mounts } : {}),
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
     ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
@@ -90,7 +95,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   }
 
   return {
-    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch,
+    app, services, controller, reconciler, callbacks, operations, metrics, vnfWatch, loginCodes,
     /** CRD, system namespace, Tacker subscription, then the controller (behind the Lease) */
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();

@@ -401,6 +401,24 @@ export class ServiceManager {
     objects.sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
     return objects.length ? toYamlStream(objects) : '';
   }
+
+  /**
+   * the live objects mixmesh generated for the service (and its WorkloadEntries), each with its
+   * YAML, for the console's node and edge details; status kept, managedFields dropped
+   */
+  async objects(namespace: string, name: string): Promise<{ apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[]> {
+    await this.mustGet(namespace, name);
+    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
+    const out: { apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[] = [];
+    for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
+      for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
+        const shown: KubeObject = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec, ...(o.status ? { status: o.status } : {}) };
+        out.push({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {}, ...(o.status ? { status: o.status } : {}), yaml: toYamlStream([shown]) });
+      }
+    }
+    out.sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+    return out;
+  }
 }
 
 export { refOf };

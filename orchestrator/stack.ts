@@ -20,6 +20,7 @@ import { createMetrics } from './metrics.js';
 import { PROTECTED_NAMESPACES } from './services.js';
 import { createOrchestrator, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import type { InjectorPort, KubeObject } from './ports.js';
+import type { ApiMount } from './api/app.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 import { readFileSync } from 'node:fs';
 import { createMigrationService, openTarget } from '../migrate/index.js';
@@ -33,7 +34,12 @@ export interface StackOptions {
   settings?: Partial<OrchestratorSettings> & { backupPollMs?: number };
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
+  /** parts served by the same API (the gateway): started after the clients, stopped before them */
+  extensions?: readonly StackExtension[];
 }
+
+/** a part mounted on the orchestrator's API, started with the stack's clients */
+export type StackExtension = (ctx: { kube: KubeClient; openstack: OpenStackClient | undefined; log: Logger }) => Promise<{ mount: ApiMount; start?: () => Promise<void>; stop: () => Promise<void> }>;
 
 export interface Stack {
   orchestrator: Orchestrator;
@@ -146,6 +152,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tackerRetries: config.tackerRetries,
     });
 
+    const mounts: ApiMount[] = [];
+    const extensionStarts: (() => Promise<void>)[] = [];
+    for (const ext of options.extensions ?? []) {
+      const started = await ext({ kube, openstack, log });
+      stops.push(started.stop);
+      mounts.push(started.mount);
+      if (started.start) extensionStarts.push(started.start);
+    }
     const generators = createGenerators(values, { bodyLimitBytes: config.bodyLimitBytes, crd: () => meshServiceCrd() as unknown as KubeObject });
     const orchestrator = createOrchestrator({
       kube: kubePort(kube, metrics, log), tacker: openstack ? tackerPort(openstack, metrics) : undefined, injector, generators, log, metrics,
@@ -161,6 +175,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       extraRoutes: (app, helpers) => { backup.routes(app, helpers); migration.routes(app, helpers); },
       extraCrds: () => [...backup.crds(), ...migration.crds()],
       beforeInject: (vm) => backup.beforeInject(vm),
+      ...(mounts.length ? { mounts } : {}),
     });
     const server = createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
@@ -169,6 +184,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // a configured port 0 (tests) becomes the real one in the callback URL Tacker is given
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
+    for (const start of extensionStarts) await start();
     await orchestrator.start({ callbackUrl });
     backup.start(() => orchestrator.isLeader);
     stops.push(() => backup.stop());

@@ -188,6 +188,12 @@ export class KubeClient {
     return `${base}${ns}/${meta.plural}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}`;
   }
 
+  /** GET /version: the server's gitVersion */
+  async version(): Promise<string> {
+    const res = await this.call('GET', '/version', 'get /version', {}, 'K8S_REQUEST_FAILED');
+    return isObj(res.body) && typeof res.body.gitVersion === 'string' ? res.body.gitVersion : '';
+  }
+
   // ---------- CRUD ----------
 
   /** The object, or undefined when it does not exist. */

@@ -46,3 +46,19 @@ export function loadKubeConfig(source: string | KubeConfigSource = {}): KubeConf
   if (!/^https?:\/\//.test(cluster.server)) throw new MixmeshError('CONFIG_INVALID', `${origin}: cluster server "${cluster.server}" is not an http(s) URL`);
   return kc;
 }
+
+/** A kubeconfig given as text (a registered cluster's credentials), optionally at a context; CONFIG_INVALID without a current cluster. */
+export function kubeConfigFromText(text: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromString(text);
+  } catch (e) {
+    throw new MixmeshError('CONFIG_INVALID', `kubeconfig: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (context) {
+    if (!kc.getContexts().some((c) => c.name === context)) throw new MixmeshError('CONFIG_INVALID', `kubeconfig has no context "${context}"`);
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) throw new MixmeshError('CONFIG_INVALID', 'kubeconfig has no current cluster');
+  return kc;
+}

@@ -1,4 +1,4 @@
-export { loadKubeConfig, type KubeConfigSource } from './config.js';
+export { kubeConfigFromText, loadKubeConfig, type KubeConfigSource } from './config.js';
 export {
   KubeClient, KubeRequestError, describeRef, refOf,
   type ApplyOptions, type ChangeSet, type KubeObject, type ObjectMeta, type ObjectRef, type WatchEvent,

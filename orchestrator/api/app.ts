@@ -14,6 +14,7 @@ import type { ApiToken, Role } from '../config.js';
 import { refreshServiceMetrics, type OrchestratorMetrics } from '../metrics.js';
 import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
+import { mountConsole, type ConsoleOptions } from '../../console/index.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
@@ -26,6 +27,22 @@ export interface ApiDeps {
   ready: () => Promise<boolean>;
   /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
   extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
+  /** the web console at /ui (console/); absent: no /ui */
+  console?: ConsoleOptions;
+  /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
+  mounts?: readonly ApiMount[];
+}
+
+/** what a mounted part gets: the role check and the raw body parser of this API */
+export interface ApiMountHelpers {
+  need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void;
+  rawBody: express.RequestHandler;
+}
+
+export interface ApiMount {
+  routes: (app: express.Express, helpers: ApiMountHelpers) => void;
+  /** OpenAPI paths merged into /openapi.json */
+  openApiPaths?: () => Record<string, unknown>;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -147,7 +164,11 @@ export function createApp(deps: ApiDeps): express.Express {
   const p = (req: Request, key: string): string => String(req.params[key]);
 
   // ---------------------------------------------------------------- health, metrics, openapi
-  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  app.get('/openapi.json', (_req, res) => {
+    const doc = openApiDocument();
+    for (const m of deps.mounts ?? []) Object.assign(doc.paths as Record<string, unknown>, m.openApiPaths?.() ?? {});
+    res.json(doc);
+  });
 
   // ---------------------------------------------------------------- Tacker callbacks
   app.get('/v1/tacker/notifications', (req, res) => {
@@ -230,6 +251,17 @@ export function createApp(deps: ApiDeps): express.Express {
       return body as Record<string, unknown>;
     },
   });
+  for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
+
+  // ---------------------------------------------------------------- the web console (console/): read-only helpers, /ui
+  app.get('/v1/whoami', need('viewer'), (_req, res) => {
+    const c = res.locals.caller as Caller;
+    res.json({ name: c.name, role: c.role, ...(c.namespaces ? { namespaces: c.namespaces } : {}) });
+  });
+  app.get('/v1/services/:namespace/:name/objects', need('viewer'), names, route(async (req, res) => {
+    res.json({ items: await services.objects(p(req, 'namespace'), p(req, 'name')) });
+  }));
+  if (deps.console) mountConsole(app, deps.console);
 
   // ---------------------------------------------------------------- errors
   app.use((req: Request, res: Response) => {

@@ -584,9 +584,14 @@ class MountError extends Error {
 }
 
 /** Run a POSIX sh script inside the VM (its namespaces, chrooted into its root), as root. */
-export function inVm(host: Pick<KubeletHost, 'initPid'>, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function inVm(host: Pick<KubeletHost, 'initPid'>, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const init = host.initPid();
-  if (init === undefined) return Promise.resolve({ code: 255, stdout: '', stderr: 'the VM is not running' });
+  if (init === undefined) return { code: 255, stdout: '', stderr: 'the VM is not running' };
+  // a VM that just booted mounts its root on /mnt before its sshd starts: wait for it (bounded, backing off)
+  for (let delay = 10, waited = 0; !existsSync(`/proc/${init}/root/mnt/usr/bin/env`); waited += delay, delay = Math.min(delay * 2, 500)) {
+    if (waited > 15_000) return { code: 255, stdout: '', stderr: 'the VM did not mount its root in time' };
+    await new Promise((r) => setTimeout(r, delay));
+  }
   return new Promise((resolve) => {
     const child = spawn('nsenter', ['-t', String(init), '-m', '-p', '-u', '--', 'chroot', '/mnt', '/usr/bin/env', '-i', `PATH=${PATH}`, 'HOME=/root', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

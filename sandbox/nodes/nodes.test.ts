@@ -153,7 +153,8 @@ function kubelet(vm: SandboxVm, kube: KubeEmulator, method: string, path: string
     await until('files written by the pod', () => (existsSync(join(rootfs, 'mnt/disks/pv1/hello')) && existsSync(join(rootfs, 'var/lib/app/hello')) ? true : undefined));
     assert.equal(readFileSync(join(rootfs, 'mnt/disks/pv1/hello'), 'utf8'), 'hello\n');
     const empty = join(rootfs, 'var/lib/kubelet/pods', pod.metadata!.uid!, 'volumes/kubernetes.io~empty-dir/scratch');
-    assert.equal(readFileSync(join(empty, 'name'), 'utf8'), 'counter\n');
+    // written by the pod's process right after the other two: wait for its content, not only the file
+    await until('the pod name in the emptyDir', () => { try { return readFileSync(join(empty, 'name'), 'utf8') === 'counter\n' ? true : undefined; } catch { return undefined; } });
     const ps = await nodes.exec(worker.serverId, 'ps -o pid,args | grep "[w]hile true"');
     assert.equal(ps.code, 0, 'the container is a process in the VM');
   });

@@ -1,0 +1,151 @@
+/**
+ * Test and benchmark harness: `mixmesh serve`'s stack (orchestrator API + the gateway as its
+ * extension, no injector, no Lease) over an engine world, with admin/deployer/viewer tokens, and
+ * a small HTTP client for the gateway's routes.
+ */
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { loadOpenStackConfig } from '../clients/openstack/index.js';
+import { loadConfig, startStack, type Stack } from '../orchestrator/index.js';
+import type { EngineWorld } from '../sandbox/engines/world.js';
+import { createGateway, parseGatewayConfig, type GatewayConfig, type StartedGateway } from './index.js';
+import type { GatewaySettings } from './gateway.js';
+import type { HostRecord } from './types.js';
+
+export const TOKENS = { admin: 'gw-admin-token-0123456789abcdef', deployer: 'gw-deployer-token-0123456789ab', viewer: 'gw-viewer-token-0123456789abcd' };
+
+export interface GatewayHarness {
+  url: string;
+  stack: Stack;
+  gateway: StartedGateway;
+  req(method: string, path: string, o?: { token?: string | null; body?: unknown; type?: string }): Promise<{ status: number; body: Record<string, unknown>; text: string }>;
+  /** poll an operation until it ends (Succeeded, Failed, RolledBack) */
+  waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** the gateway configuration of a world: bare metal = the given VMs, EC2 = its emulator, OpenStack = its Tacker */
+export function worldGatewayConfig(world: EngineWorld, o: { inventory?: { address: string; hostPublicKey: string }[]; vnfdId?: string } = {}): Record<string, unknown> {
+  return {
+    namespace: 'mixmesh-gateway',
+    sshKeyFile: world.sshKeyFile,
+    hostTimeoutSeconds: 120,
+    ...(o.inventory?.length ? { baremetal: { inventory: o.inventory.map((v) => ({ address: v.address, user: 'root', hostKey: v.hostPublicKey })) } } : {}),
+    ...(world.ec2 ? { ec2: { endpoint: world.ec2.url, region: world.ec2.region, image: 'mixmesh-engines', instanceType: 't3.small', keyName: 'mixmesh-gateway', securityGroupIds: ['sg-0a11a11a11a11a110'], username: 'root' } } : {}),
+    ...(world.openstack && o.vnfdId ? { openstack: { vnfdId: o.vnfdId, flavourId: 'simple' } } : {}),
+  };
+}
+
+export async function startGatewayHarness(world: EngineWorld, rawConfig: Record<string, unknown>, o: { log?: Logger; settings?: Partial<GatewaySettings>; onHostDone?: (cluster: string, host: HostRecord) => void } = {}): Promise<GatewayHarness> {
+  const log = o.log ?? silentLogger;
+  const tokensFile = join(world.dir, 'gateway-tokens.yaml');
+  await writeFile(tokensFile, Object.entries(TOKENS).map(([role, t]) => `- {name: ${role}, role: ${role}, sha256: ${createHash('sha256').update(t).digest('hex')}}\n`).join(''), { mode: 0o600 });
+  const config = loadConfig({ flags: { kubeconfig: world.kubeconfigPath, listen: '127.0.0.1:0', tokensFile, injector: false, injectorUrl: 'http://127.0.0.1:9' }, env: {} });
+  const env = world.ec2 ? { AWS_ACCESS_KEY_ID: world.ec2.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: world.ec2.credentials.secretAccessKey } : {};
+  const gwConfig: GatewayConfig = parseGatewayConfig(rawConfig, env);
+  const openstackConfig = world.cloudsYaml ? loadOpenStackConfig({ OS_CLOUD: 'sandbox', OS_CLIENT_CONFIG_FILE: world.cloudsYaml }) : undefined;
+  let started: StartedGateway | undefined;
+  const stack = await startStack({
+    config: { ...config, ...(openstackConfig ? { openstack: openstackConfig } : {}) }, log,
+    settings: { leaderElection: false, resyncSeconds: 3600 },
+    extensions: [async ({ kube, openstack }) => {
+      started = createGateway({ kube, openstack, config: gwConfig, log, ...(o.settings ? { settings: o.settings } : {}), ...(o.onHostDone ? { onHostDone: o.onHostDone } : {}) });
+      return { mount: started.mount, start: started.start, stop: started.stop };
+    }],
+  });
+  const url = stack.url;
+  const req: GatewayHarness['req'] = async (method, path, ro = {}) => {
+    const headers: Record<string, string> = {};
+    const token = ro.token === undefined ? TOKENS.admin : ro.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (ro.body !== undefined) {
+      headers['content-type'] = ro.type ?? 'application/json';
+      body = typeof ro.body === 'string' ? ro.body : JSON.stringify(ro.body);
+    }
+    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: Record<string, unknown> = {};
+    try { parsed = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed, text };
+  };
+  return {
+    url, stack, gateway: started!, req,
+    async waitOperation(id, timeoutMs = 240_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+        const r = await req('GET', `/v1/gateway/operations/${id}`);
+        const state = r.body.state as string | undefined;
+        if (state === 'Succeeded' || state === 'Failed' || state === 'RolledBack') return r.body;
+        if (Date.now() > deadline) throw new Error(`operation ${id} still ${state} after ${timeoutMs} ms: ${r.text}`);
+        await new Promise((res) => setTimeout(res, delay));
+      }
+    },
+    stop: () => stack.stop(),
+  };
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** what the engine itself says runs for a service: task/container ids, read without the gateway */
+export type EngineProbe = (managerAddress: string, service: string) => Promise<string[]>;
+
+function check(cond: unknown, message: string): void {
+  if (!cond) throw new Error(message);
+}
+
+/**
+ * The "Done when" scenario for one orchestrator on one provider: create 1 manager + 2 workers,
+ * deploy `web` with 3 replicas, every operation answered and compared with the engine's own view,
+ * scale to 1, delete the service and the cluster. Returns the cluster's hosts (for "nothing left").
+ */
+export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe }): Promise<{ address: string; instanceId: string }[]> {
+  const created = await h.req('POST', '/v1/gateway/clusters', { body: { name: o.name, orchestrator: o.orchestrator, infrastructure: { provider: o.provider }, size: { managers: 1, workers: 2 } } });
+  check(created.status === 202, `create: ${created.text}`);
+  const op = await h.waitOperation(created.body.operationId as string);
+  check(op.state === 'Succeeded', `create ${o.name}: ${JSON.stringify(op)}`);
+  const info = await h.req('GET', `/v1/gateway/clusters/${o.name}`);
+  check(info.body.phase === 'Ready' && info.body.health === 'Healthy', `info: ${info.text}`);
+  const hosts = info.body.hosts as { id: string; role: string; address: string; instanceId: string }[];
+  check(hosts.length === 3 && (info.body.nodes as unknown[]).length === 3, `3 hosts and 3 nodes: ${info.text}`);
+  const manager = hosts.find((x) => x.role === 'manager')!;
+  for (const x of hosts) {
+    const host = await h.req('GET', `/v1/gateway/clusters/${o.name}/hosts/${x.id}`);
+    check(host.status === 200 && host.body.state === 'Joined' && host.body.provider === o.provider && host.body.node, `host ${x.id}: ${host.text}`);
+  }
+  const svc = await h.req('POST', `/v1/gateway/clusters/${o.name}/services`, { token: TOKENS.deployer, body: { name: 'web', template: 'web', parameters: { replicas: 3 } } });
+  check(svc.status === 201, `service: ${svc.text}`);
+  await until('3 running replicas', async () => (await o.probe(manager.address, 'web')).length === 3);
+  const list = await h.req('GET', `/v1/gateway/clusters/${o.name}/services`);
+  const item = (list.body.items as { name: string; desired: number; running: number }[])[0];
+  check(item?.name === 'web' && item.desired === 3 && item.running === 3, `services: ${list.text}`);
+  const detail = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web`);
+  check(detail.body.state === 'Running', `service detail: ${detail.text}`);
+  const containers = (await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers`)).body.items as { id: string; host: string }[];
+  const engineIds = await o.probe(manager.address, 'web');
+  check(JSON.stringify(containers.map((c) => c.id).sort()) === JSON.stringify([...engineIds].sort()), `containers ${JSON.stringify(containers)} vs engine ${JSON.stringify(engineIds)}`);
+  check(containers.every((c) => hosts.some((x) => x.address === c.host)), `container hosts: ${JSON.stringify(containers)}`);
+  const one = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers/${encodeURIComponent(containers[0]!.id)}`);
+  check(one.status === 200 && one.body.id === containers[0]!.id, `container: ${one.text}`);
+  const scaled = await h.req('PATCH', `/v1/gateway/clusters/${o.name}/services/web`, { body: { replicas: 1 } });
+  check(scaled.status === 200, `scale: ${scaled.text}`);
+  await until('1 running replica', async () => (await o.probe(manager.address, 'web')).length === 1);
+  check((await h.req('DELETE', `/v1/gateway/clusters/${o.name}/services/web`)).status === 204, 'delete service');
+  check((await o.probe(manager.address, 'web')).length === 0, 'no replica after delete');
+  const del = await h.req('DELETE', `/v1/gateway/clusters/${o.name}`);
+  check(del.status === 202, `delete: ${del.text}`);
+  const dop = await h.waitOperation(del.body.operationId as string);
+  check(dop.state === 'Succeeded', `delete ${o.name}: ${JSON.stringify(dop)}`);
+  check((await h.req('GET', `/v1/gateway/clusters/${o.name}`)).status === 404, 'cluster gone');
+  return hosts.map((x) => ({ address: x.address, instanceId: x.instanceId }));
+}

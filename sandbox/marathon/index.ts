@@ -1,0 +1,1 @@
+export { marathonHandlers, MESOS_VERSION, MARATHON_VERSION } from './emulator.js';
