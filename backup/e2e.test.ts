@@ -81,6 +81,16 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
+/** writes to the emulator, without the orchestrator's own bookkeeping (Lease renewals, Events) running beside */
+async function writes(w: World): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const e of (await w.kubeRequests()).entries) {
+    if (e.dryRun || !['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb) || ['Lease', 'Event'].includes(e.kind)) continue;
+    out[e.kind] = (out[e.kind] ?? 0) + e.count;
+  }
+  return out;
+}
+
 describe('e2e: backup and restore on the sandbox', function () {
   this.timeout(240_000);
   let w: World;
@@ -270,7 +280,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.match(plan2.problems.map((p) => p.message).join('\n'), /VNF package 6a4b5a1e-0000-4000-8000-0000000000ff .* not ONBOARDED/);
     // a real restore with problems refuses before any change
     await assert.rejects(restoreBackup(deps(), { name: 'p3', backup: 'node-1', mappings: { namespaces: { shop: 'shop-p' }, storageClasses: { 'local-storage': 'fast' } } }), (e: unknown) => isMixmeshError(e) && e.code === 'RESTORE_PREFLIGHT_FAILED');
-    assert.equal((await w.kubeRequests()).writes, 0);
+    assert.deepEqual(await writes(w), {});
     await kube().create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'local-storage' }, provisioner: 'kubernetes.io/no-provisioner' } as KubeObject);
   });
 
@@ -289,7 +299,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     await assert.rejects(restoreBackup({ ...deps(), store: stores.file }, { name: 'bad', backup: 'node-file', mappings: { namespaces: { shop: 'shop-x' } } }), (e: unknown) => isMixmeshError(e) && e.code === 'BACKUP_SIGNATURE_INVALID');
     writeFileSync(join(dir, 'manifest.json'), manifest);
     await assert.rejects(restoreBackup({ ...deps(), store: stores.file, keys: { ...keys, kek: randomBytes(32) } }, { name: 'bad', backup: 'node-file' }), (e: unknown) => isMixmeshError(e) && e.code === 'BACKUP_KEY_INVALID');
-    assert.equal((await w.kubeRequests()).writes, 0);
+    assert.deepEqual(await writes(w), {});
   });
 
   it('a restore cut off half-way (cancel) and run again finishes without duplicates', async () => {
