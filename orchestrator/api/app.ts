@@ -25,10 +25,10 @@ export interface ApiDeps {
   log: Logger;
   /** readiness: the cluster answers (and, for the leader, the controller runs) */
   ready: () => Promise<boolean>;
-  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
-  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
   /** the web console at /ui (console/); absent: no /ui */
   console?: ConsoleOptions;
+  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
+  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
   /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
   mounts?: readonly ApiMount[];
 }

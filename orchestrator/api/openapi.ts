@@ -64,6 +64,10 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Tacker LCM notifications (hints)', security: [{ tackerBasic: [] }, { bearer: [] }], responses: { 204: { description: 'ok' }, 401: problem } },
       },
       '/v1/tacker/oauth2/token': { post: { summary: 'OAuth2 client credentials for Tacker', security: [{ tackerBasic: [] }], responses: { 200: { description: '{access_token, token_type, expires_in}' }, 401: { description: '{"error": "invalid_client"}' } } } },
+      // the web console's read-only helpers (console/README.md)
+      '/v1/whoami': { get: { summary: 'the calling token: {name, role, namespaces?}', security: bearer, responses: { 200: { description: 'who' }, 401: problem } } },
+      '/v1/services/{namespace}/{name}/objects': { get: { summary: 'the live generated objects and WorkloadEntries, each with its YAML', security: bearer, parameters: nsName, responses: { 200: { description: '{items: [{apiVersion, kind, name, namespace, labels, status?, yaml}]}' }, 404: problem } } },
+      '/ui/login': { post: { summary: "the console's one-time login code → {token}, once", requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { code: { type: 'string' } } } } } }, responses: { 200: { description: '{token}' }, 401: problem } } },
       // backup/ (backup.md): viewers read and plan; writing needs admin
       '/v1/backups': {
         post: { summary: 'start a backup {name, service: NS/NAME | node, store?, encrypt?, state?, namespaces?, kinds?, labelSelector?}', security: bearer, responses: { 202: { description: '{name, operationId}' }, 400: problem, 401: problem, 403: problem, 409: problem } },
@@ -86,10 +90,6 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'schedules with their last (successful) backups', security: bearer, responses: { 200: { description: '{items}' } } },
       },
       '/v1/schedules/{name}': { delete: { summary: 'delete a schedule (its backups stay)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'deleted' }, 404: problem } } },
-      // the web console's read-only helpers (console/README.md)
-      '/v1/whoami': { get: { summary: 'the calling token: {name, role, namespaces?}', security: bearer, responses: { 200: { description: 'who' }, 401: problem } } },
-      '/v1/services/{namespace}/{name}/objects': { get: { summary: 'the live generated objects and WorkloadEntries, each with its YAML', security: bearer, parameters: nsName, responses: { 200: { description: '{items: [{apiVersion, kind, name, namespace, labels, status?, yaml}]}' }, 404: problem } } },
-      '/ui/login': { post: { summary: "the console's one-time login code → {token}, once", requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { code: { type: 'string' } } } } } }, responses: { 200: { description: '{token}' }, 401: problem } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
       '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
       '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },
