@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- deploy [--microservices N] [--runs R]` (test-world.md, "Benchmark rules", deploy):
+ * `npm run bench -- deploy [--microservices N] [--runs R]` (docs/sandbox.md, "Benchmark rules", deploy):
  * on the sandbox with its default latencies and the stand-in sidecar at its natural size, deploy
  * (1) the IoT café and (2) a service of N microservices (default 100: 70 containers, 30 VMs), through
  * the orchestrator API, each followed by a no-change re-apply whose writes are counted.
@@ -210,7 +210,7 @@ export async function main(args: string[]): Promise<void> {
   const size = arg(args, '--microservices', 100);
   const runs = arg(args, '--runs', 1);
   const marks: Marks = { creates: new Map(), entries: new Map() };
-  // the sandbox's default latencies (test-world.md): instantiate 0.2 + 1.0 s, sshd 0.3 s, pods 1.0 s
+  // the sandbox's default latencies (docs/sandbox.md): instantiate 0.2 + 1.0 s, sshd 0.3 s, pods 1.0 s
   const w = await startWorld({
     latencies: { startingMs: 200, processingMs: 1000, terminateMs: 500, sshdMs: 300, podReadyMs: 1000 },
     stack: {

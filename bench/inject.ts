@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inject [--sizes 1,10,20] [--runs 3] [--mib 50] [--parallel N]` (test-world.md, "Benchmark rules"):
+ * `npm run bench -- inject [--sizes 1,10,20] [--runs 3] [--mib 50] [--parallel N]` (docs/sandbox.md, "Benchmark rules"):
  * the injector against fresh sandbox VMs, the stand-in sidecar padded to 50 MiB (tar.gz).
  * Before the clock: the VMs exist and sshd answers; cluster reads (root cert, mesh config, east-west
  * IP) and the package (bytes and checksum) are cached by a warm-up injection. The window is the first
@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 
 const VERSION = '1.30.3';
 const TOKEN = 'bench-injector-token-0123456789';
-/** test-world.md, "Anchor measured here" (seconds) */
+/** docs/sandbox.md, "Benchmark rules" (seconds) */
 const ANCHOR: Record<number, { plain: number; ansible: number; pipelining: number }> = {
   1: { plain: 0.98, ansible: 7.29, pipelining: 6.96 },
   10: { plain: 4.35, ansible: 33.6, pipelining: 31.0 },

@@ -1,5 +1,5 @@
 /**
- * The render benchmark (test-world.md, "Benchmark rules"): wall time of the whole process
+ * The render benchmark (docs/sandbox.md, "Benchmark rules"): wall time of the whole process
  * `node dist/cli/bin.js render FILE > /dev/null`, best of 3, on generated descriptors of N = 10,
  * 100, 1000 microservices (70% containers, 30% VMs, 2 ports each, 5 HTTP connections each with
  * timeout and retries), plus the process's peak memory. Prints a table and t(1000)/t(100);

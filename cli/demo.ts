@@ -1,5 +1,5 @@
 /**
- * `mixmesh demo [--dir DIR] [--keep]` (interfaces.md): the sandbox in DIR, the orchestrator and
+ * `mixmesh demo [--dir DIR] [--keep]` (docs/cli.md): the sandbox in DIR, the orchestrator and
  * the injector; Namespace `cafe` and Secret `vm-ssh` (from DIR/ssh/id_ed25519); the IoT café of
  * examples/iot-cafe deployed through the API with progress; the final status and mesh config; how
  * to look with kubectl and openstack. Without --keep it deletes the service and stops everything;

@@ -1,6 +1,6 @@
 /**
  * Reading a descriptor for `validate` and `render`: a file or standard input (`-`), never loading
- * more than the size limit into memory (descriptor.md rule 10: 4 MiB).
+ * more than the size limit into memory (docs/descriptor.md rule 10: 4 MiB).
  */
 import { open } from 'node:fs/promises';
 import { LIMITS } from '../descriptor/index.js';

@@ -2,7 +2,7 @@
 /**
  * The `mixmesh` command: thin; each command lives in its own module and is loaded only when used,
  * so `mixmesh validate` never loads the Kubernetes client.
- * Exit codes (interfaces.md): 0 ok, 1 invalid/failed, 2 usage or configuration error.
+ * Exit codes (docs/cli.md): 0 ok, 1 invalid/failed, 2 usage or configuration error.
  */
 import { Command, CommanderError } from 'commander';
 import { isMixmeshError } from '../common/errors.js';
@@ -66,6 +66,11 @@ program
   .option('--callback-auth <kind>', 'basic or oauth2 (MIXMESH_CALLBACK_AUTH)')
   .option('--system-namespace <ns>', 'where the callback Secret and the leader Lease live (MIXMESH_SYSTEM_NAMESPACE)')
   .option('--gateway-config <file>', 'the common gateway\'s providers (YAML; MIXMESH_GATEWAY_CONFIG); without it the gateway registers clusters only')
+  .option('--tls-cert-file <file>', 'HTTPS for the API, the callback and the injector: PEM certificate (MIXMESH_TLS_CERT_FILE)')
+  .option('--tls-key-file <file>', 'its PEM key (MIXMESH_TLS_KEY_FILE)')
+  .option('--tls-secret <ns/name>', 'or a kubernetes.io/tls Secret (MIXMESH_TLS_SECRET)')
+  .option('--webhook-listen <host:port>', 'serve the MeshService admission webhook here (MIXMESH_WEBHOOK_LISTEN)')
+  .option('--webhook-url <url>', 'the https URL the API server calls the webhook at (MIXMESH_WEBHOOK_URL)')
   .action(async (opts: Record<string, unknown>) => {
     const { runServe } = await import('./serve.js');
     process.exitCode = await runServe(opts);
@@ -108,6 +113,49 @@ registerClientCommands(program);
 registerBackupCommands(program);
 registerMigrateCommands(program);
 registerGatewayCommands(program);
+
+program
+  .command('install')
+  .description('print the manifests that install mixmesh into a cluster (mixmesh install | kubectl apply -f -)')
+  .option('--namespace <ns>', 'the system namespace', 'mixmesh-system')
+  .option('--image <image>', 'the mixmesh image', 'ghcr.io/mixmesh/mixmesh:0.1.0')
+  .option('--replicas <n>', 'orchestrator replicas (leader election)', '2')
+  .option('--tls-secret <name>', 'kubernetes.io/tls Secret in the namespace for the API, callback and injector', 'mixmesh-tls')
+  .option('--no-tls', 'serve plain HTTP (behind a mesh or proxy that terminates TLS)')
+  .option('--sidecar-artifacts <dir-or-url>', 'where the injector finds istio-sidecar-<version> packages')
+  .option('--admin-token-sha256 <hex>', 'use this token hash instead of generating an admin token')
+  .option('--no-tokens', 'leave the token Secrets empty (fill them with `mixmesh token create --secret`)')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runInstall } = await import('./install.js');
+    process.exitCode = await runInstall(opts);
+  });
+
+// `mixmesh token create|list|revoke` (cli/token.ts): API tokens kept hashed, in a file or a Secret
+const token = program.command('token').description('API tokens: create, list, revoke (kept hashed: SHA-256 only)');
+const tokenStore = (c: Command): Command => c
+  .option('--tokens-file <file>', 'the tokens file (MIXMESH_TOKENS_FILE)')
+  .option('--secret <ns/name>', 'or a Kubernetes Secret (key tokens.yaml), e.g. mixmesh-system/mixmesh-tokens')
+  .option('--kubeconfig <file>', 'kubeconfig for --secret (KUBECONFIG)');
+tokenStore(token.command('create').description('make a token; prints it once on stdout')
+  .requiredOption('--role <role>', 'viewer, deployer or admin')
+  .option('--name <name>', 'a name to list and revoke it by (default <role>-<random>)')
+  .option('--ttl <duration>', 'lifetime: 90d, 72h, 30m; 0 never expires', '0'))
+  .action(async (opts: Record<string, unknown>) => {
+    const { runTokenCreate } = await import('./token.js');
+    process.exitCode = await runTokenCreate(opts);
+  });
+tokenStore(token.command('list').description('the tokens: name, role, created, expiry (never the token)')
+  .option('-o, --output <format>', 'json'))
+  .action(async (opts: Record<string, unknown>) => {
+    const { runTokenList } = await import('./token.js');
+    process.exitCode = await runTokenList(opts);
+  });
+tokenStore(token.command('revoke').description('remove a token; the orchestrator refuses it within seconds')
+  .argument('<name>', 'the token\'s name'))
+  .action(async (name: string, opts: Record<string, unknown>) => {
+    const { runTokenRevoke } = await import('./token.js');
+    process.exitCode = await runTokenRevoke(name, opts);
+  });
 
 program
   .command('completion')

@@ -1,5 +1,5 @@
 /**
- * `--config F` of `validate` and `render`: the mesh values (interfaces.md, "Configuration"), read
+ * `--config F` of `validate` and `render`: the mesh values (docs/configuration.md), read
  * the same way by both. Light on purpose: `validate` must not load the generators.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * `mixmesh render FILE [-o DIR] [--format yaml|json] [--config F]` (interfaces.md; FILE `-` is stdin): every generated
+ * `mixmesh render FILE [-o DIR] [--format yaml|json] [--config F]` (docs/cli.md; FILE `-` is stdin): every generated
  * Kubernetes/Istio object as one YAML stream (or a JSON `List`) on stdout; with `-o DIR`, files:
  * kubernetes.yaml, mesh.yaml, tacker/<vnfInstanceName>.json, vm/<name>-<version>/{cluster.env,
  * mesh.yaml,hosts} (templates with ${VM_ADDRESS} / ${EASTWEST_IP}; no token, no root cert).

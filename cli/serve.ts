@@ -9,7 +9,7 @@ import { gatewayExtension, loadGatewayConfig } from '../gateway/index.js';
 
 export async function runServe(opts: Record<string, unknown>): Promise<number> {
   const flags: ConfigFlags = {};
-  for (const key of ['config', 'kubeconfig', 'listen', 'tokensFile', 'injectorListen', 'injectorUrl', 'callbackUrl', 'callbackAuth', 'systemNamespace'] as const) {
+  for (const key of ['config', 'kubeconfig', 'listen', 'tokensFile', 'injectorListen', 'injectorUrl', 'callbackUrl', 'callbackAuth', 'systemNamespace', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'webhookListen', 'webhookUrl'] as const) {
     if (typeof opts[key] === 'string') flags[key] = opts[key];
   }
   if (opts.injector === false) flags.injector = false;

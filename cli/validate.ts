@@ -1,5 +1,5 @@
 /**
- * `mixmesh validate FILE…` (interfaces.md): stdout gets `FILE: valid` or one
+ * `mixmesh validate FILE…` (docs/cli.md): stdout gets `FILE: valid` or one
  * `FILE:POINTER: message` line per problem — every problem of a file in one run, schema and
  * semantic alike; a problem with a place in the text but no pointer (a YAML syntax error) is
  * `FILE:LINE:COL: message`, as compilers and linters print it. Exit 0 all valid, 1 any invalid (not YAML/JSON or too

@@ -1,4 +1,4 @@
-/** The management labels of the render contract (descriptor.md, "What a descriptor becomes"). */
+/** The management labels of the render contract (docs/descriptor.md, "What a descriptor becomes"). */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const LABEL_SERVICE = 'mixmesh.io/service';

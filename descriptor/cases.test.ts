@@ -14,7 +14,7 @@ type Doc = Record<string, any>;
 const vm = () => ({ vnfdId: '6a4b5a1e-0000-4000-8000-000000000001', flavourId: 'simple', ssh: { user: 'root', credentialsSecret: 'vm-ssh' } });
 
 /** A valid base: a container web, an api with a VM v1 and a container v2 (two ports), a VM db. */
-function base(): Doc {
+export function base(): Doc {
   return {
     apiVersion: 'mixmesh.io/v1alpha1',
     kind: 'MeshService',
@@ -39,14 +39,14 @@ function base(): Doc {
 const ms = (d: Doc, i: number) => d.spec.microservices[i];
 const conn = (d: Doc, i: number) => d.spec.connections[i];
 
-interface Case {
+export interface Case {
   name: string;
   mutate: (d: Doc) => void;
   /** [pointer, message fragment] for every problem expected, no more, no less */
   expect: [string, string][];
 }
 
-const CASES: Case[] = [
+export const CASES: Case[] = [
   // ---- schema: top level and metadata
   { name: 'wrong apiVersion', mutate: (d) => (d.apiVersion = 'mixmesh.io/v1'), expect: [['/apiVersion', '"mixmesh.io/v1" is not allowed (allowed: mixmesh.io/v1alpha1)']] },
   { name: 'wrong kind', mutate: (d) => (d.kind = 'Service'), expect: [['/kind', '"Service" is not allowed (allowed: MeshService)']] },

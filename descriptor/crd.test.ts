@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the rule cases mutate free-form documents */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,8 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { startKubeEmulator, type KubeEmulator } from '../sandbox/kube/index.js';
+import { evaluate as celEvaluate, parse as celParse } from '@marcbachmann/cel-js';
+import { FIELD_DOCS } from './field-docs.js';
 import { meshServiceCrd, meshServiceOpenApiSchema } from './index.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -89,7 +92,64 @@ describe('descriptor/crd', () => {
     assert.equal(v!.served, true);
     assert.equal(v!.storage, true);
     assert.deepEqual(v!.subresources, { status: {} });
-    assert.deepEqual((v!.additionalPrinterColumns as { name: string }[]).map((c) => c.name), ['Phase', 'Age']);
+    const columns = v!.additionalPrinterColumns as { name: string; priority?: number }[];
+    assert.deepEqual(columns.map((c) => c.name), ['Phase', 'Ready', 'VMs', 'Age', 'Observed', 'Message']);
+    assert.deepEqual(columns.filter((c) => c.priority === 1).map((c) => c.name), ['Observed', 'Message'], '-o wide columns');
+  });
+
+  it('describes every field of the spec, and documents no field that does not exist', () => {
+    const seen = new Set<string>();
+    const missing: string[] = [];
+    const walk = (node: Record<string, unknown>, path: string): void => {
+      if (path !== '') {
+        seen.add(path);
+        if (typeof node.description !== 'string' || node.description.length < 8) missing.push(path);
+      }
+      const inner = (node.type === 'array' ? node.items : node) as Record<string, unknown> | undefined;
+      for (const [k, v] of Object.entries((inner?.properties ?? {}) as Record<string, Record<string, unknown>>)) walk(v, path ? `${path}.${k}` : k);
+    };
+    walk(meshServiceOpenApiSchema(), '');
+    assert.deepEqual(missing, [], 'fields without a description (add them to descriptor/field-docs.ts)');
+    assert.deepEqual(Object.keys(FIELD_DOCS).filter((k) => !seen.has(k)), [], 'descriptor/field-docs.ts names fields the schema does not have');
+  });
+
+  it('its CEL rules compile, and refuse exactly what validate() refuses for the same reason', () => {
+    const rules: { at: string; rule: string; message: string }[] = [];
+    const walk = (node: Record<string, unknown>, at: string): void => {
+      for (const r of (node['x-kubernetes-validations'] as { rule: string; message: string }[] | undefined) ?? []) rules.push({ at, ...r });
+      if (node.items) walk(node.items as Record<string, unknown>, `${at}[]`);
+      for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) walk(v, `${at}.${k}`);
+    };
+    walk(meshServiceOpenApiSchema(), '');
+    assert.ok(rules.length >= 6, `${rules.length} rules`);
+    for (const r of rules) celParse(r.rule); // throws on a syntax error
+    // every node a rule sits on, in a document: [value, where]
+    const nodesAt = (doc: unknown, at: string): unknown[] => {
+      let cur: unknown[] = [doc];
+      for (const part of at.split('.').filter(Boolean)) {
+        const arr = part.endsWith('[]');
+        const key = arr ? part.slice(0, -2) : part;
+        cur = cur.flatMap((c) => (c && typeof c === 'object' && key in (c as object) ? [(c as Record<string, unknown>)[key]] : []));
+        if (arr) cur = cur.flatMap((c) => (Array.isArray(c) ? c : []));
+      }
+      return cur;
+    };
+    const failing = (doc: unknown): string[] => rules.flatMap((r) => nodesAt(doc, r.at).filter((self) => celEvaluate(r.rule, { self }) !== true).map(() => r.message));
+    for (const file of ['testdata/spec-example.yaml', '../examples/iot-cafe/descriptor.yaml', '../examples/minimal/descriptor.yaml']) {
+      assert.deepEqual(failing(parse(readFileSync(here(file), 'utf8'))), [], file);
+    }
+    const bad = (mutate: (spec: Record<string, any>) => void): string[] => {
+      const doc = parse(readFileSync(here('testdata/spec-example.yaml'), 'utf8')) as { spec: Record<string, any> };
+      mutate(doc.spec);
+      return failing(doc);
+    };
+    assert.deepEqual(bad((s) => (s.mesh = { mtls: 'DISABLE' })), ['mtls DISABLE needs authorization: open (principals need mTLS)']);
+    assert.deepEqual(bad((s) => (s.mesh = { mtls: 'DISABLE', authorization: 'open' })), []);
+    assert.deepEqual(bad((s) => delete s.microservices[0].container), ['is required when runtime is "container"']);
+    assert.deepEqual(bad((s) => (s.microservices[1].vm = { vnfdId: 'x', flavourId: 'y', ssh: { user: 'u', credentialsSecret: 's' } })), ['is not allowed when runtime is "container"']);
+    assert.deepEqual(bad((s) => (s.microservices[2].vm.instances = 2)), ['fixedIp needs instances: 1']);
+    assert.deepEqual(bad((s) => (s.connections[0].to = s.connections[0].from)), ['from and to must differ']);
+    assert.deepEqual(bad((s) => s.connections[0].routes.reverse()), ['only the last route may have no match']);
   });
 
   it('is a structural schema', () => {
@@ -112,12 +172,15 @@ describe('descriptor/crd', () => {
     const spec = (meshServiceOpenApiSchema().properties as Record<string, Record<string, unknown>>).spec!;
     const ms = ((spec.properties as Record<string, Record<string, unknown>>).microservices!.items as Record<string, Record<string, Record<string, unknown>>>);
     const probe = ms.properties!.readinessProbe!.properties as Record<string, { properties: Record<string, unknown> }>;
-    assert.deepEqual(probe.httpGet!.properties.port, { 'x-kubernetes-int-or-string': true });
+    const { description: _d1, ...port } = probe.httpGet!.properties.port as Record<string, unknown>;
+    assert.deepEqual(port, { 'x-kubernetes-int-or-string': true });
     const vm = ms.properties!.vm!.properties as Record<string, Record<string, unknown>>;
-    assert.deepEqual(vm.additionalParams, { type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
+    const { description: _d2, ...additionalParams } = vm.additionalParams!;
+    assert.deepEqual(additionalParams, { type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
     assert.deepEqual(vm.extVirtualLinks!.items, { type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
     const conn = ((spec.properties as Record<string, Record<string, unknown>>).connections!.items as Record<string, Record<string, unknown>>).properties!;
-    assert.deepEqual(conn.loadBalancer, { 'x-kubernetes-preserve-unknown-fields': true });
+    const { description: _d3, ...loadBalancer } = conn.loadBalancer as Record<string, unknown>;
+    assert.deepEqual(loadBalancer, { 'x-kubernetes-preserve-unknown-fields': true });
   });
 
   it('accepts the examples and the spec example as resources, and rejects a wrong type', () => {

@@ -11,7 +11,7 @@ import { fastParseYaml, YAML_OPTIONS } from './fast-yaml.js';
 import { scanStructure } from './limits.js';
 
 export interface ParseOptions {
-  /** bytes; default 4 MiB (descriptor.md rule 10) */
+  /** bytes; default 4 MiB (docs/descriptor.md rule 10) */
   maxBytes?: number;
   /** nodes that aliases may add by expansion; default 10000 */
   maxAliasNodes?: number;

@@ -1,6 +1,6 @@
 /**
  * The JSON Schema (draft-07) of `mixmesh.io/v1alpha1` MeshService, exactly as
- * ../shared/spec/descriptor.md. `additionalProperties: false` everywhere except `extVirtualLinks`
+ * docs/descriptor.md. `additionalProperties: false` everywhere except `extVirtualLinks`
  * items and `additionalParams` (passed through to Tacker untouched). Defaults are here where the
  * spec gives a constant; defaults that depend on other fields (serviceAccount = name,
  * targetPort = port, a connection's only port, istioVersion from configuration) are applied by

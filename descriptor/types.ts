@@ -1,5 +1,5 @@
 /**
- * The `mixmesh.io/v1alpha1` MeshService contract (../shared/spec/descriptor.md), as TypeScript.
+ * The `mixmesh.io/v1alpha1` MeshService contract (docs/descriptor.md), as TypeScript.
  * `MeshServiceInput` is what a user writes; `MeshService` is what validate() returns: every default
  * applied, so generators never guess.
  */

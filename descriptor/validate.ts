@@ -1,6 +1,6 @@
 /**
  * validateDescriptor: the schema (with its constant defaults), then the dependent defaults, then
- * the rules beyond the schema (descriptor.md rules 1–12). Pure: the input is never changed.
+ * the rules beyond the schema (docs/descriptor.md rules 1–12). Pure: the input is never changed.
  * Every problem is reported, in pointer order: when the schema fails, the rules still run over
  * the parts that passed it (a `Skip` says which did not), so one run shows a typo in an image and
  * a wrong `to` together, without guessing about the broken parts.
@@ -307,7 +307,7 @@ function checkBackup(ms: Microservice, i: number, add: Add): void {
 function checkVm(ms: Microservice, vm: VmSpec, i: number, defaultedTargetPorts: ReadonlySet<Port>, add: Add): void {
   if (vm.fixedIp !== undefined) {
     if (vm.instances !== 1) add(ptr.ms(i, 'vm', 'fixedIp'), `needs instances: 1 (instances is ${vm.instances}): one fixed address fits one VM`);
-    // The spec's own example (descriptor.md, "valid") pairs fixedIp with `extVirtualLinks: []`,
+    // The spec's own example (docs/descriptor.md, "valid") pairs fixedIp with `extVirtualLinks: []`,
     // so the shape rule applies only once links are given; with none, there is no cpConfig to
     // carry the address (see descriptor/README.md, "fixedIp").
     const target = fixedIpTarget(vm);

@@ -1,5 +1,5 @@
 /**
- * Istio kinds of the render contract (descriptor.md): WorkloadGroup, DestinationRule, the mesh
+ * Istio kinds of the render contract (docs/descriptor.md): WorkloadGroup, DestinationRule, the mesh
  * VirtualService, PeerAuthentication, AuthorizationPolicy, and the ingress Gateway + VirtualService.
  * `networking.istio.io/v1`, `security.istio.io/v1`. Pure.
  */
@@ -12,7 +12,7 @@ import { hostOf, intoKey, meta, portOf, targetPortsOf, type MicroserviceGroup, t
 const NETWORKING = 'networking.istio.io/v1';
 const SECURITY = 'security.istio.io/v1';
 
-/** The labels a VM's proxy announces (ISTIO_METAJSON_LABELS, vm-bootstrap.md): WorkloadEntry labels + canonical ones. */
+/** The labels a VM's proxy announces (ISTIO_METAJSON_LABELS, docs/vm-bootstrap.md): WorkloadEntry labels + canonical ones. */
 export function vmProxyLabels(serviceName: string, ms: Microservice): Record<string, string> {
   return {
     ...workloadLabels(serviceName, ms.name, ms.version),

@@ -39,7 +39,7 @@ const k = (apiVersion: string, kind: string, phase: ApplyPhase, o: Partial<Omit<
   apiVersion, kind, phase, prunable: true, readiness: 'exists', file: 'mesh', shared: false, rendered: true, ...o,
 });
 
-/** In render order (interfaces.md: Namespace, ServiceAccount, Service, Deployment, WorkloadGroup, …). */
+/** In render order (docs/cli.md: Namespace, ServiceAccount, Service, Deployment, WorkloadGroup, …). */
 export const KINDS: readonly KindInfo[] = Object.freeze([
   k('v1', 'Namespace', 'cluster', { prunable: false, file: 'kubernetes', shared: true }),
   k('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'cluster', { prunable: false, readiness: 'established', file: 'kubernetes', rendered: false }),

@@ -1,5 +1,5 @@
 /**
- * Kubernetes kinds of the render contract (descriptor.md, "What a descriptor becomes"):
+ * Kubernetes kinds of the render contract (docs/descriptor.md, "What a descriptor becomes"):
  * Namespace, ServiceAccount, Service, Deployment. Pure: plain objects in, plain objects out.
  */
 import { ANNOTATION_CREATED_BY, workloadLabels } from '../common/labels.js';

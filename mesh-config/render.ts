@@ -1,6 +1,6 @@
 /**
  * `renderAll(service, values)`: every object a descriptor becomes at render time, in the output order
- * of interfaces.md (kind order, then by name), each validated before it leaves.
+ * of docs/cli.md (kind order, then by name), each validated before it leaves.
  */
 import type { MeshService } from '../descriptor/types.js';
 import { renderDeployment, renderNamespace, renderService, renderServiceAccounts } from './kubernetes.js';

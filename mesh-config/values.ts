@@ -1,5 +1,5 @@
 /**
- * Mesh values (interfaces.md, "Configuration"): what the generators need to know about the mesh
+ * Mesh values (docs/configuration.md): what the generators need to know about the mesh
  * they render for. `validate` and `render` read them from `--config`, else these defaults.
  */
 export interface MeshValues {
@@ -58,7 +58,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], at:
 /**
  * Mesh values from a parsed YAML document (`render --config`, `validate --config`): the keys of
  * MeshValues at the top level or under `mesh:`; anything else is an error. Missing keys keep their
- * defaults; `meshId` follows `trustDomain` unless given (interfaces.md).
+ * defaults; `meshId` follows `trustDomain` unless given (docs/configuration.md).
  */
 export function parseMeshValues(doc: unknown): { ok: true; value: MeshValues } | { ok: false; problems: MeshValuesProblem[] } {
   const problems: MeshValuesProblem[] = [];

@@ -1,5 +1,5 @@
 /**
- * Tacker's callbacks (tacker.md, "Subscriptions and notifications"): the credentials registered in
+ * Tacker's callbacks (docs/tacker.md, "Notifications (callback mode)"): the credentials registered in
  * our subscription (Basic, or OAuth2 client credentials with our own token endpoint), their
  * verification, and the notifications as hints. A notification is never trusted as a fact: the
  * controller confirms it with `GET vnf_lcm_op_occs/{id}` (and polls when none comes).

@@ -1,5 +1,5 @@
 /**
- * Orchestrator configuration, read once at start-up (interfaces.md, "Configuration"):
+ * Orchestrator configuration, read once at start-up (docs/configuration.md):
  * flags > environment > `--config FILE` (YAML) > defaults. The result is validated and frozen;
  * nothing else in the orchestrator reads `process.env` or these files.
  */
@@ -20,6 +20,9 @@ export interface ApiToken {
   role: Role;
   /** hex SHA-256 of the bearer token; the token itself is never kept */
   sha256: string;
+  /** ISO times (`mixmesh token create`); past expiresAt the token is refused */
+  createdAt?: string;
+  expiresAt?: string;
   /** the namespaces the token may see and change; absent: all */
   namespaces?: readonly string[];
 }
@@ -34,6 +37,8 @@ export interface OrchestratorConfig {
   openstack?: OpenStackConfig;
   listen: { host: string; port: number };
   tokens: readonly ApiToken[];
+  /** where the tokens came from: re-read when it changes (mixmesh token create/revoke, a refreshed Secret) */
+  tokensFile?: string;
   bodyLimitBytes: number;
   injector: { enabled: boolean; listen: { host: string; port: number }; token?: string; url?: string };
   callback: { url: string; auth: 'basic' | 'oauth2' };
@@ -62,6 +67,25 @@ export interface OrchestratorConfig {
   };
   /** migrate: the target clouds (MIXMESH_MIGRATE_TARGETS, a YAML file; see migrate/README.md) */
   migrate: { targets: TargetConfig[] };
+  /** HTTPS for the API (and so the Tacker callback) and the in-process injector; absent: plain HTTP */
+  tls?: TlsSource;
+  /** bearer tokens and Basic credentials over plain HTTP from a non-loopback peer: refused unless true */
+  allowInsecureHttp: boolean;
+  /** PEM CA bundle mixmesh trusts for its own calls to the injector (else: the certificates in tlsCertFile, then the system roots) */
+  caFile?: string;
+  /** the validating admission webhook for MeshServices (always TLS); absent: not served */
+  webhook?: WebhookConfig;
+}
+
+/** a certificate and key: PEM files, or a `kubernetes.io/tls` Secret; both are re-read when they change */
+export type TlsSource = { kind: 'files'; certFile: string; keyFile: string } | { kind: 'secret'; namespace: string; name: string };
+
+export interface WebhookConfig {
+  listen: { host: string; port: number };
+  /** how the API server reaches the webhook: a URL, or a Service in the system namespace */
+  clientConfig: { url: string } | { service: { namespace: string; name: string; port: number; path: string } };
+  /** given certificate files (the CA goes into caBundle); absent: mixmesh makes and rotates its own */
+  certFiles?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** What a command line may set (cli/serve.ts maps commander options onto this). */
@@ -76,6 +100,11 @@ export interface ConfigFlags {
   callbackUrl?: string;
   callbackAuth?: string;
   systemNamespace?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsSecret?: string;
+  webhookListen?: string;
+  webhookUrl?: string;
 }
 
 export interface ConfigSources {
@@ -88,10 +117,11 @@ export interface ConfigSources {
 }
 
 const MESH_KEYS = new Set(Object.keys(DEFAULT_MESH_VALUES));
-const FILE_KEYS = new Set([
+export const FILE_KEYS: ReadonlySet<string> = new Set([
   'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
   'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
-  'readyTimeoutMs', 'mesh',
+  'readyTimeoutMs', 'mesh', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'allowInsecureHttp', 'webhookListen', 'webhookUrl',
+  'webhookCertFile', 'webhookKeyFile', 'webhookCaFile', 'caFile',
 ]);
 
 function parseListen(value: string, where: string, problems: ProblemItem[]): { host: string; port: number } {
@@ -128,12 +158,15 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
     if (typeof o.name !== 'string' || o.name === '') problems.push({ pointer: `/${i}/name`, message: 'must be a non-empty string' });
     if (!ROLES.includes(o.role as Role)) problems.push({ pointer: `/${i}/role`, message: `"${String(o.role)}" is not a role (allowed: ${ROLES.join(', ')})` });
     if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(o.sha256)) problems.push({ pointer: `/${i}/sha256`, message: 'must be the 64 hex digits of the token\'s SHA-256' });
+    for (const k of ['createdAt', 'expiresAt'] as const) {
+      if (o[k] !== undefined && (typeof o[k] !== 'string' || Number.isNaN(Date.parse(o[k] as string)))) problems.push({ pointer: `/${i}/${k}`, message: 'must be an ISO 8601 time' });
+    }
     if (o.namespaces !== undefined && (!Array.isArray(o.namespaces) || o.namespaces.length === 0 || !o.namespaces.every((n) => typeof n === 'string' && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)))) {
       problems.push({ pointer: `/${i}/namespaces`, message: 'must be a non-empty list of namespace names (DNS-1123 labels); leave it out for all namespaces' });
     }
-    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'namespaces'].includes(k));
-    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, namespaces)` });
-    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(o.namespaces ? { namespaces: [...(o.namespaces as string[])] } : {}) });
+    const extra = Object.keys(o).filter((k) => !['name', 'role', 'sha256', 'namespaces', 'createdAt', 'expiresAt'].includes(k));
+    if (extra.length) problems.push({ pointer: `/${i}`, message: `unknown fields ${extra.join(', ')} (allowed: name, role, sha256, namespaces, createdAt, expiresAt)` });
+    if (problems.length === 0) out.push({ name: o.name as string, role: o.role as Role, sha256: (o.sha256 as string).toLowerCase(), ...(o.namespaces ? { namespaces: [...(o.namespaces as string[])] } : {}), ...(typeof o.createdAt === 'string' ? { createdAt: o.createdAt } : {}), ...(typeof o.expiresAt === 'string' ? { expiresAt: o.expiresAt } : {}) });
   });
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', `${where}: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, { errors: problems });
   return out;
@@ -256,7 +289,27 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
 
   const callbackAuth = pick(flags.callbackAuth, 'MIXMESH_CALLBACK_AUTH', 'callbackAuth') ?? 'basic';
   if (callbackAuth !== 'basic' && callbackAuth !== 'oauth2') problems.push({ pointer: '/callbackAuth', message: `"${callbackAuth}" is not allowed (basic or oauth2)` });
-  const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `http://${listenText}/v1/tacker/notifications`;
+  // TLS for the API, the callback and the in-process injector: files or a kubernetes.io/tls Secret
+  const tlsCertFile = pick(flags.tlsCertFile, 'MIXMESH_TLS_CERT_FILE', 'tlsCertFile');
+  const tlsKeyFile = pick(flags.tlsKeyFile, 'MIXMESH_TLS_KEY_FILE', 'tlsKeyFile');
+  const tlsSecret = pick(flags.tlsSecret, 'MIXMESH_TLS_SECRET', 'tlsSecret');
+  let tls: TlsSource | undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) problems.push({ pointer: tlsCertFile ? '/tlsKeyFile' : '/tlsCertFile', message: 'tlsCertFile and tlsKeyFile go together (MIXMESH_TLS_CERT_FILE, MIXMESH_TLS_KEY_FILE)' });
+  else if (tlsCertFile && tlsKeyFile) {
+    if (tlsSecret) problems.push({ pointer: '/tlsSecret', message: 'give either tlsCertFile/tlsKeyFile or tlsSecret, not both' });
+    for (const [key, f] of [['tlsCertFile', tlsCertFile], ['tlsKeyFile', tlsKeyFile]] as const) if (!existsSync(resolve(cwd, f))) problems.push({ pointer: `/${key}`, message: `${resolve(cwd, f)} does not exist` });
+    tls = { kind: 'files', certFile: resolve(cwd, tlsCertFile), keyFile: resolve(cwd, tlsKeyFile) };
+  } else if (tlsSecret) {
+    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(tlsSecret);
+    if (!m) problems.push({ pointer: '/tlsSecret', message: `"${tlsSecret}" is not NAMESPACE/NAME of a kubernetes.io/tls Secret` });
+    else tls = { kind: 'secret', namespace: m[1]!, name: m[3]! };
+  }
+  const caFile = pick(undefined, 'MIXMESH_CA_FILE', 'caFile');
+  if (caFile !== undefined && !existsSync(resolve(cwd, caFile))) problems.push({ pointer: '/caFile', message: `${resolve(cwd, caFile)} does not exist` });
+  const insecureText = (env.MIXMESH_ALLOW_INSECURE_HTTP || undefined) ?? (file.allowInsecureHttp === undefined ? undefined : String(file.allowInsecureHttp));
+  if (insecureText !== undefined && insecureText !== 'true' && insecureText !== 'false') problems.push({ pointer: '/allowInsecureHttp', message: `${JSON.stringify(insecureText)} is not true or false` });
+
+  const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `${tls ? 'https' : 'http'}://${listenText}/v1/tacker/notifications`;
 
   const systemNamespace = pick(flags.systemNamespace, 'MIXMESH_SYSTEM_NAMESPACE', 'systemNamespace') ?? 'mixmesh-system';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(systemNamespace)) problems.push({ pointer: '/systemNamespace', message: `"${systemNamespace}" is not a DNS-1123 label` });
@@ -278,6 +331,26 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
   }
 
   const artifacts = (env.MIXMESH_SIDECAR_ARTIFACTS || undefined) ?? fileStr('sidecarArtifacts');
+
+  // the admission webhook: served when given a listen address, and by default inside a cluster
+  const webhookListenText = pick(flags.webhookListen, 'MIXMESH_WEBHOOK_LISTEN', 'webhookListen') ?? (kube?.kind === 'in-cluster' ? '0.0.0.0:9443' : undefined);
+  let webhook: WebhookConfig | undefined;
+  if (webhookListenText !== undefined) {
+    const wl = parseListen(webhookListenText, '/webhookListen', problems);
+    const webhookUrl = pick(flags.webhookUrl, 'MIXMESH_WEBHOOK_URL', 'webhookUrl');
+    if (webhookUrl !== undefined && !/^https:\/\/[^/]+/.test(webhookUrl)) problems.push({ pointer: '/webhookUrl', message: `"${webhookUrl}" is not an https:// URL (the API server calls webhooks over HTTPS only)` });
+    const files = { certFile: pick(undefined, 'MIXMESH_WEBHOOK_CERT_FILE', 'webhookCertFile'), keyFile: pick(undefined, 'MIXMESH_WEBHOOK_KEY_FILE', 'webhookKeyFile'), caFile: pick(undefined, 'MIXMESH_WEBHOOK_CA_FILE', 'webhookCaFile') };
+    const given = Object.values(files).filter((f) => f !== undefined).length;
+    if (given !== 0 && given !== 3) problems.push({ pointer: '/webhookCertFile', message: 'webhookCertFile, webhookKeyFile and webhookCaFile go together (or none: mixmesh makes its own)' });
+    const host = wl.host === '0.0.0.0' || wl.host === '::' ? '127.0.0.1' : wl.host;
+    webhook = {
+      listen: wl,
+      clientConfig: webhookUrl !== undefined ? { url: webhookUrl }
+        : kube?.kind === 'in-cluster' ? { service: { namespace: systemNamespace, name: 'mixmesh-webhook', port: 443, path: '/validate/meshservices' } }
+          : { url: `https://${host.includes(':') ? `[${host}]` : host}:${wl.port}/validate/meshservices` },
+      ...(given === 3 ? { certFiles: { certFile: resolve(cwd, files.certFile!), keyFile: resolve(cwd, files.keyFile!), caFile: resolve(cwd, files.caFile!) } } : {}),
+    };
+  }
   if (problems.length) {
     throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   }
@@ -286,6 +359,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     ...(openstack ? { openstack } : {}),
     listen,
     tokens,
+    ...(tokensFile ? { tokensFile: resolve(cwd, tokensFile) } : {}),
     bodyLimitBytes: positiveInt(file.bodyLimitBytes, '/bodyLimitBytes', problems, 4 * 1024 * 1024),
     injector: { enabled: injectorEnabled, listen: injectorListen, ...(injectorToken ? { token: injectorToken } : {}), ...(injectorUrl ? { url: injectorUrl } : {}) },
     callback: { url: callbackUrl, auth: callbackAuth as 'basic' | 'oauth2' },
@@ -300,6 +374,10 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
     backup: backupConfig(env, cwd, problems),
     migrate: { targets: migrateTargets(env, cwd, problems) },
+    ...(tls ? { tls } : {}),
+    allowInsecureHttp: insecureText === 'true',
+    ...(caFile ? { caFile: resolve(cwd, caFile) } : {}),
+    ...(webhook ? { webhook } : {}),
   };
   if (problems.length) throw new MixmeshError('CONFIG_INVALID', problems.map((p) => `${p.pointer}: ${p.message}`).join('; '), { errors: problems });
   return deepFreeze(config);

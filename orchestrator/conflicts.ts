@@ -1,5 +1,5 @@
 /**
- * NAME_CONFLICT (descriptor.md, "Generated names"): before any write, an existing object of a
+ * NAME_CONFLICT (docs/descriptor.md, "What a descriptor becomes"): before any write, an existing object of a
  * generated kind and name whose `mixmesh.io/service` label is absent or names another service is a
  * conflict, and nothing changes. ServiceAccounts are the exception: an existing one without our
  * labels is used as is (never changed or deleted); Namespaces are never modified either.

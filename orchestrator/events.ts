@@ -1,5 +1,5 @@
 /**
- * events.k8s.io/v1 Events whose `regarding` is the MeshService (interfaces.md). Names sort in the
+ * events.k8s.io/v1 Events whose `regarding` is the MeshService (docs/kubernetes.md). Names sort in the
  * order they were recorded, so "ordered events" is a sort by name.
  */
 import { hostname } from 'node:os';

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
 import { createApp, type ApiDeps, type ApiMount } from './api/app.js';
+import { TokenStore } from './tokens.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
 import { LeaderElector } from './controller/lease.js';
@@ -29,6 +30,10 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   protectedNamespaces?: readonly string[];
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
+  /** credentials over plain HTTP from non-loopback peers (default refused) */
+  allowInsecureHttp?: boolean;
+  /** the tokens file to follow (re-read on change); absent: `tokens` as given */
+  tokensFile?: string;
   /** a failed reconcile is tried again after base·2^(n-1) ms, at most cap, jittered (default 1 s, 5 min) */
   backoff?: { baseMs?: number; capMs?: number };
 }
@@ -81,8 +86,11 @@ export function createOrchestrator(deps: OrchestratorDeps) {
 
   // the web console's one-time login codes (`mixmesh demo` prints a link with one)
   const loginCodes = new LoginCodes();
+  const tokenStore = s.tokensFile ? TokenStore.watching(s.tokensFile, s.tokens, log) : TokenStore.of(s.tokens);
   const app = createApp({
     tokens: s.tokens, bodyLimitBytes: s.bodyLimitBytes, services, callbacks, metrics, log, console: { loginCodes }, ...(deps.mounts ? { mounts: deps.mounts } : {}),
+    allowInsecureHttp: s.allowInsecureHttp ?? false,
+    tokenStore,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
     ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
@@ -124,6 +132,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
       started = true;
     },
     async stop(): Promise<void> {
+      tokenStore.stop();
       started = false;
       if (subscribeRetry) clearInterval(subscribeRetry);
       if (elector) await elector.stop();

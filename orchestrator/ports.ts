@@ -32,6 +32,11 @@ export interface KubePort {
   replace(obj: KubeObject): Promise<KubeObject>;
   /** PUT …/status */
   replaceStatus(obj: KubeObject): Promise<KubeObject>;
+  /**
+   * merge-patch only `metadata.finalizers` (with the object's resourceVersion): the controller
+   * never writes spec, so server-side appliers (kubectl, GitOps) meet no field of ours there
+   */
+  setFinalizers(obj: KubeObject, finalizers: string[]): Promise<KubeObject>;
   /** true when it was there */
   delete(ref: ObjectRef): Promise<boolean>;
   /** a watch that calls back until stopped; it re-lists on its own after a broken stream */
@@ -218,6 +223,9 @@ export interface MeshServiceStatus {
   conditions?: Condition[];
   microservices?: MicroserviceStatus[];
   operations?: OperationStatus[];
+  /** printer columns: ready microservice versions / all, ready VMs / all ("3/4") */
+  readyMicroservices?: string;
+  vms?: string;
 }
 
 export const MESH_API_VERSION = 'mixmesh.io/v1alpha1';

@@ -1,5 +1,5 @@
 /**
- * Pre-flight before any write (tacker.md, "How mixmesh uses Tacker"): each vnfdId is ONBOARDED and
+ * Pre-flight before any write (docs/tacker.md, "What mixmesh does with Tacker"): each vnfdId is ONBOARDED and
  * ENABLED, each vimId exists, each credentialsSecret exists with key `ssh-privatekey`. A failure is
  * a 422 with pointers into the descriptor, and nothing changes.
  */

@@ -26,6 +26,9 @@ import { readFileSync } from 'node:fs';
 import { createMigrationService, openTarget } from '../migrate/index.js';
 import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type BackupService, type StoreKeys } from '../backup/index.js';
 import { parseConsoleHostKeys } from '../clients/ssh/index.js';
+import { startWebhook } from './webhook/server.js';
+import { MixmeshError } from '../common/errors.js';
+import { ReloadingTls, createReloadingHttpsServer, fetchTrusting, filesLoader, secretPair, type TlsLoader } from '../common/tls.js';
 
 export interface StackOptions {
   config: OrchestratorConfig;
@@ -46,6 +49,8 @@ export interface Stack {
   url: string;
   injectorUrl: string | undefined;
   injectorToken: string | undefined;
+  /** the admission webhook's https URL, when served */
+  webhookUrl?: string | undefined;
   kube: KubeClient;
   openstack: OpenStackClient | undefined;
   /** backup's service (routes, runner, the before-injection handoff of restored VM data) */
@@ -68,7 +73,7 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** trustDomain from ConfigMap istio-system/istio `mesh` (interfaces.md), unless configured */
+/** trustDomain from ConfigMap istio-system/istio `mesh` (docs/configuration.md), unless configured */
 async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Promise<MeshValues> {
   const values = structuredClone(config.mesh) as MeshValues;
   if (config.trustDomainExplicit) return values;
@@ -83,8 +88,8 @@ async function liveMeshValues(kube: KubeClient, config: OrchestratorConfig): Pro
   return values;
 }
 
-/** the injector in-process, on its own listener (interfaces.md: "always its own listener") */
-async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+/** the injector in-process, on its own listener (docs/configuration.md: "its own listener") */
+async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStackClient | undefined; values: MeshValues; config: OrchestratorConfig; log: Logger; token: string; tls: ReloadingTls | undefined }): Promise<{ url: string; stop: () => Promise<void> }> {
   const { host, port } = o.config.injector.listen;
   // the injector's own configuration rules (token length, artifacts), fed from ours
   const injectorConfig = readInjectorConfig({
@@ -92,7 +97,7 @@ async function startInProcessInjector(o: { kube: KubeClient; openstack: OpenStac
     MIXMESH_INJECTOR_TOKEN: o.token,
     MIXMESH_SIDECAR_ARTIFACTS: o.config.sidecarArtifacts,
   }, { meshValues: o.values, ...(o.config.kube.kind === 'kubeconfig' ? { kubeconfig: o.config.kube.path } : {}) });
-  const running = await startInjector(injectorConfig, { cluster: kubeCluster(o.kube), openstack: o.openstack ?? null, log: o.log });
+  const running = await startInjector(injectorConfig, { cluster: kubeCluster(o.kube), openstack: o.openstack ?? null, log: o.log, ...(o.tls ? { tls: o.tls } : {}) });
   return { url: running.url, stop: () => running.close() };
 }
 
@@ -110,17 +115,34 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const openstack = config.openstack ? createOpenStackClient(config.openstack, { logger: log.child({ part: 'openstack' }) }) : undefined;
     const values = await liveMeshValues(kube, config);
 
+    // TLS for the API (and the Tacker callback on it) and the in-process injector: files or a kubernetes.io/tls Secret
+    let tls: ReloadingTls | undefined;
+    if (config.tls) {
+      const source = config.tls;
+      const load: TlsLoader = source.kind === 'files' ? filesLoader(source.certFile, source.keyFile) : async () => {
+        const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace: source.namespace, name: source.name });
+        if (!secret) throw new MixmeshError('CONFIG_INVALID', `TLS Secret ${source.namespace}/${source.name} does not exist`);
+        const pair = secretPair(secret.data, `Secret ${source.namespace}/${source.name}`);
+        const ca = secret.data?.['ca.crt'];
+        return ca ? { ...pair, ca: Buffer.from(ca, 'base64').toString('utf8') } : pair;
+      };
+      tls = await ReloadingTls.start(load, log.child({ part: 'tls' }));
+      const running = tls;
+      stops.push(async () => running.stop());
+    }
     let injector: InjectorPort | undefined;
     let injectorUrl: string | undefined;
     const injectorToken = config.injector.token ?? randomBytes(24).toString('base64url');
     if (config.injector.enabled) {
-      const started = await startInProcessInjector({ kube, openstack, values, config, log, token: injectorToken });
+      const started = await startInProcessInjector({ kube, openstack, values, config, log, token: injectorToken, tls });
       stops.push(started.stop);
       injectorUrl = started.url;
     } else {
       injectorUrl = config.injector.url;
     }
-    if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken);
+    // our own calls to an https injector trust caFile, else the CA certificates of our own chain, else the system roots
+    const trust = config.caFile ? readFileSync(config.caFile, 'utf8') : tls ? tls.current().ca ?? tls.current().cert : undefined;
+    if (injectorUrl) injector = httpInjector(injectorUrl, injectorToken, trust && injectorUrl.startsWith('https:') ? { fetch: fetchTrusting(trust) } : {});
 
     // backup.md: routes and CRDs beside the orchestrator's; its runner acts on the leader only
     let keys: Promise<StoreKeys> | undefined;
@@ -166,7 +188,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs,
+        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}),
         protectedNamespaces: [...new Set([...PROTECTED_NAMESPACES, config.systemNamespace, values.istioNamespace, values.ingressGateway.namespace, values.eastWestGateway.namespace])],
         ...options.settings,
       },
@@ -177,10 +199,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       beforeInject: (vm) => backup.beforeInject(vm),
       ...(mounts.length ? { mounts } : {}),
     });
-    const server = createServer(orchestrator.app);
+    const server = tls ? createReloadingHttpsServer(tls, orchestrator.app) : createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);
     stops.push(() => closeServer(server));
-    const url = `http://${config.listen.host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${config.listen.host}:${port}`;
     // a configured port 0 (tests) becomes the real one in the callback URL Tacker is given
     const callbackUrl = config.callback.url.replace(/:0\//, `:${port}/`);
     stops.push(() => orchestrator.stop());
@@ -190,8 +212,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stops.push(() => backup.stop());
     migration.start(() => orchestrator.isLeader);
     stops.push(() => migration.stop());
-    log.info({ url, injector: injectorUrl, openstack: openstack !== undefined }, 'orchestrator started');
-    return { orchestrator, url, injectorUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, backup, stop: stopAll };
+    // the admission webhook, once the CRD and the system namespace exist
+    let webhookUrl: string | undefined;
+    if (config.webhook) {
+      const webhook = await startWebhook({ config: config.webhook, systemNamespace: config.systemNamespace, istioVersion: values.istioVersion, kube, log });
+      stops.push(webhook.stop);
+      webhookUrl = webhook.url;
+    }
+    log.info({ url, injector: injectorUrl, openstack: openstack !== undefined, webhook: webhookUrl }, 'orchestrator started');
+    return { orchestrator, url, injectorUrl, webhookUrl, injectorToken: injectorUrl ? injectorToken : undefined, kube, openstack, backup, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -75,6 +75,7 @@ export function kubePort(client: KubeClient, metrics: OrchestratorMetrics, log: 
     replace: (obj) => t('update', () => client.replace(asClient(obj))).catch(conflict) as Promise<KubeObject>,
     // merge-patch the status: no resourceVersion race with the API's spec updates
     replaceStatus: (obj) => t('update_status', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { status: obj.status ?? {} }, { subresource: 'status' })) as Promise<KubeObject>,
+    setFinalizers: (obj, finalizers) => t('patch', () => client.mergePatch({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name }, { metadata: { finalizers, ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}) } })).catch(conflict) as Promise<KubeObject>,
     delete: (ref: ObjectRef) => t('delete', () => client.delete(ref)),
     watch: async (apiVersion: string, kind: string, options: ListOptions, onEvent: (type: WatchEventType, obj: KubeObject) => void) => {
       let stopped = false;
@@ -144,13 +145,14 @@ export function tackerPort(os: OpenStackClient, metrics: OrchestratorMetrics): T
   };
 }
 
-/** InjectorPort over the injector's REST API (interfaces.md, "Injector REST API"). */
-export function httpInjector(baseUrl: string, token: string, options: { timeoutMs?: number } = {}): InjectorPort {
+/** InjectorPort over the injector's REST API (vm-sidecar-injector/README.md). */
+export function httpInjector(baseUrl: string, token: string, options: { timeoutMs?: number; fetch?: typeof fetch } = {}): InjectorPort {
+  const doFetch = options.fetch ?? fetch;
   const base = baseUrl.replace(/\/$/, '');
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
-      res = await fetch(base + path, {
+      res = await doFetch(base + path, {
         method,
         headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -45,6 +45,8 @@ export interface StartSandboxOptions {
   nodes?: { heartbeatMs?: number; syncMs?: number; maxPods?: number };
   /** host numbers N of 127.0.10.N this cloud's VMs take (default 1–254; two clouds: separate ranges) */
   addressRange?: { first: number; last: number };
+  /** the CA (PEM) Tacker checks https callback certificates against */
+  callbackCaPem?: string;
   log?: Logger;
 }
 
@@ -156,6 +158,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
         keypairs: [{ name: 'sandbox', publicKey: sshPublicKey }], // as a Nova keypair would: `openstack keypair list`
         ...(options.mgmtDriverEnv ? { mgmtDriverEnv: options.mgmtDriverEnv } : {}),
         seedNodeImages: true,
+        ...(options.callbackCaPem ? { callbackCaPem: options.callbackCaPem } : {}),
         logger: log,
       }),
     ]);

@@ -14,7 +14,7 @@ export interface ServiceLike {
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 
-/** The parts of a MeshService the plug-in form needs (descriptor.md). */
+/** The parts of a MeshService the plug-in form needs (docs/descriptor.md). */
 export interface MeshServiceLike {
   metadata?: { name?: string; namespace?: string };
   spec?: {

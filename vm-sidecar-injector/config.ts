@@ -1,5 +1,5 @@
 /**
- * The injector's configuration (interfaces.md, "Configuration"), read once, validated, frozen.
+ * The injector's configuration (docs/configuration.md), read once, validated, frozen.
  * Nothing else in the injector reads process.env: callers pass the environment in.
  */
 import { isIP } from 'node:net';
@@ -20,6 +20,10 @@ export interface InjectorConfig {
   notifications?: { username: string; password: string };
   /** how long to wait for a new VM's sshd (backoff), ms */
   connectBudgetMs: number;
+  /** HTTPS: MIXMESH_TLS_CERT_FILE + MIXMESH_TLS_KEY_FILE (re-read when they change); absent: plain HTTP */
+  tls?: { certFile: string; keyFile: string };
+  /** MIXMESH_ALLOW_INSECURE_HTTP=true: accept the token over plain HTTP from non-loopback peers */
+  allowInsecureHttp: boolean;
 }
 
 export interface InjectorFlags {
@@ -66,6 +70,11 @@ export function readInjectorConfig(env: Readonly<Record<string, string | undefin
     }
   } else if (artifactsValue.startsWith('/')) artifacts = { dir: artifactsValue };
   else throw new MixmeshError('CONFIG_INVALID', `MIXMESH_SIDECAR_ARTIFACTS: "${artifactsValue}" must be an absolute directory or an http(s) URL`);
+  const certFile = env.MIXMESH_TLS_CERT_FILE || undefined;
+  const keyFile = env.MIXMESH_TLS_KEY_FILE || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new MixmeshError('CONFIG_INVALID', 'MIXMESH_TLS_CERT_FILE and MIXMESH_TLS_KEY_FILE go together');
+  const tls = certFile && keyFile ? Object.freeze({ certFile, keyFile }) : undefined;
+  if (env.MIXMESH_ALLOW_INSECURE_HTTP !== undefined && !['true', 'false'].includes(env.MIXMESH_ALLOW_INSECURE_HTTP)) throw new MixmeshError('CONFIG_INVALID', `MIXMESH_ALLOW_INSECURE_HTTP: "${env.MIXMESH_ALLOW_INSECURE_HTTP}" is not true or false`);
   let notifications: InjectorConfig['notifications'];
   if (flags.notifications ?? env.MIXMESH_INJECTOR_NOTIFICATIONS === 'true') {
     const username = env.MIXMESH_INJECTOR_CALLBACK_USER ?? '';
@@ -80,5 +89,7 @@ export function readInjectorConfig(env: Readonly<Record<string, string | undefin
     maxParallel: positiveInt(flags.maxParallel ?? env.MIXMESH_INJECTOR_PARALLEL, 'MIXMESH_INJECTOR_PARALLEL', 8),
     notifications,
     connectBudgetMs: positiveInt(env.MIXMESH_INJECTOR_CONNECT_BUDGET_S, 'MIXMESH_INJECTOR_CONNECT_BUDGET_S', 120) * 1000,
+    ...(tls ? { tls } : {}),
+    allowInsecureHttp: env.MIXMESH_ALLOW_INSECURE_HTTP === 'true',
   });
 }

@@ -16,7 +16,7 @@ import {
 import { verifyScript } from './scripts.js';
 
 export type InjectionState = 'Pending' | 'Connecting' | 'Installing' | 'Starting' | 'Verifying' | 'Succeeded' | 'Failed' | 'Removing' | 'Removed';
-/** The sidecar's state after a successful injection (vm-bootstrap.md: renewal). */
+/** The sidecar's state after a successful injection (docs/vm-bootstrap.md: renewal). */
 export type SidecarState = 'Running' | 'Renewing' | 'TokenExpired' | 'Removed';
 
 /** Host-key expectation handed to the SSH edge (clients/ssh HostKeyPolicy). */
@@ -243,7 +243,7 @@ export class Injector {
   }
 
   /**
-   * The plug-in form (tacker.md): identity + Nova servers; ssh user/port/credentials/host key and
+   * The plug-in form (docs/tacker.md): identity + Nova servers; ssh user/port/credentials/host key and
    * the sidecar come from the MeshService, a dynamic address from Nova.
    */
   async resolvePluginRequest(body: {
@@ -262,7 +262,7 @@ export class Injector {
     if (!micro) throw new MixmeshError('NOT_FOUND', `MeshService ${identity.namespace}/${identity.service} has no VM microservice ${identity.name} version ${identity.version}`);
     const ssh = micro.vm?.ssh ?? {};
     if (!ssh.user || !ssh.credentialsSecret) throw new MixmeshError('BAD_REQUEST', `MeshService ${identity.namespace}/${identity.service}: ${identity.name} ${identity.version} has no vm.ssh.user / credentialsSecret`);
-    // the address mixmesh SSHes to: floating if the server has one, else fixed (vm-bootstrap.md)
+    // the address mixmesh SSHes to: floating if the server has one, else fixed (docs/vm-bootstrap.md)
     let address = server.fixedAddresses?.[0];
     let floating = false;
     if (this.deps.nova) {
@@ -461,7 +461,7 @@ export class Injector {
     }
   }
 
-  // ---- token renewal (vm-bootstrap.md: renew at 80% of the lifetime, retry until expiry) ----
+  // ---- token renewal (docs/vm-bootstrap.md: renew at 80% of the lifetime, retry until expiry) ----
 
   private scheduleRenewal(injection: Injection, issuedAt: number, expiresAt: number, attempts = 0): void {
     if (this.deps.renewal === false || this.closed) return;

@@ -3,6 +3,7 @@
  * API on its own listener. `mixmesh serve` and `cli/serve-injector.ts` both call startInjector().
  */
 import { createServer, type Server } from 'node:http';
+import { ReloadingTls, createReloadingHttpsServer, filesLoader } from '../common/tls.js';
 import type { AddressInfo } from 'node:net';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig, type OpenStackClient } from '../clients/openstack/index.js';
@@ -28,6 +29,8 @@ export interface StartInjectorOptions {
   log?: Logger;
   /** pass ready clients instead of building them from the environment (tests, `mixmesh serve`) */
   cluster?: InjectorCluster;
+  /** serve HTTPS with this (reloading) certificate instead of the configured files */
+  tls?: ReloadingTls;
   openstack?: OpenStackClient | null;
 }
 
@@ -71,16 +74,18 @@ export async function startInjector(config: Readonly<InjectorConfig>, options: S
     notifications = { ...config.notifications, onInstantiated: notificationHandler(injector, openstack, log) };
   }
   const app = createInjectorApp({
-    injector, token: config.token, log, notifications,
+    injector, token: config.token, log, notifications, allowInsecureHttp: config.allowInsecureHttp,
     ready: async () => (await cluster.getConfigMapValue(config.meshValues.istioNamespace, 'istio', 'mesh').then(() => true, () => false)),
   });
-  const server: Server = createServer(app);
+  // HTTPS when given a certificate: the caller's (mixmesh serve shares the API's), else the configured files
+  const tls = options.tls ?? (config.tls ? await ReloadingTls.start(filesLoader(config.tls.certFile, config.tls.keyFile), log) : undefined);
+  const server: Server = tls ? createReloadingHttpsServer(tls, app) : createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(new MixmeshError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${e.message}`, { cause: e })));
     server.listen(config.port, config.host, resolve);
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info({ url, notifications: Boolean(notifications), parallel: config.maxParallel }, 'injector listening');
   return {
     url,
@@ -90,6 +95,7 @@ export async function startInjector(config: Readonly<InjectorConfig>, options: S
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (!options.tls) tls?.stop();
       await injector.close();
     },
   };

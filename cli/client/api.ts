@@ -3,18 +3,23 @@
  * http://127.0.0.1:7070), `--token`/`MIXMESH_TOKEN`, `-n`/`MIXMESH_NAMESPACE` (default "default").
  * A rejection keeps the server's problem (code, errors[]) so the CLI can print it.
  */
+import { readFileSync } from 'node:fs';
 import { MixmeshError, type ErrorCode, type ProblemItem } from '../../common/errors.js';
+import { fetchTrusting, isLoopback } from '../../common/tls.js';
 
 export interface ClientSettings {
   server: string;
   token: string | undefined;
   namespace: string;
+  /** PEM CA bundle the server must chain to (`--certificate-authority`, as kubectl) */
+  certificateAuthority?: string;
 }
 
 export interface ClientFlags {
   server?: unknown;
   token?: unknown;
   namespace?: unknown;
+  certificateAuthority?: unknown;
 }
 
 export function clientSettings(flags: ClientFlags, env: Readonly<Record<string, string | undefined>> = process.env): ClientSettings {
@@ -23,7 +28,22 @@ export function clientSettings(flags: ClientFlags, env: Readonly<Record<string, 
   const namespace = (typeof flags.namespace === 'string' ? flags.namespace : undefined) ?? (env.MIXMESH_NAMESPACE || undefined) ?? 'default';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) throw new MixmeshError('USAGE', `-n / --namespace: "${namespace}" is not a namespace name (DNS-1123 label)`);
   const token = (typeof flags.token === 'string' ? flags.token : undefined) ?? (env.MIXMESH_TOKEN || undefined);
-  return { server: server.replace(/\/$/, ''), token, namespace };
+  const caFile = (typeof flags.certificateAuthority === 'string' ? flags.certificateAuthority : undefined) ?? (env.MIXMESH_CERTIFICATE_AUTHORITY || undefined);
+  let certificateAuthority: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      certificateAuthority = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new MixmeshError('USAGE', `--certificate-authority / MIXMESH_CERTIFICATE_AUTHORITY: cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    if (!certificateAuthority.includes('-----BEGIN CERTIFICATE-----')) throw new MixmeshError('USAGE', `--certificate-authority: ${caFile} holds no PEM certificate`);
+  }
+  // a token never travels in clear text beyond this machine
+  const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
+  if (token && server.startsWith('http:') && !isLoopback(host) && host !== 'localhost') {
+    throw new MixmeshError('USAGE', `--server ${server}: refusing to send the token over plain http to a remote server; use https://`);
+  }
+  return { server: server.replace(/\/$/, ''), token, namespace, ...(certificateAuthority ? { certificateAuthority } : {}) };
 }
 
 /** an answer the server rejected: problem+json kept whole */
@@ -38,7 +58,11 @@ export class ApiRejection extends MixmeshError {
 }
 
 export class ApiClient {
-  constructor(readonly settings: ClientSettings) {}
+  private readonly fetch: typeof fetch;
+
+  constructor(readonly settings: ClientSettings) {
+    this.fetch = settings.certificateAuthority ? fetchTrusting(settings.certificateAuthority) : fetch;
+  }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     if (!this.settings.token) {
@@ -53,7 +77,7 @@ export class ApiClient {
     const headers = options.anonymous ? { accept: 'application/json', ...extra } : this.headers(extra);
     let res: Response;
     try {
-      res = await fetch(this.settings.server + path, {
+      res = await this.fetch(this.settings.server + path, {
         method,
         headers,
         ...(options.body !== undefined ? { body: options.body } : {}),
@@ -76,7 +100,7 @@ export class ApiClient {
   /** a streaming GET (server-sent events) */
   async stream(path: string, signal: AbortSignal, lastEventId?: string): Promise<ReadableStream<Uint8Array>> {
     const headers = this.headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
-    const res = await fetch(this.settings.server + path, { headers, signal });
+    const res = await this.fetch(this.settings.server + path, { headers, signal });
     if (res.status >= 400 || !res.body) {
       const text = await res.text();
       let json: unknown;

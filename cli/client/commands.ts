@@ -1,6 +1,6 @@
 /**
  * `mixmesh apply -f FILE`, `plan -f FILE`, `get [NAME] [-A]`, `status NAME`, `events NAME
- * [--follow]`, `delete NAME`: a thin client of the orchestrator API (interfaces.md, "CLI").
+ * [--follow]`, `delete NAME`: a thin client of the orchestrator API (docs/cli.md).
  * Exit codes: 0 ok, 1 rejected/failed/rolled back, 2 usage. Progress and messages go to stderr,
  * machine output (-o yaml|json) to stdout.
  */

@@ -9,7 +9,8 @@ function common(c: Command): Command {
     .option('--server <url>', 'orchestrator URL (MIXMESH_SERVER, default http://127.0.0.1:7070)')
     .option('--token <token>', 'API token (MIXMESH_TOKEN)')
     .option('-n, --namespace <ns>', 'namespace (MIXMESH_NAMESPACE, default "default")')
-    .option('-o, --output <format>', 'machine output on stdout: yaml or json');
+    .option('-o, --output <format>', 'machine output on stdout: yaml or json')
+    .option('--certificate-authority <file>', 'PEM CA bundle the server certificate must chain to (MIXMESH_CERTIFICATE_AUTHORITY; default: the system roots)');
 }
 
 export function registerClientCommands(program: Command): void {

@@ -1,5 +1,5 @@
 /**
- * OpenStack configuration the OpenStack way (tacker.md "Keystone v3", interfaces.md "Configuration"):
+ * OpenStack configuration the OpenStack way (docs/tacker.md "Credentials and endpoints", docs/configuration.md):
  * `OS_CLOUD` + clouds.yaml (searched in `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
  * `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml`), or `OS_*` variables.
  * Read once, validated, frozen; the caller passes the environment (nothing here reads process.env).

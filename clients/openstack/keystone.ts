@@ -1,5 +1,5 @@
 /**
- * Keystone v3 password authentication, token renewal and catalog lookup (tacker.md "Keystone v3").
+ * Keystone v3 password authentication, token renewal and catalog lookup (docs/tacker.md "Credentials and endpoints").
  * The token lives only in memory and never reaches a log line or an error message.
  */
 import { MixmeshError, silentLogger, type Logger } from '../../common/index.js';

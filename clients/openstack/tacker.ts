@@ -1,6 +1,6 @@
 /**
  * Tacker client: VNF LCM v2 (instances, operations, subscriptions), VNF packages, VIMs
- * (tacker.md). Every /vnflcm/v2 call carries `Version: 2.0.0`; /vnfpkgm/v1 and /v1.0 carry none.
+ * (docs/tacker.md). Every /vnflcm/v2 call carries `Version: 2.0.0`; /vnfpkgm/v1 and /v1.0 carry none.
  */
 import { isMixmeshError, MixmeshError, silentLogger, type Logger } from '../../common/index.js';
 import { callService, type HttpDeps, type ServiceCall, type ServiceReply } from './http.js';

@@ -1,5 +1,5 @@
 /**
- * The orchestrator REST API (interfaces.md, "Orchestrator REST API"), apart from listen():
+ * The orchestrator REST API (docs/api.md), apart from listen():
  * bearer auth with roles, body limits, YAML or JSON bodies, problem+json errors, the Tacker
  * callback routes, health, metrics and the OpenAPI document.
  */
@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { refuseInsecureCredentials } from '../../common/tls.js';
 import { parseDescriptorText } from '../../descriptor/index.js';
 import type { Logger } from '../../common/logger.js';
 import type { CallbackAuthority } from '../callbacks.js';
@@ -15,9 +16,12 @@ import { refreshServiceMetrics, type OrchestratorMetrics } from '../metrics.js';
 import { checkNamespaceAccess, type Access, type ServiceManager } from '../services.js';
 import { openApiDocument } from './openapi.js';
 import { mountConsole, type ConsoleOptions } from '../../console/index.js';
+import type { TokenStore } from '../tokens.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
+  /** who a bearer is (hashed tokens, expiry, reloads); default: a fixed store of `tokens` */
+  tokenStore?: TokenStore;
   bodyLimitBytes: number;
   services: ServiceManager;
   callbacks: CallbackAuthority;
@@ -31,6 +35,8 @@ export interface ApiDeps {
   extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
   /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
   mounts?: readonly ApiMount[];
+  /** accept credentials over plain HTTP from non-loopback peers (default: refused, INSECURE_TRANSPORT) */
+  allowInsecureHttp?: boolean;
 }
 
 /** what a mounted part gets: the role check and the raw body parser of this API */
@@ -126,6 +132,7 @@ export function createApp(deps: ApiDeps): express.Express {
     // per-service gauges (phase, VMs and sidecars ready, token expiry) from the MeshService statuses
     beforeMetrics: async () => refreshServiceMetrics(metrics.services, (await services.list()) as unknown as Parameters<typeof refreshServiceMetrics>[1]),
   });
+  app.use(refuseInsecureCredentials(deps.allowInsecureHttp ?? false));
 
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
   const formBody = express.urlencoded({ extended: false, limit: '16kb', type: () => true });
@@ -133,6 +140,7 @@ export function createApp(deps: ApiDeps): express.Express {
   function authenticate(req: Request): Caller | undefined {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!m) return undefined;
+    if (deps.tokenStore) return deps.tokenStore.lookup(m[1]!);
     const given = sha256(m[1]!);
     let found: Caller | undefined;
     for (const t of tokenHashes) if (timingSafeEqual(given, t.hash)) found = { name: t.name, role: t.role, namespaces: t.namespaces };

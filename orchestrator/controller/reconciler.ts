@@ -1,5 +1,5 @@
 /**
- * Reconcile one MeshService (descriptor.md "What a descriptor becomes", apply order; interfaces.md
+ * Reconcile one MeshService (docs/descriptor.md "What a descriptor becomes", apply order; docs/kubernetes.md
  * status): validate → name check → namespace → SAs/PeerAuthentications/AuthorizationPolicies →
  * workloads (+ readiness) while the VM chains run in parallel from the very start → DestinationRules
  * → VirtualServices once their versions are ready → prune. Every write is skipped when the live
@@ -94,6 +94,16 @@ function setCondition(conditions: Condition[], type: string, status: Condition['
   return [...conditions.filter((c) => c.type !== type), next].sort((a, b) => a.type.localeCompare(b.type));
 }
 
+/** The printer columns' counts (`kubectl get msvc`): ready microservice versions and ready VMs, each "ready/all". */
+export function statusSummary(microservices: MicroserviceStatus[] | undefined): Pick<MeshServiceStatus, 'readyMicroservices' | 'vms'> {
+  const all = microservices ?? [];
+  const vms = all.filter((m) => m.runtime === 'vm');
+  return {
+    readyMicroservices: `${all.filter((m) => m.desired > 0 ? m.ready >= m.desired : true).length}/${all.length}`,
+    vms: `${vms.reduce((n, m) => n + Math.min(m.ready, m.desired), 0)}/${vms.reduce((n, m) => n + m.desired, 0)}`,
+  };
+}
+
 /** One run of one service's reconcile. Writes status at step boundaries only. */
 class Run {
   private status: MeshServiceStatus;
@@ -127,7 +137,8 @@ class Run {
   /** write the status if it changed; `withOperation: false` leaves the operations list as it is (health checks) */
   async saveStatus(patch: Partial<MeshServiceStatus> = {}, withOperation = true): Promise<void> {
     const ops = (this.status.operations ?? []).filter((o) => o.id !== this.op.id);
-    const next: MeshServiceStatus = canonicalize({ ...this.status, ...patch, ...(withOperation ? { operations: [...ops, this.op].slice(-20) } : {}) });
+    const merged: MeshServiceStatus = { ...this.status, ...patch, ...(withOperation ? { operations: [...ops, this.op].slice(-20) } : {}) };
+    const next: MeshServiceStatus = canonicalize({ ...merged, ...statusSummary(merged.microservices) });
     if (isDeepStrictEqual(next, this.resource.status)) return;
     this.status = next;
     const fresh = await this.deps.kube.replaceStatus({ ...this.resource, status: next });
@@ -190,7 +201,7 @@ export class Reconciler {
     if (seen && st?.phase === 'Failed') return;
     if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) {
       // written with kubectl: add our finalizer first, so a delete always tears down
-      await this.deps.kube.replace({ ...resource, metadata: { ...resource.metadata, finalizers: [...(resource.metadata.finalizers ?? []), FINALIZER] } });
+      await this.deps.kube.setFinalizers(resource, [...(resource.metadata.finalizers ?? []), FINALIZER]);
       return; // the update comes back as an event
     }
     await this.deploy(resource, seen && (st?.phase === 'Ready' || st?.phase === 'Degraded') ? 'check' : 'deploy', reason);
@@ -504,7 +515,7 @@ export class Reconciler {
       // a namespace we made but could not prove empty stays, and says why (this Event outlives the service)
       if (kept) await run.event('Warning', 'NamespaceKept', 'Delete', kept);
       const fresh = (await this.deps.kube.get(refOf(resource))) as MeshServiceResource | undefined;
-      if (fresh) await this.deps.kube.replace({ ...fresh, metadata: { ...fresh.metadata, finalizers: (fresh.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) } });
+      if (fresh) await this.deps.kube.setFinalizers(fresh, (fresh.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
       this.deps.metrics.operations.inc({ result: 'Succeeded' });
       log.info({ ms: Date.now() - started }, 'torn down');
     } catch (e) {

@@ -1,5 +1,5 @@
 /**
- * Our Tacker subscription (tacker.md, "How mixmesh uses Tacker"): credentials generated once and
+ * Our Tacker subscription (docs/tacker.md, "What mixmesh does with Tacker"): credentials generated once and
  * kept in Secret `mixmesh-tacker-callback` in the system namespace. On start: with the Secret,
  * reuse the subscription whose callbackUri is ours; without it, delete that subscription and create
  * a new one. Tacker tests the callback with a GET before saving, so the API must already listen.

@@ -1,5 +1,5 @@
 /**
- * One VM's chain (tacker.md, "How mixmesh uses Tacker" and "How mixmesh triggers injection"):
+ * One VM's chain (docs/tacker.md, "What mixmesh does with Tacker" and "Injection: orchestrator mode and plug-in mode"):
  * find-or-create the VNF instance by name (a restart never makes a second one), instantiate, wait
  * for the operation (notifications are hints, confirmed by GET; polling otherwise), FAILED_TEMP →
  * retry policy → rollback, address from extCpInfo or Nova, injection exactly once, WorkloadEntry.
@@ -101,7 +101,7 @@ class OpHints {
   }
 }
 
-/** The WorkloadEntry of one VM (descriptor.md): labels exactly {app, version, mixmesh.io/service}; ports by name → targetPort. */
+/** The WorkloadEntry of one VM (docs/descriptor.md): labels exactly {app, version, mixmesh.io/service}; ports by name → targetPort. */
 export function workloadEntryFor(service: MeshService, ms: Microservice, index: number, address: string): KubeObject {
   const ports: Record<string, number> = {};
   for (const p of ms.ports) ports[p.name] = p.targetPort;

@@ -1,5 +1,5 @@
 /**
- * The Tacker requests a descriptor's VM versions become (tacker.md, "How mixmesh uses Tacker"): one
+ * The Tacker requests a descriptor's VM versions become (docs/tacker.md, "What mixmesh does with Tacker"): one
  * VNF instance per VM, named `<ns>.<service>.<name>.<version>.<i>` and tagged with mixmesh metadata so
  * a restart finds and reuses it. Pure: the orchestrator and `mixmesh render -o` send or print them.
  */

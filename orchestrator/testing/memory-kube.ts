@@ -182,6 +182,13 @@ export class MemoryKube implements KubePort {
     return structuredClone(stored);
   }
 
+  async setFinalizers(obj: KubeObject, finalizers: string[]): Promise<KubeObject> {
+    const k = key({ ...obj.metadata, apiVersion: obj.apiVersion, kind: obj.kind });
+    const previous = this.objects.get(k);
+    if (!previous) throw new MixmeshError('NOT_FOUND', `${obj.kind} ${obj.metadata.name} not found`);
+    return this.replace({ ...previous, metadata: { ...previous.metadata, ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}), finalizers } });
+  }
+
   async replaceStatus(obj: KubeObject): Promise<KubeObject> {
     this.record('PUT', { kind: obj.kind, name: `${obj.metadata.name}/status` });
     const k = key({ ...obj.metadata, apiVersion: obj.apiVersion, kind: obj.kind });

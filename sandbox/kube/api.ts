@@ -14,6 +14,8 @@ import { Store, metaOf, type StoreEvent } from './store.js';
 import { clone, deepEqual, isObject, jsonPatch, mergePatch, PatchError, strategicMerge, type ListTypeOf } from './patch.js';
 import { serverSideApply, trackUpdate, type ManagedFieldsEntry, type Part } from './fields.js';
 import { structuralProblems, validateAgainstSchema, type Cause } from './schema.js';
+import { celCauses } from './crd-cel.js';
+import { admit, type AdmissionWorld } from './admission.js';
 import { AGGREGATED_DISCOVERY, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable, wantsAggregated } from './discovery.js';
 import type { Pki } from './pki.js';
 import { decodeKubernetesProtobuf } from './protobuf.js';
@@ -21,6 +23,14 @@ import { decodeKubernetesProtobuf } from './protobuf.js';
 export type ExtraValidator = (obj: Obj) => string[];
 
 export interface RequestCount { verb: string; kind: string; dryRun: boolean; /** the namespace of a namespaced request */ namespace?: string; count: number }
+
+/** one distinct access, as RBAC sees it (GET /_sandbox/requests `access`) */
+export interface AccessEntry {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+}
 
 export interface Faults {
   /** Deployments ("namespace/name") whose pods never become ready */
@@ -66,6 +76,7 @@ export class KubeApi {
   readonly store = new Store();
   private readonly resources = new Map<string, ResourceInfo>();
   private counts = new Map<string, RequestCount>();
+  private access = new Map<string, AccessEntry>();
   faults: Faults = { neverReady: [] };
   private readonly watches = new Set<ServerResponse>();
   /** called after every stored change (persistence) */
@@ -100,7 +111,7 @@ export class KubeApi {
 
   // ---------- counters and faults ----------
 
-  requestCounts(): { total: number; writes: number; byVerb: Record<string, number>; byKind: Record<string, number>; entries: RequestCount[] } {
+  requestCounts(): { total: number; writes: number; byVerb: Record<string, number>; byKind: Record<string, number>; entries: RequestCount[]; access: AccessEntry[] } {
     const entries = [...this.counts.values()].sort((a, b) => `${a.verb}${a.kind}`.localeCompare(`${b.verb}${b.kind}`));
     const byVerb: Record<string, number> = {};
     const byKind: Record<string, number> = {};
@@ -112,11 +123,18 @@ export class KubeApi {
       byKind[e.kind] = (byKind[e.kind] ?? 0) + e.count;
       if (!e.dryRun && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb)) writes += e.count;
     }
-    return { total, writes, byVerb, byKind, entries };
+    return { total, writes, byVerb, byKind, entries, access: [...this.access.values()].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) };
   }
 
   resetCounts(): void {
     this.counts = new Map();
+    this.access = new Map();
+  }
+
+  /** what RBAC would be asked: verb, API group, resource (with subresource), cluster-wide or in which namespace */
+  private recordAccess(verb: string, t: Target): void {
+    const e: AccessEntry = { verb, group: t.r.group, resource: t.sub ? `${t.r.plural}/${t.sub}` : t.r.plural, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}) };
+    this.access.set(JSON.stringify(e), e);
   }
 
   private count(verb: string, kind: string, dryRun: boolean, namespace?: string): void {
@@ -202,6 +220,9 @@ export class KubeApi {
       managerGiven: (q.get('fieldManager') ?? '') !== '',
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
+    const q2 = url.searchParams;
+    this.recordAccess(method === 'GET' ? (target.name === undefined ? (q2.get('watch') === 'true' || q2.get('watch') === '1' ? 'watch' : 'list') : 'get')
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' } as Record<string, string>)[method] ?? method.toLowerCase(), target);
     this.checkForbidden(method, target, q);
     if (r.review) {
       if (method !== 'POST' || target.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -235,6 +256,10 @@ export class KubeApi {
     } else if (mediaType.includes('protobuf') || mediaType.includes('cbor')) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
     }
+    // validating admission webhooks see the object as it would be stored (dry runs too)
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && target.sub === undefined) {
+      await this.admitWrite(target, method, body, String(req.headers['content-type'] ?? ''), ctx, q.get('force') === 'true');
+    }
     let result: { code: number; object: Obj };
     if (method === 'POST' && target.sub === 'token') result = { code: 201, object: this.tokenRequest(target, parseJson(body)) };
     else if (method === 'POST') {
@@ -246,6 +271,42 @@ export class KubeApi {
     const headers: Record<string, string> = {};
     if (ctx.warnings.length) headers.Warning = ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
     send(res, result.code, result.object, headers);
+  }
+
+  /** The world admission webhooks are matched and called in (admission.ts). */
+  private admissionWorld(): AdmissionWorld {
+    return {
+      configurations: () => this.internalList('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'),
+      namespaceLabels: (n) => {
+        const ns = this.internalGet('v1', 'Namespace', undefined, n);
+        const labels = isObject(ns?.metadata) ? (ns!.metadata as Obj).labels : undefined;
+        return { 'kubernetes.io/metadata.name': n, ...(isObject(labels) ? (labels as Record<string, string>) : {}) };
+      },
+      serviceEndpoint: (namespace, name, port) => {
+        const svc = this.internalGet('v1', 'Service', namespace, name);
+        const ep = this.internalGet('v1', 'Endpoints', namespace, name);
+        const svcPort = ((isObject(svc?.spec) && Array.isArray((svc!.spec as Obj).ports) ? (svc!.spec as Obj).ports : []) as Obj[]).find((p) => Number(p.port) === port);
+        const subset = (Array.isArray(ep?.subsets) ? ep!.subsets : [])[0] as Obj | undefined;
+        const address = ((Array.isArray(subset?.addresses) ? subset!.addresses : []) as Obj[])[0];
+        const ports = (Array.isArray(subset?.ports) ? subset!.ports : []) as Obj[];
+        const epPort = ports.find((p) => svcPort?.name !== undefined && p.name === svcPort.name) ?? ports[0];
+        if (!svcPort || !address || !epPort) return undefined;
+        return { host: String(address.ip), port: Number(epPort.port) };
+      },
+    };
+  }
+
+  /** Compute the object a write would store (a dry run of it), then ask the matching webhooks. */
+  private async admitWrite(t: Target, method: string, body: Buffer, contentType: string, ctx: WriteContext, force: boolean): Promise<void> {
+    const world = this.admissionWorld();
+    if (world.configurations().length === 0) return;
+    const old = t.name !== undefined ? this.store.get(storeKey(t.r), t.namespace, t.name) : undefined;
+    const dry: WriteContext = { ...ctx, dryRun: true, warnings: [] };
+    const object = method === 'POST' ? this.create(t, parseJson(body), dry) : method === 'PUT' ? this.update(t, parseJson(body), dry).object : this.patch(t, body, contentType, dry, force).object;
+    await admit(world, {
+      r: t.r, version: t.version, operation: old ? 'UPDATE' : 'CREATE', namespace: t.namespace, name: String(metaOf(object).name),
+      object, oldObject: old ? this.present(t.r, t.version, old) : undefined, dryRun: ctx.dryRun, fieldManager: ctx.manager, username: 'kubernetes-admin',
+    });
   }
 
   /** The scale subresource (`kubectl scale`): an autoscaling/v1 Scale view of spec.replicas. */
@@ -504,6 +565,8 @@ export class KubeApi {
       if (schema) {
         const check = validateAgainstSchema(obj, schema);
         causes.push(...check.causes);
+        // the CRD's CEL rules, once the object has the right shape
+        if (check.causes.length === 0) causes.push(...celCauses(schema, obj, old));
         if (check.unknownFields.length) {
           if (ctx.fieldValidation === 'Strict') throw badRequest(`${r.kind} in version "${version}" cannot be handled as a ${r.kind}: strict decoding error: ${check.unknownFields.map((f) => `unknown field "${f}"`).join(', ')}`);
           if (ctx.fieldValidation !== 'Ignore') ctx.warnings.push(...check.unknownFields.map((f) => `unknown field "${f}"`));
@@ -880,7 +943,7 @@ export class KubeApi {
 
 export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
-/** 1.32: a lower minor makes the kubectl dispatcher pick an older kubectl (test-world.md). */
+/** 1.32: a lower minor makes the kubectl dispatcher pick an older kubectl (docs/sandbox.md). */
 const VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: 'mixmesh-sandbox', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64' };
 
 function pointerToField(pointer: string): string {

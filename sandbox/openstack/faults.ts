@@ -1,5 +1,5 @@
 /**
- * Fault injection for tests (test-world.md): fail the next N operations (FAILED_TEMP with a given
+ * Fault injection for tests (docs/sandbox.md): fail the next N operations (FAILED_TEMP with a given
  * error, or a failed grant → ROLLED_BACK), delay them, drop/duplicate/reorder notifications, expire
  * tokens, make new VMs' sshd slow. Set through the admin route `/_sandbox/faults`.
  */

@@ -21,13 +21,14 @@ import { DEFAULT_LATENCIES, TackerLcm, type Latencies, type Vim } from './lcm.js
 import { glanceRouter, SANDBOX_IMAGE_ID, SANDBOX_IMAGE_NAME } from './glance.js';
 import { novaKeypair, novaRouter, type SandboxKeypair } from './nova.js';
 import { Notifier } from './notifier.js';
+import { fetchTrusting } from '../../common/tls.js';
 import { PackageStore } from './packages.js';
 
 export { DEFAULT_LATENCIES, type Latencies } from './lcm.js';
 export { readZip, writeZip, sampleCsar, type ZipEntry } from './csar.js';
 export type { Faults } from './faults.js';
 
-/** The seeded packages' VNFD ids (test-world.md). */
+/** The seeded packages' VNFD ids (docs/sandbox.md). */
 export const PLAIN_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000001';
 export const PLUGIN_VNFD_ID = '6a4b5a1e-0000-4000-8000-000000000002';
 export const PLAIN_PACKAGE_ID = '6a4b5a1e-0000-4000-8000-0000000000a1';
@@ -71,6 +72,8 @@ export interface StartOpenStackOptions {
   tokenLifetimeSec?: number;
   /** how long the subscription test GET may take (default 20 s) */
   subscriptionTestTimeoutMs?: number;
+  /** a CA (PEM) https callbacks' certificates must chain to, as a Tacker configured with a CA bundle; default the system roots */
+  callbackCaPem?: string;
   /** Nova keypairs to list (the public key every sandbox VM authorizes), OpenSSH `type base64 comment` */
   keypairs?: { name: string; publicKey: string }[];
   /** port to listen on (default: a free one) */
@@ -169,7 +172,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
 
   const faults: Faults = emptyFaults();
   const validator = new TokenValidator(authUrl, credentials);
-  const notifier = new Notifier({ testTimeoutMs: options.subscriptionTestTimeoutMs ?? 20_000, deliveryTimeoutMs: 20_000 });
+  const notifier = new Notifier({ testTimeoutMs: options.subscriptionTestTimeoutMs ?? 20_000, deliveryTimeoutMs: 20_000, ...(options.callbackCaPem ? { fetch: fetchTrusting(options.callbackCaPem) } : {}) });
   const packages = new PackageStore({ dir: join(root, 'packages'), baseUrl: () => baseUrl, processingMs: 200 });
   const vims: Vim[] = [{ id: DEFAULT_VIM_ID, name: 'sandbox-vim', authUrl, region, projectName: credentials.projectName }];
   const serverNames = new Map<string, string>();

@@ -1,5 +1,5 @@
 /**
- * The emulated Keystone v3, used when Debian's keystone is not installed (test-world.md): password
+ * The emulated Keystone v3, used when Debian's keystone is not installed (docs/sandbox.md): password
  * tokens (201 + X-Subject-Token, catalog, expires_at), token validation and revocation, the version
  * document, and Keystone's own 401 shape with Www-Authenticate.
  */

@@ -1,5 +1,5 @@
 /**
- * Debian's Keystone 22 (Zed), run the way test-world.md measured it: sqlite + fernet under DIR,
+ * Debian's Keystone 22 (Zed), run the way docs/sandbox.md measured it: sqlite + fernet under DIR,
  * `keystone-manage db_sync / fernet_setup / credential_setup / bootstrap`, served by
  * `keystone-wsgi-public` on a free loopback port. Tacker and Nova endpoints are registered through
  * its own API, as an operator would.

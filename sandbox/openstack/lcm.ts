@@ -1,5 +1,5 @@
 /**
- * Tacker VNF LCM v2 (`/vnflcm/v2`), behaving like tacker.md on every point: Version header rules,
+ * Tacker VNF LCM v2 (`/vnflcm/v2`), behaving like docs/tacker.md on every point: Version header rules,
  * instances, asynchronous operations with the full state machine (STARTING → PROCESSING →
  * COMPLETED | FAILED_TEMP → retry / rollback / fail), one VM per VDU instance through the
  * VmProvider seam, the mgmt driver, notifications, SOL013 lists.

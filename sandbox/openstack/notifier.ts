@@ -1,6 +1,6 @@
 /**
- * LCM subscriptions and notification delivery, as Tacker does it (tacker.md "Subscriptions and
- * notifications"): a test GET before saving (204 within 20 s, else 422), Basic or OAuth2 client
+ * LCM subscriptions and notification delivery, as Tacker does it (docs/tacker.md,
+ * "Notifications (callback mode)"): a test GET before saving (204 within 20 s, else 422), Basic or OAuth2 client
  * credentials, one independent POST per notification and subscriber, never retried. Faults can
  * drop, duplicate or reorder deliveries.
  */
@@ -129,14 +129,14 @@ export function subscriptionView(s: Subscription, base: string): Record<string, 
 }
 
 /** The Authorization header for a subscriber (OAuth2: a fresh client-credentials token). */
-async function authorization(auth: SubscriptionAuth | undefined, timeoutMs: number): Promise<string | undefined> {
+async function authorization(auth: SubscriptionAuth | undefined, timeoutMs: number, doFetch: typeof fetch = fetch): Promise<string | undefined> {
   if (!auth) return undefined;
   if (auth.authType.includes('BASIC') && auth.paramsBasic) {
     return 'Basic ' + Buffer.from(`${auth.paramsBasic.userName}:${auth.paramsBasic.password}`).toString('base64');
   }
   const o = auth.paramsOauth2ClientCredentials;
   if (auth.authType.includes('OAUTH2_CLIENT_CREDENTIALS') && o) {
-    const res = await fetch(o.tokenEndpoint, {
+    const res = await doFetch(o.tokenEndpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: 'Basic ' + Buffer.from(`${o.clientId}:${o.clientPassword}`).toString('base64') },
       body: 'grant_type=client_credentials',
@@ -160,7 +160,11 @@ export class Notifier {
   /** aborted on stop: deliveries in flight end at once */
   private readonly aborter = new AbortController();
 
-  constructor(opts: { testTimeoutMs: number; deliveryTimeoutMs: number }) {
+  /** how callbacks are called: an https callback's certificate is checked (against a given CA when the sandbox has one) */
+  private readonly fetch: typeof fetch;
+
+  constructor(opts: { testTimeoutMs: number; deliveryTimeoutMs: number; fetch?: typeof fetch }) {
+    this.fetch = opts.fetch ?? fetch;
     // every operation and delivery in flight listens on this one signal: dozens at once is normal
     setMaxListeners(0, this.aborter.signal);
     this.testTimeoutMs = opts.testTimeoutMs;
@@ -171,8 +175,8 @@ export class Notifier {
   async subscribe(req: Omit<Subscription, 'id'>): Promise<Subscription> {
     let status: number;
     try {
-      const auth = await authorization(req.authentication, this.testTimeoutMs);
-      const res = await fetch(req.callbackUri, {
+      const auth = await authorization(req.authentication, this.testTimeoutMs, this.fetch);
+      const res = await this.fetch(req.callbackUri, {
         method: 'GET',
         headers: { Version: '2.0.0', Accept: 'application/json', ...(auth ? { Authorization: auth } : {}) },
         signal: AbortSignal.timeout(this.testTimeoutMs),
@@ -260,8 +264,8 @@ export class Notifier {
 
   private async deliver(s: Subscription, body: Record<string, unknown>): Promise<number | 'error'> {
     try {
-      const auth = await authorization(s.authentication, this.deliveryTimeoutMs);
-      const res = await fetch(s.callbackUri, {
+      const auth = await authorization(s.authentication, this.deliveryTimeoutMs, this.fetch);
+      const res = await this.fetch(s.callbackUri, {
         method: 'POST',
         headers: { Version: '2.0.0', 'Content-Type': 'application/json', Accept: 'application/json', ...(auth ? { Authorization: auth } : {}) },
         body: JSON.stringify(body),

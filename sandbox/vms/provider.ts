@@ -289,7 +289,7 @@ export function hostnameFor(name: string): string {
   return label || 'vm';
 }
 
-/** The sshd_config of test-world.md, exactly. */
+/** The sshd_config of docs/sandbox.md, exactly. */
 export function sshdConfig(address: string, hostKeyPath: string): string {
   return [
     `ListenAddress ${address}:22`,

@@ -15,6 +15,8 @@ import { silentLogger, type Logger } from '../../common/logger.js';
 import { loadConfig, startStack, type Stack, type StackOptions } from '../../orchestrator/index.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { buildSidecarPackage } from '../../sandbox/sidecar-package/index.js';
+import { fetchTrusting } from '../../common/tls.js';
+import { createCa, issueServerCert } from '../../orchestrator/webhook/x509.js';
 
 export const ISTIO_VERSION = '1.30.3';
 
@@ -41,12 +43,26 @@ export interface World {
 
 const LATENCIES = { startingMs: 50, processingMs: 150, terminateMs: 50, sshdMs: 100, podReadyMs: 100 };
 
-export async function startWorld(options: { log?: Logger; latencies?: Partial<typeof LATENCIES>; stack?: Partial<StackOptions> } = {}): Promise<World> {
+/**
+ * `tls` (or MIXMESH_E2E_TLS=1 for the whole suite): the API, the Tacker callback and the injector
+ * serve HTTPS with a certificate from a CA made for the run; Tacker (the sandbox) checks the
+ * callback's certificate against that CA, the plug-in the injector's, and world.api trusts it.
+ */
+export async function startWorld(options: { log?: Logger; latencies?: Partial<typeof LATENCIES>; stack?: Partial<StackOptions>; tls?: boolean } = {}): Promise<World> {
   const log = options.log ?? silentLogger;
   const dir = mkdtempSync(join(tmpdir(), 'mixmesh-e2e-'));
+  const tls = options.tls ?? process.env.MIXMESH_E2E_TLS === '1';
+  const ca = tls ? createCa('mixmesh-e2e-ca') : undefined;
+  if (ca) {
+    const cert = issueServerCert(ca, ['127.0.0.1', 'localhost']);
+    writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+    writeFileSync(join(dir, 'tls.crt'), cert.certPem);
+    writeFileSync(join(dir, 'tls.key'), cert.keyPem, { mode: 0o600 });
+  }
+  const trusting = ca ? fetchTrusting(ca.certPem) : fetch;
     // the Tacker plug-in (instantiate_end) reads the injector's URL and token from this file
   const injectorConfig = join(dir, 'injector.json');
-  const sandbox = await startSandbox({ dir, latencies: { ...LATENCIES, ...options.latencies }, log, mgmtDriverEnv: { MIXMESH_INJECTOR_CONFIG: injectorConfig } });
+  const sandbox = await startSandbox({ dir, latencies: { ...LATENCIES, ...options.latencies }, log, mgmtDriverEnv: { MIXMESH_INJECTOR_CONFIG: injectorConfig }, ...(ca ? { callbackCaPem: ca.certPem } : {}) });
   try {
     const artifacts = join(dir, 'artifacts');
     mkdirSync(artifacts, { recursive: true });
@@ -62,12 +78,13 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
     const env = {
       KUBECONFIG: sandbox.paths.kubeconfig, MIXMESH_TOKENS_FILE: join(dir, 'tokens.yaml'), OS_CLOUD: 'sandbox', OS_CLIENT_CONFIG_FILE: sandbox.paths.cloudsYaml,
       MIXMESH_SIDECAR_ARTIFACTS: artifacts, MIXMESH_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_TOKEN: randomBytes(18).toString('base64url'),
-    };
+      ...(ca ? { MIXMESH_TLS_CERT_FILE: join(dir, 'tls.crt'), MIXMESH_TLS_KEY_FILE: join(dir, 'tls.key'), MIXMESH_CA_FILE: join(dir, 'ca.crt') } : {}),
+    } as Record<string, string>;
     const config = loadConfig({ env, cwd: dir, home: dir });
     const settings = { tackerPollMs: 300, readyPollMs: 50, resyncSeconds: 3600 };
     const begin = async (o: Partial<StackOptions> = {}): Promise<Stack> => {
       const started = await startStack({ config, log, ...options.stack, ...o, settings: { ...settings, ...options.stack?.settings, ...o.settings } });
-      writeFileSync(injectorConfig, JSON.stringify({ url: started.injectorUrl, token: started.injectorToken }), { mode: 0o600 });
+      writeFileSync(injectorConfig, JSON.stringify({ url: started.injectorUrl, token: started.injectorToken, ...(ca ? { caFile: join(dir, 'ca.crt') } : {}) }), { mode: 0o600 });
       return started;
     };
     let stack = await begin();
@@ -111,9 +128,9 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
         let stderr = '';
         child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
         const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-        const url = `http://127.0.0.1:${port}`;
+        const url = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
         for (let i = 0; ; i++) {
-          if (await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false)) break;
+          if (await trusting(`${url}/readyz`).then((r) => r.status === 200, () => false)) break;
           if (i > 600 || child.exitCode !== null) throw new Error(`mixmesh serve did not get ready: ${stderr}`);
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -124,7 +141,7 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
         const token = o.token === undefined ? tokens.admin : o.token;
         if (token) headers.authorization = `Bearer ${token}`;
         if (o.body !== undefined) headers['content-type'] = o.type ?? 'application/yaml';
-        const res = await fetch(stack.url + path, { method, headers, ...(o.body !== undefined ? { body: o.body } : {}) });
+        const res = await trusting(stack.url + path, { method, headers, ...(o.body !== undefined ? { body: o.body } : {}) });
         const text = await res.text();
         let json: Record<string, unknown> = {};
         try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }

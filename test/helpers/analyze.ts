@@ -1,5 +1,5 @@
 /**
- * The `istioctl analyze` checks of vm-bootstrap.md, over a list of objects (istioctl cannot be
+ * The `istioctl analyze` checks of docs/vm-bootstrap.md, over a list of objects (istioctl cannot be
  * installed here): IST0101 (referenced host/subset/gateway not found), IST0106 (schema: our
  * validateMeshObject), IST0109 (two mesh VirtualServices for one host), IST0112 (destination without
  * port when the service has several), IST0118 (port name/appProtocol does not give the protocol),

@@ -1,5 +1,5 @@
 /**
- * The injector REST API (interfaces.md, "Injector REST API"), apart from listen(): bearer auth,
+ * The injector REST API (vm-sidecar-injector/README.md), apart from listen(): bearer auth,
  * problem+json errors, health, Prometheus metrics and the stand-alone Tacker notification mode.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MixmeshError, toProblem } from '../../common/errors.js';
 import { createServiceApp } from '../../common/http.js';
+import { refuseInsecureCredentials } from '../../common/tls.js';
 import { injectorOpenApiDocument } from './openapi.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Injection, Injector } from '../injector.js';
@@ -32,6 +33,8 @@ export interface InjectorAppDeps {
   /** the stand-alone notification mode; absent: the Tacker routes answer 404 */
   notifications?: NotificationMode;
   registry?: Registry;
+  /** accept credentials over plain HTTP from non-loopback peers (default: refused, INSECURE_TRANSPORT) */
+  allowInsecureHttp?: boolean;
 }
 
 export interface InjectorMetrics {
@@ -121,6 +124,7 @@ export function createInjectorApp(deps: InjectorAppDeps): express.Express {
     requests: metrics.http, registry: metrics.registry, ready: deps.ready, component: 'injector',
     beforeMetrics: () => metrics.inProgress.set(injector.inProgress()),
   });
+  app.use(refuseInsecureCredentials(deps.allowInsecureHttp ?? false));
 
   app.get('/openapi.json', (_req, res) => { res.json(injectorOpenApiDocument()); });
 

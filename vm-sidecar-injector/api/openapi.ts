@@ -1,4 +1,4 @@
-/** The OpenAPI 3.1 description of the injector API (interfaces.md, "Injector REST API"), served at /openapi.json. */
+/** The OpenAPI 3.1 description of the injector API (vm-sidecar-injector/README.md), served at /openapi.json. */
 
 const problem = { description: 'RFC 9457 problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 const bearer = [{ bearer: [] }];

@@ -1,5 +1,5 @@
 /**
- * Validation of `POST /v1/injections` bodies (interfaces.md, tacker.md). Two forms:
+ * Validation of `POST /v1/injections` bodies (vm-sidecar-injector/README.md, docs/tacker.md). Two forms:
  * the orchestrator's `{vm, workload, vnfInstanceId?}` and the Tacker plug-in's
  * `{vnfInstanceId, identity, servers}`. Every problem is reported with a JSON pointer; a private
  * key in the body is refused (keys live in Secrets) and never echoed.

@@ -1,5 +1,5 @@
 /**
- * The VM bootstrap bundle (vm-bootstrap.md, "Files generated per VM"): cluster.env, mesh.yaml and the
+ * The VM bootstrap bundle (docs/vm-bootstrap.md, "Files placed on each VM"): cluster.env, mesh.yaml and the
  * hosts line, plus the root cert and token when the injector has read them from the cluster.
  * Pure: the same inputs always give the same bytes. `mixmesh render -o` calls it without cluster
  * facts and gets templates with `${VM_ADDRESS}` / `${EASTWEST_IP}`; the injector calls it with the live
@@ -41,7 +41,7 @@ export interface WorkloadGroupLike {
   };
 }
 
-/** What the injector reads from the live cluster (vm-bootstrap.md, "One source of truth"). */
+/** What the injector reads from the live cluster (docs/vm-bootstrap.md, "Files placed on each VM"). */
 export interface ClusterFacts {
   /** PEM, `data["root-cert.pem"]` of ConfigMap istio-ca-root-cert */
   rootCert: string;
@@ -75,7 +75,7 @@ export interface Bundle {
   files: BundleFiles;
 }
 
-/** Where each file goes on the VM (vm-bootstrap.md). */
+/** Where each file goes on the VM (docs/vm-bootstrap.md). */
 export const BUNDLE_PATHS = Object.freeze({
   clusterEnv: '/var/lib/istio/envoy/cluster.env',
   meshYaml: '/etc/istio/config/mesh',

@@ -19,7 +19,8 @@ version, index}``, the script asks the VM Sidecar Injector to install the Istio 
 VNF's VM and waits for the result, so COMPLETED means injected. Without it, it does nothing.
 
 The injector's URL and token come from the JSON file named by ``MIXMESH_INJECTOR_CONFIG``
-(default ``/etc/mixmesh/injector.json``, ``{"url": ..., "token": ...}``) on the conductor host,
+(default ``/etc/mixmesh/injector.json``, ``{"url": ..., "token": ..., "caFile": ...}``; an https
+injector's certificate is verified against ``caFile``, else the system roots) on the conductor host,
 never from additionalParams (Tacker stores them and echoes them in GET vnf_lcm_op_occs).
 
 Python 3 standard library only.
@@ -27,13 +28,14 @@ Python 3 standard library only.
 import json
 import os
 import pickle
+import ssl
 import sys
 import time
 import urllib.error
 import urllib.request
 
 DEFAULT_CONFIG = "/etc/mixmesh/injector.json"
-#: give up after this long (tacker.md: 900 s, then exit 1 with INJECTION_TIMEOUT)
+#: give up after this long (docs/tacker.md: 900 s, then exit 1 with INJECTION_TIMEOUT)
 TIMEOUT_SECONDS = 900
 POLL_SECONDS = 2.0
 FINAL_STATES = ("Succeeded", "Failed")
@@ -63,7 +65,17 @@ def read_config(path):
         raise PluginError("CONFIG_INVALID", 'the injector config %s must be {"url": "http://…", "token": "…"}' % path)
     if not config["url"].startswith(("http://", "https://")):
         raise PluginError("CONFIG_INVALID", "the injector url in %s must start with http:// or https://" % path)
+    ca_file = config.get("caFile")
+    if ca_file is not None and (not isinstance(ca_file, str) or not os.path.isfile(ca_file)):
+        raise PluginError("CONFIG_INVALID", "caFile in %s must name a PEM CA bundle that exists" % path)
     return config
+
+
+def tls_context(config):
+    """The injector's certificate is always verified: against caFile when given, else the system roots."""
+    if not config["url"].startswith("https://"):
+        return None
+    return ssl.create_default_context(cafile=config.get("caFile"))
 
 
 def servers_of(vnf_instance):
@@ -93,7 +105,7 @@ def servers_of(vnf_instance):
     return servers
 
 
-def http(method, url, token, body=None, timeout=30):
+def http(method, url, token, body=None, timeout=30, context=None):
     data = None if body is None else json.dumps(body).encode("utf-8")
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Authorization", "Bearer " + token)
@@ -101,7 +113,7 @@ def http(method, url, token, body=None, timeout=30):
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             text = resp.read().decode("utf-8")
             return resp.status, (json.loads(text) if text else {})
     except urllib.error.HTTPError as e:
@@ -158,12 +170,13 @@ def inject(identity, vnf_instance_id, servers, config=None, timeout=None, on_inj
     if timeout is None:
         timeout = float(os.environ["MIXMESH_INJECTOR_TIMEOUT"]) if os.environ.get("MIXMESH_INJECTOR_TIMEOUT") else TIMEOUT_SECONDS
     base = config["url"].rstrip("/")
+    context = tls_context(config)
     if not servers:
         raise PluginError("VNF_SHAPE_UNSUPPORTED", "the VNF instance %s has no VM in instantiatedVnfInfo.vnfcResourceInfo" % vnf_instance_id)
     body = {"vnfInstanceId": vnf_instance_id, "identity": identity, "servers": servers}
     deadline = time.monotonic() + timeout
     try:
-        status, answer = http("POST", base + "/v1/injections", config["token"], body)
+        status, answer = http("POST", base + "/v1/injections", config["token"], body, context=context)
     except (urllib.error.URLError, OSError) as e:
         raise PluginError("INJECTION_FAILED", "cannot reach the injector at %s: %s" % (base, getattr(e, "reason", e)))
     if status != 202 or not isinstance(answer, dict) or not answer.get("id"):
@@ -173,7 +186,7 @@ def inject(identity, vnf_instance_id, servers, config=None, timeout=None, on_inj
         on_injection(injection_id, answer.get("state", "Pending"))
     while True:
         try:
-            status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"])
+            status, answer = http("GET", base + "/v1/injections/" + injection_id, config["token"], context=context)
         except (urllib.error.URLError, OSError):
             status, answer = 0, {}  # the injector may restart: keep asking until the deadline
         if status == 200 and answer.get("state") in FINAL_STATES:
