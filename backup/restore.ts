@@ -95,6 +95,8 @@ export interface RestoreRunOptions {
    * once the VM has an address.
    */
   vmHandoff?: VmHandoff;
+  /** change each object to restore after the mappings (migration pins pods to the new node) */
+  adjust?: (target: KubeObject) => void;
 }
 
 export interface VmMatch {
@@ -127,7 +129,7 @@ function cancelled(name: string): MixmeshError {
 }
 
 /** Read, verify and transform everything; no change to the target. */
-async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void): Promise<{ reader: BackupReader; loaded: Loaded[] }> {
+async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void, adjust?: (target: KubeObject) => void): Promise<{ reader: BackupReader; loaded: Loaded[] }> {
   const reader = await BackupReader.open(deps.store, req.backup, deps.keys);
   await reader.verifyObjects(onBytes);
   const raw: Array<{ item: ManifestItem; obj: KubeObject }> = [];
@@ -137,7 +139,9 @@ async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number)
   const m = req.mappings ?? {};
   const loaded = raw.map(({ item, obj }) => {
     const skip = item.reason && item.result === 'captured' && item.reason !== '' ? { reason: item.reason, message: item.message ?? '' } : skipReason(obj as KubeObject & Record<string, unknown>, { hasMeshService: (ns, n) => meshServices.has(`${ns}/${n}`) });
-    return { item, obj, target: transform(obj, m, req.name, req.backup, (n) => pvs.has(n)), ...(skip ? { skip } : {}) };
+    const target = transform(obj, m, req.name, req.backup, (n) => pvs.has(n));
+    if (!skip) adjust?.(target);
+    return { item, obj, target, ...(skip ? { skip } : {}) };
   });
   loaded.sort((a, b) => compareForRestore(a.target, b.target));
   return { reader, loaded };
@@ -215,7 +219,7 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   const progress = (phase: string, items: number, itemsTotal: number) => options.onProgress?.({ phase, items, itemsTotal, bytes });
   progress('Verifying', 0, 0);
   // 1. verification: signature, every object's SHA-256, every item's SHA-256 (throws; nothing changed)
-  const { reader, loaded } = await load(deps, req, (n) => { bytes += n; });
+  const { reader, loaded } = await load(deps, req, (n) => { bytes += n; }, options.adjust);
   const dataEntries = reader.manifest.data.filter((d) => d.result === 'captured' && d.object);
   // 2. preflight
   progress('Preflight', 0, loaded.length);

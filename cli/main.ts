@@ -9,6 +9,7 @@ import { isMixmeshError } from '../common/errors.js';
 import { buildInfo } from '../common/version.js';
 import { registerClientCommands } from './client/index.js';
 import { registerBackupCommands } from './backup.js';
+import { registerMigrateCommands } from './migrate.js';
 import { registerGatewayCommands } from './gateway.js';
 
 export const program = new Command('mixmesh')
@@ -96,10 +97,21 @@ program
   .action(async (opts: Record<string, unknown>) => {
     const { runDemo } = await import('./demo.js');
     process.exitCode = await runDemo(opts);
+  })
+  .command('migrate')
+  .description('two sandbox clouds: a worker with the café\'s orders stops, its workload moves to a new worker in the second cloud')
+  .option('--dir <dir>', 'directory of the two clouds', '.mixmesh/demo-migrate')
+  .option('--keep', 'leave both clouds running until Ctrl-C')
+  .action(async (opts: Record<string, unknown>, cmd: Command) => {
+    // `demo` has --dir and --keep too and takes them wherever they are written
+    const parent = cmd.parent!;
+    const { runDemoMigrate } = await import('./demo-migrate.js');
+    process.exitCode = await runDemoMigrate({ ...opts, ...(parent.getOptionValueSource('dir') === 'cli' ? { dir: parent.opts().dir as string } : {}), keep: Boolean(opts.keep ?? parent.opts().keep) });
   });
 
 registerClientCommands(program);
 registerBackupCommands(program);
+registerMigrateCommands(program);
 registerGatewayCommands(program);
 
 program

@@ -10,6 +10,7 @@ import { MixmeshError, type ProblemItem } from '../common/errors.js';
 import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
 import { loadOpenStackConfig, type OpenStackConfig } from '../clients/openstack/index.js';
 import { s3OptionsFromEnv, type S3StoreOptions } from '../backup/index.js';
+import { loadTargetsFile, type TargetConfig } from '../migrate/index.js';
 
 export type Role = 'viewer' | 'deployer' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
@@ -64,6 +65,8 @@ export interface OrchestratorConfig {
     keysDir?: string;
     nodeSsh?: { user: string; keyFile: string; knownHostsFile: string };
   };
+  /** migrate: the target clouds (MIXMESH_MIGRATE_TARGETS, a YAML file; see migrate/README.md) */
+  migrate: { targets: TargetConfig[] };
   /** HTTPS for the API (and so the Tacker callback) and the in-process injector; absent: plain HTTP */
   tls?: TlsSource;
   /** bearer tokens and Basic credentials over plain HTTP from a non-loopback peer: refused unless true */
@@ -186,6 +189,17 @@ function backupConfig(env: Readonly<Record<string, string | undefined>>, cwd: st
     ...(keysDir ? { keysDir } : {}),
     ...(keyFile && knownHostsFile ? { nodeSsh: { user: env.MIXMESH_NODE_SSH_USER || 'root', keyFile, knownHostsFile } } : {}),
   };
+}
+
+/** MIXMESH_MIGRATE_TARGETS: the target clouds of migrations (none when unset) */
+function migrateTargets(env: Readonly<Record<string, string | undefined>>, cwd: string, problems: ProblemItem[]): TargetConfig[] {
+  if (!env.MIXMESH_MIGRATE_TARGETS) return [];
+  try {
+    return loadTargetsFile(resolve(cwd, env.MIXMESH_MIGRATE_TARGETS));
+  } catch (e) {
+    problems.push({ pointer: '/migrate/targets', message: e instanceof Error ? e.message : String(e) });
+    return [];
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -359,6 +373,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     vmTimeoutMs: positiveInt(file.vmTimeoutMs, '/vmTimeoutMs', problems, 15 * 60_000),
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
     backup: backupConfig(env, cwd, problems),
+    migrate: { targets: migrateTargets(env, cwd, problems) },
     ...(tls ? { tls } : {}),
     allowInsecureHttp: insecureText === 'true',
     ...(caFile ? { caFile: resolve(cwd, caFile) } : {}),

@@ -23,6 +23,7 @@ import type { InjectorPort, KubeObject } from './ports.js';
 import type { ApiMount } from './api/app.js';
 import { httpInjector, kubePort, tackerPort } from './wiring.js';
 import { readFileSync } from 'node:fs';
+import { createMigrationService, openTarget } from '../migrate/index.js';
 import { KubeNodeResolver, SshNodeAccess, createBackupService, keysFromDir, keysFromSecret, type BackupService, type StoreKeys } from '../backup/index.js';
 import { parseConsoleHostKeys } from '../clients/ssh/index.js';
 import { startWebhook } from './webhook/server.js';
@@ -165,6 +166,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       source: { cluster: { server: kc.getCurrentCluster()?.server ?? '' }, ...(config.openstack ? { cloud: { authUrl: (config.openstack as { authUrl?: string }).authUrl ?? '', region: (config.openstack as { regionName?: string }).regionName ?? '' } } : {}) },
     });
 
+    // migrate (backup.md, "Migration"): routes, CRD, a leader-only runner that resumes
+    const migration = createMigrationService({
+      kube, systemNamespace: config.systemNamespace, keys: backupKeys, nodes: new SshNodeAccess(log.child({ part: 'migrate-ssh' })), log,
+      targets: { names: () => config.migrate.targets.map((t) => t.name), open: (name) => openTarget(config.migrate.targets.find((t) => t.name === name)!, { store: config.backup.store, s3: config.backup.s3 }, log) },
+      ...(options.settings?.backupPollMs ? { pollMs: options.settings.backupPollMs } : {}),
+      tackerRetries: config.tackerRetries,
+    });
+
     const mounts: ApiMount[] = [];
     const extensionStarts: (() => Promise<void>)[] = [];
     for (const ext of options.extensions ?? []) {
@@ -185,8 +194,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
-      extraRoutes: (app, helpers) => backup.routes(app, helpers),
-      extraCrds: () => backup.crds(),
+      extraRoutes: (app, helpers) => { backup.routes(app, helpers); migration.routes(app, helpers); },
+      extraCrds: () => [...backup.crds(), ...migration.crds()],
       beforeInject: (vm) => backup.beforeInject(vm),
       ...(mounts.length ? { mounts } : {}),
     });
@@ -201,6 +210,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await orchestrator.start({ callbackUrl });
     backup.start(() => orchestrator.isLeader);
     stops.push(() => backup.stop());
+    migration.start(() => orchestrator.isLeader);
+    stops.push(() => migration.stop());
     // the admission webhook, once the CRD and the system namespace exist
     let webhookUrl: string | undefined;
     if (config.webhook) {

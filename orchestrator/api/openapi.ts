@@ -90,6 +90,13 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'schedules with their last (successful) backups', security: bearer, responses: { 200: { description: '{items}' } } },
       },
       '/v1/schedules/{name}': { delete: { summary: 'delete a schedule (its backups stay)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'deleted' }, 404: problem } } },
+      // migrate/ (backup.md, "Migration"): viewers read and plan; starting one needs admin
+      '/v1/migrations': {
+        post: { summary: 'plan (plan: true → 200 with the plan and every problem, nothing changed) or start a migration {name?, node | service: NS/NAME, to, backup?, plan?}', security: bearer, responses: { 200: { description: 'the plan' }, 202: { description: '{name, operationId}' }, 400: problem, 401: problem, 403: problem, 409: problem, 422: problem } },
+        get: { summary: 'the migrations with phase and step', security: bearer, responses: { 200: { description: '{items}' }, 401: problem } },
+      },
+      '/v1/migrations/{name}': { get: { summary: 'status: steps with timings, worker, error, rolled back, report', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'migration' }, 404: problem } } },
+      '/v1/migrations/{name}/events': { get: { summary: 'the Events of each step, oldest first', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: '{items}' } } } },
       '/healthz': { get: { responses: { 200: { description: 'alive' } } } },
       '/livez': { get: { summary: 'liveness: the process answers', responses: { 200: { description: 'alive' } } } },
       '/version': { get: { summary: 'the server version, as Kubernetes /version (no auth)', responses: { 200: { description: '{version, component, nodeVersion, platform}' } } } },

@@ -1,0 +1,186 @@
+/**
+ * Migration end to end on two sandbox clouds (real OpenSSH VMs made by each cloud's Tacker, real
+ * kubeadm command lines, each cloud's own Kubernetes emulator): a worker of the source holding a pod
+ * with local data is backed up, stops, and its workload moves to a new worker VM in the target.
+ * Faults: Tacker fails the worker instantiate once (retried) and always (rolled back, nothing left);
+ * a wrong join token; a run cut off mid-way resumes with one worker VNF; --plan changes nothing.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeObject } from '../clients/kube/index.js';
+import { connectSsh } from '../clients/ssh/index.js';
+import { isMixmeshError } from '../common/errors.js';
+import { CONTROL_PLANE_VNFD_ID } from '../sandbox/index.js';
+import { planMigration, runMigration, workerNames, type MigrationDeps, type MigrationStatus } from './engine.js';
+import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from './two-clouds.js';
+
+const root = process.getuid?.() === 0;
+
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p, `${rel}${e.name}/`);
+      else if (e.isFile()) out[`${rel}${e.name}`] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+const orders = (): KubeObject => ({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'orders', namespace: 'cafe' },
+  spec: {
+    replicas: 1, selector: { matchLabels: { app: 'orders' } },
+    template: {
+      metadata: { labels: { app: 'orders' } },
+      spec: {
+        containers: [{ name: 'orders', image: 'busybox', command: ['sh', '-c', 'while true; do ls /data > /tmp/seen; sleep 1; done'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+        volumes: [{ name: 'data', hostPath: { path: '/var/lib/cafe-orders', type: 'DirectoryOrCreate' } }],
+      },
+    },
+  },
+} as unknown as KubeObject);
+
+interface Recorder { deps: MigrationDeps; status: MigrationStatus; events: string[] }
+
+function recorder(w: TwoClouds, status: MigrationStatus = {}, more: Partial<MigrationDeps> = {}): Recorder {
+  const rec: Recorder = { status, events: [], deps: undefined as unknown as MigrationDeps };
+  rec.deps = {
+    keys: w.keys, nodes: w.nodes, connect: connectSsh,
+    save: async (p) => { rec.status = { ...rec.status, ...p }; },
+    event: async (type, reason, note) => { rec.events.push(`${type} ${reason}: ${note}`); },
+    waitMs: 120_000,
+    ...more,
+  };
+  return rec;
+}
+
+async function tokens(w: TwoClouds): Promise<string[]> {
+  return (await w.target.kube.list('v1', 'Secret', { namespace: 'kube-system', fieldSelector: 'type=bootstrap.kubernetes.io/token' })).items.map((s) => s.metadata.name);
+}
+
+(root ? describe : describe.skip)('e2e: migrate a lost worker node to another cloud', function () {
+  this.timeout(600_000);
+  let w: TwoClouds;
+  let dir: string;
+  let data: Record<string, string>;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mixmesh-migrate-'));
+    w = await startTwoClouds(dir);
+    const cp = await instantiate(w.source, CONTROL_PLANE_VNFD_ID, 'source-cp');
+    const addr = await joinWorker(w.source, cp.address, 'worker-1');
+    await w.source.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cafe' } });
+    await w.source.kube.create(orders());
+    await until('orders Running on worker-1', async () => (await w.source.kube.list<KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items.some((p) => p.spec?.nodeName === 'worker-1' && p.status?.phase === 'Running'));
+    // the orders the café took: real files in the worker VM's hostPath
+    const vm = w.source.sandbox.vms.list().find((v) => v.address === addr)!;
+    const d = join(vm.rootfs, 'var/lib/cafe-orders');
+    mkdirSync(join(d, '2026'), { recursive: true });
+    for (let i = 0; i < 12; i++) writeFileSync(join(d, i % 3 ? `2026/order-${i}.json` : `order-${i}.json`), JSON.stringify({ order: i, item: 'flat white', pad: randomBytes(2000 + i).toString('base64') }));
+    data = tree(d);
+    const m = await w.backupNode('worker-1-20261206', 'worker-1');
+    assert.ok(m.data.some((x) => x.type === 'hostPath' && x.result === 'captured'), JSON.stringify(m.data));
+    await w.source.sandbox.nodes.stopNode('worker-1');
+  });
+
+  after(async () => {
+    await w?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--plan on a target lacking the worker package lists the problem and changes nothing', async () => {
+    const t = { ...w.targetOf(), worker: { ...w.targetOf().worker, vnfdId: '00000000-dead-4000-8000-000000000000' } };
+    const plan = await planMigration(t, recorder(w).deps, 'p1', { node: 'worker-1', to: 'cloud-2' });
+    assert.equal(plan.backup, 'worker-1-20261206');
+    assert.ok(plan.problems.some((p) => p.pointer === '/target/worker/vnfdId' && /not on the target's Tacker/.test(p.message)), JSON.stringify(plan.problems));
+    assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('p1').vnfInstanceName })).length, 0);
+    assert.equal((await w.target.kube.list('v1', 'Namespace', {})).items.some((n) => n.metadata.name === 'cafe'), false);
+    const ok = await planMigration(w.targetOf(), recorder(w).deps, 'p1', { node: 'worker-1', to: 'cloud-2' });
+    assert.deepEqual(ok.problems, []);
+    assert.ok(ok.restore!.items.some((i) => i.kind === 'Deployment' && i.action === 'create'));
+  });
+
+  it('Tacker fails the worker instantiate every time: rolled back, Failed with Tacker\'s error, nothing left', async () => {
+    await faults(w.target, { fail: { operation: 'INSTANTIATE', count: 10, stage: 'processing', error: { status: 500, title: 'Compute failure', detail: 'No valid host was found. There are not enough hosts available.' } } });
+    const r = recorder(w, {}, { tackerRetries: 2 });
+    await assert.rejects(runMigration(w.targetOf(), r.deps, 'f1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e) && e.code === 'MIGRATE_WORKER_FAILED' && /No valid host was found/.test(e.message));
+    await faults(w.target, null);
+    assert.equal(r.status.phase, 'Failed');
+    assert.equal(r.status.error?.step, 'Worker');
+    assert.ok(r.events.filter((e) => e.includes('WorkerRetry')).length === 2, r.events.join('\n'));
+    assert.ok(r.status.rolledBack?.some((x) => /worker VNF .* terminated and deleted/.test(x)), JSON.stringify(r.status.rolledBack));
+    assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('f1').vnfInstanceName })).length, 0, 'no worker VNF left');
+    assert.equal((await w.target.kube.get({ apiVersion: 'v1', kind: 'Node', name: workerNames('f1').nodeName })), undefined);
+    assert.deepEqual(await tokens(w), []);
+  });
+
+  it('a wrong join token: Failed with kubeadm\'s message, token deleted, worker VNF gone', async () => {
+    // the control plane's kubeadm prints a join line with the right token ID but a wrong secret
+    const cp = w.targetOf().controlPlane.host;
+    const vm = w.target.sandbox.vms.list().find((v) => v.address === cp)!;
+    const real = join(vm.rootfs, 'usr/bin/kubeadm');
+    const saved = readFileSync(real);
+    writeFileSync(join(vm.rootfs, 'usr/bin/kubeadm.real'), saved, { mode: 0o755 });
+    writeFileSync(real, '#!/bin/sh\nif [ "$1 $2" = "token create" ]; then /usr/bin/kubeadm.real "$@" | sed -E \'s/(--token [a-z0-9]{6})\\.[a-z0-9]{16}/\\1.0123456789abcdef/\'; else exec /usr/bin/kubeadm.real "$@"; fi\n', { mode: 0o755 });
+    try {
+      const r = recorder(w);
+      await assert.rejects(runMigration(w.targetOf(), r.deps, 'j1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e) && e.code === 'MIGRATE_JOIN_FAILED' && /could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/.test(e.message) && !e.message.includes('0123456789abcdef'));
+      assert.equal(r.status.phase, 'Failed');
+      assert.equal(r.status.error?.step, 'Join');
+      assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('j1').vnfInstanceName })).length, 0);
+      assert.deepEqual(await tokens(w), [], 'the real token the control plane made is deleted');
+    } finally {
+      writeFileSync(real, saved, { mode: 0o755 });
+    }
+  });
+
+  it('cut off mid-way (after the worker VNF, Tacker failing once meanwhile), resumed: one worker VNF, the node joined, the pod Running there with its files', async () => {
+    await faults(w.target, { fail: { operation: 'INSTANTIATE', count: 1, stage: 'processing', error: { status: 503, title: 'Busy', detail: 'try again' } } });
+    const ac = new AbortController();
+    const first = recorder(w, {}, { signal: ac.signal });
+    const save = first.deps.save;
+    first.deps.save = async (p) => {
+      await save(p);
+      // the orchestrator dies once the worker step is recorded done
+      if (p.steps?.some((s) => s.name === 'Worker' && s.state === 'Done')) ac.abort();
+    };
+    await assert.rejects(runMigration(w.targetOf(), first.deps, 'm1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e) && /stopped/.test(e.message));
+    assert.equal(first.status.phase, 'InProgress', 'a stopped run stays InProgress for the resume');
+    assert.equal(first.status.worker?.retries, 1, 'the failed instantiate was retried');
+    assert.ok(first.events.some((e) => e.includes('WorkerRetry')));
+
+    const second = recorder(w, first.status);
+    const st = await runMigration(w.targetOf(), second.deps, 'm1', { node: 'worker-1', to: 'cloud-2' }, first.status);
+    assert.equal(st.phase, 'Completed', JSON.stringify(st.error));
+    const names = workerNames('m1');
+    const vnfs = await w.target.os.tacker.listVnfInstances({ name: names.vnfInstanceName });
+    assert.equal(vnfs.length, 1, 'one worker VNF, not two');
+    assert.equal(vnfs[0]!.instantiationState, 'INSTANTIATED');
+    const node = await w.target.kube.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ address: string }> } }>({ apiVersion: 'v1', kind: 'Node', name: names.nodeName });
+    assert.equal(node?.metadata.labels?.['mixmesh.io/migration'], 'm1');
+    assert.ok(node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    assert.deepEqual(await tokens(w), [], 'the join token is deleted');
+    const pods = (await w.target.kube.list<KubeObject & { spec?: { nodeName?: string; nodeSelector?: Record<string, string> }; status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items;
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0]!.spec?.nodeName, names.nodeName);
+    assert.deepEqual(pods[0]!.spec?.nodeSelector, { 'mixmesh.io/migration': 'm1' });
+    assert.equal(pods[0]!.status?.phase, 'Running');
+    const vm = w.target.sandbox.vms.list().find((v) => v.address === st.worker!.address)!;
+    assert.deepEqual(tree(join(vm.rootfs, 'var/lib/cafe-orders')), data, 'files byte-identical on the new node');
+    // the pod sees them (its process lists /data)
+    await until('the pod reads the restored orders', async () => readFileSync(join(vm.rootfs, 'tmp/seen'), 'utf8').includes('order-0.json'));
+    const report = st.report!;
+    assert.equal(report.node?.ready, true);
+    assert.deepEqual(report.pinned, ['Deployment cafe/orders']);
+    assert.ok(report.moved.resources.some((r) => r.kind === 'Deployment' && r.name === 'orders'));
+    assert.ok(report.moved.data.some((d) => d.path === '/var/lib/cafe-orders' && d.action === 'written'));
+    for (const s of ['Backup', 'Preflight', 'Worker', 'Join', 'Restore', 'Services', 'Report']) assert.ok(st.steps!.some((x) => x.name === s && x.state === 'Done'), s);
+    assert.ok(second.events.some((e) => e.includes('Join') && e.includes('(resumed)') === false) && second.events.some((e) => e.includes('Completed')));
+  });
+});

@@ -1,0 +1,610 @@
+/**
+ * A migration (backup.md, "Migration"): the workloads of a lost worker node, or a service, moved
+ * into another cloud. Steps, each an event with progress, each idempotent so a restarted
+ * orchestrator resumes from the recorded status (the Migration resource):
+ *   Backup     choose (latest complete for the node/service, or the named one) and verify it
+ *   Preflight  the target as `restore --plan` would see it, plus the worker package, control plane, store
+ *   Worker     a VNF through the target's Tacker from the worker image package, `migrate.<id>.worker.0`
+ *   Join       `kubeadm token create` on the target's control plane (SSH), `kubeadm join` on the VM,
+ *              Node Ready, labelled `mixmesh.io/migration=<id>`, the token deleted
+ *   Restore    local data onto the new node first, then resources (pods with local data or state
+ *              pinned to the new node), the MeshService last
+ *   Services   the target's orchestrator recreates the service's VMs: wait for the MeshService Ready
+ *   Report     what moved, cold starts and why, timings, the target's status
+ * A step that fails for good rolls back what the migration made: restored objects deleted, the
+ * token deleted, the Node removed, the worker VNF terminated and deleted.
+ */
+import { MixmeshError, isMixmeshError, type ProblemItem } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import type { KubeObject } from '../clients/kube/index.js';
+import type { NovaServer, VnfInstance, VnfLcmOpOcc, VnfPackage, InstantiateVnfRequest, CreateVnfRequest, TerminateVnfRequest } from '../clients/openstack/index.js';
+import { serverAddress } from '../clients/openstack/index.js';
+import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
+import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Manifest, type NodeAccess, type ObjectStore, type RestoreResult, type StoreKeys } from '../backup/index.js';
+
+export const MIGRATION_LABEL = 'mixmesh.io/migration';
+export const STEPS = ['Backup', 'Preflight', 'Worker', 'Join', 'Restore', 'Services', 'Report'] as const;
+export type StepName = (typeof STEPS)[number];
+
+/** The part of clients/openstack's Tacker client a migration uses. */
+export interface TargetTacker {
+  createVnfInstance(req: CreateVnfRequest): Promise<VnfInstance>;
+  getVnfInstance(id: string): Promise<VnfInstance>;
+  listVnfInstances(options?: { name?: string }): Promise<VnfInstance[]>;
+  instantiate(id: string, req: InstantiateVnfRequest): Promise<string>;
+  terminate(id: string, req?: TerminateVnfRequest): Promise<string>;
+  deleteVnfInstance(id: string): Promise<void>;
+  waitForOperation(opId: string, options?: { timeoutMs?: number }): Promise<VnfLcmOpOcc>;
+  retry(opId: string): Promise<void>;
+  rollback(opId: string): Promise<void>;
+  listPackages(filter?: string): Promise<VnfPackage[]>;
+}
+
+/** A target cloud, resolved from the configuration (targets.ts). */
+export interface Target {
+  name: string;
+  kube: BackupKube;
+  tacker: TargetTacker;
+  nova: { getServer(id: string): Promise<NovaServer>; getConsoleOutput(id: string): Promise<string> };
+  /** the worker image VNF package and how to log in to its VMs */
+  worker: { vnfdId: string; flavourId: string; instantiationLevelId?: string; user: string; privateKey: string };
+  /** a control-plane node of the target cluster, reached over SSH with a known host key */
+  controlPlane: { host: string; port?: number; user: string; privateKey: string; hostKeys: string[] };
+  /** the backup store as the target reaches it (its own credentials) */
+  store: ObjectStore;
+}
+
+export interface StepRecord {
+  name: StepName;
+  state: 'Running' | 'Done' | 'Failed' | 'Skipped';
+  startedAt?: string;
+  completedAt?: string;
+  ms?: number;
+  message?: string;
+}
+
+export interface MigrationSpec {
+  node?: string;
+  service?: { namespace: string; name: string };
+  to: string;
+  backup?: string;
+}
+
+export interface MigrationStatus {
+  phase?: 'Pending' | 'InProgress' | 'Completed' | 'CompletedWithWarnings' | 'Failed';
+  step?: StepName | null;
+  steps?: StepRecord[];
+  backup?: string;
+  worker?: { vnfInstanceName: string; nodeName: string; vnfInstanceId?: string; opId?: string; serverId?: string; address?: string; hostKey?: string; retries?: number; instantiated?: boolean };
+  tokenId?: string | null;
+  joined?: boolean;
+  labelled?: boolean;
+  restore?: { name: string; dataDone: string[]; phase?: string; counts?: Record<string, number>; warnings?: string[]; pinned?: string[] };
+  report?: MigrationReport;
+  error?: { code: string; message: string; step?: string } | null;
+  rolledBack?: string[];
+  resumed?: number;
+  startedAt?: string;
+  completedAt?: string;
+}
+
+export interface MigrationReport {
+  target: string;
+  backup: string;
+  node?: { name: string; address: string; vnfInstanceName: string; vnfInstanceId: string; ready: boolean };
+  moved: { resources: Array<{ kind: string; namespace?: string; name: string; action: string }>; data: Array<{ owner: string; name: string; node: string; path: string; files?: number; action: string }> };
+  pinned: string[];
+  coldStarts: Array<{ owner: string; reason: string }>;
+  warnings: string[];
+  services: Array<{ namespace: string; name: string; phase: string }>;
+  timings: Record<string, number>;
+  totalMs: number;
+}
+
+export interface MigrationDeps {
+  keys: StoreKeys;
+  nodes: NodeAccess;
+  connect: (o: ConnectOptions) => Promise<RemoteShell>;
+  /** persist a status change (merged into the Migration's status) */
+  save: (patch: Partial<MigrationStatus>) => Promise<void>;
+  /** one event per step change (Kubernetes Event of the Migration) */
+  event: (type: 'Normal' | 'Warning', reason: string, note: string) => Promise<void>;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Tacker FAILED_TEMP: how many retries before the rollback (default 2) */
+  tackerRetries?: number;
+  /** waits (Node Ready, the MeshService Ready), default 5 min */
+  waitMs?: number;
+}
+
+export function workerNames(id: string): { vnfInstanceName: string; nodeName: string } {
+  return { vnfInstanceName: `migrate.${id}.worker.0`, nodeName: `migrate-${id}-worker-0`.slice(0, 63).replace(/-+$/, '') };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
+function stopped(): MixmeshError {
+  return new MixmeshError('BACKUP_CANCELLED', 'the migration run was stopped (it resumes on the next start)');
+}
+
+/** A run that was stopped (orchestrator stopping): leave the status InProgress for a resume. */
+export function isStop(e: unknown): boolean {
+  return isMixmeshError(e) && e.code === 'BACKUP_CANCELLED' && e.message.startsWith('the migration run was stopped');
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number, signal?: AbortSignal, code: 'MIGRATE_JOIN_FAILED' | 'K8S_WAIT_TIMEOUT' = 'K8S_WAIT_TIMEOUT'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    if (signal?.aborted) throw stopped();
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new MixmeshError(code, `timed out after ${Math.round(ms / 1000)} s waiting for ${what}`);
+    await sleep(delay, signal);
+  }
+}
+
+function quote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+type NodeLike = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
+const ready = (n: NodeLike | undefined) => n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+/** Which backup: the named one (checked to select this node/service) or the newest complete one that does. */
+export async function chooseBackup(store: ObjectStore, keys: StoreKeys, spec: MigrationSpec): Promise<{ name: string; manifest: Manifest }> {
+  const matches = (m: Manifest) => (spec.node ? m.selection.node === spec.node : m.selection.service?.namespace === spec.service?.namespace && m.selection.service?.name === spec.service?.name);
+  const what = spec.node ? `node ${spec.node}` : `service ${spec.service?.namespace}/${spec.service?.name}`;
+  if (spec.backup) {
+    const r = await BackupReader.open(store, spec.backup, keys, { needData: false });
+    if (!matches(r.manifest)) throw new MixmeshError('MIGRATE_NO_BACKUP', `backup ${spec.backup} does not select ${what}`);
+    return { name: spec.backup, manifest: r.manifest };
+  }
+  const found: Array<{ name: string; manifest: Manifest }> = [];
+  for (const b of await listBackups(store)) {
+    if (!b.complete) continue;
+    try {
+      const r = await BackupReader.open(store, b.name, keys, { needData: false });
+      if (matches(r.manifest) && r.manifest.phase !== 'Failed') found.push({ name: b.name, manifest: r.manifest });
+    } catch {
+      // an unreadable or foreign backup is not a candidate
+    }
+  }
+  found.sort((a, b) => (a.manifest.completed < b.manifest.completed ? 1 : -1));
+  if (!found[0]) throw new MixmeshError('MIGRATE_NO_BACKUP', `no complete backup of ${what} in ${store.url}`);
+  return found[0];
+}
+
+/** Pods with local data (hostPath, PVC) or captured state go to the new node: a nodeSelector on the label. */
+export function pinAdjuster(id: string, manifest: Manifest, pinned: string[]): (o: KubeObject) => void {
+  const stateful = new Set(manifest.state.map((s) => s.owner.split('/').slice(0, 2).join('/')));
+  return (o) => {
+    const kind = o.kind;
+    const spec = (o as { spec?: Record<string, unknown> }).spec;
+    const pod = kind === 'Pod' ? spec : ['Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'Job'].includes(kind) ? (spec?.template as { spec?: Record<string, unknown> } | undefined)?.spec : undefined;
+    if (!pod) return;
+    const vols = (pod.volumes as Array<Record<string, unknown>> | undefined) ?? [];
+    const ns = o.metadata.namespace ?? '';
+    const hasState = [...stateful].some((s) => s.startsWith(`${ns}/${o.metadata.name}`));
+    if (!vols.some((v) => v.hostPath || v.persistentVolumeClaim) && !hasState) return;
+    delete pod.nodeName;
+    pod.nodeSelector = { ...(pod.nodeSelector as Record<string, string> | undefined), [MIGRATION_LABEL]: id };
+    pinned.push(`${kind} ${ns}/${o.metadata.name}`);
+  };
+}
+
+export interface PlanResult {
+  backup?: string;
+  problems: ProblemItem[];
+  restore?: RestoreResult;
+  worker: { vnfInstanceName: string; nodeName: string; vnfdId: string; flavourId: string };
+}
+
+/** Steps 1–2: what a migration would do and every problem the target has; changes nothing. */
+export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'keys' | 'nodes' | 'connect' | 'log'>, id: string, spec: MigrationSpec): Promise<PlanResult> {
+  const names = workerNames(id);
+  const out: PlanResult = { problems: [], worker: { ...names, vnfdId: target.worker.vnfdId, flavourId: target.worker.flavourId } };
+  let manifest: Manifest | undefined;
+  try {
+    const c = await chooseBackup(target.store, deps.keys, spec);
+    out.backup = c.name;
+    manifest = c.manifest;
+  } catch (e) {
+    out.problems.push({ pointer: '/backup', message: e instanceof Error ? e.message : String(e) });
+  }
+  // the worker image package on the target's Tacker
+  try {
+    const pkgs = await target.tacker.listPackages();
+    const p = pkgs.find((x) => x.vnfdId === target.worker.vnfdId);
+    if (!p) out.problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is not on the target's Tacker` });
+    else if (p.onboardingState !== 'ONBOARDED' || p.operationalState !== 'ENABLED') out.problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is ${p.onboardingState}/${p.operationalState}, not ONBOARDED/ENABLED` });
+  } catch (e) {
+    out.problems.push({ pointer: '/target/openstack', message: `the target's Tacker cannot be reached: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  // the control plane: reachable, kubeadm there, an admin kubeconfig
+  try {
+    const sh = await deps.connect({ host: target.controlPlane.host, port: target.controlPlane.port ?? 22, username: target.controlPlane.user, privateKey: target.controlPlane.privateKey, hostKey: { expected: target.controlPlane.hostKeys }, connectBudgetMs: 10_000 });
+    try {
+      const r = await sh.exec('kubeadm version -o short && test -r /etc/kubernetes/admin.conf', { allowFailure: true, step: 'kubeadm on the control plane' });
+      if (r.code !== 0) out.problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot make join tokens (kubeadm and /etc/kubernetes/admin.conf needed): ${(r.stderr || r.stdout).trim().slice(0, 300)}` });
+    } finally {
+      await sh.close();
+    }
+  } catch (e) {
+    out.problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot be reached over SSH: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  if (manifest && out.backup) {
+    try {
+      const oldNode = manifest.selection.node;
+      const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(deps.log ? { log: deps.log } : {}) },
+        { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) });
+      out.restore = restore;
+      // the new node does not exist yet: the migration makes it (and its local PV paths)
+      for (const p of restore.problems) if (!p.pointer.startsWith(`/nodes/${names.nodeName}`)) out.problems.push({ pointer: `/restore${p.pointer}`, message: p.message });
+    } catch (e) {
+      out.problems.push({ pointer: '/backup', message: `backup ${out.backup} cannot be restored: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Run (or resume) one migration. `status` is what the Migration resource holds; every change goes
+ * through deps.save before the next action, so a restart continues from the last recorded fact.
+ */
+export async function runMigration(target: Target, deps: MigrationDeps, id: string, spec: MigrationSpec, status: MigrationStatus): Promise<MigrationStatus> {
+  const log = (deps.log ?? silentLogger).child({ migration: id });
+  const st: MigrationStatus = { ...status, steps: [...(status.steps ?? [])] };
+  const waitMs = deps.waitMs ?? 300_000;
+  const names = workerNames(id);
+  st.worker ??= { ...names };
+  const save = async (patch: Partial<MigrationStatus>) => {
+    Object.assign(st, patch);
+    await deps.save(patch);
+  };
+  const done = (n: StepName) => st.steps!.some((s) => s.name === n && (s.state === 'Done' || s.state === 'Skipped'));
+  let current: StepName | undefined;
+  const step = async (n: StepName, fn: () => Promise<string>): Promise<void> => {
+    if (done(n)) return;
+    if (deps.signal?.aborted) throw stopped();
+    current = n;
+    const started = Date.now();
+    const prior = st.steps!.find((s) => s.name === n);
+    const rec: StepRecord = { name: n, state: 'Running', startedAt: prior?.startedAt ?? new Date(started).toISOString() };
+    st.steps = [...st.steps!.filter((s) => s.name !== n), rec];
+    await save({ step: n, steps: st.steps });
+    await deps.event('Normal', `${n}Started`, `step ${STEPS.indexOf(n) + 1}/${STEPS.length} ${n}${prior ? ' (resumed)' : ''}`);
+    const message = await fn();
+    const fin: StepRecord = { ...rec, state: 'Done', completedAt: new Date().toISOString(), ms: Date.now() - Date.parse(rec.startedAt!), message };
+    st.steps = [...st.steps!.filter((s) => s.name !== n), fin];
+    await save({ steps: st.steps });
+    await deps.event('Normal', `${n}Done`, `step ${STEPS.indexOf(n) + 1}/${STEPS.length} ${n}: ${message}`);
+    log.info({ step: n, ms: fin.ms }, message);
+  };
+
+  if (!st.startedAt) await save({ phase: 'InProgress', startedAt: new Date().toISOString() });
+  else await save({ phase: 'InProgress' });
+  let manifest: Manifest | undefined;
+  try {
+    // 1. the backup
+    await step('Backup', async () => {
+      const c = await chooseBackup(target.store, deps.keys, spec);
+      const reader = await BackupReader.open(target.store, c.name, deps.keys);
+      await reader.verifyObjects(() => undefined);
+      await save({ backup: c.name });
+      return `backup ${c.name} (${c.manifest.completed}) verified: signature and every object's SHA-256`;
+    });
+    manifest ??= (await BackupReader.open(target.store, st.backup!, deps.keys, { needData: false })).manifest;
+    // 2. preflight (nothing made yet: a failure here leaves nothing to roll back)
+    await step('Preflight', async () => {
+      const plan = await planMigration(target, deps, id, { ...spec, backup: st.backup! });
+      if (plan.problems.length) {
+        throw new MixmeshError('MIGRATE_PREFLIGHT_FAILED', `target ${target.name} cannot take ${spec.node ? `node ${spec.node}` : `service ${spec.service!.namespace}/${spec.service!.name}`}: ${plan.problems.length} problem(s), first: ${plan.problems[0]!.message}`, { errors: plan.problems });
+      }
+      return `target ${target.name} can take it: ${plan.restore?.items.filter((i) => i.action === 'create').length ?? 0} object(s) to create, ${plan.restore?.data.length ?? 0} data dir(s)`;
+    });
+    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir');
+    // 3. the worker VM
+    if (!needsWorker) {
+      st.steps = [...st.steps!.filter((s) => s.name !== 'Worker' && s.name !== 'Join'), { name: 'Worker', state: 'Skipped', message: 'no node data: the target\'s existing nodes run the pods' }, { name: 'Join', state: 'Skipped' }];
+      await save({ steps: st.steps });
+    }
+    await step('Worker', () => makeWorker(target, deps, st, save, log));
+    // 4. join
+    await step('Join', () => join(target, deps, id, st, save, waitMs));
+    // 5. restore
+    await step('Restore', async () => {
+      const r = st.restore ?? { name: `migrate-${id}`, dataDone: [] };
+      // local PV paths exist on the new node before the restore's preflight looks for them
+      const oldNode = manifest!.selection.node;
+      const localPaths = manifest!.data.filter((d) => d.result === 'captured' && d.type === 'local').map((d) => d.path);
+      if (localPaths.length && needsWorker) {
+        const sh = await workerShell(target, deps, st);
+        try {
+          await sh.exec(`mkdir -p ${localPaths.map(quote).join(' ')}`, { step: 'create the local PV paths' });
+        } finally {
+          await sh.close();
+        }
+      }
+      const pinned: string[] = [];
+      const dataDone = new Set(r.dataDone);
+      const resolver = new KubeNodeResolver(target.kube, { user: target.worker.user, privateKey: target.worker.privateKey, knownHosts: st.worker?.address && st.worker.hostKey ? `${st.worker.address} ${st.worker.hostKey}\n` : '' });
+      const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), log },
+        { name: r.name, backup: st.backup!, conflict: 'skip', vmWaitMs: waitMs, ...(oldNode && needsWorker ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) },
+        { ...(deps.signal ? { signal: deps.signal } : {}), dataDone, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); }, ...(needsWorker ? { adjust: pinAdjuster(id, manifest!, pinned) } : {}) });
+      const counts: Record<string, number> = {};
+      for (const i of result.items) counts[i.action] = (counts[i.action] ?? 0) + 1;
+      await save({ restore: { ...r, dataDone: [...dataDone], phase: result.phase, counts, warnings: result.warnings, pinned } });
+      if (result.phase === 'Failed') {
+        if (result.firstCause?.code === 'BACKUP_CANCELLED' && deps.signal?.aborted) throw stopped();
+        throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${result.firstCause?.code}: ${result.firstCause?.message}`);
+      }
+      const failed = result.items.filter((i) => i.action === 'failed').length + result.data.filter((d) => d.action === 'failed').length;
+      if (failed) throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${failed} item(s) failed, first: ${result.warnings[0] ?? ''}`);
+      await waitPodsRunning(target, r.name, waitMs, deps.signal);
+      return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written, ${pinned.length} workload(s) pinned to ${names.nodeName}; every restored pod Running`;
+    });
+    // 6. the service's VMs (the target's orchestrator recreates them from the restored MeshService)
+    await step('Services', async () => {
+      const svcs = manifest!.items.filter((i) => i.kind === 'MeshService' && i.result === 'captured');
+      if (!svcs.length) return 'no MeshService in the backup';
+      for (const s of svcs) {
+        await until(`MeshService ${s.namespace}/${s.name} Ready on ${target.name}`, async () => {
+          const o = await target.kube.get<KubeObject & { status?: { phase?: string; conditions?: Array<{ type: string; status: string }> } }>({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: s.namespace!, name: s.name });
+          return o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || o?.status?.phase === 'Ready' ? true : undefined;
+        }, waitMs, deps.signal);
+      }
+      return `${svcs.length} MeshService(s) Ready on ${target.name} (VMs recreated by its orchestrator)`;
+    });
+    // 7. the report
+    await step('Report', async () => {
+      const report = await buildReport(target, st, manifest!);
+      await save({ report });
+      return `moved ${report.moved.resources.length} object(s) and ${report.moved.data.length} data dir(s) to ${target.name}; ${report.coldStarts.length} cold start(s)`;
+    });
+    const phase = st.report?.warnings.length || st.report?.coldStarts.length ? 'CompletedWithWarnings' : 'Completed';
+    await save({ phase, step: null, completedAt: new Date().toISOString(), error: null });
+    await deps.event('Normal', 'Completed', `migration ${id} to ${target.name}: ${phase}`);
+    return st;
+  } catch (e) {
+    if (isStop(e) || deps.signal?.aborted) throw stopped();
+    const code = isMixmeshError(e) ? e.code : 'INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
+    log.warn({ step: current, code }, 'migration step failed for good; rolling back');
+    const steps = st.steps!.map((s) => (s.name === current && s.state === 'Running' ? { ...s, state: 'Failed' as const, completedAt: new Date().toISOString(), message } : s));
+    await save({ steps, error: { code, message, step: current ?? '' } });
+    await deps.event('Warning', `${current ?? 'Migration'}Failed`, `${code}: ${message}`.slice(0, 1000));
+    const rolledBack = await rollback(target, deps, id, st, log);
+    await save({ phase: 'Failed', step: null, rolledBack, completedAt: new Date().toISOString() });
+    await deps.event('Warning', 'RolledBack', rolledBack.length ? rolledBack.join('; ') : 'nothing had been made');
+    throw isMixmeshError(e) ? e : new MixmeshError('INTERNAL', message, { cause: e });
+  }
+}
+
+async function workerShell(target: Target, deps: MigrationDeps, st: MigrationStatus): Promise<RemoteShell> {
+  return deps.connect({ host: st.worker!.address!, username: target.worker.user, privateKey: target.worker.privateKey, hostKey: { expected: [st.worker!.hostKey!] }, connectBudgetMs: 60_000 });
+}
+
+function tackerError(op: VnfLcmOpOcc): string {
+  const e = op.error as { title?: string; detail?: string; status?: number } | undefined;
+  return e ? `${e.status ?? ''} ${e.title ?? ''}: ${e.detail ?? ''}`.trim() : op.operationState;
+}
+
+async function makeWorker(target: Target, deps: MigrationDeps, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, log: Logger): Promise<string> {
+  const w = { ...st.worker! };
+  // idempotent: a VNF of this name made by an earlier run is this migration's
+  if (!w.vnfInstanceId) {
+    const existing = await target.tacker.listVnfInstances({ name: w.vnfInstanceName });
+    const vnf = existing[0] ?? await target.tacker.createVnfInstance({ vnfdId: target.worker.vnfdId, vnfInstanceName: w.vnfInstanceName, vnfInstanceDescription: 'mixmesh migrate worker', metadata: { [MIGRATION_LABEL]: w.vnfInstanceName } });
+    w.vnfInstanceId = vnf.id;
+    await save({ worker: w });
+  }
+  let inst = await target.tacker.getVnfInstance(w.vnfInstanceId);
+  const retries = deps.tackerRetries ?? 2;
+  if (inst.instantiationState !== 'INSTANTIATED') {
+    if (!w.opId) {
+      w.opId = await target.tacker.instantiate(w.vnfInstanceId, { flavourId: target.worker.flavourId, ...(target.worker.instantiationLevelId ? { instantiationLevelId: target.worker.instantiationLevelId } : {}) });
+      await save({ worker: w });
+    }
+    for (;;) {
+      const op = await target.tacker.waitForOperation(w.opId, { timeoutMs: 15 * 60_000 });
+      if (op.operationState === 'COMPLETED') break;
+      if (op.operationState === 'FAILED_TEMP' && (w.retries ?? 0) < retries) {
+        w.retries = (w.retries ?? 0) + 1;
+        await save({ worker: w });
+        await deps.event('Warning', 'WorkerRetry', `Tacker instantiate of ${w.vnfInstanceName} FAILED_TEMP (${tackerError(op)}); retry ${w.retries}/${retries}`);
+        log.warn({ op: w.opId, retry: w.retries }, 'instantiate FAILED_TEMP; retrying');
+        await sleep(200 * 2 ** (w.retries - 1), deps.signal);
+        await target.tacker.retry(w.opId);
+        continue;
+      }
+      if (op.operationState === 'FAILED_TEMP') {
+        await target.tacker.rollback(w.opId).catch((e: unknown) => log.warn({ err: String(e) }, 'rollback request failed'));
+        await target.tacker.waitForOperation(w.opId, { timeoutMs: 5 * 60_000 }).catch(() => undefined);
+      }
+      throw new MixmeshError('MIGRATE_WORKER_FAILED', `Tacker could not instantiate worker ${w.vnfInstanceName} (${w.retries ?? 0} retr${w.retries === 1 ? 'y' : 'ies'}): ${tackerError(op)}`);
+    }
+    inst = await target.tacker.getVnfInstance(w.vnfInstanceId);
+  }
+  const serverId = inst.instantiatedVnfInfo?.vnfcResourceInfo?.[0]?.computeResource.resourceId;
+  if (!serverId) throw new MixmeshError('MIGRATE_WORKER_FAILED', `worker ${w.vnfInstanceName} is INSTANTIATED but has no server`);
+  const server = await target.nova.getServer(serverId);
+  const address = serverAddress(server);
+  if (!address) throw new MixmeshError('MIGRATE_WORKER_FAILED', `worker ${w.vnfInstanceName}: server ${serverId} has no address`);
+  // the host key from the console (cloud-init prints it), as the injector does; waits until printed
+  const keys = await until(`the host key of ${w.vnfInstanceName} on its console`, async () => {
+    const k = parseConsoleHostKeys(await target.nova.getConsoleOutput(serverId));
+    return k.length ? k : undefined;
+  }, 120_000, deps.signal);
+  Object.assign(w, { serverId, address, hostKey: keys[0], instantiated: true });
+  await save({ worker: w });
+  return `VNF ${w.vnfInstanceName} (${w.vnfInstanceId}) INSTANTIATED, server ${serverId} at ${address}, host key from the console`;
+}
+
+async function cpExec(target: Target, deps: MigrationDeps, cmd: string, step: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const sh = await deps.connect({ host: target.controlPlane.host, port: target.controlPlane.port ?? 22, username: target.controlPlane.user, privateKey: target.controlPlane.privateKey, hostKey: { expected: target.controlPlane.hostKeys } });
+  try {
+    return await sh.exec(cmd, { allowFailure: true, step });
+  } finally {
+    await sh.close();
+  }
+}
+
+async function join(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, waitMs: number): Promise<string> {
+  const w = st.worker!;
+  let node = await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName });
+  if (!node) {
+    // a run stopped during `kubeadm join` may have joined already (the kubelet registers a moment later)
+    const sh = await workerShell(target, deps, st);
+    try {
+      if ((await sh.exec('test -e /etc/kubernetes/kubelet.conf', { allowFailure: true })).code === 0) node = { apiVersion: 'v1', kind: 'Node', metadata: { name: w.nodeName } };
+    } finally {
+      await sh.close();
+    }
+  }
+  if (!node) {
+    // a token left by a run that stopped before the join is replaced
+    if (st.tokenId) {
+      await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'delete the earlier join token');
+      await save({ tokenId: null });
+    }
+    const tok = await cpExec(target, deps, `kubeadm token create --print-join-command --ttl 1h --description ${quote(`mixmesh migrate ${id}`)}`, 'kubeadm token create');
+    if (tok.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token create on ${target.controlPlane.host} failed: ${(tok.stderr || tok.stdout).trim().slice(0, 500)}`);
+    const line = tok.stdout.trim().split('\n').pop() ?? '';
+    const m = /^kubeadm join (\S+) --token ([a-z0-9]{6})\.([a-z0-9]{16}) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})\s*$/.exec(line);
+    if (!m) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token create on ${target.controlPlane.host} printed no join command`);
+    const [, endpoint, tid, secret, hash] = m as unknown as [string, string, string, string, string];
+    await save({ tokenId: tid });
+    const sh = await workerShell(target, deps, st);
+    try {
+      const r = await sh.exec(`kubeadm join ${quote(endpoint)} --token ${quote(`${tid}.${secret}`)} --discovery-token-ca-cert-hash ${quote(hash)} --node-name ${quote(w.nodeName)}`, { allowFailure: true, step: 'kubeadm join', secrets: [secret] });
+      // our earlier run's join still finishing in the VM (killed orchestrator): the VM is joined, only we use it
+      const already = r.code !== 0 && (await sh.exec('test -e /etc/kubernetes/kubelet.conf', { allowFailure: true })).code === 0 && /kubelet\.conf already exists/.test(r.stderr + r.stdout);
+      if (r.code !== 0 && !already) {
+        const text = (r.stderr || r.stdout).replaceAll(secret, '<redacted>').trim().split('\n').filter((l) => /error|fatal|\[ERROR/i.test(l)).join(' ').slice(0, 600) || `exit ${r.code}`;
+        throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm join of ${w.nodeName} to ${endpoint} failed: ${text}`);
+      }
+    } finally {
+      await sh.close();
+    }
+    await save({ joined: true });
+  }
+  await until(`Node ${w.nodeName} Ready on ${target.name}`, async () => (ready(await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName })) ? true : undefined), waitMs, deps.signal, 'MIGRATE_JOIN_FAILED');
+  await target.kube.mergePatch({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }, { metadata: { labels: { [MIGRATION_LABEL]: id } } });
+  await save({ labelled: true });
+  if (st.tokenId) {
+    const del = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'kubeadm token delete');
+    if (del.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token delete ${st.tokenId} failed: ${(del.stderr || del.stdout).trim().slice(0, 300)}`);
+    await save({ tokenId: null });
+  }
+  return `Node ${w.nodeName} joined ${target.name}, Ready, labelled ${MIGRATION_LABEL}=${id}; join token deleted`;
+}
+
+type PodLike = KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
+
+/** Every pod made for the restored workloads Running (controller-made pods carry no restore label: match by namespace). */
+async function waitPodsRunning(target: Target, restore: string, waitMs: number, signal?: AbortSignal): Promise<void> {
+  const workloads: KubeObject[] = [];
+  for (const kind of ['Deployment', 'StatefulSet', 'Pod']) workloads.push(...(await target.kube.list(kind === 'Pod' ? 'v1' : 'apps/v1', kind, { labelSelector: `backup.mixmesh.io/restore=${restore}` })).items);
+  await until('the restored pods Running', async () => {
+    for (const w of workloads) {
+      if (w.kind === 'Pod') {
+        const p = await target.kube.get<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace: w.metadata.namespace!, name: w.metadata.name });
+        if (p?.status?.phase !== 'Running') return undefined;
+        continue;
+      }
+      const live = await target.kube.get<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>({ apiVersion: 'apps/v1', kind: w.kind, namespace: w.metadata.namespace!, name: w.metadata.name });
+      if ((live?.status?.readyReplicas ?? 0) < (live?.spec?.replicas ?? 1)) return undefined;
+    }
+    return true;
+  }, waitMs, signal);
+}
+
+async function buildReport(target: Target, st: MigrationStatus, manifest: Manifest): Promise<MigrationReport> {
+  const w = st.worker!;
+  const node = w.instantiated ? await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }) : undefined;
+  const timings: Record<string, number> = {};
+  for (const s of st.steps ?? []) if (s.ms !== undefined) timings[s.name] = s.ms;
+  const restoreName = st.restore?.name ?? '';
+  const resources: MigrationReport['moved']['resources'] = [];
+  for (const i of manifest.items) {
+    if (i.result !== 'captured' || !i.apiVersion) continue;
+    const live = await target.kube.get({ apiVersion: i.apiVersion, kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name }).catch(() => undefined);
+    if (live?.metadata.labels?.['backup.mixmesh.io/restore'] === restoreName) resources.push({ kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name, action: 'created' });
+  }
+  const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
+  const coldStarts = manifest.state.map((s) => ({ owner: `${s.owner}${s.container ? `/${s.container}` : ''}`, reason: s.result === 'captured' ? 'state captured, but restoring a container from a checkpoint is not supported by the target runtime: cold start' : `no state in the backup (${s.reason ?? s.method})` }));
+  const services: MigrationReport['services'] = [];
+  for (const i of manifest.items.filter((x) => x.kind === 'MeshService' && x.result === 'captured')) {
+    const o = await target.kube.get<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: i.namespace!, name: i.name });
+    services.push({ namespace: i.namespace!, name: i.name, phase: o?.status?.phase ?? 'Unknown' });
+  }
+  return {
+    target: target.name,
+    backup: st.backup!,
+    ...(w.instantiated ? { node: { name: w.nodeName, address: w.address!, vnfInstanceName: w.vnfInstanceName, vnfInstanceId: w.vnfInstanceId!, ready: ready(node) } } : {}),
+    moved: { resources, data },
+    pinned: st.restore?.pinned ?? [],
+    coldStarts,
+    warnings: st.restore?.warnings ?? [],
+    services,
+    timings,
+    totalMs: Date.now() - Date.parse(st.startedAt ?? new Date().toISOString()),
+  };
+}
+
+/** Undo what this migration made on the target, each part on its own so one failure does not stop the rest. */
+export async function rollback(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, log: Logger): Promise<string[]> {
+  const out: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<boolean>) => {
+    try {
+      if (await fn()) out.push(what);
+    } catch (e) {
+      out.push(`${what} FAILED: ${e instanceof Error ? e.message : String(e)}`);
+      log.warn({ what, err: String(e) }, 'rollback step failed');
+    }
+  };
+  // restored objects first, so nothing half-restored stays Ready
+  const restore = st.restore?.name ?? `migrate-${id}`;
+  await attempt('restored objects deleted', async () => {
+    let n = 0;
+    for (const [apiVersion, kind] of [['mixmesh.io/v1alpha1', 'MeshService'], ['apps/v1', 'Deployment'], ['apps/v1', 'StatefulSet'], ['apps/v1', 'DaemonSet'], ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'PersistentVolumeClaim'], ['v1', 'PersistentVolume']] as const) {
+      const items = (await target.kube.list(apiVersion, kind, { labelSelector: `backup.mixmesh.io/restore=${restore}` }).catch(() => ({ items: [] as KubeObject[] }))).items;
+      for (const o of items) {
+        await target.kube.delete({ apiVersion, kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name });
+        n++;
+      }
+    }
+    return n > 0;
+  });
+  if (st.tokenId) {
+    await attempt(`join token ${st.tokenId} deleted`, async () => {
+      const r = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId!)}`, 'kubeadm token delete');
+      if (r.code !== 0) throw new Error((r.stderr || r.stdout).trim());
+      await deps.save({ tokenId: null });
+      return true;
+    });
+  }
+  const w = st.worker;
+  if (w) {
+    await attempt(`Node ${w.nodeName} deleted`, () => target.kube.delete({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }));
+    await attempt(`worker VNF ${w.vnfInstanceName} terminated and deleted`, async () => {
+      const found = w.vnfInstanceId ? [await target.tacker.getVnfInstance(w.vnfInstanceId).catch(() => undefined)].filter((x): x is VnfInstance => x !== undefined) : await target.tacker.listVnfInstances({ name: w.vnfInstanceName });
+      if (!found.length) return false;
+      for (const vnf of found) {
+        if (vnf.instantiationState === 'INSTANTIATED') {
+          const op = await target.tacker.terminate(vnf.id, { terminationType: 'FORCEFUL' });
+          const r = await target.tacker.waitForOperation(op, { timeoutMs: 5 * 60_000 });
+          if (r.operationState !== 'COMPLETED') throw new Error(`terminate ${r.operationState}: ${tackerError(r)}`);
+        }
+        await target.tacker.deleteVnfInstance(vnf.id);
+      }
+      return true;
+    });
+  }
+  return out;
+}
