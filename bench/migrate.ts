@@ -14,7 +14,7 @@ import { connectSsh } from '../clients/ssh/index.js';
 import { BackupReader } from '../backup/index.js';
 import { CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID } from '../sandbox/index.js';
 import { runMigration, type MigrationStatus } from '../migrate/index.js';
-import { instantiate, joinWorker, knownKeys, ssh, startTwoClouds, until } from '../migrate/two-clouds.js';
+import { instantiate, joinWorker, knownKeys, ssh, startTwoClouds, until } from '../cli/two-clouds.js';
 
 function arg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(`--${name}`);

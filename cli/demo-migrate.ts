@@ -11,7 +11,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import { connectSsh } from '../clients/ssh/index.js';
 import { CONTROL_PLANE_VNFD_ID } from '../sandbox/index.js';
 import { runMigration, type MigrationStatus } from '../migrate/index.js';
-import { instantiate, joinWorker, startTwoClouds, until } from '../migrate/two-clouds.js';
+import { instantiate, joinWorker, startTwoClouds, until } from './two-clouds.js';
 import { describeText } from './migrate.js';
 
 function hashes(dir: string): Record<string, string> {

@@ -19,7 +19,7 @@ import { CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID } from '../sandbox/index.js';
 import { runMigrateDescribe } from '../cli/migrate.js';
 import { autoName, decideAuto } from './service.js';
 import { workerNames } from './engine.js';
-import { instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from './two-clouds.js';
+import { instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from '../cli/two-clouds.js';
 
 const root = process.getuid?.() === 0;
 

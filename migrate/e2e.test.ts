@@ -15,7 +15,7 @@ import { connectSsh } from '../clients/ssh/index.js';
 import { isMixmeshError } from '../common/errors.js';
 import { CONTROL_PLANE_VNFD_ID } from '../sandbox/index.js';
 import { planMigration, runMigration, workerNames, type MigrationDeps, type MigrationStatus } from './engine.js';
-import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from './two-clouds.js';
+import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from '../cli/two-clouds.js';
 
 const root = process.getuid?.() === 0;
 

@@ -172,7 +172,7 @@ export function parseTokens(value: unknown, where: string): ApiToken[] {
   return out;
 }
 
-/** MIXMESH_BACKUP_STORE (default file://<cwd>/.mixmesh/backups), MIXMESH_BACKUP_KEYS, the AWS_* variables, MIXMESH_NODE_SSH_* */
+/** MIXMESH_BACKUP_STORE (default file://<cwd>/.mixmesh/backups), MIXMESH_BACKUP_KEYS, the AWS_* variables, MIXMESH_NODE_SSH_KEY, MIXMESH_NODE_SSH_USER, MIXMESH_NODE_KNOWN_HOSTS */
 function backupConfig(env: Readonly<Record<string, string | undefined>>, cwd: string, problems: ProblemItem[]): OrchestratorConfig['backup'] {
   const store = env.MIXMESH_BACKUP_STORE || `file://${resolve(cwd, '.mixmesh/backups')}`;
   if (!/^file:\/\/\//.test(store) && !/^s3:\/\/[^/]{3,}/.test(store)) problems.push({ pointer: '/backup/store', message: `MIXMESH_BACKUP_STORE "${store}": use file:///absolute/dir or s3://bucket[/prefix]` });

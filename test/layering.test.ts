@@ -31,7 +31,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   gateway: [...FLOWS, 'orchestrator'],
   // the embedded cloud emulates the outside world: it may use the pure core and the clients, never a flow
   sandbox: BASE,
-  cli: [...PRODUCT, 'sandbox'],
+  // the install manifests: the CRD comes from the descriptor
+  deploy: ['common', 'descriptor'],
+  cli: [...PRODUCT, 'deploy', 'sandbox'],
   // the IoT café application stands alone
   examples: ['common'],
 };

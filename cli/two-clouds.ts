@@ -11,7 +11,7 @@ import { createOpenStackClient, validateConfig, type OpenStackClient } from '../
 import { connectSsh } from '../clients/ssh/index.js';
 import { generateStoreKeys, KubeNodeResolver, openStore, parseKek, runBackup, SshNodeAccess, type Manifest, type ObjectStore, type StoreKeys } from '../backup/index.js';
 import { CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID, startClouds, type Sandbox } from '../sandbox/index.js';
-import type { Target } from './engine.js';
+import type { Target } from '../migrate/engine.js';
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;
