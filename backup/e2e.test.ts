@@ -155,7 +155,8 @@ describe('e2e: backup and restore on the sandbox', function () {
     // node-local volumes on worker-1: a hostPath pod and a local PV + PVC
     hostData = fill(join(worker.rootfs, 'data/cache'), 10, 3000);
     localData = fill(join(worker.rootfs, 'mnt/disks/ssd1'), 5, 70_000);
-    await kube().create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'local-storage' }, provisioner: 'kubernetes.io/no-provisioner', volumeBindingMode: 'WaitForFirstConsumer' } as KubeObject);
+    // the sandbox seeds StorageClass local-storage (kubernetes.io/no-provisioner, WaitForFirstConsumer), as kind and k3s clusters seed theirs
+    assert.ok(await kube().get({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', name: 'local-storage' }), 'the seeded StorageClass');
     await kube().create({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'ssd1' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/ssd1' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-1'] }] }] } }, claimRef: { namespace: 'shop', name: 'ssd' } } } as KubeObject);
     await kube().create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'ssd', namespace: 'shop' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', volumeName: 'ssd1', resources: { requests: { storage: '1Gi' } } } } as KubeObject);
     await kube().create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cache-config', namespace: 'shop' }, data: { mode: 'lru' } } as KubeObject);
