@@ -9,22 +9,16 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Express, NextFunction, Request, Response } from 'express';
-import type express from 'express';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import { connectSsh, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
-import { BACKUP_API_VERSION, parseDuration, type BackupKube, type NodeAccess, type StoreKeys } from '../backup/index.js';
+import { BACKUP_API_VERSION, parseDuration, type RouteHelpers, type BackupKube, type NodeAccess, type StoreKeys } from '../backup/index.js';
 import { isStop, planMigration, runMigration, type MigrationSpec, type MigrationStatus, type Target } from './engine.js';
 
 export const MIGRATION_KIND = 'Migration';
-type Role = 'viewer' | 'deployer' | 'admin';
-
-export interface MigrationRouteHelpers {
-  need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void;
-  jsonBody: (req: Request) => Record<string, unknown>;
-  rawBody: express.RequestHandler;
-}
+/** the same helpers backup's routes get from the API (one shape, defined in backup/service.ts) */
+export type MigrationRouteHelpers = RouteHelpers;
 
 export interface MigrationServiceDeps {
   kube: BackupKube;
