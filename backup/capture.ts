@@ -147,7 +147,7 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
         progress.items++;
         report();
       }
-      if (ms.backup?.state === 'checkpoint' && req.state !== false) state.push(await vmCheckpoint(deps, writer, vm, warnings));
+      if (ms.backup?.state === 'checkpoint' && req.state !== false) state.push({ ...(await vmCheckpoint(deps, writer, vm, warnings)), service });
       if (hooks?.post?.length && hookTarget) {
         for (const argv of hooks.post) await deps.nodes.exec(hookTarget, argv, { step: 'post hook', allowFailure: true });
       }
@@ -237,9 +237,11 @@ async function vmCheckpoint(deps: BackupDeps, writer: BackupWriter, vm: Paramete
     // the pid file / unit name is passed as an argument, never pasted into the script
     const pidCmd = cp?.pidFile ? 'cat "$2"' : 'systemctl show -p MainPID --value "$2"';
     const dir = `/var/lib/mixmesh/criu/${owner}`;
-    await deps.nodes.exec(t, ['sh', '-c', `set -e; rm -rf "$1"; mkdir -p "$1"; pid=$(${pidCmd}); criu dump -t "$pid" -D "$1" --shell-job --tcp-established -o dump.log`, 'sh', dir, cp?.pidFile ?? cp?.unit ?? ''], { step: 'criu dump' });
+    await deps.nodes.exec(t, ['sh', '-c', `set -e; rm -rf "$1"; mkdir -p "$1"; pid=$(${pidCmd}); criu dump -t "$pid" -D "$1" --leave-running --shell-job --tcp-established -o dump.log`, 'sh', dir, cp?.pidFile ?? cp?.unit ?? ''], { step: 'criu dump' });
     const { stream, done } = await deps.nodes.readDir(t, dir);
     const [stored] = await Promise.all([writer.writeObject(`state/vms/${owner}.tar.gz`, stream, { gzip: false }), done]);
+    // the images hold the process's memory: they do not stay on the VM once they are in the store
+    await deps.nodes.exec(t, ['rm', '-rf', dir], { step: 'remove the CRIU images', allowFailure: true });
     return { owner, method: 'criu', object: stored.path, bytes: stored.plainBytes, result: 'captured' };
   } catch (e) {
     if (isMixmeshError(e) && e.code === 'BACKUP_STORE_FAILED') throw e;
@@ -254,18 +256,20 @@ async function containerCheckpoint(deps: BackupDeps, writer: BackupWriter, c: { 
   if (!deps.checkpointer) {
     const message = 'no kubelet checkpoint access is configured; a restore cold-starts the container';
     warnings.push(`${owner}/${c.container}: ${message}`);
-    return { owner, container: c.container, method: 'none', result: 'skipped', reason: 'CHECKPOINT_UNAVAILABLE', message };
+    return { owner, container: c.container, node: c.node, method: 'none', result: 'skipped', reason: 'CHECKPOINT_UNAVAILABLE', message };
   }
   try {
     const path = await deps.checkpointer.checkpoint(c.node, c.namespace, c.pod, c.container);
     const t = await deps.resolver.node(c.node);
     const { stream, done } = await deps.nodes.readFile(t, path);
     const [stored] = await Promise.all([writer.writeObject(`state/${c.namespace}/${c.pod}/${c.container}.tar`, stream), done]);
-    return { owner, container: c.container, method: 'checkpoint', object: stored.path, bytes: stored.plainBytes, result: 'captured' };
+    // the archive holds the process's memory: it does not stay on the node once it is in the store
+    await deps.nodes.exec(t, ['rm', '-f', path], { step: 'remove the checkpoint archive', allowFailure: true });
+    return { owner, container: c.container, node: c.node, method: 'checkpoint', object: stored.path, bytes: stored.plainBytes, result: 'captured' };
   } catch (e) {
     if (isMixmeshError(e) && e.code === 'BACKUP_STORE_FAILED') throw e;
     const r = reasonOf(e);
     warnings.push(`${owner}/${c.container}: no checkpoint (${r.reason}): ${r.message}`);
-    return { owner, container: c.container, method: 'checkpoint', result: 'failed', reason: r.reason === 'INTERNAL' ? 'CHECKPOINT_FAILED' : r.reason, message: r.message };
+    return { owner, container: c.container, node: c.node, method: 'checkpoint', result: 'failed', reason: r.reason === 'INTERNAL' || r.reason === 'K8S_REQUEST_FAILED' ? 'CHECKPOINT_FAILED' : r.reason, message: r.message };
   }
 }

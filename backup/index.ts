@@ -10,4 +10,5 @@ export { API_VERSION as BACKUP_API_VERSION, backupCrds, createBackupService, par
 export { openStore, s3OptionsFromEnv, type ObjectStore, type S3StoreOptions, type StoreConfig } from './stores.js';
 export { parsePairs, type Mappings } from './transform.js';
 export type { Manifest, Selection } from './types.js';
-export { KubeNodeResolver, keysFromDir, keysFromSecret, parseKnownHosts } from './wiring.js';
+export { KubeNodeResolver, KubeletCheckpointer, keysFromDir, keysFromSecret, parseKnownHosts } from './wiring.js';
+export type { RestoreStateResult } from './state.js';

@@ -40,6 +40,8 @@ export interface NodeAccess {
   exec(target: NodeTarget, argv: readonly string[], options?: { allowFailure?: boolean; step?: string }): Promise<ExecResult>;
   /** a file on the node as a stream (a checkpoint archive the kubelet wrote) */
   readFile(target: NodeTarget, path: string): Promise<{ stream: Readable; done: Promise<void> }>;
+  /** write a file on the node, root-only (0600), complete or not at all (a checkpoint archive to restore from) */
+  writeFile(target: NodeTarget, path: string, content: Readable): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,15 @@ export class SshNodeAccess implements NodeAccess {
   async readFile(t: NodeTarget, path: string): Promise<{ stream: Readable; done: Promise<void> }> {
     const { stdout, done } = await this.stream(t, `cat ${shellQuote(path)}`, `read ${path}`);
     return { stream: stdout as Readable, done: done.then(() => undefined) };
+  }
+
+  async writeFile(t: NodeTarget, path: string, content: Readable): Promise<void> {
+    const p = shellQuote(path);
+    const tmp = shellQuote(`${path}.mixmesh-tmp`);
+    const dir = shellQuote(path.replace(/\/[^/]*$/, '') || '/');
+    const { stdout, done } = await this.stream(t, `umask 077 && mkdir -p ${dir} && cat > ${tmp} && mv -f ${tmp} ${p}`, `write ${path}`, content);
+    (stdout as Readable).resume();
+    await done;
   }
 
   async writeDir(t: NodeTarget, path: string, tarGz: Readable): Promise<void> {

@@ -15,4 +15,9 @@ export interface NodeResolver {
 /** The kubelet checkpoint API (backup.md): returns the archive's path on the node. */
 export interface Checkpointer {
   checkpoint(node: string, namespace: string, pod: string, container: string): Promise<string>;
+  /**
+   * Can this node's runtime restore a container from a checkpoint archive (CRI-O: an image that is
+   * the archive's path)? If not, why (a reason code and a message): the restore cold-starts.
+   */
+  restoreSupport(node: string): Promise<{ ok: true } | { ok: false; reason: string; message: string }>;
 }

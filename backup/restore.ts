@@ -13,11 +13,12 @@ import type { MeshService } from '../descriptor/types.js';
 import { BackupReader, backupPrefix } from './archive.js';
 import type { StoreKeys } from './crypto.js';
 import type { NodeAccess, NodeTarget } from './nodes.js';
-import type { BackupKube, NodeResolver } from './ports.js';
+import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
 import { RESTORE_LABEL, compareForRestore, restoreRank, skipReason, transform, type Mappings } from './transform.js';
-import type { DataEntry, ManifestItem } from './types.js';
+import type { DataEntry, ManifestItem, StateEntry } from './types.js';
+import { confirmContainerState, planState, prepareContainerState, restoreVmState, stateWarning, type RestoreStateResult } from './state.js';
 
 export type ConflictPolicy = 'skip' | 'update' | 'recreate';
 
@@ -32,6 +33,10 @@ export interface RestoreRequest {
   data?: boolean;
   /** how long to wait for a restored MeshService's VMs to get an address (default 10 min) */
   vmWaitMs?: number;
+  /** restore in-memory state where the backup has it and the target can (default true; false: cold starts) */
+  state?: boolean;
+  /** how long to wait for a container restored from its checkpoint to run (default 2 min) */
+  stateWaitMs?: number;
 }
 
 export type ItemAction = 'create' | 'update' | 'recreate' | 'skip' | 'created' | 'updated' | 'skipped' | 'failed';
@@ -67,6 +72,8 @@ export interface RestoreResult {
   firstCause?: { code: string; message: string };
   items: RestoreItemResult[];
   data: RestoreDataResult[];
+  /** in-memory state: restored, or a cold start with its reason */
+  state: RestoreStateResult[];
   startedAt: string;
   completedAt: string;
 }
@@ -79,6 +86,8 @@ export interface RestoreDeps {
   resolver: NodeResolver;
   /** Tacker: is this VNF package there, ONBOARDED and ENABLED? (preflight of a MeshService's VMs) */
   vnfPackageUsable?: (vnfdId: string) => Promise<boolean>;
+  /** the target's kubelets: can a node's runtime restore a container checkpoint? (none: containers cold-start) */
+  checkpointer?: Checkpointer;
   log?: Logger;
 }
 
@@ -224,10 +233,9 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   // 2. preflight
   progress('Preflight', 0, loaded.length);
   const problems = await preflight(deps, req, loaded, dataEntries);
-  const result: RestoreResult = { name: req.name, backup: req.backup, plan: req.plan === true, phase: 'Completed', problems, warnings: [], items: [], data: [], startedAt, completedAt: '' };
-  for (const s of reader.manifest.state) {
-    if (s.result !== 'captured') result.warnings.push(`${s.owner}${s.container ? `/${s.container}` : ''}: no state in the backup (${s.reason ?? s.method}); it cold-starts`);
-  }
+  const result: RestoreResult = { name: req.name, backup: req.backup, plan: req.plan === true, phase: 'Completed', problems, warnings: [], items: [], data: [], state: [], startedAt, completedAt: '' };
+  const states = req.state === false ? [] : reader.manifest.state;
+  if (req.state === false) for (const s of reader.manifest.state) result.state.push({ owner: s.owner, ...(s.container ? { container: s.container } : {}), action: 'cold-start', reason: 'NOT_REQUESTED', message: 'the restore was asked not to restore state' });
 
   if (req.plan) {
     for (const l of loaded) {
@@ -241,6 +249,8 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
       else result.items.push({ ...refOf(l.target), action: conflict === 'update' ? 'update' : 'recreate', reason: 'ALREADY_EXISTS' });
     }
     for (const d of dataEntries) result.data.push({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : (req.mappings?.nodes?.[d.node] ?? d.node), path: d.path, action: req.data === false ? 'skipped' : 'write', files: d.files });
+    result.state.push(...(await planState(deps, states, loaded, req.mappings ?? {})));
+    for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
     result.phase = problems.length ? 'Failed' : result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
     if (problems.length) result.firstCause = { code: 'RESTORE_PREFLIGHT_FAILED', message: problems[0]!.message };
     result.completedAt = new Date().toISOString();
@@ -263,6 +273,9 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
     }
   };
   try {
+    // container state: archives onto their nodes, pods pointed at them, before any pod is created
+    const containers = await prepareContainerState(deps, reader, req.name, states, loaded, req.mappings ?? {});
+    result.state.push(...containers.results);
     // one kind at a time in the restore order; inside a kind up to 8 objects at once
     const groups: Loaded[][] = [];
     for (const l of loaded) {
@@ -271,10 +284,11 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
       else groups.push([l]);
     }
     const vmEntries = req.data === false ? [] : dataEntries.filter((x) => x.type === 'vmDataDir');
+    const vmStates = states.filter((x) => x.method === 'criu' && x.service);
     let awaitHandoff: (() => Promise<void>) | undefined;
     for (const g of groups) {
       if (options.signal?.aborted) throw cancelled(req.name);
-      if (g[0]!.target.kind === 'MeshService' && options.vmHandoff && vmEntries.length && !awaitHandoff) awaitHandoff = handoffVmData(deps, req, reader, vmEntries, result, options);
+      if (g[0]!.target.kind === 'MeshService' && options.vmHandoff && (vmEntries.length || vmStates.length) && !awaitHandoff) awaitHandoff = handoffVmData(deps, req, reader, vmEntries, vmStates, result, options);
       if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(g[0]!.target.kind)) await writeNodeData();
       const out: RestoreItemResult[] = new Array<RestoreItemResult>(g.length);
       let next = 0;
@@ -307,9 +321,10 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
         await writeData(deps, reader, { ...d, path }, node, () => deps.resolver.node(node), result, options, log);
       }
       // VM data dirs: onto the VMs the orchestrator creates for the restored MeshService
-      if (awaitHandoff) await awaitHandoff();
-      else await writeVmData(deps, req, reader, vmEntries, result, options, log);
     }
+    if (awaitHandoff) await awaitHandoff();
+    else if (vmEntries.length || vmStates.length) await writeVmData(deps, req, reader, vmEntries, vmStates, result, options, log);
+    result.state.push(...(await confirmContainerState(deps, containers.pending, req.stateWaitMs ?? 120_000, options.signal)));
   } catch (e) {
     result.phase = 'Failed';
     result.firstCause = isMixmeshError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
@@ -319,6 +334,7 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   const failed = result.items.filter((i) => i.action === 'failed').length + result.data.filter((d) => d.action === 'failed').length;
   for (const i of result.items) if (i.action === 'failed') result.warnings.push(`${i.kind} ${i.namespace ? `${i.namespace}/` : ''}${i.name}: ${i.reason}: ${i.message}`);
   for (const d of result.data) if (d.action === 'failed') result.warnings.push(`data ${d.owner}/${d.name} → ${d.node}:${d.path}: ${d.reason}: ${d.message}`);
+  for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
   result.phase = failed || result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
   result.completedAt = new Date().toISOString();
   progress(result.phase, done, loaded.length);
@@ -393,46 +409,100 @@ async function writeAndVerify(deps: RestoreDeps, reader: BackupReader, d: DataEn
   }
 }
 
+/** Everything one recreated VM gets: its data dirs, then its CRIU state, then its restore hooks. */
+interface VmWork {
+  match: VmMatch;
+  /** where the VM was in the backup (for messages and the status lookup) */
+  source: { namespace: string; name: string; microservice: string; version: string; index: number };
+  dirs: DataEntry[];
+  state?: StateEntry;
+}
+
+function vmWork(req: RestoreRequest, entries: DataEntry[], states: StateEntry[]): VmWork[] {
+  const byKey = new Map<string, VmWork>();
+  const add = (s: NonNullable<DataEntry['service']>): VmWork => {
+    const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
+    const match: VmMatch = { namespace: ns, service: s.name, microservice: s.microservice, version: s.version, index: s.index };
+    const key = `${ns}/${s.name}/${s.microservice}/${s.version}/${s.index}`;
+    let w = byKey.get(key);
+    if (!w) byKey.set(key, (w = { match, source: s, dirs: [] }));
+    return w;
+  };
+  for (const d of entries) add(d.service!).dirs.push(d);
+  for (const st of states) add(st.service!).state = st;
+  return [...byKey.values()];
+}
+
+const stateKey = (st: StateEntry) => `${st.owner}/state`;
+
+/** Data dirs (verified file by file), then state, then hooks, onto one new VM; throws on a data failure. */
+async function restoreOntoVm(deps: RestoreDeps, reader: BackupReader, w: VmWork, vm: VmTarget, result: RestoreResult, options: RestoreRunOptions): Promise<void> {
+  const target = await deps.resolver.vm(vm);
+  for (const d of w.dirs) {
+    const key = `${d.owner}/${d.name}`;
+    if (options.dataDone?.has(key)) continue;
+    await writeAndVerify(deps, reader, d, target);
+    options.onDataDone?.(key);
+  }
+  if (w.state && !options.dataDone?.has(stateKey(w.state))) {
+    result.state.push(await restoreVmState(deps, reader, w.state, target));
+    options.onDataDone?.(stateKey(w.state));
+  }
+  for (const argv of vm.microservice.backup?.restoreHooks?.post ?? []) {
+    await deps.nodes.exec(target, argv, { step: 'restore post hook' }).catch((e: unknown) => result.warnings.push(`VM ${vm.vnfInstanceName}: restore post hook failed: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
+function recordVm(w: VmWork, result: RestoreResult, outcome: { action: 'written' | 'failed'; reason: string; message: string }, options: RestoreRunOptions): void {
+  for (const d of w.dirs) {
+    const resumed = options.dataDone?.has(`${d.owner}/${d.name}`) && outcome.action === 'written';
+    result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: outcome.action, files: d.files, ...(resumed ? { reason: 'RESUMED', message: 'written by an earlier run of this restore' } : { reason: outcome.reason, message: outcome.message }) });
+  }
+  if (w.state && outcome.action === 'failed' && !result.state.some((x) => x.owner === w.state!.owner)) {
+    result.state.push({ owner: w.state.owner, action: 'cold-start', reason: outcome.reason, message: outcome.message });
+  }
+}
+
+function failureOf(e: unknown): { action: 'failed'; reason: string; message: string } {
+  const unreachable = isMixmeshError(e) && ['SSH_CONNECT_FAILED', 'SSH_AUTH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN'].includes(e.code);
+  return { action: 'failed', reason: unreachable ? 'NODE_UNREACHABLE' : isMixmeshError(e) && e.code === 'K8S_WAIT_TIMEOUT' ? 'VM_NOT_READY' : isMixmeshError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
 /**
- * Hand every VM data dir to the orchestrator's before-injection hook. Called before the MeshService
- * is created, so no new VM can be injected before its data is registered; returns the wait.
+ * Hand every VM's data dirs and state to the orchestrator's before-injection hook (one
+ * registration per VM). Called before the MeshService is created, so no new VM can be injected
+ * before its data is registered; returns the wait.
  */
-function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], result: RestoreResult, options: RestoreRunOptions): () => Promise<void> {
+function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], states: StateEntry[], result: RestoreResult, options: RestoreRunOptions): () => Promise<void> {
   const handoff = options.vmHandoff!;
   const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
-  const pending = entries.map((d) => {
-    const s = d.service!;
-    const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
-    const key = `${d.owner}/${d.name}`;
-    const match: VmMatch = { namespace: ns, service: s.name, microservice: s.microservice, version: s.version, index: s.index };
-    if (options.dataDone?.has(key)) return { d, match, done: true as const };
-    const written = handoff.register(match, async (vm) => {
-      await writeAndVerify(deps, reader, d, await deps.resolver.vm(vm));
-      options.onDataDone?.(key);
-      for (const argv of vm.microservice.backup?.restoreHooks?.post ?? []) await deps.nodes.exec(await deps.resolver.vm(vm), argv, { step: 'restore post hook' }).catch((e: unknown) => result.warnings.push(`VM ${vm.vnfInstanceName}: restore post hook failed: ${e instanceof Error ? e.message : String(e)}`));
-    });
+  const pending = vmWork(req, entries, states).map((w) => {
+    const allDone = w.dirs.every((d) => options.dataDone?.has(`${d.owner}/${d.name}`)) && (!w.state || options.dataDone?.has(stateKey(w.state)));
+    if (allDone) return { w, done: true as const };
+    const written = handoff.register(w.match, (vm) => restoreOntoVm(deps, reader, w, vm, result, options));
     written.catch(() => undefined);
-    return { d, match, written, done: false as const };
+    return { w, written, done: false as const };
   });
   return async () => {
     for (const p of pending) {
-      const { d, match } = p;
+      const { w } = p;
       if (p.done) {
-        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'RESUMED', message: 'written by an earlier run of this restore' });
+        recordVm(w, result, { action: 'written', reason: 'RESUMED', message: 'written by an earlier run of this restore' }, options);
+        if (w.state) result.state.push({ owner: w.state.owner, action: 'restored', reason: 'RESUMED', message: 'restored by an earlier run of this restore' });
         continue;
       }
+      const m = w.match;
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MixmeshError('K8S_WAIT_TIMEOUT', `no new VM for ${match.namespace}/${match.service} ${match.microservice}/${match.version}#${match.index} in time`)), Math.max(0, deadline - Date.now())); });
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MixmeshError('K8S_WAIT_TIMEOUT', `no new VM for ${m.namespace}/${m.service} ${m.microservice}/${m.version}#${m.index} in time`)), Math.max(0, deadline - Date.now())); });
       const aborted = new Promise<never>((_, reject) => options.signal?.addEventListener('abort', () => reject(cancelled(req.name)), { once: true }));
       aborted.catch(() => undefined);
       try {
         await Promise.race([p.written, timeout, aborted]);
-        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'BEFORE_SIDECAR', message: 'written onto the new VM before its sidecar started' });
+        recordVm(w, result, { action: 'written', reason: 'BEFORE_SIDECAR', message: 'written onto the new VM before its sidecar started' }, options);
       } catch (e) {
-        handoff.cancel(match);
+        handoff.cancel(m);
         if (isMixmeshError(e) && e.code === 'BACKUP_CANCELLED') throw e;
-        const unreachable = isMixmeshError(e) && ['SSH_CONNECT_FAILED', 'SSH_AUTH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN'].includes(e.code);
-        result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'failed', reason: unreachable ? 'NODE_UNREACHABLE' : isMixmeshError(e) && e.code === 'K8S_WAIT_TIMEOUT' ? 'VM_NOT_READY' : isMixmeshError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) });
+        recordVm(w, result, failureOf(e), options);
       } finally {
         clearTimeout(timer);
       }
@@ -440,16 +510,12 @@ function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupRea
   };
 }
 
-async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], result: RestoreResult, options: RestoreRunOptions, log: Logger): Promise<void> {
+/** Without the orchestrator's hook: wait for each VM's address in the service status, then write. */
+async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], states: StateEntry[], result: RestoreResult, options: RestoreRunOptions, log: Logger): Promise<void> {
   const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
-  for (const d of entries) {
-    const s = d.service!;
-    const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
-    const key = `${d.owner}/${d.name}`;
-    if (options.dataDone?.has(key)) {
-      result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'written', files: d.files, reason: 'RESUMED', message: 'written by an earlier run of this restore' });
-      continue;
-    }
+  for (const w of vmWork(req, entries, states)) {
+    const s = w.source;
+    const ns = w.match.namespace;
     let inst: StatusInstance | undefined;
     let svc: (MeshService & KubeObject) | undefined;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
@@ -462,17 +528,17 @@ async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: Backu
     }
     const ms = svc?.spec.microservices.find((m) => m.name === s.microservice && (m.version ?? 'v1') === s.version);
     if (!inst || !ms || !svc) {
-      result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: 'failed', reason: 'VM_NOT_READY', message: `the orchestrator did not report an address for ${s.namespace}/${s.name} ${s.microservice}/${s.version}#${s.index} in time` });
+      recordVm(w, result, { action: 'failed', reason: 'VM_NOT_READY', message: `the orchestrator did not report an address for ${s.namespace}/${s.name} ${s.microservice}/${s.version}#${s.index} in time` }, options);
       continue;
     }
     const vm: VmTarget = { namespace: ns, service: s.name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, address: inst.address!, ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) };
-    await writeData(deps, reader, d, inst.vnfInstanceName, () => deps.resolver.vm(vm), result, options, log);
-    for (const argv of ms.backup?.restoreHooks?.post ?? []) {
-      try {
-        await deps.nodes.exec(await deps.resolver.vm(vm), argv, { step: 'restore post hook' });
-      } catch (e) {
-        result.warnings.push(`VM ${inst.vnfInstanceName}: restore post hook failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
+    try {
+      await restoreOntoVm(deps, reader, w, vm, result, options);
+      recordVm(w, result, { action: 'written', reason: 'AFTER_START', message: `written onto ${inst.vnfInstanceName}` }, options);
+    } catch (e) {
+      if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && !e.message.includes('after the write')))) throw e;
+      recordVm(w, result, failureOf(e), options);
+      log.warn({ vm: inst.vnfInstanceName, reason: failureOf(e).reason }, 'VM data not written');
     }
   }
 }

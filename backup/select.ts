@@ -71,6 +71,9 @@ export interface SelectionResult {
   warnings: string[];
 }
 
+/** a Pod's annotation asking for its containers' state (`checkpoint`), for pods outside a MeshService */
+export const STATE_ANNOTATION = 'backup.mixmesh.io/state';
+
 export async function listAll(kube: BackupKube, apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<KubeObject[]> {
   if (!(await kube.describeKind(apiVersion, kind))) return [];
   const out: KubeObject[] = [];
@@ -217,7 +220,7 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
     for (const s of c.objects.values()) {
       if (s.obj.kind !== 'Pod') continue;
       const l = s.obj.metadata.labels ?? {};
-      if (wantState.has(`${l.app}/${l.version}`)) {
+      if (wantState.has(`${l.app}/${l.version}`) || s.obj.metadata.annotations?.[STATE_ANNOTATION] === 'checkpoint') {
         const spec = (s.obj as unknown as { spec?: PodSpec }).spec ?? {};
         for (const ct of spec.containers ?? []) if (ct.name !== 'istio-proxy') c.checkpoints.push({ namespace, pod: s.obj.metadata.name, container: ct.name, node: spec.nodeName ?? '' });
       }
@@ -233,6 +236,10 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
       }
       c.add(pod);
       await c.podReferences(pod);
+      // a pod asks for its state with the annotation backup.mixmesh.io/state: checkpoint
+      if (pod.metadata.annotations?.[STATE_ANNOTATION] === 'checkpoint') {
+        for (const ct of (pod as unknown as { spec?: PodSpec }).spec?.containers ?? []) if (ct.name !== 'istio-proxy') c.checkpoints.push({ namespace: pod.metadata.namespace!, pod: pod.metadata.name, container: ct.name, node });
+      }
       // owners up the chain
       let cur: KubeObject | undefined = pod;
       for (let depth = 0; cur && depth < 4; depth++) {

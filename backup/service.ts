@@ -264,17 +264,17 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     let result: RestoreResult;
     try {
       const store = await storeOf(spec.store);
-      result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), log },
+      result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), log },
         { name, backup: spec.backup, ...(spec.mappings ? { mappings: spec.mappings } : {}), conflict: spec.conflict ?? 'skip', ...(spec.data === false ? { data: false } : {}) },
         { signal: ac.signal, dataDone, vmHandoff, onDataDone: (k) => { dataDone.add(k); void setStatus('Restore', name, { dataDone: [...dataDone] }); } });
     } catch (e) {
       const code = isMixmeshError(e) ? e.code : 'INTERNAL';
-      result = { name, backup: spec.backup, plan: false, phase: 'Failed', problems: isMixmeshError(e) ? (e.errors ?? []) : [], warnings: [], firstCause: { code, message: e instanceof Error ? e.message : String(e) }, items: [], data: [], startedAt: new Date(started).toISOString(), completedAt: new Date().toISOString() };
+      result = { name, backup: spec.backup, plan: false, phase: 'Failed', problems: isMixmeshError(e) ? (e.errors ?? []) : [], warnings: [], firstCause: { code, message: e instanceof Error ? e.message : String(e) }, items: [], data: [], state: [], startedAt: new Date(started).toISOString(), completedAt: new Date().toISOString() };
     } finally {
       running.delete(`Restore/${name}`);
     }
     if (stopping) return;
-    await setStatus('Restore', name, { phase: result.phase, completedAt: result.completedAt, warnings: result.warnings, problems: result.problems, firstCause: result.firstCause ?? null, items: result.items, data: result.data, counts: countActions(result) });
+    await setStatus('Restore', name, { phase: result.phase, completedAt: result.completedAt, warnings: result.warnings, problems: result.problems, firstCause: result.firstCause ?? null, items: result.items, data: result.data, state: result.state, counts: countActions(result) });
     for (const i of result.items) metrics.items.inc({ kind: 'restore', result: i.action });
     metrics.results.inc({ kind: 'restore', phase: result.phase });
     metrics.duration.observe({ kind: 'restore', phase: result.phase }, (Date.now() - started) / 1000);
@@ -445,7 +445,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       const mappings = (body.mappings ?? {}) as Record<string, Record<string, string>>;
       if (body.plan === true) {
         const store = await storeFor(res, body.store);
-        const result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), log }, { name, backup, mappings, conflict, plan: true });
+        const result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), log }, { name, backup, mappings, conflict, plan: true });
         res.status(200).json(result);
         return;
       }

@@ -64,6 +64,10 @@ export interface StateEntry {
   owner: string;
   container?: string;
   method: 'checkpoint' | 'criu' | 'hooks' | 'none';
+  /** containers: the node the pod ran on */
+  node?: string;
+  /** VMs: where the VM belongs (a restore matches the recreated VM by it) */
+  service?: { namespace: string; name: string; microservice: string; version: string; index: number };
   object?: string;
   bytes?: number;
   result: ItemResult;

@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MixmeshError } from '../common/errors.js';
-import type { KubeObject } from '../clients/kube/index.js';
+import type { KubeObject, KubeletClient } from '../clients/kube/index.js';
 import { generateStoreKeys, parseKek, parsePublicKey, parseSigningKey, type StoreKeys } from './crypto.js';
 import type { NodeTarget } from './nodes.js';
-import type { BackupKube, NodeResolver } from './ports.js';
+import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
 import type { VmTarget } from './select.js';
 
 export interface NodeSshConfig {
@@ -68,6 +68,43 @@ export class KubeNodeResolver implements NodeResolver {
     else if (policy === 'console' && vm.serverId && this.consoleHostKeys) hostKeys = await this.consoleHostKeys(vm.serverId);
     if (!hostKeys.length) throw new MixmeshError('SSH_HOST_KEY_UNKNOWN', `VM ${vm.vnfInstanceName}: no host key is known (pinned, recorded in the status, or from the console)`);
     return { name: vm.vnfInstanceName, host: vm.address, port: ssh.port ?? 22, user: ssh.user, privateKey: Buffer.from(key, 'base64').toString('utf8'), hostKeys };
+  }
+}
+
+type NodeObject = KubeObject & { status?: { addresses?: Array<{ type: string; address: string }>; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } }; nodeInfo?: { containerRuntimeVersion?: string } } };
+
+/**
+ * The kubelet checkpoint API of a node (its InternalIP and kubelet port from the Node object) and
+ * whether its runtime can restore from a checkpoint: CRI-O can (an image that is the archive's
+ * path); containerd only behind an experimental switch, so it counts as "cannot"; a runtime that
+ * states its capabilities in its version string (`…; restore yes|no`) is taken at its word.
+ */
+export class KubeletCheckpointer implements Checkpointer {
+  constructor(private readonly kube: BackupKube, private readonly kubelet: Pick<KubeletClient, 'checkpoint'>, private readonly timeoutSeconds = 120) {}
+
+  private async nodeOf(name: string): Promise<NodeObject> {
+    const node = await this.kube.get<NodeObject>({ apiVersion: 'v1', kind: 'Node', name });
+    if (!node) throw new MixmeshError('K8S_REQUEST_FAILED', `node ${name} does not exist`);
+    return node;
+  }
+
+  async checkpoint(node: string, namespace: string, pod: string, container: string): Promise<string> {
+    const n = await this.nodeOf(node);
+    const host = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? n.status?.addresses?.[0]?.address;
+    if (!host) throw new MixmeshError('K8S_REQUEST_FAILED', `node ${node} has no address in its status`);
+    const port = n.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
+    const items = await this.kubelet.checkpoint({ host, port }, namespace, pod, container, this.timeoutSeconds);
+    return items[0]!;
+  }
+
+  async restoreSupport(node: string): Promise<{ ok: true } | { ok: false; reason: string; message: string }> {
+    const n = await this.kube.get<NodeObject>({ apiVersion: 'v1', kind: 'Node', name: node });
+    if (!n) return { ok: false, reason: 'NODE_MISSING', message: `node ${node} does not exist on the target` };
+    const runtime = n.status?.nodeInfo?.containerRuntimeVersion ?? '';
+    const stated = /restore (yes|no)/.exec(runtime);
+    if (stated) return stated[1] === 'yes' ? { ok: true } : { ok: false, reason: 'RESTORE_UNSUPPORTED', message: `the runtime of node ${node} (${runtime}) cannot restore a checkpoint` };
+    if (runtime.startsWith('cri-o://')) return { ok: true };
+    return { ok: false, reason: 'RESTORE_UNSUPPORTED', message: `the runtime of node ${node} (${runtime || 'unknown'}) cannot restore a checkpoint (CRI-O can; containerd only behind an experimental switch)` };
   }
 }
 

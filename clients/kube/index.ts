@@ -8,3 +8,4 @@ export {
   type Applied, type ApplierOptions, type ApplyPort, type ApplyRun, type Outcome,
 } from './applier.js';
 export { diffApply, ownedFields, type FieldChange } from './diff.js';
+export { KubeletClient, type KubeletEndpoint } from './kubelet.js';
