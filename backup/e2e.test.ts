@@ -21,7 +21,20 @@ import { generateStoreKeys, parseKek, type StoreKeys } from './crypto.js';
 import { SshNodeAccess } from './nodes.js';
 import { restoreBackup, type RestoreDeps } from './restore.js';
 import { openStore, type ObjectStore } from './stores.js';
-import { KubeNodeResolver } from './wiring.js';
+import { KubeletClient, kubeConfigFromText } from '../clients/kube/index.js';
+import { WORKER_IMAGE, WORKER_NOCRIU_IMAGE } from '../sandbox/index.js';
+import { KubeletCheckpointer, KubeNodeResolver } from './wiring.js';
+
+/** a process whose in-memory state is a counter: it notes the value it started from, then counts (CRIU's stand-in saves the file it declares) */
+const counter = (dir: string) => `n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $n > ${dir}/started-from; while true; do n=$((n+1)); echo $n > ${dir}/n.tmp; mv ${dir}/n.tmp ${dir}/n; sleep 0.1; done`;
+const readNumber = (file: string): number | undefined => {
+  try {
+    const t = readFileSync(file, 'utf8').trim();
+    return t ? Number(t) : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 const SERVICE = `apiVersion: mixmesh.io/v1alpha1
 kind: MeshService
@@ -36,7 +49,7 @@ spec:
       runtime: vm
       ports: [{name: sql, port: 5432, protocol: TCP}]
       vm:
-        vnfdId: 6a4b5a1e-0000-4000-8000-000000000001
+        vnfdId: 6a4b5a1e-0000-4000-8000-000000000003
         flavourId: simple
         ssh: {user: root, credentialsSecret: vm-ssh, hostKey: console}
         dataDirs: [/var/lib/db]
@@ -139,6 +152,7 @@ describe('e2e: backup and restore on the sandbox', function () {
         const vm = w.sandbox.vms.list().find((v) => v.serverId === serverId);
         return vm ? [vm.hostPublicKey] : [];
       }),
+      checkpointer: new KubeletCheckpointer(kube(), new KubeletClient(kubeConfigFromText(w.sandbox.kube.kubeconfig()))),
       vnfPackageUsable: async (id) => (await w.stack.openstack!.tacker.listPackages()).some((p) => p.vnfdId === id && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'),
     });
 
@@ -151,6 +165,10 @@ describe('e2e: backup and restore on the sandbox', function () {
     const vm = await dbVm();
     assert.ok(vm, 'the db VM');
     vmData = fill(join(vm.rootfs, 'var/lib/db'), 20, 5000);
+    // the db's in-memory state: a counter process, its pid where the descriptor's vm.checkpoint.pidFile says
+    const started = await w.sandbox.nodes.exec(vm.serverId, `mkdir -p /var/lib/counter /run; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c '${counter('/var/lib/counter')}' </dev/null >/dev/null 2>&1 & echo $! > /run/db.pid`);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
 
     // node-local volumes on worker-1: a hostPath pod and a local PV + PVC
     hostData = fill(join(worker.rootfs, 'data/cache'), 10, 3000);
@@ -179,9 +197,9 @@ describe('e2e: backup and restore on the sandbox', function () {
     const d = m.data.find((x) => x.type === 'vmDataDir')!;
     assert.equal(d.result, 'captured', JSON.stringify(d));
     assert.equal(d.files, Object.keys(vmData).length);
-    // the busybox VM has no criu: recorded fallback, never a silent one
-    assert.deepEqual(m.state.map((s) => [s.method, s.result, s.reason]), [['none', 'skipped', 'CRIU_UNAVAILABLE']]);
-    assert.equal(m.phase, 'CompletedWithWarnings');
+    // the worker image has (the stand-in) criu: criu check, then criu dump --leave-running of the pid in /run/db.pid
+    assert.deepEqual(m.state.map((s) => [s.method, s.result, s.reason]), [['criu', 'captured', undefined]], JSON.stringify(m.state));
+    assert.equal(m.phase, 'Completed', JSON.stringify(m.warnings));
     assert.deepEqual((await listBackups(stores.swift)).map((b) => [b.name, b.complete]), [['shop-1', true]]);
 
     // the service goes (VMs terminated)
@@ -201,6 +219,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.equal(we?.action, 'skipped');
     assert.equal(we?.reason, 'MADE_BY_ORCHESTRATOR');
     assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
+    assert.deepEqual(res.state.map((x) => [x.action, x.reason]), [['restored', 'CRIU_RESTORED']], JSON.stringify(res.state));
     await until('the service Ready again', async () => {
       const s = await w.api('GET', '/v1/services/shop/shop');
       return (s.json.status as { phase?: string } | undefined)?.phase === 'Ready';
@@ -208,6 +227,10 @@ describe('e2e: backup and restore on the sandbox', function () {
     const vm = await dbVm();
     assert.ok(vm);
     assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+    // the counter carried on from the dumped value on the new VM (a cold start would start from 0)
+    const from = await until('the restored counter started', async () => readNumber(join(vm.rootfs, 'var/lib/counter/started-from')));
+    assert.ok(from >= 5, `started from ${from}`);
+    await until('the restored counter counting', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) > from);
   });
 
   it('the same with file://, restored into another namespace (the VM recreated there with its data)', async () => {
@@ -218,6 +241,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     const res = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-file', backup: 'shop-file', mappings: { namespaces: { shop: 'shop2' } }, vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
     assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
     assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
+    assert.deepEqual(res.state.map((x) => [x.action, x.reason]), [['restored', 'CRIU_RESTORED']], JSON.stringify(res.state));
     const ready = await until('shop2/shop Ready', async () => {
       const s2 = await w.api('GET', '/v1/services/shop2/shop');
       return (s2.json.status as { phase?: string } | undefined)?.phase === 'Ready' ? s2.json : undefined;
@@ -225,6 +249,8 @@ describe('e2e: backup and restore on the sandbox', function () {
     const addr = (ready.status as { microservices: Array<{ name: string; instances?: Array<{ address: string }> }> }).microservices.find((x) => x.name === 'db')!.instances![0]!.address;
     const vm = w.sandbox.vms.list().find((v) => v.address === addr)!;
     assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+    const from = await until('the restored counter started', async () => readNumber(join(vm.rootfs, 'var/lib/counter/started-from')));
+    assert.ok(from >= 5, `started from ${from}`);
     // both services run side by side: two VNFs now
     assert.equal((await w.stack.openstack!.tacker.listVnfInstances()).length, 2);
   });
@@ -348,6 +374,74 @@ describe('e2e: backup and restore on the sandbox', function () {
     const ac = new AbortController();
     await assert.rejects(runBackup({ ...deps(), store: stores.file }, { name: 'cancelled', selection: { node: 'worker-1' } }, { signal: ac.signal, onProgress: (p) => { if (p.phase === 'Data') ac.abort(); } }), (e: unknown) => isMixmeshError(e) && e.code === 'BACKUP_CANCELLED');
     assert.ok(!(await listBackups(stores.file)).some((b) => b.name === 'cancelled'));
+  });
+
+  it('container state: restored from its kubelet checkpoint on a CRIU node; a recorded cold start where the runtime cannot', async () => {
+    // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
+    const id = 'bkstat';
+    const secret = '0123456789abcdef';
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'bootstrap.kubernetes.io/token', metadata: { name: `bootstrap-token-${id}`, namespace: 'kube-system' }, stringData: { 'token-id': id, 'token-secret': secret, 'usage-bootstrap-authentication': 'true', expiration: new Date(Date.now() + 3_600_000).toISOString() } } as KubeObject);
+    const workers: Record<'c' | 'n', SandboxVm> = {
+      c: await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000c1', name: 'worker-c', image: WORKER_IMAGE }),
+      n: await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000c2', name: 'worker-n', image: WORKER_NOCRIU_IMAGE }),
+    };
+    for (const [k, vm] of Object.entries(workers)) {
+      await until(`worker-${k} up`, async () => (await w.sandbox.nodes.exec(vm.serverId, 'true').catch(() => ({ code: 1 }))).code === 0);
+      const joined = await w.sandbox.nodes.exec(vm.serverId, `kubeadm join ${w.sandbox.kube.endpoint} --token ${id}.${secret} --discovery-token-ca-cert-hash ${w.sandbox.kube.caCertHash} --node-name worker-${k}`);
+      assert.equal(joined.code, 0, joined.stderr);
+    }
+    await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'state' } });
+    const pod = (node: 'c' | 'n') => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: `counter-${node}`, namespace: 'state', labels: { app: `counter-${node}` }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
+      spec: { nodeSelector: { 'kubernetes.io/hostname': `worker-${node}` }, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /var/lib/counter; ${counter('/var/lib/counter')}`], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/counter/n' }] }] },
+    } as KubeObject);
+    const counterFile = (node: 'c' | 'n', f: string) => join(workers[node].rootfs, 'var/lib/counter', f);
+    for (const n of ['c', 'n'] as const) await kube().create(pod(n));
+    for (const n of ['c', 'n'] as const) await until(`counter-${n} past 5`, async () => (readNumber(counterFile(n, 'n')) ?? 0) >= 5, 120_000);
+    const podGone = async (ns: string, name: string) => {
+      await kube().delete({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name });
+      await until(`${ns}/${name} gone`, async () => !(await kube().get({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name })), 120_000);
+    };
+
+    // the CRIU node: checkpointed through the kubelet API, the archive fetched over SSH (and not left on the node)
+    const mc = await runBackup(deps(), { name: 'state-c', selection: { node: 'worker-c' } });
+    assert.deepEqual(mc.state.map((x) => [x.owner, x.container, x.method, x.result]), [['state/counter-c', 'c', 'checkpoint', 'captured']], JSON.stringify(mc.state));
+    assert.equal(mc.phase, 'Completed', JSON.stringify(mc.warnings));
+    assert.deepEqual(readdirSync(join(workers.c.rootfs, 'var/lib/kubelet/checkpoints')).filter((f) => f.startsWith('checkpoint-')), []);
+    // the node without CRIU: the kubelet answers 500; recorded, the rest completes with warnings
+    const mn = await runBackup({ ...deps(), store: stores.file }, { name: 'state-n', selection: { node: 'worker-n' } });
+    assert.deepEqual(mn.state.map((x) => [x.owner, x.method, x.result, x.reason]), [['state/counter-n', 'checkpoint', 'failed', 'CHECKPOINT_FAILED']]);
+    assert.match(mn.state[0]!.message ?? '', /CRIU is not supported on this kernel|checkpoint/);
+    assert.equal(mn.phase, 'CompletedWithWarnings');
+
+    // the pods go, and so does what their processes left on the nodes
+    await podGone('state', 'counter-c');
+    await podGone('state', 'counter-n');
+    rmSync(join(workers.c.rootfs, 'var/lib/counter'), { recursive: true, force: true });
+    rmSync(join(workers.n.rootfs, 'var/lib/counter'), { recursive: true, force: true });
+
+    const plan = await restoreBackup(deps(), { name: 'r-state-plan', backup: 'state-c', plan: true });
+    assert.deepEqual(plan.state.map((x) => [x.action, x.node]), [['restore', 'worker-c']]);
+    const rc = await restoreBackup(deps(), { name: 'r-state-c', backup: 'state-c' });
+    assert.equal(rc.phase, 'Completed', JSON.stringify(rc, null, 1));
+    assert.deepEqual(rc.state.map((x) => [x.owner, x.action, x.reason]), [['state/counter-c', 'restored', 'FROM_CHECKPOINT']]);
+    const fromC = await until('the restored counter started', async () => readNumber(counterFile('c', 'started-from')), 120_000);
+    assert.ok(fromC >= 5, `the restored container started from ${fromC}, not from 0`);
+
+    const rn = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-state-n', backup: 'state-n' });
+    assert.equal(rn.phase, 'CompletedWithWarnings');
+    assert.deepEqual(rn.state.map((x) => [x.action, x.reason]), [['cold-start', 'CHECKPOINT_FAILED']]);
+    assert.ok(rn.warnings.some((x) => /state\/counter-n\/c: cold start/.test(x)), rn.warnings.join('\n'));
+    assert.equal(await until('the cold-started counter', async () => readNumber(counterFile('n', 'started-from')), 120_000), 0);
+
+    // the checkpoint restored onto a node whose runtime cannot: a cold start with the reason, the pod runs from its image
+    const rm = await restoreBackup(deps(), { name: 'r-state-m', backup: 'state-c', mappings: { namespaces: { state: 'state-m' }, nodes: { 'worker-c': 'worker-n' } } });
+    assert.equal(rm.phase, 'CompletedWithWarnings');
+    assert.deepEqual(rm.state.map((x) => [x.action, x.reason]), [['cold-start', 'RESTORE_UNSUPPORTED']]);
+    const moved = await kube().get({ apiVersion: 'v1', kind: 'Pod', namespace: 'state-m', name: 'counter-c' }) as unknown as { spec: { nodeName?: string; containers: Array<{ image: string }> } };
+    assert.equal(moved.spec.containers[0]!.image, 'busybox:1.36');
+    assert.equal(moved.spec.nodeName, 'worker-n');
   });
 
   it('no key, token or Secret value appears in any log line', () => {

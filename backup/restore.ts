@@ -445,7 +445,7 @@ async function restoreOntoVm(deps: RestoreDeps, reader: BackupReader, w: VmWork,
     options.onDataDone?.(key);
   }
   if (w.state && !options.dataDone?.has(stateKey(w.state))) {
-    result.state.push(await restoreVmState(deps, reader, w.state, target));
+    result.state.push(await restoreVmState(deps, reader, w.state, target, vm.microservice.vm?.checkpoint?.pidFile));
     options.onDataDone?.(stateKey(w.state));
   }
   for (const argv of vm.microservice.backup?.restoreHooks?.post ?? []) {

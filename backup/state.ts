@@ -195,7 +195,7 @@ export async function confirmContainerState(deps: StateDeps, pending: readonly P
 }
 
 /** A VM's CRIU images written onto the new VM and `criu restore -d` run there. */
-export async function restoreVmState(deps: StateDeps, reader: BackupReader, s: StateEntry, target: NodeTarget): Promise<RestoreStateResult> {
+export async function restoreVmState(deps: StateDeps, reader: BackupReader, s: StateEntry, target: NodeTarget, pidFile?: string): Promise<RestoreStateResult> {
   if (s.result !== 'captured' || !s.object) return coldStart(s, s.reason ?? 'NO_STATE', s.message ?? 'no state in the backup');
   const dir = `/var/lib/mixmesh/criu-restore/${s.owner}`;
   try {
@@ -203,7 +203,8 @@ export async function restoreVmState(deps: StateDeps, reader: BackupReader, s: S
     if (check.code !== 0) return coldStart(s, 'CRIU_UNAVAILABLE', check.code === 127 ? `criu is not installed on the new VM ${target.name}` : `criu check failed on the new VM ${target.name}: ${(check.stderr || check.stdout).trim().slice(-300)}`);
     await deps.nodes.exec(target, ['rm', '-rf', dir], { step: 'criu images dir' });
     await deps.nodes.writeDir(target, dir, await reader.open(s.object));
-    const r = await deps.nodes.exec(target, ['criu', 'restore', '-D', dir, '-d', '--shell-job', '--tcp-established', '-o', 'restore.log'], { allowFailure: true, step: 'criu restore' });
+    // --pidfile: the descriptor's pid file names the restored process again (the next backup dumps it)
+    const r = await deps.nodes.exec(target, ['criu', 'restore', '-D', dir, '-d', '--shell-job', '--tcp-established', '-o', 'restore.log', ...(pidFile ? ['--pidfile', pidFile] : [])], { allowFailure: true, step: 'criu restore' });
     if (r.code !== 0) {
       const log = await deps.nodes.exec(target, ['cat', `${dir}/restore.log`], { allowFailure: true, step: 'criu restore log' });
       return coldStart(s, 'RESTORE_FAILED', `criu restore failed on ${target.name}: ${(r.stderr || log.stdout).trim().slice(-300)}`);

@@ -70,6 +70,8 @@ export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = [
   // (the backup, migration and gateway CRDs are namespaced kinds the server serves, so teardown lists them too;
   // what those parts themselves need is not in these manifests yet: see docs/operations.md)
   rule(['backup.mixmesh.io'], ['backups', 'backupschedules', 'backupstores', 'migrations', 'restores'], ['list']),
+  // backup: the kubelet checkpoint API (the kubelet's SubjectAccessReview) and container hooks through pods/exec (websocket: get and create)
+  rule([''], ['nodes/checkpoint', 'pods/exec'], ['create', 'get']),
 ];
 
 /** in the system namespace only: the leader Lease and mixmesh's own Secrets */
