@@ -199,7 +199,8 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.equal(d.files, Object.keys(vmData).length);
     // the worker image has (the stand-in) criu: criu check, then criu dump --leave-running of the pid in /run/db.pid
     assert.deepEqual(m.state.map((s) => [s.method, s.result, s.reason]), [['criu', 'captured', undefined]], JSON.stringify(m.state));
-    assert.equal(m.phase, 'Completed', JSON.stringify(m.warnings));
+    // (the web pod's emptyDir is on the emulator's virtual node, which no SSH reaches: that warning only)
+    assert.deepEqual(m.warnings.filter((x) => !/^volume shop\/web-/.test(x)), []);
     assert.deepEqual((await listBackups(stores.swift)).map((b) => [b.name, b.complete]), [['shop-1', true]]);
 
     // the service goes (VMs terminated)
@@ -303,7 +304,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.match(text, /StorageClass fast does not exist/);
     assert.match(text, /node worker-9 .* does not exist/);
     assert.equal(plan.phase, 'Failed');
-    const plan2 = await restoreBackup(deps(), { name: 'p2', backup: 'shop-1', plan: true, mappings: { namespaces: { shop: 'shop-q' }, vmPackages: { '6a4b5a1e-0000-4000-8000-000000000001': '6a4b5a1e-0000-4000-8000-0000000000ff' } } });
+    const plan2 = await restoreBackup(deps(), { name: 'p2', backup: 'shop-1', plan: true, mappings: { namespaces: { shop: 'shop-q' }, vmPackages: { '6a4b5a1e-0000-4000-8000-000000000003': '6a4b5a1e-0000-4000-8000-0000000000ff' } } });
     assert.match(plan2.problems.map((p) => p.message).join('\n'), /VNF package 6a4b5a1e-0000-4000-8000-0000000000ff .* not ONBOARDED/);
     // a real restore with problems refuses before any change
     await assert.rejects(restoreBackup(deps(), { name: 'p3', backup: 'node-1', mappings: { namespaces: { shop: 'shop-p' }, storageClasses: { 'local-storage': 'fast' } } }), (e: unknown) => isMixmeshError(e) && e.code === 'RESTORE_PREFLIGHT_FAILED');
@@ -381,9 +382,14 @@ describe('e2e: backup and restore on the sandbox', function () {
     const id = 'bkstat';
     const secret = '0123456789abcdef';
     await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'bootstrap.kubernetes.io/token', metadata: { name: `bootstrap-token-${id}`, namespace: 'kube-system' }, stringData: { 'token-id': id, 'token-secret': secret, 'usage-bootstrap-authentication': 'true', expiration: new Date(Date.now() + 3_600_000).toISOString() } } as KubeObject);
+    const worker = async (serverId: string, name: string, image: string) => {
+      const vm = await w.sandbox.vms.create({ serverId, name, image, files: w.sandbox.nodes.filesFor(image) });
+      w.sandbox.nodes.attach(vm);
+      return vm;
+    };
     const workers: Record<'c' | 'n', SandboxVm> = {
-      c: await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000c1', name: 'worker-c', image: WORKER_IMAGE }),
-      n: await w.sandbox.vms.create({ serverId: '00000000-0000-4000-8000-0000000000c2', name: 'worker-n', image: WORKER_NOCRIU_IMAGE }),
+      c: await worker('00000000-0000-4000-8000-0000000000c1', 'worker-c', WORKER_IMAGE),
+      n: await worker('00000000-0000-4000-8000-0000000000c2', 'worker-n', WORKER_NOCRIU_IMAGE),
     };
     for (const [k, vm] of Object.entries(workers)) {
       await until(`worker-${k} up`, async () => (await w.sandbox.nodes.exec(vm.serverId, 'true').catch(() => ({ code: 1 }))).code === 0);
@@ -418,6 +424,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     // the pods go, and so does what their processes left on the nodes
     await podGone('state', 'counter-c');
     await podGone('state', 'counter-n');
+    for (const vm of Object.values(workers)) await until('the counter processes gone', async () => (await w.sandbox.nodes.exec(vm.serverId, 'ps -o args | grep -q "[w]hile true"')).code === 1);
     rmSync(join(workers.c.rootfs, 'var/lib/counter'), { recursive: true, force: true });
     rmSync(join(workers.n.rootfs, 'var/lib/counter'), { recursive: true, force: true });
 
@@ -433,7 +440,9 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.equal(rn.phase, 'CompletedWithWarnings');
     assert.deepEqual(rn.state.map((x) => [x.action, x.reason]), [['cold-start', 'CHECKPOINT_FAILED']]);
     assert.ok(rn.warnings.some((x) => /state\/counter-n\/c: cold start/.test(x)), rn.warnings.join('\n'));
-    assert.equal(await until('the cold-started counter', async () => readNumber(counterFile('n', 'started-from')), 120_000), 0);
+    // (wrapped: a cold start counts from 0, which is falsy)
+    const cold = await until('the cold-started counter', async () => { const v = readNumber(counterFile('n', 'started-from')); return v === undefined ? undefined : { v }; }, 120_000);
+    assert.equal(cold.v, 0);
 
     // the checkpoint restored onto a node whose runtime cannot: a cold start with the reason, the pod runs from its image
     const rm = await restoreBackup(deps(), { name: 'r-state-m', backup: 'state-c', mappings: { namespaces: { state: 'state-m' }, nodes: { 'worker-c': 'worker-n' } } });

@@ -12,6 +12,9 @@ import { toYaml } from '../../common/yaml.js';
 import { KubeApi, type ExtraValidator, type Faults } from './api.js';
 import { Controller } from './controller.js';
 import { issueServingCert, loadOrCreatePki } from './pki.js';
+import { handleUpgrade } from './exec.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { caCertHash } from './kubeadm.js';
 import { DEFAULT_CLUSTER_OPTIONS, type VirtualNodeOptions } from './workloads.js';
 import { istioValidators, seed } from './seed.js';
@@ -21,6 +24,7 @@ export type { VirtualNodeOptions } from './workloads.js';
 export { nodeSelectorMatches, parseQuantity, podReady, nodeReady, TAINT_UNREACHABLE } from './workloads.js';
 export { ISTIO_KINDS, MESH_CONFIG } from './seed.js';
 export { caCertHash, BOOTSTRAP_TOKEN } from './kubeadm.js';
+export { registerExecBackend, type ExecBackend } from './exec.js';
 
 export interface KubeEmulatorOptions {
   /** where the CA, server certificate, signing key and admin token live (default: a new temp dir, removed on stop) */
@@ -122,6 +126,8 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
   // above security level 0 (measured: handshake_failure otherwise). Every other client still
   // negotiates TLS 1.3; this is a loopback test server.
   const server: Server = createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem, ciphers: `${DEFAULT_CIPHERS}:ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0` }, (req, res) => { void api.handle(req, res); });
+  // pods/exec over a WebSocket (exec.ts): the stream goes to the pod's node's kubelet
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => handleUpgrade({ token: pki.adminToken, address: () => address, getPod: (ns, n) => api.store.get('/pods', ns, n) }, req, socket));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../common/logger.js';
 import { shellQuote } from '../../common/names.js';
 import { KubeHttp } from './http.js';
+import { registerExecBackend } from '../kube/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -73,6 +74,7 @@ export class Kubelet {
   private lastHeartbeat = 0;
   private stopped = false;
   private registered = false;
+  private unregisterExec: (() => void) | undefined;
 
   constructor(readonly host: KubeletHost, private readonly opts: KubeletOptions) {}
 
@@ -505,9 +507,35 @@ export class Kubelet {
       server.listen(10250, this.host.address, () => resolve());
     });
     this.server = server;
+    // the API server's pods/exec streams reach this kubelet (sandbox/kube/exec.ts)
+    this.unregisterExec?.();
+    this.unregisterExec = registerExecBackend(cfg.server, cfg.nodeName, { exec: (ns, pod, container, argv, io) => this.exec(ns, pod, container, argv, io) });
+  }
+
+  /**
+   * Exec in a running container (what the CRI's Exec does): the container's mount, pid and UTS
+   * namespaces, its root and working directory, the pod's environment; stdin/stdout/stderr streamed.
+   */
+  exec(ns: string, podName: string, container: string, argv: string[], io: { stdin?: NodeJS.ReadableStream; stdout(b: Buffer): void; stderr(b: Buffer): void }): Promise<number> {
+    const run = [...this.pods.values()].find((r) => r.ns === ns && r.name === podName);
+    const c = run?.containers.get(container);
+    const pids = c ? this.containerPids(c) : undefined;
+    if (!run || !c || !pids) return Promise.reject(new Error(`unable to upgrade connection: container not found ("${container}")`));
+    const spec = (((specOf(run.pod).containers ?? []) as Obj[]).find((x) => x.name === container)) ?? {};
+    const env = this.env(run, spec);
+    const child = spawn('nsenter', ['-t', String(pids.host), '-m', '-p', '-u', '-r', '-w', '--', '/usr/bin/env', '-i', ...env, ...argv], { stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (io.stdin && child.stdin) io.stdin.pipe(child.stdin).on('error', () => undefined);
+    child.stdout!.on('data', (b: Buffer) => io.stdout(b));
+    child.stderr!.on('data', (b: Buffer) => io.stderr(b));
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(code ?? (signal ? 137 : 1)));
+    });
   }
 
   private async closeServer(): Promise<void> {
+    this.unregisterExec?.();
+    this.unregisterExec = undefined;
     const s = this.server;
     this.server = undefined;
     if (!s) return;
