@@ -11,7 +11,8 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import { BackupWriter, ResourceTar, deleteBackup } from './archive.js';
 import type { StoreKeys } from './crypto.js';
 import { tarFileHashes, tee, type NodeAccess } from './nodes.js';
-import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
+import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
+import { hookTargets, runHooks, type HookEntry } from './hooks.js';
 import { select, type SelectedObject } from './select.js';
 import type { ObjectStore } from './stores.js';
 import type { DataEntry, Manifest, Selection, StateEntry } from './types.js';
@@ -23,6 +24,8 @@ export interface BackupDeps {
   nodes: NodeAccess;
   resolver: NodeResolver;
   checkpointer?: Checkpointer;
+  /** pods/exec, for container hooks (none: they are recorded as not run) */
+  podExec?: PodExec;
   log?: Logger;
   /** for the manifest's source section */
   source?: Manifest['source'];
@@ -101,7 +104,9 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
     await Promise.all([adding, writing]);
     report();
 
-    // 2. data: pod volumes on nodes, VM data dirs
+    // 2. container pre hooks (pods/exec), then data: pod volumes on nodes, VM data dirs
+    const hookList = hookTargets(sel.objects.map((o) => o.obj));
+    const hooks: HookEntry[] = await runHooks(deps.podExec, hookList, 'pre', warnings);
     progress.phase = 'Data';
     const data: DataEntry[] = [];
     for (const v of sel.volumes) {
@@ -158,10 +163,12 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
       state.push(await containerCheckpoint(deps, writer, c, warnings));
     }
 
+    hooks.push(...(await runHooks(deps.podExec, hookList, 'post', warnings)));
+
     // 3. results and the signed manifest (last)
     progress.phase = 'Finishing';
     const items = tarball.items;
-    const results = { items: items.map(({ path, kind, namespace, name, result, reason, message }) => ({ path, kind, namespace, name, result, reason, message })), data, state, warnings };
+    const results = { items: items.map(({ path, kind, namespace, name, result, reason, message }) => ({ path, kind, namespace, name, result, reason, message })), data, state, hooks, warnings };
     await writer.writeObject('results.json', Readable.from([Buffer.from(JSON.stringify(results, null, 1))]));
     const phase = warnings.length || data.some((d) => d.result === 'failed') ? 'CompletedWithWarnings' : 'Completed';
     const manifest = await writer.finish({
@@ -175,6 +182,7 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
       items,
       data,
       state,
+      ...(hooks.length ? { hooks } : {}),
       totals: { items: items.length, dataBytes: data.reduce((n, d) => n + d.bytes, 0), storedBytes: writer.objects.reduce((n, o) => n + o.bytes, 0) },
       ...(req.labels ? { labels: req.labels } : {}),
     });

@@ -21,3 +21,8 @@ export interface Checkpointer {
    */
   restoreSupport(node: string): Promise<{ ok: true } | { ok: false; reason: string; message: string }>;
 }
+
+/** `pods/exec` in a container (clients/kube's PodExecClient): container hooks. */
+export interface PodExec {
+  exec(namespace: string, pod: string, container: string, argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}

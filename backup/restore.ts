@@ -13,7 +13,8 @@ import type { MeshService } from '../descriptor/types.js';
 import { BackupReader, backupPrefix } from './archive.js';
 import type { StoreKeys } from './crypto.js';
 import type { NodeAccess, NodeTarget } from './nodes.js';
-import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
+import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
+import { hookTargets, runRestoreHooks, type HookEntry } from './hooks.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
 import { RESTORE_LABEL, compareForRestore, restoreRank, skipReason, transform, type Mappings } from './transform.js';
@@ -74,6 +75,8 @@ export interface RestoreResult {
   data: RestoreDataResult[];
   /** in-memory state: restored, or a cold start with its reason */
   state: RestoreStateResult[];
+  /** containers' restore post hooks (pods/exec) */
+  hooks?: HookEntry[];
   startedAt: string;
   completedAt: string;
 }
@@ -88,6 +91,8 @@ export interface RestoreDeps {
   vnfPackageUsable?: (vnfdId: string) => Promise<boolean>;
   /** the target's kubelets: can a node's runtime restore a container checkpoint? (none: containers cold-start) */
   checkpointer?: Checkpointer;
+  /** pods/exec, for the containers' restore post hooks */
+  podExec?: PodExec;
   log?: Logger;
 }
 
@@ -325,6 +330,12 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
     if (awaitHandoff) await awaitHandoff();
     else if (vmEntries.length || vmStates.length) await writeVmData(deps, req, reader, vmEntries, vmStates, result, options, log);
     result.state.push(...(await confirmContainerState(deps, containers.pending, req.stateWaitMs ?? 120_000, options.signal)));
+    // restore post hooks in the containers, once they run
+    const hookList = hookTargets(loaded.map((l) => l.obj));
+    if (hookList.some((h) => h.restorePost.length)) {
+      const byName = new Set(loaded.filter((l) => l.obj.kind === 'Pod' && !l.skip).map((l) => `${l.obj.metadata.namespace}/${l.obj.metadata.name}`));
+      result.hooks = await runRestoreHooks(deps.kube, deps.podExec, hookList, req.mappings?.namespaces ?? {}, byName, req.stateWaitMs ?? 120_000, result.warnings);
+    }
   } catch (e) {
     result.phase = 'Failed';
     result.firstCause = isMixmeshError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };

@@ -17,7 +17,7 @@ import { BackupReader, checkBackupName, deleteBackup, listBackups } from './arch
 import { runBackup, type Progress } from './capture.js';
 import type { StoreKeys } from './crypto.js';
 import type { NodeAccess } from './nodes.js';
-import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
+import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 import { restoreBackup, type ConflictPolicy, type RestoreResult, type VmHandoff, type VmMatch } from './restore.js';
 import type { VmTarget } from './select.js';
 import type { MeshService, Microservice } from '../descriptor/types.js';
@@ -51,6 +51,7 @@ export interface BackupServiceDeps {
   nodes: NodeAccess;
   resolver: NodeResolver;
   checkpointer?: Checkpointer;
+  podExec?: PodExec;
   vnfPackageUsable?: (vnfdId: string) => Promise<boolean>;
   registry?: Registry;
   log?: Logger;
@@ -233,7 +234,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     try {
       const spec = b.spec as { selection: Selection; store?: string; encrypt?: boolean; state?: boolean; labels?: Record<string, string> };
       const store = await storeOf(spec.store);
-      const manifest = await runBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), log, ...(deps.source ? { source: deps.source } : {}) },
+      const manifest = await runBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), ...(deps.podExec ? { podExec: deps.podExec } : {}), log, ...(deps.source ? { source: deps.source } : {}) },
         { name, selection: spec.selection, encrypt: spec.encrypt !== false, state: spec.state !== false, ...(spec.labels ? { labels: spec.labels } : {}) },
         { signal: ac.signal, onProgress: (p) => { if (Date.now() - last > 1000) { last = Date.now(); void setStatus('Backup', name, progressStatus(p)); } } });
       metrics.bytes.inc({ kind: 'backup' }, manifest.totals.dataBytes);
@@ -264,7 +265,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     let result: RestoreResult;
     try {
       const store = await storeOf(spec.store);
-      result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), log },
+      result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), ...(deps.podExec ? { podExec: deps.podExec } : {}), log },
         { name, backup: spec.backup, ...(spec.mappings ? { mappings: spec.mappings } : {}), conflict: spec.conflict ?? 'skip', ...(spec.data === false ? { data: false } : {}) },
         { signal: ac.signal, dataDone, vmHandoff, onDataDone: (k) => { dataDone.add(k); void setStatus('Restore', name, { dataDone: [...dataDone] }); } });
     } catch (e) {
@@ -274,7 +275,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       running.delete(`Restore/${name}`);
     }
     if (stopping) return;
-    await setStatus('Restore', name, { phase: result.phase, completedAt: result.completedAt, warnings: result.warnings, problems: result.problems, firstCause: result.firstCause ?? null, items: result.items, data: result.data, state: result.state, counts: countActions(result) });
+    await setStatus('Restore', name, { phase: result.phase, completedAt: result.completedAt, warnings: result.warnings, problems: result.problems, firstCause: result.firstCause ?? null, items: result.items, data: result.data, state: result.state, hooks: result.hooks ?? [], counts: countActions(result) });
     for (const i of result.items) metrics.items.inc({ kind: 'restore', result: i.action });
     metrics.results.inc({ kind: 'restore', phase: result.phase });
     metrics.duration.observe({ kind: 'restore', phase: result.phase }, (Date.now() - started) / 1000);
@@ -445,7 +446,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       const mappings = (body.mappings ?? {}) as Record<string, Record<string, string>>;
       if (body.plan === true) {
         const store = await storeFor(res, body.store);
-        const result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), log }, { name, backup, mappings, conflict, plan: true });
+        const result = await restoreBackup({ kube: deps.kube, store, keys: await deps.keys(), nodes: deps.nodes, resolver: deps.resolver, ...(deps.vnfPackageUsable ? { vnfPackageUsable: deps.vnfPackageUsable } : {}), ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}), ...(deps.podExec ? { podExec: deps.podExec } : {}), log }, { name, backup, mappings, conflict, plan: true });
         res.status(200).json(result);
         return;
       }

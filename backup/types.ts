@@ -1,5 +1,6 @@
 /** The archive's and the resources' shapes (the manifest is the contract a restore reads). */
 import type { WrappedKey } from './crypto.js';
+import type { HookEntry } from './hooks.js';
 
 export type ItemResult = 'captured' | 'skipped' | 'failed';
 export type Phase = 'New' | 'InProgress' | 'Completed' | 'CompletedWithWarnings' | 'Failed' | 'Cancelled';
@@ -99,6 +100,8 @@ export interface Manifest {
   items: ManifestItem[];
   data: DataEntry[];
   state: StateEntry[];
+  /** container hooks run through pods/exec (and their results) */
+  hooks?: HookEntry[];
   totals: { items: number; dataBytes: number; storedBytes: number };
   labels?: Record<string, string>;
 }

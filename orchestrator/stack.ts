@@ -10,7 +10,7 @@ import { kubeCluster, readInjectorConfig, startInjector } from '../vm-sidecar-in
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../common/logger.js';
-import { KubeClient, KubeletClient, loadKubeConfig } from '../clients/kube/index.js';
+import { KubeClient, KubeletClient, PodExecClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../clients/openstack/index.js';
 import { meshServiceCrd } from '../descriptor/index.js';
 import type { MeshValues } from '../mesh-config/values.js';
@@ -160,7 +160,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       keys: backupKeys,
       nodes: new SshNodeAccess(log.child({ part: 'backup-ssh' })),
       resolver: new KubeNodeResolver(kube, nodeSsh, openstack ? async (serverId) => parseConsoleHostKeys(await openstack.nova.getConsoleOutput(serverId)) : undefined),
-      checkpointer: new KubeletCheckpointer(kube, new KubeletClient(kc)),
+      checkpointer: new KubeletCheckpointer(kube, new KubeletClient(kc)), podExec: new PodExecClient(kc),
       ...(openstack ? { vnfPackageUsable: async (id: string) => (await openstack.tacker.listPackages()).some((p) => p.vnfdId === id && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED') } : {}),
       registry: metrics.registry,
       log,

@@ -9,3 +9,4 @@ export {
 } from './applier.js';
 export { diffApply, ownedFields, type FieldChange } from './diff.js';
 export { KubeletClient, type KubeletEndpoint } from './kubelet.js';
+export { PodExecClient, type PodExecResult } from './exec.js';
