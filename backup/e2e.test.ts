@@ -21,7 +21,7 @@ import { generateStoreKeys, parseKek, type StoreKeys } from './crypto.js';
 import { SshNodeAccess } from './nodes.js';
 import { restoreBackup, type RestoreDeps } from './restore.js';
 import { openStore, type ObjectStore } from './stores.js';
-import { KubeletClient, kubeConfigFromText } from '../clients/kube/index.js';
+import { KubeletClient, PodExecClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { WORKER_IMAGE, WORKER_NOCRIU_IMAGE } from '../sandbox/index.js';
 import { KubeletCheckpointer, KubeNodeResolver } from './wiring.js';
 
@@ -153,6 +153,7 @@ describe('e2e: backup and restore on the sandbox', function () {
         return vm ? [vm.hostPublicKey] : [];
       }),
       checkpointer: new KubeletCheckpointer(kube(), new KubeletClient(kubeConfigFromText(w.sandbox.kube.kubeconfig()))),
+      podExec: new PodExecClient(kubeConfigFromText(w.sandbox.kube.kubeconfig())),
       vnfPackageUsable: async (id) => (await w.stack.openstack!.tacker.listPackages()).some((p) => p.vnfdId === id && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'),
     });
 
@@ -377,7 +378,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.ok(!(await listBackups(stores.file)).some((b) => b.name === 'cancelled'));
   });
 
-  it('container state: restored from its kubelet checkpoint on a CRIU node; a recorded cold start where the runtime cannot', async () => {
+  it('container state: restored from its kubelet checkpoint on a CRIU node, a recorded cold start where the runtime cannot; hooks through pods/exec', async () => {
     // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
     const id = 'bkstat';
     const secret = '0123456789abcdef';
@@ -399,7 +400,16 @@ describe('e2e: backup and restore on the sandbox', function () {
     await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'state' } });
     const pod = (node: 'c' | 'n') => ({
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: `counter-${node}`, namespace: 'state', labels: { app: `counter-${node}` }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
+      metadata: {
+        name: `counter-${node}`, namespace: 'state', labels: { app: `counter-${node}` },
+        annotations: {
+          'backup.mixmesh.io/state': 'checkpoint',
+          // Velero-shaped hooks, run in the container through pods/exec; the one on worker-n fails
+          'pre.hook.backup.mixmesh.io/command': JSON.stringify(node === 'c' ? ['sh', '-c', 'cat /var/lib/counter/n > /var/lib/counter/pre-hook'] : ['sh', '-c', 'echo frozen? >&2; exit 3']),
+          'post.hook.backup.mixmesh.io/command': '["sh","-c","echo thawed > /var/lib/counter/post-hook"]',
+          'post.hook.restore.mixmesh.io/command': '["sh","-c","echo restored > /var/lib/counter/restore-hook"]',
+        },
+      },
       spec: { nodeSelector: { 'kubernetes.io/hostname': `worker-${node}` }, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /var/lib/counter; ${counter('/var/lib/counter')}`], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/counter/n' }] }] },
     } as KubeObject);
     const counterFile = (node: 'c' | 'n', f: string) => join(workers[node].rootfs, 'var/lib/counter', f);
@@ -415,11 +425,17 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.deepEqual(mc.state.map((x) => [x.owner, x.container, x.method, x.result]), [['state/counter-c', 'c', 'checkpoint', 'captured']], JSON.stringify(mc.state));
     assert.equal(mc.phase, 'Completed', JSON.stringify(mc.warnings));
     assert.deepEqual(readdirSync(join(workers.c.rootfs, 'var/lib/kubelet/checkpoints')).filter((f) => f.startsWith('checkpoint-')), []);
+    // the hooks ran in the container (its view of the VM's files), before and after the capture
+    assert.deepEqual(mc.hooks?.map((h) => [h.phase, h.result]), [['pre', 'ran'], ['post', 'ran']]);
+    assert.ok((readNumber(counterFile('c', 'pre-hook')) ?? 0) >= 5);
+    assert.equal(readFileSync(counterFile('c', 'post-hook'), 'utf8'), 'thawed\n');
     // the node without CRIU: the kubelet answers 500; recorded, the rest completes with warnings
     const mn = await runBackup({ ...deps(), store: stores.file }, { name: 'state-n', selection: { node: 'worker-n' } });
     assert.deepEqual(mn.state.map((x) => [x.owner, x.method, x.result, x.reason]), [['state/counter-n', 'checkpoint', 'failed', 'CHECKPOINT_FAILED']]);
     assert.match(mn.state[0]!.message ?? '', /CRIU is not supported on this kernel|checkpoint/);
     assert.equal(mn.phase, 'CompletedWithWarnings');
+    assert.deepEqual(mn.hooks?.map((h) => [h.phase, h.result, h.reason, h.code]), [['pre', 'failed', 'HOOK_FAILED', 3], ['post', 'ran', undefined, 0]]);
+    assert.ok(mn.warnings.some((x) => /state\/counter-n\/c: pre hook failed \(exit code 3: frozen\?\)/.test(x)), mn.warnings.join('\n'));
 
     // the pods go, and so does what their processes left on the nodes
     await podGone('state', 'counter-c');
@@ -435,6 +451,8 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.deepEqual(rc.state.map((x) => [x.owner, x.action, x.reason]), [['state/counter-c', 'restored', 'FROM_CHECKPOINT']]);
     const fromC = await until('the restored counter started', async () => readNumber(counterFile('c', 'started-from')), 120_000);
     assert.ok(fromC >= 5, `the restored container started from ${fromC}, not from 0`);
+    assert.deepEqual(rc.hooks?.map((h) => [h.owner, h.phase, h.result]), [['state/counter-c', 'restorePost', 'ran']]);
+    assert.equal(readFileSync(counterFile('c', 'restore-hook'), 'utf8'), 'restored\n');
 
     const rn = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-state-n', backup: 'state-n' });
     assert.equal(rn.phase, 'CompletedWithWarnings');
