@@ -9,6 +9,7 @@ import { randomUUID, randomBytes, sign, verify, createPublicKey, createHash, tim
 import { parse as parseYaml } from 'yaml';
 import { join as kubeadmJoin } from './kubeadm.js';
 import { ApiError, qualified, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
+import { pageOf } from './paging.js';
 import { BUILTIN_RESOURCES, groupVersion, listTypeFor, resourceFromCrd, storeKey, type Obj, type ResourceInfo } from './resources.js';
 import { Store, metaOf, type StoreEvent } from './store.js';
 import { clone, deepEqual, isObject, jsonPatch, mergePatch, PatchError, strategicMerge, type ListTypeOf } from './patch.js';
@@ -433,10 +434,11 @@ export class KubeApi {
 
   private list(req: IncomingMessage, res: ServerResponse, t: Target, q: URLSearchParams): void {
     const match = this.selected(t, q);
-    const items = this.store.list(storeKey(t.r), t.namespace).filter(match).map((o) => this.present(t.r, t.version, o));
-    const rv = String(this.store.rv);
-    if (wantsTable(req)) return send(res, 200, toTable(t.r, t.version, items, rv));
-    send(res, 200, { apiVersion: groupVersion(t.r.group, t.version), kind: t.r.listKind, metadata: { resourceVersion: rv }, items });
+    const page = pageOf(this.store.list(storeKey(t.r), t.namespace).filter(match), q, String(this.store.rv)); // limit/continue (paging.ts)
+    const items = page.items.map((o) => this.present(t.r, t.version, o));
+    const rv = page.metadata.resourceVersion;
+    if (wantsTable(req)) return send(res, 200, { ...toTable(t.r, t.version, items, rv), metadata: page.metadata });
+    send(res, 200, { apiVersion: groupVersion(t.r.group, t.version), kind: t.r.listKind, metadata: page.metadata, items });
   }
 
   private watch(res: ServerResponse, t: Target, q: URLSearchParams, table: boolean): void {
