@@ -19,7 +19,7 @@ import type { StoreKeys } from './crypto.js';
 import type { NodeAccess } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 import { restoreBackup, type ConflictPolicy, type RestoreResult, type VmHandoff, type VmMatch } from './restore.js';
-import type { VmTarget } from './select.js';
+import { listAll, type VmTarget } from './select.js';
 import type { MeshService, Microservice } from '../descriptor/types.js';
 import { openStore, type ObjectStore, type S3StoreOptions } from './stores.js';
 import type { Manifest, Selection } from './types.js';
@@ -195,7 +195,8 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
 
   const ref = (kind: string, name: string) => ({ apiVersion: API_VERSION, kind, namespace: ns, name });
   const get = (kind: string, name: string) => deps.kube.get<Resource>(ref(kind, name));
-  const list = async (kind: string) => (await deps.kube.list<Resource>(API_VERSION, kind, { namespace: ns })).items;
+  // paged (limit/continue), as every list in backup/
+  const list = async (kind: string) => (await listAll(deps.kube, API_VERSION, kind, { namespace: ns })) as Resource[];
   const setStatus = async (kind: string, name: string, status: Record<string, unknown>) => {
     await deps.kube.mergePatch(ref(kind, name), { status }, { subresource: 'status' }).catch((e: unknown) => log.warn({ kind, name, err: String(e) }, 'status not written'));
   };
