@@ -74,7 +74,7 @@ export interface SelectionResult {
 /** a Pod's annotation asking for its containers' state (`checkpoint`), for pods outside a MeshService */
 export const STATE_ANNOTATION = 'backup.mixmesh.io/state';
 
-export async function listAll(kube: BackupKube, apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<KubeObject[]> {
+export async function listAll(kube: BackupKube, apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<KubeObject[]> {
   if (!(await kube.describeKind(apiVersion, kind))) return [];
   const out: KubeObject[] = [];
   let token = '';
@@ -122,6 +122,7 @@ class Collector {
   readonly volumes: VolumeTarget[] = [];
   readonly checkpoints: SelectionResult['checkpoints'] = [];
   readonly warnings: string[] = [];
+  private readonly missing = new Set<string>();
   constructor(private readonly kube: BackupKube) {}
 
   add(obj: KubeObject, skip?: SelectedObject['skip']): boolean {
@@ -136,8 +137,11 @@ class Collector {
     const k = `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
     const have = this.objects.get(k);
     if (have) return have.obj;
+    // asked once: thousands of pods naming the same missing object cost one GET and one warning
+    if (this.missing.has(k)) return undefined;
     const o = await this.kube.get({ apiVersion, kind, ...(namespace ? { namespace } : {}), name });
     if (!o) {
+      this.missing.add(k);
       this.warnings.push(`${kind} ${namespace ? `${namespace}/` : ''}${name} is referenced but does not exist`);
       return undefined;
     }
@@ -227,7 +231,9 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
     }
   } else if (selection.node) {
     const node = selection.node;
-    const pods = (await listAll(kube, 'v1', 'Pod')).filter((p) => (p as unknown as { spec?: PodSpec }).spec?.nodeName === node);
+    // the API server filters by node (the kubelet's own field selector); the filter stays as a guard
+    const pods = (await listAll(kube, 'v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` })).filter((p) => (p as unknown as { spec?: PodSpec }).spec?.nodeName === node);
+    const servicesOf = new Map<string, KubeObject[]>();
     for (const pod of pods) {
       const owner = ownerOf(pod);
       if (owner?.kind === 'DaemonSet') {
@@ -247,8 +253,10 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
         if (!o || !OWNER_API[o.kind]) break;
         cur = await c.addRef(OWNER_API[o.kind]!, o.kind, pod.metadata.namespace, o.name);
       }
-      // Services selecting it
-      for (const svc of await listAll(kube, 'v1', 'Service', { namespace: pod.metadata.namespace! })) {
+      // Services selecting it (listed once per namespace)
+      let services = servicesOf.get(pod.metadata.namespace!);
+      if (!services) servicesOf.set(pod.metadata.namespace!, (services = await listAll(kube, 'v1', 'Service', { namespace: pod.metadata.namespace! })));
+      for (const svc of services) {
         if (selectorMatches((svc as { spec?: { selector?: Record<string, string> } }).spec?.selector, pod.metadata.labels)) c.add(svc);
       }
       // a pod mixmesh deployed belongs to a MeshService: keep the descriptor too
