@@ -180,8 +180,9 @@ export function tarFileHashes(tarGz: Readable): Promise<FileHash[]> {
 
 /** Split one stream into two consumers (backpressure: the slower one sets the pace). */
 export function tee(source: Readable): [Readable, Readable] {
-  const a = new PassThrough({ highWaterMark: 256 * 1024 });
-  const b = new PassThrough({ highWaterMark: 256 * 1024 });
+  // 1 MiB each: a consumer that lags a moment (a store write, the gunzip for the hashes) does not stall the SSH channel at once
+  const a = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const b = new PassThrough({ highWaterMark: 1024 * 1024 });
   source.on('error', (e) => {
     a.destroy(e);
     b.destroy(e);
