@@ -28,7 +28,7 @@ export function pageOf(items: Obj[], q: URLSearchParams, rv: string): Page {
     try {
       const t = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { v?: string; rv?: number; start?: string };
       if (t.v !== 'meta.k8s.io/v1' || typeof t.start !== 'string' || typeof t.rv !== 'number') throw new Error('shape');
-      start = t.start.replace(/\u0000$/, '');
+      start = t.start.endsWith('\u0000') ? t.start.slice(0, -1) : t.start;
       pageRv = String(t.rv);
     } catch {
       throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
