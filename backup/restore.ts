@@ -17,7 +17,8 @@ import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js
 import { hookTargets, runRestoreHooks, type HookEntry } from './hooks.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
-import { RESTORE_LABEL, compareForRestore, restoreRank, skipReason, transform, type Mappings } from './transform.js';
+import { RESTORE_LABEL, skipReason, transform, type Mappings } from './transform.js';
+import { SpilledResources } from './spill.js';
 import type { DataEntry, ManifestItem, StateEntry } from './types.js';
 import { confirmContainerState, planState, prepareContainerState, restoreVmState, stateWarning, type RestoreStateResult } from './state.js';
 
@@ -142,43 +143,68 @@ function cancelled(name: string): MixmeshError {
   return new MixmeshError('BACKUP_CANCELLED', `restore ${name} was cancelled`);
 }
 
-/** Read, verify and transform everything; no change to the target. */
-async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void, adjust?: (target: KubeObject) => void): Promise<{ reader: BackupReader; loaded: Loaded[] }> {
+/** The backup's resources, verified and spilled to disk by group, transformed as they are read. */
+interface Loaded$ {
+  spill: SpilledResources;
+  /** every object in the restore order, transformed */
+  all(): AsyncIterable<Loaded>;
+  /** the groups in the restore order (one per kind) */
+  groups(): Iterable<{ kind: string; items: () => AsyncIterable<Loaded> }>;
+  /** the few objects looked at as a whole (MeshServices, Pods with state or hooks), by namespace/kind/name */
+  retained: Map<string, Loaded>;
+}
+
+const loadedKey = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.kind}/${o.metadata.name}`;
+
+/** Read and verify everything (each item against the signed manifest), spilled by group; no change to the target. */
+async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void, adjust?: (target: KubeObject) => void): Promise<{ reader: BackupReader; loaded: Loaded$ }> {
   const reader = await BackupReader.open(deps.store, req.backup, deps.keys);
   await reader.verifyObjects(onBytes);
-  const raw: Array<{ item: ManifestItem; obj: KubeObject }> = [];
-  for await (const { item, body } of reader.resources()) raw.push({ item, obj: JSON.parse(body.toString('utf8')) as KubeObject });
-  const meshServices = new Set(raw.filter((r) => r.obj.kind === 'MeshService').map((r) => `${r.obj.metadata.namespace}/${r.obj.metadata.name}`));
-  const pvs = new Set(raw.filter((r) => r.obj.kind === 'PersistentVolume').map((r) => r.obj.metadata.name));
+  const spill = await SpilledResources.from(reader, new Set(reader.manifest.state.map((x) => x.owner)));
   const m = req.mappings ?? {};
-  const loaded = raw.map(({ item, obj }) => {
-    const skip = item.reason && item.result === 'captured' && item.reason !== '' ? { reason: item.reason, message: item.message ?? '' } : skipReason(obj as KubeObject & Record<string, unknown>, { hasMeshService: (ns, n) => meshServices.has(`${ns}/${n}`) });
-    const target = transform(obj, m, req.name, req.backup, (n) => pvs.has(n));
+  const view = ({ item, obj }: { item: ManifestItem; obj: KubeObject }): Loaded => {
+    const skip = item.reason && item.result === 'captured' && item.reason !== '' ? { reason: item.reason, message: item.message ?? '' } : skipReason(obj as KubeObject & Record<string, unknown>, { hasMeshService: (ns, n) => spill.meshServices.has(`${ns}/${n}`) });
+    const target = transform(obj, m, req.name, req.backup, (n) => spill.pvs.has(n));
     if (!skip) adjust?.(target);
     return { item, obj, target, ...(skip ? { skip } : {}) };
-  });
-  loaded.sort((a, b) => compareForRestore(a.target, b.target));
-  return { reader, loaded };
+  };
+  const retained = new Map(spill.retained.map((r) => [loadedKey(r.obj), view(r)] as const));
+  // a retained object is the same one everywhere (a pod's target may be changed for its state)
+  const pick = (r: { item: ManifestItem; obj: KubeObject }) => retained.get(loadedKey(r.obj)) ?? view(r);
+  return {
+    reader,
+    loaded: {
+      spill,
+      retained,
+      async *all() {
+        for await (const r of spill.all()) yield pick(r);
+      },
+      *groups() {
+        for (const g of spill.groups()) yield { kind: g.kind, items: async function* () { for await (const r of g.items()) yield pick(r); } };
+      },
+    },
+  };
 }
 
 /** The preflight of the target: what it lacks for this restore. */
-async function preflight(deps: RestoreDeps, req: RestoreRequest, loaded: Loaded[], data: DataEntry[]): Promise<ProblemItem[]> {
+async function preflight(deps: RestoreDeps, req: RestoreRequest, loaded: Loaded$, data: DataEntry[]): Promise<ProblemItem[]> {
   const problems: ProblemItem[] = [];
-  const inBackup = new Set(loaded.filter((l) => !l.skip).map((l) => `${l.target.kind}/${l.target.metadata.name}`));
-  const crdKinds = new Set(loaded.filter((l) => l.target.kind === 'CustomResourceDefinition').map((l) => String((l.target as { spec?: { names?: { kind?: string } } }).spec?.names?.kind ?? '')));
-  const checkedKinds = new Map<string, boolean>();
-  for (const l of loaded) {
-    if (l.skip) continue;
-    const key = `${l.target.apiVersion}/${l.target.kind}`;
-    if (!checkedKinds.has(key)) checkedKinds.set(key, crdKinds.has(l.target.kind) || (await deps.kube.describeKind(l.target.apiVersion, l.target.kind)) !== undefined);
-    if (!checkedKinds.get(key)) problems.push({ pointer: `/kinds/${key}`, message: `the target does not serve ${l.target.kind} in ${l.target.apiVersion}` });
-  }
-  // StorageClasses the PVCs and PVs need
+  // one pass over the spilled objects: the kinds, StorageClasses and CRDs they need or bring
+  const inBackup = new Set<string>();
+  const crdKinds = new Set<string>();
+  const kinds = new Map<string, { apiVersion: string; kind: string }>();
   const classes = new Set<string>();
-  for (const l of loaded) {
+  for await (const l of loaded.all()) {
+    if (l.target.kind === 'CustomResourceDefinition') crdKinds.add(String((l.target as { spec?: { names?: { kind?: string } } }).spec?.names?.kind ?? ''));
     if (l.skip) continue;
+    if (l.target.kind === 'StorageClass') inBackup.add(`StorageClass/${l.target.metadata.name}`);
+    kinds.set(`${l.target.apiVersion}/${l.target.kind}`, { apiVersion: l.target.apiVersion, kind: l.target.kind });
+    // StorageClasses the PVCs and PVs need
     const sc = (l.target as { spec?: { storageClassName?: string } }).spec?.storageClassName;
     if ((l.target.kind === 'PersistentVolumeClaim' || l.target.kind === 'PersistentVolume') && sc) classes.add(sc);
+  }
+  for (const [key, k] of kinds) {
+    if (!crdKinds.has(k.kind) && (await deps.kube.describeKind(k.apiVersion, k.kind)) === undefined) problems.push({ pointer: `/kinds/${key}`, message: `the target does not serve ${k.kind} in ${k.apiVersion}` });
   }
   for (const sc of classes) {
     if (inBackup.has(`StorageClass/${sc}`)) continue;
@@ -206,7 +232,7 @@ async function preflight(deps: RestoreDeps, req: RestoreRequest, loaded: Loaded[
     }
   }
   // the MeshService's VMs: their VNF packages on the target's Tacker
-  for (const l of loaded) {
+  for (const l of loaded.retained.values()) {
     if (l.skip || l.target.kind !== 'MeshService') continue;
     const spec = (l.target as unknown as MeshService).spec;
     for (const [i, ms] of (spec.microservices ?? []).entries()) {
@@ -234,16 +260,26 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   progress('Verifying', 0, 0);
   // 1. verification: signature, every object's SHA-256, every item's SHA-256 (throws; nothing changed)
   const { reader, loaded } = await load(deps, req, (n) => { bytes += n; }, options.adjust);
+  try {
+    return await restoreLoaded(deps, req, options, reader, loaded, startedAt, conflict, log, () => bytes);
+  } finally {
+    loaded.spill.close();
+  }
+}
+
+async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: RestoreRunOptions, reader: BackupReader, loaded: Loaded$, startedAt: string, conflict: ConflictPolicy, log: Logger, bytesNow: () => number): Promise<RestoreResult> {
+  const total = loaded.spill.count;
+  const progress = (phase: string, items: number, itemsTotal: number) => options.onProgress?.({ phase, items, itemsTotal, bytes: bytesNow() });
   const dataEntries = reader.manifest.data.filter((d) => d.result === 'captured' && d.object);
   // 2. preflight
-  progress('Preflight', 0, loaded.length);
+  progress('Preflight', 0, total);
   const problems = await preflight(deps, req, loaded, dataEntries);
   const result: RestoreResult = { name: req.name, backup: req.backup, plan: req.plan === true, phase: 'Completed', problems, warnings: [], items: [], data: [], state: [], startedAt, completedAt: '' };
   const states = req.state === false ? [] : reader.manifest.state;
   if (req.state === false) for (const s of reader.manifest.state) result.state.push({ owner: s.owner, ...(s.container ? { container: s.container } : {}), action: 'cold-start', reason: 'NOT_REQUESTED', message: 'the restore was asked not to restore state' });
 
   if (req.plan) {
-    for (const l of loaded) {
+    for await (const l of loaded.all()) {
       if (l.skip) {
         result.items.push({ ...refOf(l.target), action: 'skip', reason: l.skip.reason, message: l.skip.message });
         continue;
@@ -254,7 +290,7 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
       else result.items.push({ ...refOf(l.target), action: conflict === 'update' ? 'update' : 'recreate', reason: 'ALREADY_EXISTS' });
     }
     for (const d of dataEntries) result.data.push({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : (req.mappings?.nodes?.[d.node] ?? d.node), path: d.path, action: req.data === false ? 'skipped' : 'write', files: d.files });
-    result.state.push(...(await planState(deps, states, loaded, req.mappings ?? {})));
+    result.state.push(...(await planState(deps, states, [...loaded.retained.values()], req.mappings ?? {})));
     for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
     result.phase = problems.length ? 'Failed' : result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
     if (problems.length) result.firstCause = { code: 'RESTORE_PREFLIGHT_FAILED', message: problems[0]!.message };
@@ -279,35 +315,38 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   };
   try {
     // container state: archives onto their nodes, pods pointed at them, before any pod is created
-    const containers = await prepareContainerState(deps, reader, req.name, states, loaded, req.mappings ?? {});
+    const containers = await prepareContainerState(deps, reader, req.name, states, [...loaded.retained.values()], req.mappings ?? {});
     result.state.push(...containers.results);
     // one kind at a time in the restore order; inside a kind up to 8 objects at once
-    const groups: Loaded[][] = [];
-    for (const l of loaded) {
-      const g = groups[groups.length - 1];
-      if (g && restoreRank(g[0]!.target.kind).join('/') === restoreRank(l.target.kind).join('/')) g.push(l);
-      else groups.push([l]);
-    }
     const vmEntries = req.data === false ? [] : dataEntries.filter((x) => x.type === 'vmDataDir');
     const vmStates = states.filter((x) => x.method === 'criu' && x.service);
     let awaitHandoff: (() => Promise<void>) | undefined;
-    for (const g of groups) {
+    for (const group of loaded.groups()) {
       if (options.signal?.aborted) throw cancelled(req.name);
-      if (g[0]!.target.kind === 'MeshService' && options.vmHandoff && (vmEntries.length || vmStates.length) && !awaitHandoff) awaitHandoff = handoffVmData(deps, req, reader, vmEntries, vmStates, result, options);
-      if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(g[0]!.target.kind)) await writeNodeData();
-      const out: RestoreItemResult[] = new Array<RestoreItemResult>(g.length);
-      let next = 0;
+      if (group.kind === 'MeshService' && options.vmHandoff && (vmEntries.length || vmStates.length) && !awaitHandoff) awaitHandoff = handoffVmData(deps, req, reader, vmEntries, vmStates, result, options);
+      if (!dataWritten && ['Pod', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'MeshService'].includes(group.kind)) await writeNodeData();
+      // streamed from the spill file, up to 8 objects at once
+      const source = group.items()[Symbol.asyncIterator]();
+      let ended = false;
+      let pulling = Promise.resolve();
+      const nextItem = async (): Promise<Loaded | undefined> => {
+        const turn = pulling.then(async () => (ended ? undefined : source.next()));
+        pulling = turn.then(() => undefined);
+        const r = await turn;
+        if (!r || r.done) {
+          ended = true;
+          return undefined;
+        }
+        return r.value;
+      };
       const worker = async (): Promise<void> => {
-        while (next < g.length) {
-          if (options.signal?.aborted) return;
-          const i = next++;
-          out[i] = await restoreOne(deps, req, g[i]!, conflict);
+        for (let l = await nextItem(); l && !options.signal?.aborted; l = await nextItem()) {
+          result.items.push(await restoreOne(deps, req, l, conflict));
           done++;
-          if (done % 100 === 0) progress('Resources', done, loaded.length);
+          if (done % 100 === 0) progress('Resources', done, total);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(8, g.length) }, worker));
-      result.items.push(...out.filter((x) => x !== undefined));
+      await Promise.all(Array.from({ length: 8 }, worker));
       if (options.signal?.aborted) throw cancelled(req.name);
     }
     if (!dataWritten) await writeNodeData();
@@ -331,9 +370,10 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
     else if (vmEntries.length || vmStates.length) await writeVmData(deps, req, reader, vmEntries, vmStates, result, options, log);
     result.state.push(...(await confirmContainerState(deps, containers.pending, req.stateWaitMs ?? 120_000, options.signal)));
     // restore post hooks in the containers, once they run
-    const hookList = hookTargets(loaded.map((l) => l.obj));
+    const retained = [...loaded.retained.values()];
+    const hookList = hookTargets(retained.map((l) => l.obj));
     if (hookList.some((h) => h.restorePost.length)) {
-      const byName = new Set(loaded.filter((l) => l.obj.kind === 'Pod' && !l.skip).map((l) => `${l.obj.metadata.namespace}/${l.obj.metadata.name}`));
+      const byName = new Set(retained.filter((l) => l.obj.kind === 'Pod' && !l.skip).map((l) => `${l.obj.metadata.namespace}/${l.obj.metadata.name}`));
       result.hooks = await runRestoreHooks(deps.kube, deps.podExec, hookList, req.mappings?.namespaces ?? {}, byName, req.stateWaitMs ?? 120_000, result.warnings);
     }
   } catch (e) {
@@ -348,7 +388,7 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
   result.phase = failed || result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
   result.completedAt = new Date().toISOString();
-  progress(result.phase, done, loaded.length);
+  progress(result.phase, done, total);
   log.info({ phase: result.phase, items: result.items.length, failed }, 'restore done');
   return result;
 }
