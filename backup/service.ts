@@ -20,7 +20,7 @@ import type { NodeAccess } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 import { restoreBackup, type ConflictPolicy, type RestoreResult, type VmHandoff, type VmMatch } from './restore.js';
 import { listAll, type VmTarget } from './select.js';
-import type { MeshService, Microservice } from '../descriptor/types.js';
+import type { BeforeInjectContext } from '../orchestrator/index.js';
 import { openStore, type ObjectStore, type S3StoreOptions } from './stores.js';
 import type { Manifest, Selection } from './types.js';
 
@@ -125,16 +125,8 @@ function selectionOf(body: Record<string, unknown>): Selection {
   return sel;
 }
 
-/** What the orchestrator's before-injection hook passes (a fresh VM, sidecar not started). */
-export interface NewVm {
-  service: MeshService;
-  microservice: Microservice;
-  index: number;
-  vnfInstanceName: string;
-  vnfInstanceId: string;
-  serverId: string;
-  address: string;
-}
+/** What the orchestrator's before-injection hook passes (a fresh VM, sidecar not started): its own type. */
+export type NewVm = BeforeInjectContext;
 
 export interface BackupService {
   routes(app: Express, h: RouteHelpers): void;

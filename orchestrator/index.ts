@@ -14,3 +14,4 @@ export { CallbackAuthority, generateCredentials } from './callbacks.js';
 export { createMetrics, type OrchestratorMetrics } from './metrics.js';
 export { planTackerRequests, vnfInstanceName, type TackerPlan } from './planner/tacker.js';
 export * from './ports.js';
+export type { BeforeInjectContext } from './controller/vm-chain.js';
