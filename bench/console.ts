@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { silentLogger } from '../common/logger.js';
 import { LoginCodes } from '../console/index.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { CallbackAuthority, createApp, createGenerators, createMetrics, OperationLog, ServiceManager } from '../orchestrator/index.js';
 import { MemoryKube } from '../orchestrator/testing/memory-kube.js';
 import { MemoryTacker } from '../orchestrator/testing/memory-tacker.js';

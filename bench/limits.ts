@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { createApp } from '../orchestrator/api/app.js';
 import { CallbackAuthority } from '../orchestrator/callbacks.js';
 import { createGenerators } from '../orchestrator/generators.js';

@@ -11,7 +11,8 @@ import { MixmeshError } from '../common/errors.js';
 import { toJson } from '../common/yaml.js';
 import { formatResult, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
 import type { MeshService } from '../descriptor/index.js';
-import { fastYamlStream, KUBERNETES_KINDS, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { fastYamlStream, KUBERNETES_KINDS, renderAll, type RenderedObject } from '../mesh-config/index.js';
+import type { MeshValues } from '../descriptor/index.js';
 import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 

@@ -13,7 +13,7 @@ import type { Logger } from '../common/logger.js';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../clients/openstack/index.js';
 import { meshServiceCrd } from '../descriptor/index.js';
-import type { MeshValues } from '../mesh-config/values.js';
+import type { MeshValues } from '../descriptor/index.js';
 import type { OrchestratorConfig } from './config.js';
 import { createGenerators } from './generators.js';
 import { createMetrics } from './metrics.js';

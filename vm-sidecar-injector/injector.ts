@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { MixmeshError, isMixmeshError, type ErrorCode } from '../common/errors.js';
 import { redactText, silentLogger, type Logger } from '../common/logger.js';
-import type { MeshValues } from '../mesh-config/values.js';
+import type { MeshValues } from '../descriptor/index.js';
 import { bundle, discoveryHost, type BundleFiles, type WorkloadGroupLike } from './bundle/bundle.js';
 import { ClusterFactsCache, type InjectorCluster, type MeshServiceLike } from './cluster.js';
 import type { PackageKind } from './scripts.js';

@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { isMixmeshError } from '../../common/errors.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { createGenerators } from '../../orchestrator/generators.js';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.js';
 import { MemoryInjector } from '../../orchestrator/testing/memory-injector.js';

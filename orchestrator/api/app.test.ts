@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { CallbackAuthority } from '../callbacks.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';

@@ -11,7 +11,7 @@ import { request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAndValidate } from '../../descriptor/index.js';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken } from '../config.js';
 import { createGenerators } from '../generators.js';

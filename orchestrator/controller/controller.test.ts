@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { createGenerators } from '../generators.js';
 import { createOrchestrator, type Orchestrator } from '../orchestrator.js';
 import type { MeshServiceResource } from '../ports.js';

@@ -5,7 +5,7 @@
  */
 import { MixmeshError } from '../../common/errors.js';
 import { fixedIpTarget, type MeshService, type Microservice } from '../../descriptor/index.js';
-import type { MeshValues } from '../../mesh-config/index.js';
+import type { MeshValues } from '../../descriptor/index.js';
 
 export const VIM_TYPE_OPENSTACK = 'ETSINFV.OPENSTACK_KEYSTONE.V_3';
 /** The key of the one vimConnectionInfo entry mixmesh sends (Tacker lets the client name it). */
