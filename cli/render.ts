@@ -17,7 +17,7 @@ import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js
 import { loadMeshValues } from './mesh-values.js';
 
 export { loadMeshValues };
-import { planTackerRequests } from '../orchestrator/planner/tacker.js';
+import { planTackerRequests } from '../mesh-config/index.js';
 // the bundle's own index: the injector's package index also loads the SSH client (~1 s of start-up)
 import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/bundle/index.js';
 

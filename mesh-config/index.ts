@@ -15,3 +15,15 @@ export { buildContext, hostOf, type RenderContext, type RenderedObject, type Obj
 export { validateMeshObject, meshObjectProblems, celViolations, describeObject, VALIDATED_KINDS, type MeshObjectLike } from './validate.js';
 export { CEL_RULES, type CelRule } from './cel-rules.js';
 export { fastYaml, fastYamlStream } from './yaml-stream.js';
+export {
+  planTackerRequests,
+  vnfInstanceName,
+  vnfMetadata,
+  withFixedIp,
+  VIM_TYPE_OPENSTACK,
+  VIM_CONNECTION_KEY,
+  type TackerPlan,
+  type VnfIdentity,
+  type TackerCreateRequest,
+  type TackerInstantiateRequest,
+} from './tacker.js';

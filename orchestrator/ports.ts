@@ -4,7 +4,7 @@
  * the injector API) to them, and the unit tests use the in-memory fakes in orchestrator/testing/.
  */
 import type { MeshService, Problem } from '../descriptor/types.js';
-import type { TackerPlan } from './planner/tacker.js';
+import type { TackerPlan } from '../mesh-config/index.js';
 
 export type { TackerPlan };
 

@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { parseAndValidate, formatResult } from '../../descriptor/index.js';
 import { renderAll } from '../../mesh-config/index.js';
 import { DEFAULT_MESH_VALUES, type MeshValues } from '../../descriptor/index.js';
-import { planTackerRequests } from '../../orchestrator/planner/tacker.js';
+import { planTackerRequests } from '../../mesh-config/index.js';
 import { toJson, toYamlStream } from '../../common/yaml.js';
 import { analyze } from '../helpers/analyze.js';
 
