@@ -23,7 +23,8 @@ import {
   type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource, type MeshServiceStatus,
   type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
-import { descriptorOf, operationId, type OperationLog } from '../services.js';
+import type { OperationLog } from '../services.js';
+import { descriptorOf, operationId } from '../resources.js';
 import { ChainFailure, VmChain, workloadEntryFor, type VmChainDeps } from './vm-chain.js';
 
 export interface ReconcilerOptions {
