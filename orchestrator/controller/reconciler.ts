@@ -180,6 +180,20 @@ class Run {
   }
 }
 
+/** what one rollout of a generation works with */
+interface Rollout {
+  run: Run;
+  resource: MeshServiceResource;
+  service: MeshService;
+  objects: KubeObject[];
+  plans: TackerPlan[];
+  planned: ReadonlySet<string>;
+  conditions: Condition[];
+  generation: number;
+  started: number;
+  log: Logger;
+}
+
 export class Reconciler {
   readonly applier: Applier;
   readonly events: EventRecorder;
@@ -208,6 +222,10 @@ export class Reconciler {
     await this.deploy(resource, seen && (st?.phase === 'Ready' || st?.phase === 'Degraded') ? 'check' : 'deploy', reason);
   }
 
+  /**
+   * One look at a service, as named steps: validate (an invalid descriptor fails and changes
+   * nothing), then either check a deployed generation for drift, or roll a new one out.
+   */
   private async deploy(resource: MeshServiceResource, mode: 'deploy' | 'check', _reason: string): Promise<void> {
     const started = Date.now();
     const run = new Run(this, resource, operationId(resource));
@@ -217,51 +235,56 @@ export class Reconciler {
 
     // 1. validate: invalid → Failed, Valid=False, nothing changes
     const result = this.deps.generators.validate(descriptorOf(resource));
-    if (!result.ok) {
-      const lines = result.problems.map((p) => `${p.pointer}: ${p.message}`).join('\n');
-      conditions = setCondition(conditions, 'Valid', 'False', 'DescriptorInvalid', lines);
-      conditions = setCondition(conditions, 'Ready', 'False', 'DescriptorInvalid', 'the descriptor is invalid');
-      run.finish('Failed', { code: 'DESCRIPTOR_INVALID', message: lines });
-      await run.saveStatus({ phase: 'Failed', observedGeneration: generation, conditions });
-      await run.event('Warning', 'DescriptorInvalid', 'Validate', lines);
-      this.deps.metrics.operations.inc({ result: 'Failed' });
-      return;
-    }
+    if (!result.ok) return this.refuseInvalid(run, result.problems, conditions, generation);
     const service = result.value;
     conditions = setCondition(conditions, 'Valid', 'True', 'DescriptorValid', 'the descriptor is valid');
     const objects = this.deps.generators.render(service);
     const plans = this.deps.tacker || service.spec.microservices.some((m) => m.runtime === 'vm') ? this.deps.generators.planTacker(service) : [];
     const planned = new Set(plans.map((p) => instanceKey(p.identity.name, p.identity.version, p.identity.index)));
+    if (mode === 'check') return this.checkDrift(run, resource, service, objects, planned, conditions);
+    await this.rollout({ run, resource, service, objects, plans, planned, conditions, generation, started, log });
+  }
 
-    if (mode === 'check') {
-      // level-triggered repair of drift; writes only what differs, records nothing when nothing does
-      // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
-      const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
-        .filter((st) => st.name === m.name && st.version === m.version)
-        .flatMap((st) => (st.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)) && i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
-      const { changed } = await run.applyAll([...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
-      if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
-      // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
-      const deployments = objects.filter((o) => o.kind === 'Deployment');
-      const live = await this.applier.readLive(deployments);
-      // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
-      const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
-      const unready = [...deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name), ...lostVms];
-      const phase: Phase = unready.length ? 'Degraded' : 'Ready';
-      if (phase !== resource.status?.phase) {
-        const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
-        await run.saveStatus({ phase, conditions: setCondition(conditions, 'Ready', unready.length ? 'False' : 'True', unready.length ? 'WorkloadNotReady' : 'Ready', message) }, false);
-        await run.event(unready.length ? 'Warning' : 'Normal', unready.length ? 'Degraded' : 'Recovered', 'Reconcile', message);
-      }
-      return;
-    }
+  /** an invalid descriptor: Failed, Valid=False, one Warning; nothing else changes */
+  private async refuseInvalid(run: Run, problems: readonly { pointer: string; message: string }[], conditions: Condition[], generation: number): Promise<void> {
+    const lines = problems.map((p) => `${p.pointer}: ${p.message}`).join('\n');
+    const failed = setCondition(setCondition(conditions, 'Valid', 'False', 'DescriptorInvalid', lines), 'Ready', 'False', 'DescriptorInvalid', 'the descriptor is invalid');
+    run.finish('Failed', { code: 'DESCRIPTOR_INVALID', message: lines });
+    await run.saveStatus({ phase: 'Failed', observedGeneration: generation, conditions: failed });
+    await run.event('Warning', 'DescriptorInvalid', 'Validate', lines);
+    this.deps.metrics.operations.inc({ result: 'Failed' });
+  }
 
-    const vmStatus = new Map<string, VmInstanceStatus[]>();
-    // only the instances the descriptor still has: a scaled-away one leaves the status now (its VNF and WorkloadEntry are pruned below)
-    for (const m of resource.status?.microservices ?? []) {
-      const kept = (m.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)));
-      if (kept.length) vmStatus.set(vmKey(m.name, m.version), kept);
+  /** a deployed generation: level-triggered repair of drift; writes only what differs, records nothing when nothing does */
+  private async checkDrift(run: Run, resource: MeshServiceResource, service: MeshService, objects: KubeObject[], planned: ReadonlySet<string>, conditions: Condition[]): Promise<void> {
+    // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
+    const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
+      .filter((st) => st.name === m.name && st.version === m.version)
+      .flatMap((st) => (st.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)) && i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
+    const { changed } = await run.applyAll([...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
+    if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
+    // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    const live = await this.applier.readLive(deployments);
+    // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
+    const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
+    const unready = [...deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name), ...lostVms];
+    const phase: Phase = unready.length ? 'Degraded' : 'Ready';
+    if (phase !== resource.status?.phase) {
+      const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
+      await run.saveStatus({ phase, conditions: setCondition(conditions, 'Ready', unready.length ? 'False' : 'True', unready.length ? 'WorkloadNotReady' : 'Ready', message) }, false);
+      await run.event(unready.length ? 'Warning' : 'Normal', unready.length ? 'Degraded' : 'Recovered', 'Reconcile', message);
     }
+  }
+
+  /**
+   * A new generation: 2. names → (VM chains start) → 3. namespace → 4. VM identities → 5. the
+   * other identities and every policy → 6. workloads and DestinationRules, waiting for them and the
+   * VM chains → 7. routes of ready versions → 8. prune; then Ready, or Failed with what failed.
+   */
+  private async rollout(d: Rollout): Promise<void> {
+    const { run, resource, service, objects, plans, generation, conditions, log } = d;
+    const vmStatus = this.previousVmStatus(resource, d.planned);
     let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
     let chains: Promise<VmInstanceStatus>[] = [];
     // the VM chains' gates: injection waits for the VM identities, registration for every policy
@@ -323,12 +346,7 @@ export class Reconciler {
         vmsDone,
       ]);
       chainsResult = vmResults;
-      for (const [i, r] of chainsResult.entries()) {
-        const p = plans[i]!;
-        const list = vmStatus.get(vmKey(p.identity.name, p.identity.version)) ?? [];
-        const s = r.status === 'fulfilled' ? r.value : (r.reason as ChainFailure).partial ?? { index: p.identity.index, vnfInstanceName: p.vnfInstanceName, lastError: String((r.reason as Error).message) };
-        vmStatus.set(vmKey(p.identity.name, p.identity.version), [...list.filter((x) => x.index !== s.index), s].sort((a, b) => a.index - b.index));
-      }
+      this.mergeChainResults(chainsResult, plans, vmStatus);
       if (containerResult) throw containerResult;
 
       // 7. VirtualServices and Gateways of microservices whose versions are all ready
@@ -340,38 +358,70 @@ export class Reconciler {
       // 8. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
       await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
 
-      const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
-      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
-      if (failures.length) {
-        const first = failures[0]!;
-        const rolledBack = failures.some((f) => f.rolledBack);
-        throw new StepFailure(first.code, failures.map((f) => f.message).join('; '), first.code.startsWith('TACKER') ? 'TackerOperationFailed' : first.code.startsWith('INJECT') || first.code.startsWith('SSH') || first.code.startsWith('SIDECAR') ? 'InjectionFailed' : 'VmFailed', rolledBack);
-      }
-      conditions = setCondition(conditions, 'Ready', 'True', 'Ready', 'every microservice is ready and routed');
-      run.finish('Succeeded');
-      await run.saveStatus({ phase: 'Ready', observedGeneration: generation, conditions, microservices });
-      await run.event('Normal', 'Ready', 'Deploy', `generation ${generation} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      this.deps.metrics.operations.inc({ result: 'Succeeded' });
-      this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
-      log.info({ ms: Date.now() - started }, 'ready');
+      await this.succeeded(run, d, chainsResult, readyDeployments, vmStatus);
     } catch (e) {
       // no VM chain outlives its deploy: stop them at the WorkloadGroup gate and let them settle
       vmIdentities.fail(e as Error);
       policies.fail(e as Error);
       await Promise.allSettled(chains);
-      const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
-      if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
-      const state = failure.rolledBack ? 'RolledBack' : 'Failed';
-      run.finish(state, { code: failure.code, message: failure.message });
-      conditions = setCondition(conditions, 'Ready', 'False', failure.reason, failure.message);
-      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
-      const phase: Phase = 'Failed';
-      await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
-      await run.event('Warning', failure.reason, 'Deploy', failure.message);
-      this.deps.metrics.operations.inc({ result: state });
-      this.deps.metrics.deployDuration.observe({ result: state }, (Date.now() - started) / 1000);
-      log.warn({ code: failure.code, message: failure.message }, 'deploy failed');
+      await this.failed(d, e, readyDeployments, vmStatus);
     }
+  }
+
+  /** the VM instances of the last status the descriptor still has (a scaled-away one leaves the status now; its VNF and WorkloadEntry are pruned) */
+  private previousVmStatus(resource: MeshServiceResource, planned: ReadonlySet<string>): Map<string, VmInstanceStatus[]> {
+    const vmStatus = new Map<string, VmInstanceStatus[]>();
+    for (const m of resource.status?.microservices ?? []) {
+      const kept = (m.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)));
+      if (kept.length) vmStatus.set(vmKey(m.name, m.version), kept);
+    }
+    return vmStatus;
+  }
+
+  /** each VM chain's outcome into the status of its version */
+  private mergeChainResults(chainsResult: PromiseSettledResult<VmInstanceStatus>[], plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>): void {
+    for (const [i, r] of chainsResult.entries()) {
+      const p = plans[i]!;
+      const list = vmStatus.get(vmKey(p.identity.name, p.identity.version)) ?? [];
+      const s = r.status === 'fulfilled' ? r.value : (r.reason as ChainFailure).partial ?? { index: p.identity.index, vnfInstanceName: p.vnfInstanceName, lastError: String((r.reason as Error).message) };
+      vmStatus.set(vmKey(p.identity.name, p.identity.version), [...list.filter((x) => x.index !== s.index), s].sort((a, b) => a.index - b.index));
+    }
+  }
+
+  /** every step done: Ready, unless a VM chain failed (then the failure goes to `failed`) */
+  private async succeeded(run: Run, d: Rollout, chainsResult: PromiseSettledResult<VmInstanceStatus>[], readyDeployments: Map<string, KubeObject>, vmStatus: Map<string, VmInstanceStatus[]>): Promise<void> {
+    const { service, generation, started, log } = d;
+    const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
+    const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
+    if (failures.length) {
+      const first = failures[0]!;
+      const rolledBack = failures.some((f) => f.rolledBack);
+      throw new StepFailure(first.code, failures.map((f) => f.message).join('; '), first.code.startsWith('TACKER') ? 'TackerOperationFailed' : first.code.startsWith('INJECT') || first.code.startsWith('SSH') || first.code.startsWith('SIDECAR') ? 'InjectionFailed' : 'VmFailed', rolledBack);
+    }
+    const conditions = setCondition(d.conditions, 'Ready', 'True', 'Ready', 'every microservice is ready and routed');
+    run.finish('Succeeded');
+    await run.saveStatus({ phase: 'Ready', observedGeneration: generation, conditions, microservices });
+    await run.event('Normal', 'Ready', 'Deploy', `generation ${generation} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    this.deps.metrics.operations.inc({ result: 'Succeeded' });
+    this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
+    log.info({ ms: Date.now() - started }, 'ready');
+  }
+
+  /** a step failed: Failed (or RolledBack), the Ready condition says why, one Warning */
+  private async failed(d: Rollout, e: unknown, readyDeployments: Map<string, KubeObject>, vmStatus: Map<string, VmInstanceStatus[]>): Promise<void> {
+    const { run, service, generation, started, log } = d;
+    const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
+    if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
+    const state = failure.rolledBack ? 'RolledBack' : 'Failed';
+    run.finish(state, { code: failure.code, message: failure.message });
+    const conditions = setCondition(d.conditions, 'Ready', 'False', failure.reason, failure.message);
+    const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
+    const phase: Phase = 'Failed';
+    await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
+    await run.event('Warning', failure.reason, 'Deploy', failure.message);
+    this.deps.metrics.operations.inc({ result: state });
+    this.deps.metrics.deployDuration.observe({ result: state }, (Date.now() - started) / 1000);
+    log.warn({ code: failure.code, message: failure.message }, 'deploy failed');
   }
 
   /** names of the microservices a VirtualService routes to */
