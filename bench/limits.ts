@@ -22,7 +22,7 @@ import { CallbackAuthority } from '../orchestrator/callbacks.js';
 import { createGenerators } from '../orchestrator/generators.js';
 import { createMetrics } from '../orchestrator/metrics.js';
 import { OperationLog, ServiceManager } from '../orchestrator/services.js';
-import { MemoryKube } from '../orchestrator/testing/memory-kube.js';
+import { MemoryKube } from '../test/helpers/memory-kube.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');

@@ -14,7 +14,7 @@ import { CallbackAuthority } from '../callbacks.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';
 import { OperationLog, ServiceManager } from '../services.js';
-import { MemoryKube } from '../testing/memory-kube.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
 import { createApp } from './app.js';
 
 const sha = (t: string): string => createHash('sha256').update(t).digest('hex');

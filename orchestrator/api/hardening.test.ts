@@ -17,8 +17,8 @@ import type { ApiToken } from '../config.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';
 import { OperationLog, ServiceManager } from '../services.js';
-import { MemoryKube } from '../testing/memory-kube.js';
-import { MemoryTacker } from '../testing/memory-tacker.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 import { createApp } from './app.js';
 
 const sha = (t: string): string => createHash('sha256').update(t).digest('hex');
