@@ -8,6 +8,7 @@ import { MixmeshError } from '../common/errors.js';
 import { LABEL_SERVICE } from '../common/labels.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import type { MeshService, Microservice } from '../descriptor/types.js';
+import { vmInstances, type MeshServiceStatus } from '../descriptor/index.js';
 import type { BackupKube } from './ports.js';
 import type { Selection } from './types.js';
 
@@ -213,11 +214,10 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
       }
     }
     c.add({ ...svc, apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService' });
-    const status = (svc as unknown as { status?: { microservices?: Array<{ name: string; version: string; instances?: Array<{ index: number; vnfInstanceName: string; vnfInstanceId?: string; serverId?: string; address?: string; hostKey?: string }> }> } }).status;
+    const status = (svc as unknown as { status?: MeshServiceStatus }).status;
     for (const ms of svc.spec.microservices) {
       if (ms.runtime !== 'vm' || !ms.vm) continue;
-      const st = status?.microservices?.find((m) => m.name === ms.name && m.version === (ms.version ?? 'v1'));
-      for (const inst of st?.instances ?? []) vms.push({ namespace, service: name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.address ? { address: inst.address } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) });
+      for (const inst of vmInstances(status, ms.name, ms.version)) vms.push({ namespace, service: name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.address ? { address: inst.address } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) });
     }
     // containers whose microservice asks for its state
     const wantState = new Set(svc.spec.microservices.filter((m) => m.runtime === 'container' && m.backup?.state === 'checkpoint').map((m) => `${m.name}/${m.version ?? 'v1'}`));
