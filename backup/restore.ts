@@ -146,8 +146,8 @@ function cancelled(name: string): MixmeshError {
 /** The backup's resources, verified and spilled to disk by group, transformed as they are read. */
 interface Loaded$ {
   spill: SpilledResources;
-  /** every object in the restore order, transformed */
-  all(): AsyncIterable<Loaded>;
+  /** every object in the restore order, transformed (`adjust: false`: without the caller's adjust, which is called once per object, in the pass that restores or plans it) */
+  all(options?: { adjust?: boolean }): AsyncIterable<Loaded>;
   /** the groups in the restore order (one per kind) */
   groups(): Iterable<{ kind: string; items: () => AsyncIterable<Loaded> }>;
   /** the few objects looked at as a whole (MeshServices, Pods with state or hooks), by namespace/kind/name */
@@ -162,22 +162,22 @@ async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number)
   await reader.verifyObjects(onBytes);
   const spill = await SpilledResources.from(reader, new Set(reader.manifest.state.map((x) => x.owner)));
   const m = req.mappings ?? {};
-  const view = ({ item, obj }: { item: ManifestItem; obj: KubeObject }): Loaded => {
+  const view = ({ item, obj }: { item: ManifestItem; obj: KubeObject }, withAdjust = true): Loaded => {
     const skip = item.reason && item.result === 'captured' && item.reason !== '' ? { reason: item.reason, message: item.message ?? '' } : skipReason(obj as KubeObject & Record<string, unknown>, { hasMeshService: (ns, n) => spill.meshServices.has(`${ns}/${n}`) });
     const target = transform(obj, m, req.name, req.backup, (n) => spill.pvs.has(n));
-    if (!skip) adjust?.(target);
+    if (!skip && withAdjust) adjust?.(target);
     return { item, obj, target, ...(skip ? { skip } : {}) };
   };
   const retained = new Map(spill.retained.map((r) => [loadedKey(r.obj), view(r)] as const));
   // a retained object is the same one everywhere (a pod's target may be changed for its state)
-  const pick = (r: { item: ManifestItem; obj: KubeObject }) => retained.get(loadedKey(r.obj)) ?? view(r);
+  const pick = (r: { item: ManifestItem; obj: KubeObject }, withAdjust = true) => retained.get(loadedKey(r.obj)) ?? view(r, withAdjust);
   return {
     reader,
     loaded: {
       spill,
       retained,
-      async *all() {
-        for await (const r of spill.all()) yield pick(r);
+      async *all(o = {}) {
+        for await (const r of spill.all()) yield pick(r, o.adjust !== false);
       },
       *groups() {
         for (const g of spill.groups()) yield { kind: g.kind, items: async function* () { for await (const r of g.items()) yield pick(r); } };
@@ -194,7 +194,7 @@ async function preflight(deps: RestoreDeps, req: RestoreRequest, loaded: Loaded$
   const crdKinds = new Set<string>();
   const kinds = new Map<string, { apiVersion: string; kind: string }>();
   const classes = new Set<string>();
-  for await (const l of loaded.all()) {
+  for await (const l of loaded.all({ adjust: false })) {
     if (l.target.kind === 'CustomResourceDefinition') crdKinds.add(String((l.target as { spec?: { names?: { kind?: string } } }).spec?.names?.kind ?? ''));
     if (l.skip) continue;
     if (l.target.kind === 'StorageClass') inBackup.add(`StorageClass/${l.target.metadata.name}`);
