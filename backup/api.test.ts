@@ -151,14 +151,15 @@ describe('backup API (/v1/backups, /v1/restores, /v1/schedules)', function () {
       for (const b of l.json.items as Array<{ name: string; phase: string }>) if (b.name.startsWith('every-second-') && b.phase === 'Completed') seen.add(b.name);
       return seen.size >= 2;
     }, 90_000);
-    assert.equal((await w.api('DELETE', '/v1/schedules/every-second')).status, 200);
     // the older ones are gone from the store: exactly `keep` complete backups of the schedule remain
+    // (looked at while the schedule runs: its garbage collection comes with each of its ticks)
     const left = await until('garbage collected', async () => {
       await new Promise((res) => setTimeout(res, 300));
       const l = await w.api('GET', '/v1/backups');
       const mine = (l.json.items as Array<{ name: string; inStore: { complete: boolean } | null }>).filter((b) => b.name.startsWith('every-second-') && b.inStore?.complete);
       return mine.length === 1 ? mine : undefined;
     });
+    assert.equal((await w.api('DELETE', '/v1/schedules/every-second')).status, 200);
     assert.equal(left.length, 1);
     const first = [...seen].sort()[0]!;
     assert.notEqual(left[0]!.name, first);
