@@ -49,11 +49,11 @@ describe('e2e: TLS on (API, Tacker callback, injector, plug-in)', function () {
   });
 
   it('a connections change and a delete over HTTPS: the mesh config follows, the VNF is terminated, every callback delivery succeeded', async () => {
-    const change = await w.api('PUT', '/v1/services/tls-orch/db/connections', { body: JSON.stringify({ connections: [{ from: 'web', to: 'db', timeout: '7s' }] }), type: 'application/json' });
+    const change = await w.api('PUT', '/v1/services/tls-orch/db/connections', { body: JSON.stringify({ connections: [{ from: 'web', to: 'db', connectionPool: { maxConnections: 7 } }] }), type: 'application/json' });
     assert.equal(change.status, 202, change.text);
     assert.equal((await w.waitOperation(String(change.json.operationId), 120_000)).state, 'Succeeded');
-    const vs = await w.stack.kube.list('networking.istio.io/v1', 'VirtualService', { namespace: 'tls-orch' });
-    assert.match(JSON.stringify(vs.items), /"timeout":"7s"/, 'the VirtualService carries the new timeout');
+    const dr = await w.stack.kube.list('networking.istio.io/v1', 'DestinationRule', { namespace: 'tls-orch' });
+    assert.match(JSON.stringify(dr.items), /"maxConnections":7/, 'the DestinationRule carries the new connection pool');
     const del = await w.api('DELETE', '/v1/services/tls-orch/db');
     assert.equal(del.status, 202, del.text);
     for (const deadline = Date.now() + 120_000; (await w.api('GET', '/v1/services/tls-orch/db')).status !== 404;) {
