@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
-import { startGatewayHarness, TOKENS, until, worldGatewayConfig, type GatewayHarness } from './testing.js';
+import { startGatewayHarness, TOKENS, until, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 const BIN = new URL('../dist/cli/bin.js', import.meta.url).pathname;
 

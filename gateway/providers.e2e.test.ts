@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
-import { PLAIN_VNFD_ID } from '../sandbox/index.js';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { runClusterScenario, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from './testing.js';
+import { metalHosts, runClusterScenario, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 const swarmProbe: EngineProbe = async (manager, service) => {
   const docker = new Docker({ host: manager, port: 2375 });
@@ -37,12 +36,12 @@ describe('gateway: every orchestrator on every provider', function () {
   let world: EngineWorld;
   let metal: SandboxVm[];
   let h: GatewayHarness;
-  const config = () => worldGatewayConfig(world, { inventory: metal, vnfdId: PLAIN_VNFD_ID });
+  const config = () => worldGatewayConfig(world, { inventory: metal });
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mixmesh-gw-prov-'));
     world = await startEngineWorld({ dir, openstack: true, ec2: true });
-    metal = await Promise.all([0, 1, 2].map((i) => world.vms.create({ serverId: `metal-${i}`, name: `metal-${i}` })));
+    metal = await metalHosts(world, 'metal', { marathon: 3 });
     h = await startGatewayHarness(world, config());
   });
 

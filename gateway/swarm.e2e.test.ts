@@ -11,17 +11,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { startGatewayHarness, TOKENS, worldGatewayConfig, type GatewayHarness } from './testing.js';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
+import { metalHosts, startGatewayHarness, TOKENS, until, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
   this.timeout(600_000);
@@ -33,7 +23,7 @@ describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mixmesh-gw-swarm-'));
     world = await startEngineWorld({ dir });
-    hosts = await Promise.all([0, 1, 2].map((i) => world.vms.create({ serverId: `bm-${i}`, name: `metal-${i}` })));
+    hosts = await metalHosts(world, 'bm', { swarm: 3 });
     h = await startGatewayHarness(world, worldGatewayConfig(world, { inventory: hosts }));
   });
 

@@ -180,6 +180,10 @@ export interface EngineDriver {
   joinWorker(shell: RemoteShell, host: HostRecord, managerShell: RemoteShell, ctx: InstallContext): Promise<void>;
   /** the engine's id of this host's node, read on the host (Swarm NodeID), when the engine has one */
   nodeId?(shell: RemoteShell, host: HostRecord): Promise<string | undefined>;
+  /** after initManager: the credentials a client of this cluster needs (Kubernetes: the admin kubeconfig read on the manager); kept in the cluster's Secret */
+  credentials?(managerShell: RemoteShell, host: HostRecord): Promise<RegisterRequest>;
+  /** the hosts that must be ready nodes before the cluster is Ready (default: every host) */
+  nodeHosts?(hosts: HostRecord[]): HostRecord[];
   /** stop and remove what install did (created clusters only) */
   uninstall(shell: RemoteShell, host: HostRecord): Promise<void>;
   /** a client for a created cluster's endpoint, or a registered one's credentials */
@@ -200,7 +204,7 @@ export interface InfraDriver {
   /** the private key the install connects with */
   privateKey(): Promise<string>;
   /** create-or-find the host by name, wait until it runs and has an address; idempotent */
-  provision(cluster: string, host: HostRecord, o: { timeoutMs: number; signal: AbortSignal }): Promise<ProvisionedHost>;
+  provision(cluster: string, host: HostRecord, o: { timeoutMs: number; signal: AbortSignal; orchestrator: OrchestratorKind }): Promise<ProvisionedHost>;
   /** give the host back (terminate, or return it to the inventory); idempotent */
   release(cluster: string, host: HostRecord): Promise<void>;
   /** instances this driver holds for a cluster (to check that nothing is left) */

@@ -120,7 +120,17 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
       const running = options.vms.isRunning(vm.serverId);
       const c = inits.get(vm.serverId);
       if (!running) { if (c?.kube) await stopInit(c); continue; }
-      if (c?.starting || c?.kube) continue;
+      if (c?.starting) continue;
+      if (c?.kube) {
+        // kubeadm reset removed what init made: the API server stops and its state goes
+        if (!existsSync(join(vm.rootfs, 'etc/kubernetes/admin.conf')) && !existsSync(join(vm.rootfs, 'etc/kubernetes/.sandbox-init-request'))) {
+          inits.delete(vm.serverId);
+          await stopInit(c);
+          rmSync(c.dir, { recursive: true, force: true });
+          log.info({ serverId: vm.serverId }, 'kubeadm reset: API server stopped');
+        }
+        continue;
+      }
       const rootfs = vm.rootfs;
       if (c) { await startInit(vm.serverId, vm.address, rootfs, c); continue; }
       if (existsSync(join(rootfs, 'etc/kubernetes/.sandbox-init-request')) && !existsSync(join(rootfs, 'etc/kubernetes/admin.conf'))) {

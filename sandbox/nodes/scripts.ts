@@ -123,6 +123,11 @@ reset_node() {
   echo '[reset] Stopping the kubelet service'
   rm -f "$KUBELET_CONF" "$FLAGS_ENV" /var/lib/kubelet/config.yaml
   echo '[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet]'
+  # a control plane kubeadm init made here: its files go, and with them the API server (and its etcd data)
+  if [ "$(cat /etc/sandbox-image 2>/dev/null)" = mixmesh-sandbox-control-plane-bare ]; then
+    echo '[reset] Deleting files: [/etc/kubernetes/admin.conf /etc/kubernetes/pki]'
+    rm -rf "$ADMIN_CONF" /etc/kubernetes/pki /etc/kubernetes/.sandbox-init-request
+  fi
   echo 'The reset process does not clean your kubeconfig files and you must remove them manually.'
 }
 

@@ -6,13 +6,12 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { silentLogger, type Logger } from '../common/logger.js';
-import { loadOpenStackConfig } from '../clients/openstack/index.js';
-import { loadConfig, startStack, type Stack } from '../orchestrator/index.js';
-import type { EngineWorld } from '../sandbox/engines/world.js';
-import { createGateway, parseGatewayConfig, type GatewayConfig, type StartedGateway } from './index.js';
-import type { GatewaySettings } from './gateway.js';
-import type { HostRecord } from './types.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { loadOpenStackConfig } from '../../clients/openstack/index.js';
+import { loadConfig, startStack, type Stack } from '../../orchestrator/index.js';
+import { ENGINES_VNFD_ID, WORLD_IMAGES, WORLD_VNFDS, type EngineWorld } from '../../sandbox/engines/world.js';
+import type { SandboxVm } from '../../sandbox/vms/index.js';
+import { createGateway, parseGatewayConfig, type GatewayConfig, type GatewaySettings, type HostRecord, type StartedGateway } from '../../gateway/index.js';
 
 export const TOKENS = { admin: 'gw-admin-token-0123456789abcdef', deployer: 'gw-deployer-token-0123456789ab', viewer: 'gw-viewer-token-0123456789abcd' };
 
@@ -26,16 +25,34 @@ export interface GatewayHarness {
   stop(): Promise<void>;
 }
 
-/** the gateway configuration of a world: bare metal = the given VMs, EC2 = its emulator, OpenStack = its Tacker */
-export function worldGatewayConfig(world: EngineWorld, o: { inventory?: { address: string; hostPublicKey: string }[]; vnfdId?: string } = {}): Record<string, unknown> {
+/**
+ * The gateway configuration of a world: bare metal = the given VMs (marked with the image each
+ * boots), EC2 = its emulator, OpenStack = its Tacker; on the clouds every orchestrator gets its
+ * image (swarm: the Docker Engine image, marathon: the Mesos image, kubernetes: the bare control
+ * plane for the manager and the worker image), as WORLD_VNFDS / WORLD_IMAGES say.
+ */
+export function worldGatewayConfig(world: EngineWorld, o: { inventory?: { address: string; hostPublicKey: string; image?: string }[] } = {}): Record<string, unknown> {
   return {
     namespace: 'mixmesh-gateway',
     sshKeyFile: world.sshKeyFile,
     hostTimeoutSeconds: 120,
-    ...(o.inventory?.length ? { baremetal: { inventory: o.inventory.map((v) => ({ address: v.address, user: 'root', hostKey: v.hostPublicKey })) } } : {}),
-    ...(world.ec2 ? { ec2: { endpoint: world.ec2.url, region: world.ec2.region, image: 'mixmesh-engines', instanceType: 't3.small', keyName: 'mixmesh-gateway', securityGroupIds: ['sg-0a11a11a11a11a110'], username: 'root' } } : {}),
-    ...(world.openstack && o.vnfdId ? { openstack: { vnfdId: o.vnfdId, flavourId: 'simple' } } : {}),
+    ...(o.inventory?.length
+      ? { baremetal: { inventory: o.inventory.map((v) => ({ address: v.address, user: 'root', hostKey: v.hostPublicKey, ...(v.image ? { image: v.image } : {}) })), ...(o.inventory.some((v) => v.image) ? { images: WORLD_IMAGES } : {}) } }
+      : {}),
+    ...(world.ec2 ? { ec2: { endpoint: world.ec2.url, region: world.ec2.region, image: 'mixmesh-engines', images: WORLD_IMAGES, instanceType: 't3.small', keyName: 'mixmesh-gateway', securityGroupIds: ['sg-0a11a11a11a11a110'], username: 'root' } } : {}),
+    ...(world.openstack ? { openstack: { vnfdId: ENGINES_VNFD_ID, flavourId: 'simple', images: WORLD_VNFDS } } : {}),
   };
+}
+
+/** bare-metal hosts for a world: `n` VMs booting each image the orchestrators need (swarm, mesos, control plane, worker) */
+export async function metalHosts(world: EngineWorld, prefix: string, o: { swarm?: number; marathon?: number; kubernetes?: { managers: number; workers: number } }): Promise<SandboxVm[]> {
+  const wanted: string[] = [
+    ...Array.from({ length: o.swarm ?? 0 }, () => WORLD_IMAGES.swarm),
+    ...Array.from({ length: o.marathon ?? 0 }, () => WORLD_IMAGES.marathon),
+    ...Array.from({ length: o.kubernetes?.managers ?? 0 }, () => WORLD_IMAGES.kubernetes.manager),
+    ...Array.from({ length: o.kubernetes?.workers ?? 0 }, () => WORLD_IMAGES.kubernetes.worker),
+  ];
+  return Promise.all(wanted.map((image, i) => world.vms.create({ serverId: `${prefix}-${i}`, name: `${prefix}-${i}`, image })));
 }
 
 export async function startGatewayHarness(world: EngineWorld, rawConfig: Record<string, unknown>, o: { log?: Logger; settings?: Partial<GatewaySettings>; onHostDone?: (cluster: string, host: HostRecord) => void } = {}): Promise<GatewayHarness> {
@@ -109,7 +126,10 @@ function check(cond: unknown, message: string): void {
  * deploy `web` with 3 replicas, every operation answered and compared with the engine's own view,
  * scale to 1, delete the service and the cluster. Returns the cluster's hosts (for "nothing left").
  */
-export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe }): Promise<{ address: string; instanceId: string }[]> {
+export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon' | 'kubernetes'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe; template?: string }): Promise<{ address: string; instanceId: string }[]> {
+  const template = o.template ?? 'web';
+  // Kubernetes: the control plane is no node that runs pods (kubeadm taints it; the sandbox's kubeadm registers no Node for it)
+  const nodeCount = o.orchestrator === 'kubernetes' ? 2 : 3;
   const created = await h.req('POST', '/v1/gateway/clusters', { body: { name: o.name, orchestrator: o.orchestrator, infrastructure: { provider: o.provider }, size: { managers: 1, workers: 2 } } });
   check(created.status === 202, `create: ${created.text}`);
   const op = await h.waitOperation(created.body.operationId as string);
@@ -117,31 +137,32 @@ export async function runClusterScenario(h: GatewayHarness, o: { name: string; o
   const info = await h.req('GET', `/v1/gateway/clusters/${o.name}`);
   check(info.body.phase === 'Ready' && info.body.health === 'Healthy', `info: ${info.text}`);
   const hosts = info.body.hosts as { id: string; role: string; address: string; instanceId: string }[];
-  check(hosts.length === 3 && (info.body.nodes as unknown[]).length === 3, `3 hosts and 3 nodes: ${info.text}`);
+  check(hosts.length === 3 && (info.body.nodes as unknown[]).length === nodeCount, `3 hosts and ${nodeCount} nodes: ${info.text}`);
   const manager = hosts.find((x) => x.role === 'manager')!;
   for (const x of hosts) {
     const host = await h.req('GET', `/v1/gateway/clusters/${o.name}/hosts/${x.id}`);
-    check(host.status === 200 && host.body.state === 'Joined' && host.body.provider === o.provider && host.body.node, `host ${x.id}: ${host.text}`);
+    const nodeExpected = o.orchestrator !== 'kubernetes' || x.role === 'worker';
+    check(host.status === 200 && host.body.state === 'Joined' && host.body.provider === o.provider && (!nodeExpected || host.body.node), `host ${x.id}: ${host.text}`);
   }
-  const svc = await h.req('POST', `/v1/gateway/clusters/${o.name}/services`, { token: TOKENS.deployer, body: { name: 'web', template: 'web', parameters: { replicas: 3 } } });
+  const svc = await h.req('POST', `/v1/gateway/clusters/${o.name}/services`, { token: TOKENS.deployer, body: { name: template, template, parameters: { replicas: 3 } } });
   check(svc.status === 201, `service: ${svc.text}`);
-  await until('3 running replicas', async () => (await o.probe(manager.address, 'web')).length === 3);
+  await until('3 running replicas', async () => (await o.probe(manager.address, template)).length === 3);
   const list = await h.req('GET', `/v1/gateway/clusters/${o.name}/services`);
   const item = (list.body.items as { name: string; desired: number; running: number }[])[0];
-  check(item?.name === 'web' && item.desired === 3 && item.running === 3, `services: ${list.text}`);
-  const detail = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web`);
+  check(item?.name === template && item.desired === 3 && item.running === 3, `services: ${list.text}`);
+  const detail = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/${template}`);
   check(detail.body.state === 'Running', `service detail: ${detail.text}`);
-  const containers = (await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers`)).body.items as { id: string; host: string }[];
-  const engineIds = await o.probe(manager.address, 'web');
+  const containers = (await h.req('GET', `/v1/gateway/clusters/${o.name}/services/${template}/containers`)).body.items as { id: string; host: string }[];
+  const engineIds = await o.probe(manager.address, template);
   check(JSON.stringify(containers.map((c) => c.id).sort()) === JSON.stringify([...engineIds].sort()), `containers ${JSON.stringify(containers)} vs engine ${JSON.stringify(engineIds)}`);
   check(containers.every((c) => hosts.some((x) => x.address === c.host)), `container hosts: ${JSON.stringify(containers)}`);
-  const one = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/web/containers/${encodeURIComponent(containers[0]!.id)}`);
+  const one = await h.req('GET', `/v1/gateway/clusters/${o.name}/services/${template}/containers/${encodeURIComponent(containers[0]!.id)}`);
   check(one.status === 200 && one.body.id === containers[0]!.id, `container: ${one.text}`);
-  const scaled = await h.req('PATCH', `/v1/gateway/clusters/${o.name}/services/web`, { body: { replicas: 1 } });
+  const scaled = await h.req('PATCH', `/v1/gateway/clusters/${o.name}/services/${template}`, { body: { replicas: 1 } });
   check(scaled.status === 200, `scale: ${scaled.text}`);
-  await until('1 running replica', async () => (await o.probe(manager.address, 'web')).length === 1);
-  check((await h.req('DELETE', `/v1/gateway/clusters/${o.name}/services/web`)).status === 204, 'delete service');
-  check((await o.probe(manager.address, 'web')).length === 0, 'no replica after delete');
+  await until('1 running replica', async () => (await o.probe(manager.address, template)).length === 1);
+  check((await h.req('DELETE', `/v1/gateway/clusters/${o.name}/services/${template}`)).status === 204, 'delete service');
+  await until('no replica after delete', async () => (await o.probe(manager.address, template)).length === 0);
   const del = await h.req('DELETE', `/v1/gateway/clusters/${o.name}`);
   check(del.status === 202, `delete: ${del.text}`);
   const dop = await h.waitOperation(del.body.operationId as string);
