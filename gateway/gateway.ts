@@ -283,17 +283,36 @@ export class Gateway {
     };
   }
 
+  /** PATCH a service: scale (replicas) and/or update (image, env) — the engine's rolling update */
   async scaleService(id: string, sid: string, body: unknown) {
     checkName(id, '/id');
     checkName(sid, '/sid');
-    const { replicas } = validateScale(body);
+    const patch = validateScale(body);
     const c = await this.readyCluster(id);
     const obj = await this.store.getService(id, sid);
     if (!obj) throw new MixmeshError('NOT_FOUND', `cluster ${id} has no service ${sid}`);
-    await (await this.client(c)).scaleService(sid, replicas);
-    await this.store.updateService(obj, { ...obj.spec, parameters: { ...(obj.spec.parameters ?? {}), replicas } });
-    await this.store.recordEvent(id, 'Normal', 'ServiceScaled', `service ${sid} scaled to ${replicas}`).catch(() => undefined);
-    return (await this.client(c)).service(sid);
+    const parameters = { ...(obj.spec.parameters ?? {}), ...patch };
+    const client = await this.client(c);
+    const update = patch.image !== undefined || patch.env !== undefined;
+    if (update) await client.updateService(renderService(id, { ...obj.spec, parameters }));
+    else await client.scaleService(sid, patch.replicas!);
+    await this.store.updateService(obj, { ...obj.spec, parameters });
+    const what = [patch.image !== undefined ? `image ${patch.image}` : '', patch.env !== undefined ? `env ${Object.keys(patch.env).sort().join(',') || '(none)'}` : '', patch.replicas !== undefined ? `${patch.replicas} replicas` : ''].filter(Boolean).join(', ');
+    await this.store.recordEvent(id, 'Normal', update ? 'ServiceUpdated' : 'ServiceScaled', update ? `service ${sid} updated: ${what}` : `service ${sid} scaled to ${patch.replicas}`).catch(() => undefined);
+    return client.service(sid);
+  }
+
+  /** the last lines of each container of a service, as the engine keeps them */
+  async logs(id: string, sid: string, tailRaw: unknown) {
+    checkName(id, '/id');
+    checkName(sid, '/sid');
+    const tail = tailRaw === undefined ? 100 : Number(tailRaw);
+    if (!Number.isInteger(tail) || tail < 1 || tail > 10_000) throw new MixmeshError('BAD_REQUEST', `tail "${String(tailRaw).slice(0, 20)}": an integer from 1 to 10000 is allowed`, { errors: [{ pointer: '/tail', message: 'must be an integer from 1 to 10000' }] });
+    const c = await this.readyCluster(id);
+    if (!(await this.store.getService(id, sid))) throw new MixmeshError('NOT_FOUND', `cluster ${id} has no service ${sid}`);
+    const client = await this.client(c);
+    if (!client.logs) throw new MixmeshError('GATEWAY_NOT_SUPPORTED', `${c.spec.orchestrator} gives no container logs through its API (see GET /v1/gateway/capabilities)`);
+    return { items: await client.logs(sid, { tail }) };
   }
 
   async deleteService(id: string, sid: string) {

@@ -14,7 +14,7 @@ import { KubeClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { metalHosts, runClusterScenario, startGatewayHarness, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
+import { metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: Kubernetes clusters made with kubeadm on every provider', function () {
   this.timeout(900_000);
@@ -58,7 +58,7 @@ describe('gateway: Kubernetes clusters made with kubeadm on every provider', fun
     assert.equal(world.nodes.initClusters().size, 0);
     for (const vm of metal) {
       const ps = await world.nodes.exec(vm.serverId, 'ps -o args');
-      assert.doesNotMatch(ps.stdout, /sleep inf/, `a pod process left in ${vm.serverId}: ${ps.stdout}`);
+      assert.doesNotMatch(ps.stdout, /sleep inf|heartbeat/, `a pod process left in ${vm.serverId}: ${ps.stdout}`);
       const conf = await world.nodes.exec(vm.serverId, 'ls /etc/kubernetes 2>/dev/null');
       assert.doesNotMatch(conf.stdout, /admin\.conf|kubelet\.conf/, `${vm.serverId} still holds ${conf.stdout}`);
     }
@@ -66,9 +66,12 @@ describe('gateway: Kubernetes clusters made with kubeadm on every provider', fun
 
   for (const provider of ['openstack', 'ec2', 'baremetal'] as const) {
     it(`kubernetes on ${provider}: kubeadm 1 manager + 2 workers, 3 replicas (pods), scale, delete, nothing left`, async () => {
-      // kitchen-display: no command, so each pod is `sleep inf` — the sandbox's pods share their VM's
-      // network (no pod IPs), where three `web` servers on port 8080 would collide
-      await runClusterScenario(h, { name: `k8-${provider}`, orchestrator: 'kubernetes', provider, probe: kubeProbe, template: 'kitchen-display' });
+      // heartbeat, not web: the sandbox's pods share their VM's network (no pod IPs), where three
+      // `web` servers on port 8080 would collide; on openstack also a rolling update and the pods' logs
+      await runClusterScenario(h, {
+        name: `k8-${provider}`, orchestrator: 'kubernetes', provider, probe: kubeProbe, template: 'heartbeat',
+        ...(provider === 'openstack' ? { beforeDelete: (cluster: string) => runUpdateAndLogs(h, cluster, { logs: true }) } : {}),
+      });
       await nothingLeft();
     });
   }

@@ -15,7 +15,7 @@ import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { metalHosts, runClusterScenario, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
+import { metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 const swarmProbe: EngineProbe = async (manager, service) => {
   const docker = new Docker({ host: manager, port: 2375 });
@@ -71,7 +71,11 @@ describe('gateway: every orchestrator on every provider', function () {
     for (const orchestrator of ['swarm', 'marathon'] as const) {
       if (provider === 'baremetal' && orchestrator === 'swarm') continue; // swarm.e2e.test.ts
       it(`${orchestrator} on ${provider}: 1 manager + 2 workers, 3 replicas, scale, delete, nothing left`, async () => {
-        await runClusterScenario(h, { name: `${orchestrator.slice(0, 2)}-${provider}`, orchestrator, provider, probe: orchestrator === 'swarm' ? swarmProbe : marathonProbe });
+        await runClusterScenario(h, {
+          name: `${orchestrator.slice(0, 2)}-${provider}`, orchestrator, provider, probe: orchestrator === 'swarm' ? swarmProbe : marathonProbe,
+          // update (Marathon restarts the app's tasks; logs: 422, Marathon has no logs API) and logs (Swarm: the service's logs)
+          ...(provider === 'baremetal' || (provider === 'ec2' && orchestrator === 'swarm') ? { beforeDelete: (cluster: string) => runUpdateAndLogs(h, cluster, { logs: orchestrator === 'swarm' }) } : {}),
+        });
         await nothingLeft();
       });
     }

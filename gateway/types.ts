@@ -125,6 +125,12 @@ export interface ContainerInfo {
   message?: string;
 }
 
+export interface ContainerLogs {
+  /** the container's id as getContainerInfo lists it (task id, pod name) */
+  container: string;
+  lines: string[];
+}
+
 export interface ServiceInfo {
   name: string;
   desired: number;
@@ -156,6 +162,10 @@ export interface EngineClient {
   info(): Promise<EngineInfo>;
   createService(def: ServiceDefinition): Promise<string>;
   scaleService(name: string, replicas: number): Promise<void>;
+  /** change a running service to this definition (image, env, replicas): a rolling update on the engine */
+  updateService(def: ServiceDefinition): Promise<void>;
+  /** the last `tail` lines of each container's output, when the engine can tell (absent: it cannot) */
+  logs?(name: string, o: { tail: number }): Promise<ContainerLogs[]>;
   deleteService(name: string): Promise<boolean>;
   service(name: string): Promise<ServiceInfo>;
   containers(name: string): Promise<ContainerInfo[]>;

@@ -78,6 +78,8 @@ interface Pod extends KubeObject {
   status?: { phase?: string; hostIP?: string; startTime?: string; containerStatuses?: { restartCount?: number; ready?: boolean }[] };
 }
 
+const splitLines = (text: string): string[] => text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+
 export function kubernetesClient(c: RegisterRequest): EngineClient {
   if (!c.kubeconfig) throw new MixmeshError('CONFIG_INVALID', 'a kubernetes cluster needs a kubeconfig');
   const kube = new KubeClient(kubeConfigFromText(c.kubeconfig, c.context));
@@ -112,6 +114,19 @@ export function kubernetesClient(c: RegisterRequest): EngineClient {
     async scaleService(name, replicas) {
       if (!(await kube.get(dep(name)))) throw new MixmeshError('NOT_FOUND', `no Deployment ${TARGET_NAMESPACE}/${name}`);
       await kube.mergePatch(dep(name), { spec: { replicas } }).catch(wrap(`scale ${name}`));
+    },
+    async updateService(def) {
+      if (!(await kube.get(dep(def.name)))) throw new MixmeshError('NOT_FOUND', `no Deployment ${TARGET_NAMESPACE}/${def.name}`);
+      // server-side apply of the changed Deployment: the Deployment controller rolls the pods
+      await kube.apply(toKubernetes(def, TARGET_NAMESPACE) as KubeObject[], { fieldManager: 'mixmesh-gateway' }).catch(wrap(`update ${def.name}`));
+    },
+    async logs(name, { tail }) {
+      const pods = (await kube.list('v1', 'Pod', { namespace: TARGET_NAMESPACE, labelSelector: `${SERVICE_LABEL}=${name}` }).catch(wrap(`list pods of ${name}`))).items as Pod[];
+      const out = await Promise.all(pods.filter((p) => p.spec?.nodeName).map(async (p) => ({
+        container: p.metadata.name,
+        lines: splitLines(await kube.podLog(TARGET_NAMESPACE, p.metadata.name, { tailLines: tail }).catch(wrap(`log of pod ${p.metadata.name}`))),
+      })));
+      return out.sort((a, b) => (a.container < b.container ? -1 : 1));
     },
     async deleteService(name) {
       const had = await kube.delete(dep(name)).catch(wrap(`delete Deployment ${name}`));

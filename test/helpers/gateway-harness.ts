@@ -126,7 +126,7 @@ function check(cond: unknown, message: string): void {
  * deploy `web` with 3 replicas, every operation answered and compared with the engine's own view,
  * scale to 1, delete the service and the cluster. Returns the cluster's hosts (for "nothing left").
  */
-export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon' | 'kubernetes'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe; template?: string }): Promise<{ address: string; instanceId: string }[]> {
+export async function runClusterScenario(h: GatewayHarness, o: { name: string; orchestrator: 'swarm' | 'marathon' | 'kubernetes'; provider: 'openstack' | 'ec2' | 'baremetal'; probe: EngineProbe; template?: string; beforeDelete?: (cluster: string) => Promise<void> }): Promise<{ address: string; instanceId: string }[]> {
   const template = o.template ?? 'web';
   // Kubernetes: the control plane is no node that runs pods (kubeadm taints it; the sandbox's kubeadm registers no Node for it)
   const nodeCount = o.orchestrator === 'kubernetes' ? 2 : 3;
@@ -163,10 +163,50 @@ export async function runClusterScenario(h: GatewayHarness, o: { name: string; o
   await until('1 running replica', async () => (await o.probe(manager.address, template)).length === 1);
   check((await h.req('DELETE', `/v1/gateway/clusters/${o.name}/services/${template}`)).status === 204, 'delete service');
   await until('no replica after delete', async () => (await o.probe(manager.address, template)).length === 0);
+  if (o.beforeDelete) await o.beforeDelete(o.name);
   const del = await h.req('DELETE', `/v1/gateway/clusters/${o.name}`);
   check(del.status === 202, `delete: ${del.text}`);
   const dop = await h.waitOperation(del.body.operationId as string);
   check(dop.state === 'Succeeded', `delete ${o.name}: ${JSON.stringify(dop)}`);
   check((await h.req('GET', `/v1/gateway/clusters/${o.name}`)).status === 404, 'cluster gone');
   return hosts.map((x) => ({ address: x.address, instanceId: x.instanceId }));
+}
+
+/**
+ * Update and logs on a Ready cluster: a `heartbeat` service of 2 replicas, its logs (or 422 where
+ * the orchestrator has none), an env change rolled out (every container replaced, the new
+ * containers log the new message), then the service deleted.
+ */
+export async function runUpdateAndLogs(h: GatewayHarness, cluster: string, o: { logs: boolean }): Promise<void> {
+  const base = `/v1/gateway/clusters/${cluster}/services`;
+  const created = await h.req('POST', base, { token: TOKENS.deployer, body: { name: 'beat', template: 'heartbeat', parameters: { replicas: 2 } } });
+  check(created.status === 201, `service: ${created.text}`);
+  const running = async (): Promise<{ id: string; state: string }[]> => ((await h.req('GET', `${base}/beat/containers`)).body.items as { id: string; state: string }[] | undefined ?? [])
+    .filter((c) => /^(running|Running|TASK_RUNNING)$/.test(c.state));
+  const before = await until('2 running containers', async () => { const r = await running(); return r.length === 2 ? r : undefined; });
+  const logsSay = async (message: string, ids: string[]): Promise<boolean> => {
+    const r = await h.req('GET', `${base}/beat/logs?tail=5`);
+    const items = (r.body.items ?? []) as { container: string; lines: string[] }[];
+    return ids.every((id) => items.find((x) => x.container === id)?.lines.some((l) => l.includes(`heartbeat ${message}`)));
+  };
+  if (o.logs) {
+    await until('each container logs "heartbeat alive"', () => logsSay('alive', before.map((c) => c.id)));
+  } else {
+    const r = await h.req('GET', `${base}/beat/logs`);
+    check(r.status === 422 && (r.body as { code?: string }).code === 'GATEWAY_NOT_SUPPORTED', `logs where the orchestrator has none: ${r.text}`);
+  }
+  const bad = await h.req('GET', `${base}/beat/logs?tail=0`);
+  check(bad.status === 400, `tail=0: ${bad.text}`);
+  const viewer = await h.req('PATCH', `${base}/beat`, { token: TOKENS.viewer, body: { env: { MESSAGE: 'v2' } } });
+  check(viewer.status === 403, `a viewer's update: ${viewer.text}`);
+  const updated = await h.req('PATCH', `${base}/beat`, { token: TOKENS.deployer, body: { env: { MESSAGE: 'v2' } } });
+  check(updated.status === 200, `update: ${updated.text}`);
+  const after = await until('2 new running containers', async () => {
+    const r = await running();
+    return r.length === 2 && r.every((c) => !before.some((b) => b.id === c.id)) ? r : undefined;
+  }, 180_000);
+  if (o.logs) await until('each new container logs "heartbeat v2"', () => logsSay('v2', after.map((c) => c.id)));
+  const detail = await h.req('GET', `${base}/beat`);
+  check((detail.body.parameters as { env?: Record<string, string> }).env?.MESSAGE === 'v2', `parameters after update: ${detail.text}`);
+  check((await h.req('DELETE', `${base}/beat`)).status === 204, 'delete beat');
 }
