@@ -14,7 +14,8 @@ import { KubeClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
+import { CONTROL_PLANE_BARE_IMAGE, WORKER_IMAGE } from '../sandbox/nodes/index.js';
+import { hostImages, metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: Kubernetes clusters made with kubeadm on every provider', function () {
   this.timeout(900_000);
@@ -70,7 +71,11 @@ describe('gateway: Kubernetes clusters made with kubeadm on every provider', fun
       // `web` servers on port 8080 would collide; on openstack also a rolling update and the pods' logs
       await runClusterScenario(h, {
         name: `k8-${provider}`, orchestrator: 'kubernetes', provider, probe: kubeProbe, template: 'heartbeat',
-        ...(provider === 'openstack' ? { beforeDelete: (cluster: string) => runUpdateAndLogs(h, cluster, { logs: true }) } : {}),
+        beforeDelete: async (cluster: string) => {
+          // the manager booted the bare control-plane image, the workers the worker image
+          assert.deepEqual(await hostImages(h, world, cluster), { manager: [CONTROL_PLANE_BARE_IMAGE], worker: [WORKER_IMAGE, WORKER_IMAGE] });
+          if (provider === 'openstack') await runUpdateAndLogs(h, cluster, { logs: true });
+        },
       });
       await nothingLeft();
     });

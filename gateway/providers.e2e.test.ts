@@ -15,7 +15,9 @@ import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
+import { MESOS_IMAGE, SWARM_IMAGE } from '../sandbox/engines/image.js';
+import { MESOS_VNFD_ID } from '../sandbox/engines/world.js';
+import { hostImages, metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 const swarmProbe: EngineProbe = async (manager, service) => {
   const docker = new Docker({ host: manager, port: 2375 });
@@ -74,12 +76,36 @@ describe('gateway: every orchestrator on every provider', function () {
         await runClusterScenario(h, {
           name: `${orchestrator.slice(0, 2)}-${provider}`, orchestrator, provider, probe: orchestrator === 'swarm' ? swarmProbe : marathonProbe,
           // update (Marathon restarts the app's tasks; logs: 422, Marathon has no logs API) and logs (Swarm: the service's logs)
-          ...(provider === 'baremetal' || (provider === 'ec2' && orchestrator === 'swarm') ? { beforeDelete: (cluster: string) => runUpdateAndLogs(h, cluster, { logs: orchestrator === 'swarm' }) } : {}),
+          beforeDelete: async (cluster: string) => {
+            // every host booted its orchestrator's image (the VNF package's sw_image_data, the AMI, the inventory mark)
+            const image = orchestrator === 'swarm' ? SWARM_IMAGE : MESOS_IMAGE;
+            assert.deepEqual(await hostImages(h, world, cluster), { manager: [image], worker: [image, image] });
+            if (provider === 'baremetal' || (provider === 'ec2' && orchestrator === 'swarm')) await runUpdateAndLogs(h, cluster, { logs: orchestrator === 'swarm' });
+          },
         });
         await nothingLeft();
       });
     }
   }
+
+  it('OpenStack boots the VNF package the configuration names: Swarm on the Mesos image fails its install, naming the host and step', async () => {
+    await h.stop();
+    const wrong = config();
+    (wrong.openstack as { images: Record<string, unknown> }).images = { swarm: MESOS_VNFD_ID };
+    h = await startGatewayHarness(world, wrong);
+    try {
+      const r = await h.req('POST', '/v1/gateway/clusters', { body: { name: 'wrong-image', orchestrator: 'swarm', infrastructure: { provider: 'openstack' }, size: { managers: 1, workers: 1 } } });
+      const op = await h.waitOperation(r.body.operationId as string);
+      assert.equal(op.state, 'RolledBack', JSON.stringify(op));
+      assert.match(String(op.error), /install swarm on host wrong-image-(manager|worker)-0 .*engine: .*dockerd is not installed/);
+      const del = await h.req('DELETE', '/v1/gateway/clusters/wrong-image');
+      assert.equal((await h.waitOperation(del.body.operationId as string)).state, 'Succeeded');
+    } finally {
+      await h.stop();
+      h = await startGatewayHarness(world, config());
+    }
+    await nothingLeft();
+  });
 
   it('EC2 InsufficientInstanceCapacity fails the create and releases what it made', async () => {
     world.ec2!.setCapacity('t3.small', 2);

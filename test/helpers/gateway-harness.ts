@@ -210,3 +210,12 @@ export async function runUpdateAndLogs(h: GatewayHarness, cluster: string, o: { 
   check((detail.body.parameters as { env?: Record<string, string> }).env?.MESSAGE === 'v2', `parameters after update: ${detail.text}`);
   check((await h.req('DELETE', `${base}/beat`)).status === 204, 'delete beat');
 }
+
+/** the image each host of a cluster booted (the VM's, as the sandbox made it), by role: what the provider's configuration chose */
+export async function hostImages(h: GatewayHarness, world: EngineWorld, cluster: string): Promise<{ manager: string[]; worker: string[] }> {
+  const hosts = (await h.req('GET', `/v1/gateway/clusters/${cluster}/hosts`)).body.items as { role: 'manager' | 'worker'; address: string }[];
+  const out = { manager: [] as string[], worker: [] as string[] };
+  for (const x of hosts) out[x.role].push(world.base.list().find((v) => v.address === x.address)?.image ?? '(none)');
+  return out;
+}
+
