@@ -17,20 +17,7 @@ import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
 import { MESOS_IMAGE, SWARM_IMAGE } from '../sandbox/engines/image.js';
 import { MESOS_VNFD_ID } from '../sandbox/engines/world.js';
-import { hostImages, metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from '../test/helpers/gateway-harness.js';
-
-const swarmProbe: EngineProbe = async (manager, service) => {
-  const docker = new Docker({ host: manager, port: 2375 });
-  const tasks = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } }).catch(() => [])) as { ID: string; Status?: { State?: string } }[];
-  return tasks.filter((t) => t.Status?.State === 'running').map((t) => t.ID);
-};
-
-const marathonProbe: EngineProbe = async (manager, service) => {
-  const res = await fetch(`http://${manager}:8080/v2/apps/${service}/tasks`);
-  if (res.status === 404) return [];
-  const body = (await res.json()) as { tasks: { id: string; state: string }[] };
-  return body.tasks.filter((t) => t.state === 'TASK_RUNNING').map((t) => t.id);
-};
+import { hostImages, metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, swarmProbe, marathonProbe, until, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: every orchestrator on every provider', function () {
   this.timeout(900_000);

@@ -4,6 +4,7 @@
  * a small HTTP client for the gateway's routes.
  */
 import { createHash } from 'node:crypto';
+import Docker from 'dockerode';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../common/logger.js';
@@ -116,6 +117,21 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 
 /** what the engine itself says runs for a service: task/container ids, read without the gateway */
 export type EngineProbe = (managerAddress: string, service: string) => Promise<string[]>;
+
+/** a Swarm service's running tasks as the manager's Docker Engine lists them */
+export const swarmProbe: EngineProbe = async (manager, service) => {
+  const docker = new Docker({ host: manager, port: 2375 });
+  const tasks = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } }).catch(() => [])) as { ID: string; Status?: { State?: string } }[];
+  return tasks.filter((t) => t.Status?.State === 'running').map((t) => t.ID);
+};
+
+/** a Marathon app's running tasks as Marathon lists them */
+export const marathonProbe: EngineProbe = async (manager, service) => {
+  const res = await fetch(`http://${manager}:8080/v2/apps/${service}/tasks`);
+  if (res.status === 404) return [];
+  const body = (await res.json()) as { tasks: { id: string; state: string }[] };
+  return body.tasks.filter((t) => t.state === 'TASK_RUNNING').map((t) => t.id);
+};
 
 function check(cond: unknown, message: string): void {
   if (!cond) throw new Error(message);
