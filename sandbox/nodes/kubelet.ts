@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -128,6 +128,9 @@ export class Kubelet {
         this.http = undefined;
         this.registered = false;
       }
+      // kubeadm reset waits for this: the kubelet and its containers are stopped
+      const resetRequest = join(root, 'etc/kubernetes/.sandbox-reset-request');
+      if (existsSync(resetRequest)) rmSync(resetRequest, { force: true });
       return;
     }
     if (!this.config) {
