@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { KubeClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
@@ -161,8 +162,29 @@ describe('gateway: every orchestrator on every provider', function () {
     await until('3 ready pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.running as number) === 3);
     const pods = (await h.req('GET', '/v1/gateway/clusters/kube/services/web/containers')).body.items as { id: string }[];
     assert.equal(pods.length, 3);
-    assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { replicas: 2 } })).status, 200);
-    await until('2 pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.desired as number) === 2);
+    // the containers are the pods the cluster itself lists
+    const mgmt = new KubeClient(kubeConfigFromText(world.kube.kubeconfig()));
+    const livePods = async (): Promise<string[]> => ((await mgmt.list('v1', 'Pod', { namespace: 'mixmesh-gateway', labelSelector: 'mixmesh.io/gateway-service=web' })).items as { metadata: { name: string; deletionTimestamp?: string } }[])
+      .filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort();
+    try {
+      assert.deepEqual(pods.map((p) => p.id).sort(), await livePods());
+      const klist = (await h.req('GET', '/v1/gateway/clusters/kube/services')).body.items as { name: string; desired: number; running: number }[];
+      assert.deepEqual(klist.map((x) => [x.name, x.desired, x.running]), [['web', 3, 3]]);
+      assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { replicas: 2 } })).status, 200);
+      await until('2 pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.desired as number) === 2 && (await livePods()).length === 2);
+      // update: the Deployment rolls to new pods with the new env; logs: one entry per pod (empty on the emulator's virtual node)
+      const beforeUpdate = await livePods();
+      assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { env: { MESSAGE: 'v2' } } })).status, 200);
+      await until('2 new pods', async () => { const now = await livePods(); return now.length === 2 && now.every((n) => !beforeUpdate.includes(n)); });
+      const dep = await mgmt.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'mixmesh-gateway', name: 'web' }) as unknown as { spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
+      assert.deepEqual(dep.spec.template.spec.containers[0]!.env, [{ name: 'MESSAGE', value: 'v2' }]);
+      await until('logs of the 2 new pods', async () => {
+        const logs = await h.req('GET', '/v1/gateway/clusters/kube/services/web/logs');
+        return logs.status === 200 && JSON.stringify((logs.body.items as { container: string }[]).map((x) => x.container).sort()) === JSON.stringify(await livePods());
+      });
+    } finally {
+      mgmt.close();
+    }
     const kdel = await h.req('DELETE', '/v1/gateway/clusters/kube');
     assert.equal((await h.waitOperation(kdel.body.operationId as string)).state, 'Succeeded');
     const afterKube = await fetch(`${world.kube.url}/apis/apps/v1/namespaces/mixmesh-gateway/deployments/web`, { headers: { authorization: `Bearer ${world.kube.token}` } }).catch(() => undefined);

@@ -33,7 +33,8 @@ export async function podLog(deps: PodLogDeps, pod: Obj, q: URLSearchParams): Pr
   const status = (node?.status ?? {}) as Obj;
   const port = ((status.daemonEndpoints as Obj | undefined)?.kubeletEndpoint as Obj | undefined)?.Port as number | undefined;
   const ip = ((status.addresses as Obj[] | undefined) ?? []).find((a) => a.type === 'InternalIP')?.address as string | undefined;
-  if (!node || !port || !ip) return ''; // the virtual node: its pods run nothing
+  const virtual = ((node?.metadata as Obj | undefined)?.annotations as Obj | undefined)?.['sandbox.mixmesh.io/virtual'] === 'true';
+  if (!node || virtual || !port || !ip) return ''; // the virtual node: its pods run nothing
   const path = `/containerLogs/${encodeURIComponent(String(meta.namespace))}/${encodeURIComponent(String(meta.name))}/${encodeURIComponent(container)}${tail !== null ? `?tailLines=${tail}` : ''}`;
   return new Promise<string>((resolve, reject) => {
     const req = request({ host: ip, port, path, method: 'GET', ca: deps.caPem, headers: { authorization: `Bearer ${deps.token}` }, timeout: 10_000 }, (res) => {
