@@ -97,6 +97,11 @@ export interface RestoreRunOptions {
   vmHandoff?: VmHandoff;
   /** change each object to restore after the mappings (migration pins pods to the new node) */
   adjust?: (target: KubeObject) => void;
+  /**
+   * the caller verified every object's SHA-256 in this process (a migration does it while its worker
+   * VM is made): the verification pass is skipped; each object is still checked as it is read
+   */
+  verified?: boolean;
 }
 
 export interface VmMatch {
@@ -129,9 +134,9 @@ function cancelled(name: string): MixmeshError {
 }
 
 /** Read, verify and transform everything; no change to the target. */
-async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void, adjust?: (target: KubeObject) => void): Promise<{ reader: BackupReader; loaded: Loaded[] }> {
+async function load(deps: RestoreDeps, req: RestoreRequest, onBytes: (n: number) => void, adjust?: (target: KubeObject) => void, verified = false): Promise<{ reader: BackupReader; loaded: Loaded[] }> {
   const reader = await BackupReader.open(deps.store, req.backup, deps.keys);
-  await reader.verifyObjects(onBytes);
+  if (!verified) await reader.verifyObjects(onBytes);
   const raw: Array<{ item: ManifestItem; obj: KubeObject }> = [];
   for await (const { item, body } of reader.resources()) raw.push({ item, obj: JSON.parse(body.toString('utf8')) as KubeObject });
   const meshServices = new Set(raw.filter((r) => r.obj.kind === 'MeshService').map((r) => `${r.obj.metadata.namespace}/${r.obj.metadata.name}`));
@@ -222,7 +227,7 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
   const progress = (phase: string, items: number, itemsTotal: number) => options.onProgress?.({ phase, items, itemsTotal, bytes });
   progress('Verifying', 0, 0);
   // 1. verification: signature, every object's SHA-256, every item's SHA-256 (throws; nothing changed)
-  const { reader, loaded } = await load(deps, req, (n) => { bytes += n; }, options.adjust);
+  const { reader, loaded } = await load(deps, req, (n) => { bytes += n; }, options.adjust, options.verified);
   const dataEntries = reader.manifest.data.filter((d) => d.result === 'captured' && d.object);
   // 2. preflight
   progress('Preflight', 0, loaded.length);

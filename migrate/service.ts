@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import { connectSsh, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
 import { BACKUP_API_VERSION, parseDuration, type RouteHelpers, type BackupKube, type NodeAccess, type StoreKeys } from '../backup/index.js';
+import { receiveHandoff, type HandoffVm } from './handoff.js';
 import { isStop, planMigration, runMigration, type MigrationSpec, type MigrationStatus, type Target } from './engine.js';
 
 export const MIGRATION_KIND = 'Migration';
@@ -37,6 +38,8 @@ export interface MigrationServiceDeps {
 
 export interface MigrationService {
   routes(app: Express, h: MigrationRouteHelpers): void;
+  /** the orchestrator's before-injection hook: a VM a migration into this cluster carries data for waits for it (handoff.ts) */
+  beforeInject(vm: HandoffVm): Promise<void>;
   crds(): KubeObject[];
   start(isLeader: () => boolean): void;
   tick(): Promise<void>;
@@ -285,8 +288,10 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
     });
   }
 
+  const receiving = new AbortController();
   return {
     routes,
+    beforeInject: (vm) => receiveHandoff(deps.kube, ns, vm, log, receiving.signal),
     crds: () => [migrationCrd()],
     start(isLeader) {
       leader = isLeader;
@@ -299,6 +304,7 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
     tick,
     async stop() {
       stopping = true;
+      receiving.abort();
       if (timer) clearTimeout(timer);
       timer = undefined;
       for (const ac of running.values()) ac.abort();

@@ -196,7 +196,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
       extraRoutes: (app, helpers) => { backup.routes(app, helpers); migration.routes(app, helpers); },
       extraCrds: () => [...backup.crds(), ...migration.crds()],
-      beforeInject: (vm) => backup.beforeInject(vm),
+      // restored VM data onto a new VM before its sidecar: a restore in this process, or a migration into this cluster
+      beforeInject: async (vm) => { await backup.beforeInject(vm); await migration.beforeInject(vm); },
       ...(mounts.length ? { mounts } : {}),
     });
     const server = tls ? createReloadingHttpsServer(tls, orchestrator.app) : createServer(orchestrator.app);
