@@ -356,7 +356,8 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       }
       return `target ${target.name} can take it: ${plan.restore?.items.filter((i) => i.action === 'create').length ?? 0} object(s) to create, ${plan.restore?.data.length ?? 0} data dir(s)`;
     });
-    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir');
+    // a new worker for a lost node, or for node-local volumes (an emptyDir goes with its pod wherever it runs)
+    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir' && d.type !== 'emptyDir');
     // 3. the worker VM
     if (!needsWorker) {
       st.steps = [...st.steps!.filter((s) => s.name !== 'Worker' && s.name !== 'Join'), { name: 'Worker', state: 'Skipped', message: 'no node data: the target\'s existing nodes run the pods' }, { name: 'Join', state: 'Skipped' }];
@@ -386,7 +387,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const pinned: string[] = [];
       const credentials: string[] = [];
       const dataDone = new Set(r.dataDone);
-      const reader = await BackupReader.open(target.store, st.backup!, deps.keys, { needData: false });
+      const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
       const adjusters = [credentialsAdjuster(await vmCredentialSecrets(reader), target.vmPrivateKey ?? target.worker.privateKey, credentials), ...(needsWorker ? [pinAdjuster(id, manifest!, pinned)] : [])];
       // VM data dirs: announced to the target's orchestrator before the MeshService exists (handoff.ts)
       const sysNs = target.systemNamespace ?? 'mixmesh-system';
