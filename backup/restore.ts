@@ -267,6 +267,8 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
     // the node's volumes are written side by side (bounded: each is one SSH channel on the node),
     // so the restore takes about as long as its largest volume; results keep the manifest's order
     const todo = dataEntries.filter((d) => d.type !== 'vmDataDir' && d.type !== 'emptyDir');
+    const order = new Map(todo.map((d, i) => [`${d.owner}/${d.name}`, i]));
+    todo.sort((a, b) => b.bytes - a.bytes); // the largest first: it bounds the whole write
     const from = result.data.length;
     let next = 0;
     const writer = async (): Promise<void> => {
@@ -278,7 +280,6 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest, opti
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
-    const order = new Map(todo.map((d, i) => [`${d.owner}/${d.name}`, i]));
     result.data.splice(from, result.data.length - from, ...result.data.slice(from).sort((a, b) => (order.get(`${a.owner}/${a.name}`) ?? 0) - (order.get(`${b.owner}/${b.name}`) ?? 0)));
   };
   try {

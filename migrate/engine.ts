@@ -150,7 +150,8 @@ export function isStop(e: unknown): boolean {
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number, signal?: AbortSignal, code: 'MIGRATE_JOIN_FAILED' | 'K8S_WAIT_TIMEOUT' = 'K8S_WAIT_TIMEOUT'): Promise<T> {
   const deadline = Date.now() + ms;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+  // short polls of cheap reads: a step's end is seen within half a second
+  for (let delay = 100; ; delay = Math.min(delay * 2, 500)) {
     if (signal?.aborted) throw stopped();
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
@@ -368,10 +369,12 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     await step('Join', () => join(target, deps, id, st, save, waitMs));
     // 5. restore
     await step('Restore', async () => {
+      const t0 = Date.now();
       if (verifying) {
         await verifying;
         verified = true;
       }
+      const tVerified = Date.now();
       const r = st.restore ?? { name: `migrate-${id}`, dataDone: [] };
       // local PV paths exist on the new node before the restore's preflight looks for them
       const oldNode = manifest!.selection.node;
@@ -411,9 +414,12 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       }
       const failed = result.items.filter((i) => i.action === 'failed').length + result.data.filter((d) => d.action === 'failed').length;
       if (failed) throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${failed} item(s) failed, first: ${result.warnings[0] ?? ''}`);
+      const tRestored = Date.now();
       await waitPodsRunning(target, r.name, waitMs, deps.signal);
+      const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      const phases = `verification ${sec(tVerified - t0)}, restore ${sec(tRestored - tVerified)}, pods Running ${sec(Date.now() - tRestored)}`;
       const early = result.data.filter((d) => d.reason === 'BEFORE_SIDECAR').length;
-      return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written${early ? ` (${early} onto new VMs before their sidecar)` : ''}, ${pinned.length} workload(s) pinned to ${names.nodeName}${credentials.length ? `, ${credentials.length} VM credentials Secret(s) given ${target.name}'s key` : ''}; every restored pod Running`;
+      return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written${early ? ` (${early} onto new VMs before their sidecar)` : ''}, ${pinned.length} workload(s) pinned to ${names.nodeName}${credentials.length ? `, ${credentials.length} VM credentials Secret(s) given ${target.name}'s key` : ''}; every restored pod Running (${phases})`;
     });
     // 6. the service's VMs (the target's orchestrator recreates them from the restored MeshService)
     await step('Services', async () => {
@@ -560,14 +566,20 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
     }
     await save({ joined: true });
   }
-  await until(`Node ${w.nodeName} Ready on ${target.name}`, async () => (ready(await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName })) ? true : undefined), waitMs, deps.signal, 'MIGRATE_JOIN_FAILED');
-  await target.kube.mergePatch({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }, { metadata: { labels: { [MIGRATION_LABEL]: id } } });
-  await save({ labelled: true });
-  if (st.tokenId) {
+  // the token served its purpose once `kubeadm join` returned: deleted while the Node gets Ready
+  const deleteToken = async () => {
+    if (!st.tokenId) return;
     const del = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'kubeadm token delete');
     if (del.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token delete ${st.tokenId} failed: ${(del.stderr || del.stdout).trim().slice(0, 300)}`);
     await save({ tokenId: null });
-  }
+  };
+  const readyNode = async () => {
+    await until(`Node ${w.nodeName} Ready on ${target.name}`, async () => (ready(await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName })) ? true : undefined), waitMs, deps.signal, 'MIGRATE_JOIN_FAILED');
+    await target.kube.mergePatch({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }, { metadata: { labels: { [MIGRATION_LABEL]: id } } });
+    await save({ labelled: true });
+  };
+  const both = await Promise.allSettled([readyNode(), deleteToken()]);
+  for (const r of both) if (r.status === 'rejected') throw r.reason;
   return `Node ${w.nodeName} joined ${target.name}, Ready, labelled ${MIGRATION_LABEL}=${id}; join token deleted`;
 }
 
