@@ -94,7 +94,7 @@ export interface TwoClouds {
   nodes: SshNodeAccess;
   targetCp: { address: string };
   targetOf(): Target;
-  backupNode(name: string, node: string): Promise<Manifest>;
+  backupNode(name: string, node: string, namespaces?: string[]): Promise<Manifest>;
   stop(): Promise<void>;
 }
 
@@ -123,11 +123,11 @@ export async function startTwoClouds(dir: string): Promise<TwoClouds> {
       controlPlane: { host: cp.address, user: 'root', privateKey: target.sandbox.sshPrivateKey, hostKeys: knownKeys(target, cp.address) },
       store,
     }),
-    async backupNode(name, node) {
+    async backupNode(name, node, namespaces) {
       return runBackup({
         kube: source.kube, store, keys, nodes,
         resolver: new KubeNodeResolver(source.kube, { user: 'root', privateKey: source.sandbox.sshPrivateKey, knownHosts: readFileSync(source.sandbox.paths.knownHosts, 'utf8') }),
-      }, { name, selection: { node } });
+      }, { name, selection: { node, ...(namespaces ? { namespaces } : {}) } });
     },
     async stop() {
       await nodes.close();
