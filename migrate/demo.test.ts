@@ -31,7 +31,7 @@ const root = process.getuid?.() === 0;
       /cloud-1: 12 orders placed/,
       /fault: worker-1 powered off/,
       /\[node\] · WorkerDone: .*INSTANTIATED/,
-      /\[node\] · JoinDone: Node migrate-demo-worker-0 joined cloud-2/,
+      /\[node\] · JoinDone: .*Node migrate-demo-worker-0 joined cloud-2/,
       /\[café\] · RestoreDone: .*onto new VMs before their sidecar/,
       /credentials: Secret cafe\/vm-ssh: the target's VM key/,
       /WorkloadEntry .* → 127\.0\.10\.\d+/,

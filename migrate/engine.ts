@@ -615,7 +615,7 @@ async function buildReport(target: Target, st: MigrationStatus, manifest: Manife
     const live = await target.kube.get({ apiVersion: i.apiVersion, kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name }).catch(() => undefined);
     if (live?.metadata.labels?.['backup.mixmesh.io/restore'] === restoreName) resources.push({ kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name, action: 'created' });
   }
-  const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
+  const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : d.type === 'emptyDir' ? 'its pod\'s node' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
   const coldStarts = manifest.state.map((s) => ({ owner: `${s.owner}${s.container ? `/${s.container}` : ''}`, reason: s.result === 'captured' ? 'state captured, but restoring a container from a checkpoint is not supported by the target runtime: cold start' : `no state in the backup (${s.reason ?? s.method})` }));
   const services: MigrationReport['services'] = [];
   for (const i of manifest.items.filter((x) => x.kind === 'MeshService' && x.result === 'captured')) {
