@@ -94,6 +94,27 @@ async function tokens(w: TwoClouds): Promise<string[]> {
     assert.ok(ok.restore!.items.some((i) => i.kind === 'Deployment' && i.action === 'create'));
   });
 
+  it('--plan lists every problem of a target that cannot take the node, and changes nothing', async () => {
+    const good = w.targetOf();
+    const t = {
+      ...good,
+      worker: { ...good.worker, vnfdId: '00000000-dead-4000-8000-000000000000' },
+      // no sshd answers there
+      controlPlane: { ...good.controlPlane, host: '127.0.10.250' },
+    };
+    const vnfsBefore = (await w.target.os.tacker.listVnfInstances()).length;
+    const plan = await planMigration(t, recorder(w).deps, 'p2', { node: 'worker-1', to: 'cloud-2' });
+    const pointers = plan.problems.map((p) => p.pointer).sort();
+    assert.deepEqual(pointers, ['/target/controlPlane', '/target/worker/vnfdId'], JSON.stringify(plan.problems));
+    assert.match(plan.problems.find((p) => p.pointer === '/target/controlPlane')!.message, /127\.0\.10\.250 cannot be reached over SSH/);
+    // and a backup that is not there
+    const none = await planMigration(good, recorder(w).deps, 'p2', { node: 'worker-1', to: 'cloud-2', backup: 'no-such-backup' });
+    assert.deepEqual(none.problems.map((p) => p.pointer), ['/backup'], JSON.stringify(none.problems));
+    assert.equal((await w.target.os.tacker.listVnfInstances()).length, vnfsBefore, 'no VNF made');
+    assert.equal((await w.target.kube.list('v1', 'Namespace', {})).items.some((n) => n.metadata.name === 'cafe'), false, 'nothing restored');
+    assert.deepEqual(await tokens(w), []);
+  });
+
   it('Tacker fails the worker instantiate every time: rolled back, Failed with Tacker\'s error, nothing left', async () => {
     await faults(w.target, { fail: { operation: 'INSTANTIATE', count: 10, stage: 'processing', error: { status: 500, title: 'Compute failure', detail: 'No valid host was found. There are not enough hosts available.' } } });
     const r = recorder(w, {}, { tackerRetries: 2 });
