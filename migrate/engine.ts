@@ -20,7 +20,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { NovaServer, VnfInstance, VnfLcmOpOcc, VnfPackage, InstantiateVnfRequest, CreateVnfRequest, TerminateVnfRequest } from '../clients/openstack/index.js';
 import { serverAddress } from '../clients/openstack/index.js';
 import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
-import type { MeshService } from '../descriptor/types.js';
+import type { MeshService } from '../descriptor/index.js';
 import { announceHandoffs, clearHandoffs, remoteVmHandoff } from './handoff.js';
 import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Manifest, type NodeAccess, type ObjectStore, type RestoreResult, type StoreKeys } from '../backup/index.js';
 

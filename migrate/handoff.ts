@@ -21,7 +21,7 @@ import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import type { BackupKube, VmHandoff, VmMatch } from '../backup/index.js';
-import type { MeshService } from '../descriptor/types.js';
+import type { MeshService } from '../descriptor/index.js';
 
 export const HANDOFF_LABEL = 'backup.mixmesh.io/vm-handoff';
 const RESTORE_LABEL = 'backup.mixmesh.io/restore';
