@@ -51,9 +51,10 @@ export function handoffName(m: VmMatch): string {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    t.unref?.();
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    // the abort listener goes with the timer (long waits would pile them up on the signal)
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
