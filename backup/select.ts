@@ -217,6 +217,8 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
     const status = (svc as unknown as { status?: MeshServiceStatus }).status;
     for (const ms of svc.spec.microservices) {
       if (ms.runtime !== 'vm' || !ms.vm) continue;
+      // the VMs' SSH credentials: without them the service cannot be restored in another cluster
+      await c.addRef('v1', 'Secret', namespace, ms.vm.ssh?.credentialsSecret);
       for (const inst of vmInstances(status, ms.name, ms.version)) vms.push({ namespace, service: name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.address ? { address: inst.address } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) });
     }
     // containers whose microservice asks for its state
