@@ -487,19 +487,25 @@ interface VmWork {
   source: { namespace: string; name: string; microservice: string; version: string; index: number };
   dirs: DataEntry[];
   state?: StateEntry;
+  /** the data dirs an earlier run of this restore wrote (taken when the work is planned: this run adds to dataDone) */
+  doneBefore: Set<string>;
 }
 
-function vmWork(req: RestoreRequest, entries: DataEntry[], states: StateEntry[]): VmWork[] {
+function vmWork(req: RestoreRequest, entries: DataEntry[], states: StateEntry[], dataDone: ReadonlySet<string> | undefined): VmWork[] {
   const byKey = new Map<string, VmWork>();
   const add = (s: NonNullable<DataEntry['service']>): VmWork => {
     const ns = req.mappings?.namespaces?.[s.namespace] ?? s.namespace;
     const match: VmMatch = { namespace: ns, service: s.name, microservice: s.microservice, version: s.version, index: s.index };
     const key = `${ns}/${s.name}/${s.microservice}/${s.version}/${s.index}`;
     let w = byKey.get(key);
-    if (!w) byKey.set(key, (w = { match, source: s, dirs: [] }));
+    if (!w) byKey.set(key, (w = { match, source: s, dirs: [], doneBefore: new Set() }));
     return w;
   };
-  for (const d of entries) add(d.service!).dirs.push(d);
+  for (const d of entries) {
+    const w = add(d.service!);
+    w.dirs.push(d);
+    if (dataDone?.has(`${d.owner}/${d.name}`)) w.doneBefore.add(`${d.owner}/${d.name}`);
+  }
   for (const st of states) add(st.service!).state = st;
   return [...byKey.values()];
 }
@@ -524,9 +530,9 @@ async function restoreOntoVm(deps: RestoreDeps, reader: BackupReader, w: VmWork,
   }
 }
 
-function recordVm(w: VmWork, result: RestoreResult, outcome: { action: 'written' | 'failed'; reason: string; message: string }, options: RestoreRunOptions): void {
+function recordVm(w: VmWork, result: RestoreResult, outcome: { action: 'written' | 'failed'; reason: string; message: string }): void {
   for (const d of w.dirs) {
-    const resumed = options.dataDone?.has(`${d.owner}/${d.name}`) && outcome.action === 'written';
+    const resumed = w.doneBefore.has(`${d.owner}/${d.name}`) && outcome.action === 'written';
     result.data.push({ owner: d.owner, name: d.name, node: 'new VM', path: d.path, action: outcome.action, files: d.files, ...(resumed ? { reason: 'RESUMED', message: 'written by an earlier run of this restore' } : { reason: outcome.reason, message: outcome.message }) });
   }
   if (w.state && outcome.action === 'failed' && !result.state.some((x) => x.owner === w.state!.owner)) {
@@ -547,7 +553,7 @@ function failureOf(e: unknown): { action: 'failed'; reason: string; message: str
 function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], states: StateEntry[], result: RestoreResult, options: RestoreRunOptions): () => Promise<void> {
   const handoff = options.vmHandoff!;
   const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
-  const pending = vmWork(req, entries, states).map((w) => {
+  const pending = vmWork(req, entries, states, options.dataDone).map((w) => {
     const allDone = w.dirs.every((d) => options.dataDone?.has(`${d.owner}/${d.name}`)) && (!w.state || options.dataDone?.has(stateKey(w.state)));
     if (allDone) return { w, done: true as const };
     const written = handoff.register(w.match, (vm) => restoreOntoVm(deps, reader, w, vm, result, options));
@@ -558,7 +564,7 @@ function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupRea
     for (const p of pending) {
       const { w } = p;
       if (p.done) {
-        recordVm(w, result, { action: 'written', reason: 'RESUMED', message: 'written by an earlier run of this restore' }, options);
+        recordVm(w, result, { action: 'written', reason: 'RESUMED', message: 'written by an earlier run of this restore' });
         if (w.state) result.state.push({ owner: w.state.owner, action: 'restored', reason: 'RESUMED', message: 'restored by an earlier run of this restore' });
         continue;
       }
@@ -569,11 +575,11 @@ function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupRea
       aborted.catch(() => undefined);
       try {
         await Promise.race([p.written, timeout, aborted]);
-        recordVm(w, result, { action: 'written', reason: 'BEFORE_SIDECAR', message: 'written onto the new VM before its sidecar started' }, options);
+        recordVm(w, result, { action: 'written', reason: 'BEFORE_SIDECAR', message: 'written onto the new VM before its sidecar started' });
       } catch (e) {
         handoff.cancel(m);
         if (isMixmeshError(e) && e.code === 'BACKUP_CANCELLED') throw e;
-        recordVm(w, result, failureOf(e), options);
+        recordVm(w, result, failureOf(e));
       } finally {
         clearTimeout(timer);
       }
@@ -584,7 +590,7 @@ function handoffVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupRea
 /** Without the orchestrator's hook: wait for each VM's address in the service status, then write. */
 async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: BackupReader, entries: DataEntry[], states: StateEntry[], result: RestoreResult, options: RestoreRunOptions, log: Logger): Promise<void> {
   const deadline = Date.now() + (req.vmWaitMs ?? 600_000);
-  for (const w of vmWork(req, entries, states)) {
+  for (const w of vmWork(req, entries, states, options.dataDone)) {
     const s = w.source;
     const ns = w.match.namespace;
     let inst: StatusInstance | undefined;
@@ -599,16 +605,16 @@ async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: Backu
     }
     const ms = svc?.spec.microservices.find((m) => m.name === s.microservice && (m.version ?? 'v1') === s.version);
     if (!inst || !ms || !svc) {
-      recordVm(w, result, { action: 'failed', reason: 'VM_NOT_READY', message: `the orchestrator did not report an address for ${s.namespace}/${s.name} ${s.microservice}/${s.version}#${s.index} in time` }, options);
+      recordVm(w, result, { action: 'failed', reason: 'VM_NOT_READY', message: `the orchestrator did not report an address for ${s.namespace}/${s.name} ${s.microservice}/${s.version}#${s.index} in time` });
       continue;
     }
     const vm: VmTarget = { namespace: ns, service: s.name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, address: inst.address!, ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) };
     try {
       await restoreOntoVm(deps, reader, w, vm, result, options);
-      recordVm(w, result, { action: 'written', reason: 'AFTER_START', message: `written onto ${inst.vnfInstanceName}` }, options);
+      recordVm(w, result, { action: 'written', reason: 'AFTER_START', message: `written onto ${inst.vnfInstanceName}` });
     } catch (e) {
       if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && !e.message.includes('after the write')))) throw e;
-      recordVm(w, result, failureOf(e), options);
+      recordVm(w, result, failureOf(e));
       log.warn({ vm: inst.vnfInstanceName, reason: failureOf(e).reason }, 'VM data not written');
     }
   }
