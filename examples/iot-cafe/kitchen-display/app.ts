@@ -42,14 +42,20 @@ export function createKitchen(deps: KitchenDeps): Kitchen {
   };
 
   const resync = async (): Promise<boolean> => {
+    let knownBefore = 0;
+    for (const id of orders.keys()) if (id > knownBefore) knownBefore = id;
     try {
       const res = await fetch(`${deps.orderApiUrl}/order/api/orders?status=active`, { signal: AbortSignal.timeout(3000) });
       if (!res.ok) throw new Error(`order-api answered ${res.status}`);
-      const body = (await res.json()) as { orders: Order[] };
+      const body = (await res.json()) as { orders: Order[]; more?: boolean };
       const active = new Set(body.orders.map((o) => o.id));
       for (const o of body.orders) upsert(o);
-      // gone from the active list: served by someone else while we were not told
-      for (const [id, o] of orders) if (!active.has(id)) { orders.delete(id); hub.broadcast('order', { ...o, status: 'served' }); }
+      // gone from the active list: served by someone else while we were not told. Only orders the
+      // list covers: known before it was asked for (a newer one may be missing from it), and not
+      // past its last order when order-api said there are more
+      const last = body.orders.length > 0 ? body.orders[body.orders.length - 1]!.id : 0;
+      const bound = body.more ? Math.min(knownBefore, last) : knownBefore;
+      for (const [id, o] of orders) if (id <= bound && !active.has(id)) { orders.delete(id); hub.broadcast('order', { ...o, status: 'served' }); }
       synced = true;
       return true;
     } catch (err) {

@@ -127,10 +127,14 @@ export async function serve(app: express.Express, options: { host: string; port:
     closing = true;
     options.log.info({ signal }, 'shutting down');
     for (const h of options.hubs ?? []) h.close();
-    server.close();
+    // requests already in flight finish (their answers say Connection: close) before the pools
+    // close under them; an order's own event stream holds this for at most 3 s
+    const drained = new Promise<void>((ok) => { server.close(() => ok()); });
     server.closeIdleConnections();
-    void options.onClose().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5000).unref();
+    void Promise.race([drained, new Promise((ok) => setTimeout(ok, 3000).unref())])
+      .then(() => options.onClose())
+      .finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 6000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -11,10 +11,12 @@ import type { Logger } from '../lib/log.js';
 import { MENU } from '../lib/menu.js';
 import { createCafeApp, finishApp, HttpError, requireStaff, send } from '../lib/service.js';
 import { parseOrder } from './parser.js';
-import { advance, getOrder, getStatus, insertOrder, listActive, nextStatus, STATUSES, type Order, type Status } from './store.js';
+import { advance, getOrder, getStatus, listActive, nextStatus, STATUSES, type NewOrder, type Order, type Status } from './store.js';
 
 export interface OrderApiDeps {
   pool: Pool;
+  /** stores a new order (an `OrderWriter`: concurrent orders share a transaction) */
+  writeOrder: (o: NewOrder) => Promise<Order>;
   log: Logger;
   replica: string;
   staffToken: string;
@@ -23,6 +25,8 @@ export interface OrderApiDeps {
   /** how often an order's event stream looks at the database */
   pollMs?: number;
 }
+
+const ACTIVE_LIMIT = 200;
 
 function sentenceOf(body: unknown): string {
   const s = (body as { sentence?: unknown } | undefined)?.sentence;
@@ -65,7 +69,7 @@ export function createOrderApp(deps: OrderApiDeps): express.Express {
     const table = tableOf(req.body);
     const r = parseOrder(sentence);
     if (!r.ok) { res.status(422).json(r); return; }
-    const order = await insertOrder(deps.pool, { table, sentence, lang: r.lang, items: r.items, takenBy: deps.replica });
+    const order = await deps.writeOrder({ table, sentence, lang: r.lang, items: r.items, takenBy: deps.replica });
     deps.log.info({ order: order.id, items: order.items.length, table }, 'order taken');
     notify(order);
     res.status(201).location(`/order/api/orders/${order.id}`).json(order);
@@ -73,7 +77,9 @@ export function createOrderApp(deps: OrderApiDeps): express.Express {
 
   app.get('/order/api/orders', async (req, res) => {
     if (req.query.status !== undefined && req.query.status !== 'active') throw new HttpError(400, 'BAD_REQUEST', 'status: only "active" is supported');
-    res.json({ orders: await listActive(deps.pool) });
+    // the oldest 200 active orders; `more` says there are others after the last one
+    const orders = await listActive(deps.pool, ACTIVE_LIMIT + 1);
+    res.json({ orders: orders.slice(0, ACTIVE_LIMIT), more: orders.length > ACTIVE_LIMIT });
   });
 
   app.get('/order/api/orders/:id', async (req, res) => {
