@@ -25,17 +25,26 @@ export interface Kitchen {
   stop: () => void;
 }
 
+/** how many active orders the screen holds: order-api's page of the oldest active orders */
+const HELD = 200;
+
 export function createKitchen(deps: KitchenDeps): Kitchen {
   const orders = new Map<number, Order>();
   const hub = new EventHub();
   let synced = false;
-  const app = createCafeApp({ ready: async () => synced });
+  // order-api's notices come in batches of up to 60 orders
+  const app = createCafeApp({ ready: async () => synced, jsonLimitKiB: 512 });
   const staff = requireStaff(deps.staffToken);
 
+  let newest = 0;
   const upsert = (o: Order): void => {
     const known = orders.get(o.id);
     // statuses only move forward: a notice older than what the screen shows changes nothing
     if (known && STATUSES.indexOf(known.status) >= STATUSES.indexOf(o.status)) return;
+    // the screen holds the oldest HELD active orders (a kitchen works oldest first; memory stays
+    // bounded however many are waiting); a newer one comes in with the re-read once some are served
+    if (!known && o.status !== 'served' && orders.size >= HELD && o.id > newest) return;
+    if (o.id > newest) newest = o.id;
     if (o.status === 'served') orders.delete(o.id);
     else orders.set(o.id, o);
     hub.broadcast('order', o);
