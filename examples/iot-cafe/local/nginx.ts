@@ -40,6 +40,8 @@ http {
   uwsgi_temp_path ${join(dir, 'tmp', 'uwsgi')};
   scgi_temp_path ${join(dir, 'tmp', 'scgi')};
   client_max_body_size 64k;
+  # bodies stay in memory: the workers (nobody) cannot write under the stack's private temp dir
+  client_body_buffer_size 64k;
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_set_header Host $http_host;

@@ -129,7 +129,11 @@ export async function getOrder(pool: Pool, id: number): Promise<Order | null> {
 
 /** what the kitchen still has to do, oldest first */
 export async function listActive(pool: Pool, limit = 200): Promise<Order[]> {
-  const [rows] = await pool.query<OrderRow[]>(`SELECT ${COLUMNS} FROM orders WHERE status <> 'served' ORDER BY id LIMIT ?`, [limit]);
+  // one index range per active status (index (status, id)), each stopping after `limit` rows:
+  // `status <> 'served' ORDER BY id` would sort every active order, and the served ones are most
+  const per = (status: Status) => `(SELECT ${COLUMNS} FROM orders WHERE status = '${status}' ORDER BY id LIMIT ${limit})`;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`listActive: limit ${limit} is not a positive integer`);
+  const [rows] = await pool.query<OrderRow[]>(`${STATUSES.filter((s) => s !== 'served').map(per).join(' UNION ALL ')} ORDER BY id LIMIT ${limit}`);
   return withItems(pool, rows);
 }
 
