@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { silentLogger } from '../common/logger.js';
 import { LoginCodes } from '../console/index.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { CallbackAuthority, createApp, createGenerators, createMetrics, OperationLog, ServiceManager } from '../orchestrator/index.js';
-import { MemoryKube } from '../orchestrator/testing/memory-kube.js';
-import { MemoryTacker } from '../orchestrator/testing/memory-tacker.js';
+import { MemoryKube } from '../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../test/helpers/memory-tacker.js';
 import { bigDescriptor } from '../test/helpers/big-service.js';
 
 export async function main(args: string[]): Promise<void> {

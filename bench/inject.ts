@@ -14,7 +14,7 @@ import { NodeSSH } from 'node-ssh';
 import { connectSsh, parseConsoleHostKeys } from '../clients/ssh/index.js';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
 import { silentLogger } from '../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { startKubeEmulator } from '../sandbox/kube/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
 import { createInjectorApp, Injector, kubeCluster, sshConnector } from '../vm-sidecar-injector/index.js';

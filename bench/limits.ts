@@ -16,13 +16,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { createApp } from '../orchestrator/api/app.js';
 import { CallbackAuthority } from '../orchestrator/callbacks.js';
 import { createGenerators } from '../orchestrator/generators.js';
 import { createMetrics } from '../orchestrator/metrics.js';
 import { OperationLog, ServiceManager } from '../orchestrator/services.js';
-import { MemoryKube } from '../orchestrator/testing/memory-kube.js';
+import { MemoryKube } from '../test/helpers/memory-kube.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');

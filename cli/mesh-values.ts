@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { MixmeshError } from '../common/errors.js';
 import { parseDescriptorText } from '../descriptor/index.js';
-import { DEFAULT_MESH_VALUES, parseMeshValues, type MeshValues } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES, parseMeshValues, type MeshValues } from '../descriptor/index.js';
 
 /** `--config F`: mesh values YAML; unreadable or unknown keys are configuration errors (exit 2). */
 export async function loadMeshValues(configPath: string | undefined): Promise<MeshValues> {

@@ -11,12 +11,13 @@ import { MixmeshError } from '../common/errors.js';
 import { toJson } from '../common/yaml.js';
 import { formatResult, oversizeProblem, parseAndValidate } from '../descriptor/index.js';
 import type { MeshService } from '../descriptor/index.js';
-import { fastYamlStream, KUBERNETES_KINDS, renderAll, type MeshValues, type RenderedObject } from '../mesh-config/index.js';
+import { fastYamlStream, KUBERNETES_KINDS, renderAll, type RenderedObject } from '../mesh-config/index.js';
+import type { MeshValues } from '../descriptor/index.js';
 import { readLimitedFile, readLimitedStdin, type LimitedInput } from './input.js';
 import { loadMeshValues } from './mesh-values.js';
 
 export { loadMeshValues };
-import { planTackerRequests } from '../orchestrator/planner/tacker.js';
+import { planTackerRequests } from '../mesh-config/index.js';
 // the bundle's own index: the injector's package index also loads the SSH client (~1 s of start-up)
 import { bundle, type WorkloadGroupLike } from '../vm-sidecar-injector/bundle/index.js';
 

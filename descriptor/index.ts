@@ -15,3 +15,4 @@ export { comparePointers, joinPointer } from './problems.js';
 export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_NAME } from './crd.js';
 export { descriptorFromResource } from './resource.js';
 export { DEFAULT_ISTIO_VERSION } from './defaults.js';
+export { DEFAULT_MESH_VALUES, ingressPrincipal, parseMeshValues, type MeshValues, type MeshValuesProblem } from './values.js';

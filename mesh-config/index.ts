@@ -14,5 +14,16 @@ export {
 export { buildContext, hostOf, type RenderContext, type RenderedObject, type ObjectMeta, type MicroserviceGroup } from './model.js';
 export { validateMeshObject, meshObjectProblems, celViolations, describeObject, VALIDATED_KINDS, type MeshObjectLike } from './validate.js';
 export { CEL_RULES, type CelRule } from './cel-rules.js';
-export { DEFAULT_MESH_VALUES, ingressPrincipal, parseMeshValues, type MeshValues, type MeshValuesProblem } from './values.js';
 export { fastYaml, fastYamlStream } from './yaml-stream.js';
+export {
+  planTackerRequests,
+  vnfInstanceName,
+  vnfMetadata,
+  withFixedIp,
+  VIM_TYPE_OPENSTACK,
+  VIM_CONNECTION_KEY,
+  type TackerPlan,
+  type VnfIdentity,
+  type TackerCreateRequest,
+  type TackerInstantiateRequest,
+} from './tacker.js';

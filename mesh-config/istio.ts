@@ -6,7 +6,7 @@
 import { workloadLabels } from '../common/labels.js';
 import type { CircuitBreaker, Connection, ConnectionPool, Fault, LoadBalancer, Microservice, Port, ReadinessProbe, Retries, Route } from '../descriptor/types.js';
 import { isHttpFamily } from '../descriptor/types.js';
-import { ingressPrincipal } from './values.js';
+import { ingressPrincipal } from '../descriptor/index.js';
 import { hostOf, intoKey, meta, portOf, targetPortsOf, type MicroserviceGroup, type RenderContext, type RenderedObject } from './model.js';
 
 const NETWORKING = 'networking.istio.io/v1';

@@ -4,7 +4,7 @@
  */
 import type { Connection, MeshService, Microservice, Port } from '../descriptor/types.js';
 import { managedLabels } from '../common/labels.js';
-import type { MeshValues } from './values.js';
+import type { MeshValues } from '../descriptor/index.js';
 
 /** One object mixmesh generates: plain data, serialised by common/yaml.ts. */
 export interface ObjectMeta {

@@ -14,7 +14,7 @@ import {
 } from './istio.js';
 import { buildContext, type RenderedObject } from './model.js';
 import { validateMeshObject } from './validate.js';
-import { DEFAULT_MESH_VALUES, type MeshValues } from './values.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../descriptor/index.js';
 import { KINDS, kindRank } from './kinds.js';
 
 /** The rendered kinds in output order (the kind table's rows that `renderAll` makes). */

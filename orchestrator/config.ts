@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError, type ProblemItem } from '../common/errors.js';
-import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../descriptor/index.js';
 import { loadOpenStackConfig, type OpenStackConfig } from '../clients/openstack/index.js';
 import { s3OptionsFromEnv, type S3StoreOptions } from '../backup/index.js';
 import { loadTargetsFile, type TargetConfig } from '../migrate/index.js';

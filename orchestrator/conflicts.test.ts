@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { isMixmeshError } from '../common/errors.js';
 import { CLAIM_GRACE_MS, CLAIMS_CONFIGMAP, checkNameConflicts, claimNames, releaseNames } from './conflicts.js';
 import { MESH_API_VERSION, MESH_KIND, type KubeObject } from './ports.js';
-import { MemoryKube } from './testing/memory-kube.js';
+import { MemoryKube } from '../test/helpers/memory-kube.js';
 
 const obj = (kind: string, name: string): KubeObject => ({ apiVersion: 'v1', kind, metadata: { name, namespace: 'shop' } });
 const WEB = [obj('Service', 'web'), obj('ServiceAccount', 'web'), obj('Deployment', 'web-v1')];

@@ -3,8 +3,9 @@
  * validate), mesh-config/ (renderAll), the Tacker planner. The mesh values come from configuration.
  */
 import { parseDescriptorText, validateDescriptor } from '../descriptor/index.js';
-import { buildContext, renderAll, renderNamespace, type MeshValues } from '../mesh-config/index.js';
-import { planTackerRequests } from './planner/tacker.js';
+import { buildContext, renderAll, renderNamespace } from '../mesh-config/index.js';
+import type { MeshValues } from '../descriptor/index.js';
+import { planTackerRequests } from '../mesh-config/index.js';
 import type { Generators, KubeObject } from './ports.js';
 
 export function createGenerators(values: MeshValues, options: { bodyLimitBytes?: number; crd?: () => KubeObject } = {}): Generators {

@@ -1,7 +1,7 @@
 /**
  * The orchestrator's public surface. `startStack` (everything with real clients) pulls in the
- * Kubernetes, OpenStack and injector code; the pure planner is also importable on its own from
- * `orchestrator/planner/tacker.ts` (render uses it without loading any client).
+ * Kubernetes, OpenStack and injector code; the pure Tacker planner is mesh-config's
+ * (`planTackerRequests` in `mesh-config/tacker.ts`: render uses it without loading any client).
  */
 export { loadConfig, parseTokens, ROLES, type OrchestratorConfig, type ConfigFlags, type ConfigSources, type ApiToken, type Role } from './config.js';
 export { createApp, parseBody, type ApiDeps, type ApiMount, type ApiMountHelpers } from './api/app.js';
@@ -12,5 +12,4 @@ export { kubePort, tackerPort, httpInjector } from './wiring.js';
 export { ServiceManager, OperationLog, type Accepted, type Plan, type PlanChange } from './services.js';
 export { CallbackAuthority, generateCredentials } from './callbacks.js';
 export { createMetrics, type OrchestratorMetrics } from './metrics.js';
-export { planTackerRequests, vnfInstanceName, type TackerPlan } from './planner/tacker.js';
 export * from './ports.js';

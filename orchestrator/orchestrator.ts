@@ -7,7 +7,7 @@
 import { silentLogger, type Logger } from '../common/logger.js';
 import { CallbackAuthority } from './callbacks.js';
 import type { ApiToken } from './config.js';
-import { createApp, type ApiDeps, type ApiMount } from './api/app.js';
+import { createApp, type ApiMount } from './api/app.js';
 import { TokenStore } from './tokens.js';
 import { Controller } from './controller/controller.js';
 import { VnfWatch } from './controller/vnf-watch.js';
@@ -48,13 +48,9 @@ export interface OrchestratorDeps {
   metrics?: OrchestratorMetrics;
   onCreateSent?: (name: string, at: number) => void;
   onWorkloadEntry?: (name: string, at: number) => void;
-  /** more API routes (backup's), mounted with the same auth and errors */
-  extraRoutes?: ApiDeps['extraRoutes'];
-  /** more CRDs applied (and waited for) at start: backup.mixmesh.io */
-  extraCrds?: () => KubeObject[];
   /** before a fresh VM injection (backup writes restored data dirs) */
   beforeInject?: ReconcilerDeps['beforeInject'];
-  /** more routes on the API (the gateway's /v1/gateway) */
+  /** the parts mounted on the API (backup, migrate, the gateway): their routes, CRDs (applied at start) and OpenAPI paths */
   mounts?: readonly ApiMount[];
 }
 
@@ -92,7 +88,6 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     allowInsecureHttp: s.allowInsecureHttp ?? false,
     tokenStore,
     ready: async () => started && (await deps.kube.list('v1', 'Namespace').then(() => true, () => false)),
-    ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
   });
 
   async function ensureSystemNamespace(): Promise<void> {
@@ -108,7 +103,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
     async start(overrides: { callbackUrl?: string } = {}): Promise<void> {
       const crd = deps.generators.crd?.();
       if (crd) await applyCrdAndWait(deps.kube, crd);
-      for (const extra of deps.extraCrds?.() ?? []) await applyCrdAndWait(deps.kube, extra);
+      for (const extra of (deps.mounts ?? []).flatMap((m) => m.crds?.() ?? [])) await applyCrdAndWait(deps.kube, extra);
       await ensureSystemNamespace();
       if (deps.tacker) {
         const tacker = deps.tacker;

@@ -1,10 +1,10 @@
 /**
  * The orchestrator's view of the outside world. The controller and the API are written against
  * these interfaces; orchestrator/wiring.ts adapts the real clients (clients/kube, clients/openstack,
- * the injector API) to them, and the unit tests use the in-memory fakes in orchestrator/testing/.
+ * the injector API) to them, and the unit tests use the in-memory fakes in test/helpers/ (memory-kube, memory-tacker, memory-injector).
  */
 import type { MeshService, Problem } from '../descriptor/types.js';
-import type { TackerPlan } from './planner/tacker.js';
+import type { TackerPlan } from '../mesh-config/index.js';
 
 export type { TackerPlan };
 

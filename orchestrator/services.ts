@@ -5,14 +5,15 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { MixmeshError } from '../common/errors.js';
-import { managedLabels, LABEL_MANAGED_BY, LABEL_PART_OF, LABEL_SERVICE } from '../common/labels.js';
+import { LABEL_SERVICE, serviceSelector } from '../common/labels.js';
 import { canonicalize, toYamlStream } from '../common/yaml.js';
-import { descriptorFromResource, type MeshService } from '../descriptor/index.js';
+import type { MeshService } from '../descriptor/index.js';
 import { checkNameConflicts, claimNames, refOf } from './conflicts.js';
 import { diffApply } from '../clients/kube/index.js';
 import { KINDS, PRUNABLE_KINDS } from '../mesh-config/index.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
 import { preflight } from './preflight.js';
+import { asRecord, descriptorOf, meshServiceRef, meshServiceResource, operationId, serviceView, userLabels } from './resources.js';
 import {
   FINALIZER, MESH_API_VERSION, MESH_KIND,
   type Generators, type KubeObject, type KubePort, type MeshServiceResource, type OperationStatus, type TackerPort,
@@ -46,22 +47,6 @@ export const GENERATED_KINDS: readonly [string, string][] = PRUNABLE_KINDS.filte
 
 /** what `GET …/mesh-config` shows: the kinds of mesh.yaml, WorkloadEntries included */
 export const MESH_KINDS = new Set(KINDS.filter((k) => k.file === 'mesh').map((k) => k.kind));
-
-const RESERVED_LABEL = (k: string): boolean => k === LABEL_MANAGED_BY || k === LABEL_PART_OF || k.startsWith('mixmesh.io/');
-
-/** the user's own labels of a stored MeshService */
-export function userLabels(labels: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !RESERVED_LABEL(k)));
-}
-
-/** the descriptor a stored MeshService holds (descriptor/'s rule: only mixmesh's own label values go) */
-export function descriptorOf(r: MeshServiceResource): Record<string, unknown> {
-  const d = descriptorFromResource(r) as Record<string, unknown> & { metadata: Record<string, unknown> };
-  if (d.metadata.labels && Object.keys(d.metadata.labels as object).length === 0) delete d.metadata.labels;
-  return d;
-}
-
-export const operationId = (r: { metadata: { uid?: string | undefined; generation?: number | undefined } }): string => `${r.metadata.uid}-${r.metadata.generation ?? 1}`;
 
 /** finished operations kept in memory, so an operation stays readable after its service is gone */
 export class OperationLog {
@@ -111,16 +96,8 @@ export function checkNamespaceAccess(access: Access | undefined, namespace: stri
   throw new MixmeshError('FORBIDDEN', `token "${access!.name}" may not use namespace ${namespace} (it may use: ${access!.namespaces!.join(', ')})`, { errors: [{ pointer: '/metadata/namespace', message: `namespace ${namespace} is outside the token's namespaces` }] });
 }
 
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
 export class ServiceManager {
   constructor(private readonly deps: ServiceManagerDeps) {}
-
-  private ref(namespace: string, name: string): { apiVersion: string; kind: string; namespace: string; name: string } {
-    return { apiVersion: MESH_API_VERSION, kind: MESH_KIND, namespace, name };
-  }
 
   /** the path decides namespace and name: a different one in the body is a 400 at that pointer */
   private fitToPath(input: unknown, namespace: string, name: string): unknown {
@@ -188,21 +165,6 @@ export class ServiceManager {
     if (problems.length) throw new MixmeshError('SERVICE_ACCOUNT_FOREIGN', problems.map((p) => p.message).join('; '), { errors: problems });
   }
 
-  private resourceFor(input: Record<string, unknown>, service: MeshService): MeshServiceResource {
-    return {
-      apiVersion: MESH_API_VERSION,
-      kind: MESH_KIND,
-      metadata: {
-        name: service.metadata.name,
-        namespace: service.metadata.namespace,
-        labels: managedLabels(service.metadata.name, service.metadata.labels),
-        finalizers: [FINALIZER],
-      },
-      // the spec as the user wrote it (kubectl shows their words); the controller re-validates it
-      spec: structuredClone(asRecord(input.spec) ?? {}),
-    };
-  }
-
   /** the MeshService lives in the service's namespace, so the namespace must exist first */
   private async ensureNamespace(service: MeshService): Promise<void> {
     const ns = service.metadata.namespace;
@@ -236,10 +198,10 @@ export class ServiceManager {
     const namespace = typeof meta?.namespace === 'string' ? meta.namespace : 'default';
     const fitted = doc && meta ? { ...doc, metadata: { ...meta, namespace } } : input;
     const service = await this.admit(fitted, access);
-    if (name && (await this.deps.kube.get(this.ref(namespace, name)))) {
+    if (name && (await this.deps.kube.get(meshServiceRef(namespace, name)))) {
       throw new MixmeshError('ALREADY_EXISTS', `service ${namespace}/${name} already exists; use PUT /v1/services/${namespace}/${name} to update it`);
     }
-    const created = await this.deps.kube.create(this.resourceFor(doc!, service));
+    const created = await this.deps.kube.create(meshServiceResource(doc!, service));
     return this.accepted(created);
   }
 
@@ -248,8 +210,8 @@ export class ServiceManager {
     checkNamespaceAccess(access, namespace);
     const fitted = this.fitToPath(input, namespace, name) as Record<string, unknown>;
     const service = await this.admit(fitted, access);
-    const desired = this.resourceFor(fitted, service);
-    const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
+    const desired = meshServiceResource(fitted, service);
+    const live = (await this.deps.kube.get(meshServiceRef(namespace, name))) as MeshServiceResource | undefined;
     if (!live) {
       return this.accepted(await this.deps.kube.create(desired));
     }
@@ -269,7 +231,7 @@ export class ServiceManager {
   }
 
   private async mustGet(namespace: string, name: string): Promise<MeshServiceResource> {
-    const live = (await this.deps.kube.get(this.ref(namespace, name))) as MeshServiceResource | undefined;
+    const live = (await this.deps.kube.get(meshServiceRef(namespace, name))) as MeshServiceResource | undefined;
     if (!live) throw new MixmeshError('NOT_FOUND', `service ${namespace}/${name} does not exist`);
     return live;
   }
@@ -309,7 +271,7 @@ export class ServiceManager {
       return diff.length === 0 ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff };
     });
     const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
-    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${service.metadata.name}`;
+    const selector = serviceSelector(service.metadata.name);
     for (const [apiVersion, kind] of GENERATED_KINDS) {
       for (const l of await this.deps.kube.list(apiVersion, kind, { namespace: service.metadata.namespace, labelSelector: selector })) {
         if (!wanted.has(`${kind}/${l.metadata.namespace ?? ''}/${l.metadata.name}`)) changes.push({ action: 'delete', kind, namespace: l.metadata.namespace!, name: l.metadata.name });
@@ -324,29 +286,21 @@ export class ServiceManager {
     return { changes, tacker, vms: plans.map((p) => ({ name: p.identity.name, version: p.identity.version, index: p.identity.index, vnfInstanceName: p.vnfInstanceName })) };
   }
 
-  private view(r: MeshServiceResource): Record<string, unknown> {
-    return {
-      ...descriptorOf(r),
-      metadata: { ...(descriptorOf(r).metadata as object), uid: r.metadata.uid, generation: r.metadata.generation, creationTimestamp: r.metadata.creationTimestamp, ...(r.metadata.deletionTimestamp ? { deletionTimestamp: r.metadata.deletionTimestamp } : {}) },
-      status: r.status ?? { phase: 'Pending' },
-    };
-  }
-
   async list(namespace?: string, access?: Access): Promise<Record<string, unknown>[]> {
     if (namespace) checkNamespaceAccess(access, namespace);
     const items = ((await this.deps.kube.list(MESH_API_VERSION, MESH_KIND, namespace ? { namespace } : {})) as MeshServiceResource[]).filter((r) => mayUseNamespace(access, r.metadata.namespace!));
     items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
-    return items.map((r) => this.view(r));
+    return items.map((r) => serviceView(r));
   }
 
   async get(namespace: string, name: string): Promise<Record<string, unknown>> {
-    return this.view(await this.mustGet(namespace, name));
+    return serviceView(await this.mustGet(namespace, name));
   }
 
   /** DELETE: the finalizer holds the resource while the controller tears everything down */
   async delete(namespace: string, name: string): Promise<Accepted> {
     const live = await this.mustGet(namespace, name);
-    await this.deps.kube.delete(this.ref(namespace, name));
+    await this.deps.kube.delete(meshServiceRef(namespace, name));
     return { namespace, name, generation: live.metadata.generation ?? 1, operationId: `${live.metadata.uid}-delete` };
   }
 
@@ -391,7 +345,7 @@ export class ServiceManager {
   /** the live mesh objects as one YAML stream (for `istioctl analyze -f -`) */
   async meshConfig(namespace: string, name: string): Promise<string> {
     await this.mustGet(namespace, name);
-    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
+    const selector = serviceSelector(name);
     const objects: KubeObject[] = [];
     for (const { apiVersion, kind } of KINDS.filter((k) => MESH_KINDS.has(k.kind))) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
@@ -408,7 +362,7 @@ export class ServiceManager {
    */
   async objects(namespace: string, name: string): Promise<{ apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[]> {
     await this.mustGet(namespace, name);
-    const selector = `app.kubernetes.io/managed-by=mixmesh,mixmesh.io/service=${name}`;
+    const selector = serviceSelector(name);
     const out: { apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[] = [];
     for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {

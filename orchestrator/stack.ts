@@ -13,7 +13,7 @@ import type { Logger } from '../common/logger.js';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../clients/openstack/index.js';
 import { meshServiceCrd } from '../descriptor/index.js';
-import type { MeshValues } from '../mesh-config/values.js';
+import type { MeshValues } from '../descriptor/index.js';
 import type { OrchestratorConfig } from './config.js';
 import { createGenerators } from './generators.js';
 import { createMetrics } from './metrics.js';
@@ -174,7 +174,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       tackerRetries: config.tackerRetries,
     });
 
-    const mounts: ApiMount[] = [];
+    const mounts: ApiMount[] = [
+      { routes: (app, h) => backup.routes(app, h), crds: () => backup.crds() },
+      { routes: (app, h) => migration.routes(app, h), crds: () => migration.crds() },
+    ];
     const extensionStarts: (() => Promise<void>)[] = [];
     for (const ext of options.extensions ?? []) {
       const started = await ext({ kube, openstack, log });
@@ -194,10 +197,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
-      extraRoutes: (app, helpers) => { backup.routes(app, helpers); migration.routes(app, helpers); },
-      extraCrds: () => [...backup.crds(), ...migration.crds()],
       beforeInject: (vm) => backup.beforeInject(vm),
-      ...(mounts.length ? { mounts } : {}),
+      mounts,
     });
     const server = tls ? createReloadingHttpsServer(tls, orchestrator.app) : createServer(orchestrator.app);
     const port = await listen(server, config.listen.host, config.listen.port);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FILE_KEYS, loadConfig } from '../orchestrator/config.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { renderApiDoc } from '../orchestrator/api/openapi-doc.js';
 import { openApiDocument } from '../orchestrator/api/openapi.js';
 

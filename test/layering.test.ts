@@ -23,7 +23,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'mesh-config': ['common', 'descriptor'],
   // the applier is driven by mesh-config's kind table
   clients: ['common', 'descriptor', 'mesh-config'],
-  'vm-sidecar-injector': BASE,
+  // the mesh values live in descriptor/values.ts: the injector needs no generator
+  'vm-sidecar-injector': ['common', 'descriptor', 'clients'],
   backup: BASE,
   console: BASE,
   migrate: [...BASE, 'backup'],

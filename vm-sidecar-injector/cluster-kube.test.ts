@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { startKubeEmulator, type KubeEmulator } from '../sandbox/kube/index.js';
 import { kubeCluster } from './cluster-kube.js';
 import { Injector } from './injector.js';

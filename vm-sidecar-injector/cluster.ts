@@ -6,7 +6,7 @@
  */
 import { parse } from 'yaml';
 import { MixmeshError } from '../common/errors.js';
-import type { MeshValues } from '../mesh-config/values.js';
+import type { MeshValues } from '../descriptor/index.js';
 import type { WorkloadGroupLike } from './bundle/bundle.js';
 
 export interface ServiceLike {

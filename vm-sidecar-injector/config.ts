@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { MixmeshError } from '../common/errors.js';
-import { DEFAULT_MESH_VALUES, type MeshValues } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../descriptor/index.js';
 import type { ArtifactSource } from './steps.js';
 
 export interface InjectorConfig {

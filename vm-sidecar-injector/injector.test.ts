@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { isMixmeshError } from '../common/errors.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { Injector, type NovaLike } from './injector.js';
 import { injectionView } from './api/app.js';
 import { MemoryCluster } from '../test/helpers/memory-cluster.js';

@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { MixmeshError, isMixmeshError, type ErrorCode } from '../common/errors.js';
 import { redactText, silentLogger, type Logger } from '../common/logger.js';
-import type { MeshValues } from '../mesh-config/values.js';
+import type { MeshValues } from '../descriptor/index.js';
 import { bundle, discoveryHost, type BundleFiles, type WorkloadGroupLike } from './bundle/bundle.js';
 import { ClusterFactsCache, type InjectorCluster, type MeshServiceLike } from './cluster.js';
 import type { PackageKind } from './scripts.js';
 import {
-  runInstall, runReplaceToken, runUninstall, StepRunner, type ArtifactSource, type InjectionPhase, type InjectorShell, type StepRecord,
+  runInstall, type InstallResult, runReplaceToken, runUninstall, StepRunner, type ArtifactSource, type InjectionPhase, type InjectorShell, type StepRecord,
 } from './steps.js';
 import { verifyScript } from './scripts.js';
 
@@ -385,6 +385,11 @@ export class Injector {
     }
   }
 
+  /**
+   * One injection, as named steps: fill in what the request left out (complete), connect to the VM
+   * while reading the cluster (open), run the install plan (install: INSTALL_STEPS in steps.ts),
+   * then record the success, take over renewal from older injections of the VM and schedule it (succeed).
+   */
   private async inject(injection: Injection, given?: { package?: PackageKind; istioVersion?: string }): Promise<void> {
     const started = this.now();
     const log = this.log.child({ injection: injection.id, vm: `${injection.vm.address}:${injection.vm.port}`, workload: `${injection.workload.namespace}/${injection.workload.name}-${injection.workload.version}` });
@@ -393,60 +398,10 @@ export class Injector {
     try {
       await this.complete(injection, given);
       this.set(injection, 'Connecting');
-      const connectRecord: StepRecord = { name: 'connect', startedAt: new Date(this.now()).toISOString() };
-      injection.steps.push(connectRecord);
-      // the cluster reads and the SSH handshake overlap; both must succeed
-      const connecting = this.connect(injection);
-      let resolved: Awaited<ReturnType<Injector['resolve']>>;
-      try {
-        [resolved, shell] = await Promise.all([
-          this.resolve(injection).catch((e: unknown) => {
-            // never leave a session open behind a failed resolve (and never wait for it)
-            void connecting.then((s) => s.close(), () => undefined).catch(() => undefined);
-            throw e;
-          }),
-          connecting,
-        ]);
-        secrets = [resolved.files.token, resolved.files.rootCert.trim()];
-        connectRecord.changed = false;
-      } catch (e) {
-        connectRecord.error = errorOf(e, secrets);
-        throw e;
-      } finally {
-        connectRecord.endedAt = new Date(this.now()).toISOString();
-      }
-      const observer = {
-        phase: (p: InjectionPhase) => this.set(injection, p),
-        step: (r: StepRecord) => {
-          if (r.endedAt) {
-            log.info({ step: r.name, exitCode: r.exitCode, changed: r.changed, code: r.error?.code, ms: Date.parse(r.endedAt) - Date.parse(r.startedAt) }, 'step ended');
-            this.events.step?.(injection, r);
-          }
-        },
-      };
-      const runner = new StepRunner(shell, injection.vm.user, secrets, observer, injection.steps);
-      const result = await runInstall(shell, {
-        address: injection.vm.address,
-        user: injection.vm.user,
-        sidecar: { kind: injection.sidecar.package, istioVersion: injection.sidecar.istioVersion, source: this.deps.artifacts },
-        files: resolved.files,
-        readiness: this.deps.readiness,
-      }, observer, runner);
-      injection.unchanged = result.unchanged;
-      injection.tokenExpiresAt = resolved.expiresAt.toISOString();
-      injection.sidecar.state = 'Running';
-      this.set(injection, 'Succeeded');
-      log.info({ ms: this.now() - started, unchanged: result.unchanged }, 'injection succeeded');
-      // one renewal per VM: the newest injection of a VM takes over from older ones
-      for (const [id, other] of this.injections) {
-        if (id !== injection.id && other.vm.address === injection.vm.address && other.vm.port === injection.vm.port && other.state === 'Succeeded' && !other.supersededBy) {
-          other.supersededBy = injection.id;
-          const t = this.timers.get(id);
-          if (t) clearTimeout(t);
-          this.timers.delete(id);
-        }
-      }
-      this.scheduleRenewal(injection, started, resolved.expiresAt.getTime());
+      const opened = await this.open(injection);
+      ({ shell, secrets } = opened);
+      const result = await this.install(injection, opened.shell, opened.resolved.files, secrets, log);
+      this.succeed(injection, result, opened.resolved.expiresAt, started, log);
     } catch (e) {
       injection.error = errorOf(e, secrets);
       // the verify script exits with its own code when the agent refuses its token as expired
@@ -459,6 +414,69 @@ export class Injector {
       await shell?.close().catch(() => undefined);
       if (FINAL.has(injection.state)) this.events.finished?.(injection, this.now() - started);
     }
+  }
+
+  /** the `connect` step: the cluster reads and the SSH handshake overlap; both must succeed */
+  private async open(injection: Injection): Promise<{ shell: ConnectedShell; resolved: Awaited<ReturnType<Injector['resolve']>>; secrets: string[] }> {
+    const connectRecord: StepRecord = { name: 'connect', startedAt: new Date(this.now()).toISOString() };
+    injection.steps.push(connectRecord);
+    const connecting = this.connect(injection);
+    try {
+      const [resolved, shell] = await Promise.all([
+        this.resolve(injection).catch((e: unknown) => {
+          // never leave a session open behind a failed resolve (and never wait for it)
+          void connecting.then((s) => s.close(), () => undefined).catch(() => undefined);
+          throw e;
+        }),
+        connecting,
+      ]);
+      connectRecord.changed = false;
+      return { shell, resolved, secrets: [resolved.files.token, resolved.files.rootCert.trim()] };
+    } catch (e) {
+      connectRecord.error = errorOf(e, []);
+      throw e;
+    } finally {
+      connectRecord.endedAt = new Date(this.now()).toISOString();
+    }
+  }
+
+  /** the install plan over the open shell, each step recorded in the injection as it runs */
+  private async install(injection: Injection, shell: ConnectedShell, files: Awaited<ReturnType<Injector['resolve']>>['files'], secrets: string[], log: Logger): Promise<InstallResult> {
+    const observer = {
+      phase: (p: InjectionPhase) => this.set(injection, p),
+      step: (r: StepRecord) => {
+        if (r.endedAt) {
+          log.info({ step: r.name, exitCode: r.exitCode, changed: r.changed, code: r.error?.code, ms: Date.parse(r.endedAt) - Date.parse(r.startedAt) }, 'step ended');
+          this.events.step?.(injection, r);
+        }
+      },
+    };
+    const runner = new StepRunner(shell, injection.vm.user, secrets, observer, injection.steps);
+    return runInstall(shell, {
+      address: injection.vm.address,
+      user: injection.vm.user,
+      sidecar: { kind: injection.sidecar.package, istioVersion: injection.sidecar.istioVersion, source: this.deps.artifacts },
+      files,
+      readiness: this.deps.readiness,
+    }, observer, runner);
+  }
+
+  /** Succeeded; one renewal per VM: the newest injection of a VM takes over from older ones */
+  private succeed(injection: Injection, result: InstallResult, expiresAt: Date, started: number, log: Logger): void {
+    injection.unchanged = result.unchanged;
+    injection.tokenExpiresAt = expiresAt.toISOString();
+    injection.sidecar.state = 'Running';
+    this.set(injection, 'Succeeded');
+    log.info({ ms: this.now() - started, unchanged: result.unchanged }, 'injection succeeded');
+    for (const [id, other] of this.injections) {
+      if (id !== injection.id && other.vm.address === injection.vm.address && other.vm.port === injection.vm.port && other.state === 'Succeeded' && !other.supersededBy) {
+        other.supersededBy = injection.id;
+        const t = this.timers.get(id);
+        if (t) clearTimeout(t);
+        this.timers.delete(id);
+      }
+    }
+    this.scheduleRenewal(injection, started, expiresAt.getTime());
   }
 
   // ---- token renewal (docs/vm-bootstrap.md: renew at 80% of the lifetime, retry until expiry) ----

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createOpenStackClient, validateConfig, type OpenStackClient } from '../clients/openstack/index.js';
 import { silentLogger } from '../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { PLAIN_VNFD_ID, startOpenStack, type OpenStackSandbox } from '../sandbox/openstack/index.js';
 import { readInjectorConfig } from './config.js';
 import { Injector } from './injector.js';

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
-import { DEFAULT_MESH_VALUES } from '../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../descriptor/index.js';
 import { parseConsoleHostKeys } from '../clients/ssh/index.js';
 import { bundle, type WorkloadGroupLike } from './bundle/bundle.js';
 import { sshConnector } from './shell.js';

@@ -205,108 +205,186 @@ export interface InstallResult {
   installedVersion: string;
 }
 
-/** Install the sidecar and the bootstrap files, start it, prove readiness. Idempotent. */
+/** What the install's steps share while they run: the plan, the runner, and what earlier steps found. */
+export interface InstallContext {
+  readonly shell: InjectorShell;
+  readonly plan: InstallPlan;
+  readonly steps: StepRunner;
+  readonly observer: StepObserver;
+  readonly secrets: readonly string[];
+  /** prepare: the private staging directory and whether the VM runs systemd */
+  staging: string;
+  systemd: boolean;
+  /** prepare: the sha256 of the package the VM keeps (`kept=`), if any */
+  kept?: string | undefined;
+  /** prepare: the bootstrap files on their way over SFTP (place-files waits for them) */
+  bootstrapUpload?: Promise<unknown>;
+  /** upload-package: where the VM fetches the package itself (an http(s) artifact base) */
+  url?: string | undefined;
+  installedVersion: string;
+  /** place-files: the staging directory is gone; restart: cluster.env, mesh or the root cert changed */
+  placed: boolean;
+  restart: boolean;
+}
+
+/** One named step of the install: a script run on the VM (as root unless `root: false`), or an action. */
+export type InstallStep = { name: StepName; phase?: InjectionPhase } & (
+  | {
+    script: (c: InstallContext) => string;
+    root?: false;
+    /** the error code of a non-zero exit (by the exit status); absent: SSH_COMMAND_FAILED with the stderr tail */
+    failure?: ErrorCode | ((r: ExecResult) => ErrorCode);
+    before?: (c: InstallContext) => Promise<void>;
+    /** reads the step's output into the context, after the step's record is closed */
+    after?: (r: ExecResult, c: InstallContext) => void;
+  }
+  | { action: (c: InstallContext, record: StepRecord) => Promise<void> }
+);
+
+/**
+ * The install as data (docs/vm-bootstrap.md, "What happens on a VM"): each step's script comes
+ * from scripts.ts, every one idempotent. `runInstall` runs them in order with one StepRunner.
+ */
+export const INSTALL_STEPS: readonly InstallStep[] = [
+  {
+    name: 'prepare',
+    phase: 'Installing',
+    script: (c) => prepareScript(c.plan.user, c.plan.sidecar.kind, c.plan.sidecar.istioVersion),
+    root: false,
+    failure: 'SSH_COMMAND_FAILED',
+    after: (r, c) => {
+      const facts = parseKv(r.stdout);
+      const staging = facts.get('staging');
+      if (!staging || !staging.startsWith('/')) throw new MixmeshError('SSH_COMMAND_FAILED', 'step prepare printed no staging directory');
+      c.staging = staging;
+      c.systemd = facts.get('systemd') === '1';
+      c.kept = facts.get('kept');
+      // the bootstrap files travel over SFTP into the private staging directory, never on a command
+      // line; they are in flight while the package travels (one SFTP session, requests together) and
+      // place-files waits for them
+      const { shell, plan } = c;
+      c.bootstrapUpload = Promise.all([
+        shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`),
+        shell.putContent(plan.files.meshYaml, `${staging}/mesh`),
+        shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`),
+        shell.putContent(plan.files.token, `${staging}/istio-token`),
+        ...(c.systemd ? [shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`)] : []),
+      ]);
+      c.bootstrapUpload.catch(() => undefined); // awaited in place-files (or before cleaning up)
+    },
+  },
+  { name: 'upload-package', action: uploadPackage },
+  {
+    name: 'install-package',
+    script: (c) => installPackageScript({ kind: c.plan.sidecar.kind, version: c.plan.sidecar.istioVersion, url: c.url }),
+    failure: 'SIDECAR_PACKAGE_FAILED',
+  },
+  {
+    name: 'check-version',
+    script: () => versionScript(),
+    failure: 'SIDECAR_PACKAGE_FAILED',
+    after: (r, c) => {
+      const installedVersion = r.stdout.trim().split('\n').pop()?.trim() ?? '';
+      if (installedVersion !== c.plan.sidecar.istioVersion) {
+        const record = c.steps.records[c.steps.records.length - 1]!;
+        const err = new MixmeshError('SIDECAR_VERSION_MISMATCH', `the sidecar on ${c.plan.address} reports Istio ${JSON.stringify(installedVersion)}, requested ${c.plan.sidecar.istioVersion}`);
+        record.error = { code: err.code, message: err.message };
+        c.observer.step?.(record);
+        throw err;
+      }
+      c.installedVersion = installedVersion;
+      record(c.steps, 'check-version', false);
+    },
+  },
+  {
+    name: 'place-files',
+    script: (c) => placeFilesScript(c.staging, c.plan.files.hosts, c.systemd),
+    before: async (c) => {
+      await c.bootstrapUpload;
+    },
+    after: (r, c) => {
+      c.placed = true; // place-files removed the staging directory
+      c.restart = parseKv(r.stdout).get('restart') === '1';
+    },
+  },
+  { name: 'start', phase: 'Starting', script: (c) => startScript(c.restart), failure: 'SSH_COMMAND_FAILED' },
+  {
+    name: 'verify',
+    phase: 'Verifying',
+    script: (c) => {
+      const readiness = c.plan.readiness ?? { attempts: 60, intervalSeconds: 0.25 };
+      return verifyScript(c.plan.address, readiness.attempts, readiness.intervalSeconds);
+    },
+    failure: (r) => (r.code === EXIT.NOT_READY ? 'SIDECAR_NOT_READY' : r.code === EXIT.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'SSH_COMMAND_FAILED'),
+    after: (_r, c) => record(c.steps, 'verify', false),
+  },
+];
+
+/** upload-package: only when the VM does not already keep this exact file */
+async function uploadPackage(c: InstallContext, record: StepRecord): Promise<void> {
+  const { kind, istioVersion, source } = c.plan.sidecar;
+  const fileName = packageFileName(kind, istioVersion);
+  if ('dir' in source) {
+    const local = `${source.dir.replace(/\/+$/, '')}/${fileName}`;
+    let pkg: LocalPackage;
+    try {
+      pkg = await loadPackage(local);
+    } catch (e) {
+      throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `sidecar package ${local} cannot be read (MIXMESH_SIDECAR_ARTIFACTS): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    if (c.kept === pkg.sha256) {
+      record.changed = false;
+      return;
+    }
+    // the bytes on the stdin of one exec that writes the kept copy (as root: no move afterwards)
+    const command = asRoot(uploadPackageScript(kind, istioVersion, pkg.size, pkg.sha256), c.plan.user);
+    let result: ExecResult;
+    try {
+      result = await c.shell.exec(command, pkg.bytes);
+    } catch (e) {
+      throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `upload ${fileName} to ${c.plan.address}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    record.exitCode = result.code;
+    if (result.stderr.trim() !== '') record.stderrTail = tail(result.stderr, c.secrets);
+    if (result.code !== 0) throw stepFailure('upload-package', 'SIDECAR_PACKAGE_FAILED', c.secrets)(result);
+    record.changed = true;
+  } else {
+    c.url = `${source.baseUrl.replace(/\/+$/, '')}/${fileName}`;
+    record.changed = false; // the VM fetches it in install-package, when it has no copy yet
+  }
+}
+
+/** Run one step of the plan with the runner: its phase, its script or action, then what it read. */
+async function runStep(step: InstallStep, c: InstallContext): Promise<void> {
+  if (step.phase) c.observer.phase?.(step.phase);
+  if ('action' in step) {
+    await c.steps.around(step.name, (record) => step.action(c, record));
+    return;
+  }
+  const { failure } = step;
+  const result = await c.steps.script(step.name, step.script(c), {
+    ...(step.root === false ? { root: false } : {}),
+    ...(failure ? { failure: (r: ExecResult) => stepFailure(step.name, typeof failure === 'function' ? failure(r) : failure, c.secrets)(r) } : {}),
+    ...(step.before ? { before: () => step.before!(c) } : {}),
+  });
+  step.after?.(result, c);
+}
+
+/** Install the sidecar and the bootstrap files, start it, prove readiness: INSTALL_STEPS in order. Idempotent. */
 export async function runInstall(shell: InjectorShell, plan: InstallPlan, observer: StepObserver = {}, runner?: StepRunner): Promise<InstallResult> {
   const secrets = [plan.files.token, plan.files.rootCert.trim()];
   const steps = runner ?? new StepRunner(shell, plan.user, secrets, observer);
-  const { kind, istioVersion, source } = plan.sidecar;
-  observer.phase?.('Installing');
-
-  const prep = await steps.script('prepare', prepareScript(plan.user, kind, istioVersion), {
-    root: false,
-    failure: stepFailure('prepare', 'SSH_COMMAND_FAILED', secrets),
-  });
-  const facts = parseKv(prep.stdout);
-  const staging = facts.get('staging');
-  if (!staging || !staging.startsWith('/')) throw new MixmeshError('SSH_COMMAND_FAILED', 'step prepare printed no staging directory');
-  const systemd = facts.get('systemd') === '1';
-
-  // the bootstrap files travel over SFTP into the private staging directory, never on a command
-  // line; they are in flight while the package travels (one SFTP session, requests together) and
-  // place-files waits for them
-  const bootstrapUpload = Promise.all([
-    shell.putContent(plan.files.clusterEnv, `${staging}/cluster.env`),
-    shell.putContent(plan.files.meshYaml, `${staging}/mesh`),
-    shell.putContent(plan.files.rootCert, `${staging}/root-cert.pem`),
-    shell.putContent(plan.files.token, `${staging}/istio-token`),
-    ...(systemd ? [shell.putContent(dropInUnit(), `${staging}/mixmesh.conf`)] : []),
-  ]);
-  bootstrapUpload.catch(() => undefined); // awaited in place-files (or before cleaning up)
-  let placed = false;
+  const c: InstallContext = { shell, plan, steps, observer, secrets, staging: '', systemd: false, installedVersion: '', placed: false, restart: false };
   try {
-    // the package: upload only when the VM does not already keep this exact file
-    let url: string | undefined;
-    const fileName = packageFileName(kind, istioVersion);
-    await steps.around('upload-package', async (record) => {
-      if ('dir' in source) {
-        const local = `${source.dir.replace(/\/+$/, '')}/${fileName}`;
-        let pkg: LocalPackage;
-        try {
-          pkg = await loadPackage(local);
-        } catch (e) {
-          throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `sidecar package ${local} cannot be read (MIXMESH_SIDECAR_ARTIFACTS): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
-        if (facts.get('kept') === pkg.sha256) {
-          record.changed = false;
-          return;
-        }
-        // the bytes on the stdin of one exec that writes the kept copy (as root: no move afterwards)
-        const command = asRoot(uploadPackageScript(kind, istioVersion, pkg.size, pkg.sha256), plan.user);
-        let result: ExecResult;
-        try {
-          result = await shell.exec(command, pkg.bytes);
-        } catch (e) {
-          throw new MixmeshError('SIDECAR_PACKAGE_FAILED', `upload ${fileName} to ${plan.address}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-        }
-        record.exitCode = result.code;
-        if (result.stderr.trim() !== '') record.stderrTail = tail(result.stderr, secrets);
-        if (result.code !== 0) throw stepFailure('upload-package', 'SIDECAR_PACKAGE_FAILED', secrets)(result);
-        record.changed = true;
-      } else {
-        url = `${source.baseUrl.replace(/\/+$/, '')}/${fileName}`;
-        record.changed = false; // the VM fetches it in install-package, when it has no copy yet
-      }
-    });
-    await steps.script('install-package', installPackageScript({ kind, version: istioVersion, url }), {
-      failure: stepFailure('install-package', 'SIDECAR_PACKAGE_FAILED', secrets),
-    });
-    const version = await steps.script('check-version', versionScript(), { failure: stepFailure('check-version', 'SIDECAR_PACKAGE_FAILED', secrets) });
-    const installedVersion = version.stdout.trim().split('\n').pop()?.trim() ?? '';
-    if (installedVersion !== istioVersion) {
-      const record = steps.records[steps.records.length - 1]!;
-      const err = new MixmeshError('SIDECAR_VERSION_MISMATCH', `the sidecar on ${plan.address} reports Istio ${JSON.stringify(installedVersion)}, requested ${istioVersion}`);
-      record.error = { code: err.code, message: err.message };
-      observer.step?.(record);
-      throw err;
-    }
-    record(steps, 'check-version', false);
-
-    const placedOut = await steps.script('place-files', placeFilesScript(staging, plan.files.hosts, systemd), {
-      before: async () => {
-        await bootstrapUpload;
-      },
-    });
-    placed = true; // place-files removed the staging directory
-    const restart = parseKv(placedOut.stdout).get('restart') === '1';
-
-    observer.phase?.('Starting');
-    await steps.script('start', startScript(restart), { failure: stepFailure('start', 'SSH_COMMAND_FAILED', secrets) });
-
-    observer.phase?.('Verifying');
-    const readiness = plan.readiness ?? { attempts: 60, intervalSeconds: 0.25 };
-    await steps.script('verify', verifyScript(plan.address, readiness.attempts, readiness.intervalSeconds), {
-      failure: (r) => stepFailure('verify', r.code === EXIT.NOT_READY ? 'SIDECAR_NOT_READY' : r.code === EXIT.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'SSH_COMMAND_FAILED', secrets)(r),
-    });
-    record(steps, 'verify', false);
-
+    for (const step of INSTALL_STEPS) await runStep(step, c);
     const changed = steps.records.some((r) => r.changed === true && r.name !== 'prepare');
-    return { steps: steps.records, unchanged: !changed, systemd, installedVersion };
+    return { steps: steps.records, unchanged: !changed, systemd: c.systemd, installedVersion: c.installedVersion };
   } finally {
-    // place-files removes the staging directory; after a failure before it, remove it here (once
-    // the bootstrap uploads have settled, so none lands after the removal)
-    if (!placed) {
-      await bootstrapUpload.catch(() => undefined);
-      await shell.exec(`rm -rf ${shellQuoteForSh(staging)}`).catch(() => undefined);
+    // place-files removes the staging directory; after a failure before it (and after prepare),
+    // remove it here once the bootstrap uploads have settled, so none lands after the removal
+    if (c.bootstrapUpload && !c.placed) {
+      await c.bootstrapUpload.catch(() => undefined);
+      await shell.exec(`rm -rf ${shellQuoteForSh(c.staging)}`).catch(() => undefined);
     }
   }
 }

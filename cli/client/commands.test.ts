@@ -13,12 +13,12 @@ import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { isMixmeshError } from '../../common/errors.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { createGenerators } from '../../orchestrator/generators.js';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.js';
-import { MemoryInjector } from '../../orchestrator/testing/memory-injector.js';
-import { MemoryKube } from '../../orchestrator/testing/memory-kube.js';
-import { MemoryTacker } from '../../orchestrator/testing/memory-tacker.js';
+import { MemoryInjector } from '../../test/helpers/memory-injector.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 import { runApply, runDelete, runEvents, runGet, runPlan, runStatus, runVersion, type Io } from './commands.js';
 
 const TOKEN = 'cli-test-token-0123456789';

@@ -8,13 +8,13 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { CallbackAuthority } from '../callbacks.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';
 import { OperationLog, ServiceManager } from '../services.js';
-import { MemoryKube } from '../testing/memory-kube.js';
-import { MemoryTacker } from '../testing/memory-tacker.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 import { buildEvent } from '../events.js';
 import { createApp } from './app.js';
 

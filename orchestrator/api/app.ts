@@ -17,6 +17,7 @@ import { checkNamespaceAccess, type Access, type ServiceManager } from '../servi
 import { openApiDocument } from './openapi.js';
 import { mountConsole, type ConsoleOptions } from '../../console/index.js';
 import type { TokenStore } from '../tokens.js';
+import type { KubeObject } from '../ports.js';
 
 export interface ApiDeps {
   tokens: readonly ApiToken[];
@@ -31,22 +32,25 @@ export interface ApiDeps {
   ready: () => Promise<boolean>;
   /** the web console at /ui (console/); absent: no /ui */
   console?: ConsoleOptions;
-  /** more `/v1` routes (backup's) with the same auth, roles and problem+json */
-  extraRoutes?: (app: express.Express, helpers: { need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void; rawBody: express.RequestHandler; jsonBody: (req: Request) => Record<string, unknown> }) => void;
-  /** more routes under the same auth, roles, body limit and problem+json (e.g. the gateway's /v1/gateway) */
+  /** the parts mounted on this API (backup, migrate, the gateway): routes under the same auth, roles, body limit and problem+json */
   mounts?: readonly ApiMount[];
   /** accept credentials over plain HTTP from non-loopback peers (default: refused, INSECURE_TRANSPORT) */
   allowInsecureHttp?: boolean;
 }
 
-/** what a mounted part gets: the role check and the raw body parser of this API */
+/** what a mounted part gets: the role check, the raw body parser and the JSON-object body of this API */
 export interface ApiMountHelpers {
   need: (role: Role) => (req: Request, res: Response, next: NextFunction) => void;
   rawBody: express.RequestHandler;
+  /** the parsed body (JSON or YAML), which must be an object: else 400 BAD_REQUEST */
+  jsonBody: (req: Request) => Record<string, unknown>;
 }
 
+/** One part mounted on the orchestrator's API: the one mechanism for backup, migrate and the gateway. */
 export interface ApiMount {
   routes: (app: express.Express, helpers: ApiMountHelpers) => void;
+  /** its CRDs, applied (and waited for) when the orchestrator starts */
+  crds?: () => KubeObject[];
   /** OpenAPI paths merged into /openapi.json */
   openApiPaths?: () => Record<string, unknown>;
 }
@@ -250,16 +254,12 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(await services.operation(p(req, 'id'), accessOf(res)));
   }));
 
-  deps.extraRoutes?.(app, {
-    need,
-    rawBody,
-    jsonBody: (req) => {
-      const body = parseBody(req, false);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MixmeshError('BAD_REQUEST', 'the body must be an object', { errors: [{ pointer: '', message: 'expected an object' }] });
-      return body as Record<string, unknown>;
-    },
-  });
-  for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody });
+  const jsonBody = (req: Request): Record<string, unknown> => {
+    const body = parseBody(req, false);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MixmeshError('BAD_REQUEST', 'the body must be an object', { errors: [{ pointer: '', message: 'expected an object' }] });
+    return body as Record<string, unknown>;
+  };
+  for (const m of deps.mounts ?? []) m.routes(app, { need, rawBody, jsonBody });
 
   // ---------------------------------------------------------------- the web console (console/): read-only helpers, /ui
   app.get('/v1/whoami', need('viewer'), (_req, res) => {

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { silentLogger } from '../../common/logger.js';
 import { LoginCodes } from '../../console/index.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { CallbackAuthority } from '../callbacks.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';
 import { OperationLog, ServiceManager } from '../services.js';
-import { MemoryKube } from '../testing/memory-kube.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
 import { createApp } from './app.js';
 
 const sha = (t: string): string => createHash('sha256').update(t).digest('hex');

@@ -11,14 +11,14 @@ import { request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAndValidate } from '../../descriptor/index.js';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { CallbackAuthority } from '../callbacks.js';
 import type { ApiToken } from '../config.js';
 import { createGenerators } from '../generators.js';
 import { createMetrics } from '../metrics.js';
 import { OperationLog, ServiceManager } from '../services.js';
-import { MemoryKube } from '../testing/memory-kube.js';
-import { MemoryTacker } from '../testing/memory-tacker.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 import { createApp } from './app.js';
 
 const sha = (t: string): string => createHash('sha256').update(t).digest('hex');

@@ -5,11 +5,9 @@
  * → VirtualServices once their versions are ready → prune. Every write is skipped when the live
  * object already holds what we generate, so an unchanged service writes nothing.
  */
-import { isDeepStrictEqual } from 'node:util';
-import { MixmeshError, isMixmeshError, type ErrorCode } from '../../common/errors.js';
+import { MixmeshError, isMixmeshError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { ANNOTATION_CREATED_BY, LABEL_SERVICE, serviceSelector } from '../../common/labels.js';
-import { canonicalize } from '../../common/yaml.js';
+import { ANNOTATION_CREATED_BY, serviceSelector } from '../../common/labels.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
 import type { CallbackAuthority } from '../callbacks.js';
 import { Applier, boundedAll, isReady, objectKey, type ApplyPort } from '../../clients/kube/index.js';
@@ -20,10 +18,12 @@ import { EventRecorder } from './event-series.js';
 import type { OrchestratorMetrics } from '../metrics.js';
 import {
   FINALIZER, MESH_KIND,
-  type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource, type MeshServiceStatus,
-  type MicroserviceStatus, type OperationStatus, type OperationStep, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
+  type Condition, type Generators, type InjectorPort, type KubeObject, type KubePort, type MeshServiceResource,
+  type MicroserviceStatus, type Phase, type TackerPlan, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
-import { descriptorOf, operationId, type OperationLog } from '../services.js';
+import type { OperationLog } from '../services.js';
+import { descriptorOf, operationId } from '../resources.js';
+import { Run, StepFailure, gate, setCondition, summarize } from './run.js';
 import { ChainFailure, VmChain, workloadEntryFor, type VmChainDeps } from './vm-chain.js';
 
 export interface ReconcilerOptions {
@@ -59,124 +59,24 @@ const TEARDOWN_WORKLOADS = PRUNABLE_KINDS.filter((k) => k.file === 'kubernetes')
 /** what may remain in a namespace we created for it still to count as empty */
 const NAMESPACE_LEFTOVERS = new Set(['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt', 'ConfigMap/istio-ca-root-cert']);
 
-const now = (): string => new Date().toISOString();
 const vmKey = (name: string, version: string): string => `${name}/${version}`;
 const instanceKey = (name: string, version: string, index: number): string => `${name}/${version}/${index}`;
-
-/** "Deployment ×3, Service ×2" from ["Deployment/a", …] */
-function summarize(refs: string[]): string {
-  const counts = new Map<string, number>();
-  for (const r of refs) counts.set(r.split('/')[0]!, (counts.get(r.split('/')[0]!) ?? 0) + 1);
-  return [...counts].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ');
-}
 
 /** how long a deploy's Kubernetes writes wait for the VM create requests to be sent at most */
 const VM_HEAD_START_MS = 3000;
 
-/** a promise opened or failed from outside (a deploy's gates for its VM chains) */
-function gate(): { opened: Promise<void>; open: () => void; fail: (e: Error) => void } {
-  let open!: () => void;
-  let fail!: (e: Error) => void;
-  const opened = new Promise<void>((res, rej) => { open = res; fail = rej; });
-  opened.catch(() => undefined);
-  return { opened, open, fail };
-}
-
-class StepFailure extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly reason: string, readonly rolledBack = false) {
-    super(message);
-  }
-}
-
-function setCondition(conditions: Condition[], type: string, status: Condition['status'], reason: string, message: string): Condition[] {
-  const prev = conditions.find((c) => c.type === type);
-  const next: Condition = { type, status, reason, message, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now() };
-  return [...conditions.filter((c) => c.type !== type), next].sort((a, b) => a.type.localeCompare(b.type));
-}
-
-/** The printer columns' counts (`kubectl get msvc`): ready microservice versions and ready VMs, each "ready/all". */
-export function statusSummary(microservices: MicroserviceStatus[] | undefined): Pick<MeshServiceStatus, 'readyMicroservices' | 'vms'> {
-  const all = microservices ?? [];
-  const vms = all.filter((m) => m.runtime === 'vm');
-  return {
-    readyMicroservices: `${all.filter((m) => m.desired > 0 ? m.ready >= m.desired : true).length}/${all.length}`,
-    vms: `${vms.reduce((n, m) => n + Math.min(m.ready, m.desired), 0)}/${vms.reduce((n, m) => n + m.desired, 0)}`,
-  };
-}
-
-/** One run of one service's reconcile. Writes status at step boundaries only. */
-class Run {
-  private status: MeshServiceStatus;
-  private op: OperationStatus;
-  private writes = 0;
-
-  constructor(private readonly r: Reconciler, private resource: MeshServiceResource, opId: string) {
-    this.status = structuredClone(resource.status ?? {});
-    const existing = this.status.operations?.find((o) => o.id === opId);
-    // resume a run cut short (restart); a Queued or finished one starts over under the same id
-    this.op = existing && existing.state === 'Running' ? existing : { id: opId, state: 'Running', steps: [] };
-  }
-
-  get deps(): ReconcilerDeps {
-    return this.r.deps;
-  }
-
-  get ns(): string {
-    return this.resource.metadata.namespace!;
-  }
-
-  get name(): string {
-    return this.resource.metadata.name;
-  }
-
-  /** an Event about the service; the same one again counts up its series */
-  async event(type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
-    await this.r.events.record({ namespace: this.ns, name: this.name, uid: this.resource.metadata.uid, labels: undefined }, type, reason, action, note);
-  }
-
-  /** write the status if it changed; `withOperation: false` leaves the operations list as it is (health checks) */
-  async saveStatus(patch: Partial<MeshServiceStatus> = {}, withOperation = true): Promise<void> {
-    const ops = (this.status.operations ?? []).filter((o) => o.id !== this.op.id);
-    const merged: MeshServiceStatus = { ...this.status, ...patch, ...(withOperation ? { operations: [...ops, this.op].slice(-20) } : {}) };
-    const next: MeshServiceStatus = canonicalize({ ...merged, ...statusSummary(merged.microservices) });
-    if (isDeepStrictEqual(next, this.resource.status)) return;
-    this.status = next;
-    const fresh = await this.deps.kube.replaceStatus({ ...this.resource, status: next });
-    this.resource = { ...this.resource, metadata: { ...this.resource.metadata, resourceVersion: fresh.metadata.resourceVersion! }, status: next };
-    this.writes++;
-    if (withOperation) this.deps.operations.put(this.op);
-  }
-
-  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const s: OperationStep = { name, startedAt: now() };
-    this.op = { ...this.op, steps: [...this.op.steps, s] };
-    try {
-      const out = await fn();
-      s.endedAt = now();
-      return out;
-    } catch (e) {
-      s.endedAt = now();
-      s.error = (e as Error).message;
-      throw e;
-    }
-  }
-
-  finish(state: OperationStatus['state'], error?: { code: string; message: string }): void {
-    this.op = { ...this.op, state, ...(error ? { error: error.message, code: error.code } : {}) };
-  }
-
-  // ------------------------------------------------------------------ apply helpers
-
-  /** apply what differs from the live object (one applier: clients/kube); a ServiceAccount that is not ours is kept as it is */
-  async applyAll(objects: KubeObject[], live?: ReadonlyMap<string, KubeObject | undefined>): Promise<{ changed: string[]; outcomes: string[] }> {
-    const { outcomes } = await this.r.applier.apply(objects, {
-      ...(live ? { live } : {}),
-      keep: (o, l) => o.kind === 'ServiceAccount' && l.metadata.labels?.[LABEL_SERVICE] !== this.name,
-    }).catch((e: unknown) => {
-      throw new StepFailure(isMixmeshError(e) ? e.code : 'K8S_APPLY_FAILED', (e as Error).message, 'ApplyFailed');
-    });
-    return { changed: objects.filter((_, i) => outcomes[i] === 'created' || outcomes[i] === 'configured').map((o) => `${o.kind}/${o.metadata.name}`), outcomes };
-  }
+/** what one rollout of a generation works with */
+interface Rollout {
+  run: Run;
+  resource: MeshServiceResource;
+  service: MeshService;
+  objects: KubeObject[];
+  plans: TackerPlan[];
+  planned: ReadonlySet<string>;
+  conditions: Condition[];
+  generation: number;
+  started: number;
+  log: Logger;
 }
 
 export class Reconciler {
@@ -207,6 +107,10 @@ export class Reconciler {
     await this.deploy(resource, seen && (st?.phase === 'Ready' || st?.phase === 'Degraded') ? 'check' : 'deploy', reason);
   }
 
+  /**
+   * One look at a service, as named steps: validate (an invalid descriptor fails and changes
+   * nothing), then either check a deployed generation for drift, or roll a new one out.
+   */
   private async deploy(resource: MeshServiceResource, mode: 'deploy' | 'check', _reason: string): Promise<void> {
     const started = Date.now();
     const run = new Run(this, resource, operationId(resource));
@@ -216,51 +120,56 @@ export class Reconciler {
 
     // 1. validate: invalid → Failed, Valid=False, nothing changes
     const result = this.deps.generators.validate(descriptorOf(resource));
-    if (!result.ok) {
-      const lines = result.problems.map((p) => `${p.pointer}: ${p.message}`).join('\n');
-      conditions = setCondition(conditions, 'Valid', 'False', 'DescriptorInvalid', lines);
-      conditions = setCondition(conditions, 'Ready', 'False', 'DescriptorInvalid', 'the descriptor is invalid');
-      run.finish('Failed', { code: 'DESCRIPTOR_INVALID', message: lines });
-      await run.saveStatus({ phase: 'Failed', observedGeneration: generation, conditions });
-      await run.event('Warning', 'DescriptorInvalid', 'Validate', lines);
-      this.deps.metrics.operations.inc({ result: 'Failed' });
-      return;
-    }
+    if (!result.ok) return this.refuseInvalid(run, result.problems, conditions, generation);
     const service = result.value;
     conditions = setCondition(conditions, 'Valid', 'True', 'DescriptorValid', 'the descriptor is valid');
     const objects = this.deps.generators.render(service);
     const plans = this.deps.tacker || service.spec.microservices.some((m) => m.runtime === 'vm') ? this.deps.generators.planTacker(service) : [];
     const planned = new Set(plans.map((p) => instanceKey(p.identity.name, p.identity.version, p.identity.index)));
+    if (mode === 'check') return this.checkDrift(run, resource, service, objects, planned, conditions);
+    await this.rollout({ run, resource, service, objects, plans, planned, conditions, generation, started, log });
+  }
 
-    if (mode === 'check') {
-      // level-triggered repair of drift; writes only what differs, records nothing when nothing does
-      // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
-      const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
-        .filter((st) => st.name === m.name && st.version === m.version)
-        .flatMap((st) => (st.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)) && i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
-      const { changed } = await run.applyAll([...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
-      if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
-      // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
-      const deployments = objects.filter((o) => o.kind === 'Deployment');
-      const live = await this.applier.readLive(deployments);
-      // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
-      const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
-      const unready = [...deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name), ...lostVms];
-      const phase: Phase = unready.length ? 'Degraded' : 'Ready';
-      if (phase !== resource.status?.phase) {
-        const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
-        await run.saveStatus({ phase, conditions: setCondition(conditions, 'Ready', unready.length ? 'False' : 'True', unready.length ? 'WorkloadNotReady' : 'Ready', message) }, false);
-        await run.event(unready.length ? 'Warning' : 'Normal', unready.length ? 'Degraded' : 'Recovered', 'Reconcile', message);
-      }
-      return;
-    }
+  /** an invalid descriptor: Failed, Valid=False, one Warning; nothing else changes */
+  private async refuseInvalid(run: Run, problems: readonly { pointer: string; message: string }[], conditions: Condition[], generation: number): Promise<void> {
+    const lines = problems.map((p) => `${p.pointer}: ${p.message}`).join('\n');
+    const failed = setCondition(setCondition(conditions, 'Valid', 'False', 'DescriptorInvalid', lines), 'Ready', 'False', 'DescriptorInvalid', 'the descriptor is invalid');
+    run.finish('Failed', { code: 'DESCRIPTOR_INVALID', message: lines });
+    await run.saveStatus({ phase: 'Failed', observedGeneration: generation, conditions: failed });
+    await run.event('Warning', 'DescriptorInvalid', 'Validate', lines);
+    this.deps.metrics.operations.inc({ result: 'Failed' });
+  }
 
-    const vmStatus = new Map<string, VmInstanceStatus[]>();
-    // only the instances the descriptor still has: a scaled-away one leaves the status now (its VNF and WorkloadEntry are pruned below)
-    for (const m of resource.status?.microservices ?? []) {
-      const kept = (m.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)));
-      if (kept.length) vmStatus.set(vmKey(m.name, m.version), kept);
+  /** a deployed generation: level-triggered repair of drift; writes only what differs, records nothing when nothing does */
+  private async checkDrift(run: Run, resource: MeshServiceResource, service: MeshService, objects: KubeObject[], planned: ReadonlySet<string>, conditions: Condition[]): Promise<void> {
+    // the WorkloadEntries of registered VMs the descriptor still has (never one of an instance scaled away)
+    const entries = service.spec.microservices.flatMap((m) => (resource.status?.microservices ?? [])
+      .filter((st) => st.name === m.name && st.version === m.version)
+      .flatMap((st) => (st.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)) && i.address && i.sidecar === 'Succeeded' && !i.lastError).map((i) => workloadEntryFor(service, m, i.index, i.address!))));
+    const { changed } = await run.applyAll([...objects.filter((o) => o.kind !== 'Namespace'), ...entries]);
+    if (changed.length) await run.event('Normal', 'DriftRepaired', 'Reconcile', `re-applied ${changed.join(', ')}`);
+    // Ready ⇄ Degraded follows the workloads; the status is written only when the phase changes
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    const live = await this.applier.readLive(deployments);
+    // a VM lost outside mixmesh (vnf-watch.ts marks it with lastError) keeps the service Degraded
+    const lostVms = (resource.status?.microservices ?? []).flatMap((m) => (m.instances ?? []).filter((i) => i.lastError).map((i) => i.vnfInstanceName));
+    const unready = [...deployments.filter((d) => !isReady(live.get(objectKey(d)))).map((d) => d.metadata.name), ...lostVms];
+    const phase: Phase = unready.length ? 'Degraded' : 'Ready';
+    if (phase !== resource.status?.phase) {
+      const message = unready.length ? `not ready: ${unready.join(', ')}` : 'every microservice is ready and routed';
+      await run.saveStatus({ phase, conditions: setCondition(conditions, 'Ready', unready.length ? 'False' : 'True', unready.length ? 'WorkloadNotReady' : 'Ready', message) }, false);
+      await run.event(unready.length ? 'Warning' : 'Normal', unready.length ? 'Degraded' : 'Recovered', 'Reconcile', message);
     }
+  }
+
+  /**
+   * A new generation: 2. names → (VM chains start) → 3. namespace → 4. VM identities → 5. the
+   * other identities and every policy → 6. workloads and DestinationRules, waiting for them and the
+   * VM chains → 7. routes of ready versions → 8. prune; then Ready, or Failed with what failed.
+   */
+  private async rollout(d: Rollout): Promise<void> {
+    const { run, resource, service, objects, plans, generation, conditions, log } = d;
+    const vmStatus = this.previousVmStatus(resource, d.planned);
     let chainsResult: PromiseSettledResult<VmInstanceStatus>[] = [];
     let chains: Promise<VmInstanceStatus>[] = [];
     // the VM chains' gates: injection waits for the VM identities, registration for every policy
@@ -322,12 +231,7 @@ export class Reconciler {
         vmsDone,
       ]);
       chainsResult = vmResults;
-      for (const [i, r] of chainsResult.entries()) {
-        const p = plans[i]!;
-        const list = vmStatus.get(vmKey(p.identity.name, p.identity.version)) ?? [];
-        const s = r.status === 'fulfilled' ? r.value : (r.reason as ChainFailure).partial ?? { index: p.identity.index, vnfInstanceName: p.vnfInstanceName, lastError: String((r.reason as Error).message) };
-        vmStatus.set(vmKey(p.identity.name, p.identity.version), [...list.filter((x) => x.index !== s.index), s].sort((a, b) => a.index - b.index));
-      }
+      this.mergeChainResults(chainsResult, plans, vmStatus);
       if (containerResult) throw containerResult;
 
       // 7. VirtualServices and Gateways of microservices whose versions are all ready
@@ -339,38 +243,70 @@ export class Reconciler {
       // 8. prune what we made before but no longer generate (never Namespaces; VNFs of removed versions)
       await run.step('prune', () => this.prune(run, service, objects, plans, resource.status?.microservices ?? []));
 
-      const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
-      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
-      if (failures.length) {
-        const first = failures[0]!;
-        const rolledBack = failures.some((f) => f.rolledBack);
-        throw new StepFailure(first.code, failures.map((f) => f.message).join('; '), first.code.startsWith('TACKER') ? 'TackerOperationFailed' : first.code.startsWith('INJECT') || first.code.startsWith('SSH') || first.code.startsWith('SIDECAR') ? 'InjectionFailed' : 'VmFailed', rolledBack);
-      }
-      conditions = setCondition(conditions, 'Ready', 'True', 'Ready', 'every microservice is ready and routed');
-      run.finish('Succeeded');
-      await run.saveStatus({ phase: 'Ready', observedGeneration: generation, conditions, microservices });
-      await run.event('Normal', 'Ready', 'Deploy', `generation ${generation} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      this.deps.metrics.operations.inc({ result: 'Succeeded' });
-      this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
-      log.info({ ms: Date.now() - started }, 'ready');
+      await this.succeeded(run, d, chainsResult, readyDeployments, vmStatus);
     } catch (e) {
       // no VM chain outlives its deploy: stop them at the WorkloadGroup gate and let them settle
       vmIdentities.fail(e as Error);
       policies.fail(e as Error);
       await Promise.allSettled(chains);
-      const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
-      if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
-      const state = failure.rolledBack ? 'RolledBack' : 'Failed';
-      run.finish(state, { code: failure.code, message: failure.message });
-      conditions = setCondition(conditions, 'Ready', 'False', failure.reason, failure.message);
-      const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
-      const phase: Phase = 'Failed';
-      await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
-      await run.event('Warning', failure.reason, 'Deploy', failure.message);
-      this.deps.metrics.operations.inc({ result: state });
-      this.deps.metrics.deployDuration.observe({ result: state }, (Date.now() - started) / 1000);
-      log.warn({ code: failure.code, message: failure.message }, 'deploy failed');
+      await this.failed(d, e, readyDeployments, vmStatus);
     }
+  }
+
+  /** the VM instances of the last status the descriptor still has (a scaled-away one leaves the status now; its VNF and WorkloadEntry are pruned) */
+  private previousVmStatus(resource: MeshServiceResource, planned: ReadonlySet<string>): Map<string, VmInstanceStatus[]> {
+    const vmStatus = new Map<string, VmInstanceStatus[]>();
+    for (const m of resource.status?.microservices ?? []) {
+      const kept = (m.instances ?? []).filter((i) => planned.has(instanceKey(m.name, m.version, i.index)));
+      if (kept.length) vmStatus.set(vmKey(m.name, m.version), kept);
+    }
+    return vmStatus;
+  }
+
+  /** each VM chain's outcome into the status of its version */
+  private mergeChainResults(chainsResult: PromiseSettledResult<VmInstanceStatus>[], plans: TackerPlan[], vmStatus: Map<string, VmInstanceStatus[]>): void {
+    for (const [i, r] of chainsResult.entries()) {
+      const p = plans[i]!;
+      const list = vmStatus.get(vmKey(p.identity.name, p.identity.version)) ?? [];
+      const s = r.status === 'fulfilled' ? r.value : (r.reason as ChainFailure).partial ?? { index: p.identity.index, vnfInstanceName: p.vnfInstanceName, lastError: String((r.reason as Error).message) };
+      vmStatus.set(vmKey(p.identity.name, p.identity.version), [...list.filter((x) => x.index !== s.index), s].sort((a, b) => a.index - b.index));
+    }
+  }
+
+  /** every step done: Ready, unless a VM chain failed (then the failure goes to `failed`) */
+  private async succeeded(run: Run, d: Rollout, chainsResult: PromiseSettledResult<VmInstanceStatus>[], readyDeployments: Map<string, KubeObject>, vmStatus: Map<string, VmInstanceStatus[]>): Promise<void> {
+    const { service, generation, started, log } = d;
+    const failures = chainsResult.flatMap((r) => (r.status === 'rejected' ? [r.reason as ChainFailure] : []));
+    const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
+    if (failures.length) {
+      const first = failures[0]!;
+      const rolledBack = failures.some((f) => f.rolledBack);
+      throw new StepFailure(first.code, failures.map((f) => f.message).join('; '), first.code.startsWith('TACKER') ? 'TackerOperationFailed' : first.code.startsWith('INJECT') || first.code.startsWith('SSH') || first.code.startsWith('SIDECAR') ? 'InjectionFailed' : 'VmFailed', rolledBack);
+    }
+    const conditions = setCondition(d.conditions, 'Ready', 'True', 'Ready', 'every microservice is ready and routed');
+    run.finish('Succeeded');
+    await run.saveStatus({ phase: 'Ready', observedGeneration: generation, conditions, microservices });
+    await run.event('Normal', 'Ready', 'Deploy', `generation ${generation} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    this.deps.metrics.operations.inc({ result: 'Succeeded' });
+    this.deps.metrics.deployDuration.observe({ result: 'Succeeded' }, (Date.now() - started) / 1000);
+    log.info({ ms: Date.now() - started }, 'ready');
+  }
+
+  /** a step failed: Failed (or RolledBack), the Ready condition says why, one Warning */
+  private async failed(d: Rollout, e: unknown, readyDeployments: Map<string, KubeObject>, vmStatus: Map<string, VmInstanceStatus[]>): Promise<void> {
+    const { run, service, generation, started, log } = d;
+    const failure = e instanceof StepFailure ? e : new StepFailure(isMixmeshError(e) ? e.code : 'INTERNAL', (e as Error).message, 'DeployFailed');
+    if (!(e instanceof StepFailure)) log.error({ err: e }, 'deploy failed');
+    const state = failure.rolledBack ? 'RolledBack' : 'Failed';
+    run.finish(state, { code: failure.code, message: failure.message });
+    const conditions = setCondition(d.conditions, 'Ready', 'False', failure.reason, failure.message);
+    const microservices = this.microserviceStatus(service, readyDeployments, vmStatus);
+    const phase: Phase = 'Failed';
+    await run.saveStatus({ phase, observedGeneration: generation, conditions, microservices });
+    await run.event('Warning', failure.reason, 'Deploy', failure.message);
+    this.deps.metrics.operations.inc({ result: state });
+    this.deps.metrics.deployDuration.observe({ result: state }, (Date.now() - started) / 1000);
+    log.warn({ code: failure.code, message: failure.message }, 'deploy failed');
   }
 
   /** names of the microservices a VirtualService routes to */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../common/logger.js';
 import { CallbackAuthority } from '../callbacks.js';
-import { MemoryKube } from '../testing/memory-kube.js';
-import { MemoryTacker } from '../testing/memory-tacker.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 import { CALLBACK_SECRET, ensureSubscription, tokenEndpointFor } from './subscription.js';
 
 describe('Tacker subscription', () => {

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { silentLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { createGenerators } from '../generators.js';
 import { createOrchestrator, type Orchestrator } from '../orchestrator.js';
 import type { MeshServiceResource } from '../ports.js';
-import { MemoryInjector } from '../testing/memory-injector.js';
-import { MemoryKube } from '../testing/memory-kube.js';
-import { MemoryTacker } from '../testing/memory-tacker.js';
+import { MemoryInjector } from '../../test/helpers/memory-injector.js';
+import { MemoryKube } from '../../test/helpers/memory-kube.js';
+import { MemoryTacker } from '../../test/helpers/memory-tacker.js';
 
 const CAFE = readFileSync(new URL('../../examples/iot-cafe/descriptor.yaml', import.meta.url), 'utf8');
 const REF = { apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: 'cafe', name: 'iot-cafe' };

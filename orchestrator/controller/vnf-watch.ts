@@ -23,7 +23,7 @@ import {
   MESH_API_VERSION, MESH_KIND,
   type Condition, type Generators, type KubePort, type MeshServiceResource, type OperationStatus, type TackerPort, type VmInstanceStatus,
 } from '../ports.js';
-import { descriptorOf, operationId } from '../services.js';
+import { descriptorOf, operationId } from '../resources.js';
 
 export interface VnfWatchDeps {
   kube: KubePort;

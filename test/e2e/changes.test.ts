@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { validateDescriptor } from '../../descriptor/index.js';
-import { DEFAULT_MESH_VALUES, renderAll } from '../../mesh-config/index.js';
+import { renderAll } from '../../mesh-config/index.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { startWorld, vmService, type World } from './world.js';
 
 /** a connection with every optional setting (and a second version of `to` for routes) */

@@ -11,8 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseAndValidate, formatResult } from '../../descriptor/index.js';
-import { DEFAULT_MESH_VALUES, renderAll, type MeshValues } from '../../mesh-config/index.js';
-import { planTackerRequests } from '../../orchestrator/planner/tacker.js';
+import { renderAll } from '../../mesh-config/index.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../../descriptor/index.js';
+import { planTackerRequests } from '../../mesh-config/index.js';
 import { toJson, toYamlStream } from '../../common/yaml.js';
 import { analyze } from '../helpers/analyze.js';
 

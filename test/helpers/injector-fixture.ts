@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { createInjectorApp } from '../../vm-sidecar-injector/api/app.js';
 import { Injector } from '../../vm-sidecar-injector/injector.js';
 import { parseConsoleHostKeys, sshConnector } from '../../vm-sidecar-injector/shell.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createLogger } from '../../common/logger.js';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { Injector, type Injection } from '../injector.js';
 import { parseConsoleHostKeys, sshConnector } from '../shell.js';
 import { MemoryCluster } from '../../test/helpers/memory-cluster.js';

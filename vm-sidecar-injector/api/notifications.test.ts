@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_MESH_VALUES } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES } from '../../descriptor/index.js';
 import { Injector } from '../injector.js';
 import { MemoryCluster } from '../../test/helpers/memory-cluster.js';
 import { createInjectorApp } from './app.js';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
-import { DEFAULT_MESH_VALUES, type MeshValues } from '../../mesh-config/values.js';
+import { DEFAULT_MESH_VALUES, type MeshValues } from '../../descriptor/index.js';
 import { isMixmeshError } from '../../common/errors.js';
 import { bundle, type BundleFiles, type ClusterFacts, type BundleOptions, type WorkloadGroupLike } from './bundle.js';
 

@@ -7,7 +7,7 @@
  */
 import { MixmeshError } from '../../common/errors.js';
 import { toYaml } from '../../common/yaml.js';
-import type { MeshValues } from '../../mesh-config/values.js';
+import type { MeshValues } from '../../descriptor/index.js';
 
 export const VM_ADDRESS_PLACEHOLDER = '${VM_ADDRESS}';
 export const EASTWEST_IP_PLACEHOLDER = '${EASTWEST_IP}';

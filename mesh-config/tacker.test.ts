@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { isMixmeshError } from '../../common/errors.js';
-import { specExample } from '../../mesh-config/fixtures/spec-example.js';
+import { isMixmeshError } from '../common/errors.js';
+import { specExample } from './fixtures/spec-example.js';
 import { planTackerRequests, withFixedIp } from './tacker.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deep paths into free-form Tacker structures
@@ -9,7 +9,7 @@ const link = (cps: unknown[]) => [{ id: 'net', resourceId: 'r', extCps: cps }];
 const cp = (config: unknown) => ({ cpdId: 'CP1', cpConfig: config });
 const ipData = (addresses: unknown[]) => ({ cpProtocolData: [{ layerProtocol: 'IP_OVER_ETHERNET', ipOverEthernet: { ipAddresses: addresses } }] });
 
-describe('orchestrator/planner/tacker', () => {
+describe('mesh-config/tacker', () => {
   it('one plan per VM instance, named <ns>.<service>.<name>.<version>.<i>, with mixmesh metadata', () => {
     const svc = specExample();
     svc.spec.microservices[3]!.vm!.instances = 2;

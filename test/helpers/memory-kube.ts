@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import { MixmeshError } from '../../common/errors.js';
-import type { KubeObject, KubePort, ListOptions, ObjectRef, WatchEventType } from '../ports.js';
+import type { KubeObject, KubePort, ListOptions, ObjectRef, WatchEventType } from '../../orchestrator/ports.js';
 
 const key = (r: { apiVersion: string; kind: string; namespace?: string | undefined; name: string }): string => `${r.apiVersion}|${r.kind}|${r.namespace ?? ''}|${r.name}`;
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MixmeshError } from '../../common/errors.js';
-import type { LcmOpOcc, OperationState, ProblemDetails, SubscriptionRequest, TackerPort, VnfInstance } from '../ports.js';
+import type { LcmOpOcc, OperationState, ProblemDetails, SubscriptionRequest, TackerPort, VnfInstance } from '../../orchestrator/ports.js';
 
 export class MemoryTacker implements TackerPort {
   readonly instances = new Map<string, VnfInstance & { createdAt: number }>();

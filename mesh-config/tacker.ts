@@ -3,9 +3,9 @@
  * VNF instance per VM, named `<ns>.<service>.<name>.<version>.<i>` and tagged with mixmesh metadata so
  * a restart finds and reuses it. Pure: the orchestrator and `mixmesh render -o` send or print them.
  */
-import { MixmeshError } from '../../common/errors.js';
-import { fixedIpTarget, type MeshService, type Microservice } from '../../descriptor/index.js';
-import type { MeshValues } from '../../mesh-config/index.js';
+import { MixmeshError } from '../common/errors.js';
+import { fixedIpTarget, type MeshService, type Microservice } from '../descriptor/index.js';
+import type { MeshValues } from '../descriptor/index.js';
 
 export const VIM_TYPE_OPENSTACK = 'ETSINFV.OPENSTACK_KEYSTONE.V_3';
 /** The key of the one vimConnectionInfo entry mixmesh sends (Tacker lets the client name it). */

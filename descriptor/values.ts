@@ -2,7 +2,7 @@
  * Mesh values (docs/configuration.md): what the generators need to know about the mesh
  * they render for. `validate` and `render` read them from `--config`, else these defaults.
  */
-import { DEFAULT_ISTIO_VERSION } from '../descriptor/index.js';
+import { DEFAULT_ISTIO_VERSION } from './defaults.js';
 
 export interface MeshValues {
   trustDomain: string;

@@ -3,7 +3,7 @@
  * tick, or Failed for addresses a test marks. The e2e tests use the real injector over HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import type { Injection, InjectionRequest, InjectorPort } from '../ports.js';
+import type { Injection, InjectionRequest, InjectorPort } from '../../orchestrator/ports.js';
 
 export class MemoryInjector implements InjectorPort {
   readonly injections = new Map<string, Injection & { request: InjectionRequest }>();
