@@ -17,7 +17,7 @@ import { repo, runStep, workflowStep, workflowSteps } from './local/workflow.js'
 /** how each `run` step of the workflow is exercised; a new step must say how here */
 const COVERAGE: Record<string, string> = {
   'Install host packages': 'run here, as written (a stand-in sudo: the tests already run as root)',
-  'Install': 'the runner\'s set-up: npm ci (and npm run build) make the tree these tests run in',
+  'Install': 'the runner\'s set-up: npm ci and npm run build make the tree these tests run in (workflow.test.ts needs dist/)',
   'Validate the descriptor': 'run by docker.test.ts',
   'Test the café': 'its globs are checked here: they name every café test file',
   'Build the images': 'run by docker.test.ts against a real Docker Engine',
@@ -33,9 +33,13 @@ describe('IoT café CI/CD workflow', function () {
     assert.deepEqual([...new Set(runs)].sort(), Object.keys(COVERAGE).sort());
   });
 
-  it('"Test the café" runs every café test file', () => {
+  it('"Test the café" runs every café test file, after the job built dist/', () => {
     const command = workflowStep('Test the café');
     assert.match(command, /npx mocha 'examples\/iot-cafe\/\*\*\/\*\.test\.ts'/);
+    // this file runs dist/cli/bin.js: the job builds before it tests
+    const job = workflowSteps().filter((s) => s.job === workflowSteps().find((t) => t.name === 'Test the café')!.job);
+    const at = job.findIndex((s) => s.name === 'Test the café');
+    assert.ok(job.slice(0, at).some((s) => /\bnpm run build\b/.test(s.run ?? '')), 'the test job builds dist/ before "Test the café"');
     for (const f of ['cafe.test.ts', 'docker.test.ts', 'manifests.test.ts', 'workflow.test.ts', 'order-api/parser.test.ts', 'device-api/parser.test.ts']) {
       assert.ok(existsSync(join(repo, 'examples/iot-cafe', f)), `${f} is missing`);
     }
