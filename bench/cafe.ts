@@ -107,7 +107,8 @@ export async function main(args: string[]): Promise<void> {
   const compiled = new URL('../dist/examples/iot-cafe/local/stack.js', import.meta.url);
   if (!existsSync(fileURLToPath(compiled))) throw new Error(`${fileURLToPath(compiled)} is missing: run \`npm run build\` (npm run bench does)`);
   const { startCafe } = (await import(compiled.href)) as typeof import('../examples/iot-cafe/local/stack.js');
-  const cafe = await startCafe({ orderApiReplicas: replicas, logLevel: 'warn' });
+  // logging as in production (LOG_LEVEL's default, info): order-api writes a line per order
+  const cafe = await startCafe({ orderApiReplicas: replicas, logLevel: 'info' });
   try {
     const request = { url: `${cafe.url}/order/api/orders`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sentence: '아메리카노 두 잔', table: '7' }) };
     // warm both replicas, their pools and JIT, and the database's pages
