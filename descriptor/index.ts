@@ -16,3 +16,15 @@ export { meshServiceCrd, meshServiceOpenApiSchema, CRD_GROUP, CRD_VERSION, CRD_N
 export { descriptorFromResource } from './resource.js';
 export { DEFAULT_ISTIO_VERSION } from './defaults.js';
 export { DEFAULT_MESH_VALUES, ingressPrincipal, parseMeshValues, type MeshValues, type MeshValuesProblem } from './values.js';
+export {
+  versionStatus,
+  vmInstances,
+  type Condition,
+  type VmInstanceStatus,
+  type MicroserviceStatus,
+  type OperationStep,
+  type OperationStateName,
+  type OperationStatus,
+  type Phase,
+  type MeshServiceStatus,
+} from './status.js';

@@ -158,64 +158,9 @@ export interface MeshServiceResource extends KubeObject {
   status?: MeshServiceStatus;
 }
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-}
-
-export interface VmInstanceStatus {
-  index: number;
-  vnfInstanceName: string;
-  vnfInstanceId?: string;
-  serverId?: string;
-  address?: string;
-  hostKey?: string;
-  sidecar?: string;
-  tokenExpiresAt?: string;
-  lastError?: string;
-}
-
-export interface MicroserviceStatus {
-  name: string;
-  version: string;
-  runtime: 'container' | 'vm';
-  ready: number;
-  desired: number;
-  instances?: VmInstanceStatus[];
-}
-
-export interface OperationStep {
-  name: string;
-  startedAt: string;
-  endedAt?: string;
-  error?: string;
-}
-
-export type OperationStateName = 'Queued' | 'Running' | 'Succeeded' | 'Failed' | 'RolledBack';
-
-export interface OperationStatus {
-  id: string;
-  state: OperationStateName;
-  steps: OperationStep[];
-  error?: string;
-  code?: string;
-}
-
-export type Phase = 'Pending' | 'Deploying' | 'Ready' | 'Degraded' | 'Failed' | 'Deleting';
-
-export interface MeshServiceStatus {
-  phase?: Phase;
-  observedGeneration?: number;
-  conditions?: Condition[];
-  microservices?: MicroserviceStatus[];
-  operations?: OperationStatus[];
-  /** printer columns: ready microservice versions / all, ready VMs / all ("3/4") */
-  readyMicroservices?: string;
-  vms?: string;
-}
+// the status shapes are the MeshService contract's own (descriptor/status.ts)
+export type { Condition, VmInstanceStatus, MicroserviceStatus, OperationStep, OperationStateName, OperationStatus, Phase, MeshServiceStatus } from '../descriptor/index.js';
+import type { MeshServiceStatus } from '../descriptor/index.js';
 
 export const MESH_API_VERSION = 'mixmesh.io/v1alpha1';
 export const MESH_KIND = 'MeshService';

@@ -9,8 +9,8 @@ import { LABEL_SERVICE, serviceSelector } from '../common/labels.js';
 import { canonicalize, toYamlStream } from '../common/yaml.js';
 import type { MeshService } from '../descriptor/index.js';
 import { checkNameConflicts, claimNames, refOf } from './conflicts.js';
-import { diffApply } from '../clients/kube/index.js';
-import { KINDS, PRUNABLE_KINDS } from '../mesh-config/index.js';
+import { Applier, diffApply, type ApplyPort } from '../clients/kube/index.js';
+import { KINDS, PRUNABLE_KINDS, kindRank } from '../mesh-config/index.js';
 import { listServiceEvents, watchServiceEvents, type ServiceEvent } from './events.js';
 import { preflight } from './preflight.js';
 import { asRecord, descriptorOf, meshServiceRef, meshServiceResource, operationId, serviceView, userLabels } from './resources.js';
@@ -43,10 +43,10 @@ export interface Plan {
 }
 
 /** kinds mixmesh renders and prunes (the kind table), for plan; Namespaces are never pruned */
-export const GENERATED_KINDS: readonly [string, string][] = PRUNABLE_KINDS.filter((k) => k.rendered).map((k) => [k.apiVersion, k.kind]);
+const GENERATED_KINDS = PRUNABLE_KINDS.filter((k) => k.rendered);
 
 /** what `GET …/mesh-config` shows: the kinds of mesh.yaml, WorkloadEntries included */
-export const MESH_KINDS = new Set(KINDS.filter((k) => k.file === 'mesh').map((k) => k.kind));
+const MESH_KINDS = KINDS.filter((k) => k.file === 'mesh');
 
 /** finished operations kept in memory, so an operation stays readable after its service is gone */
 export class OperationLog {
@@ -97,7 +97,12 @@ export function checkNamespaceAccess(access: Access | undefined, namespace: stri
 }
 
 export class ServiceManager {
-  constructor(private readonly deps: ServiceManagerDeps) {}
+  /** the one applier's reading of what a prune would delete (plan) */
+  private readonly applier: Applier;
+
+  constructor(private readonly deps: ServiceManagerDeps) {
+    this.applier = new Applier(deps.kube as ApplyPort);
+  }
 
   /** the path decides namespace and name: a different one in the body is a 400 at that pointer */
   private fitToPath(input: unknown, namespace: string, name: string): unknown {
@@ -270,13 +275,9 @@ export class ServiceManager {
       const diff = diffApply(l, o);
       return diff.length === 0 ? { action: 'unchanged', ...base } : { action: 'update', ...base, diff };
     });
-    const wanted = new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
-    const selector = serviceSelector(service.metadata.name);
-    for (const [apiVersion, kind] of GENERATED_KINDS) {
-      for (const l of await this.deps.kube.list(apiVersion, kind, { namespace: service.metadata.namespace, labelSelector: selector })) {
-        if (!wanted.has(`${kind}/${l.metadata.namespace ?? ''}/${l.metadata.name}`)) changes.push({ action: 'delete', kind, namespace: l.metadata.namespace!, name: l.metadata.name });
-      }
-    }
+    // what the prune after an apply would delete: the applier's own reading (clients/kube `stale`)
+    const stale = await this.applier.stale(serviceSelector(service.metadata.name), objects, { namespace: service.metadata.namespace, kinds: GENERATED_KINDS });
+    for (const l of stale) changes.push({ action: 'delete', kind: l.kind, namespace: l.metadata.namespace!, name: l.metadata.name });
     const plans = this.deps.generators.planTacker(service);
     const tacker: Plan['tacker'] = [];
     for (const p of plans) {
@@ -347,7 +348,7 @@ export class ServiceManager {
     await this.mustGet(namespace, name);
     const selector = serviceSelector(name);
     const objects: KubeObject[] = [];
-    for (const { apiVersion, kind } of KINDS.filter((k) => MESH_KINDS.has(k.kind))) {
+    for (const { apiVersion, kind } of MESH_KINDS) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
         objects.push({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec });
       }
@@ -358,19 +359,21 @@ export class ServiceManager {
 
   /**
    * the live objects mixmesh generated for the service (and its WorkloadEntries), each with its
-   * YAML, for the console's node and edge details; status kept, managedFields dropped
+   * YAML, for the console's node and edge details, in the kind table's order, then by name;
+   * status kept, managedFields dropped
    */
   async objects(namespace: string, name: string): Promise<{ apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[]> {
     await this.mustGet(namespace, name);
     const selector = serviceSelector(name);
     const out: { apiVersion: string; kind: string; name: string; namespace?: string; labels: Record<string, string>; status?: unknown; yaml: string }[] = [];
-    for (const [apiVersion, kind] of [...GENERATED_KINDS, ['networking.istio.io/v1', 'WorkloadEntry'] as [string, string]]) {
+    // every kind mixmesh makes for a service (the kind table's prunable rows: WorkloadEntries included), in its order
+    for (const { apiVersion, kind } of PRUNABLE_KINDS) {
       for (const o of await this.deps.kube.list(apiVersion, kind, { namespace, labelSelector: selector })) {
         const shown: KubeObject = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {} }, spec: o.spec, ...(o.status ? { status: o.status } : {}) };
         out.push({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace!, labels: o.metadata.labels ?? {}, ...(o.status ? { status: o.status } : {}), yaml: toYamlStream([shown]) });
       }
     }
-    out.sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+    out.sort((a, b) => kindRank(a.kind) - kindRank(b.kind) || a.name.localeCompare(b.name));
     return out;
   }
 }

@@ -116,8 +116,6 @@ function ServicesList(): VNode {
 }
 
 // ------------------------------------------------------------------ details panel
-const OBJECT_ORDER = ['ServiceAccount', 'Service', 'Deployment', 'WorkloadGroup', 'WorkloadEntry', 'PeerAuthentication', 'DestinationRule', 'VirtualService', 'AuthorizationPolicy', 'Gateway'];
-
 function ObjectYaml(props: { o: Rec; open?: boolean }): VNode {
   return html`<details class="object" open=${props.open}><summary><span class="kind">${String(props.o.kind)}</span> ${String(props.o.name)}</summary><pre tabindex="0">${String(props.o.yaml)}</pre></details>`;
 }
@@ -168,7 +166,8 @@ function Details(props: { topology: Topology; selected: Selection; objects: Rec[
       default: return n === v.name;
     }
   };
-  const mine = objects.filter(wanted).sort((a, b) => OBJECT_ORDER.indexOf(String(a.kind)) - OBJECT_ORDER.indexOf(String(b.kind)));
+  // the API lists them in the kind table's order (mesh-config/kinds.ts)
+  const mine = objects.filter(wanted);
   const vm = v.runtime === 'vm';
   return html`<aside class="details" aria-labelledby="details-title">${close}
     <h2 id="details-title" tabindex="-1" ref=${headRef}>${v.name} <span class="muted">${v.version}</span> <span class=${`tag ${v.runtime}`}>${vm ? 'VM' : 'container'}</span></h2>

@@ -4,18 +4,11 @@
  * connection with the labels of its policies, and the ingress with its routes. Pure: no DOM,
  * tested in Node (model.test.ts).
  */
+// the browser bundle takes the type from the file itself: the descriptor's index loads Node code
+import type { VmInstanceStatus } from '../../descriptor/status.js';
 
-export interface VmInstance {
-  index: number;
-  vnfInstanceName: string;
-  vnfInstanceId?: string;
-  serverId?: string;
-  address?: string;
-  hostKey?: string;
-  sidecar?: string;
-  tokenExpiresAt?: string;
-  lastError?: string;
-}
+/** one VM instance as the MeshService status records it (descriptor/status.ts) */
+export type VmInstance = VmInstanceStatus;
 
 export interface VersionNode {
   id: string;

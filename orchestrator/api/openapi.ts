@@ -1,6 +1,8 @@
 /** The OpenAPI 3.1 description of the orchestrator API, served at /openapi.json. */
 
-const problem = { description: 'RFC 9457 problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+import { BEARER, PROBLEM_RESPONSE, PROBLEM_SCHEMA, SECURITY_SCHEMES } from '../../common/openapi.js';
+
+const problem = PROBLEM_RESPONSE;
 const descriptorBody = {
   required: true,
   content: {
@@ -16,19 +18,16 @@ const nsName = [
   { name: 'namespace', in: 'path', required: true, schema: dns1123Label },
   { name: 'name', in: 'path', required: true, schema: dns1123Label },
 ];
-const bearer = [{ bearer: [] }];
+const bearer = BEARER;
 
 export function openApiDocument(): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'mixmesh orchestrator', version: 'v1', description: 'Deploy MeshServices: microservices on VMs (OpenStack Tacker) and containers (Kubernetes) in one Istio mesh.' },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, tackerBasic: { type: 'http', scheme: 'basic' } },
+      securitySchemes: SECURITY_SCHEMES,
       schemas: {
-        Problem: {
-          type: 'object', required: ['type', 'title', 'status', 'code'],
-          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, message: { type: 'string' } } } } },
-        },
+        Problem: PROBLEM_SCHEMA,
         Accepted: { type: 'object', required: ['namespace', 'name', 'generation', 'operationId'], properties: { namespace: { type: 'string' }, name: { type: 'string' }, generation: { type: 'integer' }, operationId: { type: 'string' } } },
         MeshService: { type: 'object', description: 'a mixmesh.io/v1alpha1 MeshService descriptor (see descriptor/README.md)', required: ['apiVersion', 'kind', 'metadata', 'spec'] },
         Operation: { type: 'object', properties: { id: { type: 'string' }, state: { enum: ['Queued', 'Running', 'Succeeded', 'Failed', 'RolledBack'] }, steps: { type: 'array' }, error: { type: 'string' } } },

@@ -1,7 +1,9 @@
 /** The OpenAPI 3.1 description of the injector API (vm-sidecar-injector/README.md), served at /openapi.json. */
 
-const problem = { description: 'RFC 9457 problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-const bearer = [{ bearer: [] }];
+import { BEARER, PROBLEM_RESPONSE, PROBLEM_SCHEMA, SECURITY_SCHEMES } from '../../common/openapi.js';
+
+const problem = PROBLEM_RESPONSE;
+const bearer = BEARER;
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 const injection = { description: 'one injection', content: { 'application/json': { schema: { $ref: '#/components/schemas/Injection' } } } };
 
@@ -10,12 +12,9 @@ export function injectorOpenApiDocument(): Record<string, unknown> {
     openapi: '3.1.0',
     info: { title: 'mixmesh VM Sidecar Injector', version: 'v1', description: 'Install Envoy and the Istio bootstrap on VMs over SSH, keep their tokens fresh, take it off again.' },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, tackerBasic: { type: 'http', scheme: 'basic' } },
+      securitySchemes: SECURITY_SCHEMES,
       schemas: {
-        Problem: {
-          type: 'object', required: ['type', 'title', 'status', 'code'],
-          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, message: { type: 'string' } } } } },
-        },
+        Problem: PROBLEM_SCHEMA,
         OrchestratorRequest: {
           type: 'object', required: ['vm', 'workload'],
           properties: {
