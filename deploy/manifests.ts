@@ -23,6 +23,8 @@ export interface InstallOptions {
   tlsSecret: string;
   /** where the injector finds istio-sidecar-<version>.{deb,rpm,tar.gz} */
   sidecarArtifacts: string;
+  /** the gateway's namespace (its Cluster and ClusterService resources; gateway config `namespace`) */
+  gatewayNamespace: string;
 }
 
 export const DEFAULT_INSTALL: Readonly<InstallOptions> = Object.freeze({
@@ -31,6 +33,7 @@ export const DEFAULT_INSTALL: Readonly<InstallOptions> = Object.freeze({
   replicas: 2,
   tlsSecret: 'mixmesh-tls',
   sidecarArtifacts: '/var/lib/mixmesh/artifacts',
+  gatewayNamespace: 'mixmesh-gateway',
 });
 
 const LABELS = { 'app.kubernetes.io/name': 'mixmesh', 'app.kubernetes.io/part-of': 'mixmesh', 'app.kubernetes.io/managed-by': 'mixmesh-install' };
@@ -38,54 +41,129 @@ const component = (c: string): Record<string, string> => ({ ...LABELS, 'app.kube
 const selector = (c: string): Record<string, string> => ({ 'app.kubernetes.io/name': 'mixmesh', 'app.kubernetes.io/component': c });
 
 
-const rule = (apiGroups: string[], resources: string[], verbs: string[]): Obj => ({ apiGroups, resources, verbs });
+/** [API group, resource (with its /subresource), verbs]: one line per resource, sorted by group then resource, so a merge adds a line */
+type Grant = readonly [group: string, resource: string, verbs: string];
+const rules = (grants: readonly Grant[]): Obj[] => grants.map(([group, resource, verbs]) => ({ apiGroups: [group], resources: [resource], verbs: verbs.split(' ') }));
 
-/** cluster-wide: what the controller reconciles in every namespace */
-export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = [
-  rule(['mixmesh.io'], ['meshservices'], ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']),
-  rule(['mixmesh.io'], ['meshservices/status'], ['patch']),
-  rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get', 'patch']),
-  rule(['admissionregistration.k8s.io'], ['validatingwebhookconfigurations'], ['get', 'patch']),
-  rule([''], ['namespaces'], ['create', 'delete', 'get', 'list']),
-  // name claims are ConfigMaps in the service's namespace
-  rule([''], ['configmaps'], ['create', 'delete', 'get', 'list']),
-  rule([''], ['secrets'], ['get', 'list']),
-  rule([''], ['serviceaccounts', 'services'], ['delete', 'list', 'patch']),
-  rule(['apps'], ['deployments'], ['delete', 'list', 'patch']),
-  rule(['networking.istio.io'], ['destinationrules', 'gateways', 'virtualservices'], ['delete', 'list', 'patch']),
-  rule(['networking.istio.io'], ['workloadentries', 'workloadgroups'], ['delete', 'get', 'list', 'patch']),
-  rule(['security.istio.io'], ['authorizationpolicies', 'peerauthentications'], ['delete', 'list', 'patch']),
-  rule(['events.k8s.io'], ['events'], ['create', 'delete', 'list', 'watch']),
-  // teardown deletes a namespace mixmesh created only when nothing else is left in it: it lists what could be
-  rule([''], ['endpoints', 'persistentvolumeclaims', 'pods'], ['list']),
-  rule(['apps'], ['daemonsets', 'replicasets', 'statefulsets'], ['list']),
-  rule(['batch'], ['cronjobs', 'jobs'], ['list']),
-  rule(['coordination.k8s.io'], ['leases'], ['list']),
-  rule(['discovery.k8s.io'], ['endpointslices'], ['list']),
-  rule(['networking.k8s.io'], ['ingresses'], ['list']),
-  rule(['policy'], ['poddisruptionbudgets'], ['list']),
-  rule(['rbac.authorization.k8s.io'], ['rolebindings', 'roles'], ['list']),
-  rule(['networking.istio.io'], ['serviceentries', 'sidecars'], ['list']),
-  rule(['security.istio.io'], ['requestauthentications'], ['list']),
-  // (the backup, migration and gateway CRDs are namespaced kinds the server serves, so teardown lists them too;
-  // what those parts themselves need is not in these manifests yet: see docs/operations.md)
-  rule(['backup.mixmesh.io'], ['backups', 'backupschedules', 'backupstores', 'migrations', 'restores'], ['list']),
-];
+/**
+ * ClusterRole mixmesh-orchestrator: what the controller reconciles in every namespace. Teardown
+ * deletes a namespace mixmesh created only when nothing else is left in it, so it lists every
+ * namespaced kind the server serves (the `list`-only lines).
+ */
+export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = rules([
+  ['', 'configmaps', 'create delete get list'], // name claims
+  ['', 'endpoints', 'list'],
+  ['', 'namespaces', 'create delete get list'],
+  ['', 'persistentvolumeclaims', 'list'],
+  ['', 'pods', 'list'],
+  ['', 'secrets', 'get list'],
+  ['', 'serviceaccounts', 'delete list patch'],
+  ['', 'services', 'delete list patch'],
+  ['admissionregistration.k8s.io', 'validatingwebhookconfigurations', 'get patch'],
+  ['apiextensions.k8s.io', 'customresourcedefinitions', 'get patch'],
+  ['apps', 'daemonsets', 'list'],
+  ['apps', 'deployments', 'delete list patch'],
+  ['apps', 'replicasets', 'list'],
+  ['apps', 'statefulsets', 'list'],
+  ['backup.mixmesh.io', 'backups', 'list'],
+  ['backup.mixmesh.io', 'backupschedules', 'list'],
+  ['backup.mixmesh.io', 'backupstores', 'list'],
+  ['backup.mixmesh.io', 'migrations', 'list'],
+  ['backup.mixmesh.io', 'restores', 'list'],
+  ['batch', 'cronjobs', 'list'],
+  ['batch', 'jobs', 'list'],
+  ['coordination.k8s.io', 'leases', 'list'],
+  ['discovery.k8s.io', 'endpointslices', 'list'],
+  ['events.k8s.io', 'events', 'create delete list watch'],
+  ['gateway.mixmesh.io', 'clusters', 'list'],
+  ['gateway.mixmesh.io', 'clusterservices', 'list'],
+  ['mixmesh.io', 'meshservices', 'create delete get list patch update watch'],
+  ['mixmesh.io', 'meshservices/status', 'patch'],
+  ['networking.istio.io', 'destinationrules', 'delete list patch'],
+  ['networking.istio.io', 'gateways', 'delete list patch'],
+  ['networking.istio.io', 'serviceentries', 'list'],
+  ['networking.istio.io', 'sidecars', 'list'],
+  ['networking.istio.io', 'virtualservices', 'delete list patch'],
+  ['networking.istio.io', 'workloadentries', 'delete get list patch'],
+  ['networking.istio.io', 'workloadgroups', 'delete get list patch'],
+  ['networking.k8s.io', 'ingresses', 'list'],
+  ['policy', 'poddisruptionbudgets', 'list'],
+  ['rbac.authorization.k8s.io', 'rolebindings', 'list'],
+  ['rbac.authorization.k8s.io', 'roles', 'list'],
+  ['security.istio.io', 'authorizationpolicies', 'delete list patch'],
+  ['security.istio.io', 'peerauthentications', 'delete list patch'],
+  ['security.istio.io', 'requestauthentications', 'list'],
+]);
 
-/** in the system namespace only: the leader Lease and mixmesh's own Secrets */
-export const ORCHESTRATOR_NAMESPACE_RULES: readonly Obj[] = [
-  rule(['coordination.k8s.io'], ['leases'], ['create', 'get', 'update']),
-  // (get: the cluster-wide rule, which the SSH key Secrets of every namespace need anyway)
-  rule([''], ['secrets'], ['create', 'update']),
-];
+/** Role mixmesh-orchestrator in the system namespace: the leader Lease and mixmesh's own Secrets (get: the cluster-wide line) */
+export const ORCHESTRATOR_NAMESPACE_RULES: readonly Obj[] = rules([
+  ['', 'secrets', 'create update'],
+  ['coordination.k8s.io', 'leases', 'create get update'],
+]);
 
-/** the injector: the identity of a VM's workload and its SSH key, and a token for it */
-export const INJECTOR_CLUSTER_RULES: readonly Obj[] = [
-  rule(['mixmesh.io'], ['meshservices'], ['get']),
-  rule(['networking.istio.io'], ['workloadgroups'], ['get']),
-  rule([''], ['configmaps', 'secrets', 'services'], ['get']),
-  rule([''], ['serviceaccounts/token'], ['create']),
-];
+/** ClusterRole mixmesh-injector: the identity of a VM's workload and its SSH key, and a token for it */
+export const INJECTOR_CLUSTER_RULES: readonly Obj[] = rules([
+  ['', 'configmaps', 'get'],
+  ['', 'secrets', 'get'],
+  ['', 'serviceaccounts/token', 'create'],
+  ['', 'services', 'get'],
+  ['mixmesh.io', 'meshservices', 'get'],
+  ['networking.istio.io', 'workloadgroups', 'get'],
+]);
+
+/**
+ * ClusterRole mixmesh-backup, what backup, restore and migration need beyond the orchestrator's
+ * role (bound to the orchestrator's ServiceAccount by a binding of its own): what a backup reads
+ * (a node and the pods on it with what they reference, PVs, StorageClasses, the served CRDs), what
+ * a restore creates and checks for conflicts (the kinds of a node's pods and of a MeshService's
+ * objects; restoring another kind needs a line here, else its item fails FORBIDDEN), the nodes
+ * migration's automatic mode watches.
+ */
+export const BACKUP_CLUSTER_RULES: readonly Obj[] = rules([
+  ['', 'nodes', 'get list'],
+  ['', 'persistentvolumeclaims', 'create get'],
+  ['', 'persistentvolumes', 'get'],
+  ['', 'pods', 'create get'],
+  ['', 'secrets', 'create'],
+  ['', 'serviceaccounts', 'create get'],
+  ['', 'services', 'create'],
+  ['apiextensions.k8s.io', 'customresourcedefinitions', 'list'],
+  ['apps', 'deployments', 'create get'],
+  ['networking.istio.io', 'destinationrules', 'create get'],
+  ['networking.istio.io', 'gateways', 'create get'],
+  ['networking.istio.io', 'virtualservices', 'create get'],
+  ['networking.istio.io', 'workloadgroups', 'create'],
+  ['security.istio.io', 'authorizationpolicies', 'create get'],
+  ['security.istio.io', 'peerauthentications', 'create get'],
+  ['storage.k8s.io', 'storageclasses', 'get'],
+]);
+
+/** Role mixmesh-backup in the system namespace: the Backup, Restore, BackupSchedule, BackupStore and Migration resources */
+export const BACKUP_NAMESPACE_RULES: readonly Obj[] = rules([
+  ['backup.mixmesh.io', 'backups', 'create delete get list patch'],
+  ['backup.mixmesh.io', 'backups/status', 'patch'],
+  ['backup.mixmesh.io', 'backupschedules', 'create delete get list'],
+  ['backup.mixmesh.io', 'backupstores', 'get'],
+  ['backup.mixmesh.io', 'migrations', 'create get list'],
+  ['backup.mixmesh.io', 'migrations/status', 'patch'],
+  ['backup.mixmesh.io', 'restores', 'create get list patch'],
+  ['backup.mixmesh.io', 'restores/status', 'patch'],
+]);
+
+/** ClusterRole mixmesh-gateway: its CRDs, applied when it starts */
+export const GATEWAY_CLUSTER_RULES: readonly Obj[] = rules([
+  ['apiextensions.k8s.io', 'customresourcedefinitions', 'get patch'],
+]);
+
+/** Role mixmesh-gateway in the gateway's namespace: its Cluster and ClusterService resources, the registered clusters' credentials, its Events */
+export const GATEWAY_NAMESPACE_RULES: readonly Obj[] = rules([
+  ['', 'secrets', 'create delete get'],
+  ['events.k8s.io', 'events', 'create delete list'],
+  ['gateway.mixmesh.io', 'clusters', 'create delete get list'],
+  ['gateway.mixmesh.io', 'clusters/status', 'patch'],
+  ['gateway.mixmesh.io', 'clusterservices', 'create delete get list patch'],
+  ['gateway.mixmesh.io', 'clusterservices/status', 'patch'],
+]);
 
 const RESTRICTED = {
   runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
@@ -98,6 +176,32 @@ function probe(path: string, port: string, tls: boolean): Obj {
 
 function tokenSecretData(o: InstallOptions): Obj {
   return o.adminTokenSha256 ? { stringData: { 'tokens.yaml': `- {name: admin, role: admin, sha256: ${o.adminTokenSha256}}\n` } } : {};
+}
+
+/**
+ * The ServiceAccounts' roles and bindings: per part, a ClusterRole and, for what lives in one
+ * namespace, a Role there. backup (with migration) and the gateway run inside the orchestrator's
+ * process, so their roles are bound to its ServiceAccount, each by a binding of its own.
+ */
+export function rbacObjects(options: Partial<InstallOptions> = {}): Obj[] {
+  const o: InstallOptions = { ...DEFAULT_INSTALL, ...options };
+  const ns = o.namespace;
+  const subject = (sa: string) => [{ kind: 'ServiceAccount', name: sa, namespace: ns }];
+  const out: Obj[] = [];
+  const part = (name: string, c: string, sa: string, clusterRules: readonly Obj[], namespaced?: { namespace: string; rules: readonly Obj[] }) => {
+    const meta = (namespace?: string) => ({ name, ...(namespace ? { namespace } : {}), labels: component(c) });
+    out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(), rules: clusterRules });
+    out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: meta(), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: subject(sa) });
+    if (namespaced) {
+      out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(namespaced.namespace), rules: namespaced.rules });
+      out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(namespaced.namespace), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: subject(sa) });
+    }
+  };
+  part('mixmesh-orchestrator', 'orchestrator', 'mixmesh-orchestrator', ORCHESTRATOR_CLUSTER_RULES, { namespace: ns, rules: ORCHESTRATOR_NAMESPACE_RULES });
+  part('mixmesh-injector', 'injector', 'mixmesh-injector', INJECTOR_CLUSTER_RULES);
+  part('mixmesh-backup', 'backup', 'mixmesh-orchestrator', BACKUP_CLUSTER_RULES, { namespace: ns, rules: BACKUP_NAMESPACE_RULES });
+  part('mixmesh-gateway', 'gateway', 'mixmesh-orchestrator', GATEWAY_CLUSTER_RULES, { namespace: o.gatewayNamespace, rules: GATEWAY_NAMESPACE_RULES });
+  return out;
 }
 
 export function installManifests(options: Partial<InstallOptions> = {}): Obj[] {
@@ -204,14 +308,11 @@ export function installManifests(options: Partial<InstallOptions> = {}): Obj[] {
   return [
     meshServiceCrd() as Obj,
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: LABELS } },
+    // the gateway's Role lives there (the gateway applies the namespace too when it starts)
+    ...(o.gatewayNamespace !== ns ? [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.gatewayNamespace, labels: component('gateway') } }] : []),
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'mixmesh-orchestrator', namespace: ns, labels: component('orchestrator') } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'mixmesh-injector', namespace: ns, labels: component('injector') } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'mixmesh-orchestrator', labels: component('orchestrator') }, rules: ORCHESTRATOR_CLUSTER_RULES },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'mixmesh-injector', labels: component('injector') }, rules: INJECTOR_CLUSTER_RULES },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'mixmesh-orchestrator', labels: component('orchestrator') }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mixmesh-orchestrator' }, subjects: [{ kind: 'ServiceAccount', name: 'mixmesh-orchestrator', namespace: ns }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'mixmesh-injector', labels: component('injector') }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mixmesh-injector' }, subjects: [{ kind: 'ServiceAccount', name: 'mixmesh-injector', namespace: ns }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'mixmesh-orchestrator', namespace: ns, labels: component('orchestrator') }, rules: ORCHESTRATOR_NAMESPACE_RULES },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'mixmesh-orchestrator', namespace: ns, labels: component('orchestrator') }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mixmesh-orchestrator' }, subjects: [{ kind: 'ServiceAccount', name: 'mixmesh-orchestrator', namespace: ns }] },
+    ...rbacObjects(o),
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mixmesh-config', namespace: ns, labels: LABELS }, type: 'Opaque', stringData: { 'mixmesh.yaml': config } },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mixmesh-tokens', namespace: ns, labels: LABELS }, type: 'Opaque', ...tokenSecretData(o) },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mixmesh-injector-token', namespace: ns, labels: LABELS }, type: 'Opaque', ...(o.injectorToken ? { stringData: { token: o.injectorToken } } : {}) },

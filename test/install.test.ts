@@ -80,7 +80,8 @@ describe('mixmesh install and the kustomize base', function () {
     assert.ok(objects.has('PodDisruptionBudget/mixmesh-system/mixmesh-orchestrator'));
     for (const k of ['Service/mixmesh-system/mixmesh', 'Service/mixmesh-system/mixmesh-webhook', 'Service/mixmesh-system/mixmesh-injector', 'Deployment/mixmesh-system/mixmesh-injector',
       'Secret/mixmesh-system/mixmesh-tokens', 'Secret/mixmesh-system/mixmesh-config', 'ServiceAccount/mixmesh-system/mixmesh-orchestrator', 'ServiceAccount/mixmesh-system/mixmesh-injector',
-      'ClusterRole//mixmesh-orchestrator', 'Role/mixmesh-system/mixmesh-orchestrator', 'ValidatingWebhookConfiguration//mixmesh-meshservices', 'CustomResourceDefinition//meshservices.mixmesh.io']) {
+      'ClusterRole//mixmesh-orchestrator', 'Role/mixmesh-system/mixmesh-orchestrator', 'ClusterRole//mixmesh-backup', 'Role/mixmesh-system/mixmesh-backup', 'ClusterRoleBinding//mixmesh-backup',
+      'RoleBinding/mixmesh-system/mixmesh-backup', 'ClusterRole//mixmesh-gateway', 'Role/mixmesh-gateway/mixmesh-gateway', 'RoleBinding/mixmesh-gateway/mixmesh-gateway', 'Namespace//mixmesh-gateway', 'ValidatingWebhookConfiguration//mixmesh-meshservices', 'CustomResourceDefinition//meshservices.mixmesh.io']) {
       assert.ok(objects.has(k), k);
     }
     const text = JSON.stringify([...objects.values()].filter((o) => ['ClusterRole', 'Role'].includes(String(o.kind))));
@@ -104,8 +105,10 @@ describe('mixmesh install and the kustomize base', function () {
       await runInstall({}, { out: (s) => { manifests += s; }, err: (s) => { stderr += s; } });
       assert.match(stderr, /admin API token .*: mxm_/);
       // a server dry run stores nothing, so (as on a real cluster) the namespace its objects go into must exist
-      const ns = await kubectl(['create', 'namespace', 'mixmesh-system']);
-      assert.equal(ns.code, 0, ns.stderr);
+      for (const name of ['mixmesh-system', 'mixmesh-gateway']) {
+        const ns = await kubectl(['create', 'namespace', name]);
+        assert.equal(ns.code, 0, ns.stderr);
+      }
       const dry = await kubectl(['apply', '--dry-run=server', '-f', '-'], manifests);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /deployment.apps\/mixmesh-orchestrator created \(server dry run\)/);

@@ -19,6 +19,7 @@ import { AGGREGATED_DISCOVERY, aggregatedDiscovery, apiGroupDoc, apiGroupList, a
 import { decodeKubernetesProtobuf } from './protobuf.js';
 import { nowIso, parseFieldSelector, parseJson, parseLabelSelector, type ExtraValidator, type Target, type WriteContext } from './api-writes.js';
 import { ISSUER, KubeTokens } from './api-tokens.js';
+import { authenticateServiceAccount, authorize, type ServiceAccountUser } from './rbac.js';
 
 export { nowIso, parseFieldSelector, parseLabelSelector, ISSUER, type ExtraValidator };
 export type { ApiOptions } from './api-writes.js';
@@ -31,6 +32,10 @@ export interface AccessEntry {
   group: string;
   resource: string;
   namespace?: string;
+  /** a service account's requests (its token); absent: the admin's */
+  user?: string;
+  /** refused by RBAC (a service account's request no role allows) */
+  denied?: boolean;
 }
 
 export interface Faults {
@@ -75,8 +80,8 @@ export class KubeApi extends KubeTokens {
   }
 
   /** what RBAC would be asked: verb, API group, resource (with subresource), cluster-wide or in which namespace */
-  private recordAccess(verb: string, t: Target): void {
-    const e: AccessEntry = { verb, group: t.r.group, resource: t.sub ? `${t.r.plural}/${t.sub}` : t.r.plural, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}) };
+  private recordAccess(verb: string, t: Target, user?: ServiceAccountUser): void {
+    const e: AccessEntry = { verb, group: t.r.group, resource: t.sub ? `${t.r.plural}/${t.sub}` : t.r.plural, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(user ? { user: user.username } : {}) };
     this.access.set(JSON.stringify(e), e);
   }
 
@@ -103,8 +108,13 @@ export class KubeApi extends KubeTokens {
       if (url.pathname === '/version') return send(res, 200, VERSION);
       // a joining node authenticates with its bootstrap token (kubeadm.ts)
       if (url.pathname === '/_sandbox/kubeadm/join' && req.method === 'POST') return await this.kubeadmJoin(req, res, auth);
-      if (!sameSecret(auth, `Bearer ${this.opts.pki.adminToken}`)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-      await this.route(req, res, url);
+      // the admin token, or a service-account token this server signed (then RBAC decides: rbac.ts)
+      let user: ServiceAccountUser | undefined;
+      if (!sameSecret(auth, `Bearer ${this.opts.pki.adminToken}`)) {
+        user = auth.startsWith('Bearer ') ? authenticateServiceAccount(this.store, this.opts.pki.signingKey, ISSUER, auth.slice(7)) : undefined;
+        if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      }
+      await this.route(req, res, url, user);
     } catch (e) {
       const err = e instanceof ApiError ? e : e instanceof PatchError ? new ApiError(422, 'Invalid', e.message) : new ApiError(500, 'InternalError', `Internal error occurred: ${e instanceof Error ? e.message : String(e)}`);
       if (!res.headersSent) send(res, err.code, err.toStatus());
@@ -112,10 +122,13 @@ export class KubeApi extends KubeTokens {
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL, user?: ServiceAccountUser): Promise<void> {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
-    if (parts[0] === '_sandbox') return this.sandboxRoute(req, res, parts.slice(1), method);
+    if (parts[0] === '_sandbox') {
+      if (user) throw new ApiError(403, 'Forbidden', `forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${url.pathname}"`);
+      return this.sandboxRoute(req, res, parts.slice(1), method);
+    }
     if ((url.pathname === '/api' || url.pathname === '/apis') && wantsAggregated(String(req.headers.accept ?? ''))) {
       return send(res, 200, aggregatedDiscovery(this.allResources(), url.pathname === '/api'), { 'Content-Type': AGGREGATED_DISCOVERY, Vary: 'Accept' });
     }
@@ -164,8 +177,10 @@ export class KubeApi extends KubeTokens {
     };
     const kindLabel = target.sub === 'token' ? 'TokenRequest' : r.kind;
     const q2 = url.searchParams;
-    this.recordAccess(method === 'GET' ? (target.name === undefined ? (q2.get('watch') === 'true' || q2.get('watch') === '1' ? 'watch' : 'list') : 'get')
-      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' } as Record<string, string>)[method] ?? method.toLowerCase(), target);
+    const rbacVerb = method === 'GET' ? (target.name === undefined ? (q2.get('watch') === 'true' || q2.get('watch') === '1' ? 'watch' : 'list') : 'get')
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: target.name === undefined ? 'deletecollection' : 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
+    this.recordAccess(rbacVerb, target, user);
+    if (user) this.checkRbac(user, rbacVerb, target);
     this.checkForbidden(method, target, q);
     if (r.review) {
       if (method !== 'POST' || target.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -249,6 +264,16 @@ export class KubeApi extends KubeTokens {
   }
 
   /** the `forbid` fault: a 403 Status worded as the real API server's RBAC denial */
+  /** a service account's request: allowed only by its roles (rbac.ts); a denial is recorded and answered as RBAC's */
+  private checkRbac(user: ServiceAccountUser, verb: string, t: Target): void {
+    const resource = t.sub ? `${t.r.plural}/${t.sub}` : t.r.plural;
+    if (authorize(this.store, user, { verb, group: t.r.group, resource, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) })) return;
+    const e: AccessEntry = { verb, group: t.r.group, resource, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), user: user.username, denied: true };
+    this.access.set(JSON.stringify(e), e);
+    const where = t.namespace ? ` in the namespace "${t.namespace}"` : ' at the cluster scope';
+    throw new ApiError(403, 'Forbidden', `${t.r.group ? `${t.r.plural}.${t.r.group}` : t.r.plural}${t.name ? ` "${t.name}"` : ''} is forbidden: User "${user.username}" cannot ${verb} resource "${resource}" in API group "${t.r.group}"${where}`);
+  }
+
   private checkForbidden(method: string, t: Target, q: URLSearchParams): void {
     const rules = this.faults.forbid ?? [];
     if (rules.length === 0) return;

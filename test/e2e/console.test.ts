@@ -7,6 +7,7 @@
  * .mixmesh/console-screenshots/ (MIXMESH_SCREENSHOTS to change it).
  */
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,10 @@ describe('e2e: the web console in Chromium', function () {
     assert.equal(r.status, 202, r.text);
     const op = await w.waitOperation(String(r.json.operationId), 120_000);
     assert.equal(op.state, 'Succeeded', JSON.stringify(op));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    // with TLS on (MIXMESH_E2E_TLS=1) Chromium accepts exactly the run's server certificate, pinned by its key
+    const cert = join(w.dir, 'tls.crt');
+    const pin = existsSync(cert) ? createHash('sha256').update(new X509Certificate(readFileSync(cert)).publicKey.export({ type: 'spki', format: 'der' })).digest('base64') : undefined;
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', ...(pin ? [`--ignore-certificate-errors-spki-list=${pin}`] : [])] });
   });
   after(async () => {
     await browser?.close();

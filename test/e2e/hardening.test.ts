@@ -90,7 +90,7 @@ describe('e2e: issue 8 on the sandbox', function () {
     let healthy = 0;
     const health = (async () => {
       while (!stop) {
-        if ((await fetch(`${w.stack.url}/healthz`)).status === 200) healthy++;
+        if ((await w.fetch(`${w.stack.url}/healthz`)).status === 200) healthy++;
         await new Promise((r) => setTimeout(r, 5));
       }
     })();

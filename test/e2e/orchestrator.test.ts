@@ -115,7 +115,7 @@ describe('e2e: orchestrator on the sandbox', function () {
     const svc = (await w.api('GET', '/v1/services/plugged/plugged')).json as { status: { microservices: { name: string; instances?: { vnfInstanceId: string; address: string; sidecar: string }[] }[] } };
     const inst = svc.status.microservices.find((m) => m.name === 'db')!.instances![0]!;
     assert.equal(inst.sidecar, 'Succeeded');
-    const injections = await fetch(`${w.stack.injectorUrl}/v1/injections?vnfInstanceId=${inst.vnfInstanceId}`, { headers: { authorization: `Bearer ${w.stack.injectorToken}` } });
+    const injections = await w.fetch(`${w.stack.injectorUrl}/v1/injections?vnfInstanceId=${inst.vnfInstanceId}`, { headers: { authorization: `Bearer ${w.stack.injectorToken}` } });
     const body = (await injections.json()) as { items?: unknown[] } | unknown[];
     assert.equal((Array.isArray(body) ? body : body.items ?? []).length, 1, 'injected exactly once, by the plug-in');
     assert.equal((await fetch(`http://${inst.address}:15021/healthz/ready`)).status, 200);
@@ -178,7 +178,7 @@ describe('e2e: orchestrator on the sandbox', function () {
     const child = await w.spawnServe();
     await w.faults({ delay: { operation: 'INSTANTIATE', ms: 1500 } });
     try {
-      const put = await fetch(`${child.url}/v1/services/crashy/crashy`, { method: 'PUT', headers: { authorization: `Bearer ${w.tokens.admin}`, 'content-type': 'application/yaml' }, body: vmService('crashy', 'crashy') });
+      const put = await w.fetch(`${child.url}/v1/services/crashy/crashy`, { method: 'PUT', headers: { authorization: `Bearer ${w.tokens.admin}`, 'content-type': 'application/yaml' }, body: vmService('crashy', 'crashy') });
       assert.equal(put.status, 202);
       const { operationId } = (await put.json()) as { operationId: string };
       // the create request went out: kill it there, no goodbye

@@ -90,7 +90,7 @@ describe('e2e: the Tacker plug-in run by the Tacker emulator as tacker-conductor
   let client: OpenStackClient;
 
   const injections = async (vnfInstanceId: string): Promise<InjectionView[]> => {
-    const res = await fetch(`${w.stack.injectorUrl}/v1/injections?vnfInstanceId=${encodeURIComponent(vnfInstanceId)}`, { headers: { authorization: `Bearer ${w.stack.injectorToken}` } });
+    const res = await w.fetch(`${w.stack.injectorUrl}/v1/injections?vnfInstanceId=${encodeURIComponent(vnfInstanceId)}`, { headers: { authorization: `Bearer ${w.stack.injectorToken}` } });
     assert.equal(res.status, 200);
     return ((await res.json()) as { items: InjectionView[] }).items;
   };

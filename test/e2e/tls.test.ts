@@ -4,6 +4,8 @@
  * the run. The sandbox's Tacker subscribes and delivers over HTTPS, checking the callback's
  * certificate against that CA; the Tacker plug-in reaches the injector over HTTPS, checking its
  * certificate against `caFile`; a client that does not trust the CA is refused by its own TLS.
+ * Deploy with VMs, a connections change, a delete: the representative e2e that `npm test` runs with
+ * TLS on; `npm run test:e2e-tls` runs the whole e2e suite that way.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -44,6 +46,25 @@ describe('e2e: TLS on (API, Tacker callback, injector, plug-in)', function () {
     const deliveries = (await res.json()) as { status: number | string; operationState?: string }[];
     assert.ok(deliveries.some((d) => d.status === 204 && d.operationState === 'COMPLETED'), `deliveries: ${JSON.stringify(deliveries)}`);
     assert.ok(!deliveries.some((d) => d.status === 'error'), `a delivery failed: ${JSON.stringify(deliveries)}`);
+  });
+
+  it('a connections change and a delete over HTTPS: the mesh config follows, the VNF is terminated, every callback delivery succeeded', async () => {
+    const change = await w.api('PUT', '/v1/services/tls-orch/db/connections', { body: JSON.stringify({ connections: [{ from: 'web', to: 'db', connectionPool: { maxConnections: 7 } }] }), type: 'application/json' });
+    assert.equal(change.status, 202, change.text);
+    assert.equal((await w.waitOperation(String(change.json.operationId), 120_000)).state, 'Succeeded');
+    const dr = await w.stack.kube.list('networking.istio.io/v1', 'DestinationRule', { namespace: 'tls-orch' });
+    assert.match(JSON.stringify(dr.items), /"maxConnections":7/, 'the DestinationRule carries the new connection pool');
+    const del = await w.api('DELETE', '/v1/services/tls-orch/db');
+    assert.equal(del.status, 202, del.text);
+    for (const deadline = Date.now() + 120_000; (await w.api('GET', '/v1/services/tls-orch/db')).status !== 404;) {
+      if (Date.now() > deadline) throw new Error('tls-orch/db still there');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const vnfs = await w.stack.openstack!.tacker.listVnfInstances();
+    assert.ok(!vnfs.some((v) => (v.vnfInstanceName ?? '').startsWith('tls-orch.')), `a VNF of tls-orch is left: ${JSON.stringify(vnfs.map((v) => v.vnfInstanceName))}`);
+    const res = await fetch(`${w.sandbox.openstack.adminUrl}/notifications`, { headers: { authorization: `Bearer ${w.sandbox.openstack.adminToken}` } });
+    const deliveries = (await res.json()) as { status: number | string }[];
+    assert.ok(deliveries.length > 0 && deliveries.every((d) => d.status === 204), `deliveries: ${JSON.stringify(deliveries)}`);
   });
 
   it('plug-in mode: the instantiate_end script reaches the HTTPS injector, verifying it against caFile', async () => {

@@ -29,9 +29,11 @@ export interface World {
   /** start the orchestrator again (after a simulated crash) */
   restart(options?: Partial<StackOptions>): Promise<Stack>;
   /** one more orchestrator on the same sandbox, with other settings (stopped by stop()) */
-  another(env: Record<string, string>): Promise<Stack>;
+  another(env: Record<string, string>, more?: Partial<StackOptions>): Promise<Stack>;
   /** `mixmesh serve` in a child process (so a test can SIGKILL it mid-deploy) */
   spawnServe(): Promise<{ url: string; kill(): Promise<void> }>;
+  /** fetch that trusts the run's CA when TLS is on (plain fetch otherwise) */
+  fetch: typeof fetch;
   api(method: string, path: string, options?: { body?: string; type?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
   /** wait until the operation ends; returns its final state */
   waitOperation(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -102,14 +104,14 @@ export async function startWorld(options: { log?: Logger; latencies?: Partial<ty
     });
 
     const world: World = {
-      dir, sandbox, tokens, env,
+      dir, sandbox, tokens, env, fetch: trusting,
       get stack() { return stack; },
       async restart(o) {
         stack = await begin(o);
         return stack;
       },
-      async another(more) {
-        const s = await startStack({ config: loadConfig({ env: { ...env, ...more }, cwd: dir, home: dir }), log, settings });
+      async another(more, stackOptions = {}) {
+        const s = await startStack({ config: loadConfig({ env: { ...env, ...more }, cwd: dir, home: dir }), log, ...stackOptions, settings: { ...settings, ...stackOptions.settings } });
         extra.push(s);
         return s;
       },
