@@ -61,6 +61,11 @@ describe('IoT café CI/CD workflow', function () {
 
   describe('"Deploy with mixmesh" against an orchestrator on the sandbox', () => {
     let w: World | undefined;
+    /** the step's env: its two secrets; with MIXMESH_E2E_TLS=1 the server's CA too (a runner would have it) */
+    const stepEnv = (token: string): NodeJS.ProcessEnv => ({
+      ...process.env, MIXMESH_SERVER: w!.stack.url, MIXMESH_TOKEN: token,
+      ...(w!.env.MIXMESH_CA_FILE ? { MIXMESH_CERTIFICATE_AUTHORITY: w!.env.MIXMESH_CA_FILE } : {}),
+    });
 
     before(async function () {
       if (!existsSync(join(repo, 'dist/cli/bin.js'))) throw new Error('dist/cli/bin.js is missing: run `npm run build` first (the deploy job\'s Install step builds it)');
@@ -72,14 +77,14 @@ describe('IoT café CI/CD workflow', function () {
     after(async () => { await w?.stop(); });
 
     it('a viewer token (the wrong secret) is refused and deploys nothing', async () => {
-      const r = await runStep(workflowStep('Deploy with mixmesh'), { ...process.env, MIXMESH_SERVER: w!.stack.url, MIXMESH_TOKEN: w!.tokens.viewer });
+      const r = await runStep(workflowStep('Deploy with mixmesh'), stepEnv(w!.tokens.viewer));
       assert.notEqual(r.code, 0, r.out);
       assert.match(r.out, /403|forbidden|not allowed/i);
       assert.equal((await w!.api('GET', '/v1/services/cafe/iot-cafe')).status, 404);
     });
 
     it('the step\'s command deploys the descriptor: the café Ready, its two VMs made by Tacker', async () => {
-      const r = await runStep(workflowStep('Deploy with mixmesh'), { ...process.env, MIXMESH_SERVER: w!.stack.url, MIXMESH_TOKEN: w!.tokens.admin });
+      const r = await runStep(workflowStep('Deploy with mixmesh'), stepEnv(w!.tokens.admin));
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, /cafe\/iot-cafe is Ready/, r.out);
       const svc = (await w!.api('GET', '/v1/services/cafe/iot-cafe')).json as { status: { phase: string; microservices: { name: string; runtime: string; ready: number }[] } };
@@ -97,7 +102,7 @@ describe('IoT café CI/CD workflow', function () {
     });
 
     it('run again (the next push), it changes nothing and still succeeds', async () => {
-      const r = await runStep(workflowStep('Deploy with mixmesh'), { ...process.env, MIXMESH_SERVER: w!.stack.url, MIXMESH_TOKEN: w!.tokens.admin });
+      const r = await runStep(workflowStep('Deploy with mixmesh'), stepEnv(w!.tokens.admin));
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, /unchanged/, r.out);
     });
