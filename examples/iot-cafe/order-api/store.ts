@@ -52,7 +52,7 @@ export class OrderWriter {
   private readonly queue: { order: NewOrder; ok: (o: Order) => void; fail: (err: Error) => void }[] = [];
   private inFlight = 0;
 
-  constructor(private readonly pool: Pool, private readonly options: { maxInFlight: number; maxBatch: number } = { maxInFlight: 4, maxBatch: 64 }) {}
+  constructor(private readonly pool: Pool, private readonly options: { maxInFlight: number; maxBatch: number } = { maxInFlight: 2, maxBatch: 64 }) {}
 
   write(order: NewOrder): Promise<Order> {
     return new Promise((ok, fail) => {
