@@ -6,8 +6,8 @@
  * cancel, a restore cut off and run again).
  */
 import { strict as assert } from 'node:assert';
-import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -15,6 +15,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import { startSwift, type SwiftServer } from '../sandbox/swift/index.js';
 import type { SandboxVm } from '../sandbox/index.js';
 import { startWorld, type World } from '../test/e2e/world.js';
+import { fillTree, treeHashes } from '../test/helpers/trees.js';
 import { BackupReader, listBackups } from './archive.js';
 import { runBackup, type BackupDeps } from './capture.js';
 import { generateStoreKeys, parseKek, type StoreKeys } from './crypto.js';
@@ -49,26 +50,6 @@ spec:
 function keysOf(): StoreKeys {
   const g = generateStoreKeys();
   return { kek: parseKek(g.kek.toString('base64')), signingKey: createPrivateKey(g.signingKeyPem), publicKey: createPublicKey(g.publicKeyPem) };
-}
-
-function treeHashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p, `${rel}${e.name}/`);
-      else if (e.isFile()) out[`${rel}${e.name}`] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
-
-function fill(dir: string, files: number, size: number): Record<string, string> {
-  mkdirSync(join(dir, 'sub'), { recursive: true });
-  for (let i = 0; i < files; i++) writeFileSync(join(dir, i % 2 ? `sub/f${i}.bin` : `f${i}.bin`), randomBytes(size + i));
-  writeFileSync(join(dir, 'name with spaces.txt'), 'spaces are fine\n');
-  return treeHashes(dir);
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
@@ -150,11 +131,11 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.equal(op.state, 'Succeeded', JSON.stringify(op));
     const vm = await dbVm();
     assert.ok(vm, 'the db VM');
-    vmData = fill(join(vm.rootfs, 'var/lib/db'), 20, 5000);
+    vmData = fillTree(join(vm.rootfs, 'var/lib/db'), 20, 5000);
 
     // node-local volumes on worker-1: a hostPath pod and a local PV + PVC
-    hostData = fill(join(worker.rootfs, 'data/cache'), 10, 3000);
-    localData = fill(join(worker.rootfs, 'mnt/disks/ssd1'), 5, 70_000);
+    hostData = fillTree(join(worker.rootfs, 'data/cache'), 10, 3000);
+    localData = fillTree(join(worker.rootfs, 'mnt/disks/ssd1'), 5, 70_000);
     // the sandbox seeds StorageClass local-storage (kubernetes.io/no-provisioner, WaitForFirstConsumer), as kind and k3s clusters seed theirs
     assert.ok(await kube().get({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', name: 'local-storage' }), 'the seeded StorageClass');
     await kube().create({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'ssd1' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/ssd1' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-1'] }] }] } }, claimRef: { namespace: 'shop', name: 'ssd' } } } as KubeObject);

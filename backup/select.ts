@@ -209,6 +209,8 @@ export async function select(kube: BackupKube, selection: Selection): Promise<Se
     const status = (svc as unknown as { status?: { microservices?: Array<{ name: string; version: string; instances?: Array<{ index: number; vnfInstanceName: string; vnfInstanceId?: string; serverId?: string; address?: string; hostKey?: string }> }> } }).status;
     for (const ms of svc.spec.microservices) {
       if (ms.runtime !== 'vm' || !ms.vm) continue;
+      // the VMs' SSH credentials: without them the service cannot be restored in another cluster
+      await c.addRef('v1', 'Secret', namespace, ms.vm.ssh?.credentialsSecret);
       const st = status?.microservices?.find((m) => m.name === ms.name && m.version === (ms.version ?? 'v1'));
       for (const inst of st?.instances ?? []) vms.push({ namespace, service: name, microservice: ms, index: inst.index, vnfInstanceName: inst.vnfInstanceName, ...(inst.vnfInstanceId ? { vnfInstanceId: inst.vnfInstanceId } : {}), ...(inst.serverId ? { serverId: inst.serverId } : {}), ...(inst.address ? { address: inst.address } : {}), ...(inst.hostKey ? { hostKey: inst.hostKey } : {}) });
     }

@@ -10,6 +10,7 @@ import { Cron } from 'croner';
 import type { Express, NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createLeaderLoop, unlimitedCallers } from '../common/leader-loop.js';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
@@ -186,11 +187,8 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     }
   }
   const stores = new Map<string, ObjectStore>();
-  let timer: NodeJS.Timeout | undefined;
-  let leader: () => boolean = () => false;
-  let ticking: Promise<void> | undefined;
-  // a graceful stop leaves runs InProgress: the next leader resumes them
-  let stopping = false;
+  // a graceful stop leaves runs InProgress: the next leader resumes them (common/leader-loop.ts)
+  const loop = createLeaderLoop(() => pass(), { pollMs: deps.config.pollMs ?? 1000, what: 'backup', log });
 
   const ref = (kind: string, name: string) => ({ apiVersion: API_VERSION, kind, namespace: ns, name });
   const get = (kind: string, name: string) => deps.kube.get<Resource>(ref(kind, name));
@@ -243,7 +241,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
       metrics.results.inc({ kind: 'backup', phase: manifest.phase });
       metrics.duration.observe({ kind: 'backup', phase: manifest.phase }, (Date.now() - started) / 1000);
     } catch (e) {
-      if (stopping) return;
+      if (loop.stopping) return;
       const code = isMixmeshError(e) ? e.code : 'INTERNAL';
       await setStatus('Backup', name, { phase: 'Failed', completedAt: new Date().toISOString(), error: { code, message: e instanceof Error ? e.message : String(e) }, progress: null });
       metrics.results.inc({ kind: 'backup', phase: 'Failed' });
@@ -273,7 +271,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     } finally {
       running.delete(`Restore/${name}`);
     }
-    if (stopping) return;
+    if (loop.stopping) return;
     await setStatus('Restore', name, { phase: result.phase, completedAt: result.completedAt, warnings: result.warnings, problems: result.problems, firstCause: result.firstCause ?? null, items: result.items, data: result.data, counts: countActions(result) });
     for (const i of result.items) metrics.items.inc({ kind: 'restore', result: i.action });
     metrics.results.inc({ kind: 'restore', phase: result.phase });
@@ -323,38 +321,29 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     }
   }
 
-  async function tick(): Promise<void> {
-    if (!leader()) return;
-    ticking ??= (async () => {
-      try {
-        for (const b of await list('Backup')) {
-          if (running.has(`Backup/${b.metadata.name}`)) {
-            if (b.spec.cancel === true) running.get(`Backup/${b.metadata.name}`)!.abort();
-            continue;
-          }
-          const phase = b.status?.phase;
-          if (b.spec.cancel === true && (!phase || phase === 'New' || phase === 'InProgress')) await setStatus('Backup', b.metadata.name, { phase: 'Failed', error: { code: 'BACKUP_CANCELLED', message: 'cancelled' } });
-          // a backup left InProgress by a killed orchestrator is started again (its partial objects are replaced)
-          else if (!phase || phase === 'New' || phase === 'InProgress') void doBackup(b);
-        }
-        for (const r of await list('Restore')) {
-          if (running.has(`Restore/${r.metadata.name}`)) {
-            if (r.spec.cancel === true) running.get(`Restore/${r.metadata.name}`)!.abort();
-            continue;
-          }
-          const phase = r.status?.phase;
-          if (r.spec.cancel === true && (!phase || phase === 'New' || phase === 'InProgress')) await setStatus('Restore', r.metadata.name, { phase: 'Failed', firstCause: { code: 'BACKUP_CANCELLED', message: 'cancelled' } });
-          // InProgress with no run here: the orchestrator that ran it was killed; resume
-          else if (!phase || phase === 'New' || phase === 'InProgress') void doRestore(r);
-        }
-        await runSchedules();
-      } catch (e) {
-        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'backup runner pass failed');
-      } finally {
-        ticking = undefined;
+  const tick = () => loop.tick();
+  async function pass(): Promise<void> {
+    for (const b of await list('Backup')) {
+      if (running.has(`Backup/${b.metadata.name}`)) {
+        if (b.spec.cancel === true) running.get(`Backup/${b.metadata.name}`)!.abort();
+        continue;
       }
-    })();
-    return ticking;
+      const phase = b.status?.phase;
+      if (b.spec.cancel === true && (!phase || phase === 'New' || phase === 'InProgress')) await setStatus('Backup', b.metadata.name, { phase: 'Failed', error: { code: 'BACKUP_CANCELLED', message: 'cancelled' } });
+      // a backup left InProgress by a killed orchestrator is started again (its partial objects are replaced)
+      else if (!phase || phase === 'New' || phase === 'InProgress') void doBackup(b);
+    }
+    for (const r of await list('Restore')) {
+      if (running.has(`Restore/${r.metadata.name}`)) {
+        if (r.spec.cancel === true) running.get(`Restore/${r.metadata.name}`)!.abort();
+        continue;
+      }
+      const phase = r.status?.phase;
+      if (r.spec.cancel === true && (!phase || phase === 'New' || phase === 'InProgress')) await setStatus('Restore', r.metadata.name, { phase: 'Failed', firstCause: { code: 'BACKUP_CANCELLED', message: 'cancelled' } });
+      // InProgress with no run here: the orchestrator that ran it was killed; resume
+      else if (!phase || phase === 'New' || phase === 'InProgress') void doRestore(r);
+    }
+    await runSchedules();
   }
 
   function routes(app: Express, h: RouteHelpers): void {
@@ -365,11 +354,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     };
     // backups and restores span namespaces, nodes and cluster-scoped objects: a token limited to
     // some namespaces may not use them (and writing needs admin: a restore creates any kind)
-    const unlimited = (_req: Request, res: Response, next: NextFunction): void => {
-      const ns = (res.locals.caller as { namespaces?: readonly string[] } | undefined)?.namespaces;
-      if (ns && ns.length) throw new MixmeshError('FORBIDDEN', 'backups and restores span namespaces and nodes: a token limited to namespaces may not use them');
-      next();
-    };
+    const unlimited = unlimitedCallers('backups and restores');
     // a store given as a URL other than the configured one reaches files or buckets with the
     // orchestrator's own rights: admins only (others use the default or a BackupStore by name)
     const storeFor = async (res: Response, given: unknown): Promise<ObjectStore> => {
@@ -499,21 +484,12 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     beforeInject,
     vmHandoff,
     crds: backupCrds,
-    start(isLeader) {
-      leader = isLeader;
-      const loop = () => {
-        timer = setTimeout(() => void tick().finally(loop), deps.config.pollMs ?? 1000);
-        timer.unref();
-      };
-      loop();
-    },
+    start: (isLeader) => loop.start(isLeader),
     tick,
     async stop() {
-      stopping = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      const passDone = loop.stop();
       for (const ac of running.values()) ac.abort();
-      await ticking;
+      await passDone;
       for (const s of stores.values()) s.close();
       stores.clear();
       await deps.nodes.close();

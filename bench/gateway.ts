@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- gateway [--sizes 3,9] [--providers ec2,openstack,baremetal] [--orchestrator swarm|marathon]`:
+ * `npm run bench -- gateway [--sizes 3,9] [--providers ec2,openstack,baremetal] [--orchestrator swarm|marathon|kubernetes]`:
  * on the engine world (real Docker Engines for Swarm), create clusters of 1 manager + (N-1) workers
  * on each provider through the gateway's REST API, and delete them again. Prints per cluster:
  * the total (POST → operation Succeeded), every host's chain (provision requested → SSH reachable
@@ -9,9 +9,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PLAIN_VNFD_ID } from '../sandbox/index.js';
 import { startEngineWorld } from '../sandbox/engines/world.js';
-import { startGatewayHarness, worldGatewayConfig } from '../gateway/testing.js';
+import { metalHosts, startGatewayHarness, worldGatewayConfig } from '../test/helpers/gateway-harness.js';
 import type { HostRecord } from '../gateway/types.js';
 
 function opt(args: string[], name: string, fallback: string): string {
@@ -24,12 +23,14 @@ const s = (ms: number): string => (ms / 1000).toFixed(2);
 export async function main(args: string[]): Promise<void> {
   const sizes = opt(args, '--sizes', '3,9').split(',').map(Number);
   const providers = opt(args, '--providers', 'ec2,openstack,baremetal').split(',') as ('ec2' | 'openstack' | 'baremetal')[];
-  const orchestrator = opt(args, '--orchestrator', 'swarm') as 'swarm' | 'marathon';
+  const orchestrator = opt(args, '--orchestrator', 'swarm') as 'swarm' | 'marathon' | 'kubernetes';
   const dir = await mkdtemp(join(tmpdir(), 'mixmesh-bench-gw-'));
   const world = await startEngineWorld({ dir, openstack: providers.includes('openstack'), ec2: providers.includes('ec2') });
   const maxSize = Math.max(...sizes);
-  const metal = providers.includes('baremetal') ? await Promise.all(Array.from({ length: maxSize }, (_, i) => world.vms.create({ serverId: `bench-metal-${i}`, name: `metal-${i}` }))) : [];
-  const h = await startGatewayHarness(world, worldGatewayConfig(world, { inventory: metal, vnfdId: PLAIN_VNFD_ID }));
+  const metal = providers.includes('baremetal')
+    ? await metalHosts(world, 'bench-metal', orchestrator === 'kubernetes' ? { kubernetes: { managers: 1, workers: maxSize - 1 } } : { [orchestrator]: maxSize })
+    : [];
+  const h = await startGatewayHarness(world, worldGatewayConfig(world, { inventory: metal }));
   process.stdout.write(`gateway bench: ${orchestrator}, sizes ${sizes.join(', ')}, providers ${providers.join(', ')} (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})\n`);
   process.stdout.write('provider   hosts  total s  critical s  ratio  slowest chain (provision/ssh/install/join s)  delete s\n');
   try {

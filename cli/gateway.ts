@@ -185,6 +185,21 @@ export function registerGatewayCommands(program: Command): void {
     print(flags, r, () => `service ${service} on ${cluster}: desired ${String(r.desired)}, running ${String(r.running)}\n`);
     return 0;
   }).then((code) => { process.exitCode = code; }));
+  common(services.command('update').description('a rolling update: another image and/or environment (--env replaces the request\'s env)').argument('<cluster>').argument('<service>'))
+    .option('--image <image>', 'the new image')
+    .option('--env <KEY=VALUE...>', 'the new environment')
+    .action((cluster: string, service: string, flags: Flags) => run(async () => {
+      const env = Array.isArray(flags.env) ? Object.fromEntries((flags.env as string[]).map((kv) => { const i = kv.indexOf('='); return i > 0 ? [kv.slice(0, i), kv.slice(i + 1)] : [kv, '']; })) : undefined;
+      const body = { ...(typeof flags.image === 'string' ? { image: flags.image } : {}), ...(env ? { env } : {}) };
+      const r = (await api(flags).request('PATCH', `/v1/gateway/clusters/${enc(cluster)}/services/${enc(service)}`, { body: JSON.stringify(body), contentType: 'application/json' })).json as Record<string, unknown>;
+      print(flags, r, () => `service ${service} on ${cluster}: updating, ${String(r.running)}/${String(r.desired)} running\n`);
+      return 0;
+    }).then((code) => { process.exitCode = code; }));
+  common(services.command('logs').description('the last lines of each container (Swarm, Kubernetes)').argument('<cluster>').argument('<service>')).option('--tail <n>', 'lines per container', '100').action((cluster: string, service: string, flags: Flags) => run(async () => {
+    const r = (await api(flags).request('GET', `/v1/gateway/clusters/${enc(cluster)}/services/${enc(service)}/logs?tail=${encodeURIComponent(String(flags.tail))}`)).json as { items: { container: string; lines: string[] }[] };
+    print(flags, r, () => r.items.map((x) => x.lines.map((l) => `${x.container}  ${l}\n`).join('')).join(''));
+    return 0;
+  }).then((code) => { process.exitCode = code; }));
   common(services.command('delete').description('deleteOrchestratorService').argument('<cluster>').argument('<service>')).action((cluster: string, service: string, flags: Flags) => run(async () => {
     await api(flags).request('DELETE', `/v1/gateway/clusters/${enc(cluster)}/services/${enc(service)}`);
     process.stderr.write(`service ${service} deleted from ${cluster}\n`);

@@ -3,9 +3,10 @@
  * worker runs pods), the target has a control-plane VM made by its Tacker. A node backup of the
  * source worker goes to a store both clouds reach.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
 import { KubeClient, loadKubeConfig, type KubeObject } from '../clients/kube/index.js';
 import { createOpenStackClient, validateConfig, type OpenStackClient } from '../clients/openstack/index.js';
 import { connectSsh } from '../clients/ssh/index.js';
@@ -93,7 +94,7 @@ export interface TwoClouds {
   nodes: SshNodeAccess;
   targetCp: { address: string };
   targetOf(): Target;
-  backupNode(name: string, node: string): Promise<Manifest>;
+  backupNode(name: string, node: string, namespaces?: string[]): Promise<Manifest>;
   stop(): Promise<void>;
 }
 
@@ -122,11 +123,11 @@ export async function startTwoClouds(dir: string): Promise<TwoClouds> {
       controlPlane: { host: cp.address, user: 'root', privateKey: target.sandbox.sshPrivateKey, hostKeys: knownKeys(target, cp.address) },
       store,
     }),
-    async backupNode(name, node) {
+    async backupNode(name, node, namespaces) {
       return runBackup({
         kube: source.kube, store, keys, nodes,
         resolver: new KubeNodeResolver(source.kube, { user: 'root', privateKey: source.sandbox.sshPrivateKey, knownHosts: readFileSync(source.sandbox.paths.knownHosts, 'utf8') }),
-      }, { name, selection: { node } });
+      }, { name, selection: { node, ...(namespaces ? { namespaces } : {}) } });
     },
     async stop() {
       await nodes.close();
@@ -136,4 +137,66 @@ export async function startTwoClouds(dir: string): Promise<TwoClouds> {
       store.close();
     },
   };
+}
+
+export interface CloudOrchestrator {
+  url: string;
+  /** the admin token of its API */
+  token: string;
+  kube: KubeClient;
+  api(method: string, path: string, body?: string, type?: string): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A mixmesh orchestrator (`mixmesh serve`'s stack, in this process) on one sandbox cloud: its
+ * cluster, its Keystone + Tacker, sidecar packages built once into `artifacts` (shared by both clouds).
+ */
+export async function startOrchestrator(c: Cloud, dir: string, options: { artifacts: string; log?: Logger; env?: Record<string, string> }): Promise<CloudOrchestrator> {
+  const { loadConfig, startStack } = await import('../orchestrator/index.js');
+  const { silentLogger } = await import('../common/logger.js');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(18).toString('base64url');
+  writeFileSync(join(dir, 'tokens.yaml'), `- {name: admin, role: admin, sha256: ${createHash('sha256').update(token).digest('hex')}}\n`, { mode: 0o600 });
+  const env = {
+    KUBECONFIG: c.sandbox.paths.kubeconfig, MIXMESH_TOKENS_FILE: join(dir, 'tokens.yaml'), OS_CLOUD: 'sandbox', OS_CLIENT_CONFIG_FILE: c.sandbox.paths.cloudsYaml,
+    MIXMESH_SIDECAR_ARTIFACTS: options.artifacts, MIXMESH_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_LISTEN: '127.0.0.1:0', MIXMESH_INJECTOR_TOKEN: randomBytes(18).toString('base64url'),
+    ...options.env,
+  };
+  const stack = await startStack({ config: loadConfig({ env, cwd: dir, home: dir }), log: options.log ?? silentLogger, settings: { tackerPollMs: 300, readyPollMs: 50, resyncSeconds: 3600, backupPollMs: 200 } });
+  return {
+    url: stack.url, token, kube: stack.kube as unknown as KubeClient,
+    async api(method, path, body, type = 'application/yaml') {
+      const res = await fetch(stack.url + path, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': type } : {}) }, ...(body !== undefined ? { body } : {}) });
+      const text = await res.text();
+      let json: Record<string, unknown> = {};
+      try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
+      return { status: res.status, json, text };
+    },
+    stop: () => stack.stop(),
+  };
+}
+
+/** The stand-in Istio sidecar packages the orchestrators install into VMs (built once, cached under `cache`). */
+export async function sidecarArtifacts(dir: string, cache: string): Promise<string> {
+  const { buildSidecarPackage } = await import('../sandbox/sidecar-package/index.js');
+  const { copyFileSync, linkSync, rmSync } = await import('node:fs');
+  const version = '1.30.3';
+  mkdirSync(dir, { recursive: true });
+  for (const format of ['deb', 'rpm', 'tar'] as const) {
+    const pkg = await buildSidecarPackage({ format, version, outDir: cache });
+    const target = join(dir, `istio-sidecar-${version}.${format === 'tar' ? 'tar.gz' : format}`);
+    rmSync(target, { force: true });
+    try { linkSync(pkg.path, target); } catch { copyFileSync(pkg.path, target); }
+  }
+  return dir;
+}
+
+/** A service backup on the source cloud (its VMs' host keys from the source's Nova console). */
+export async function backupService(w: TwoClouds, name: string, namespace: string, service: string): Promise<Manifest> {
+  const { parseConsoleHostKeys } = await import('../clients/ssh/index.js');
+  return runBackup({
+    kube: w.source.kube, store: w.store, keys: w.keys, nodes: w.nodes,
+    resolver: new KubeNodeResolver(w.source.kube, { user: 'root', privateKey: w.source.sandbox.sshPrivateKey, knownHosts: readFileSync(w.source.sandbox.paths.knownHosts, 'utf8') }, async (serverId) => parseConsoleHostKeys(await w.source.os.nova.getConsoleOutput(serverId))),
+  }, { name, selection: { service: { namespace, name: service } } });
 }

@@ -40,6 +40,7 @@ export function gatewayMount(gateway: Gateway): ApiMount {
         await gateway.deleteService(p(req, 'id'), p(req, 'sid'));
         res.status(204).end();
       });
+      app.get(`${base}/clusters/:id/services/:sid/logs`, need('viewer'), async (req, res) => { res.json(await gateway.logs(p(req, 'id'), p(req, 'sid'), req.query.tail)); });
       app.get(`${base}/clusters/:id/services/:sid/containers`, need('viewer'), async (req, res) => { res.json(await gateway.containers(p(req, 'id'), p(req, 'sid'))); });
       app.get(`${base}/clusters/:id/services/:sid/containers/:cid`, need('viewer'), async (req, res) => { res.json(await gateway.container(p(req, 'id'), p(req, 'sid'), p(req, 'cid'))); });
       app.get(`${base}/operations/:opId`, need('viewer'), async (req, res) => { res.json(await gateway.operation(p(req, 'opId'))); });
@@ -77,9 +78,10 @@ export function gatewayOpenApiPaths(): Record<string, unknown> {
     },
     '/v1/gateway/clusters/{id}/services/{sid}': {
       get: { summary: 'getContainerServiceInfo', security: bearer, parameters: [id, sid], responses: { 200: json('service in detail'), ...errs } },
-      patch: { summary: 'scale: {replicas}', security: bearer, parameters: [id, sid], requestBody: body('{replicas}'), responses: { 200: json('service'), ...errs } },
+      patch: { summary: 'scale and/or update: {replicas?, image?, env?} (a rolling update on the engine)', security: bearer, parameters: [id, sid], requestBody: body('{replicas?, image?, env?}'), responses: { 200: json('service'), ...errs } },
       delete: { summary: 'deleteOrchestratorService', security: bearer, parameters: [id, sid], responses: { 204: { description: 'deleted' }, ...errs } },
     },
+    '/v1/gateway/clusters/{id}/services/{sid}/logs': { get: { summary: 'the last lines of each container (Swarm: the service\'s logs; Kubernetes: pods/log); 422 where the orchestrator cannot', security: bearer, parameters: [id, sid, { name: 'tail', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } }], responses: { 200: json('{items: [{container, lines}]}'), ...errs, 422: problem } } },
     '/v1/gateway/clusters/{id}/services/{sid}/containers': { get: { summary: 'getContainerInfo: pods / tasks / Marathon tasks', security: bearer, parameters: [id, sid], responses: { 200: json('{items}'), ...errs } } },
     '/v1/gateway/clusters/{id}/services/{sid}/containers/{cid}': { get: { summary: 'one container', security: bearer, parameters: [id, sid, { name: 'cid', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: json('container'), ...errs } } },
     '/v1/gateway/operations/{opId}': { get: { summary: 'one gateway operation: state, steps, error', security: bearer, parameters: [{ name: 'opId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: json('operation'), ...errs } } },

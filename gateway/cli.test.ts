@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
-import { startGatewayHarness, TOKENS, until, worldGatewayConfig, type GatewayHarness } from './testing.js';
+import { startGatewayHarness, TOKENS, until, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 const BIN = new URL('../dist/cli/bin.js', import.meta.url).pathname;
 
@@ -46,7 +46,8 @@ describe('mixmesh gateway (CLI)', function () {
     const web = await cli(['catalog', 'web', '-o', 'json']);
     assert.equal(JSON.parse(web.stdout).image, 'busybox:stable');
     const caps = await cli(['capabilities']);
-    assert.match(caps.stdout, /^kubernetes\s+no\s+yes\s+yes\s+no/m);
+    assert.match(caps.stdout, /^kubernetes\s+yes\s+yes\s+yes\s+yes\s+yes/m);
+    assert.match(caps.stdout, /^marathon\s+yes\s+yes\s+yes\s+yes\s+no/m);
   });
 
   it('registers a cluster from a file, runs a service on it, deletes it', async () => {

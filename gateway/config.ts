@@ -11,12 +11,41 @@
  * ec2: {endpoint: https://ec2.eu-west-1.amazonaws.com, region: eu-west-1, image: debian-12-docker, instanceType: t3.small,
  *       keyName: mixmesh-gateway, securityGroupIds: [sg-…], username: admin}   # credentials: AWS_* environment
  * openstack: {vnfdId: …, flavourId: simple}   # Keystone/Tacker from the orchestrator's OS_* / clouds.yaml
+ * # per provider, optional: the image an orchestrator's hosts boot (openstack: a VNFD id, ec2: an AMI id or
+ * # name, baremetal: the `image` an inventory host is marked with); default: vnfdId / image / any host
+ * #   images: {kubernetes: {manager: …, worker: …}, swarm: …, marathon: …}
  * ```
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { MixmeshError } from '../common/errors.js';
 import type { InventoryHost } from './infra/baremetal.js';
+import { ORCHESTRATORS, type OrchestratorKind } from './types.js';
+
+/** the image per orchestrator (and per role): a VNFD id on openstack, an AMI id or name on ec2, an inventory mark on baremetal */
+export type ImageChoice = Partial<Record<OrchestratorKind, string | { manager?: string; worker?: string }>>;
+
+/** the image hosts of this orchestrator and role boot, when the configuration names one */
+export function pickImage(images: ImageChoice | undefined, orchestrator: OrchestratorKind, role: 'manager' | 'worker'): string | undefined {
+  const v = images?.[orchestrator];
+  return typeof v === 'string' ? v : v?.[role];
+}
+
+function parseImages(raw: unknown, where: string): ImageChoice | undefined {
+  if (raw === undefined) return undefined;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(`${where}.images must be a mapping of orchestrator to image (or to {manager, worker})`);
+  const out: ImageChoice = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(ORCHESTRATORS as readonly string[]).includes(k)) fail(`${where}.images.${k}: unknown orchestrator (allowed: ${ORCHESTRATORS.join(', ')})`);
+    if (isString(v)) { out[k as OrchestratorKind] = v; continue; }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) fail(`${where}.images.${k} must be an image or {manager, worker}`);
+    const r = v as Record<string, unknown>;
+    for (const role of Object.keys(r)) if (role !== 'manager' && role !== 'worker') fail(`${where}.images.${k}.${role}: allowed are manager and worker`);
+    for (const role of ['manager', 'worker']) if (r[role] !== undefined && !isString(r[role])) fail(`${where}.images.${k}.${role} must be a non-empty string`);
+    out[k as OrchestratorKind] = { ...(isString(r.manager) ? { manager: r.manager } : {}), ...(isString(r.worker) ? { worker: r.worker } : {}) };
+  }
+  return out;
+}
 
 export interface Ec2Settings {
   endpoint?: string;
@@ -28,6 +57,7 @@ export interface Ec2Settings {
   securityGroupIds?: string[];
   subnetId?: string;
   username: string;
+  images?: ImageChoice;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -36,9 +66,9 @@ export interface GatewayConfig {
   privateKey?: string;
   publicKey?: string;
   hostTimeoutSeconds: number;
-  baremetal?: { inventory: InventoryHost[] };
+  baremetal?: { inventory: InventoryHost[]; images?: ImageChoice };
   ec2?: Ec2Settings;
-  openstack?: { vnfdId: string; flavourId: string; vimId?: string };
+  openstack?: { vnfdId: string; flavourId: string; vimId?: string; images?: ImageChoice };
 }
 
 function fail(what: string): never {
@@ -78,9 +108,12 @@ export function parseGatewayConfig(raw: unknown, env: Record<string, string | un
     cfg.baremetal = {
       inventory: inv.map((h: Record<string, unknown>, i) => {
         if (!isString(h.address) || !isString(h.user) || !isString(h.hostKey)) fail(`baremetal.inventory[${i}] needs address, user and hostKey`);
-        return { address: h.address, user: h.user, hostKey: h.hostKey, ...(Number.isInteger(h.port) ? { port: h.port as number } : {}) };
+        if (h.image !== undefined && !isString(h.image)) fail(`baremetal.inventory[${i}].image must be a non-empty string`);
+        return { address: h.address, user: h.user, hostKey: h.hostKey, ...(Number.isInteger(h.port) ? { port: h.port as number } : {}), ...(isString(h.image) ? { image: h.image } : {}) };
       }),
     };
+    const images = parseImages((o.baremetal as { images?: unknown }).images, 'baremetal');
+    if (images) cfg.baremetal.images = images;
     needKey('baremetal');
   }
   if (o.ec2 !== undefined) {
@@ -94,6 +127,7 @@ export function parseGatewayConfig(raw: unknown, env: Record<string, string | un
       ...(isString(e.endpoint) ? { endpoint: e.endpoint } : {}),
       ...(Array.isArray(e.securityGroupIds) ? { securityGroupIds: e.securityGroupIds.map(String) } : {}),
       ...(isString(e.subnetId) ? { subnetId: e.subnetId } : {}),
+      ...(e.images !== undefined ? { images: parseImages(e.images, 'ec2')! } : {}),
       ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     };
     needKey('ec2');
@@ -101,7 +135,10 @@ export function parseGatewayConfig(raw: unknown, env: Record<string, string | un
   if (o.openstack !== undefined) {
     const s = o.openstack as Record<string, unknown>;
     if (!isString(s.vnfdId)) fail('openstack.vnfdId is required (the VNF package whose image has the engines)');
-    cfg.openstack = { vnfdId: s.vnfdId, flavourId: isString(s.flavourId) ? s.flavourId : 'simple', ...(isString(s.vimId) ? { vimId: s.vimId } : {}) };
+    cfg.openstack = {
+      vnfdId: s.vnfdId, flavourId: isString(s.flavourId) ? s.flavourId : 'simple', ...(isString(s.vimId) ? { vimId: s.vimId } : {}),
+      ...(s.images !== undefined ? { images: parseImages(s.images, 'openstack')! } : {}),
+    };
     needKey('openstack');
   }
   return Object.freeze(cfg);

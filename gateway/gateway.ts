@@ -102,9 +102,6 @@ export class Gateway {
     if (req.infrastructure && !this.deps.infra[req.infrastructure.provider]) {
       throw new MixmeshError('GATEWAY_PROVIDER_NOT_CONFIGURED', `infrastructure provider ${req.infrastructure.provider} is not configured on this gateway (configured: ${Object.keys(this.deps.infra).join(', ') || 'none'})`, { errors: [{ pointer: '/infrastructure/provider', message: 'not configured' }] });
     }
-    if (req.infrastructure && req.orchestrator === 'kubernetes') {
-      throw new MixmeshError('GATEWAY_PROVIDER_NOT_CONFIGURED', 'creating a kubernetes cluster (kubeadm over SSH) is not supported yet: register an existing one', { errors: [{ pointer: '/infrastructure', message: 'kubernetes clusters can only be registered' }] });
-    }
     if (await this.store.getCluster(req.name)) throw new MixmeshError('ALREADY_EXISTS', `cluster ${req.name} exists`, { errors: [{ pointer: '/name', message: 'a cluster with this name exists' }] });
     const spec: ClusterSpec = {
       orchestrator: req.orchestrator,
@@ -286,17 +283,36 @@ export class Gateway {
     };
   }
 
+  /** PATCH a service: scale (replicas) and/or update (image, env) — the engine's rolling update */
   async scaleService(id: string, sid: string, body: unknown) {
     checkName(id, '/id');
     checkName(sid, '/sid');
-    const { replicas } = validateScale(body);
+    const patch = validateScale(body);
     const c = await this.readyCluster(id);
     const obj = await this.store.getService(id, sid);
     if (!obj) throw new MixmeshError('NOT_FOUND', `cluster ${id} has no service ${sid}`);
-    await (await this.client(c)).scaleService(sid, replicas);
-    await this.store.updateService(obj, { ...obj.spec, parameters: { ...(obj.spec.parameters ?? {}), replicas } });
-    await this.store.recordEvent(id, 'Normal', 'ServiceScaled', `service ${sid} scaled to ${replicas}`).catch(() => undefined);
-    return (await this.client(c)).service(sid);
+    const parameters = { ...(obj.spec.parameters ?? {}), ...patch };
+    const client = await this.client(c);
+    const update = patch.image !== undefined || patch.env !== undefined;
+    if (update) await client.updateService(renderService(id, { ...obj.spec, parameters }));
+    else await client.scaleService(sid, patch.replicas!);
+    await this.store.updateService(obj, { ...obj.spec, parameters });
+    const what = [patch.image !== undefined ? `image ${patch.image}` : '', patch.env !== undefined ? `env ${Object.keys(patch.env).sort().join(',') || '(none)'}` : '', patch.replicas !== undefined ? `${patch.replicas} replicas` : ''].filter(Boolean).join(', ');
+    await this.store.recordEvent(id, 'Normal', update ? 'ServiceUpdated' : 'ServiceScaled', update ? `service ${sid} updated: ${what}` : `service ${sid} scaled to ${patch.replicas}`).catch(() => undefined);
+    return client.service(sid);
+  }
+
+  /** the last lines of each container of a service, as the engine keeps them */
+  async logs(id: string, sid: string, tailRaw: unknown) {
+    checkName(id, '/id');
+    checkName(sid, '/sid');
+    const tail = tailRaw === undefined ? 100 : Number(tailRaw);
+    if (!Number.isInteger(tail) || tail < 1 || tail > 10_000) throw new MixmeshError('BAD_REQUEST', `tail "${String(tailRaw).slice(0, 20)}": an integer from 1 to 10000 is allowed`, { errors: [{ pointer: '/tail', message: 'must be an integer from 1 to 10000' }] });
+    const c = await this.readyCluster(id);
+    if (!(await this.store.getService(id, sid))) throw new MixmeshError('NOT_FOUND', `cluster ${id} has no service ${sid}`);
+    const client = await this.client(c);
+    if (!client.logs) throw new MixmeshError('GATEWAY_NOT_SUPPORTED', `${c.spec.orchestrator} gives no container logs through its API (see GET /v1/gateway/capabilities)`);
+    return { items: await client.logs(sid, { tail }) };
   }
 
   async deleteService(id: string, sid: string) {
@@ -356,7 +372,9 @@ export class Gateway {
       client = driver.connect(creds.endpoint ?? c.spec.registered.endpoint ?? '', creds);
     } else {
       if (!c.status?.endpoint) throw new MixmeshError('GATEWAY_CLUSTER_NOT_READY', `cluster ${name} has no endpoint yet`);
-      client = driver.connect(c.status.endpoint);
+      // a created cluster's credentials (Kubernetes: the admin kubeconfig) were read on its manager
+      const creds = driver.credentials ? await this.store.readCredentials(name) : undefined;
+      client = driver.connect(c.status.endpoint, creds);
     }
     this.clients.set(name, client);
     return client;
@@ -475,6 +493,7 @@ export class Gateway {
       managerInit.catch(() => undefined);
       const ctx = { cluster: name, version: c.spec.version, manager, log: this.log };
       const opStart = Date.now();
+      let credentials: RegisterRequest | undefined;
       const stepStarted = (n: string) => { if (!op.steps.some((s) => s.name === n)) op.steps.push({ name: n, startedAt: now() }); };
       const stepEnded = (n: string) => { const s = op.steps.find((x) => x.name === n); if (s && !s.endedAt && status.hosts.every((h) => stageDone(h, n))) s.endedAt = now(); };
 
@@ -484,7 +503,7 @@ export class Gateway {
         h.times.requested ??= Date.now();
         stepStarted('provision');
         this.checkpoint(name);
-        const got = await infra.provision(name, h, { timeoutMs, signal: this.abort.signal }).catch((e: unknown) => {
+        const got = await infra.provision(name, h, { timeoutMs, signal: this.abort.signal, orchestrator: engine.kind }).catch((e: unknown) => {
           throw wrapError('GATEWAY_PROVISION_FAILED', `provision host ${h.name} on ${infra.provider}`, e);
         });
         this.checkpoint(name);
@@ -517,6 +536,10 @@ export class Gateway {
         this.checkpoint(name);
         if (h.role === 'manager') {
           status.endpoint = await engine.initManager(shell, h, ctx).catch(failInstall('cluster init'));
+          if (engine.credentials) {
+            credentials = await engine.credentials(shell, h).catch(failInstall('credentials'));
+            await this.store.writeCredentials(name, credentials);
+          }
           managerReady!();
         } else {
           await managerInit;
@@ -553,7 +576,8 @@ export class Gateway {
 
       status.phase = 'Verifying';
       await t.step('analyse', async () => {
-        const client = engine.connect(status.endpoint!);
+        const client = engine.connect(status.endpoint!, credentials);
+        const required = engine.nodeHosts ? engine.nodeHosts(status.hosts) : status.hosts;
         const deadline = Date.now() + this.settings.verifyTimeoutMs;
         let delay = 200;
         for (;;) {
@@ -561,8 +585,8 @@ export class Gateway {
           const info = await client.info().catch((e: unknown) => ({ error: e as Error }));
           if (!('error' in info)) {
             const ready = info.nodes.filter((n) => n.state === 'ready' || n.state === 'Ready' || n.state === 'active');
-            const ours = status.hosts.every((h) => !h.nodeId || ready.some((n) => n.id === h.nodeId));
-            if (ready.length >= status.hosts.length && ours) {
+            const ours = required.every((h) => !h.nodeId || ready.some((n) => n.id === h.nodeId));
+            if (ready.length >= required.length && ours) {
               for (const h of status.hosts) h.nodeId ??= info.nodes.find((n) => n.address === h.address)?.id;
               status.engineVersion = info.version;
               await client.close();
@@ -571,7 +595,7 @@ export class Gateway {
           }
           if (Date.now() > deadline) {
             await client.close();
-            throw new MixmeshError('GATEWAY_INSTALL_FAILED', `result analysis: the ${engine.kind} cluster at ${status.endpoint} did not report ${status.hosts.length} ready nodes within ${this.settings.verifyTimeoutMs / 1000} s${'error' in info ? ` (${info.error.message})` : ` (${info.nodes.length} nodes, ${info.nodes.map((n) => `${n.address ?? n.id}: ${n.state}`).join(', ')})`}`);
+            throw new MixmeshError('GATEWAY_INSTALL_FAILED', `result analysis: the ${engine.kind} cluster at ${status.endpoint} did not report ${required.length} ready nodes within ${this.settings.verifyTimeoutMs / 1000} s${'error' in info ? ` (${info.error.message})` : ` (${info.nodes.length} nodes, ${info.nodes.map((n) => `${n.address ?? n.id}: ${n.state}`).join(', ')})`}`);
           }
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, 2000);
@@ -602,6 +626,7 @@ export class Gateway {
         }));
         await t.event('Normal', 'RolledBack', `released ${hosts.length} hosts: ${hosts.map((h) => h.name).join(', ')}`);
       }
+      await this.store.deleteCredentials(name).catch(() => undefined);
       for (const h of status.hosts) if (h.state !== 'Released' && h.state !== 'Failed' && !h.instanceId) h.state = 'Released';
       status.phase = 'Failed';
       status.message = message;
@@ -638,7 +663,7 @@ export class Gateway {
   private async uninstallHost(cluster: string, kind: OrchestratorKind, infra: InfraDriver, h: HostRecord): Promise<void> {
     if (!h.address) return;
     const shell = await connectSsh({
-      host: h.address, username: (await this.usernameOf(infra, cluster, h)), privateKey: await infra.privateKey(),
+      host: h.address, username: (await this.usernameOf(infra, cluster, h, kind)), privateKey: await infra.privateKey(),
       hostKey: h.hostKey ? { expected: [h.hostKey] } : { expected: [] }, connectBudgetMs: 10_000, log: this.log,
     });
     try {
@@ -648,9 +673,9 @@ export class Gateway {
     }
   }
 
-  private async usernameOf(infra: InfraDriver, cluster: string, h: HostRecord): Promise<string> {
+  private async usernameOf(infra: InfraDriver, cluster: string, h: HostRecord, orchestrator: OrchestratorKind): Promise<string> {
     if (infra.provider !== 'baremetal') return 'root';
-    return (await infra.provision(cluster, h, { timeoutMs: 1000, signal: this.abort.signal })).username;
+    return (await infra.provision(cluster, h, { timeoutMs: 1000, signal: this.abort.signal, orchestrator })).username;
   }
 
   private async runDelete(name: string): Promise<void> {
@@ -686,9 +711,8 @@ export class Gateway {
           }));
           return hosts.length;
         }, (n) => `${n} hosts released on ${infra.provider}`);
-      } else {
-        await this.store.deleteCredentials(name);
       }
+      await this.store.deleteCredentials(name);
       const client = this.clients.get(name);
       this.clients.delete(name);
       await client?.close().catch(() => undefined);

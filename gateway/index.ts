@@ -46,6 +46,7 @@ export function createGateway(o: { kube: KubeClient; openstack: OpenStackClient 
   if (config.baremetal && config.privateKey) {
     infra.baremetal = baremetalDriver({
       inventory: config.baremetal.inventory,
+      images: config.baremetal.images,
       privateKey: config.privateKey,
       inUse: async () => {
         const used = new Map<string, { cluster: string; host: string }>();

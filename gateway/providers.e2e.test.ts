@@ -11,25 +11,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { KubeClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
-import { PLAIN_VNFD_ID } from '../sandbox/index.js';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import { startDockerd, type RunningEngine } from '../sandbox/swarm/index.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { runClusterScenario, startGatewayHarness, until, worldGatewayConfig, type EngineProbe, type GatewayHarness } from './testing.js';
-
-const swarmProbe: EngineProbe = async (manager, service) => {
-  const docker = new Docker({ host: manager, port: 2375 });
-  const tasks = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } }).catch(() => [])) as { ID: string; Status?: { State?: string } }[];
-  return tasks.filter((t) => t.Status?.State === 'running').map((t) => t.ID);
-};
-
-const marathonProbe: EngineProbe = async (manager, service) => {
-  const res = await fetch(`http://${manager}:8080/v2/apps/${service}/tasks`);
-  if (res.status === 404) return [];
-  const body = (await res.json()) as { tasks: { id: string; state: string }[] };
-  return body.tasks.filter((t) => t.state === 'TASK_RUNNING').map((t) => t.id);
-};
+import { MESOS_IMAGE, SWARM_IMAGE } from '../sandbox/engines/image.js';
+import { MESOS_VNFD_ID } from '../sandbox/engines/world.js';
+import { hostImages, metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, swarmProbe, marathonProbe, until, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: every orchestrator on every provider', function () {
   this.timeout(900_000);
@@ -37,12 +26,12 @@ describe('gateway: every orchestrator on every provider', function () {
   let world: EngineWorld;
   let metal: SandboxVm[];
   let h: GatewayHarness;
-  const config = () => worldGatewayConfig(world, { inventory: metal, vnfdId: PLAIN_VNFD_ID });
+  const config = () => worldGatewayConfig(world, { inventory: metal });
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mixmesh-gw-prov-'));
     world = await startEngineWorld({ dir, openstack: true, ec2: true });
-    metal = await Promise.all([0, 1, 2].map((i) => world.vms.create({ serverId: `metal-${i}`, name: `metal-${i}` })));
+    metal = await metalHosts(world, 'metal', { marathon: 3 });
     h = await startGatewayHarness(world, config());
   });
 
@@ -72,11 +61,39 @@ describe('gateway: every orchestrator on every provider', function () {
     for (const orchestrator of ['swarm', 'marathon'] as const) {
       if (provider === 'baremetal' && orchestrator === 'swarm') continue; // swarm.e2e.test.ts
       it(`${orchestrator} on ${provider}: 1 manager + 2 workers, 3 replicas, scale, delete, nothing left`, async () => {
-        await runClusterScenario(h, { name: `${orchestrator.slice(0, 2)}-${provider}`, orchestrator, provider, probe: orchestrator === 'swarm' ? swarmProbe : marathonProbe });
+        await runClusterScenario(h, {
+          name: `${orchestrator.slice(0, 2)}-${provider}`, orchestrator, provider, probe: orchestrator === 'swarm' ? swarmProbe : marathonProbe,
+          // update (Marathon restarts the app's tasks; logs: 422, Marathon has no logs API) and logs (Swarm: the service's logs)
+          beforeDelete: async (cluster: string) => {
+            // every host booted its orchestrator's image (the VNF package's sw_image_data, the AMI, the inventory mark)
+            const image = orchestrator === 'swarm' ? SWARM_IMAGE : MESOS_IMAGE;
+            assert.deepEqual(await hostImages(h, world, cluster), { manager: [image], worker: [image, image] });
+            if (provider === 'baremetal' || (provider === 'ec2' && orchestrator === 'swarm')) await runUpdateAndLogs(h, cluster, { logs: orchestrator === 'swarm' });
+          },
+        });
         await nothingLeft();
       });
     }
   }
+
+  it('OpenStack boots the VNF package the configuration names: Swarm on the Mesos image fails its install, naming the host and step', async () => {
+    await h.stop();
+    const wrong = config();
+    (wrong.openstack as { images: Record<string, unknown> }).images = { swarm: MESOS_VNFD_ID };
+    h = await startGatewayHarness(world, wrong);
+    try {
+      const r = await h.req('POST', '/v1/gateway/clusters', { body: { name: 'wrong-image', orchestrator: 'swarm', infrastructure: { provider: 'openstack' }, size: { managers: 1, workers: 1 } } });
+      const op = await h.waitOperation(r.body.operationId as string);
+      assert.equal(op.state, 'RolledBack', JSON.stringify(op));
+      assert.match(String(op.error), /install swarm on host wrong-image-(manager|worker)-0 .*engine: .*dockerd is not installed/);
+      const del = await h.req('DELETE', '/v1/gateway/clusters/wrong-image');
+      assert.equal((await h.waitOperation(del.body.operationId as string)).state, 'Succeeded');
+    } finally {
+      await h.stop();
+      h = await startGatewayHarness(world, config());
+    }
+    await nothingLeft();
+  });
 
   it('EC2 InsufficientInstanceCapacity fails the create and releases what it made', async () => {
     world.ec2!.setCapacity('t3.small', 2);
@@ -145,8 +162,29 @@ describe('gateway: every orchestrator on every provider', function () {
     await until('3 ready pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.running as number) === 3);
     const pods = (await h.req('GET', '/v1/gateway/clusters/kube/services/web/containers')).body.items as { id: string }[];
     assert.equal(pods.length, 3);
-    assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { replicas: 2 } })).status, 200);
-    await until('2 pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.desired as number) === 2);
+    // the containers are the pods the cluster itself lists
+    const mgmt = new KubeClient(kubeConfigFromText(world.kube.kubeconfig()));
+    const livePods = async (): Promise<string[]> => ((await mgmt.list('v1', 'Pod', { namespace: 'mixmesh-gateway', labelSelector: 'mixmesh.io/gateway-service=web' })).items as { metadata: { name: string; deletionTimestamp?: string } }[])
+      .filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort();
+    try {
+      assert.deepEqual(pods.map((p) => p.id).sort(), await livePods());
+      const klist = (await h.req('GET', '/v1/gateway/clusters/kube/services')).body.items as { name: string; desired: number; running: number }[];
+      assert.deepEqual(klist.map((x) => [x.name, x.desired, x.running]), [['web', 3, 3]]);
+      assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { replicas: 2 } })).status, 200);
+      await until('2 pods', async () => ((await h.req('GET', '/v1/gateway/clusters/kube/services/web')).body.desired as number) === 2 && (await livePods()).length === 2);
+      // update: the Deployment rolls to new pods with the new env; logs: one entry per pod (empty on the emulator's virtual node)
+      const beforeUpdate = await livePods();
+      assert.equal((await h.req('PATCH', '/v1/gateway/clusters/kube/services/web', { body: { env: { MESSAGE: 'v2' } } })).status, 200);
+      await until('2 new pods', async () => { const now = await livePods(); return now.length === 2 && now.every((n) => !beforeUpdate.includes(n)); });
+      const dep = await mgmt.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'mixmesh-gateway', name: 'web' }) as unknown as { spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
+      assert.deepEqual(dep.spec.template.spec.containers[0]!.env, [{ name: 'MESSAGE', value: 'v2' }]);
+      await until('logs of the 2 new pods', async () => {
+        const logs = await h.req('GET', '/v1/gateway/clusters/kube/services/web/logs');
+        return logs.status === 200 && JSON.stringify((logs.body.items as { container: string }[]).map((x) => x.container).sort()) === JSON.stringify(await livePods());
+      });
+    } finally {
+      mgmt.close();
+    }
     const kdel = await h.req('DELETE', '/v1/gateway/clusters/kube');
     assert.equal((await h.waitOperation(kdel.body.operationId as string)).state, 'Succeeded');
     const afterKube = await fetch(`${world.kube.url}/apis/apps/v1/namespaces/mixmesh-gateway/deployments/web`, { headers: { authorization: `Bearer ${world.kube.token}` } }).catch(() => undefined);

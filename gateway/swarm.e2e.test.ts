@@ -11,17 +11,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { startEngineWorld, type EngineWorld } from '../sandbox/engines/world.js';
 import type { SandboxVm } from '../sandbox/vms/index.js';
-import { startGatewayHarness, TOKENS, worldGatewayConfig, type GatewayHarness } from './testing.js';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
+import { metalHosts, runClusterScenario, runUpdateAndLogs, startGatewayHarness, swarmProbe, TOKENS, worldGatewayConfig, type GatewayHarness } from '../test/helpers/gateway-harness.js';
 
 describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
   this.timeout(600_000);
@@ -33,7 +23,7 @@ describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mixmesh-gw-swarm-'));
     world = await startEngineWorld({ dir });
-    hosts = await Promise.all([0, 1, 2].map((i) => world.vms.create({ serverId: `bm-${i}`, name: `metal-${i}` })));
+    hosts = await metalHosts(world, 'bm', { swarm: 3 });
     h = await startGatewayHarness(world, worldGatewayConfig(world, { inventory: hosts }));
   });
 
@@ -43,73 +33,39 @@ describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('creates 1 manager + 2 workers, runs a 3-replica catalog service, scales it, deletes it all', async () => {
-    const created = await h.req('POST', '/v1/gateway/clusters', { body: { name: 'sw', orchestrator: 'swarm', infrastructure: { provider: 'baremetal' }, size: { managers: 1, workers: 2 } } });
-    assert.equal(created.status, 202, created.text);
-    const op = await h.waitOperation(created.body.operationId as string);
-    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
-    assert.deepEqual((op.steps as { name: string }[]).map((s) => s.name), ['parse', 'plan', 'provision', 'install', 'analyse', 'register']);
-
-    // getOrchestratorInfo, against the engine's own view
-    const info = await h.req('GET', '/v1/gateway/clusters/sw');
-    assert.equal(info.status, 200);
-    assert.equal(info.body.phase, 'Ready');
-    assert.equal(info.body.health, 'Healthy');
-    const manager = (info.body.hosts as { id: string; role: string; address: string }[]).find((x) => x.role === 'manager')!;
-    const docker = new Docker({ host: manager.address, port: 2375 });
-    const nodes = await docker.listNodes();
-    assert.equal(nodes.length, 3);
-    const recorded = (await h.req('GET', '/v1/gateway/clusters/sw/hosts')).body.items as { nodeId: string; address: string }[];
-    assert.deepEqual(new Set(nodes.map((n) => n.ID)), new Set(recorded.map((x) => x.nodeId)));
-    assert.deepEqual(new Set(recorded.map((x) => x.address)), new Set(hosts.map((v) => v.address)));
-    assert.equal((info.body.nodes as unknown[]).length, 3);
-    assert.ok((info.body.capabilities as { driver: string }[]).some((c) => c.driver === 'swarm'));
-    const events = await h.req('GET', '/v1/gateway/clusters/sw/events');
-    for (const reason of ['Parse', 'Plan', 'Provisioned', 'Installed', 'Analyse', 'Register']) assert.ok((events.body.items as { reason: string }[]).some((e) => e.reason === reason), `event ${reason}`);
-
-    // getHostInfoById
-    const worker = await h.req('GET', '/v1/gateway/clusters/sw/hosts/sw-worker-1');
-    assert.equal(worker.status, 200, worker.text);
-    assert.equal(worker.body.role, 'worker');
-    assert.equal(worker.body.state, 'Joined');
-    assert.match(String(worker.body.instanceId), /^baremetal:127\.0\.10\./);
-    assert.equal((worker.body.node as { engineVersion: string }).engineVersion, (await docker.version()).Version);
-
-    // getCatalogTemplateData
-    const catalog = await h.req('GET', '/v1/gateway/catalog', { token: TOKENS.viewer });
-    assert.ok((catalog.body.items as { name: string }[]).some((t) => t.name === 'web'));
-    assert.equal((await h.req('GET', '/v1/gateway/catalog/web')).body.image, 'busybox:stable');
-
-    // createOrchestratorService, 3 replicas, as the Docker Engine runs them
-    const svc = await h.req('POST', '/v1/gateway/clusters/sw/services', { token: TOKENS.deployer, body: { name: 'web', template: 'web', parameters: { replicas: 3 } } });
-    assert.equal(svc.status, 201, svc.text);
-    await until('3 running tasks', async () => (await docker.listTasks({ filters: { service: ['web'], 'desired-state': ['running'] } })).filter((t) => (t as { Status?: { State?: string } }).Status?.State === 'running').length === 3);
-    const list = await h.req('GET', '/v1/gateway/clusters/sw/services');
-    assert.deepEqual((list.body.items as { name: string; desired: number; running: number }[]).map((s) => [s.name, s.desired, s.running]), [['web', 3, 3]]);
-    const detail = await h.req('GET', '/v1/gateway/clusters/sw/services/web');
-    assert.equal(detail.body.state, 'Running');
-    assert.ok((detail.body.events as { reason: string }[]).some((e) => e.reason === 'ServiceCreated'));
-    const containers = await h.req('GET', '/v1/gateway/clusters/sw/services/web/containers');
-    const items = containers.body.items as { id: string; state: string; host: string; image: string }[];
-    const engineTasks = (await docker.listTasks({ filters: { service: ['web'], 'desired-state': ['running'] } })) as { ID: string }[];
-    assert.deepEqual(items.map((c) => c.id).sort(), engineTasks.map((t) => t.ID).sort());
-    assert.ok(items.every((c) => c.state === 'running' && c.image === 'busybox:stable' && hosts.some((v) => v.address === c.host)));
-    const one = await h.req('GET', `/v1/gateway/clusters/sw/services/web/containers/${items[0]!.id}`);
-    assert.equal(one.body.id, items[0]!.id);
-
-    // scale
-    const scaled = await h.req('PATCH', '/v1/gateway/clusters/sw/services/web', { body: { replicas: 1 } });
-    assert.equal(scaled.status, 200, scaled.text);
-    await until('1 running task', async () => (await docker.listTasks({ filters: { service: ['web'], 'desired-state': ['running'] } })).length === 1);
-    assert.equal(((await docker.getService('web').inspect()) as { Spec: { Mode: { Replicated: { Replicas: number } } } }).Spec.Mode.Replicated.Replicas, 1);
-
-    // deleteOrchestratorService, deleteOrchestrator
-    assert.equal((await h.req('DELETE', '/v1/gateway/clusters/sw/services/web')).status, 204);
-    assert.equal((await docker.listServices()).length, 0);
-    const del = await h.req('DELETE', '/v1/gateway/clusters/sw');
-    assert.equal(del.status, 202, del.text);
-    assert.equal((await h.waitOperation(del.body.operationId as string)).state, 'Succeeded');
-    assert.equal((await h.req('GET', '/v1/gateway/clusters/sw')).status, 404);
+  it('creates 1 manager + 2 workers, runs a 3-replica catalog service, scales it, updates it, reads its logs, deletes it all', async () => {
+    // the common scenario (every operation against the Docker Engine's own tasks), and the Swarm specifics before the delete
+    await runClusterScenario(h, {
+      name: 'sw', orchestrator: 'swarm', provider: 'baremetal', probe: swarmProbe,
+      beforeDelete: async () => {
+        const info = await h.req('GET', '/v1/gateway/clusters/sw');
+        const create = (info.body.operations as { kind: string; steps: { name: string }[] }[]).find((o) => o.kind === 'create')!;
+        assert.deepEqual(create.steps.map((s) => s.name), ['parse', 'plan', 'provision', 'install', 'analyse', 'register']);
+        const manager = (info.body.hosts as { id: string; role: string; address: string }[]).find((x) => x.role === 'manager')!;
+        const docker = new Docker({ host: manager.address, port: 2375 });
+        // the hosts' recorded node ids are the swarm's nodes, on the inventory's hosts
+        const nodes = await docker.listNodes();
+        assert.equal(nodes.length, 3);
+        const recorded = (await h.req('GET', '/v1/gateway/clusters/sw/hosts')).body.items as { nodeId: string; address: string }[];
+        assert.deepEqual(new Set(nodes.map((n) => n.ID)), new Set(recorded.map((x) => x.nodeId)));
+        assert.deepEqual(new Set(recorded.map((x) => x.address)), new Set(hosts.map((v) => v.address)));
+        assert.ok((info.body.capabilities as { driver: string }[]).some((c) => c.driver === 'swarm'));
+        const events = (await h.req('GET', '/v1/gateway/clusters/sw/events')).body.items as { reason: string }[];
+        for (const reason of ['Parse', 'Plan', 'Provisioned', 'Installed', 'Analyse', 'Register', 'ServiceCreated', 'ServiceScaled', 'ServiceDeleted']) assert.ok(events.some((e) => e.reason === reason), `event ${reason}`);
+        // getHostInfoById: the engine's node
+        const worker = await h.req('GET', '/v1/gateway/clusters/sw/hosts/sw-worker-1');
+        assert.equal(worker.body.role, 'worker');
+        assert.match(String(worker.body.instanceId), /^baremetal:127\.0\.10\./);
+        assert.equal((worker.body.node as { engineVersion: string }).engineVersion, (await docker.version()).Version);
+        // getCatalogTemplateData, as a viewer
+        const catalog = await h.req('GET', '/v1/gateway/catalog', { token: TOKENS.viewer });
+        assert.ok((catalog.body.items as { name: string }[]).some((t) => t.name === 'web'));
+        assert.equal((await h.req('GET', '/v1/gateway/catalog/web')).body.image, 'busybox:stable');
+        // update (service update on the real engine) and logs (its log broker)
+        await runUpdateAndLogs(h, 'sw', { logs: true });
+        assert.equal((await docker.listServices()).length, 0);
+      },
+    });
     // nothing left: no engine, no container, every host back in the inventory
     assert.deepEqual(world.engines(), { docker: 0, marathon: 0 });
     for (const v of hosts) assert.deepEqual(world.agent.running(v.serverId), []);
@@ -126,6 +82,10 @@ describe('gateway: Swarm on bare metal (real Docker Engines)', function () {
       ['POST', '/v1/gateway/clusters/x/services', { name: 'web', template: 'web', parameters: { replicas: 'three' } }, '/parameters/replicas'],
       ['POST', '/v1/gateway/clusters/x/services', { name: 'web', template: 'no-such-template' }, '/template'],
       ['PATCH', '/v1/gateway/clusters/x/services/web', { replicas: -2 }, '/replicas'],
+      ['PATCH', '/v1/gateway/clusters/x/services/web', {}, ''],
+      ['PATCH', '/v1/gateway/clusters/x/services/web', { image: 'Not An Image' }, '/image'],
+      ['PATCH', '/v1/gateway/clusters/x/services/web', { env: { '1BAD': 'x' } }, '/env'],
+      ['GET', '/v1/gateway/clusters/x/services/web/logs?tail=lots', undefined, '/tail'],
       ['GET', '/v1/gateway/clusters/NOT_A_NAME', undefined, '/id'],
     ];
     for (const [method, path, body, pointer] of cases) {

@@ -125,6 +125,12 @@ export interface ContainerInfo {
   message?: string;
 }
 
+export interface ContainerLogs {
+  /** the container's id as getContainerInfo lists it (task id, pod name) */
+  container: string;
+  lines: string[];
+}
+
 export interface ServiceInfo {
   name: string;
   desired: number;
@@ -156,6 +162,10 @@ export interface EngineClient {
   info(): Promise<EngineInfo>;
   createService(def: ServiceDefinition): Promise<string>;
   scaleService(name: string, replicas: number): Promise<void>;
+  /** change a running service to this definition (image, env, replicas): a rolling update on the engine */
+  updateService(def: ServiceDefinition): Promise<void>;
+  /** the last `tail` lines of each container's output, when the engine can tell (absent: it cannot) */
+  logs?(name: string, o: { tail: number }): Promise<ContainerLogs[]>;
   deleteService(name: string): Promise<boolean>;
   service(name: string): Promise<ServiceInfo>;
   containers(name: string): Promise<ContainerInfo[]>;
@@ -180,6 +190,10 @@ export interface EngineDriver {
   joinWorker(shell: RemoteShell, host: HostRecord, managerShell: RemoteShell, ctx: InstallContext): Promise<void>;
   /** the engine's id of this host's node, read on the host (Swarm NodeID), when the engine has one */
   nodeId?(shell: RemoteShell, host: HostRecord): Promise<string | undefined>;
+  /** after initManager: the credentials a client of this cluster needs (Kubernetes: the admin kubeconfig read on the manager); kept in the cluster's Secret */
+  credentials?(managerShell: RemoteShell, host: HostRecord): Promise<RegisterRequest>;
+  /** the hosts that must be ready nodes before the cluster is Ready (default: every host) */
+  nodeHosts?(hosts: HostRecord[]): HostRecord[];
   /** stop and remove what install did (created clusters only) */
   uninstall(shell: RemoteShell, host: HostRecord): Promise<void>;
   /** a client for a created cluster's endpoint, or a registered one's credentials */
@@ -200,7 +214,7 @@ export interface InfraDriver {
   /** the private key the install connects with */
   privateKey(): Promise<string>;
   /** create-or-find the host by name, wait until it runs and has an address; idempotent */
-  provision(cluster: string, host: HostRecord, o: { timeoutMs: number; signal: AbortSignal }): Promise<ProvisionedHost>;
+  provision(cluster: string, host: HostRecord, o: { timeoutMs: number; signal: AbortSignal; orchestrator: OrchestratorKind }): Promise<ProvisionedHost>;
   /** give the host back (terminate, or return it to the inventory); idempotent */
   release(cluster: string, host: HostRecord): Promise<void>;
   /** instances this driver holds for a cluster (to check that nothing is left) */

@@ -54,7 +54,15 @@ const serviceSchema = {
   properties: { name: NAME, template: { type: 'string', minLength: 1, maxLength: 63 }, parameters: parametersSchema },
 };
 
-const scaleSchema = { type: 'object', additionalProperties: false, required: ['replicas'], properties: { replicas: { type: 'integer', minimum: 0, maximum: 100 } } };
+/** PATCH of a service: scale (replicas) and/or update (image, env: the env replaces the request's) */
+const scaleSchema = {
+  type: 'object', additionalProperties: false, minProperties: 1,
+  properties: {
+    replicas: (parametersSchema.properties as Record<string, unknown>).replicas,
+    image: (parametersSchema.properties as Record<string, unknown>).image,
+    env: (parametersSchema.properties as Record<string, unknown>).env,
+  },
+};
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validators = { cluster: ajv.compile(clusterSchema), service: ajv.compile(serviceSchema), scale: ajv.compile(scaleSchema) };
@@ -111,8 +119,13 @@ export function validateServiceRequest(body: unknown): ServiceRequest {
   return check<ServiceRequest>(validators.service, body, 'service request');
 }
 
-export function validateScale(body: unknown): { replicas: number } {
-  return check<{ replicas: number }>(validators.scale, body, 'scale request');
+export interface ServicePatch { replicas?: number; image?: string; env?: Record<string, string> }
+
+export function validateScale(body: unknown): ServicePatch {
+  if (body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0) {
+    throw new MixmeshError('BAD_REQUEST', 'invalid service change: give replicas, image or env', { errors: [{ pointer: '', message: 'give replicas, image or env' }] });
+  }
+  return check<ServicePatch>(validators.scale, body, 'service change');
 }
 
 /** a path parameter that must be a name */

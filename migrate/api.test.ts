@@ -129,6 +129,26 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('p1').vnfInstanceName })).length, 0);
   });
 
+  it('automatic: a node that comes back before `after` triggers no migration', async () => {
+    const schedule = { apiVersion: 'backup.mixmesh.io/v1alpha1', kind: 'BackupSchedule', namespace: 'mixmesh-system', name: 'worker-1-flap' };
+    await stack!.kube.create({ apiVersion: schedule.apiVersion, kind: schedule.kind, metadata: { name: schedule.name, namespace: schedule.namespace }, spec: { cron: '0 3 * * *', selection: { node: 'worker-1' }, migrationPolicy: { to: 'cloud-2', after: '20s' } } } as KubeObject);
+    type N = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; lastTransitionTime?: string }> } };
+    const readyOf = async () => (await w.source.kube.get<N>({ apiVersion: 'v1', kind: 'Node', name: 'worker-1' }))?.status?.conditions?.find((c) => c.type === 'Ready');
+    await w.source.sandbox.nodes.stopNode('worker-1');
+    const down = await until('worker-1 NotReady', async () => { const c = await readyOf(); return c && c.status !== 'True' ? c : undefined; });
+    // its pod is evicted and its replacement stays Pending (no room): the policy would fire after 20 s
+    await until('a Pending replacement', async () => (await w.source.kube.list<KubeObject & { status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items.some((p) => p.status?.phase === 'Pending'));
+    await w.source.sandbox.nodes.startNode('worker-1');
+    await until('worker-1 Ready again', async () => (await readyOf())?.status === 'True');
+    // well past `after` since it went NotReady, the runner passing every 200 ms: no migration
+    const since = Date.parse(down.lastTransitionTime ?? new Date().toISOString());
+    await until('`after` passed', async () => Date.now() > since + 25_000, 120_000);
+    assert.equal(await migration(autoName('worker-1')), undefined, 'a node that came back is not migrated');
+    assert.deepEqual((await api('GET', '/v1/migrations')).json.items, []);
+    await stack!.kube.delete(schedule);
+    await until('orders Running again on worker-1', async () => (await w.source.kube.list<KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items.some((p) => p.spec?.nodeName === 'worker-1' && p.status?.phase === 'Running'));
+  });
+
   it('automatic: the node stops, its pod stays Pending for lack of room → exactly one migration; stopped mid-way, the next orchestrator resumes it with one worker VNF', async () => {
     await stack!.kube.create({ apiVersion: 'backup.mixmesh.io/v1alpha1', kind: 'BackupSchedule', metadata: { name: 'worker-1-nightly', namespace: 'mixmesh-system' }, spec: { cron: '0 3 * * *', selection: { node: 'worker-1' }, migrationPolicy: { to: 'cloud-2', after: '2s' } } } as KubeObject);
     const name = autoName('worker-1');

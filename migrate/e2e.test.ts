@@ -6,8 +6,8 @@
  * a wrong join token; a run cut off mid-way resumes with one worker VNF; --plan changes nothing.
  */
 import { strict as assert } from 'node:assert';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../clients/kube/index.js';
@@ -15,22 +15,10 @@ import { connectSsh } from '../clients/ssh/index.js';
 import { isMixmeshError } from '../common/errors.js';
 import { CONTROL_PLANE_VNFD_ID } from '../sandbox/index.js';
 import { planMigration, runMigration, workerNames, type MigrationDeps, type MigrationStatus } from './engine.js';
+import { treeHashes } from '../test/helpers/trees.js';
 import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from '../cli/two-clouds.js';
 
 const root = process.getuid?.() === 0;
-
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p, `${rel}${e.name}/`);
-      else if (e.isFile()) out[`${rel}${e.name}`] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 const orders = (): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'orders', namespace: 'cafe' },
@@ -83,7 +71,7 @@ async function tokens(w: TwoClouds): Promise<string[]> {
     const d = join(vm.rootfs, 'var/lib/cafe-orders');
     mkdirSync(join(d, '2026'), { recursive: true });
     for (let i = 0; i < 12; i++) writeFileSync(join(d, i % 3 ? `2026/order-${i}.json` : `order-${i}.json`), JSON.stringify({ order: i, item: 'flat white', pad: randomBytes(2000 + i).toString('base64') }));
-    data = tree(d);
+    data = treeHashes(d);
     const m = await w.backupNode('worker-1-20261206', 'worker-1');
     assert.ok(m.data.some((x) => x.type === 'hostPath' && x.result === 'captured'), JSON.stringify(m.data));
     await w.source.sandbox.nodes.stopNode('worker-1');
@@ -104,6 +92,27 @@ async function tokens(w: TwoClouds): Promise<string[]> {
     const ok = await planMigration(w.targetOf(), recorder(w).deps, 'p1', { node: 'worker-1', to: 'cloud-2' });
     assert.deepEqual(ok.problems, []);
     assert.ok(ok.restore!.items.some((i) => i.kind === 'Deployment' && i.action === 'create'));
+  });
+
+  it('--plan lists every problem of a target that cannot take the node, and changes nothing', async () => {
+    const good = w.targetOf();
+    const t = {
+      ...good,
+      worker: { ...good.worker, vnfdId: '00000000-dead-4000-8000-000000000000' },
+      // no sshd answers there
+      controlPlane: { ...good.controlPlane, host: '127.0.10.250' },
+    };
+    const vnfsBefore = (await w.target.os.tacker.listVnfInstances()).length;
+    const plan = await planMigration(t, recorder(w).deps, 'p2', { node: 'worker-1', to: 'cloud-2' });
+    const pointers = plan.problems.map((p) => p.pointer).sort();
+    assert.deepEqual(pointers, ['/target/controlPlane', '/target/worker/vnfdId'], JSON.stringify(plan.problems));
+    assert.match(plan.problems.find((p) => p.pointer === '/target/controlPlane')!.message, /127\.0\.10\.250 cannot be reached over SSH/);
+    // and a backup that is not there
+    const none = await planMigration(good, recorder(w).deps, 'p2', { node: 'worker-1', to: 'cloud-2', backup: 'no-such-backup' });
+    assert.deepEqual(none.problems.map((p) => p.pointer), ['/backup'], JSON.stringify(none.problems));
+    assert.equal((await w.target.os.tacker.listVnfInstances()).length, vnfsBefore, 'no VNF made');
+    assert.equal((await w.target.kube.list('v1', 'Namespace', {})).items.some((n) => n.metadata.name === 'cafe'), false, 'nothing restored');
+    assert.deepEqual(await tokens(w), []);
   });
 
   it('Tacker fails the worker instantiate every time: rolled back, Failed with Tacker\'s error, nothing left', async () => {
@@ -172,7 +181,7 @@ async function tokens(w: TwoClouds): Promise<string[]> {
     assert.deepEqual(pods[0]!.spec?.nodeSelector, { 'mixmesh.io/migration': 'm1' });
     assert.equal(pods[0]!.status?.phase, 'Running');
     const vm = w.target.sandbox.vms.list().find((v) => v.address === st.worker!.address)!;
-    assert.deepEqual(tree(join(vm.rootfs, 'var/lib/cafe-orders')), data, 'files byte-identical on the new node');
+    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/cafe-orders')), data, 'files byte-identical on the new node');
     // the pod sees them (its process lists /data)
     await until('the pod reads the restored orders', async () => readFileSync(join(vm.rootfs, 'tmp/seen'), 'utf8').includes('order-0.json'));
     const report = st.report!;

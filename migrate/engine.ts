@@ -20,6 +20,8 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { NovaServer, VnfInstance, VnfLcmOpOcc, VnfPackage, InstantiateVnfRequest, CreateVnfRequest, TerminateVnfRequest } from '../clients/openstack/index.js';
 import { serverAddress } from '../clients/openstack/index.js';
 import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
+import type { MeshService } from '../descriptor/index.js';
+import { announceHandoffs, clearHandoffs, remoteVmHandoff } from './handoff.js';
 import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Manifest, type NodeAccess, type ObjectStore, type RestoreResult, type StoreKeys } from '../backup/index.js';
 
 export const MIGRATION_LABEL = 'mixmesh.io/migration';
@@ -52,6 +54,13 @@ export interface Target {
   controlPlane: { host: string; port?: number; user: string; privateKey: string; hostKeys: string[] };
   /** the backup store as the target reaches it (its own credentials) */
   store: ObjectStore;
+  /**
+   * the private key the target's VM images authorize: a restored MeshService's VM credentials
+   * Secret gets it in place of the source cloud's key (default: the worker's key)
+   */
+  vmPrivateKey?: string;
+  /** the target orchestrator's system namespace (the VM data hand-off meets there), default mixmesh-system */
+  systemNamespace?: string;
 }
 
 export interface StepRecord {
@@ -79,7 +88,7 @@ export interface MigrationStatus {
   tokenId?: string | null;
   joined?: boolean;
   labelled?: boolean;
-  restore?: { name: string; dataDone: string[]; phase?: string; counts?: Record<string, number>; warnings?: string[]; pinned?: string[] };
+  restore?: { name: string; dataDone: string[]; phase?: string; counts?: Record<string, number>; warnings?: string[]; pinned?: string[]; credentials?: string[] };
   report?: MigrationReport;
   error?: { code: string; message: string; step?: string } | null;
   rolledBack?: string[];
@@ -94,9 +103,11 @@ export interface MigrationReport {
   node?: { name: string; address: string; vnfInstanceName: string; vnfInstanceId: string; ready: boolean };
   moved: { resources: Array<{ kind: string; namespace?: string; name: string; action: string }>; data: Array<{ owner: string; name: string; node: string; path: string; files?: number; action: string }> };
   pinned: string[];
+  /** VM credentials Secrets given the target's key (names only) */
+  credentials: string[];
   coldStarts: Array<{ owner: string; reason: string }>;
   warnings: string[];
-  services: Array<{ namespace: string; name: string; phase: string }>;
+  services: Array<{ namespace: string; name: string; phase: string; vms: Array<{ name: string; address?: string; sidecar?: string }>; workloadEntries: Array<{ name: string; address: string }> }>;
   timings: Record<string, number>;
   totalMs: number;
 }
@@ -123,8 +134,10 @@ export function workerNames(id: string): { vnfInstanceName: string; nodeName: st
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    // the abort listener goes with the timer (long waits would pile them up on the signal)
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -139,7 +152,8 @@ export function isStop(e: unknown): boolean {
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number, signal?: AbortSignal, code: 'MIGRATE_JOIN_FAILED' | 'K8S_WAIT_TIMEOUT' = 'K8S_WAIT_TIMEOUT'): Promise<T> {
   const deadline = Date.now() + ms;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+  // short polls of cheap reads: a step's end is seen within half a second
+  for (let delay = 100; ; delay = Math.min(delay * 2, 500)) {
     if (signal?.aborted) throw stopped();
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
@@ -197,6 +211,33 @@ export function pinAdjuster(id: string, manifest: Manifest, pinned: string[]): (
   };
 }
 
+/** The VM credentials Secrets of the backup's MeshServices (`namespace/name`), read from its resources. */
+export async function vmCredentialSecrets(reader: BackupReader): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (!reader.manifest.items.some((i) => i.kind === 'MeshService' && i.result === 'captured')) return out;
+  for await (const { body } of reader.resources()) {
+    const o = JSON.parse(body.toString('utf8')) as KubeObject & Partial<MeshService>;
+    if (o.kind !== 'MeshService') continue;
+    for (const ms of o.spec?.microservices ?? []) if (ms.runtime === 'vm' && ms.vm?.ssh?.credentialsSecret) out.add(`${o.metadata.namespace ?? 'default'}/${ms.vm.ssh.credentialsSecret}`);
+  }
+  return out;
+}
+
+/**
+ * The source cloud's VM key is useless in the target (its images authorize the target's key): a
+ * restored VM credentials Secret gets the target's key. The key itself is never logged or recorded.
+ */
+export function credentialsAdjuster(secrets: Set<string>, privateKey: string, replaced: string[]): (o: KubeObject) => void {
+  return (o) => {
+    if (o.kind !== 'Secret' || !secrets.has(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`)) return;
+    const sec = o as KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> };
+    delete sec.stringData?.['ssh-privatekey'];
+    sec.data = { ...sec.data, 'ssh-privatekey': Buffer.from(privateKey).toString('base64') };
+    delete sec.data['ssh-publickey'];
+    replaced.push(`Secret ${o.metadata.namespace}/${o.metadata.name}`);
+  };
+}
+
 export interface PlanResult {
   backup?: string;
   problems: ProblemItem[];
@@ -205,7 +246,7 @@ export interface PlanResult {
 }
 
 /** Steps 1–2: what a migration would do and every problem the target has; changes nothing. */
-export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'keys' | 'nodes' | 'connect' | 'log'>, id: string, spec: MigrationSpec): Promise<PlanResult> {
+export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'keys' | 'nodes' | 'connect' | 'log'>, id: string, spec: MigrationSpec, options: { verified?: boolean } = {}): Promise<PlanResult> {
   const names = workerNames(id);
   const out: PlanResult = { problems: [], worker: { ...names, vnfdId: target.worker.vnfdId, flavourId: target.worker.flavourId } };
   let manifest: Manifest | undefined;
@@ -237,11 +278,17 @@ export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'k
   } catch (e) {
     out.problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot be reached over SSH: ${e instanceof Error ? e.message : String(e)}` });
   }
+  // VM data dirs are handed to the target's orchestrator (handoff.ts): one must run there
+  if (manifest?.data.some((d) => d.result === 'captured' && d.type === 'vmDataDir')) {
+    const sysNs = target.systemNamespace ?? 'mixmesh-system';
+    const there = await target.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: sysNs }).catch(() => undefined);
+    if (!there) out.problems.push({ pointer: '/target/systemNamespace', message: `the backup has VM data dirs, handed to the target's orchestrator before each new VM's sidecar starts, but the target has no namespace ${sysNs} (no mixmesh orchestrator runs there)` });
+  }
   if (manifest && out.backup) {
     try {
       const oldNode = manifest.selection.node;
       const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(deps.log ? { log: deps.log } : {}) },
-        { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) });
+        { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) }, options.verified ? { verified: true } : {});
       out.restore = restore;
       // the new node does not exist yet: the migration makes it (and its local PV paths)
       for (const p of restore.problems) if (!p.pointer.startsWith(`/nodes/${names.nodeName}`)) out.problems.push({ pointer: `/restore${p.pointer}`, message: p.message });
@@ -291,23 +338,29 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
   let manifest: Manifest | undefined;
   try {
     // 1. the backup
+    // every object's SHA-256 is checked in the background while the worker VM is made (off the
+    // critical path), awaited before anything is restored; a resumed run checks in its Restore step
+    let verifying: Promise<void> | undefined;
+    let verified = false;
     await step('Backup', async () => {
       const c = await chooseBackup(target.store, deps.keys, spec);
       const reader = await BackupReader.open(target.store, c.name, deps.keys);
-      await reader.verifyObjects(() => undefined);
+      verifying = reader.verifyObjects(() => undefined);
+      verifying.catch(() => undefined);
       await save({ backup: c.name });
-      return `backup ${c.name} (${c.manifest.completed}) verified: signature and every object's SHA-256`;
+      return `backup ${c.name} (${c.manifest.completed}): signature verified; every object's SHA-256 checked while the worker is made`;
     });
     manifest ??= (await BackupReader.open(target.store, st.backup!, deps.keys, { needData: false })).manifest;
     // 2. preflight (nothing made yet: a failure here leaves nothing to roll back)
     await step('Preflight', async () => {
-      const plan = await planMigration(target, deps, id, { ...spec, backup: st.backup! });
+      const plan = await planMigration(target, deps, id, { ...spec, backup: st.backup! }, { verified: true });
       if (plan.problems.length) {
         throw new MixmeshError('MIGRATE_PREFLIGHT_FAILED', `target ${target.name} cannot take ${spec.node ? `node ${spec.node}` : `service ${spec.service!.namespace}/${spec.service!.name}`}: ${plan.problems.length} problem(s), first: ${plan.problems[0]!.message}`, { errors: plan.problems });
       }
       return `target ${target.name} can take it: ${plan.restore?.items.filter((i) => i.action === 'create').length ?? 0} object(s) to create, ${plan.restore?.data.length ?? 0} data dir(s)`;
     });
-    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir');
+    // a new worker for a lost node, or for node-local volumes (an emptyDir goes with its pod wherever it runs)
+    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir' && d.type !== 'emptyDir');
     // 3. the worker VM
     if (!needsWorker) {
       st.steps = [...st.steps!.filter((s) => s.name !== 'Worker' && s.name !== 'Join'), { name: 'Worker', state: 'Skipped', message: 'no node data: the target\'s existing nodes run the pods' }, { name: 'Join', state: 'Skipped' }];
@@ -318,6 +371,12 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     await step('Join', () => join(target, deps, id, st, save, waitMs));
     // 5. restore
     await step('Restore', async () => {
+      const t0 = Date.now();
+      if (verifying) {
+        await verifying;
+        verified = true;
+      }
+      const tVerified = Date.now();
       const r = st.restore ?? { name: `migrate-${id}`, dataDone: [] };
       // local PV paths exist on the new node before the restore's preflight looks for them
       const oldNode = manifest!.selection.node;
@@ -331,22 +390,38 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
         }
       }
       const pinned: string[] = [];
+      const credentials: string[] = [];
       const dataDone = new Set(r.dataDone);
-      const resolver = new KubeNodeResolver(target.kube, { user: target.worker.user, privateKey: target.worker.privateKey, knownHosts: st.worker?.address && st.worker.hostKey ? `${st.worker.address} ${st.worker.hostKey}\n` : '' });
+      const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
+      const adjusters = [credentialsAdjuster(await vmCredentialSecrets(reader), target.vmPrivateKey ?? target.worker.privateKey, credentials), ...(needsWorker ? [pinAdjuster(id, manifest!, pinned)] : [])];
+      // VM data dirs: announced to the target's orchestrator before the MeshService exists (handoff.ts)
+      const sysNs = target.systemNamespace ?? 'mixmesh-system';
+      const vmData = manifest!.data.filter((d) => d.result === 'captured' && d.type === 'vmDataDir' && d.service && !dataDone.has(`${d.owner}/${d.name}`));
+      if (vmData.length) await announceHandoffs(target.kube, sysNs, r.name, vmData.map((d) => ({ namespace: d.service!.namespace, service: d.service!.name, microservice: d.service!.microservice, version: d.service!.version, index: d.service!.index })), new Date(Date.now() + waitMs));
+      const resolver = new KubeNodeResolver(target.kube, { user: target.worker.user, privateKey: target.worker.privateKey, knownHosts: st.worker?.address && st.worker.hostKey ? `${st.worker.address} ${st.worker.hostKey}\n` : '' }, async (serverId) => parseConsoleHostKeys(await target.nova.getConsoleOutput(serverId)));
       const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), log },
         { name: r.name, backup: st.backup!, conflict: 'skip', vmWaitMs: waitMs, ...(oldNode && needsWorker ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) },
-        { ...(deps.signal ? { signal: deps.signal } : {}), dataDone, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); }, ...(needsWorker ? { adjust: pinAdjuster(id, manifest!, pinned) } : {}) });
+        {
+          ...(deps.signal ? { signal: deps.signal } : {}), dataDone, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); },
+          adjust: (o) => { for (const a of adjusters) a(o); },
+          ...(verified ? { verified: true } : {}),
+          ...(vmData.length ? { vmHandoff: remoteVmHandoff(target.kube, sysNs, { ...(deps.signal ? { signal: deps.signal } : {}), log }) } : {}),
+        }).finally(() => (vmData.length ? clearHandoffs(target.kube, r.name).catch(() => undefined) : undefined));
       const counts: Record<string, number> = {};
       for (const i of result.items) counts[i.action] = (counts[i.action] ?? 0) + 1;
-      await save({ restore: { ...r, dataDone: [...dataDone], phase: result.phase, counts, warnings: result.warnings, pinned } });
+      await save({ restore: { ...r, dataDone: [...dataDone], phase: result.phase, counts, warnings: result.warnings, pinned, credentials } });
       if (result.phase === 'Failed') {
         if (result.firstCause?.code === 'BACKUP_CANCELLED' && deps.signal?.aborted) throw stopped();
         throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${result.firstCause?.code}: ${result.firstCause?.message}`);
       }
       const failed = result.items.filter((i) => i.action === 'failed').length + result.data.filter((d) => d.action === 'failed').length;
       if (failed) throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${failed} item(s) failed, first: ${result.warnings[0] ?? ''}`);
+      const tRestored = Date.now();
       await waitPodsRunning(target, r.name, waitMs, deps.signal);
-      return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written, ${pinned.length} workload(s) pinned to ${names.nodeName}; every restored pod Running`;
+      const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      const phases = `verification ${sec(tVerified - t0)}, restore ${sec(tRestored - tVerified)}, pods Running ${sec(Date.now() - tRestored)}`;
+      const early = result.data.filter((d) => d.reason === 'BEFORE_SIDECAR').length;
+      return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written${early ? ` (${early} onto new VMs before their sidecar)` : ''}, ${pinned.length} workload(s) pinned to ${names.nodeName}${credentials.length ? `, ${credentials.length} VM credentials Secret(s) given ${target.name}'s key` : ''}; every restored pod Running (${phases})`;
     });
     // 6. the service's VMs (the target's orchestrator recreates them from the restored MeshService)
     await step('Services', async () => {
@@ -493,14 +568,20 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
     }
     await save({ joined: true });
   }
-  await until(`Node ${w.nodeName} Ready on ${target.name}`, async () => (ready(await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName })) ? true : undefined), waitMs, deps.signal, 'MIGRATE_JOIN_FAILED');
-  await target.kube.mergePatch({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }, { metadata: { labels: { [MIGRATION_LABEL]: id } } });
-  await save({ labelled: true });
-  if (st.tokenId) {
+  // the token served its purpose once `kubeadm join` returned: deleted while the Node gets Ready
+  const deleteToken = async () => {
+    if (!st.tokenId) return;
     const del = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'kubeadm token delete');
     if (del.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token delete ${st.tokenId} failed: ${(del.stderr || del.stdout).trim().slice(0, 300)}`);
     await save({ tokenId: null });
-  }
+  };
+  const readyNode = async () => {
+    await until(`Node ${w.nodeName} Ready on ${target.name}`, async () => (ready(await target.kube.get<NodeLike>({ apiVersion: 'v1', kind: 'Node', name: w.nodeName })) ? true : undefined), waitMs, deps.signal, 'MIGRATE_JOIN_FAILED');
+    await target.kube.mergePatch({ apiVersion: 'v1', kind: 'Node', name: w.nodeName }, { metadata: { labels: { [MIGRATION_LABEL]: id } } });
+    await save({ labelled: true });
+  };
+  const both = await Promise.allSettled([readyNode(), deleteToken()]);
+  for (const r of both) if (r.status === 'rejected') throw r.reason;
   return `Node ${w.nodeName} joined ${target.name}, Ready, labelled ${MIGRATION_LABEL}=${id}; join token deleted`;
 }
 
@@ -536,12 +617,14 @@ async function buildReport(target: Target, st: MigrationStatus, manifest: Manife
     const live = await target.kube.get({ apiVersion: i.apiVersion, kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name }).catch(() => undefined);
     if (live?.metadata.labels?.['backup.mixmesh.io/restore'] === restoreName) resources.push({ kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name, action: 'created' });
   }
-  const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
+  const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : d.type === 'emptyDir' ? 'its pod\'s node' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
   const coldStarts = manifest.state.map((s) => ({ owner: `${s.owner}${s.container ? `/${s.container}` : ''}`, reason: s.result === 'captured' ? 'state captured, but restoring a container from a checkpoint is not supported by the target runtime: cold start' : `no state in the backup (${s.reason ?? s.method})` }));
   const services: MigrationReport['services'] = [];
   for (const i of manifest.items.filter((x) => x.kind === 'MeshService' && x.result === 'captured')) {
-    const o = await target.kube.get<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: i.namespace!, name: i.name });
-    services.push({ namespace: i.namespace!, name: i.name, phase: o?.status?.phase ?? 'Unknown' });
+    const o = await target.kube.get<KubeObject & { status?: { phase?: string; microservices?: Array<{ instances?: Array<{ vnfInstanceName: string; address?: string; sidecar?: string }> }> } }>({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: i.namespace!, name: i.name });
+    const vms = (o?.status?.microservices ?? []).flatMap((m) => m.instances ?? []).map((x) => ({ name: x.vnfInstanceName, ...(x.address ? { address: x.address } : {}), ...(x.sidecar ? { sidecar: x.sidecar } : {}) }));
+    const wes = (await target.kube.list<KubeObject & { spec?: { address?: string } }>('networking.istio.io/v1', 'WorkloadEntry', { namespace: i.namespace! }).catch(() => ({ items: [] }))).items;
+    services.push({ namespace: i.namespace!, name: i.name, phase: o?.status?.phase ?? 'Unknown', vms, workloadEntries: wes.map((x) => ({ name: x.metadata.name, address: x.spec?.address ?? '' })) });
   }
   return {
     target: target.name,
@@ -549,6 +632,7 @@ async function buildReport(target: Target, st: MigrationStatus, manifest: Manife
     ...(w.instantiated ? { node: { name: w.nodeName, address: w.address!, vnfInstanceName: w.vnfInstanceName, vnfInstanceId: w.vnfInstanceId!, ready: ready(node) } } : {}),
     moved: { resources, data },
     pinned: st.restore?.pinned ?? [],
+    credentials: st.restore?.credentials ?? [],
     coldStarts,
     warnings: st.restore?.warnings ?? [],
     services,

@@ -8,12 +8,14 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express } from 'express';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { KubeObject } from '../clients/kube/index.js';
 import { connectSsh, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
 import { BACKUP_API_VERSION, parseDuration, type RouteHelpers, type BackupKube, type NodeAccess, type StoreKeys } from '../backup/index.js';
+import { createLeaderLoop, unlimitedCallers } from '../common/leader-loop.js';
+import { receiveHandoff, type HandoffVm } from './handoff.js';
 import { isStop, planMigration, runMigration, type MigrationSpec, type MigrationStatus, type Target } from './engine.js';
 
 export const MIGRATION_KIND = 'Migration';
@@ -37,6 +39,8 @@ export interface MigrationServiceDeps {
 
 export interface MigrationService {
   routes(app: Express, h: MigrationRouteHelpers): void;
+  /** the orchestrator's before-injection hook: a VM a migration into this cluster carries data for waits for it (handoff.ts) */
+  beforeInject(vm: HandoffVm): Promise<void>;
   crds(): KubeObject[];
   start(isLeader: () => boolean): void;
   tick(): Promise<void>;
@@ -109,10 +113,6 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
   const connect = deps.connect ?? connectSsh;
   const running = new Map<string, AbortController>();
   const runs = new Set<Promise<void>>();
-  let leader: () => boolean = () => false;
-  let timer: NodeJS.Timeout | undefined;
-  let ticking: Promise<void> | undefined;
-  let stopping = false;
   let seq = 0;
 
   const ref = (name: string) => ({ apiVersion: BACKUP_API_VERSION, kind: MIGRATION_KIND, namespace: ns, name });
@@ -155,7 +155,7 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
         ...(deps.tackerRetries !== undefined ? { tackerRetries: deps.tackerRetries } : {}),
       }, name, m.spec, m.status ?? {});
     } catch (e) {
-      if (stopping || isStop(e)) return;
+      if (loop.stopping || isStop(e)) return;
       // runMigration records Failed itself; a failure before it started (target, keys) is recorded here
       const cur = await get(name);
       if (cur?.status?.phase !== 'Failed') {
@@ -200,28 +200,20 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
     }
   }
 
-  async function tick(): Promise<void> {
-    if (!leader() || stopping) return;
-    ticking ??= (async () => {
-      try {
-        await auto().catch((e: unknown) => log.warn({ err: String(e) }, 'automatic migration check failed'));
-        for (const m of await list()) {
-          if (running.has(m.metadata.name)) continue;
-          const phase = m.status?.phase;
-          if (!phase || phase === 'Pending' || phase === 'InProgress') {
-            const p = run(m);
-            runs.add(p);
-            void p.finally(() => runs.delete(p));
-          }
-        }
-      } catch (e) {
-        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'migration runner pass failed');
-      } finally {
-        ticking = undefined;
+  // one runner pass: the automatic mode, then every migration not yet finished (a graceful stop leaves them InProgress)
+  const loop = createLeaderLoop(async () => {
+    await auto().catch((e: unknown) => log.warn({ err: String(e) }, 'automatic migration check failed'));
+    for (const m of await list()) {
+      if (running.has(m.metadata.name)) continue;
+      const phase = m.status?.phase;
+      if (!phase || phase === 'Pending' || phase === 'InProgress') {
+        const p = run(m);
+        runs.add(p);
+        void p.finally(() => runs.delete(p));
       }
-    })();
-    return ticking;
-  }
+    }
+  }, { pollMs: deps.pollMs ?? 1000, what: 'migration', log });
+  const tick = loop.tick;
 
   function specOf(body: Record<string, unknown>): MigrationSpec {
     const to = typeof body.to === 'string' ? body.to : '';
@@ -240,11 +232,7 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
 
   function routes(app: Express, h: MigrationRouteHelpers): void {
     // migrations span namespaces and nodes: a token limited to namespaces may not use them
-    const unlimited = (_req: Request, res: Response, next: NextFunction): void => {
-      const limited = (res.locals.caller as { namespaces?: readonly string[] } | undefined)?.namespaces;
-      if (limited && limited.length) throw new MixmeshError('FORBIDDEN', 'migrations span namespaces and nodes: a token limited to namespaces may not use them');
-      next();
-    };
+    const unlimited = unlimitedCallers('migrations');
     app.post('/v1/migrations', h.need('viewer'), unlimited, h.rawBody, async (req, res) => {
       const body = h.jsonBody(req);
       const spec = specOf(body);
@@ -285,24 +273,18 @@ export function createMigrationService(deps: MigrationServiceDeps): MigrationSer
     });
   }
 
+  const receiving = new AbortController();
   return {
     routes,
+    beforeInject: (vm) => receiveHandoff(deps.kube, ns, vm, log, receiving.signal),
     crds: () => [migrationCrd()],
-    start(isLeader) {
-      leader = isLeader;
-      const loop = () => {
-        timer = setTimeout(() => void tick().finally(loop), deps.pollMs ?? 1000);
-        timer.unref();
-      };
-      loop();
-    },
+    start: (isLeader) => loop.start(isLeader),
     tick,
     async stop() {
-      stopping = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      const passDone = loop.stop(); // stopping from here on: aborted runs stay InProgress
+      receiving.abort();
       for (const ac of running.values()) ac.abort();
-      await ticking;
+      await passDone;
       // a run stops at its next checkpoint (an SSH command under way finishes first): never two runs of one migration
       await Promise.allSettled([...runs]);
       await deps.nodes.close();

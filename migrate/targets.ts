@@ -12,6 +12,8 @@
  *     worker: {vnfdId: 6a4b5a1e-0000-4000-8000-000000000003, flavourId: simple, user: root, privateKeyFile: cloud-2/ssh/id_ed25519}
  *     controlPlane: {host: 127.0.10.130, user: root, privateKeyFile: cloud-2/ssh/id_ed25519, knownHostsFile: cloud-2/known_hosts}
  *     store: {url: s3://backups/prod, endpoint: http://127.0.0.1:8080, accessKeyId: test:tester, secretAccessKeyFile: cloud-2/s3-secret}   # optional
+ *     vms: {privateKeyFile: cloud-2/ssh/vm_ed25519}       # optional: the key the target's VM images authorize (default the worker's)
+ *     systemNamespace: mixmesh-system                     # optional: where the target's orchestrator runs
  * ```
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -31,6 +33,10 @@ export interface TargetConfig {
   worker: { vnfdId: string; flavourId: string; instantiationLevelId?: string; user: string; privateKeyFile: string };
   controlPlane: { host: string; port?: number; user: string; privateKeyFile: string; knownHostsFile: string };
   store?: { url?: string; endpoint?: string; region?: string; accessKeyId?: string; secretAccessKeyFile?: string };
+  /** the key the target's VM images authorize (a restored VM credentials Secret gets it); default the worker's */
+  vms?: { privateKeyFile: string };
+  /** the target orchestrator's system namespace (default mixmesh-system) */
+  systemNamespace?: string;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -89,6 +95,14 @@ export function parseTargets(text: string, file: string): TargetConfig[] {
     const level = str(w, 'instantiationLevelId', `${ptr}/worker`, false);
     if (level) cfg.worker.instantiationLevelId = level;
     if (typeof port === 'number') cfg.controlPlane.port = port;
+    const vms = t?.vms as Record<string, unknown> | undefined;
+    if (vms !== undefined) {
+      const key = path(vms && typeof vms === 'object' ? vms : undefined, 'privateKeyFile', `${ptr}/vms`);
+      if (key) cfg.vms = { privateKeyFile: key };
+    }
+    const sysNs = str(t, 'systemNamespace', ptr, false);
+    if (sysNs && !NAME.test(sysNs)) problems.push({ pointer: `${ptr}/systemNamespace`, message: `"${sysNs}": a DNS label` });
+    else if (sysNs) cfg.systemNamespace = sysNs;
     if (st) {
       const url = str(st, 'url', `${ptr}/store`, false);
       if (url && !/^file:\/\/\//.test(url) && !/^s3:\/\/[^/]{3,}/.test(url)) problems.push({ pointer: `${ptr}/store/url`, message: `"${url}": file:///absolute/dir or s3://bucket[/prefix]` });
@@ -134,6 +148,8 @@ export function openTarget(cfg: TargetConfig, defaults: { store: string; s3: S3S
     worker: { vnfdId: cfg.worker.vnfdId, flavourId: cfg.worker.flavourId, ...(cfg.worker.instantiationLevelId ? { instantiationLevelId: cfg.worker.instantiationLevelId } : {}), user: cfg.worker.user, privateKey: readFileSync(cfg.worker.privateKeyFile, 'utf8') },
     controlPlane: { host: cfg.controlPlane.host, ...(cfg.controlPlane.port ? { port: cfg.controlPlane.port } : {}), user: cfg.controlPlane.user, privateKey: readFileSync(cfg.controlPlane.privateKeyFile, 'utf8'), hostKeys },
     store,
+    ...(cfg.vms ? { vmPrivateKey: readFileSync(cfg.vms.privateKeyFile, 'utf8') } : {}),
+    ...(cfg.systemNamespace ? { systemNamespace: cfg.systemNamespace } : {}),
     close() {
       kube.close();
       store.close();

@@ -197,7 +197,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       ...(options.onCreateSent ? { onCreateSent: options.onCreateSent } : {}),
       ...(options.onWorkloadEntry ? { onWorkloadEntry: options.onWorkloadEntry } : {}),
-      beforeInject: (vm) => backup.beforeInject(vm),
+      // restored VM data onto a new VM before its sidecar: a restore in this process, or a migration into this cluster
+      beforeInject: async (vm) => { await backup.beforeInject(vm); await migration.beforeInject(vm); },
       mounts,
     });
     const server = tls ? createReloadingHttpsServer(tls, orchestrator.app) : createServer(orchestrator.app);

@@ -98,7 +98,7 @@ export class KubeClient {
 
   // ---------- transport ----------
 
-  private async send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; accept?: string } = {}): Promise<Response> {
+  private async send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; accept?: string; raw?: boolean } = {}): Promise<Response> {
     const url = new URL(path, this.server);
     url.pathname = `${this.server.pathname.replace(/\/$/, '')}${path.split('?')[0]}`;
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -111,7 +111,8 @@ export class KubeClient {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
-          try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON: keep the text */ }
+          const plain = opts.raw && (res.statusCode ?? 0) < 400;
+          if (!plain) try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON: keep the text */ }
           resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
         });
         res.on('error', reject);
@@ -158,6 +159,14 @@ export class KubeClient {
 
   close(): void {
     this.agent?.destroy();
+  }
+
+  /** a pod's log (the pods/log subresource) as text: the last `tailLines` lines of `container` (default: the pod's only one) */
+  async podLog(namespace: string, name: string, opts: { container?: string; tailLines?: number } = {}): Promise<string> {
+    const res = await this.call('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, `log of pod ${namespace}/${name}`, {
+      query: { container: opts.container, tailLines: opts.tailLines === undefined ? undefined : String(opts.tailLines) }, accept: 'text/plain', raw: true,
+    });
+    return typeof res.body === 'string' ? res.body : '';
   }
 
   // ---------- discovery ----------

@@ -112,6 +112,11 @@ export function marathonClient(endpoint: string, c: RegisterRequest = {}): Engin
       const r = await call('PUT', appPath(name), { instances: replicas });
       if (r.status === 404) throw new MixmeshError('NOT_FOUND', `no Marathon app /${name}`);
     },
+    async updateService(def) {
+      // Marathon restarts the app's tasks with the new definition (its upgrade strategy)
+      const r = await call('PUT', appPath(def.name), toMarathonApp(def));
+      if (r.status === 404) throw new MixmeshError('NOT_FOUND', `no Marathon app /${def.name}`);
+    },
     async deleteService(name) {
       const r = await call('DELETE', appPath(name));
       return r.status !== 404;

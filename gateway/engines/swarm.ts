@@ -95,6 +95,21 @@ function statusOf(e: unknown): number | undefined {
 interface SwarmTask { ID: string; Slot?: number; NodeID?: string; DesiredState?: string; CreatedAt?: string; Status?: { State?: string; Timestamp?: string; Message?: string; Err?: string; ContainerStatus?: { ContainerID?: string } }; Spec?: { ContainerSpec?: { Image?: string } } }
 interface SwarmNode { ID: string; Spec?: { Role?: string; Availability?: string }; Status?: { State?: string; Addr?: string }; Description?: { Hostname?: string; Engine?: { EngineVersion?: string }; Resources?: { NanoCPUs?: number; MemoryBytes?: number } } }
 
+/** the lines of a Docker log stream (8-byte frame headers when the container has no TTY) */
+export function demuxLines(raw: unknown): string[] {
+  const buf = Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let i = 0;
+  const framed = buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
+  if (!framed) chunks.push(buf);
+  while (framed && i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    chunks.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+}
+
 export function swarmClient(endpoint: string, credentials?: RegisterRequest): EngineClient {
   const docker = dockerFor(endpoint, credentials);
   const wrap = (what: string) => (e: unknown): never => {
@@ -144,6 +159,28 @@ export function swarmClient(endpoint: string, credentials?: RegisterRequest): En
       if (!s) throw new MixmeshError('NOT_FOUND', `no Swarm service "${name}" on ${endpoint}`);
       const cur = (await s.inspect()) as { Version: { Index: number }; Spec: Record<string, unknown> };
       await s.update({ version: cur.Version.Index, ...cur.Spec, Mode: { Replicated: { Replicas: replicas } } }).catch(wrap(`scale service ${name}`));
+    },
+    async updateService(def: ServiceDefinition) {
+      const s = await find(def.name);
+      if (!s) throw new MixmeshError('NOT_FOUND', `no Swarm service "${def.name}" on ${endpoint}`);
+      const cur = (await s.inspect()) as { Version: { Index: number } };
+      // the whole new spec at the current version: Swarm rolls the tasks to it (UpdateConfig: one at a time)
+      await s.update({ version: cur.Version.Index, ...toSwarmService(def) }).catch(wrap(`update service ${def.name}`));
+    },
+    async logs(name, { tail }) {
+      const s = await find(name);
+      if (!s) throw new MixmeshError('NOT_FOUND', `no Swarm service "${name}" on ${endpoint}`);
+      // the manager's log broker gathers every task's output; `details` names the task of each line
+      const raw = (await (s.logs({ stdout: true, stderr: true, follow: false, tail, details: true } as never) as unknown as Promise<unknown>).catch(wrap(`logs of service ${name}`))) as unknown;
+      const byTask = new Map<string, string[]>();
+      for (const line of demuxLines(raw)) {
+        const m = /^(\S*com\.docker\.swarm\.task\.id=([^,\s]+)\S*) ?(.*)$/.exec(line);
+        const task = m ? m[2]! : '';
+        const list = byTask.get(task) ?? [];
+        list.push(m ? m[3]! : line);
+        byTask.set(task, list);
+      }
+      return [...byTask].map(([container, lines]) => ({ container, lines: lines.slice(-tail) })).sort((a, b) => (a.container < b.container ? -1 : 1));
     },
     async deleteService(name) {
       const s = await find(name);

@@ -4,6 +4,7 @@
  * created or destroyed.
  */
 import { MixmeshError } from '../../common/errors.js';
+import { pickImage, type ImageChoice } from '../config.js';
 import type { HostRecord, InfraDriver, ProvisionedHost } from '../types.js';
 
 export interface InventoryHost {
@@ -12,6 +13,8 @@ export interface InventoryHost {
   user: string;
   /** `<type> <base64>`: the install connects only to a host offering this key */
   hostKey: string;
+  /** what the host is installed with (matched against the configuration's `images`) */
+  image?: string;
 }
 
 export interface BaremetalOptions {
@@ -19,6 +22,8 @@ export interface BaremetalOptions {
   privateKey: string;
   /** addresses any cluster's status holds now, with the cluster and host name */
   inUse: () => Promise<Map<string, { cluster: string; host: string }>>;
+  /** per orchestrator (and role): only inventory hosts marked with that image are allocated */
+  images?: ImageChoice | undefined;
 }
 
 export function baremetalDriver(o: BaremetalOptions): InfraDriver {
@@ -33,7 +38,7 @@ export function baremetalDriver(o: BaremetalOptions): InfraDriver {
   return {
     provider: 'baremetal',
     privateKey: () => Promise.resolve(o.privateKey),
-    provision(cluster: string, host: HostRecord) {
+    provision(cluster: string, host: HostRecord, { orchestrator }) {
       return serial(async () => {
         const used = await o.inUse();
         for (const [address, owner] of [...used, ...reserved]) {
@@ -42,8 +47,10 @@ export function baremetalDriver(o: BaremetalOptions): InfraDriver {
             if (h) return toProvisioned(h);
           }
         }
-        const free = o.inventory.find((h) => !used.has(h.address) && !reserved.has(h.address));
-        if (!free) throw new MixmeshError('GATEWAY_PROVISION_FAILED', `bare metal: no free host left in the inventory for ${host.name} (${o.inventory.length} hosts, ${used.size + reserved.size} in use)`, { status: 422 });
+        const image = pickImage(o.images, orchestrator, host.role);
+        const fits = o.inventory.filter((h) => image === undefined || h.image === image);
+        const free = fits.find((h) => !used.has(h.address) && !reserved.has(h.address));
+        if (!free) throw new MixmeshError('GATEWAY_PROVISION_FAILED', `bare metal: no free host left in the inventory for ${host.name}${image ? ` (image ${image}: ${fits.length} such hosts)` : ''} (${o.inventory.length} hosts, ${used.size + reserved.size} in use)`, { status: 422 });
         reserved.set(free.address, { cluster, host: host.name });
         return toProvisioned(free);
       });

@@ -13,7 +13,7 @@ import {
 import { MixmeshError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { parseConsoleHostKeys } from '../../clients/ssh/index.js';
-import type { Ec2Settings } from '../config.js';
+import { pickImage, type Ec2Settings } from '../config.js';
 import type { HostRecord, InfraDriver, ProvisionedHost } from '../types.js';
 
 export const CLUSTER_TAG = 'mixmesh.io/gateway-cluster';
@@ -42,17 +42,20 @@ export function ec2Driver(o: { settings: Ec2Settings; privateKey: string; public
       throw awsError(what, e);
     }
   };
-  let imageId: Promise<string> | undefined;
-  const resolveImage = (): Promise<string> => {
-    imageId ??= (async () => {
-      if (/^ami-[0-9a-f]+$/.test(s.image)) return s.image;
-      const r = await call('DescribeImages', () => ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [s.image] }] })));
+  const imageIds = new Map<string, Promise<string>>();
+  const resolveImage = (name: string): Promise<string> => {
+    let p = imageIds.get(name);
+    if (p) return p;
+    p = (async () => {
+      if (/^ami-[0-9a-f]+$/.test(name)) return name;
+      const r = await call('DescribeImages', () => ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [name] }] })));
       const img = (r.Images ?? []).sort((a, b) => String(b.CreationDate).localeCompare(String(a.CreationDate)))[0];
-      if (!img?.ImageId) throw new MixmeshError('GATEWAY_PROVISION_FAILED', `EC2: no image named ${s.image}`);
+      if (!img?.ImageId) throw new MixmeshError('GATEWAY_PROVISION_FAILED', `EC2: no image named ${name}`);
       return img.ImageId;
     })();
-    imageId.catch(() => { imageId = undefined; });
-    return imageId;
+    imageIds.set(name, p);
+    p.catch(() => { imageIds.delete(name); });
+    return p;
   };
   let keyReady: Promise<void> | undefined;
   const ensureKey = (): Promise<void> => {
@@ -81,11 +84,11 @@ export function ec2Driver(o: { settings: Ec2Settings; privateKey: string; public
   return {
     provider: 'ec2',
     privateKey: () => Promise.resolve(o.privateKey),
-    async provision(cluster, host: HostRecord, { timeoutMs, signal }): Promise<ProvisionedHost> {
+    async provision(cluster, host: HostRecord, { timeoutMs, signal, orchestrator }): Promise<ProvisionedHost> {
       const deadline = Date.now() + timeoutMs;
       let inst: Instance | undefined = (await find(cluster, host.name))[0];
       if (!inst) {
-        const [image] = await Promise.all([resolveImage(), ensureKey()]);
+        const [image] = await Promise.all([resolveImage(pickImage(s.images, orchestrator, host.role) ?? s.image), ensureKey()]);
         const token = createHash('sha256').update(`${cluster}/${host.name}/${host.times?.requested ?? ''}`).digest('hex').slice(0, 64);
         const r = await call(`RunInstances ${host.name}`, () => ec2.send(new RunInstancesCommand({
           ImageId: image, InstanceType: s.instanceType as never, MinCount: 1, MaxCount: 1, KeyName: s.keyName, ClientToken: token,

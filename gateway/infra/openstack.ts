@@ -7,12 +7,16 @@ import { MixmeshError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { serverAddress, type OpenStackClient } from '../../clients/openstack/index.js';
 import { parseConsoleHostKeys } from '../../clients/ssh/index.js';
+import { pickImage, type ImageChoice } from '../config.js';
 import type { HostRecord, InfraDriver, ProvisionedHost } from '../types.js';
 
 export interface OpenStackSettings {
+  /** the VNF package (its VNFD's sw_image_data is the image the server boots) */
   vnfdId: string;
   flavourId: string;
   vimId?: string;
+  /** another VNF package per orchestrator (and role) */
+  images?: ImageChoice;
 }
 
 export const vnfName = (cluster: string, host: string): string => `gw.${cluster}.${host}`;
@@ -28,7 +32,7 @@ export function openstackDriver(o: { client: OpenStackClient; settings: OpenStac
   return {
     provider: 'openstack',
     privateKey: () => Promise.resolve(o.privateKey),
-    async provision(cluster: string, host: HostRecord, { timeoutMs, signal }): Promise<ProvisionedHost> {
+    async provision(cluster: string, host: HostRecord, { timeoutMs, signal, orchestrator }): Promise<ProvisionedHost> {
       const name = vnfName(cluster, host.name);
       const deadline = Date.now() + timeoutMs;
       const found = await tacker.listVnfInstances({ name });
@@ -37,7 +41,7 @@ export function openstackDriver(o: { client: OpenStackClient; settings: OpenStac
       for (const extra of found.filter((i) => i !== keep)) {
         if (extra.instantiationState === 'NOT_INSTANTIATED') await tacker.deleteVnfInstance(extra.id).catch(() => undefined);
       }
-      const inst = keep ?? await tacker.createVnfInstance({ vnfdId: o.settings.vnfdId, vnfInstanceName: name, metadata: { 'mixmesh.io/gateway-cluster': cluster } });
+      const inst = keep ?? await tacker.createVnfInstance({ vnfdId: pickImage(o.settings.images, orchestrator, host.role) ?? o.settings.vnfdId, vnfInstanceName: name, metadata: { 'mixmesh.io/gateway-cluster': cluster } });
       if (inst.instantiationState !== 'INSTANTIATED') {
         const opId = await tacker.instantiate(inst.id, { flavourId: o.settings.flavourId });
         const op = await tacker.waitForOperation(opId, { timeoutMs: Math.max(1000, deadline - Date.now()) }).catch((e: unknown) => {

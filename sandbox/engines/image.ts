@@ -12,7 +12,18 @@ import type { CreateVmOptions, SandboxVm, VmProvider } from '../vms/index.js';
 import { hostnameFor } from '../vms/index.js';
 import type { EngineAgent } from './agent.js';
 
+/** every engine's stand-ins (the bare-metal hosts of the tests, the EC2 AMI of the same name) */
 export const ENGINE_IMAGE = 'mixmesh-engines';
+/** Docker Engine only (`dockerd`, `docker`) */
+export const SWARM_IMAGE = 'mixmesh-sandbox-swarm';
+/** Mesos and Marathon only (`mesos-master`, `mesos-agent`, `marathon`) */
+export const MESOS_IMAGE = 'mixmesh-sandbox-mesos';
+/** the engine images and the stand-ins each carries */
+export const ENGINE_IMAGES: Readonly<Record<string, readonly string[]>> = {
+  [ENGINE_IMAGE]: ['docker', 'dockerd', 'mesos-master', 'mesos-agent', 'marathon'],
+  [SWARM_IMAGE]: ['docker', 'dockerd'],
+  [MESOS_IMAGE]: ['mesos-master', 'mesos-agent', 'marathon'],
+};
 
 /** the shared part of every stand-in: send argv to the agent, print its answer, exit with its code */
 function standIn(action: 'exec' | 'start', name: string, foreground: boolean): string {
@@ -58,26 +69,34 @@ async function mkdirModes(root: string, rel: string): Promise<void> {
 }
 
 /** write the image's files into a VM root (the merged root while it runs, else its upper layer) */
-export async function installEngineImage(rootfs: string, agentUrl: string, token: string): Promise<void> {
+export async function installEngineImage(rootfs: string, agentUrl: string, token: string, image = ENGINE_IMAGE): Promise<void> {
+  const commands = ENGINE_IMAGES[image];
+  if (!commands) throw new Error(`${image} is not an engine image (${Object.keys(ENGINE_IMAGES).join(', ')})`);
   await mkdirModes(rootfs, 'usr/local/bin');
   await mkdirModes(rootfs, 'etc/mixmesh-sandbox');
   await writeFile(join(rootfs, 'etc/mixmesh-sandbox/agent.env'), `AGENT_URL=${agentUrl}\nAGENT_TOKEN=${token}\n`, { mode: 0o600 });
-  await writeFile(join(rootfs, 'etc/mixmesh-sandbox/image'), `${ENGINE_IMAGE}\n`, { mode: 0o644 });
-  for (const [name, text] of Object.entries(STAND_INS)) {
+  await writeFile(join(rootfs, 'etc/mixmesh-sandbox/image'), `${image}\n`, { mode: 0o644 });
+  for (const [name, text] of Object.entries(STAND_INS).filter(([n]) => commands.includes(n))) {
     await writeFile(join(rootfs, 'usr/local/bin', name), text, { mode: 0o755 });
     await chmod(join(rootfs, 'usr/local/bin', name), 0o755);
   }
 }
 
-/** VMs with the engine image (engine state under o.dir/<10 hex>: unix socket paths stay short) when `wants(options)` says so (default: every VM) */
-export function withEngineImage(provider: VmProvider, agent: EngineAgent, o: { dir: string; wants?: (options: CreateVmOptions) => boolean }): VmProvider {
+/**
+ * VMs with an engine image (engine state under o.dir/<10 hex>: unix socket paths stay short): the
+ * image `imageFor(options)` names (default: the VM's own `image` when it is an engine image, else
+ * none — a VM boots the image it was asked for).
+ */
+export function withEngineImage(provider: VmProvider, agent: EngineAgent, o: { dir: string; imageFor?: (options: CreateVmOptions) => string | undefined }): VmProvider {
+  const imageFor = o.imageFor ?? ((options: CreateVmOptions) => (options.image && ENGINE_IMAGES[options.image] ? options.image : undefined));
   return {
     async create(options) {
+      const image = imageFor(options);
       const vm: SandboxVm = await provider.create(options);
-      if (o.wants && !o.wants(options)) return vm;
+      if (!image) return vm;
       try {
         const token = agent.attach({ serverId: vm.serverId, address: vm.address, hostname: hostnameFor(options.name), dir: join(o.dir, createHash('sha256').update(vm.serverId).digest('hex').slice(0, 10)), rootfs: () => vm.rootfs });
-        await installEngineImage(vm.rootfs, agent.url, token);
+        await installEngineImage(vm.rootfs, agent.url, token, image);
       } catch (e) {
         await agent.detach(vm.serverId);
         await provider.remove(vm.serverId);

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createPublicKey, createHash, timingSafeEqual } from 'node:crypto';
 import { join as kubeadmJoin } from './kubeadm.js';
+import { podLog } from './podlog.js';
 import { ApiError, badRequest, invalid, notFound } from './errors.js';
 import { groupVersion, storeKey, type Obj } from './resources.js';
 import { metaOf, type StoreEvent } from './store.js';
@@ -192,6 +193,7 @@ export class KubeApi extends KubeTokens {
       return send(res, 201, this.review(r, body ?? {}));
     }
     if (target.sub === 'scale') return this.scale(req, res, target, method, ctx);
+    if (target.sub === 'log') return this.podLog(res, target, q, method);
     if (method === 'GET') {
       const watch = q.get('watch') === 'true' || q.get('watch') === '1';
       this.count(target.name === undefined ? (watch ? 'watch' : 'list') : 'get', kindLabel, false, target.namespace);
@@ -315,6 +317,13 @@ export class KubeApi extends KubeTokens {
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', message: `bootstrap token "${id}" deleted` });
     }
     throw new ApiError(404, 'NotFound', 'no such sandbox route (GET/DELETE /_sandbox/requests, GET/PUT /_sandbox/faults, POST /_sandbox/kubeadm/join, POST /_sandbox/kubeadm/token-delete)');
+  }
+
+  /** pods/log: the kubelet of the pod's node answers (podlog.ts) */
+  private async podLog(res: ServerResponse, t: Target, q: URLSearchParams, method: string): Promise<void> {
+    if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    const text = await podLog({ caPem: this.opts.pki.caPem, token: this.opts.pki.adminToken, getNode: (name) => this.internalGet('v1', 'Node', undefined, name) }, this.get(t), q);
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end(text);
   }
 
   private async kubeadmJoin(req: IncomingMessage, res: ServerResponse, auth: string): Promise<void> {

@@ -61,7 +61,7 @@ export const BUILTIN_RESOURCES: ResourceInfo[] = [
   builtin('', 'v1', 'secrets', 'Secret', true),
   builtin('', 'v1', 'services', 'Service', true, ['svc'], true),
   builtin('', 'v1', 'serviceaccounts', 'ServiceAccount', true, ['sa'], false, ['token']),
-  builtin('', 'v1', 'pods', 'Pod', true, ['po'], true),
+  builtin('', 'v1', 'pods', 'Pod', true, ['po'], true, ['log']),
   builtin('', 'v1', 'events', 'Event', true, ['ev']),
   builtin('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], true, ['scale']),
   // second round: nodes and storage (backup, migration), the other workload kinds, Ingress (the café),

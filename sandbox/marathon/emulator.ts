@@ -27,6 +27,8 @@ interface App {
   id: string; cmd?: string; args?: string[]; cpus: number; mem: number; disk: number; instances: number; env: Record<string, string>;
   labels: Record<string, string>; container?: unknown; portDefinitions: { port: number; protocol?: string; name?: string }[];
   healthChecks: unknown[]; version: string; failures: number; backoffUntil: number; lastFailure?: { message: string; timestamp: string };
+  /** the last change of cmd, args, env or container: tasks of an older version are restarted */
+  configVersion?: string;
 }
 interface Marathon { vm: AgentVm; address: string; port: number; masterAddress: string; master?: Master; apps: Map<string, App>; tasks: Map<string, Task>; server: Server; timer: NodeJS.Timeout; deployments: Map<string, { id: string; appId: string; version: string }> }
 
@@ -205,6 +207,8 @@ export function marathonHandlers(o: { log?: Logger } = {}) {
     const master = masters.get(mt.masterAddress);
     mt.master = master;
     for (const app of mt.apps.values()) {
+      // a config change restarts the app's tasks (Marathon's upgrade; here stop-then-start, not rolling)
+      for (const old of [...mt.tasks.values()].filter((t) => t.appId === app.id && app.configVersion !== undefined && t.version < app.configVersion)) killTask(mt, old);
       const tasks = [...mt.tasks.values()].filter((t) => t.appId === app.id);
       for (const extra of tasks.slice(app.instances)) killTask(mt, extra);
       const missing = app.instances - Math.min(tasks.length, app.instances);
@@ -232,7 +236,7 @@ export function marathonHandlers(o: { log?: Logger } = {}) {
     return {
       id: app.id, ...(app.cmd !== undefined ? { cmd: app.cmd } : {}), ...(app.args ? { args: app.args } : {}), cpus: app.cpus, mem: app.mem, disk: app.disk, instances: app.instances,
       env: app.env, labels: app.labels, ...(app.container !== undefined ? { container: app.container } : {}), portDefinitions: app.portDefinitions, healthChecks: app.healthChecks,
-      version: app.version, versionInfo: { lastScalingAt: app.version, lastConfigChangeAt: app.version },
+      version: app.version, versionInfo: { lastScalingAt: app.version, lastConfigChangeAt: app.configVersion ?? app.version },
       tasksStaged: tasks.length - running, tasksRunning: running, tasksHealthy: running, tasksUnhealthy: 0,
       deployments: [...mt.deployments.values()].filter((d) => d.appId === app.id).map((d) => ({ id: d.id })),
       ...(app.lastFailure ? { lastTaskFailure: { appId: app.id, message: app.lastFailure.message, state: 'TASK_FAILED', timestamp: app.lastFailure.timestamp } } : {}),
@@ -314,10 +318,14 @@ export function marathonHandlers(o: { log?: Logger } = {}) {
           const body = (b ?? {}) as Record<string, unknown>;
           const problems = appProblems(body, false);
           if (problems.length) return send(res, 422, { message: 'Object is not valid', details: problems });
+          const before = JSON.stringify([app.cmd, app.args, app.env, app.container]);
           if (body.instances !== undefined) app.instances = body.instances as number;
           if (typeof body.cmd === 'string') app.cmd = body.cmd;
+          if (Array.isArray(body.args)) app.args = body.args as string[];
           if (body.env !== undefined) app.env = body.env as Record<string, string>;
+          if (body.container !== undefined) app.container = body.container;
           app.version = new Date().toISOString();
+          if (JSON.stringify([app.cmd, app.args, app.env, app.container]) !== before) app.configVersion = app.version;
           app.failures = 0;
           app.backoffUntil = 0;
           const dep = { id: randomUUID(), appId: id, version: app.version };

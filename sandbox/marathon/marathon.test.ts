@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectSsh, type RemoteShell } from '../../clients/ssh/index.js';
 import { startEngineWorld, type EngineWorld } from '../engines/world.js';
+import { MESOS_IMAGE } from '../engines/image.js';
 import type { SandboxVm } from '../vms/index.js';
 
 describe('sandbox/marathon: Mesos master/agent and Marathon v2 behind the stand-ins', function () {
@@ -27,7 +28,7 @@ describe('sandbox/marathon: Mesos master/agent and Marathon v2 behind the stand-
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mixmesh-marathon-'));
     world = await startEngineWorld({ dir });
-    [m, a] = await Promise.all([world.vms.create({ serverId: 'm', name: 'master' }), world.vms.create({ serverId: 'a', name: 'agent' })]);
+    [m, a] = await Promise.all([world.vms.create({ serverId: 'm', name: 'master', image: MESOS_IMAGE }), world.vms.create({ serverId: 'a', name: 'agent', image: MESOS_IMAGE })]);
   });
 
   after(async () => {

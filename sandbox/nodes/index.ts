@@ -120,7 +120,20 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
       const running = options.vms.isRunning(vm.serverId);
       const c = inits.get(vm.serverId);
       if (!running) { if (c?.kube) await stopInit(c); continue; }
-      if (c?.starting || c?.kube) continue;
+      if (c?.starting) continue;
+      // kubeadm reset removed what init made and asks: the API server stops, its state goes, then the request
+      const resetRequest = join(vm.rootfs, 'etc/kubernetes/.sandbox-reset-request');
+      if (existsSync(resetRequest)) {
+        if (c) {
+          inits.delete(vm.serverId);
+          await stopInit(c);
+          rmSync(c.dir, { recursive: true, force: true });
+          log.info({ serverId: vm.serverId }, 'kubeadm reset: API server stopped');
+        }
+        rmSync(resetRequest, { force: true });
+        continue;
+      }
+      if (c?.kube) continue;
       const rootfs = vm.rootfs;
       if (c) { await startInit(vm.serverId, vm.address, rootfs, c); continue; }
       if (existsSync(join(rootfs, 'etc/kubernetes/.sandbox-init-request')) && !existsSync(join(rootfs, 'etc/kubernetes/admin.conf'))) {

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -128,6 +128,9 @@ export class Kubelet {
         this.http = undefined;
         this.registered = false;
       }
+      // kubeadm reset waits for this: the kubelet and its containers are stopped
+      const resetRequest = join(root, 'etc/kubernetes/.sandbox-reset-request');
+      if (existsSync(resetRequest)) rmSync(resetRequest, { force: true });
       return;
     }
     if (!this.config) {
@@ -526,6 +529,8 @@ export class Kubelet {
       if (url.pathname === '/pods' && req.method === 'GET') {
         return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [...this.pods.values()].map((r) => r.pod) });
       }
+      const logs = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (logs && req.method === 'GET') return await this.containerLogs(decodeURIComponent(logs[1]!), decodeURIComponent(logs[2]!), decodeURIComponent(logs[3]!), url.searchParams.get('tailLines'), send);
       const m = /^\/checkpoint\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (m && req.method === 'POST') return await this.checkpoint(m[1]!, m[2]!, m[3]!, send);
       if (m) return send(405, 'Method Not Allowed', 'text/plain');
@@ -534,6 +539,20 @@ export class Kubelet {
       this.opts.log.warn({ err: e }, 'sandbox kubelet API failed');
       return send(500, `Internal Error: ${e instanceof Error ? e.message : String(e)}`, 'text/plain');
     }
+  }
+
+  /** GET /containerLogs/{ns}/{pod}/{container}?tailLines=N: the current run's output, from its log file in the VM */
+  private async containerLogs(ns: string, podName: string, container: string, tailLines: string | null, send: (code: number, body: unknown, type?: string) => void): Promise<void> {
+    const run = [...this.pods.values()].find((r) => r.ns === ns && r.name === podName);
+    const c = run?.containers.get(container);
+    if (!run || !c) return send(404, `container ${container} of pod ${ns}/${podName} not found on this node`, 'text/plain');
+    const file = join(this.host.rootfs(), `/var/log/pods/${run.ns}_${run.name}_${run.uid}/${container}/${c.restarts}.log`);
+    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+    const n = tailLines === null ? undefined : Number(tailLines);
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const out = n === undefined || !Number.isInteger(n) ? lines : n === 0 ? [] : lines.slice(-n);
+    return send(200, out.length ? `${out.join('\n')}\n` : '', 'text/plain');
   }
 
   /**

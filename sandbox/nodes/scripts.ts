@@ -123,6 +123,23 @@ reset_node() {
   echo '[reset] Stopping the kubelet service'
   rm -f "$KUBELET_CONF" "$FLAGS_ENV" /var/lib/kubelet/config.yaml
   echo '[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet]'
+  image=$(cat /etc/sandbox-image 2>/dev/null)
+  # a control plane kubeadm init made here: its files go, and with them the API server (and its etcd data)
+  if [ "$image" = mixmesh-sandbox-control-plane-bare ]; then
+    echo '[reset] Deleting files: [/etc/kubernetes/admin.conf /etc/kubernetes/pki]'
+    rm -rf "$ADMIN_CONF" /etc/kubernetes/pki /etc/kubernetes/.sandbox-init-request
+  fi
+  # like kubeadm (the kubelet service stopped, the containers removed) reset returns once the sandbox
+  # stopped what ran here (the kubelet and its pods; the API server) and removed the request
+  case "$image" in
+    mixmesh-sandbox-control-plane-bare|mixmesh-sandbox-worker*)
+      mkdir -p /etc/kubernetes && : > /etc/kubernetes/.sandbox-reset-request
+      i=0
+      while [ -e /etc/kubernetes/.sandbox-reset-request ]; do
+        i=$((i + 1)); [ $i -lt 240 ] || die '[reset] timed out waiting for the kubelet and the control plane to stop'
+        sleep 0.5
+      done ;;
+  esac
   echo 'The reset process does not clean your kubeconfig files and you must remove them manually.'
 }
 

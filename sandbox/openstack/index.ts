@@ -61,6 +61,8 @@ export interface StartOpenStackOptions {
   keystone?: 'real' | 'emulated' | 'auto';
   /** also seed the node image packages (worker, worker without CRIU, control plane; sandbox/nodes) */
   seedNodeImages?: boolean;
+  /** more packages to seed whose VDU boots the image named (e.g. the gateway's engine images, sandbox/engines) */
+  seedImagePackages?: readonly { id: string; vnfdId: string; productName: string; image: string }[];
   /** the instantiate_end script of the seeded plug-in package (default: vm-sidecar-injector's) */
   pluginScript?: string;
   /** extra environment for mgmt driver scripts (added to this process's, like the conductor's) */
@@ -192,6 +194,7 @@ export async function startOpenStack(options: StartOpenStackOptions): Promise<Op
       { id: CONTROL_PLANE_BARE_PACKAGE_ID, vnfdId: CONTROL_PLANE_BARE_VNFD_ID, productName: 'mixmesh-sandbox-control-plane-bare', image: 'mixmesh-sandbox-control-plane-bare' },
     );
   }
+  seeds.push(...(options.seedImagePackages ?? []));
   for (const seed of seeds) {
     const csarDir = join(root, 'packages', seed.id);
     const scriptBody = seed.scriptName && existsSync(pluginScript) ? readFileSync(pluginScript, 'utf8') : seed.scriptName ? '# the plug-in script runs from its configured path\n' : undefined;

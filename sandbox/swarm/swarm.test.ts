@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectSsh, type RemoteShell } from '../../clients/ssh/index.js';
 import { startEngineWorld, type EngineWorld } from '../engines/world.js';
+import { SWARM_IMAGE } from '../engines/image.js';
 
 describe('sandbox/swarm: a real Docker Engine per VM', function () {
   this.timeout(180_000);
@@ -28,7 +29,7 @@ describe('sandbox/swarm: a real Docker Engine per VM', function () {
   });
 
   it('forms a two-node swarm from the real command lines and spreads a service over it', async () => {
-    const [a, b] = await Promise.all([world.vms.create({ serverId: 'sa', name: 'swarm-a' }), world.vms.create({ serverId: 'sb', name: 'swarm-b' })]);
+    const [a, b] = await Promise.all([world.vms.create({ serverId: 'sa', name: 'swarm-a', image: SWARM_IMAGE }), world.vms.create({ serverId: 'sb', name: 'swarm-b', image: SWARM_IMAGE })]);
     const sh = await Promise.all([a, b].map((vm) => connectSsh({ host: vm.address, username: 'root', privateKey: world.sshPrivateKey, hostKey: { expected: [vm.hostPublicKey] } })));
     shells.push(...sh);
     const up = 'i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 90 ] || exit 1; sleep 1; done';
