@@ -142,12 +142,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 function stopped(): MixmeshError {
-  return new MixmeshError('BACKUP_CANCELLED', 'the migration run was stopped (it resumes on the next start)');
+  return new MixmeshError('BACKUP_CANCELLED', 'the migration run was stopped (it resumes on the next start)', { details: { stopped: true } });
 }
 
 /** A run that was stopped (orchestrator stopping): leave the status InProgress for a resume. */
 export function isStop(e: unknown): boolean {
-  return isMixmeshError(e) && e.code === 'BACKUP_CANCELLED' && e.message.startsWith('the migration run was stopped');
+  return isMixmeshError(e, 'BACKUP_CANCELLED') && e.details?.['stopped'] === true;
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number, signal?: AbortSignal, code: 'MIGRATE_JOIN_FAILED' | 'K8S_WAIT_TIMEOUT' = 'K8S_WAIT_TIMEOUT'): Promise<T> {

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { chromium, type Browser } from 'playwright-core';
 import { freePort, startCafe, type CafeStack } from './local/stack.js';
-import type { Order } from './order-api/store.js';
+import { OrderWriter, type NewOrder, type Order } from './order-api/store.js';
+import type { OrderLine } from './order-api/parser.js';
 import type { Device } from './device-api/simulator.js';
 
 const SCREENSHOTS = process.env.CAFE_SCREENSHOTS_DIR ?? fileURLToPath(new URL('../../.mixmesh/cafe-screenshots/', import.meta.url));
@@ -185,8 +186,47 @@ describe('IoT café on a real MariaDB, behind nginx', function () {
     const bad = await post(`${cafe.url}/order/api/orders`, { sentence: 42 });
     assert.equal(bad.status, 400);
     assert.match(String(bad.body.message), /sentence/);
+    // the order route runs on node:http ahead of express: the same problem+json answers
+    const raw = (body: string, type = 'application/json') => fetch(`${cafe.url}/order/api/orders`, { method: 'POST', headers: { 'content-type': type }, body });
+    const broken = await raw('{"sentence": "아메리카노 두 잔"');
+    assert.equal(broken.status, 400);
+    assert.match(broken.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    assert.deepEqual(await broken.json(), { status: 400, code: 'BAD_REQUEST', message: 'the body is not valid JSON' });
+    const big = await raw(JSON.stringify({ sentence: '아메리카노 두 잔', table: '3', pad: 'x'.repeat(20_000) }));
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { code: string }).code, 'PAYLOAD_TOO_LARGE');
+    const text = await raw('아메리카노 두 잔', 'text/plain');
+    assert.equal(text.status, 400);
+    assert.match(((await text.json()) as { message: string }).message, /body\.sentence/);
     const [after] = await db.query('SELECT COUNT(*) AS n FROM orders');
     assert.deepEqual(after, before);
+  });
+
+  it('group-commits concurrent orders: one transaction each batch, every caller its own order, a bad order fails alone', async () => {
+    const pool = mysql.createPool({ host: '127.0.0.1', port: cafe.db.port, user: cafe.db.user, password: cafe.db.password, database: cafe.db.database, connectionLimit: 1, multipleStatements: true });
+    try {
+      // one transaction at a time: while the first is on its way, the others queue into the next
+      const writer = new OrderWriter(pool, { maxInFlight: 1, maxBatch: 64 });
+      const line = (menuId: string, qty: number): OrderLine => ({ menuId, ko: menuId, en: menuId, qty, temperature: null, size: 'regular', options: ['extra-shot'], unitPriceWon: 1000 });
+      const orders: NewOrder[] = Array.from({ length: 12 }, (_, i) => ({ table: `g${i}`, sentence: `batch ${i}`, lang: 'en', takenBy: 'writer-test', items: [line('americano', i + 1), line('croissant', 1)] }));
+      // a menu id the database does not know: its INSERT fails (foreign key)
+      orders.splice(5, 0, { table: 'bad', sentence: 'batch bad', lang: 'en', takenBy: 'writer-test', items: [line('no-such-item', 1)] });
+      const results = await Promise.allSettled(orders.map((o) => writer.write(o)));
+      assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
+      assert.equal(results[5]!.status, 'rejected');
+      const written = results.filter((r): r is PromiseFulfilledResult<Order> => r.status === 'fulfilled').map((r) => r.value);
+      assert.equal(new Set(written.map((o) => o.id)).size, 12, 'an id each');
+      const [rows] = await db.query("SELECT o.id, o.table_no, i.menu_id, i.qty, i.options FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.taken_by = 'writer-test' ORDER BY o.id, i.id");
+      const byId = new Map<number, { table_no: string; menu_id: string; qty: number; options: string }[]>();
+      for (const r of rows as { id: number; table_no: string; menu_id: string; qty: number; options: string }[]) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+      assert.equal(byId.size, 12, 'nothing of the bad order stored');
+      for (const o of written) {
+        // each caller's id is its own order's row, with its own items
+        assert.deepEqual(byId.get(o.id)!.map((r) => [r.table_no, r.menu_id, r.qty, r.options]), [[o.table, 'americano', o.items[0]!.qty, 'extra-shot'], [o.table, 'croissant', 1, 'extra-shot']]);
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('changes the simulated devices on command, audits every change, and refuses the rest without a change', async () => {

@@ -4,37 +4,17 @@
  * run against a real MariaDB (host network: the daemon has no bridge).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
-import { parse } from 'yaml';
 import { importNodeBaseImage, startDockerd, type Dockerd } from '../../sandbox/docker/index.js';
 import { startMariaDB, type MariaDB } from './local/mariadb.js';
 import { freePort, waitFor200 } from './local/stack.js';
 import { descriptorImages, SERVICES } from './docker/build.js';
+import { repo, runStep, workflowStep } from './local/workflow.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Step { name?: string; run?: string }
-export function workflowStep(name: string): string {
-  const wf = parse(readFileSync(join(repo, '.github/workflows/cafe.yml'), 'utf8')) as { jobs: Record<string, { steps: Step[] }> };
-  const step = Object.values(wf.jobs).flatMap((j) => j.steps).find((s) => s.name === name);
-  if (!step?.run) throw new Error(`the workflow has no step "${name}" with a run command`);
-  return step.run;
-}
-
-function bash(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((ok) => {
-    const p = spawn('bash', ['-euo', 'pipefail', '-c', command], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('close', (code) => ok({ code: code ?? 1, out }));
-  });
-}
+const bash = runStep;
 
 describe('IoT café images on a real Docker Engine', function () {
   this.timeout(600_000);

@@ -25,31 +25,46 @@ export interface Kitchen {
   stop: () => void;
 }
 
+/** how many active orders the screen holds: order-api's page of the oldest active orders */
+const HELD = 200;
+
 export function createKitchen(deps: KitchenDeps): Kitchen {
   const orders = new Map<number, Order>();
   const hub = new EventHub();
   let synced = false;
-  const app = createCafeApp({ ready: async () => synced });
+  // order-api's notices come in batches of up to 60 orders
+  const app = createCafeApp({ ready: async () => synced, jsonLimitKiB: 512 });
   const staff = requireStaff(deps.staffToken);
 
+  let newest = 0;
   const upsert = (o: Order): void => {
     const known = orders.get(o.id);
     // statuses only move forward: a notice older than what the screen shows changes nothing
     if (known && STATUSES.indexOf(known.status) >= STATUSES.indexOf(o.status)) return;
+    // the screen holds the oldest HELD active orders (a kitchen works oldest first; memory stays
+    // bounded however many are waiting); a newer one comes in with the re-read once some are served
+    if (!known && o.status !== 'served' && orders.size >= HELD && o.id > newest) return;
+    if (o.id > newest) newest = o.id;
     if (o.status === 'served') orders.delete(o.id);
     else orders.set(o.id, o);
     hub.broadcast('order', o);
   };
 
   const resync = async (): Promise<boolean> => {
+    let knownBefore = 0;
+    for (const id of orders.keys()) if (id > knownBefore) knownBefore = id;
     try {
       const res = await fetch(`${deps.orderApiUrl}/order/api/orders?status=active`, { signal: AbortSignal.timeout(3000) });
       if (!res.ok) throw new Error(`order-api answered ${res.status}`);
-      const body = (await res.json()) as { orders: Order[] };
+      const body = (await res.json()) as { orders: Order[]; more?: boolean };
       const active = new Set(body.orders.map((o) => o.id));
       for (const o of body.orders) upsert(o);
-      // gone from the active list: served by someone else while we were not told
-      for (const [id, o] of orders) if (!active.has(id)) { orders.delete(id); hub.broadcast('order', { ...o, status: 'served' }); }
+      // gone from the active list: served by someone else while we were not told. Only orders the
+      // list covers: known before it was asked for (a newer one may be missing from it), and not
+      // past its last order when order-api said there are more
+      const last = body.orders.length > 0 ? body.orders[body.orders.length - 1]!.id : 0;
+      const bound = body.more ? Math.min(knownBefore, last) : knownBefore;
+      for (const [id, o] of orders) if (id <= bound && !active.has(id)) { orders.delete(id); hub.broadcast('order', { ...o, status: 'served' }); }
       synced = true;
       return true;
     } catch (err) {

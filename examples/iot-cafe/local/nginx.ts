@@ -18,7 +18,7 @@ export const PATH_RULES: readonly { path: string; service: keyof Upstreams; name
 ];
 
 export function nginxConfig(dir: string, listen: { host: string; port: number }, up: Upstreams, asRoot: boolean): string {
-  const upstream = (name: string, ports: number[]) => `  upstream ${name.replace(/-/g, '_')} {\n${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\n')}\n    keepalive 64;\n  }`;
+  const upstream = (name: string, ports: number[]) => `  upstream ${name.replace(/-/g, '_')} {\n${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\n')}\n    keepalive 64;\n    keepalive_requests 100000;\n    keepalive_timeout 60s;\n  }`;
   const location = (path: string, name: string) => {
     // "/order" matches /order and /order/… but not /orders, as an Ingress Prefix path does
     const match = path === '/' ? 'location /' : `location = ${path} { proxy_pass http://${name.replace(/-/g, '_')}; }\n    location ${path}/`;
@@ -32,12 +32,16 @@ daemon off;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # clients and upstreams keep their connections (nginx's default closes them every 1000 requests)
+  keepalive_requests 100000;
   client_body_temp_path ${join(dir, 'tmp', 'body')};
   proxy_temp_path ${join(dir, 'tmp', 'proxy')};
   fastcgi_temp_path ${join(dir, 'tmp', 'fastcgi')};
   uwsgi_temp_path ${join(dir, 'tmp', 'uwsgi')};
   scgi_temp_path ${join(dir, 'tmp', 'scgi')};
   client_max_body_size 64k;
+  # bodies stay in memory: the workers (nobody) cannot write under the stack's private temp dir
+  client_body_buffer_size 64k;
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_set_header Host $http_host;

@@ -9,12 +9,14 @@ import type { Pool } from '../lib/db.js';
 import { ping } from '../lib/db.js';
 import type { Logger } from '../lib/log.js';
 import { MENU } from '../lib/menu.js';
-import { createCafeApp, finishApp, HttpError, requireStaff, send } from '../lib/service.js';
+import { createCafeApp, finishApp, HttpError, requireStaff, send, type JsonAnswer } from '../lib/service.js';
 import { parseOrder } from './parser.js';
-import { advance, getOrder, getStatus, insertOrder, listActive, nextStatus, STATUSES, type Order, type Status } from './store.js';
+import { advance, getOrder, getStatus, listActive, nextStatus, STATUSES, type NewOrder, type Order, type Status } from './store.js';
 
 export interface OrderApiDeps {
   pool: Pool;
+  /** stores a new order (an `OrderWriter`: concurrent orders share a transaction) */
+  writeOrder: (o: NewOrder) => Promise<Order>;
   log: Logger;
   replica: string;
   staffToken: string;
@@ -23,6 +25,8 @@ export interface OrderApiDeps {
   /** how often an order's event stream looks at the database */
   pollMs?: number;
 }
+
+const ACTIVE_LIMIT = 200;
 
 function sentenceOf(body: unknown): string {
   const s = (body as { sentence?: unknown } | undefined)?.sentence;
@@ -44,6 +48,21 @@ function idOf(raw: string | undefined): number {
   return id;
 }
 
+/** POST /order/api/orders: the confirmed sentence parsed again (same answer every time) and stored */
+export function orderTaker(deps: OrderApiDeps): (body: unknown) => Promise<JsonAnswer> {
+  const notify = (o: Order) => { deps.notifyKitchen(o).catch((err: Error) => deps.log.warn({ order: o.id, err: err.message }, 'kitchen not told; it will resynchronise')); };
+  return async (body) => {
+    const sentence = sentenceOf(body);
+    const table = tableOf(body);
+    const r = parseOrder(sentence);
+    if (!r.ok) return { status: 422, body: r };
+    const order = await deps.writeOrder({ table, sentence, lang: r.lang, items: r.items, takenBy: deps.replica });
+    deps.log.info({ order: order.id, items: order.items.length, table }, 'order taken');
+    notify(order);
+    return { status: 201, body: order, headers: { location: `/order/api/orders/${order.id}` } };
+  };
+}
+
 export function createOrderApp(deps: OrderApiDeps): express.Express {
   const app = createCafeApp({ ready: () => ping(deps.pool) });
   const staff = requireStaff(deps.staffToken);
@@ -59,21 +78,19 @@ export function createOrderApp(deps: OrderApiDeps): express.Express {
     res.status(r.ok ? 200 : 422).json(r.ok ? { ...r, totalWon: r.items.reduce((s, i) => s + i.qty * i.unitPriceWon, 0) } : r);
   });
 
-  // the confirmed sentence is parsed again here (same answer every time) and stored
+  // order-api's server takes this route ahead of express (`orderTaker`, lib/service.ts jsonRoute);
+  // an app used on its own answers it here, the same way
+  const take = orderTaker(deps);
   app.post('/order/api/orders', async (req, res) => {
-    const sentence = sentenceOf(req.body);
-    const table = tableOf(req.body);
-    const r = parseOrder(sentence);
-    if (!r.ok) { res.status(422).json(r); return; }
-    const order = await insertOrder(deps.pool, { table, sentence, lang: r.lang, items: r.items, takenBy: deps.replica });
-    deps.log.info({ order: order.id, items: order.items.length, table }, 'order taken');
-    notify(order);
-    res.status(201).location(`/order/api/orders/${order.id}`).json(order);
+    const a = await take(req.body);
+    res.status(a.status).set(a.headers ?? {}).json(a.body);
   });
 
   app.get('/order/api/orders', async (req, res) => {
     if (req.query.status !== undefined && req.query.status !== 'active') throw new HttpError(400, 'BAD_REQUEST', 'status: only "active" is supported');
-    res.json({ orders: await listActive(deps.pool) });
+    // the oldest 200 active orders; `more` says there are others after the last one
+    const orders = await listActive(deps.pool, ACTIVE_LIMIT + 1);
+    res.json({ orders: orders.slice(0, ACTIVE_LIMIT), more: orders.length > ACTIVE_LIMIT });
   });
 
   app.get('/order/api/orders/:id', async (req, res) => {
@@ -131,16 +148,18 @@ export function createOrderApp(deps: OrderApiDeps): express.Express {
 }
 
 /**
- * Tells the kitchen display about orders: one request at a time over a kept-alive connection,
- * carrying every order that arrived while the previous one was in flight (under load one request
- * carries dozens; at rest, one order each). A failed send is logged, not retried: the kitchen
- * re-reads the active orders from order-api on its own.
+ * Tells the kitchen display about orders over one kept-alive connection, one request at a time and
+ * at most one every `intervalMs` (20 ms): a request carries every order that arrived since the last
+ * one (under load dozens; at rest one, sent at once — the screen is at most 20 ms later than the
+ * order). A failed send is logged, not retried: the kitchen re-reads the active orders from
+ * order-api on its own.
  */
-export function kitchenNotifier(kitchenUrl: string, staffToken: string, log?: Logger): (o: Order) => Promise<void> {
+export function kitchenNotifier(kitchenUrl: string, staffToken: string, log?: Logger, intervalMs = 20): (o: Order) => Promise<void> {
   const url = new URL('/kitchen/api/events', kitchenUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const queue: Order[] = [];
-  let sending = false;
+  let busy = false;
+  let lastSent = 0;
   const send = (orders: Order[]) => new Promise<void>((ok, fail) => {
     const body = JSON.stringify({ type: 'orders', orders });
     const req = http.request(url, { method: 'POST', agent, timeout: 2000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${staffToken}` } }, (res) => {
@@ -152,16 +171,21 @@ export function kitchenNotifier(kitchenUrl: string, staffToken: string, log?: Lo
     req.end(body);
   });
   const flush = async () => {
-    sending = true;
     while (queue.length > 0) {
-      // the kitchen takes bodies up to 16 KiB: about 25 orders
-      const batch = queue.splice(0, 25);
+      lastSent = Date.now();
+      // the kitchen takes bodies up to 64 KiB: 60 orders of the longest sentences
+      const batch = queue.splice(0, 60);
       await send(batch).catch((err: Error) => log?.warn({ orders: batch.map((o) => o.id), err: err.message }, 'kitchen not told; it will resynchronise'));
+      if (queue.length > 0) await new Promise((r) => setTimeout(r, Math.max(0, lastSent + intervalMs - Date.now())));
     }
-    sending = false;
+    busy = false;
   };
   return async (order) => {
     queue.push(order);
-    if (!sending) void flush();
+    if (busy) return;
+    busy = true;
+    const wait = lastSent + intervalMs - Date.now();
+    if (wait <= 0) void flush();
+    else setTimeout(() => { void flush(); }, wait);
   };
 }

@@ -43,6 +43,13 @@ const KO_SINO_UNITS: Record<string, number> = { 일: 1, 이: 2, 삼: 3, 사: 4, 
 /** words that stand alone as a quantity without a counter ("아메리카노 하나") */
 const KO_STANDALONE = new Set(['하나', '둘', '셋', '넷', '다섯', '여섯', '일곱', '여덟', '아홉', '열']);
 
+/** the words longest first, sorted once per list (the parser runs on every order) */
+const sortedLists = new WeakMap<readonly string[], readonly string[]>();
+function longestFirst(words: readonly string[]): readonly string[] {
+  let sorted = sortedLists.get(words);
+  if (!sorted) { sorted = [...words].sort((a, b) => b.length - a.length); sortedLists.set(words, sorted); }
+  return sorted;
+}
 const alt = (words: Iterable<string>) => [...words].sort((a, b) => b.length - a.length).map(escapeRe).join('|');
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -150,7 +157,7 @@ function lastConnectorCut(region: string, connectors: readonly string[]): { befo
 function readKoWords(piece: string, draft: Draft, _side: 'before' | 'after'): string[] {
   let rest = piece;
   for (const opt of KO_OPTIONS) {
-    for (const w of [...opt.words].sort((a, b) => b.length - a.length)) {
+    for (const w of longestFirst(opt.words)) {
       if (rest.includes(w)) { opt.apply(draft); rest = rest.split(w).join(' '); }
     }
   }
@@ -166,7 +173,7 @@ function readKoWords(piece: string, draft: Draft, _side: 'before' | 'after'): st
 }
 
 function leftovers(rest: string, filler: readonly string[]): string[] {
-  const sortedFiller = [...filler].sort((a, b) => b.length - a.length);
+  const sortedFiller = longestFirst(filler);
   const out: string[] = [];
   for (let chunk of rest.split(/\s+/)) {
     if (!chunk) continue;
@@ -254,7 +261,7 @@ function lastIndexWhere<T>(xs: readonly T[], f: (x: T) => boolean): number {
 function readEnWords(words: string[], draft: Draft, side: 'before' | 'after'): string[] {
   let line = ` ${words.join(' ')} `;
   for (const opt of EN_OPTIONS) {
-    for (const w of [...opt.words].sort((a, b) => b.length - a.length)) {
+    for (const w of longestFirst(opt.words)) {
       if (line.includes(` ${w} `)) { opt.apply(draft); line = line.split(` ${w} `).join('  '); }
     }
   }
