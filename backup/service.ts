@@ -21,7 +21,7 @@ import type { NodeAccess } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 import { restoreBackup, type ConflictPolicy, type RestoreResult, type VmHandoff, type VmMatch } from './restore.js';
 import { listAll, type VmTarget } from './select.js';
-import type { BeforeInjectContext } from '../orchestrator/index.js';
+import type { BeforeInjectContext } from '../descriptor/index.js';
 import { openStore, type ObjectStore, type S3StoreOptions } from './stores.js';
 import type { Manifest, Selection } from './types.js';
 

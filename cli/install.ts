@@ -32,6 +32,7 @@ export async function runInstall(opts: Record<string, unknown>, io: InstallIo = 
     namespace, replicas, image,
     tlsSecret: opts.tls === false ? '' : (str('tlsSecret') ?? DEFAULT_INSTALL.tlsSecret),
     sidecarArtifacts: str('sidecarArtifacts') ?? DEFAULT_INSTALL.sidecarArtifacts,
+    ...(opts.backupState === true ? { backupState: true } : {}),
     ...(sha ? { adminTokenSha256: sha } : adminToken ? { adminTokenSha256: tokenSha256(adminToken) } : {}),
     ...(injectorToken ? { injectorToken } : {}),
   });

@@ -125,6 +125,7 @@ program
   .option('--sidecar-artifacts <dir-or-url>', 'where the injector finds istio-sidecar-<version> packages')
   .option('--admin-token-sha256 <hex>', 'use this token hash instead of generating an admin token')
   .option('--no-tokens', 'leave the token Secrets empty (fill them with `mixmesh token create --secret`)')
+  .option('--backup-state', 'also bind mixmesh-backup-state: pods/exec for backup hooks, nodes/checkpoint for container state (off: hooks fail FORBIDDEN, state is a recorded cold start)')
   .action(async (opts: Record<string, unknown>) => {
     const { runInstall } = await import('./install.js');
     process.exitCode = await runInstall(opts);

@@ -25,6 +25,8 @@ export interface InstallOptions {
   sidecarArtifacts: string;
   /** the gateway's namespace (its Cluster and ClusterService resources; gateway config `namespace`) */
   gatewayNamespace: string;
+  /** bind ClusterRole mixmesh-backup-state (pods/exec for hooks, nodes/checkpoint for container state): off by default, exec into any pod is a strong right */
+  backupState?: boolean;
 }
 
 export const DEFAULT_INSTALL: Readonly<InstallOptions> = Object.freeze({
@@ -54,10 +56,8 @@ export const ORCHESTRATOR_CLUSTER_RULES: readonly Obj[] = rules([
   ['', 'configmaps', 'create delete get list'], // name claims
   ['', 'endpoints', 'list'],
   ['', 'namespaces', 'create delete get list'],
-  ['', 'nodes/checkpoint', 'create'], // backup: the kubelet checkpoint API (its SubjectAccessReview)
   ['', 'persistentvolumeclaims', 'list'],
   ['', 'pods', 'list'],
-  ['', 'pods/exec', 'create get'], // backup: container hooks (a WebSocket exec is a get, create since 1.30)
   ['', 'secrets', 'get list'],
   ['', 'serviceaccounts', 'delete list patch'],
   ['', 'services', 'delete list patch'],
@@ -140,6 +140,18 @@ export const BACKUP_CLUSTER_RULES: readonly Obj[] = rules([
   ['storage.k8s.io', 'storageclasses', 'get'],
 ]);
 
+/**
+ * ClusterRole mixmesh-backup-state, opt-in (`mixmesh install --backup-state`): container hooks run
+ * through pods/exec and container state is taken through the kubelet's checkpoint API, whose
+ * SubjectAccessReview asks for nodes/checkpoint. Exec into every pod of the cluster is as strong a
+ * right as there is, so it is not bound by default: without it a hook is recorded as failed
+ * (FORBIDDEN) and a container that asks for its state is cold-started with the reason recorded.
+ */
+export const BACKUP_STATE_CLUSTER_RULES: readonly Obj[] = rules([
+  ['', 'nodes/checkpoint', 'create'],
+  ['', 'pods/exec', 'create get'], // a WebSocket exec is a get; create since Kubernetes 1.30
+]);
+
 /** Role mixmesh-backup in the system namespace: the Backup, Restore, BackupSchedule, BackupStore and Migration resources */
 export const BACKUP_NAMESPACE_RULES: readonly Obj[] = rules([
   ['backup.mixmesh.io', 'backups', 'create delete get list patch'],
@@ -203,6 +215,7 @@ export function rbacObjects(options: Partial<InstallOptions> = {}): Obj[] {
   part('mixmesh-injector', 'injector', 'mixmesh-injector', INJECTOR_CLUSTER_RULES);
   part('mixmesh-backup', 'backup', 'mixmesh-orchestrator', BACKUP_CLUSTER_RULES, { namespace: ns, rules: BACKUP_NAMESPACE_RULES });
   part('mixmesh-gateway', 'gateway', 'mixmesh-orchestrator', GATEWAY_CLUSTER_RULES, { namespace: o.gatewayNamespace, rules: GATEWAY_NAMESPACE_RULES });
+  if (o.backupState) part('mixmesh-backup-state', 'backup', 'mixmesh-orchestrator', BACKUP_STATE_CLUSTER_RULES);
   return out;
 }
 

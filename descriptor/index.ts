@@ -28,3 +28,4 @@ export {
   type Phase,
   type MeshServiceStatus,
 } from './status.js';
+export type { BeforeInjectContext } from './vm-context.js';

@@ -88,6 +88,19 @@ describe('mixmesh install and the kustomize base', function () {
     assert.ok(!text.includes('"*"'), 'no wildcard in any role');
   });
 
+  it('exec into pods and kubelet checkpoints are granted only with --backup-state, by a role of their own', async () => {
+    const grants = (objects: Obj[]) => objects.filter((o) => ['ClusterRole', 'Role'].includes(String(o.kind)))
+      .flatMap((o) => ((o as { rules: Array<{ resources: string[] }> }).rules).flatMap((r) => r.resources.map((res) => `${(o as { metadata: { name: string } }).metadata.name} ${res}`)));
+    const plain = grants(installManifests({}));
+    assert.deepEqual(plain.filter((g) => /pods\/exec|nodes\/checkpoint/.test(g)), []);
+    let manifests = '';
+    await runInstall({ backupState: true, tokens: false }, { out: (s) => { manifests += s; }, err: () => undefined });
+    const objects = parseAllDocuments(manifests).map((d) => d.toJSON() as Obj);
+    assert.deepEqual(grants(objects).filter((g) => /pods\/exec|nodes\/checkpoint/.test(g)), ['mixmesh-backup-state nodes/checkpoint', 'mixmesh-backup-state pods/exec']);
+    const binding = objects.find((o) => o.kind === 'ClusterRoleBinding' && (o as { metadata: { name: string } }).metadata.name === 'mixmesh-backup-state') as { subjects: Array<{ name: string }> } | undefined;
+    assert.deepEqual(binding?.subjects.map((x) => x.name), ['mixmesh-orchestrator']);
+  });
+
   describe('on the sandbox Kubernetes API with kubectl 1.32', () => {
     let emu: KubeEmulator;
     const kubectl = (args: string[], input?: string): Promise<Run> => run(KUBECTL, ['--kubeconfig', join(dir, 'kubeconfig'), '--cache-dir', join(dir, 'cache'), ...args], input);

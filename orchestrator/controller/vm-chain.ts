@@ -9,6 +9,7 @@ import { MixmeshError, isMixmeshError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { managedLabels, workloadLabels } from '../../common/labels.js';
 import type { MeshService, Microservice } from '../../descriptor/types.js';
+import type { BeforeInjectContext } from '../../descriptor/vm-context.js';
 import type { CallbackAuthority, OpHint } from '../callbacks.js';
 import type { OrchestratorMetrics } from '../metrics.js';
 import type { InjectorPort, KubeObject, LcmOpOcc, TackerPlan, TackerPort, VmInstanceStatus, VnfInstance } from '../ports.js';
@@ -38,15 +39,7 @@ export interface VmChainDeps {
   beforeInject?: (vm: BeforeInjectContext) => Promise<void>;
 }
 
-export interface BeforeInjectContext {
-  service: MeshService;
-  microservice: Microservice;
-  index: number;
-  vnfInstanceName: string;
-  vnfInstanceId: string;
-  serverId: string;
-  address: string;
-}
+export type { BeforeInjectContext };
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED_TEMP', 'FAILED', 'ROLLED_BACK']);
 
