@@ -456,11 +456,11 @@ async function writeData(deps: RestoreDeps, reader: BackupReader, d: DataEntry, 
     if (d.fileHashes) {
       const now = new Map((await deps.nodes.hashDir(t, d.path)).map((h) => [h.path, h.sha256]));
       const bad = d.fileHashes.filter((h) => now.get(h.path) !== h.sha256);
-      if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`);
+      if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`, { details: { afterWrite: true } });
     }
     options.onDataDone?.(key);
   } catch (e) {
-    if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && !e.message.includes('after the write')))) throw e;
+    if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && e.details?.['afterWrite'] !== true))) throw e;
     const unreachable = isMixmeshError(e) && ['SSH_CONNECT_FAILED', 'SSH_AUTH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN'].includes(e.code);
     Object.assign(entry, { action: 'failed', reason: unreachable ? 'NODE_UNREACHABLE' : isMixmeshError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) });
     log.warn({ owner: d.owner, node, reason: entry.reason }, 'data not written');
@@ -476,7 +476,7 @@ async function writeAndVerify(deps: RestoreDeps, reader: BackupReader, d: DataEn
   if (d.fileHashes) {
     const now = new Map((await deps.nodes.hashDir(target, d.path)).map((h) => [h.path, h.sha256]));
     const bad = d.fileHashes.filter((h) => now.get(h.path) !== h.sha256);
-    if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`);
+    if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`, { details: { afterWrite: true } });
   }
 }
 
@@ -613,7 +613,7 @@ async function writeVmData(deps: RestoreDeps, req: RestoreRequest, reader: Backu
       await restoreOntoVm(deps, reader, w, vm, result, options);
       recordVm(w, result, { action: 'written', reason: 'AFTER_START', message: `written onto ${inst.vnfInstanceName}` });
     } catch (e) {
-      if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && !e.message.includes('after the write')))) throw e;
+      if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && e.details?.['afterWrite'] !== true))) throw e;
       recordVm(w, result, failureOf(e));
       log.warn({ vm: inst.vnfInstanceName, reason: failureOf(e).reason }, 'VM data not written');
     }
