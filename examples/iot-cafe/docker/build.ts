@@ -8,7 +8,9 @@
  *   node --import tsx examples/iot-cafe/docker/build.ts [--push] [--base IMAGE] [service…]
  *
  * BASE_IMAGE (or --base) is passed as the Dockerfiles' build argument; without it they use the
- * public node image. The CI workflow runs this very command; so does the café's Docker test.
+ * public node image. REGISTRY (a registry host, default ghcr.io, the descriptor's) takes the place of
+ * the images' registry host: each image is also tagged under it, and `--push` pushes that name. The
+ * CI workflow runs this very command; so does the café's Docker test (with a local registry).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,15 @@ export function descriptorImages(file = join(cafe, 'descriptor.yaml')): Record<s
   const out: Record<string, string> = {};
   for (const m of doc.spec.microservices) if (m.runtime === 'container' && m.container) out[m.name] = m.container.image;
   return out;
+}
+
+/** `image` with its registry host (the first path component) replaced by `registry`; unset, `image` as it is */
+export function inRegistry(image: string, registry = process.env.REGISTRY): string {
+  if (!registry) return image;
+  if (!/^[a-z0-9.-]+(:\d+)?$/i.test(registry)) throw new Error(`REGISTRY must be a registry host (host or host:port), got "${registry}"`);
+  const slash = image.indexOf('/');
+  if (slash < 0) throw new Error(`image "${image}" names no registry host`);
+  return `${registry}${image.slice(slash)}`;
 }
 
 /** the packages `roots` need, found in the repository's flat node_modules */
@@ -85,9 +96,11 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of services) {
       const image = images[s];
       if (!image) throw new Error(`descriptor.yaml has no container image for ${s}`);
-      await docker(['build', '-q', '-f', join(ctx, 'examples', 'iot-cafe', s, 'Dockerfile'), ...(base ? ['--build-arg', `BASE_IMAGE=${base}`] : []), '-t', image, ctx]);
-      process.stdout.write(`built ${image}\n`);
-      if (push) await docker(['push', image]);
+      const target = inRegistry(image);
+      const tags = target === image ? ['-t', image] : ['-t', image, '-t', target];
+      await docker(['build', '-q', '-f', join(ctx, 'examples', 'iot-cafe', s, 'Dockerfile'), ...(base ? ['--build-arg', `BASE_IMAGE=${base}`] : []), ...tags, ctx]);
+      process.stdout.write(`built ${target}\n`);
+      if (push) await docker(['push', target]);
     }
   } finally {
     rmSync(ctx, { recursive: true, force: true });

@@ -25,6 +25,18 @@ export function workflowStep(name: string): string {
   return step.run;
 }
 
+/**
+ * A step's `run` text with its `${{ … }}` expressions replaced as the runner replaces them (as text,
+ * before bash sees it); an expression `values` does not name is an error, so nothing runs half-filled.
+ */
+export function expandExpressions(command: string, values: Record<string, string>): string {
+  return command.replace(/\$\{\{\s*([^}]*?)\s*\}\}/g, (_, expr: string) => {
+    const v = values[expr];
+    if (v === undefined) throw new Error(`the step uses \${{ ${expr} }}, which the test gives no value (it has ${Object.keys(values).join(', ') || 'none'})`);
+    return v;
+  });
+}
+
 /** runs commands as a GitHub runner's `run:` does; output is stdout and stderr together */
 export function runStep(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
   return new Promise((ok) => {
