@@ -32,6 +32,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fc-list 2>/dev/null | grep -qi nanum || need+=(fonts-nanum)
 fc-list 2>/dev/null | grep -qi 'color emoji' || need+=(fonts-noto-color-emoji)
+# the café's "Push the images" step pushes to a real registry (Distribution) with htpasswd (bcrypt) auth
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+[ -x /usr/bin/htpasswd ] || need+=(apache2-utils)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -43,8 +46,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "mixmesh: installing Debian packages: ${need[*]}" >&2
-# no service may start during the install (a host sshd would take *:22; a system MariaDB, dockerd
-# or Swift would hold ports and state the tests start for themselves)
+# no service may start during the install (a host sshd would take *:22; a system MariaDB, dockerd,
+# registry or Swift would hold ports and state the tests start for themselves)
 policy=/usr/sbin/policy-rc.d
 had_policy=0
 [ -e "$policy" ] && had_policy=1

@@ -21,7 +21,7 @@ const COVERAGE: Record<string, string> = {
   'Validate the descriptor': 'run by docker.test.ts',
   'Test the café': 'its globs are checked here: they name every café test file',
   'Build the images': 'run by docker.test.ts against a real Docker Engine',
-  'Push the images': 'NOT run: it needs a registry (ghcr.io), and none can be reached here; `build.ts --push` is `docker push` of the images the build step makes',
+  'Push the images': 'run by docker.test.ts as written (its ${{ }} filled in as the runner does), REGISTRY naming a real registry (Distribution, htpasswd auth) on 127.0.0.1 in place of ghcr.io; a wrong password fails the login',
   'Deploy with mixmesh': 'run here against an orchestrator on the sandbox',
 };
 
