@@ -101,8 +101,6 @@ export class KubeletCheckpointer implements Checkpointer {
     const n = await this.kube.get<NodeObject>({ apiVersion: 'v1', kind: 'Node', name: node });
     if (!n) return { ok: false, reason: 'NODE_MISSING', message: `node ${node} does not exist on the target` };
     const runtime = n.status?.nodeInfo?.containerRuntimeVersion ?? '';
-    const stated = /restore (yes|no)/.exec(runtime);
-    if (stated) return stated[1] === 'yes' ? { ok: true } : { ok: false, reason: 'RESTORE_UNSUPPORTED', message: `the runtime of node ${node} (${runtime}) cannot restore a checkpoint` };
     if (runtime.startsWith('cri-o://')) return { ok: true };
     return { ok: false, reason: 'RESTORE_UNSUPPORTED', message: `the runtime of node ${node} (${runtime || 'unknown'}) cannot restore a checkpoint (CRI-O can; containerd only behind an experimental switch)` };
   }

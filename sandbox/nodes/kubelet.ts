@@ -169,7 +169,8 @@ export class Kubelet {
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
         architecture: 'amd64', operatingSystem: 'linux', osImage: `mixmesh sandbox VM (${this.host.image})`, kernelVersion: '6.1.0-sandbox',
-        kubeletVersion: 'v1.32.0', kubeProxyVersion: 'v1.32.0', containerRuntimeVersion: `sandbox://1.0 (processes in the VM; checkpoint ${this.host.criu ? 'yes' : 'no'}; restore ${this.host.criu ? 'yes' : 'no'})`,
+        kubeletVersion: 'v1.32.0', kubeProxyVersion: 'v1.32.0', // with criu the stand-in checkpoints and restores as CRI-O does (checkpoint archive as the image); without, it is a runtime that cannot
+        containerRuntimeVersion: this.host.criu ? 'cri-o://1.32.0' : 'containerd://1.7.24',
         machineID: this.host.serverId.replace(/-/g, ''), systemUUID: this.host.serverId, bootID: '',
       },
     };
