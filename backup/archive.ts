@@ -11,7 +11,7 @@ import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { MixmeshError } from '../common/errors.js';
+import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { decryptStream, encryptStream, signManifest, unwrapDataKey, verifyManifest, wrapDataKey, keyId, type StoreKeys, type WrappedKey } from './crypto.js';
 import type { ObjectStore } from './stores.js';
 import type { Manifest, ManifestItem, StoredEntry } from './types.js';
@@ -78,7 +78,13 @@ export class BackupWriter {
     stages.push(stored);
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
     const pumping = (pipeline as unknown as (...s: Array<Readable | Transform | PassThrough>) => Promise<void>)(...stages, out);
-    const [, put] = await Promise.all([pumping, this.store.put(`${backupPrefix(this.name)}${path}`, out)]);
+    // both settle (a failed store destroys its body, a failed source ends the put); the store's
+    // failure is the backup's (BACKUP_STORE_FAILED), else the source's error is the cause
+    const [pumped, putting] = await Promise.allSettled([pumping, this.store.put(`${backupPrefix(this.name)}${path}`, out)]);
+    if (putting.status === 'rejected' && isMixmeshError(putting.reason) && putting.reason.code === 'BACKUP_STORE_FAILED') throw putting.reason;
+    if (pumped.status === 'rejected') throw pumped.reason;
+    if (putting.status === 'rejected') throw putting.reason;
+    const put = putting.value;
     const entry: StoredEntry = { path, bytes: put.bytes, sha256: stored.digest(), plainBytes: plain.bytes, plainSha256: plain.digest(), gzip: options.gzip !== false, encrypted: this.dataKey !== undefined };
     this.objects.push(entry);
     return entry;

@@ -121,15 +121,44 @@ function aadOf(objectPath: string, final: boolean): Buffer {
 export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
   const prefix = randomBytes(8);
   let index = 0;
-  let pending: Buffer = Buffer.alloc(0);
+  // the plain bytes not sealed yet, as the pieces they came in (no copy until a chunk is full)
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let headerSent = false;
   const seal = (t: Transform, plain: Buffer, final: boolean) => {
     const c = createCipheriv('aes-256-gcm', dataKey, nonceOf(prefix, index++));
     c.setAAD(aadOf(objectPath, final));
-    const ct = Buffer.concat([c.update(plain), c.final()]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE((ct.length | (final ? 0x80000000 : 0)) >>> 0, 0);
-    t.push(Buffer.concat([len, ct, c.getAuthTag()]));
+    // one buffer per chunk: len | ciphertext | tag (GCM's ciphertext is as long as the plain text)
+    const out = Buffer.allocUnsafe(4 + plain.length + 16);
+    out.writeUInt32BE((plain.length | (final ? 0x80000000 : 0)) >>> 0, 0);
+    const ct = c.update(plain);
+    ct.copy(out, 4);
+    c.final();
+    c.getAuthTag().copy(out, 4 + plain.length);
+    t.push(out);
+  };
+  /** the first n pending bytes as one buffer */
+  const take = (n: number): Buffer => {
+    const first = pending[0]!;
+    if (first.length >= n) {
+      const head = first.subarray(0, n);
+      if (first.length === n) pending.shift();
+      else pending[0] = first.subarray(n);
+      pendingBytes -= n;
+      return head;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const b = pending[0]!;
+      const k = Math.min(b.length, n - off);
+      b.copy(out, off, 0, k);
+      off += k;
+      if (k === b.length) pending.shift();
+      else pending[0] = b.subarray(k);
+    }
+    pendingBytes -= n;
+    return out;
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -137,17 +166,18 @@ export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
         this.push(Buffer.concat([MAGIC, prefix]));
         headerSent = true;
       }
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      // keep at least one byte back so the last chunk is always the final one
-      while (pending.length > CHUNK) {
-        seal(this, pending.subarray(0, CHUNK), false);
-        pending = pending.subarray(CHUNK);
+      if (chunk.length) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
       }
+      // keep at least one byte back so the last chunk is always the final one
+      while (pendingBytes > CHUNK) seal(this, take(CHUNK), false);
       cb();
     },
     flush(cb: TransformCallback) {
       if (!headerSent) this.push(Buffer.concat([MAGIC, prefix]));
-      seal(this, pending, true);
+      seal(this, pendingBytes ? take(pendingBytes) : Buffer.alloc(0), true);
+      pending = [];
       cb();
     },
   });

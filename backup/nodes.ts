@@ -175,7 +175,7 @@ export function tarFileHashes(tarGz: Readable): Promise<FileHash[]> {
       next();
     });
   });
-  return pipeline(tarGz, createGunzip(), extract as unknown as Writable).then(() => hashes.sort((a, b) => (a.path < b.path ? -1 : 1)));
+  return pipeline(tarGz, createGunzip({ chunkSize: 256 * 1024 }), extract as unknown as Writable).then(() => hashes.sort((a, b) => (a.path < b.path ? -1 : 1)));
 }
 
 /** Split one stream into two consumers (backpressure: the slower one sets the pace). */
