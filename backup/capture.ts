@@ -95,13 +95,18 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
       if (failure) throw failure.error;
     };
     const tarball = new ResourceTar();
+    const hookList = hookTargets(sel.objects.map((o) => o.obj));
+    // each object is let go once it is in the tar (the manifest keeps its item): at 5 000 Pods the
+    // objects are tens of MiB of heap the data copy beside them need not keep
+    const objects: Array<SelectedObject | undefined> = sel.objects.splice(0);
     const resources = (async () => {
       const writing = writer.writeObject('resources.tar.gz', Readable.from(tarball.pack as unknown as AsyncIterable<Buffer>), { onBytes: (n) => { progress.bytes += n; } });
       const adding = (async () => {
         try {
-          for (const s of sel.objects) {
+          for (let i = 0; i < objects.length; i++) {
             checkStop();
-            await addResource(deps.kube, tarball, s);
+            await addResource(deps.kube, tarball, objects[i]!);
+            objects[i] = undefined;
             progress.items++;
             if (progress.items % 200 === 0) report();
           }
@@ -113,7 +118,6 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
     })();
     const others = (async () => {
       // 2. container pre hooks (pods/exec), then data: pod volumes on nodes, VM data dirs
-      const hookList = hookTargets(sel.objects.map((o) => o.obj));
       const hooks: HookEntry[] = await runHooks(deps.podExec, hookList, 'pre', warnings);
       progress.phase = 'Data';
       const data: DataEntry[] = [];

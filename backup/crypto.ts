@@ -121,44 +121,29 @@ function aadOf(objectPath: string, final: boolean): Buffer {
 export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
   const prefix = randomBytes(8);
   let index = 0;
-  // the plain bytes not sealed yet, as the pieces they came in (no copy until a chunk is full)
+  // the plain bytes not sealed yet, as the pieces they came in: a chunk is encrypted piece by piece,
+  // so the only new buffers are the ciphertext's (a backup streams gigabytes through here)
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let headerSent = false;
-  const seal = (t: Transform, plain: Buffer, final: boolean) => {
+  const seal = (t: Transform, n: number, final: boolean) => {
     const c = createCipheriv('aes-256-gcm', dataKey, nonceOf(prefix, index++));
     c.setAAD(aadOf(objectPath, final));
-    // one buffer per chunk: len | ciphertext | tag (GCM's ciphertext is as long as the plain text)
-    const out = Buffer.allocUnsafe(4 + plain.length + 16);
-    out.writeUInt32BE((plain.length | (final ? 0x80000000 : 0)) >>> 0, 0);
-    const ct = c.update(plain);
-    ct.copy(out, 4);
-    c.final();
-    c.getAuthTag().copy(out, 4 + plain.length);
-    t.push(out);
-  };
-  /** the first n pending bytes as one buffer */
-  const take = (n: number): Buffer => {
-    const first = pending[0]!;
-    if (first.length >= n) {
-      const head = first.subarray(0, n);
-      if (first.length === n) pending.shift();
-      else pending[0] = first.subarray(n);
-      pendingBytes -= n;
-      return head;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
+    const len = Buffer.allocUnsafe(4);
+    // GCM's ciphertext is as long as the plain text
+    len.writeUInt32BE((n | (final ? 0x80000000 : 0)) >>> 0, 0);
+    t.push(len);
+    for (let left = n; left > 0; ) {
       const b = pending[0]!;
-      const k = Math.min(b.length, n - off);
-      b.copy(out, off, 0, k);
-      off += k;
+      const k = Math.min(b.length, left);
+      t.push(c.update(k === b.length ? b : b.subarray(0, k)));
       if (k === b.length) pending.shift();
       else pending[0] = b.subarray(k);
+      left -= k;
     }
     pendingBytes -= n;
-    return out;
+    c.final();
+    t.push(c.getAuthTag());
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -171,12 +156,12 @@ export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
         pendingBytes += chunk.length;
       }
       // keep at least one byte back so the last chunk is always the final one
-      while (pendingBytes > CHUNK) seal(this, take(CHUNK), false);
+      while (pendingBytes > CHUNK) seal(this, CHUNK, false);
       cb();
     },
     flush(cb: TransformCallback) {
       if (!headerSent) this.push(Buffer.concat([MAGIC, prefix]));
-      seal(this, pendingBytes ? take(pendingBytes) : Buffer.alloc(0), true);
+      seal(this, pendingBytes, true);
       pending = [];
       cb();
     },
