@@ -46,7 +46,7 @@ export interface S3StoreOptions {
   checksums?: 'when-required' | 'when-supported';
   /** create the bucket when it does not exist (default true) */
   createBucket?: boolean;
-  /** multipart part size (default 8 MiB, at least 5 MiB) and parts in flight (default 2): memory is (queueSize + 1) × partSize */
+  /** multipart part size (default and least 5 MiB) and parts in flight (default 2): memory is (queueSize + 1) × partSize */
   partSize?: number;
   queueSize?: number;
 }
@@ -240,7 +240,7 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Readable): Promise<{ bytes: number }> {
     await this.ensureBucket();
     try {
-      return { bytes: await uploadStream(this.client, this.bucket, this.key(key), body, Math.max(MIN_PART, this.options.partSize ?? 8 * 1024 * 1024), Math.max(1, this.options.queueSize ?? 2)) };
+      return { bytes: await uploadStream(this.client, this.bucket, this.key(key), body, Math.max(MIN_PART, this.options.partSize ?? MIN_PART), Math.max(1, this.options.queueSize ?? 2)) };
     } catch (e) {
       // the body's own failure (the source of the data) is not the store's
       if (e instanceof BodyFailure) throw e.cause;
