@@ -487,7 +487,9 @@ export class Workloads {
       const named = specOf(pvc).volumeName as string | undefined;
       if (named) {
         const pv = pvs.find((v) => nameOf(v) === named);
-        if (pv && !specOf(pv).claimRef) this.bind(pvc, pv);
+        // a PV pre-bound to this claim (claimRef by namespace and name, no uid yet: made so, or restored) binds as well, as the PV controller does
+        const ref = specOf(pv ?? {}).claimRef as Obj | undefined;
+        if (pv && (!ref || (ref.namespace === nsOf(pvc) && ref.name === nameOf(pvc) && (!ref.uid || ref.uid === metaOf(pvc).uid)))) this.bind(pvc, pv);
         continue;
       }
       const cls = this.storageClass(this.claimClass(pvc));
