@@ -1,9 +1,12 @@
 /**
  * Backup and restore end to end on the sandbox (real Kubernetes-API emulator, Tacker/Nova emulator,
- * real OpenSSH VMs, a real Swift): a service with a VM data dir and a node with a hostPath and a
- * local PV, backed up to Swift and to file://, deleted, restored byte-identical; node selection;
- * a node that does not answer; --plan on a target that lacks things; faults (store gone mid-upload,
- * cancel, a restore cut off and run again).
+ * real OpenSSH VMs, kubeadm-joined worker VMs whose pods run as real processes, a real Swift): one
+ * service — a worker-node container writing into a hostPath and a local PV, containers with
+ * in-memory state (kubelet checkpoint), a VM with a data dir and CRIU state — backed up to Swift and
+ * to file://, deleted, restored byte-identical with its state, the VM recreated, the mesh Ready (and
+ * from file:// into a mapped namespace); node selection; a node that does not answer; --plan on a
+ * target that lacks things; integrity; faults (store gone mid-upload, cancel, a restore cut off and
+ * run again); container state and hooks on a CRIU and a no-CRIU node.
  */
 import { strict as assert } from 'node:assert';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
