@@ -10,7 +10,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { BackupReader } from './archive.js';
 import type { NodeAccess, NodeTarget } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
-import type { Mappings } from './transform.js';
+import { CHECKPOINT_IMAGE_ANNOTATION, type Mappings } from './transform.js';
 import type { StateEntry } from './types.js';
 
 export interface RestoreStateResult {
@@ -153,6 +153,9 @@ export async function prepareContainerState(deps: StateDeps, reader: BackupReade
       continue;
     }
     pending.push({ state: s, namespace: d.item.target.metadata.namespace ?? '', pod: d.item.target.metadata.name, node: d.node, image: container.image ?? '', ...(d.adoptBy ? { adoptBy: d.adoptBy } : {}) });
+    // the ordinary image stays on the pod: a backup of it restores from there again
+    const meta = d.item.target.metadata as { annotations?: Record<string, string> };
+    meta.annotations = { ...meta.annotations, [`${CHECKPOINT_IMAGE_ANNOTATION}${container.name}`]: container.image ?? '' };
     container.image = path;
     spec.nodeName = d.node;
     if (d.adoptBy) restoreByName(d.item);
