@@ -40,7 +40,7 @@ export function describeText(d: Described): string {
   for (const s of d.status.steps ?? []) lines.push(`  ${s.name.padEnd(10)} ${s.state.padEnd(8)} ${secs(s.ms).padStart(8)}  ${s.message ?? ''}`);
   if (d.status.error) lines.push(`error: ${d.status.error.code} in ${d.status.error.step ?? '?'}: ${d.status.error.message}`);
   for (const r of d.status.rolledBack ?? []) lines.push(`rolled back: ${r}`);
-  const r = d.status.report as { node?: { name: string; address: string; vnfInstanceName: string; ready: boolean }; moved: { resources: Array<{ kind: string; namespace?: string; name: string }>; data: Array<{ owner: string; path: string; node: string; files?: number; action: string }> }; pinned: string[]; coldStarts: Array<{ owner: string; reason: string }>; warnings: string[]; credentials?: string[]; services: Array<{ namespace: string; name: string; phase: string; vms?: Array<{ name: string; address?: string }>; workloadEntries?: Array<{ name: string; address: string }> }>; totalMs: number; backup: string } | undefined;
+  const r = d.status.report as { node?: { name: string; address: string; vnfInstanceName: string; ready: boolean }; moved: { resources: Array<{ kind: string; namespace?: string; name: string }>; data: Array<{ owner: string; path: string; node: string; files?: number; action: string }> }; pinned: string[]; coldStarts: Array<{ owner: string; reason: string; node?: string }>; stateRestored?: Array<{ owner: string; node?: string }>; warnings: string[]; credentials?: string[]; services: Array<{ namespace: string; name: string; phase: string; vms?: Array<{ name: string; address?: string }>; workloadEntries?: Array<{ name: string; address: string }> }>; totalMs: number; backup: string } | undefined;
   if (r) {
     lines.push(`backup: ${r.backup}`);
     if (r.node) lines.push(`target node: ${r.node.name} (${r.node.address}, VNF ${r.node.vnfInstanceName}) ${r.node.ready ? 'Ready' : 'NOT Ready'}`);
@@ -48,6 +48,7 @@ export function describeText(d: Described): string {
     for (const o of r.moved.resources) lines.push(`  ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`);
     for (const x of r.moved.data) lines.push(`  data ${x.owner} ${x.path} → ${x.node}: ${x.action}${x.files !== undefined ? ` (${x.files} files)` : ''}`);
     for (const p of r.pinned) lines.push(`pinned to the new node: ${p}`);
+    for (const c of r.stateRestored ?? []) lines.push(`state restored: ${c.owner}${c.node ? ` on ${c.node}` : ''}`);
     for (const c of r.coldStarts) lines.push(`cold start: ${c.owner}: ${c.reason}`);
     for (const c of r.credentials ?? []) lines.push(`credentials: ${c}: the target's VM key`);
     for (const s of r.services) {
