@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,7 +119,15 @@ describe('migrate: the automatic mode decides (pure)', () => {
     // a process with in-memory state (kubelet checkpoint): its state file survives only through the checkpoint
     await w.source.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'state' } });
     await w.source.kube.create({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter', namespace: 'state', annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: {
+        name: 'counter', namespace: 'state',
+        annotations: {
+          'backup.mixmesh.io/state': 'checkpoint',
+          // a restore hook that holds while its node has /var/lib/counter/hold (the killed-restore test's fixed point)
+          'post.hook.restore.mixmesh.io/command': JSON.stringify(['sh', '-c', 'if [ -e /var/lib/counter/hold ]; then touch /var/lib/counter/holding; while [ ! -e /var/lib/counter/go ]; do sleep 0.1; done; fi']),
+        },
+      },
       spec: { nodeSelector: { 'kubernetes.io/hostname': 'worker-1' }, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', 'mkdir -p /var/lib/counter; n=$(cat /var/lib/counter/n 2>/dev/null || echo 0); echo $n > /var/lib/counter/started-from; while true; do n=$((n+1)); echo $n > /var/lib/counter/n.tmp; mv /var/lib/counter/n.tmp /var/lib/counter/n; sleep 0.1; done'], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/counter/n' }] }] },
     } as unknown as KubeObject);
     const vm = w.source.sandbox.vms.list().find((v) => v.address === addr)!;
@@ -193,33 +201,29 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('p1').vnfInstanceName })).length, 0);
   });
 
-  it('the orchestrator killed (SIGKILL) mid-restore, while it writes the node data: a new process resumes it to Completed, no object twice', async () => {
+  it('the orchestrator killed (SIGKILL) mid-restore, while it runs the restore hook: a new process resumes it to Completed, no object twice', async () => {
     // this test's orchestrators are `mixmesh serve` processes
     await stack!.stop();
     stack = undefined;
-    // the node's tar holds while it extracts the restored /srv/orders: the restore is there once the flag appears
-    const tarPath = join(workerVm.rootfs, 'usr/bin/tar');
-    const flag = (f: string) => join(workerVm.rootfs, 'tmp', f);
-    unlinkSync(tarPath);
-    writeFileSync(tarPath, '#!/bin/sh\ncase "$*" in *srv/orders*) touch /tmp/restore-holding; while [ ! -e /tmp/restore-abort ]; do sleep 0.1; done; exit 1;; esac\nexec /usr/bin/busybox tar "$@"\n', { mode: 0o755 });
+    // the counter's restore hook holds while /var/lib/counter/hold exists on its node: the restore is there once `holding` appears
+    const flag = (f: string) => join(workerVm.rootfs, 'var/lib/counter', f);
+    writeFileSync(flag('hold'), '');
     const restoreRef = { apiVersion: 'backup.mixmesh.io/v1alpha1', kind: 'Restore', namespace: 'mixmesh-system', name: 'killed-1' };
     try {
       served = await spawnServe(env, dir);
       const r = await api('POST', '/v1/restores', { name: 'killed-1', backup: 'worker-1-a', mappings: { namespaces: { cafe: 'cafe2', state: 'state2' } } });
       assert.equal(r.status, 202, JSON.stringify(r.json));
-      await until('the restore writing the node data', async () => existsSync(flag('restore-holding')), 120_000);
+      await until('the restore running its hook', async () => existsSync(flag('holding')), 180_000);
       await served.kill('SIGKILL');
       served = undefined;
-      // what the dead one left: the Restore InProgress, the namespaces made, no workload yet (they come after the node data)
+      // what the dead one left: the Restore InProgress, its objects made (labelled with it)
       const mid = await w.source.kube.get<KubeObject & { status?: { phase?: string } }>(restoreRef);
       assert.equal(mid?.status?.phase, 'InProgress');
-      assert.equal((await w.source.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'cafe2' }))?.metadata.labels?.['backup.mixmesh.io/restore'], 'killed-1');
-      assert.equal(await w.source.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'cafe2', name: 'orders' }), undefined);
+      assert.equal((await w.source.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'cafe2', name: 'orders' }))?.metadata.labels?.['backup.mixmesh.io/restore'], 'killed-1');
     } finally {
-      // the held extraction gives up (it never writes); the node's tar is its own again
-      writeFileSync(flag('restore-abort'), '');
-      unlinkSync(tarPath);
-      symlinkSync('busybox', tarPath);
+      // the held hook of the dead run ends; the resumed run's hook does not hold
+      rmSync(flag('hold'), { force: true });
+      writeFileSync(flag('go'), '');
     }
     // a new process: it leads once the dead one's Lease expires, and resumes the restore
     served = await spawnServe(env, dir);
@@ -228,22 +232,23 @@ describe('migrate: the automatic mode decides (pure)', () => {
       return ['Completed', 'CompletedWithWarnings', 'Failed'].includes(String(g.json.phase)) ? g.json : undefined;
     }, 300_000);
     assert.equal(done.phase, 'Completed', JSON.stringify(done.status));
-    const st = done.status as { resumed?: number; items: Array<{ kind: string; namespace?: string; name: string; action: string; reason?: string }>; state: Array<{ owner: string; action: string; reason?: string }> };
+    const st = done.status as { resumed?: number; items: Array<{ kind: string; namespace?: string; name: string; action: string; reason?: string }>; state: Array<{ owner: string; action: string; reason?: string }>; hooks: Array<{ owner: string; phase: string; result: string }> };
     assert.equal(st.resumed, 1);
-    // what the dead run made is recognised as its own (RESUMED), nothing is made twice
-    assert.deepEqual(st.items.filter((i) => i.reason === 'RESUMED').map((i) => `${i.kind} ${i.name}`).sort(), ['Namespace cafe2', 'Namespace state2']);
-    assert.deepEqual(st.items.filter((i) => i.action === 'created' && !i.reason).map((i) => `${i.kind} ${i.namespace}/${i.name}`).sort(), ['Deployment cafe2/orders', 'Pod state2/counter']);
+    // what the dead run made is recognised as its own (RESUMED): nothing is made twice
+    assert.deepEqual(st.items.filter((i) => i.action === 'created').map((i) => `${i.kind} ${i.namespace ? `${i.namespace}/` : ''}${i.name} ${i.reason}`).sort(), ['Deployment cafe2/orders RESUMED', 'Namespace cafe2 RESUMED', 'Namespace state2 RESUMED', 'Pod state2/counter RESUMED']);
     assert.deepEqual(st.state.map((x) => [x.owner, x.action, x.reason]), [['state/counter', 'restored', 'FROM_CHECKPOINT']]);
+    assert.deepEqual(st.hooks.map((h) => [h.owner, h.phase, h.result]), [['state2/counter', 'restorePost', 'ran']]);
     const pods = async (ns: string) => (await w.source.kube.list<KubeObject & { status?: { phase?: string } }>('v1', 'Pod', { namespace: ns })).items;
-    await until('the restored pods Running', async () => (await pods('cafe2')).length === 1 && (await pods('cafe2'))[0]!.status?.phase === 'Running' && (await pods('state2'))[0]?.status?.phase === 'Running');
+    await until('the restored pods Running', async () => (await pods('cafe2'))[0]?.status?.phase === 'Running' && (await pods('state2'))[0]?.status?.phase === 'Running');
+    assert.equal((await pods('cafe2')).length, 1);
     assert.equal((await pods('state2')).length, 1);
     assert.equal((await w.source.kube.list('apps/v1', 'ReplicaSet', { namespace: 'cafe2' })).items.length, 1);
-    assert.equal(readFileSync(join(workerVm.rootfs, 'srv/orders/orders.log'), 'utf8'), data, 'the node data written whole');
+    assert.equal(readFileSync(join(workerVm.rootfs, 'srv/orders/orders.log'), 'utf8'), data, 'the node data whole');
     // the next tests run with the in-process orchestrator again (a graceful stop hands the Lease over)
     for (const ns of ['cafe2', 'state2']) await w.source.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
     await served.kill('SIGTERM');
     served = undefined;
-    for (const f of ['restore-holding', 'restore-abort']) rmSync(flag(f), { force: true });
+    for (const f of ['holding', 'go']) rmSync(flag(f), { force: true });
     await begin();
   });
 
