@@ -272,7 +272,7 @@ describe('migrate: the automatic mode decides (pure)', () => {
     await until('orders Running again on worker-1', async () => (await w.source.kube.list<KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items.some((p) => p.spec?.nodeName === 'worker-1' && p.status?.phase === 'Running'));
   });
 
-  it('automatic: the node stops, its pod stays Pending for lack of room → exactly one migration; the orchestrator killed (SIGKILL) while the target\'s Tacker makes the worker, a new process resumes it with one worker VNF; the stateful container cold-started with its reason', async () => {
+  it('automatic: the node stops, its pod stays Pending for lack of room → exactly one migration; the orchestrator killed (SIGKILL) while the target\'s Tacker makes the worker and again in the Restore step, new processes resume it: one worker VNF, no object twice; the stateful container cold-started with its reason', async () => {
     // a `mixmesh serve` process runs the migration (the in-process orchestrator hands the Lease over)
     await stack!.stop();
     stack = undefined;
@@ -302,6 +302,23 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.equal(mid?.status?.step, 'Worker');
     // a new process: it leads once the dead one's Lease expires, and resumes
     served = await spawnServe(env, dir);
+    // killed once more, in the Restore step: while the restored counter's restore hook holds on the new worker
+    const address = await until('the worker recorded', async () => (((await migration(name))?.status?.worker as { address?: string } | undefined)?.address));
+    const newVm = w.target.sandbox.vms.list().find((v) => v.address === address)!;
+    const flag = (f: string) => join(newVm.rootfs, 'var/lib/counter', f);
+    mkdirSync(join(newVm.rootfs, 'var/lib/counter'), { recursive: true });
+    writeFileSync(flag('hold'), '');
+    try {
+      await until('the migration\'s restore running its hook', async () => existsSync(flag('holding')), 300_000);
+      await served.kill('SIGKILL');
+      served = undefined;
+    } finally {
+      rmSync(flag('hold'), { force: true });
+      writeFileSync(flag('go'), '');
+    }
+    const mid2 = await migration(name);
+    assert.deepEqual([mid2?.status?.phase, mid2?.status?.step], ['InProgress', 'Restore']);
+    served = await spawnServe(env, dir);
     const done = await until('the migration finished', async () => {
       const m = await migration(name);
       return ['Completed', 'CompletedWithWarnings', 'Failed'].includes(String(m?.status?.phase)) ? m : undefined;
@@ -309,8 +326,11 @@ describe('migrate: the automatic mode decides (pure)', () => {
     // a cold start (below) makes it CompletedWithWarnings
     assert.equal(done.status?.phase, 'CompletedWithWarnings', JSON.stringify(done.status?.error));
     assert.equal((done.status?.worker as { opId?: string }).opId, opId, 'the resumed run waited for the same instantiate');
-    assert.ok(Number(done.status?.resumed) >= 1, 'recorded as resumed');
+    assert.equal(done.status?.resumed, 2, 'recorded as resumed twice');
     assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames(name).vnfInstanceName })).length, 1, 'one worker VNF, not two');
+    // the restore inside it resumed too: its objects made once
+    const restoreState = done.status?.restore as { counts?: Record<string, number> } | undefined;
+    assert.equal(restoreState?.counts?.failed, undefined, JSON.stringify(restoreState));
     // exactly one migration for the node, also after more runner passes
     await new Promise((r) => setTimeout(r, 1500));
     const items = (await api('GET', '/v1/migrations')).json.items as Array<{ name: string; node: string }>;
@@ -332,12 +352,13 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.match(text, new RegExp(`target node: ${workerNames(name).nodeName} \\(127\\.0\\.10\\.\\d+, VNF ${workerNames(name).vnfInstanceName.replace(/\./g, '\\.')}\\) Ready`));
     assert.match(text, /pinned to the new node: Deployment cafe\/orders/);
     assert.match(text, /Join {7}Done/);
-    assert.match(text, /resumed 1×/);
+    assert.match(text, /resumed 2×/);
     // the counter's state was captured, but the new node's runtime (containerd) cannot restore it: a cold start, and why
     const report = (done.status as { report: { coldStarts: Array<{ owner: string; code?: string; reason: string }>; stateRestored?: unknown[] } }).report;
     assert.deepEqual(report.coldStarts.map((c) => [c.owner, c.code]), [['state/counter/c', 'RESTORE_UNSUPPORTED']]);
     assert.deepEqual(report.stateRestored, []);
     assert.match(text, new RegExp(`cold start: state/counter/c: RESTORE_UNSUPPORTED: the runtime of node ${workerNames(name).nodeName} \\(containerd://[^)]+\\) cannot restore a checkpoint`));
+    assert.equal((await w.target.kube.list('v1', 'Pod', { namespace: 'state' })).items.length, 1, 'one counter pod');
     const counterPod = await w.target.kube.get<KubeObject & { spec?: { nodeName?: string; containers?: Array<{ image?: string }> }; status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace: 'state', name: 'counter' });
     assert.deepEqual([counterPod?.spec?.nodeName, counterPod?.status?.phase, counterPod?.spec?.containers?.[0]?.image], [workerNames(name).nodeName, 'Running', 'busybox:1.36']);
     const from = await until('the cold-started counter', async () => { try { return { v: readFileSync(join(vm.rootfs, 'var/lib/counter/started-from'), 'utf8').trim() }; } catch { return undefined; } });
