@@ -148,9 +148,14 @@ export function registerMigrateCommands(program: Command): void {
     .option('--name <id>', 'the migration\'s name (default: from the node/service and the time)')
     .option('--plan', 'preflight and plan only: list every problem, change nothing')
     .option('--wait', 'wait and print each step')
-    .addHelpText('after', '\nA lost node and the service on it: start two migrations to the same target, e.g.\n  mixmesh migrate --node worker-1 --to cloud-2 --name worker-1-move\n  mixmesh migrate --service cafe/iot-cafe --to cloud-2 --name cafe-move\nthey run side by side; `mixmesh migrate describe NAME` reports each (docs/backup.md, "Migration").')
+    .addHelpText('after', '\nA lost node and the service on it: start two migrations to the same target, e.g.\n  mixmesh migrate --node worker-1 --to cloud-2 --name worker-1-move\n  mixmesh migrate --service cafe/iot-cafe --to cloud-2 --name cafe-move\nthey run side by side; `mixmesh migrate describe worker-1-move cafe-move` reports both (docs/backup.md, "Migration").')
     .action(async (o: Flags) => run(() => runMigrate(o))());
   // the parent takes --server/--token/-o wherever they are written: the subcommands read them from it
-  common(migrate.command('describe').argument('<name>').description('what moved, timings per step, cold starts and why, the target\'s status')).action(async (name: string, o: Flags, cmd: Command) => run(() => runMigrateDescribe(name, { ...cmd.parent?.opts(), ...o }))());
+  // several names: a node and the service on it, moved as two migrations, reported one after the other
+  common(migrate.command('describe').argument('<name...>').description('what moved, timings per step, state restored, cold starts and why, the target\'s status (one report per name)')).action(async (names: string[], o: Flags, cmd: Command) => run(async () => {
+    let rc = 0;
+    for (const name of names) rc = Math.max(rc, await runMigrateDescribe(name, { ...cmd.parent?.opts(), ...o }));
+    return rc;
+  })());
   common(migrate.command('list').description('the migrations')).action(async (o: Flags, cmd: Command) => run(() => runMigrateList({ ...cmd.parent?.opts(), ...o }))());
 }
