@@ -3,8 +3,8 @@
  * naming the second cloud): REST `/v1/migrations` (roles, problem+json, --plan), the automatic mode
  * (a node lost longer than `after` while its pods stay Pending for lack of room → exactly one
  * Migration), Kubernetes Events per step, `mixmesh migrate describe`. The orchestrator killed
- * (SIGKILL of a `mixmesh serve` process) mid-restore and mid-migration: a new process resumes each,
- * no object twice, one worker VNF. The target's worker image has no CRIU (its runtime reports
+ * (SIGKILL of a `mixmesh serve` process) mid-restore and mid-migration (in its Worker, Join and
+ * Restore steps): a new process resumes each, no object twice, one worker VNF. The target's worker image has no CRIU (its runtime reports
  * containerd): the container whose state was captured is cold-started, recorded with its reason.
  */
 import { strict as assert } from 'node:assert';
@@ -272,7 +272,7 @@ describe('migrate: the automatic mode decides (pure)', () => {
     await until('orders Running again on worker-1', async () => (await w.source.kube.list<KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } }>('v1', 'Pod', { namespace: 'cafe' })).items.some((p) => p.spec?.nodeName === 'worker-1' && p.status?.phase === 'Running'));
   });
 
-  it('automatic: the node stops, its pod stays Pending for lack of room → exactly one migration; the orchestrator killed (SIGKILL) while the target\'s Tacker makes the worker and again in the Restore step, new processes resume it: one worker VNF, no object twice; the stateful container cold-started with its reason', async () => {
+  it('automatic: the node stops, its pod stays Pending for lack of room → exactly one migration; the orchestrator killed (SIGKILL) while the target\'s Tacker makes the worker, in the Join step and in the Restore step, new processes resume it: one worker VNF, no token left, no object twice; the stateful container cold-started with its reason', async () => {
     // a `mixmesh serve` process runs the migration (the in-process orchestrator hands the Lease over)
     await stack!.stop();
     stack = undefined;
@@ -302,6 +302,13 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.equal(mid?.status?.step, 'Worker');
     // a new process: it leads once the dead one's Lease expires, and resumes
     served = await spawnServe(env, dir);
+    // killed again in the Join step, once its join token is made (recorded): `kubeadm join` is about to run on the new VM, or runs
+    await until('the join token recorded', async () => (((await migration(name))?.status as { tokenId?: string | null } | undefined)?.tokenId));
+    await served.kill('SIGKILL');
+    served = undefined;
+    const atJoin = await migration(name);
+    assert.deepEqual([atJoin?.status?.phase, atJoin?.status?.step], ['InProgress', 'Join']);
+    served = await spawnServe(env, dir);
     // killed once more, in the Restore step: while the restored counter's restore hook holds on the new worker
     const address = await until('the worker recorded', async () => (((await migration(name))?.status?.worker as { address?: string } | undefined)?.address));
     const newVm = w.target.sandbox.vms.list().find((v) => v.address === address)!;
@@ -326,7 +333,9 @@ describe('migrate: the automatic mode decides (pure)', () => {
     // a cold start (below) makes it CompletedWithWarnings
     assert.equal(done.status?.phase, 'CompletedWithWarnings', JSON.stringify(done.status?.error));
     assert.equal((done.status?.worker as { opId?: string }).opId, opId, 'the resumed run waited for the same instantiate');
-    assert.equal(done.status?.resumed, 2, 'recorded as resumed twice');
+    assert.equal(done.status?.resumed, 3, 'recorded as resumed three times');
+    // the join token of the killed run is not left behind
+    assert.deepEqual((await w.target.kube.list('v1', 'Secret', { namespace: 'kube-system', fieldSelector: 'type=bootstrap.kubernetes.io/token' })).items.map((x) => x.metadata.name), []);
     assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames(name).vnfInstanceName })).length, 1, 'one worker VNF, not two');
     // the restore inside it resumed too: its objects made once
     const restoreState = done.status?.restore as { counts?: Record<string, number> } | undefined;
@@ -352,7 +361,7 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.match(text, new RegExp(`target node: ${workerNames(name).nodeName} \\(127\\.0\\.10\\.\\d+, VNF ${workerNames(name).vnfInstanceName.replace(/\./g, '\\.')}\\) Ready`));
     assert.match(text, /pinned to the new node: Deployment cafe\/orders/);
     assert.match(text, /Join {7}Done/);
-    assert.match(text, /resumed 2×/);
+    assert.match(text, /resumed 3×/);
     // the counter's state was captured, but the new node's runtime (containerd) cannot restore it: a cold start, and why
     const report = (done.status as { report: { coldStarts: Array<{ owner: string; code?: string; reason: string }>; stateRestored?: unknown[] } }).report;
     assert.deepEqual(report.coldStarts.map((c) => [c.owner, c.code]), [['state/counter/c', 'RESTORE_UNSUPPORTED']]);
