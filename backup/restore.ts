@@ -287,6 +287,8 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
   if (req.state === false) for (const s of reader.manifest.state) result.state.push({ owner: s.owner, ...(s.container ? { container: s.container } : {}), action: 'cold-start', reason: 'NOT_REQUESTED', message: 'the restore was asked not to restore state' });
 
   if (req.plan) {
+    // state first: a controller's pod whose state is restored is created by name (planned as such)
+    const statePlan = await planState(deps, states, [...loaded.retained.values()], req.mappings ?? {});
     for await (const l of loaded.all()) {
       if (l.skip) {
         result.items.push({ ...refOf(l.target), action: 'skip', reason: l.skip.reason, message: l.skip.message });
@@ -298,7 +300,7 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
       else result.items.push({ ...refOf(l.target), action: conflict === 'update' ? 'update' : 'recreate', reason: 'ALREADY_EXISTS' });
     }
     for (const d of dataEntries) result.data.push({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : (req.mappings?.nodes?.[d.node] ?? d.node), path: d.path, action: req.data === false ? 'skipped' : 'write', files: d.files });
-    result.state.push(...(await planState(deps, states, [...loaded.retained.values()], req.mappings ?? {})));
+    result.state.push(...statePlan);
     for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
     result.phase = problems.length ? 'Failed' : result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
     if (problems.length) result.firstCause = { code: 'RESTORE_PREFLIGHT_FAILED', message: problems[0]!.message };
@@ -433,7 +435,15 @@ async function restoreOne(deps: RestoreDeps, req: RestoreRequest, l: Loaded, con
       await deps.kube.create(l.target);
       return { ...ref, action: 'created', reason: 'RECREATED', message: 'deleted and created again (conflict policy recreate)' };
     }
-    await deps.kube.create(l.target);
+    try {
+      await deps.kube.create(l.target);
+    } catch (e) {
+      // made meanwhile by another writer (a second restore of an overlapping backup at the same moment:
+      // a node and the service on it migrated together): as if it had been there, under the skip policy
+      const again = conflict === 'skip' && isMixmeshError(e) && e.details?.httpStatus === 409 ? await deps.kube.get(ref) : undefined;
+      if (!again) throw e;
+      return again.metadata.labels?.[RESTORE_LABEL] === req.name ? { ...ref, action: 'created', reason: 'RESUMED', message: 'created by an earlier run of this restore' } : { ...ref, action: 'skipped', reason: 'ALREADY_EXISTS', message: 'made on the target meanwhile (conflict policy skip)' };
+    }
     return { ...ref, action: 'created' };
   } catch (e) {
     const status = isMixmeshError(e) ? (e.details?.httpStatus as number | undefined) : undefined;
