@@ -323,12 +323,23 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
     todo.sort((a, b) => b.bytes - a.bytes); // the largest first: it bounds the whole write
     const from = result.data.length;
     let next = 0;
+    // one lookup per node (not per volume): 20 volumes on a node were 20 GETs of the same Node
+    const targets = new Map<string, ReturnType<NodeResolver['node']>>();
+    const targetOf = (node: string) => {
+      let t = targets.get(node);
+      if (!t) {
+        t = deps.resolver.node(node);
+        targets.set(node, t);
+        t.catch(() => targets.delete(node));
+      }
+      return t;
+    };
     const writer = async (): Promise<void> => {
       while (next < todo.length) {
         if (options.signal?.aborted) throw cancelled(req.name);
         const d = todo[next++]!;
         const node = req.mappings?.nodes?.[d.node] ?? d.node;
-        await writeData(deps, reader, d, node, () => deps.resolver.node(node), result, options, log);
+        await writeData(deps, reader, d, node, () => targetOf(node), result, options, log);
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
