@@ -445,7 +445,15 @@ async function restoreOne(deps: RestoreDeps, req: RestoreRequest, l: Loaded, con
       await deps.kube.create(l.target);
       return { ...ref, action: 'created', reason: 'RECREATED', message: 'deleted and created again (conflict policy recreate)' };
     }
-    await deps.kube.create(l.target);
+    try {
+      await deps.kube.create(l.target);
+    } catch (e) {
+      // made meanwhile by another writer (a second restore of an overlapping backup at the same moment:
+      // a node and the service on it migrated together): as if it had been there, under the skip policy
+      const again = conflict === 'skip' && isMixmeshError(e) && e.details?.httpStatus === 409 ? await deps.kube.get(ref) : undefined;
+      if (!again) throw e;
+      return again.metadata.labels?.[RESTORE_LABEL] === req.name ? { ...ref, action: 'created', reason: 'RESUMED', message: 'created by an earlier run of this restore' } : { ...ref, action: 'skipped', reason: 'ALREADY_EXISTS', message: 'made on the target meanwhile (conflict policy skip)' };
+    }
     return { ...ref, action: 'created' };
   } catch (e) {
     const status = isMixmeshError(e) ? (e.details?.httpStatus as number | undefined) : undefined;

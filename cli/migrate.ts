@@ -40,7 +40,7 @@ export function describeText(d: Described): string {
   for (const s of d.status.steps ?? []) lines.push(`  ${s.name.padEnd(10)} ${s.state.padEnd(8)} ${secs(s.ms).padStart(8)}  ${s.message ?? ''}`);
   if (d.status.error) lines.push(`error: ${d.status.error.code} in ${d.status.error.step ?? '?'}: ${d.status.error.message}`);
   for (const r of d.status.rolledBack ?? []) lines.push(`rolled back: ${r}`);
-  const r = d.status.report as { node?: { name: string; address: string; vnfInstanceName: string; ready: boolean }; moved: { resources: Array<{ kind: string; namespace?: string; name: string }>; data: Array<{ owner: string; path: string; node: string; files?: number; action: string }> }; pinned: string[]; coldStarts: Array<{ owner: string; reason: string }>; warnings: string[]; credentials?: string[]; services: Array<{ namespace: string; name: string; phase: string; vms?: Array<{ name: string; address?: string }>; workloadEntries?: Array<{ name: string; address: string }> }>; totalMs: number; backup: string } | undefined;
+  const r = d.status.report as { node?: { name: string; address: string; vnfInstanceName: string; ready: boolean }; moved: { resources: Array<{ kind: string; namespace?: string; name: string }>; data: Array<{ owner: string; path: string; node: string; files?: number; action: string }> }; pinned: string[]; coldStarts: Array<{ owner: string; reason: string; node?: string }>; stateRestored?: Array<{ owner: string; node?: string }>; warnings: string[]; credentials?: string[]; services: Array<{ namespace: string; name: string; phase: string; vms?: Array<{ name: string; address?: string }>; workloadEntries?: Array<{ name: string; address: string }> }>; totalMs: number; backup: string } | undefined;
   if (r) {
     lines.push(`backup: ${r.backup}`);
     if (r.node) lines.push(`target node: ${r.node.name} (${r.node.address}, VNF ${r.node.vnfInstanceName}) ${r.node.ready ? 'Ready' : 'NOT Ready'}`);
@@ -48,6 +48,7 @@ export function describeText(d: Described): string {
     for (const o of r.moved.resources) lines.push(`  ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`);
     for (const x of r.moved.data) lines.push(`  data ${x.owner} ${x.path} → ${x.node}: ${x.action}${x.files !== undefined ? ` (${x.files} files)` : ''}`);
     for (const p of r.pinned) lines.push(`pinned to the new node: ${p}`);
+    for (const c of r.stateRestored ?? []) lines.push(`state restored: ${c.owner}${c.node ? ` on ${c.node}` : ''}`);
     for (const c of r.coldStarts) lines.push(`cold start: ${c.owner}: ${c.reason}`);
     for (const c of r.credentials ?? []) lines.push(`credentials: ${c}: the target's VM key`);
     for (const s of r.services) {
@@ -147,8 +148,14 @@ export function registerMigrateCommands(program: Command): void {
     .option('--name <id>', 'the migration\'s name (default: from the node/service and the time)')
     .option('--plan', 'preflight and plan only: list every problem, change nothing')
     .option('--wait', 'wait and print each step')
+    .addHelpText('after', '\nA lost node and the service on it: start two migrations to the same target, e.g.\n  mixmesh migrate --node worker-1 --to cloud-2 --name worker-1-move\n  mixmesh migrate --service cafe/iot-cafe --to cloud-2 --name cafe-move\nthey run side by side; `mixmesh migrate describe worker-1-move cafe-move` reports both (docs/backup.md, "Migration").')
     .action(async (o: Flags) => run(() => runMigrate(o))());
   // the parent takes --server/--token/-o wherever they are written: the subcommands read them from it
-  common(migrate.command('describe').argument('<name>').description('what moved, timings per step, cold starts and why, the target\'s status')).action(async (name: string, o: Flags, cmd: Command) => run(() => runMigrateDescribe(name, { ...cmd.parent?.opts(), ...o }))());
+  // several names: a node and the service on it, moved as two migrations, reported one after the other
+  common(migrate.command('describe').argument('<name...>').description('what moved, timings per step, state restored, cold starts and why, the target\'s status (one report per name)')).action(async (names: string[], o: Flags, cmd: Command) => run(async () => {
+    let rc = 0;
+    for (const name of names) rc = Math.max(rc, await runMigrateDescribe(name, { ...cmd.parent?.opts(), ...o }));
+    return rc;
+  })());
   common(migrate.command('list').description('the migrations')).action(async (o: Flags, cmd: Command) => run(() => runMigrateList({ ...cmd.parent?.opts(), ...o }))());
 }

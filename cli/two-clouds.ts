@@ -7,10 +7,10 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { KubeClient, loadKubeConfig, type KubeObject } from '../clients/kube/index.js';
+import { KubeClient, KubeletClient, PodExecClient, loadKubeConfig, type KubeObject } from '../clients/kube/index.js';
 import { createOpenStackClient, validateConfig, type OpenStackClient } from '../clients/openstack/index.js';
 import { connectSsh } from '../clients/ssh/index.js';
-import { generateStoreKeys, KubeNodeResolver, openStore, parseKek, runBackup, SshNodeAccess, type Manifest, type ObjectStore, type StoreKeys } from '../backup/index.js';
+import { generateStoreKeys, KubeletCheckpointer, KubeNodeResolver, openStore, parseKek, runBackup, SshNodeAccess, type Manifest, type ObjectStore, type StoreKeys } from '../backup/index.js';
 import { CONTROL_PLANE_VNFD_ID, WORKER_VNFD_ID, startClouds, type Sandbox } from '../sandbox/index.js';
 import type { Target } from '../migrate/engine.js';
 
@@ -122,10 +122,14 @@ export async function startTwoClouds(dir: string): Promise<TwoClouds> {
       worker: { vnfdId: WORKER_VNFD_ID, flavourId: 'simple', user: 'root', privateKey: target.sandbox.sshPrivateKey },
       controlPlane: { host: cp.address, user: 'root', privateKey: target.sandbox.sshPrivateKey, hostKeys: knownKeys(target, cp.address) },
       store,
+      checkpointer: new KubeletCheckpointer(target.kube, new KubeletClient(loadKubeConfig(target.sandbox.paths.kubeconfig))),
+      podExec: new PodExecClient(loadKubeConfig(target.sandbox.paths.kubeconfig)),
     }),
     async backupNode(name, node, namespaces) {
       return runBackup({
         kube: source.kube, store, keys, nodes,
+        // container state through the source kubelets' checkpoint API, while the node lives
+        checkpointer: new KubeletCheckpointer(source.kube, new KubeletClient(loadKubeConfig(source.sandbox.paths.kubeconfig))),
         resolver: new KubeNodeResolver(source.kube, { user: 'root', privateKey: source.sandbox.sshPrivateKey, knownHosts: readFileSync(source.sandbox.paths.knownHosts, 'utf8') }),
       }, { name, selection: { node, ...(namespaces ? { namespaces } : {}) } });
     },

@@ -22,7 +22,7 @@ import { serverAddress } from '../clients/openstack/index.js';
 import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
 import type { MeshService } from '../descriptor/index.js';
 import { announceHandoffs, clearHandoffs, remoteVmHandoff } from './handoff.js';
-import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Manifest, type NodeAccess, type ObjectStore, type RestoreResult, type StoreKeys } from '../backup/index.js';
+import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Checkpointer, type Manifest, type NodeAccess, type ObjectStore, type PodExec, type RestoreResult, type RestoreStateResult, type StoreKeys } from '../backup/index.js';
 
 export const MIGRATION_LABEL = 'mixmesh.io/migration';
 export const STEPS = ['Backup', 'Preflight', 'Worker', 'Join', 'Restore', 'Services', 'Report'] as const;
@@ -61,6 +61,13 @@ export interface Target {
   vmPrivateKey?: string;
   /** the target orchestrator's system namespace (the VM data hand-off meets there), default mixmesh-system */
   systemNamespace?: string;
+  /**
+   * the target's kubelets (its kubeconfig's credentials): whether the new node's runtime restores a
+   * container checkpoint; without it every container whose state was captured cold-starts
+   */
+  checkpointer?: Checkpointer;
+  /** pods/exec on the target: the containers' restore post hooks */
+  podExec?: PodExec;
 }
 
 export interface StepRecord {
@@ -88,7 +95,7 @@ export interface MigrationStatus {
   tokenId?: string | null;
   joined?: boolean;
   labelled?: boolean;
-  restore?: { name: string; dataDone: string[]; phase?: string; counts?: Record<string, number>; warnings?: string[]; pinned?: string[]; credentials?: string[] };
+  restore?: { name: string; dataDone: string[]; phase?: string; counts?: Record<string, number>; warnings?: string[]; pinned?: string[]; credentials?: string[]; state?: RestoreStateResult[] };
   report?: MigrationReport;
   error?: { code: string; message: string; step?: string } | null;
   rolledBack?: string[];
@@ -105,7 +112,10 @@ export interface MigrationReport {
   pinned: string[];
   /** VM credentials Secrets given the target's key (names only) */
   credentials: string[];
-  coldStarts: Array<{ owner: string; reason: string }>;
+  /** in-memory state that could not be restored: the workload started from its image, with the reason code */
+  coldStarts: Array<{ owner: string; reason: string; code?: string; node?: string }>;
+  /** in-memory state restored on the target (container checkpoints, criu on new VMs) */
+  stateRestored?: Array<{ owner: string; node?: string; reason?: string }>;
   warnings: string[];
   services: Array<{ namespace: string; name: string; phase: string; vms: Array<{ name: string; address?: string; sidecar?: string }>; workloadEntries: Array<{ name: string; address: string }> }>;
   timings: Record<string, number>;
@@ -287,7 +297,10 @@ export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'k
   if (manifest && out.backup) {
     try {
       const oldNode = manifest.selection.node;
-      const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(deps.log ? { log: deps.log } : {}) },
+      // the new node's runtime is known once it joins: planned as a restore there, decided in the Restore step
+      const cp = target.checkpointer;
+      const checkpointer: Checkpointer | undefined = cp && { checkpoint: (...a) => cp.checkpoint(...a), restoreSupport: async (n) => (n === names.nodeName ? { ok: true } : cp.restoreSupport(n)) };
+      const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(checkpointer ? { checkpointer } : {}), ...(deps.log ? { log: deps.log } : {}) },
         { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) }, options.verified ? { verified: true } : {});
       out.restore = restore;
       // the new node does not exist yet: the migration makes it (and its local PV paths)
@@ -399,7 +412,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const vmData = manifest!.data.filter((d) => d.result === 'captured' && d.type === 'vmDataDir' && d.service && !dataDone.has(`${d.owner}/${d.name}`));
       if (vmData.length) await announceHandoffs(target.kube, sysNs, r.name, vmData.map((d) => ({ namespace: d.service!.namespace, service: d.service!.name, microservice: d.service!.microservice, version: d.service!.version, index: d.service!.index })), new Date(Date.now() + waitMs));
       const resolver = new KubeNodeResolver(target.kube, { user: target.worker.user, privateKey: target.worker.privateKey, knownHosts: st.worker?.address && st.worker.hostKey ? `${st.worker.address} ${st.worker.hostKey}\n` : '' }, async (serverId) => parseConsoleHostKeys(await target.nova.getConsoleOutput(serverId)));
-      const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), log },
+      const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(target.checkpointer ? { checkpointer: target.checkpointer } : {}), ...(target.podExec ? { podExec: target.podExec } : {}), log },
         { name: r.name, backup: st.backup!, conflict: 'skip', vmWaitMs: waitMs, ...(oldNode && needsWorker ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) },
         {
           ...(deps.signal ? { signal: deps.signal } : {}), dataDone, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); },
@@ -409,7 +422,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
         }).finally(() => (vmData.length ? clearHandoffs(target.kube, r.name).catch(() => undefined) : undefined));
       const counts: Record<string, number> = {};
       for (const i of result.items) counts[i.action] = (counts[i.action] ?? 0) + 1;
-      await save({ restore: { ...r, dataDone: [...dataDone], phase: result.phase, counts, warnings: result.warnings, pinned, credentials } });
+      await save({ restore: { ...r, dataDone: [...dataDone], phase: result.phase, counts, warnings: result.warnings, pinned, credentials, state: result.state } });
       if (result.phase === 'Failed') {
         if (result.firstCause?.code === 'BACKUP_CANCELLED' && deps.signal?.aborted) throw stopped();
         throw new MixmeshError('MIGRATE_RESTORE_FAILED', `restore onto ${target.name}: ${result.firstCause?.code}: ${result.firstCause?.message}`);
@@ -439,7 +452,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     await step('Report', async () => {
       const report = await buildReport(target, st, manifest!);
       await save({ report });
-      return `moved ${report.moved.resources.length} object(s) and ${report.moved.data.length} data dir(s) to ${target.name}; ${report.coldStarts.length} cold start(s)`;
+      return `moved ${report.moved.resources.length} object(s) and ${report.moved.data.length} data dir(s) to ${target.name}; state restored for ${report.stateRestored?.length ?? 0}, ${report.coldStarts.length} cold start(s)${report.coldStarts.length ? ` (${report.coldStarts.map((c) => `${c.owner}: ${c.code}`).join(', ')})` : ''}`;
     });
     const phase = st.report?.warnings.length || st.report?.coldStarts.length ? 'CompletedWithWarnings' : 'Completed';
     await save({ phase, step: null, completedAt: new Date().toISOString(), error: null });
@@ -618,7 +631,11 @@ async function buildReport(target: Target, st: MigrationStatus, manifest: Manife
     if (live?.metadata.labels?.['backup.mixmesh.io/restore'] === restoreName) resources.push({ kind: i.kind, ...(i.namespace ? { namespace: i.namespace } : {}), name: i.name, action: 'created' });
   }
   const data = manifest.data.filter((d) => d.result === 'captured').map((d) => ({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : d.type === 'emptyDir' ? 'its pod\'s node' : w.nodeName, path: d.path, ...(d.files !== undefined ? { files: d.files } : {}), action: st.restore?.dataDone.includes(`${d.owner}/${d.name}`) ? 'written' : d.type === 'emptyDir' ? 'skipped' : 'written' }));
-  const coldStarts = manifest.state.map((s) => ({ owner: `${s.owner}${s.container ? `/${s.container}` : ''}`, reason: s.result === 'captured' ? 'state captured, but restoring a container from a checkpoint is not supported by the target runtime: cold start' : `no state in the backup (${s.reason ?? s.method})` }));
+  // what the restore did with each captured (or not captured) state: restored, or a cold start and why
+  const label = (x: { owner: string; container?: string }) => `${x.owner}${x.container ? `/${x.container}` : ''}`;
+  const stateResults: RestoreStateResult[] = st.restore?.state ?? manifest.state.map((s) => ({ owner: s.owner, ...(s.container ? { container: s.container } : {}), action: 'cold-start' as const, reason: s.reason ?? 'NO_STATE', message: s.result === 'captured' ? 'not restored' : `no state in the backup (${s.message ?? s.method})` }));
+  const coldStarts = stateResults.filter((s) => s.action === 'cold-start').map((s) => ({ owner: label(s), code: s.reason ?? 'COLD_START', reason: `${s.reason ?? 'COLD_START'}: ${s.message ?? 'cold start'}`, ...(s.node ? { node: s.node } : {}) }));
+  const stateRestored = stateResults.filter((s) => s.action === 'restored').map((s) => ({ owner: label(s), ...(s.node ? { node: s.node } : {}), ...(s.reason ? { reason: s.reason } : {}) }));
   const services: MigrationReport['services'] = [];
   for (const i of manifest.items.filter((x) => x.kind === 'MeshService' && x.result === 'captured')) {
     const o = await target.kube.get<KubeObject & { status?: { phase?: string; microservices?: Array<{ instances?: Array<{ vnfInstanceName: string; address?: string; sidecar?: string }> }> } }>({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: i.namespace!, name: i.name });
@@ -634,6 +651,7 @@ async function buildReport(target: Target, st: MigrationStatus, manifest: Manife
     pinned: st.restore?.pinned ?? [],
     credentials: st.restore?.credentials ?? [],
     coldStarts,
+    stateRestored,
     warnings: st.restore?.warnings ?? [],
     services,
     timings,

@@ -20,9 +20,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { MixmeshError, type ProblemItem } from '../common/errors.js';
-import { KubeClient, loadKubeConfig } from '../clients/kube/index.js';
+import { KubeClient, KubeletClient, PodExecClient, loadKubeConfig } from '../clients/kube/index.js';
 import { createOpenStackClient, loadOpenStackConfig } from '../clients/openstack/index.js';
-import { openStore, parseKnownHosts, type ObjectStore, type S3StoreOptions } from '../backup/index.js';
+import { KubeletCheckpointer, openStore, parseKnownHosts, type ObjectStore, type S3StoreOptions } from '../backup/index.js';
 import type { Logger } from '../common/logger.js';
 import type { Target } from './engine.js';
 
@@ -130,7 +130,8 @@ export function loadTargetsFile(file: string): TargetConfig[] {
 
 /** Clients for one target (opened when a migration needs it; close() releases them). */
 export function openTarget(cfg: TargetConfig, defaults: { store: string; s3: S3StoreOptions }, log?: Logger): Target & { close(): void } {
-  const kube = new KubeClient(loadKubeConfig(cfg.kubeconfig), log?.child({ target: cfg.name, part: 'kube' }));
+  const kc = loadKubeConfig(cfg.kubeconfig);
+  const kube = new KubeClient(kc, log?.child({ target: cfg.name, part: 'kube' }));
   const osConfig = loadOpenStackConfig({ OS_CLOUD: cfg.openstack.cloud, OS_CLIENT_CONFIG_FILE: cfg.openstack.cloudsYaml });
   if (!osConfig) throw new MixmeshError('MIGRATE_TARGET_UNKNOWN', `target ${cfg.name}: no OpenStack cloud ${cfg.openstack.cloud} in ${cfg.openstack.cloudsYaml}`);
   const os = createOpenStackClient(osConfig, log ? { logger: log.child({ target: cfg.name, part: 'openstack' }) } : {});
@@ -148,6 +149,9 @@ export function openTarget(cfg: TargetConfig, defaults: { store: string; s3: S3S
     worker: { vnfdId: cfg.worker.vnfdId, flavourId: cfg.worker.flavourId, ...(cfg.worker.instantiationLevelId ? { instantiationLevelId: cfg.worker.instantiationLevelId } : {}), user: cfg.worker.user, privateKey: readFileSync(cfg.worker.privateKeyFile, 'utf8') },
     controlPlane: { host: cfg.controlPlane.host, ...(cfg.controlPlane.port ? { port: cfg.controlPlane.port } : {}), user: cfg.controlPlane.user, privateKey: readFileSync(cfg.controlPlane.privateKeyFile, 'utf8'), hostKeys },
     store,
+    // the target's kubelets (its kubeconfig's CA and credentials): a container's checkpoint is restored where the new node's runtime can
+    checkpointer: new KubeletCheckpointer(kube, new KubeletClient(kc)),
+    podExec: new PodExecClient(kc),
     ...(cfg.vms ? { vmPrivateKey: readFileSync(cfg.vms.privateKeyFile, 'utf8') } : {}),
     ...(cfg.systemNamespace ? { systemNamespace: cfg.systemNamespace } : {}),
     close() {
