@@ -266,18 +266,21 @@ async function containerCheckpoint(deps: BackupDeps, writer: BackupWriter, c: { 
     warnings.push(`${owner}/${c.container}: ${message}`);
     return { owner, container: c.container, node: c.node, method: 'none', result: 'skipped', reason: 'CHECKPOINT_UNAVAILABLE', message };
   }
+  let made: { t: Awaited<ReturnType<NodeResolver['node']>>; path: string } | undefined;
   try {
     const path = await deps.checkpointer.checkpoint(c.node, c.namespace, c.pod, c.container);
     const t = await deps.resolver.node(c.node);
+    made = { t, path };
     const { stream, done } = await deps.nodes.readFile(t, path);
     const [stored] = await Promise.all([writer.writeObject(`state/${c.namespace}/${c.pod}/${c.container}.tar`, stream), done]);
-    // the archive holds the process's memory: it does not stay on the node once it is in the store
-    await deps.nodes.exec(t, ['rm', '-f', path], { step: 'remove the checkpoint archive', allowFailure: true });
     return { owner, container: c.container, node: c.node, method: 'checkpoint', object: stored.path, bytes: stored.plainBytes, result: 'captured' };
   } catch (e) {
     if (isMixmeshError(e) && e.code === 'BACKUP_STORE_FAILED') throw e;
     const r = reasonOf(e);
     warnings.push(`${owner}/${c.container}: no checkpoint (${r.reason}): ${r.message}`);
     return { owner, container: c.container, node: c.node, method: 'checkpoint', result: 'failed', reason: r.reason === 'INTERNAL' || r.reason === 'K8S_REQUEST_FAILED' ? 'CHECKPOINT_FAILED' : r.reason, message: r.message };
+  } finally {
+    // the archive holds the process's memory: it does not stay on the node, stored or not
+    if (made) await deps.nodes.exec(made.t, ['rm', '-f', made.path], { step: 'remove the checkpoint archive', allowFailure: true }).catch(() => undefined);
   }
 }

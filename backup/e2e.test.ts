@@ -1,13 +1,16 @@
 /**
  * Backup and restore end to end on the sandbox (real Kubernetes-API emulator, Tacker/Nova emulator,
- * real OpenSSH VMs, a real Swift): a service with a VM data dir and a node with a hostPath and a
- * local PV, backed up to Swift and to file://, deleted, restored byte-identical; node selection;
- * a node that does not answer; --plan on a target that lacks things; faults (store gone mid-upload,
- * cancel, a restore cut off and run again).
+ * real OpenSSH VMs, kubeadm-joined worker VMs whose pods run as real processes, a real Swift): one
+ * service — a worker-node container writing into a hostPath and a local PV, containers with
+ * in-memory state (kubelet checkpoint), a VM with a data dir and CRIU state — backed up to Swift and
+ * to file://, deleted, restored byte-identical with its state, the VM recreated, the mesh Ready (and
+ * from file:// into a mapped namespace); node selection; a node that does not answer; --plan on a
+ * target that lacks things; integrity; faults (store gone mid-upload, cancel, a restore cut off and
+ * run again); container state and hooks on a CRIU and a no-CRIU node.
  */
 import { strict as assert } from 'node:assert';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMixmeshError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -22,6 +25,7 @@ import { generateStoreKeys, parseKek, type StoreKeys } from './crypto.js';
 import { SshNodeAccess } from './nodes.js';
 import { restoreBackup, type RestoreDeps } from './restore.js';
 import { openStore, type ObjectStore } from './stores.js';
+import type { Manifest } from './types.js';
 import { KubeletClient, PodExecClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { WORKER_IMAGE, WORKER_NOCRIU_IMAGE } from '../sandbox/index.js';
 import { KubeletCheckpointer, KubeNodeResolver } from './wiring.js';
@@ -85,6 +89,59 @@ async function writes(w: World): Promise<Record<string, number>> {
   return out;
 }
 
+/** the files container: writes its data once (a marker says so), then runs; a restart that finds the data leaves it as it is */
+const FILES_SCRIPT = [
+  'mkdir -p /var/lib/shop-files',
+  'if [ -f /data/host/.written ]; then echo found >> /var/lib/shop-files/starts; else',
+  '  mkdir -p /data/host/logs /data/ssd/db',
+  '  i=0; while [ $i -lt 12 ]; do head -c $((1000 + i * 1537)) /dev/urandom > /data/host/logs/l$i.bin; i=$((i + 1)); done',
+  '  i=0; while [ $i -lt 6 ]; do head -c $((40000 + i * 911)) /dev/urandom > /data/ssd/db/page$i.bin; i=$((i + 1)); done',
+  '  echo "a name with spaces" > "/data/ssd/db/name with spaces.txt"',
+  '  date > /data/host/.written; echo wrote >> /var/lib/shop-files/starts',
+  'fi',
+  counter('/var/lib/shop-files'),
+].join('\n');
+
+const SHOP = { 'mixmesh.io/service': 'shop' };
+const onWorker = { 'kubernetes.io/hostname': 'worker-c' };
+
+/**
+ * The shop's own workloads beside what its descriptor generates (a container microservice cannot
+ * declare volumes or a node): labelled mixmesh.io/service=shop, so a backup of the service takes
+ * them. `files` (a Deployment, state asked on its pod template) writes into a hostPath and a local PV on
+ * worker-c once, then counts in memory; `counter` (a bare Pod) counts in memory.
+ */
+function shopWorkloads(ns: string): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'shop-ssd', labels: SHOP }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/shop-ssd' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-c'] }] }] } }, claimRef: { namespace: ns, name: 'shop-ssd' } } },
+    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'shop-ssd', namespace: ns, labels: SHOP }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', volumeName: 'shop-ssd', resources: { requests: { storage: '1Gi' } } } },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'files', namespace: ns, labels: { ...SHOP, app: 'files' } },
+      spec: {
+        replicas: 1, selector: { matchLabels: { ...SHOP, app: 'files' } },
+        template: {
+          metadata: { labels: { ...SHOP, app: 'files' }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
+          spec: {
+            nodeSelector: onWorker,
+            containers: [{ name: 'files', image: 'busybox:1.36', command: ['sh', '-c', FILES_SCRIPT], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/shop-files/n' }], volumeMounts: [{ name: 'host', mountPath: '/data/host' }, { name: 'ssd', mountPath: '/data/ssd' }] }],
+            volumes: [{ name: 'host', hostPath: { path: '/srv/shop/files', type: 'DirectoryOrCreate' } }, { name: 'ssd', persistentVolumeClaim: { claimName: 'shop-ssd' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter', namespace: ns, labels: { ...SHOP, app: 'counter' }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
+      spec: { nodeSelector: onWorker, containers: [{ name: 'counter', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /var/lib/shop-counter; ${counter('/var/lib/shop-counter')}`], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/shop-counter/n' }] }] },
+    },
+  ] as unknown as KubeObject[];
+}
+
+/** a backup of the shop and the counters' values just before and just after it: the state it holds lies between */
+interface ShopBackup { manifest: Manifest; pod: [number, number]; files: [number, number]; vm: [number, number] }
+
+/** a state or data owner without the generated parts of its name */
+const who = (owner: string): string => owner.startsWith('shop.shop.db.') ? 'db VM' : owner.replace(/^[a-z0-9-]+\/files-[a-z0-9]+-[a-z0-9]+$/, 'files pod').replace(/^[a-z0-9-]+\/counter$/, 'counter pod');
+
 describe('e2e: backup and restore on the sandbox', function () {
   this.timeout(240_000);
   let w: World;
@@ -100,6 +157,13 @@ describe('e2e: backup and restore on the sandbox', function () {
   let hostData: Record<string, string>;
   let localData: Record<string, string>;
   let deps: () => BackupDeps & RestoreDeps;
+  // worker VMs joined with kubeadm: worker-c (CRI-O with CRIU: checkpoints and restores), worker-n (a runtime that cannot restore)
+  let workers: Record<'c' | 'n', SandboxVm>;
+  // what the shop's own container wrote on worker-c (its hostPath and its local PV), by relative path
+  let hostFiles: Record<string, string>;
+  let ssdFiles: Record<string, string>;
+  let shopBackups: Partial<Record<'swift' | 'file', ShopBackup>>;
+  const onWorkerC = (...path: string[]) => join(workers.c.rootfs, ...path);
 
   const kube = () => w.stack.kube;
   const dbVm = () => {
@@ -108,6 +172,128 @@ describe('e2e: backup and restore on the sandbox', function () {
       const addr = (svc as unknown as { status?: { microservices?: Array<{ name: string; instances?: Array<{ address?: string }> }> } }).status?.microservices?.find((m) => m.name === 'db')?.instances?.[0]?.address;
       return w.sandbox.vms.list().find((v) => v.address === addr);
     })();
+  };
+
+  const counters = async (): Promise<{ pod: number; files: number; vm: number }> => {
+    const vm = await dbVm();
+    return { pod: readNumber(onWorkerC('var/lib/shop-counter/n')) ?? -1, files: readNumber(onWorkerC('var/lib/shop-files/n')) ?? -1, vm: vm ? (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? -1) : -1 };
+  };
+
+  /** a backup of the service: every kind of data captured, nothing else warned about */
+  const backupShop = async (store: ObjectStore, name: string): Promise<ShopBackup> => {
+    const before = await counters();
+    const m = await runBackup({ ...deps(), store }, { name, selection: { service: { namespace: 'shop', name: 'shop' } } });
+    const after = await counters();
+    const names = new Set(m.items.map((i) => `${i.kind}/${i.namespace ?? ''}/${i.name}`));
+    for (const n of ['MeshService/shop/shop', 'Namespace//shop', 'Deployment/shop/web-v1', 'Service/shop/web', 'Deployment/shop/files', 'Pod/shop/counter', 'PersistentVolumeClaim/shop/shop-ssd', 'PersistentVolume//shop-ssd', 'StorageClass//local-storage', 'Secret/shop/vm-ssh']) assert.ok(names.has(n), `${n} captured: ${[...names].join(' ')}`);
+    for (const k of ['ServiceAccount', 'DestinationRule', 'WorkloadEntry', 'WorkloadGroup', 'AuthorizationPolicy']) assert.ok(m.items.some((i) => i.kind === k), `a ${k} captured`);
+    assert.ok(m.items.some((i) => i.kind === 'Pod' && /^files-/.test(i.name)), 'the files pod captured');
+    const data = (type: string, n: string) => m.data.find((d) => d.type === type && d.name === n);
+    assert.deepEqual([data('hostPath', 'host')?.result, data('hostPath', 'host')?.node, data('hostPath', 'host')?.files], ['captured', 'worker-c', 13], JSON.stringify(m.data));
+    assert.deepEqual([data('local', 'ssd')?.result, data('local', 'ssd')?.node, data('local', 'ssd')?.files], ['captured', 'worker-c', 7], JSON.stringify(m.data));
+    assert.deepEqual([data('vmDataDir', '0')?.result, data('vmDataDir', '0')?.files], ['captured', Object.keys(vmData).length]);
+    // the VM's process by criu dump, both containers through the kubelet's checkpoint API on worker-c
+    assert.deepEqual(m.state.map((x) => [who(x.owner), x.method, x.result]).sort(), [['counter pod', 'checkpoint', 'captured'], ['db VM', 'criu', 'captured'], ['files pod', 'checkpoint', 'captured']], JSON.stringify(m.state));
+    // (the web pod's emptyDir is on the emulator's virtual node, which no SSH reaches: that warning only)
+    assert.deepEqual(m.warnings.filter((x) => !/^volume shop\/web-/.test(x)), []);
+    return { manifest: m, pod: [before.pod, after.pod], files: [before.files, after.files], vm: [before.vm, after.vm] };
+  };
+
+  /** the service deleted (its VMs terminated), its own workloads too; what they left on worker-c goes */
+  const deleteShop = async (ns: string): Promise<void> => {
+    const del = await w.api('DELETE', `/v1/services/${ns}/shop`);
+    assert.equal(del.status, 202, del.text);
+    for (const o of shopWorkloads(ns)) await kube().delete({ apiVersion: o.apiVersion, kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name });
+    await until('the MeshService gone', async () => !(await kube().get({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: ns, name: 'shop' })), 120_000);
+    await until('the VM gone', async () => (await w.stack.openstack!.tacker.listVnfInstances()).length === 0, 120_000);
+    await until('the pods gone', async () => (await kube().list('v1', 'Pod', { namespace: ns, labelSelector: 'mixmesh.io/service=shop' })).items.length === 0, 120_000);
+    await until('the PV gone', async () => !(await kube().get({ apiVersion: 'v1', kind: 'PersistentVolume', name: 'shop-ssd' })), 120_000);
+    await until('the processes gone', async () => (await w.sandbox.nodes.exec(workers.c.serverId, 'ps -o args | grep -q -e "[s]hop-counter" -e "[s]hop-files"')).code === 1, 120_000);
+    rmSync(onWorkerC('srv/shop/files'), { recursive: true, force: true });
+    rmSync(onWorkerC('mnt/disks/shop-ssd'), { recursive: true, force: true });
+    mkdirSync(onWorkerC('mnt/disks/shop-ssd'), { recursive: true });
+    rmSync(onWorkerC('var/lib/shop-counter'), { recursive: true, force: true });
+    rmSync(onWorkerC('var/lib/shop-files'), { recursive: true, force: true });
+  };
+
+  /**
+   * Restore the shop into `ns` and check everything came back. `mapImages`: the restore also maps
+   * the images, so the files Deployment's template (and its pod-template-hash) changes and its new
+   * ReplicaSet cannot adopt the pod restored from its checkpoint: a recorded cold start.
+   */
+  const restoreShop = async (store: ObjectStore, name: string, backup: string, ns: string, b: ShopBackup, mapImages = false): Promise<void> => {
+    const mappings = { ...(ns === 'shop' ? {} : { namespaces: { shop: ns } }), ...(mapImages ? { images: { 'busybox:': 'docker.io/library/busybox:' } } : {}) };
+    const res = await restoreBackup({ ...deps(), store }, { name, backup, mappings, vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
+    assert.deepEqual(res.items.filter((i) => i.action === 'failed'), []);
+    const filesState = mapImages ? ['files pod', 'cold-start', 'NOT_ADOPTED'] : ['files pod', 'restored', 'FROM_CHECKPOINT'];
+    assert.deepEqual(res.state.map((x) => [who(x.owner), x.action, x.reason]).sort(), [['counter pod', 'restored', 'FROM_CHECKPOINT'], ['db VM', 'restored', 'CRIU_RESTORED'], filesState], JSON.stringify(res.state));
+    if (mapImages) {
+      // the one warning: the cold start, recorded with its reason (named as in the backup: the source namespace and pod)
+      assert.equal(res.phase, 'CompletedWithWarnings', JSON.stringify(res.firstCause));
+      assert.equal(res.warnings.length, 1, res.warnings.join('\n'));
+      assert.match(res.warnings[0]!, /^shop\/files-[a-z0-9]+-[a-z0-9]+\/files: cold start, .*\(NOT_ADOPTED\)/);
+    } else {
+      assert.equal(res.phase, 'Completed', JSON.stringify([res.firstCause, res.warnings]));
+    }
+    // node data written onto worker-c before the workloads, the VM's data onto the new VM before its sidecar
+    // (the web pod's emptyDir, when it ran on a worker and was captured, has no known path: its controller makes a new pod)
+    for (const x of res.data.filter((d) => d.name === 'tmp')) assert.deepEqual([x.owner.split('/')[1]!.slice(0, 7), x.action, x.reason], ['web-v1-', 'skipped', 'POD_NOT_RESTORED']);
+    assert.deepEqual(res.data.filter((x) => x.name !== 'tmp').map((x) => [x.name, x.node, x.action, x.reason]).sort(), [['0', 'new VM', 'written', 'BEFORE_SIDECAR'], ['host', 'worker-c', 'written', undefined], ['ssd', 'worker-c', 'written', undefined]], JSON.stringify(res.data));
+    // every item: created, or skipped with its reason (the files pod, whose state is restored, by name: its ReplicaSet adopts it)
+    const skipped = res.items.filter((i) => i.action === 'skipped').map((i) => `${i.kind}/${i.name.replace(/^(web-v1)-[a-z0-9]+-[a-z0-9]+$/, '$1-*')}:${i.reason}`).sort();
+    const expectSkipped = ['Pod/web-v1-*:OWNED_BY_CONTROLLER', 'StorageClass/local-storage:ALREADY_EXISTS', ...b.manifest.items.filter((i) => i.kind === 'WorkloadEntry').map((i) => `WorkloadEntry/${i.name}:MADE_BY_ORCHESTRATOR`)];
+    if (ns === 'shop') expectSkipped.push('Namespace/shop:ALREADY_EXISTS', 'Secret/vm-ssh:ALREADY_EXISTS');
+    assert.deepEqual(skipped.filter((x) => !/^(ServiceAccount|ConfigMap)\/(default|kube-root-ca\.crt|istio-ca-root-cert):CONTROLLER_MADE$/.test(x)), expectSkipped.sort());
+    assert.equal(res.items.length, b.manifest.items.length);
+
+    // the mesh Ready: the orchestrator recreated the VM through Tacker and registered it
+    const ready = await until(`${ns}/shop Ready`, async () => {
+      const s = await w.api('GET', `/v1/services/${ns}/shop`);
+      return (s.json.status as { phase?: string } | undefined)?.phase === 'Ready' ? s.json : undefined;
+    }, 180_000);
+    // every object of the backup is there again (the web pod and the WorkloadEntry made anew by their controllers)
+    for (const i of b.manifest.items) {
+      if ((i.kind === 'Pod' && (i.name.startsWith('web-') || (mapImages && i.name.startsWith('files-')))) || i.kind === 'WorkloadEntry') continue;
+      const ref = { apiVersion: i.apiVersion, kind: i.kind, ...(i.namespace ? { namespace: ns } : {}), name: i.kind === 'Namespace' ? ns : i.name };
+      assert.ok(await kube().get(ref), `${i.kind} ${ns}/${i.name} restored`);
+    }
+    assert.equal((await kube().list('v1', 'Pod', { namespace: ns, labelSelector: 'app=web' })).items.length, 1, 'the web pod made again');
+    assert.equal((await kube().list('networking.istio.io/v1', 'WorkloadEntry', { namespace: ns, labelSelector: 'mixmesh.io/service=shop' })).items.length, 1);
+    // one files pod, its ReplicaSet's: the restored one adopted (or, not adopted, removed: never two)
+    const files = (await kube().list('v1', 'Pod', { namespace: ns, labelSelector: 'app=files' })).items.filter((p) => !p.metadata.deletionTimestamp);
+    assert.equal(files.length, 1, files.map((p) => p.metadata.name).join(' '));
+    const filesOwner = (files[0]!.metadata as { ownerReferences?: Array<{ kind: string; controller?: boolean }> }).ownerReferences?.find((r) => r.controller)?.kind;
+    assert.equal(filesOwner, 'ReplicaSet');
+    const original = b.manifest.items.find((i) => i.kind === 'Pod' && i.name.startsWith('files-'))!.name;
+    assert.equal(files[0]!.metadata.name === original, !mapImages, `the files pod ${files[0]!.metadata.name} (backed up as ${original})`);
+
+    // the VM: its data byte-identical, its counter carried on from the dumped value
+    const addr = (ready.status as { microservices: Array<{ name: string; instances?: Array<{ address: string }> }> }).microservices.find((x) => x.name === 'db')!.instances![0]!.address;
+    const vm = w.sandbox.vms.list().find((v) => v.address === addr)!;
+    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
+    const vmFrom = await until('the restored db counter started', async () => readNumber(join(vm.rootfs, 'var/lib/counter/started-from')));
+    assert.ok(vmFrom >= b.vm[0] && vmFrom <= b.vm[1], `the db counter started from ${vmFrom}, the backup took it between ${b.vm[0]} and ${b.vm[1]}`);
+    // the containers restored from their checkpoints on worker-c carry on from the value the backup took (a cold start counts from 0)
+    const podFrom = await until('the restored counter started', async () => readNumber(onWorkerC('var/lib/shop-counter/started-from')), 120_000);
+    assert.ok(podFrom >= b.pod[0] && podFrom <= b.pod[1], `the counter started from ${podFrom}, the backup took it between ${b.pod[0]} and ${b.pod[1]}`);
+    await until('the restored counter counting', async () => (readNumber(onWorkerC('var/lib/shop-counter/n')) ?? 0) > podFrom);
+    // it runs from the archive; its ordinary image (mapped) stays on the pod, for the next restore of a backup of it
+    const restored = await kube().get({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: 'counter' }) as unknown as { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ image: string }> } };
+    assert.match(restored.spec.containers[0]!.image, new RegExp(`^/var/lib/kubelet/checkpoints/restore-${name}-counter_shop-counter\\.tar$`));
+    assert.equal(restored.metadata.annotations?.['image.backup.mixmesh.io/counter'], mapImages ? 'docker.io/library/busybox:1.36' : 'busybox:1.36');
+    await until('the files pod running', async () => (await kube().list('v1', 'Pod', { namespace: ns, labelSelector: 'app=files' })).items.some((p) => (p as unknown as { status?: { phase?: string } }).status?.phase === 'Running'), 120_000);
+    const starts = await until('the files container started', async () => { try { return readFileSync(onWorkerC('var/lib/shop-files/starts'), 'utf8') || undefined; } catch { return undefined; } }, 120_000);
+    if (!mapImages) {
+      const filesFrom = await until('the restored files counter started', async () => readNumber(onWorkerC('var/lib/shop-files/started-from')), 120_000);
+      assert.ok(filesFrom >= b.files[0] && filesFrom <= b.files[1], `the files counter started from ${filesFrom}, the backup took it between ${b.files[0]} and ${b.files[1]}`);
+      assert.equal(starts, 'found\n', 'one start, which found its data');
+    }
+    // the files container found its data when it started: the restore wrote it first; byte-identical, not written anew
+    assert.match(starts, /^(found\n)+$/);
+    assert.deepEqual(treeHashes(onWorkerC('srv/shop/files')), hostFiles);
+    assert.deepEqual(treeHashes(onWorkerC('mnt/disks/shop-ssd')), ssdFiles);
+    const pvc = await kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: 'shop-ssd' }) as unknown as { status?: { phase?: string } };
+    assert.equal(pvc.status?.phase, 'Bound');
   };
 
   before(async () => {
@@ -152,6 +338,39 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.equal(started.code, 0, started.stderr);
     await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
 
+    // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
+    const id = 'bkstat';
+    const secret = '0123456789abcdef';
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'bootstrap.kubernetes.io/token', metadata: { name: `bootstrap-token-${id}`, namespace: 'kube-system' }, stringData: { 'token-id': id, 'token-secret': secret, 'usage-bootstrap-authentication': 'true', expiration: new Date(Date.now() + 3_600_000).toISOString() } } as KubeObject);
+    const joinWorker = async (serverId: string, name: string, image: string) => {
+      const v = await w.sandbox.vms.create({ serverId, name, image, files: w.sandbox.nodes.filesFor(image) });
+      w.sandbox.nodes.attach(v);
+      return v;
+    };
+    workers = {
+      c: await joinWorker('00000000-0000-4000-8000-0000000000c1', 'worker-c', WORKER_IMAGE),
+      n: await joinWorker('00000000-0000-4000-8000-0000000000c2', 'worker-n', WORKER_NOCRIU_IMAGE),
+    };
+    for (const [k, v] of Object.entries(workers)) {
+      await until(`worker-${k} up`, async () => (await w.sandbox.nodes.exec(v.serverId, 'true').catch(() => ({ code: 1 }))).code === 0);
+      const joined = await w.sandbox.nodes.exec(v.serverId, `kubeadm join ${w.sandbox.kube.endpoint} --token ${id}.${secret} --discovery-token-ca-cert-hash ${w.sandbox.kube.caCertHash} --node-name worker-${k}`);
+      assert.equal(joined.code, 0, joined.stderr);
+    }
+    // the shop's own workloads on worker-c, part of the service by its label: a container writing into a hostPath and a local PV, a checkpointed counter
+    mkdirSync(onWorkerC('mnt/disks/shop-ssd'), { recursive: true }); // a local PV's path exists on its node (a mounted disk)
+    for (const o of shopWorkloads('shop')) await kube().create(o);
+    await until('the files container wrote its data', async () => existsSync(onWorkerC('srv/shop/files/.written')), 120_000).catch(async (e: unknown) => {
+      const pods = await kube().list('v1', 'Pod', { namespace: 'shop', labelSelector: 'app=files' });
+      const evs = await kube().list('v1', 'Event', { namespace: 'shop' });
+      throw new Error(`${String(e)}: ${JSON.stringify(pods.items.map((p) => [p.metadata.name, (p as unknown as { spec: unknown }).spec, (p as unknown as { status: unknown }).status]))} ${JSON.stringify(evs.items.slice(-15).map((x) => (x as unknown as { message: string }).message))}`);
+    });
+    hostFiles = treeHashes(onWorkerC('srv/shop/files'));
+    ssdFiles = treeHashes(onWorkerC('mnt/disks/shop-ssd'));
+    assert.equal(Object.keys(hostFiles).length, 13, Object.keys(hostFiles).join(' '));
+    assert.equal(Object.keys(ssdFiles).length, 7, Object.keys(ssdFiles).join(' '));
+    assert.equal(readFileSync(onWorkerC('var/lib/shop-files/starts'), 'utf8'), 'wrote\n');
+    for (const c of ['shop-counter', 'shop-files']) await until(`the ${c} counter past 5`, async () => (readNumber(onWorkerC('var/lib', c, 'n')) ?? 0) >= 5, 120_000);
+
     // node-local volumes on worker-1: a hostPath pod and a local PV + PVC
     hostData = fillTree(join(worker.rootfs, 'data/cache'), 10, 3000);
     localData = fillTree(join(worker.rootfs, 'mnt/disks/ssd1'), 5, 70_000);
@@ -172,70 +391,29 @@ describe('e2e: backup and restore on the sandbox', function () {
     await w?.stop();
   });
 
-  it('a MeshService with a VM data dir: backed up to Swift, deleted, restored with the VM recreated, data byte-identical', async () => {
-    const m = await runBackup(deps(), { name: 'shop-1', selection: { service: { namespace: 'shop', name: 'shop' } } });
-    const kinds = new Set(m.items.map((i) => i.kind));
-    for (const k of ['MeshService', 'Namespace', 'Deployment', 'Service', 'ServiceAccount', 'DestinationRule', 'WorkloadEntry', 'WorkloadGroup']) assert.ok(kinds.has(k), `${k} captured: ${[...kinds].join(',')}`);
-    const d = m.data.find((x) => x.type === 'vmDataDir')!;
-    assert.equal(d.result, 'captured', JSON.stringify(d));
-    assert.equal(d.files, Object.keys(vmData).length);
-    // the worker image has (the stand-in) criu: criu check, then criu dump --leave-running of the pid in /run/db.pid
-    assert.deepEqual(m.state.map((s) => [s.method, s.result, s.reason]), [['criu', 'captured', undefined]], JSON.stringify(m.state));
-    // (the web pod's emptyDir is on the emulator's virtual node, which no SSH reaches: that warning only)
-    assert.deepEqual(m.warnings.filter((x) => !/^volume shop\/web-/.test(x)), []);
+  it('one service (a worker-node container writing to a hostPath and a local PV, a checkpointed container, a VM with a data dir): backed up to Swift and to file://, deleted, restored from Swift byte-identical with its state', async () => {
+    shopBackups = { swift: await backupShop(stores.swift, 'shop-1') };
     assert.deepEqual((await listBackups(stores.swift)).map((b) => [b.name, b.complete]), [['shop-1', true]]);
 
-    // the service goes (VMs terminated)
-    const del = await w.api('DELETE', '/v1/services/shop/shop');
-    assert.equal(del.status, 202, del.text);
-    await until('the MeshService gone', async () => !(await kube().get({ apiVersion: 'mixmesh.io/v1alpha1', kind: 'MeshService', namespace: 'shop', name: 'shop' })));
-    await until('the VM gone', async () => (await w.stack.openstack!.tacker.listVnfInstances()).length === 0);
-
+    // the service goes: its VMs terminated, its workloads and their data gone from the node
+    await deleteShop('shop');
     const plan = await restoreBackup(deps(), { name: 'r1-plan', backup: 'shop-1', plan: true });
     assert.deepEqual(plan.problems, []);
     assert.ok(plan.items.some((i) => i.kind === 'MeshService' && i.action === 'create'));
-    // the orchestrator's before-injection hook takes the VM data: written before the new VM's sidecar starts
-    const res = await restoreBackup(deps(), { name: 'r1', backup: 'shop-1', vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
-    assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
-    assert.deepEqual(res.items.filter((i) => i.action === 'failed'), []);
-    const we = res.items.find((i) => i.kind === 'WorkloadEntry');
-    assert.equal(we?.action, 'skipped');
-    assert.equal(we?.reason, 'MADE_BY_ORCHESTRATOR');
-    assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
-    assert.deepEqual(res.state.map((x) => [x.action, x.reason]), [['restored', 'CRIU_RESTORED']], JSON.stringify(res.state));
-    await until('the service Ready again', async () => {
-      const s = await w.api('GET', '/v1/services/shop/shop');
-      return (s.json.status as { phase?: string } | undefined)?.phase === 'Ready';
-    }, 120_000);
-    const vm = await dbVm();
-    assert.ok(vm);
-    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
-    // the counter carried on from the dumped value on the new VM (a cold start would start from 0)
-    const from = await until('the restored counter started', async () => readNumber(join(vm.rootfs, 'var/lib/counter/started-from')));
-    assert.ok(from >= 5, `started from ${from}`);
-    await until('the restored counter counting', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) > from);
+    // the Deployment's pod whose state is restored is created by name (its new ReplicaSet adopts it); the web pod is left to its controller
+    assert.deepEqual(plan.items.filter((i) => i.kind === 'Pod').map((i) => [i.name.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), i.action, i.reason]).sort(), [['counter', 'create', undefined], ['files-*', 'create', undefined], ['web-v1-*', 'skip', 'OWNED_BY_CONTROLLER']]);
+    assert.deepEqual(plan.state.map((x) => [x.owner.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), x.action, x.node ?? x.reason]).sort(), [['shop.shop.db.v1.0', 'restore', 'new VM'], ['shop/counter', 'restore', 'worker-c'], ['shop/files-*', 'restore', 'worker-c']]);
+    await restoreShop(stores.swift, 'r1', 'shop-1', 'shop', shopBackups.swift!);
   });
 
-  it('the same with file://, restored into another namespace (the VM recreated there with its data)', async () => {
-    const m = await runBackup({ ...deps(), store: stores.file }, { name: 'shop-file', selection: { service: { namespace: 'shop', name: 'shop' } } });
-    assert.equal(m.data.find((x) => x.type === 'vmDataDir')?.result, 'captured');
-    await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop2' } });
-    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: 'shop2' }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } } as KubeObject);
-    const res = await restoreBackup({ ...deps(), store: stores.file }, { name: 'r-file', backup: 'shop-file', mappings: { namespaces: { shop: 'shop2' } }, vmWaitMs: 120_000 }, { vmHandoff: w.stack.backup.vmHandoff });
-    assert.notEqual(res.phase, 'Failed', JSON.stringify(res.firstCause));
-    assert.deepEqual(res.data.map((x) => [x.action, x.reason]), [['written', 'BEFORE_SIDECAR']], JSON.stringify(res.data));
-    assert.deepEqual(res.state.map((x) => [x.action, x.reason]), [['restored', 'CRIU_RESTORED']], JSON.stringify(res.state));
-    const ready = await until('shop2/shop Ready', async () => {
-      const s2 = await w.api('GET', '/v1/services/shop2/shop');
-      return (s2.json.status as { phase?: string } | undefined)?.phase === 'Ready' ? s2.json : undefined;
-    }, 120_000);
-    const addr = (ready.status as { microservices: Array<{ name: string; instances?: Array<{ address: string }> }> }).microservices.find((x) => x.name === 'db')!.instances![0]!.address;
-    const vm = w.sandbox.vms.list().find((v) => v.address === addr)!;
-    assert.deepEqual(treeHashes(join(vm.rootfs, 'var/lib/db')), vmData);
-    const from = await until('the restored counter started', async () => readNumber(join(vm.rootfs, 'var/lib/counter/started-from')));
-    assert.ok(from >= 5, `started from ${from}`);
-    // both services run side by side: two VNFs now
-    assert.equal((await w.stack.openstack!.tacker.listVnfInstances()).length, 2);
+  it('the restored service backed up to file://, deleted, restored into a mapped namespace with images mapped (the VM recreated there, the local PV bound to the mapped claim, the Deployment pod\'s state a recorded cold start)', async () => {
+    // the restored service is backed up in turn (its containers run from checkpoint archives now), deleted, restored again
+    shopBackups.file = await backupShop(stores.file, 'shop-file');
+    await deleteShop('shop');
+    await restoreShop(stores.file, 'r-file', 'shop-file', 'shop2', shopBackups.file, true);
+    const pv = await kube().get({ apiVersion: 'v1', kind: 'PersistentVolume', name: 'shop-ssd' }) as unknown as { spec: { claimRef?: { namespace?: string } } };
+    assert.equal(pv.spec.claimRef?.namespace, 'shop2');
+    assert.equal((await w.stack.openstack!.tacker.listVnfInstances()).length, 1);
   });
 
   it('node selection captures exactly that node\'s pods and what they need; an unreachable node is a failed item, the rest completes with warnings', async () => {
@@ -360,24 +538,6 @@ describe('e2e: backup and restore on the sandbox', function () {
   });
 
   it('container state: restored from its kubelet checkpoint on a CRIU node, a recorded cold start where the runtime cannot; hooks through pods/exec', async () => {
-    // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
-    const id = 'bkstat';
-    const secret = '0123456789abcdef';
-    await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'bootstrap.kubernetes.io/token', metadata: { name: `bootstrap-token-${id}`, namespace: 'kube-system' }, stringData: { 'token-id': id, 'token-secret': secret, 'usage-bootstrap-authentication': 'true', expiration: new Date(Date.now() + 3_600_000).toISOString() } } as KubeObject);
-    const worker = async (serverId: string, name: string, image: string) => {
-      const vm = await w.sandbox.vms.create({ serverId, name, image, files: w.sandbox.nodes.filesFor(image) });
-      w.sandbox.nodes.attach(vm);
-      return vm;
-    };
-    const workers: Record<'c' | 'n', SandboxVm> = {
-      c: await worker('00000000-0000-4000-8000-0000000000c1', 'worker-c', WORKER_IMAGE),
-      n: await worker('00000000-0000-4000-8000-0000000000c2', 'worker-n', WORKER_NOCRIU_IMAGE),
-    };
-    for (const [k, vm] of Object.entries(workers)) {
-      await until(`worker-${k} up`, async () => (await w.sandbox.nodes.exec(vm.serverId, 'true').catch(() => ({ code: 1 }))).code === 0);
-      const joined = await w.sandbox.nodes.exec(vm.serverId, `kubeadm join ${w.sandbox.kube.endpoint} --token ${id}.${secret} --discovery-token-ca-cert-hash ${w.sandbox.kube.caCertHash} --node-name worker-${k}`);
-      assert.equal(joined.code, 0, joined.stderr);
-    }
     await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'state' } });
     const pod = (node: 'c' | 'n') => ({
       apiVersion: 'v1', kind: 'Pod',
@@ -402,7 +562,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     };
 
     // the CRIU node: checkpointed through the kubelet API, the archive fetched over SSH (and not left on the node)
-    const mc = await runBackup(deps(), { name: 'state-c', selection: { node: 'worker-c' } });
+    const mc = await runBackup(deps(), { name: 'state-c', selection: { node: 'worker-c', namespaces: ['state'] } });
     assert.deepEqual(mc.state.map((x) => [x.owner, x.container, x.method, x.result]), [['state/counter-c', 'c', 'checkpoint', 'captured']], JSON.stringify(mc.state));
     assert.equal(mc.phase, 'Completed', JSON.stringify(mc.warnings));
     assert.deepEqual(readdirSync(join(workers.c.rootfs, 'var/lib/kubelet/checkpoints')).filter((f) => f.startsWith('checkpoint-')), []);
@@ -411,7 +571,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.ok((readNumber(counterFile('c', 'pre-hook')) ?? 0) >= 5);
     assert.equal(readFileSync(counterFile('c', 'post-hook'), 'utf8'), 'thawed\n');
     // the node without CRIU: the kubelet answers 500; recorded, the rest completes with warnings
-    const mn = await runBackup({ ...deps(), store: stores.file }, { name: 'state-n', selection: { node: 'worker-n' } });
+    const mn = await runBackup({ ...deps(), store: stores.file }, { name: 'state-n', selection: { node: 'worker-n', namespaces: ['state'] } });
     assert.deepEqual(mn.state.map((x) => [x.owner, x.method, x.result, x.reason]), [['state/counter-n', 'checkpoint', 'failed', 'CHECKPOINT_FAILED']]);
     assert.match(mn.state[0]!.message ?? '', /CRIU is not supported on this kernel|checkpoint/);
     assert.equal(mn.phase, 'CompletedWithWarnings');
@@ -421,7 +581,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     // the pods go, and so does what their processes left on the nodes
     await podGone('state', 'counter-c');
     await podGone('state', 'counter-n');
-    for (const vm of Object.values(workers)) await until('the counter processes gone', async () => (await w.sandbox.nodes.exec(vm.serverId, 'ps -o args | grep -q "[w]hile true"')).code === 1);
+    for (const vm of Object.values(workers)) await until('the counter processes gone', async () => (await w.sandbox.nodes.exec(vm.serverId, 'ps -o args | grep -q "[/]var/lib/counter/n"')).code === 1);
     rmSync(join(workers.c.rootfs, 'var/lib/counter'), { recursive: true, force: true });
     rmSync(join(workers.n.rootfs, 'var/lib/counter'), { recursive: true, force: true });
 

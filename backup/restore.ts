@@ -288,6 +288,8 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
   if (req.state === false) for (const s of reader.manifest.state) result.state.push({ owner: s.owner, ...(s.container ? { container: s.container } : {}), action: 'cold-start', reason: 'NOT_REQUESTED', message: 'the restore was asked not to restore state' });
 
   if (req.plan) {
+    // state first: a controller's pod whose state is restored is created by name (planned as such)
+    const statePlan = await planState(deps, states, [...loaded.retained.values()], req.mappings ?? {});
     for await (const l of loaded.all()) {
       if (l.skip) {
         result.items.push({ ...refOf(l.target), action: 'skip', reason: l.skip.reason, message: l.skip.message });
@@ -299,7 +301,7 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
       else result.items.push({ ...refOf(l.target), action: conflict === 'update' ? 'update' : 'recreate', reason: 'ALREADY_EXISTS' });
     }
     for (const d of dataEntries) result.data.push({ owner: d.owner, name: d.name, node: d.type === 'vmDataDir' ? 'new VM' : (req.mappings?.nodes?.[d.node] ?? d.node), path: d.path, action: req.data === false ? 'skipped' : 'write', files: d.files });
-    result.state.push(...(await planState(deps, states, [...loaded.retained.values()], req.mappings ?? {})));
+    result.state.push(...statePlan);
     for (const st of result.state) if (st.action === 'cold-start') result.warnings.push(stateWarning(st));
     result.phase = problems.length ? 'Failed' : result.warnings.length ? 'CompletedWithWarnings' : 'Completed';
     if (problems.length) result.firstCause = { code: 'RESTORE_PREFLIGHT_FAILED', message: problems[0]!.message };

@@ -10,7 +10,7 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { BackupReader } from './archive.js';
 import type { NodeAccess, NodeTarget } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver } from './ports.js';
-import type { Mappings } from './transform.js';
+import { CHECKPOINT_IMAGE_ANNOTATION, type Mappings } from './transform.js';
 import type { StateEntry } from './types.js';
 
 export interface RestoreStateResult {
@@ -56,14 +56,30 @@ export function archivePathOnNode(restore: string, s: StateEntry): string {
   return `/var/lib/kubelet/checkpoints/restore-${restore}-${pod}_${ns}-${s.container}.tar`;
 }
 
+/**
+ * The ReplicaSet that owned a pod the restore would skip (OWNED_BY_CONTROLLER), when the pod can be
+ * restored by name instead: created as an orphan (owner references stripped) before the workloads,
+ * it is adopted by the ReplicaSet its Deployment makes again, as a ReplicaSet adopts every orphan its
+ * selector matches (the pod keeps its pod-template-hash label, and the same template gives the same hash).
+ */
+function adoptingReplicaSet(item: StateItem): string | undefined {
+  if (item.skip?.reason !== 'OWNED_BY_CONTROLLER') return undefined;
+  const refs = (item.obj.metadata as { ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> }).ownerReferences ?? [];
+  const owner = refs.find((r) => r.controller) ?? refs[0];
+  return owner?.kind === 'ReplicaSet' && item.obj.metadata.labels?.['pod-template-hash'] ? owner.name : undefined;
+}
+
+type Decision = { ok: true; item: StateItem; node: string; adoptBy?: string } | { ok: false; result: RestoreStateResult };
+
 /** A container's state: can it be restored on the target, and where? (no change) */
-async function containerDecision(deps: StateDeps, s: StateEntry, items: readonly StateItem[], mappings: Mappings): Promise<{ ok: true; item: StateItem; node: string } | { ok: false; result: RestoreStateResult }> {
+async function containerDecision(deps: StateDeps, s: StateEntry, items: readonly StateItem[], mappings: Mappings): Promise<Decision> {
   if (s.result !== 'captured' || !s.object) return { ok: false, result: coldStart(s, s.reason ?? 'NO_STATE', s.message ?? 'no state in the backup') };
   const [ns, name] = s.owner.split('/');
   const item = items.find((i) => i.obj.kind === 'Pod' && i.obj.metadata.namespace === ns && i.obj.metadata.name === name);
   if (!item) return { ok: false, result: coldStart(s, 'POD_NOT_RESTORED', 'the pod is not in this restore') };
-  if (item.skip) {
-    // a controller's pod is made again by the controller from its template: its image cannot name this one archive
+  const adoptBy = adoptingReplicaSet(item);
+  if (item.skip && !adoptBy) {
+    // a StatefulSet's, DaemonSet's or Job's pod is made again by its controller from its template: its image cannot name this one archive
     return { ok: false, result: coldStart(s, item.skip.reason, `the pod is not restored by name (${item.skip.message})`) };
   }
   if (!deps.checkpointer) return { ok: false, result: coldStart(s, 'CHECKPOINT_UNAVAILABLE', 'no kubelet access is configured on the target') };
@@ -71,7 +87,12 @@ async function containerDecision(deps: StateDeps, s: StateEntry, items: readonly
   if (!node) return { ok: false, result: coldStart(s, 'NOT_SCHEDULED', 'the backup does not say which node the pod ran on') };
   const support = await deps.checkpointer.restoreSupport(node);
   if (!support.ok) return { ok: false, result: coldStart(s, support.reason, support.message) };
-  return { ok: true, item, node };
+  return { ok: true, item, node, ...(adoptBy ? { adoptBy } : {}) };
+}
+
+/** the pod is restored by name after all (its ReplicaSet adopts it): no longer skipped */
+function restoreByName(item: StateItem): void {
+  delete (item as { skip?: StateItem['skip'] }).skip;
 }
 
 /** Plan: what would happen to every state entry. */
@@ -84,7 +105,8 @@ export async function planState(deps: StateDeps, manifestState: readonly StateEn
     }
     if (s.method !== 'checkpoint' && s.method !== 'none') continue;
     const d = await containerDecision(deps, s, items, mappings);
-    out.push(d.ok ? { owner: s.owner, ...(s.container ? { container: s.container } : {}), node: d.node, action: 'restore', message: 'from its checkpoint archive, copied onto the node' } : d.result);
+    if (d.ok && d.adoptBy) restoreByName(d.item);
+    out.push(d.ok ? { owner: s.owner, ...(s.container ? { container: s.container } : {}), node: d.node, action: 'restore', message: `from its checkpoint archive, copied onto the node${d.adoptBy ? `; the pod is created by name and its ReplicaSet adopts it (was ${d.adoptBy})` : ''}` } : d.result);
   }
   return out;
 }
@@ -96,6 +118,8 @@ export interface PendingContainer {
   node: string;
   /** the image before it was pointed at the archive (the cold start falls back to it) */
   image: string;
+  /** a controller's pod restored by name: the ReplicaSet it belonged to (its Deployment's new one must adopt it) */
+  adoptBy?: string;
 }
 
 /**
@@ -128,14 +152,20 @@ export async function prepareContainerState(deps: StateDeps, reader: BackupReade
       results.push(coldStart(s, isMixmeshError(e) && e.code.startsWith('SSH_') ? 'NODE_UNREACHABLE' : isMixmeshError(e) ? e.code : 'INTERNAL', `the checkpoint archive could not be copied onto node ${d.node}: ${e instanceof Error ? e.message : String(e)}`));
       continue;
     }
-    pending.push({ state: s, namespace: d.item.target.metadata.namespace ?? '', pod: d.item.target.metadata.name, node: d.node, image: container.image ?? '' });
+    pending.push({ state: s, namespace: d.item.target.metadata.namespace ?? '', pod: d.item.target.metadata.name, node: d.node, image: container.image ?? '', ...(d.adoptBy ? { adoptBy: d.adoptBy } : {}) });
+    // the ordinary image stays on the pod: a backup of it restores from there again
+    const meta = d.item.target.metadata as { annotations?: Record<string, string> };
+    meta.annotations = { ...meta.annotations, [`${CHECKPOINT_IMAGE_ANNOTATION}${container.name}`]: container.image ?? '' };
     container.image = path;
     spec.nodeName = d.node;
+    if (d.adoptBy) restoreByName(d.item);
   }
   return { results, pending };
 }
 
 type PodStatusLike = { status?: { phase?: string; containerStatuses?: Array<{ name: string; state?: { running?: unknown; waiting?: { reason?: string; message?: string } } }> } };
+
+const ownersOf = (o: KubeObject | undefined): Array<{ kind: string; name: string; controller?: boolean }> => (o?.metadata as { ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> } | undefined)?.ownerReferences ?? [];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -173,6 +203,29 @@ export async function confirmContainerState(deps: StateDeps, pending: readonly P
         break;
       }
       await sleep(delay);
+    }
+    if (running && p.adoptBy) {
+      // a controller's pod: its ReplicaSet must take it, or the pod would run beside the one the controller makes
+      let owner: string | undefined;
+      const hash = `-${(await deps.kube.get(ref))?.metadata.labels?.['pod-template-hash'] ?? ''}`;
+      const deployment = p.adoptBy.endsWith(hash) ? p.adoptBy.slice(0, -hash.length) : '';
+      for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+        if (signal?.aborted) throw new MixmeshError('BACKUP_CANCELLED', 'the restore was cancelled');
+        const pod = await deps.kube.get(ref);
+        owner = ownersOf(pod).find((r) => r.controller)?.name;
+        if (owner || !pod || Date.now() > deadline) break;
+        // the Deployment made its ReplicaSet under another name (its template changed): no adoption will come
+        const sets = (await deps.kube.list('apps/v1', 'ReplicaSet', { namespace: p.namespace })).items.filter((r) => ownersOf(r).some((o) => o.controller && o.kind === 'Deployment' && o.name === deployment));
+        if (sets.length && !sets.some((r) => r.metadata.name === p.adoptBy)) break;
+        await sleep(delay);
+      }
+      if (!owner) {
+        await deps.kube.delete(ref);
+        out.push({ owner: p.state.owner, container: p.state.container!, node: p.node, action: 'cold-start', reason: 'NOT_ADOPTED', message: `no ReplicaSet adopted the pod restored from its checkpoint (its Deployment's template changed, or the Deployment is not restored): the pod was removed, its controller starts it from its image` });
+        continue;
+      }
+      out.push({ owner: p.state.owner, container: p.state.container!, node: p.node, action: 'restored', reason: 'FROM_CHECKPOINT', message: `restored from its checkpoint on node ${p.node}, adopted by ReplicaSet ${owner}` });
+      continue;
     }
     if (running) {
       out.push({ owner: p.state.owner, container: p.state.container!, node: p.node, action: 'restored', reason: 'FROM_CHECKPOINT', message: `restored from its checkpoint on node ${p.node}` });

@@ -7,6 +7,12 @@ import type { KubeObject } from '../clients/kube/index.js';
 
 export const RESTORE_LABEL = 'backup.mixmesh.io/restore';
 export const FROM_ANNOTATION = 'backup.mixmesh.io/from';
+/**
+ * `image.backup.mixmesh.io/<container>`: a container restored from its checkpoint has the archive's
+ * path on the node as its image (CRI-O's restore); this annotation keeps its ordinary image, which a
+ * later restore of that pod (a backup of a restored service) starts from, maps and falls back to.
+ */
+export const CHECKPOINT_IMAGE_ANNOTATION = 'image.backup.mixmesh.io/';
 
 export interface Mappings {
   namespaces?: Record<string, string>;
@@ -97,6 +103,10 @@ export function transform(input: KubeObject, m: Mappings, restoreName: string, b
       break;
     }
     case 'Pod':
+      for (const c of (spec as { containers?: Array<{ name?: string; image?: string }> } | undefined)?.containers ?? []) {
+        const ordinary = ann[`${CHECKPOINT_IMAGE_ANNOTATION}${c.name ?? ''}`];
+        if (ordinary && c.image?.startsWith('/')) c.image = ordinary;
+      }
       mapPodSpec(m, spec as PodSpecLike, true);
       break;
     case 'Deployment':

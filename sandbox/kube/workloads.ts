@@ -366,6 +366,15 @@ export class Workloads {
     const spec = specOf(rs);
     const replicas = Number(spec.replicas ?? 1);
     const template = (spec.template ?? {}) as Obj;
+    // like the real one (ControllerRefManager): orphan pods its selector matches are adopted (a restored pod, for one)
+    const match = ((spec.selector as Obj | undefined)?.matchLabels as Labels | undefined) ?? {};
+    const expressions = ((spec.selector as Obj | undefined)?.matchExpressions as Obj[] | undefined) ?? [];
+    for (const orphan of this.api.internalList('v1', 'Pod', ns)) {
+      if (controllerOf(orphan) || terminating(orphan) || finished(orphan) || Object.keys(match).length + expressions.length === 0) continue;
+      if (!Object.entries(match).every(([k, v]) => labelsOf(orphan)[k] === v) || !expressions.every((e) => matchExpression(labelsOf(orphan), e))) continue;
+      const ref = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name, uid: metaOf(rs).uid, controller: true, blockOwnerDeletion: true };
+      this.api.internalPut({ ...orphan, metadata: { ...metaOf(orphan), ownerReferences: [...owners(orphan), ref] } }, 'kube-controller-manager');
+    }
     const pods = this.ownedBy('v1', 'Pod', ns, metaOf(rs).uid).filter((p) => !terminating(p) && !finished(p));
     for (let i = pods.length; i < replicas; i++) this.newPod(rs, `${name}-${randomSuffix()}`, template);
     if (pods.length > replicas) {
@@ -487,7 +496,9 @@ export class Workloads {
       const named = specOf(pvc).volumeName as string | undefined;
       if (named) {
         const pv = pvs.find((v) => nameOf(v) === named);
-        if (pv && !specOf(pv).claimRef) this.bind(pvc, pv);
+        // a PV pre-bound to this claim (claimRef by namespace and name, no uid yet: made so, or restored) binds as well, as the PV controller does
+        const ref = specOf(pv ?? {}).claimRef as Obj | undefined;
+        if (pv && (!ref || (ref.namespace === nsOf(pvc) && ref.name === nameOf(pvc) && (!ref.uid || ref.uid === metaOf(pvc).uid)))) this.bind(pvc, pv);
         continue;
       }
       const cls = this.storageClass(this.claimClass(pvc));
