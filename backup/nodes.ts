@@ -63,15 +63,24 @@ export class SshNodeAccess implements NodeAccess {
     return `${t.user}@${t.host}:${t.port ?? 22} ${[...t.hostKeys].sort().join(',')}`;
   }
 
-  /** A cached connection, checked: a VM replaced at the same address leaves a closed one behind. */
+  /**
+   * A cached connection, checked: a VM replaced at the same address leaves a closed one behind. A
+   * failed check retires the connection (no new commands; closed once the ones in flight have
+   * ended) and connects anew: other operations may still be streaming on it (a checkpoint read, a
+   * restore's writes), and closing it would cut them off mid-stream.
+   */
   private async shell(t: NodeTarget): Promise<RemoteShell> {
     const s = await this.connect(t);
     try {
+      if (s.lost) throw new MixmeshError('SSH_CONNECT_FAILED', `${s.target}: the connection is closed (${s.lost})`);
       await s.exec('true', { step: 'connection check' });
       return s;
-    } catch {
-      this.shells.delete(this.keyOf(t));
-      await s.close().catch(() => undefined);
+    } catch (e) {
+      this.log.warn({ node: t.name, err: e instanceof Error ? e.message : String(e) }, 'ssh connection check failed; retiring the connection');
+      const key = this.keyOf(t);
+      const cached = this.shells.get(key);
+      if (cached && (await cached.catch(() => undefined)) === s) this.shells.delete(key);
+      void (s.closeWhenIdle ? s.closeWhenIdle() : s.close()).catch(() => undefined);
       return this.connect(t);
     }
   }

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { isMixmeshError } from '../../common/errors.js';
 import { createLocalVmProvider, type LocalVmProvider, type SandboxVm } from '../../sandbox/vms/index.js';
 import { connectSsh, type RemoteShell } from './index.js';
@@ -66,6 +67,61 @@ describe('clients/ssh against a real OpenSSH sandbox VM', function () {
     await shell.put(local, '/tmp/big.bin', 0o640);
     assert.ok((await shell.get('/tmp/big.bin')).equals(readFileSync(local)));
     assert.equal((await shell.exec('stat -c %a /tmp/big.bin')).stdout, '640\n');
+  });
+
+  it('more commands in flight than the server allows channels (MaxSessions 10) wait for one instead of failing', async () => {
+    const s = await connectSsh({ host: vm.address, username: 'root', privateKey: key, hostKey: { expected: [vm.hostPublicKey] } });
+    try {
+      // every `cat` holds its channel until its stdin ends: 12 at once is beyond OpenSSH's 10
+      const stdins = Array.from({ length: 12 }, () => new PassThrough());
+      const started = stdins.map((stdin) => s.execStream!('cat', { stdin, step: 'held' }));
+      // the first 8 (the default bound) are open at once; only then do the stdins end
+      const first = await Promise.all(started.slice(0, 8));
+      assert.equal(first.length, 8);
+      stdins.forEach((stdin, i) => stdin.end(`${i}`));
+      const outs = await Promise.all(
+        started.map(async (p) => {
+          const { stdout, done } = await p;
+          const chunks: Buffer[] = [];
+          for await (const c of stdout as AsyncIterable<Buffer>) chunks.push(c);
+          assert.equal((await done).code, 0);
+          return Buffer.concat(chunks).toString('utf8');
+        }),
+      );
+      assert.deepEqual(outs, stdins.map((_, i) => `${i}`));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a stream cut off by the connection going away says so (not just "exited 255")', async () => {
+    const s = await connectSsh({ host: vm.address, username: 'root', privateKey: key, hostKey: { expected: [vm.hostPublicKey] } });
+    const stdin = new PassThrough();
+    const { stdout, done } = await s.execStream!('cat', { stdin, step: 'read /some/archive.tar' });
+    (stdout as NodeJS.ReadableStream & { resume(): void }).resume();
+    await s.close();
+    await assert.rejects(done, (e: unknown) => {
+      assert.ok(isMixmeshError(e, 'SSH_COMMAND_FAILED'));
+      assert.match(e.message, /read \/some\/archive\.tar exited 255: the connection closed before the command reported its exit \(closed by this client\)/);
+      return true;
+    });
+    await assert.rejects(s.exec('true'), (e: unknown) => isMixmeshError(e, 'SSH_CONNECT_FAILED') && /closed/.test(e.message));
+  });
+
+  it('closeWhenIdle takes no new command, lets the ones in flight finish, then closes', async () => {
+    const s = await connectSsh({ host: vm.address, username: 'root', privateKey: key, hostKey: { expected: [vm.hostPublicKey] } });
+    const stdin = new PassThrough();
+    const { stdout, done } = await s.execStream!('cat', { stdin });
+    const closing = s.closeWhenIdle!();
+    await assert.rejects(s.exec('true', { step: 'late' }), (e: unknown) => isMixmeshError(e, 'SSH_CONNECT_FAILED') && /late could not start: the connection is being closed/.test(e.message));
+    assert.equal(s.lost, undefined);
+    stdin.end('still here');
+    const chunks: Buffer[] = [];
+    for await (const c of stdout as AsyncIterable<Buffer>) chunks.push(c);
+    assert.equal((await done).code, 0);
+    assert.equal(Buffer.concat(chunks).toString('utf8'), 'still here');
+    await closing;
+    assert.equal(s.lost, 'closed by this client');
   });
 
   it('gives up with SSH_CONNECT_FAILED when nothing answers within the budget', async () => {

@@ -43,6 +43,13 @@ export interface RemoteShell {
    * non-zero exit rejects it with SSH_COMMAND_FAILED unless allowFailure.
    */
   execStream?(cmd: string, options?: { stdin?: NodeJS.ReadableStream; step?: string; sudo?: boolean; allowFailure?: boolean }): Promise<{ stdout: NodeJS.ReadableStream; done: Promise<ExecResult> }>;
+  /** why the connection is gone (undefined while it is up) */
+  readonly lost?: string | undefined;
+  /**
+   * Stop taking new commands and close once the commands in flight have ended (a caller that
+   * stops trusting a connection others still use must not cut their streams off).
+   */
+  closeWhenIdle?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +72,11 @@ export interface ConnectOptions {
   connectBudgetMs?: number;
   /** per-attempt handshake timeout (default 10 s) */
   readyTimeoutMs?: number;
+  /**
+   * channels (commands) in flight on the connection at most; more wait their turn (default 8:
+   * OpenSSH refuses a channel beyond MaxSessions, 10 by default, and SFTP holds one more)
+   */
+  maxChannels?: number;
   log?: Logger;
 }
 
@@ -128,7 +140,7 @@ export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> 
       // The next exec on the dead connection then fails with SSH_CONNECT_FAILED / SSH_COMMAND_FAILED.
       ssh.connection?.on('error', (err: Error) => log.warn({ err: redactText(err.message) }, 'ssh connection error'));
       log.debug({ attempt }, 'ssh connected');
-      return new NodeSshShell(ssh, target, options.username, log);
+      return new NodeSshShell(ssh, target, options.username, log, options.maxChannels ?? 8);
     } catch (e) {
       ssh.dispose();
       if (mismatch) {
@@ -150,54 +162,153 @@ export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> 
 }
 
 const TAIL = 2000;
+/** tries to open a channel the server refused (MaxSessions reached by another client of the same connection, a moment's shortage) */
+const CHANNEL_OPEN_TRIES = 5;
 
 class NodeSshShell implements RemoteShell {
   private sftp: Promise<SFTPWrapper> | undefined;
+  /** channels in flight, and the commands waiting for one */
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private retiring: Promise<void> | undefined;
+  private onIdle: (() => void) | undefined;
+  lost: string | undefined;
 
   constructor(
     private readonly ssh: NodeSSH,
     readonly target: string,
     private readonly username: string,
     private readonly log: Logger,
-  ) {}
+    private readonly maxChannels: number,
+  ) {
+    const c = ssh.connection;
+    const gone = (why: string) => {
+      if (this.lost) return;
+      this.lost = why;
+      log.debug({ why }, 'ssh connection lost');
+    };
+    c?.on('error', (err: Error) => gone(`connection error: ${redactText(err.message)}`));
+    c?.on('end', () => gone('the server ended the connection'));
+    c?.on('close', () => gone('the connection closed'));
+  }
 
   private connection() {
     const c = this.ssh.connection;
-    if (!c) throw new MixmeshError('SSH_CONNECT_FAILED', `${this.target}: the connection is closed`);
+    if (!c || this.lost) throw new MixmeshError('SSH_CONNECT_FAILED', `${this.target}: the connection is closed${this.lost ? ` (${this.lost})` : ''}`);
     return c;
+  }
+
+  /** a channel slot (FIFO), released once the channel has closed */
+  private async slot(): Promise<() => void> {
+    if (this.active >= this.maxChannels) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes on as it is
+      else if (--this.active === 0) this.onIdle?.();
+    };
+  }
+
+  /**
+   * Open an exec channel, waiting for a slot; a refused channel on a live connection is retried with
+   * backoff. `attach` runs inside ssh2's callback, before anything else: on a busy process one socket
+   * read can hold the exec's reply, the output, the exit status and the close, and ssh2 emits them
+   * all in that same turn; a listener added a turn later (after an await) misses the exit status,
+   * and the command looks as if it had ended without one (255).
+   */
+  private async open(command: string, step: string, attach: (channel: ClientChannel) => void): Promise<{ channel: ClientChannel; release: () => void }> {
+    if (this.retiring) throw new MixmeshError('SSH_CONNECT_FAILED', `${this.target}: ${step} could not start: the connection is being closed`);
+    const release = await this.slot();
+    let delay = 50;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const c = this.connection();
+        const channel = await new Promise<ClientChannel>((resolve, reject) => {
+          c.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+            if (err) {
+              reject(err);
+              return;
+            }
+            ch.on('close', release);
+            attach(ch);
+            resolve(ch);
+          });
+        });
+        return { channel, release };
+      } catch (e) {
+        const refused = !this.lost && e instanceof Error && /Channel open failure/.test(e.message);
+        if (!refused || attempt >= CHANNEL_OPEN_TRIES) {
+          release();
+          if (e instanceof MixmeshError) throw e;
+          const why = this.lost ? `the connection is lost (${this.lost})` : redactText(e instanceof Error ? e.message : String(e));
+          throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} could not start: ${why}${refused ? ` (after ${attempt} tries)` : ''}`, { cause: e });
+        }
+        this.log.debug({ step, attempt, delay, err: e.message }, 'ssh channel refused; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
+  }
+
+  /**
+   * What a channel that closed with neither an exit status nor an exit signal means: OpenSSH always
+   * sends one when the command ends, so the connection went away under it (or the server broke off).
+   * Decided a turn later: ssh2 closes the channels before it reports the connection's end.
+   */
+  private async noStatus(): Promise<string> {
+    await new Promise((r) => setImmediate(r));
+    return this.lost
+      ? `the connection closed before the command reported its exit (${this.lost})`
+      : 'the channel closed without the command reporting its exit (connection still up)';
   }
 
   async exec(cmd: string, options: ExecOptions = {}): Promise<ExecResult> {
     const command = options.sudo && this.username !== 'root' ? `sudo -n sh -c ${shellQuote(cmd)}` : cmd;
+    const step = options.step ?? 'command';
     const started = Date.now();
-    const result = await new Promise<ExecResult>((resolve, reject) => {
-      this.connection().exec(command, (err: Error | undefined, channel: ClientChannel) => {
-        if (err) {
-          reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'} could not start: ${redactText(err.message)}`, { cause: err }));
-          return;
-        }
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | undefined;
-        channel.on('data', (d: Buffer) => out.push(d));
-        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
-        channel.on('exit', (c: number | null, sig?: string) => {
-          code = c;
-          signal = sig;
-        });
-        channel.on('close', () => {
-          resolve({ code: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
-        });
-        channel.on('error', (e: Error) => reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'}: ${redactText(e.message)}`, { cause: e })));
-        if (options.stdin !== undefined) channel.end(options.stdin);
-        else channel.end();
+    const out: Buffer[] = [];
+    const errOut: Buffer[] = [];
+    let code: number | null = null;
+    let signal: string | undefined;
+    let closed: () => void = () => undefined;
+    const closedP = new Promise<void>((r) => (closed = r));
+    let failed: ((e: Error) => void) | undefined;
+    let failure: Error | undefined;
+    const { channel } = await this.open(command, step, (ch) => {
+      ch.on('data', (d: Buffer) => out.push(d));
+      ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+      ch.on('exit', (c: number | null, sig?: string) => {
+        code = c;
+        signal = sig;
+      });
+      ch.on('close', () => closed());
+      ch.on('error', (e: Error) => {
+        failure = e;
+        failed?.(e);
       });
     });
+    if (options.stdin !== undefined) channel.end(options.stdin);
+    else channel.end();
+    await new Promise<void>((resolve, reject) => {
+      failed = reject;
+      if (failure) reject(failure);
+      void closedP.then(resolve);
+    }).catch((e: Error) => {
+      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step}: ${redactText(e.message)}`, { cause: e });
+    });
+    const noStatus = code === null && !signal ? await this.noStatus() : undefined;
+    const result: ExecResult = { code: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') };
     this.log.debug({ step: options.step, code: result.code, ms: Date.now() - started }, 'ssh exec');
+    if (noStatus) {
+      // no exit status is never a result a caller can act on, allowFailure or not
+      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} exited ${result.code}: ${noStatus}`, { details: { exitCode: result.code, step } });
+    }
     if (result.code !== 0 && !options.allowFailure) {
       const tail = redactText(result.stderr.slice(-TAIL).trim() || result.stdout.slice(-TAIL).trim(), options.secrets ?? []);
-      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${options.step ?? 'command'} exited ${result.code}${tail ? `: ${tail}` : ''}`, {
+      throw new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} exited ${result.code}${tail ? `: ${tail}` : ''}`, {
         details: { exitCode: result.code, step: options.step },
       });
     }
@@ -207,36 +318,53 @@ class NodeSshShell implements RemoteShell {
   async execStream(cmd: string, options: { stdin?: NodeJS.ReadableStream; step?: string; sudo?: boolean; allowFailure?: boolean } = {}): Promise<{ stdout: NodeJS.ReadableStream; done: Promise<ExecResult> }> {
     const command = options.sudo && this.username !== 'root' ? `sudo -n sh -c ${shellQuote(cmd)}` : cmd;
     const step = options.step ?? 'command';
-    const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      this.connection().exec(command, (err: Error | undefined, ch: ClientChannel) => {
-        if (err) reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} could not start: ${redactText(err.message)}`, { cause: err }));
-        else resolve(ch);
-      });
-    });
     let stderr = '';
     let code: number | null = null;
     let signal: string | undefined;
-    channel.stderr.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString('utf8')).slice(-TAIL);
-    });
-    channel.on('exit', (c: number | null, sig?: string) => {
-      code = c;
-      signal = sig;
+    let closed = false;
+    let error: Error | undefined;
+    const { channel } = await this.open(command, step, (ch) => {
+      ch.stderr.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString('utf8')).slice(-TAIL);
+      });
+      ch.on('exit', (c: number | null, sig?: string) => {
+        code = c;
+        signal = sig;
+      });
+      ch.on('close', () => (closed = true));
+      ch.on('error', (e: Error) => (error ??= e));
     });
     const done = new Promise<ExecResult>((resolve, reject) => {
-      channel.on('close', () => {
+      const onClose = () => {
         const exit = code ?? (signal ? 128 : 255);
-        if (exit !== 0 && !options.allowFailure) {
+        if (code === null && !signal) {
+          // a stream cut short ends like a complete one: only `done` tells them apart
+          void this.noStatus().then((why) =>
+            reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} exited ${exit}: ${why}${stderr.trim() ? `; stderr: ${redactText(stderr.trim())}` : ''}`, { details: { exitCode: exit, step } })),
+          );
+        } else if (exit !== 0 && !options.allowFailure) {
           reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step} exited ${exit}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`, { details: { exitCode: exit, step } }));
         } else resolve({ code: exit, stdout: '', stderr });
-      });
-      channel.on('error', (e: Error) => reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step}: ${redactText(e.message)}`, { cause: e })));
+      };
+      const onError = (e: Error) => reject(new MixmeshError('SSH_COMMAND_FAILED', `${this.target}: ${step}: ${redactText(e.message)}`, { cause: e }));
+      if (error) onError(error);
+      else channel.on('error', onError);
+      if (closed) onClose();
+      else channel.on('close', onClose);
     });
     if (options.stdin) {
       options.stdin.on('error', () => channel.destroy());
       options.stdin.pipe(channel);
     } else channel.end();
     return { stdout: channel, done };
+  }
+
+  closeWhenIdle(): Promise<void> {
+    this.retiring ??= new Promise<void>((resolve) => {
+      if (this.active === 0) resolve();
+      else this.onIdle = resolve;
+    }).then(() => this.close());
+    return this.retiring;
   }
 
   private getSftp(): Promise<SFTPWrapper> {
@@ -271,6 +399,7 @@ class NodeSshShell implements RemoteShell {
   }
 
   async close(): Promise<void> {
+    this.lost ??= 'closed by this client';
     const c = this.ssh.connection;
     if (!c || !this.ssh.isConnected()) {
       this.ssh.dispose();

@@ -178,7 +178,7 @@ export async function createLocalVmProvider(options: LocalVmProviderOptions): Pr
         writeFile(hostKeyPath, hostKey.privateKey, { mode: 0o600 }).then(() => writeFile(`${hostKeyPath}.pub`, `${hostKey.publicKey}\n`, { mode: 0o644 })),
       ]);
       const hostPublicKey = hostKey.publicKey.split(' ').slice(0, 2).join(' ');
-      const config = sshdConfig(address, hostKeyPath);
+      const config = sshdConfig(address, hostKeyPath, opts.sshdOptions);
       const configPath = join(vmDir, 'sshd_config');
       await writeFile(configPath, config, { mode: 0o600 });
       const consoleText = consoleOutput(hostname, hostPublicKey);
@@ -289,8 +289,9 @@ export function hostnameFor(name: string): string {
   return label || 'vm';
 }
 
-/** The sshd_config of docs/sandbox.md, exactly. */
-export function sshdConfig(address: string, hostKeyPath: string): string {
+/** The sshd_config of docs/sandbox.md, exactly (plus the extra lines a test asked for). */
+export function sshdConfig(address: string, hostKeyPath: string, extra: readonly string[] = []): string {
+  if (extra.some((l) => /[\r\n]/.test(l))) throw new MixmeshError('BAD_REQUEST', 'sshdOptions: one sshd_config line per entry, without newlines');
   return [
     `ListenAddress ${address}:22`,
     `HostKey ${hostKeyPath}`,
@@ -307,6 +308,7 @@ export function sshdConfig(address: string, hostKeyPath: string): string {
     'Subsystem sftp internal-sftp',
     'AllowTcpForwarding no',
     'UseDNS no',
+    ...extra,
     '',
   ].join('\n');
 }

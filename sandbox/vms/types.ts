@@ -37,6 +37,8 @@ export interface CreateVmOptions {
   image?: string;
   /** files the image adds to the VM's root before it boots */
   files?: readonly VmFile[];
+  /** extra sshd_config lines after the standard ones (a test that needs e.g. `MaxSessions 2`) */
+  sshdOptions?: readonly string[];
 }
 
 export interface VmProvider {
