@@ -94,6 +94,38 @@ describe('clients/ssh against a real OpenSSH sandbox VM', function () {
     }
   });
 
+  it('a busy process does not lose a fast command\'s exit status (was: "exited 255")', async () => {
+    // Blocking the event loop now and then (as a loaded machine starves it) makes one socket read
+    // hold a command's exec reply, output, exit status and close together; ssh2 emits them in that
+    // one turn, so an exit listener added after an await missed the status. Nothing here needs the
+    // blocking to line up: it only makes the old failure likely; the fixed client passes regardless.
+    let blocking = true;
+    const block = () => {
+      if (!blocking) return;
+      const until = Date.now() + 30;
+      while (Date.now() < until);
+      setTimeout(block, 1);
+    };
+    setTimeout(block, 1);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const outs = await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            const { stdout, done } = await shell.execStream!(`echo ${i}`, { step: `echo ${i}` });
+            const chunks: Buffer[] = [];
+            for await (const c of stdout as AsyncIterable<Buffer>) chunks.push(c);
+            assert.equal((await done).code, 0);
+            return Buffer.concat(chunks).toString('utf8');
+          }),
+        );
+        assert.deepEqual(outs, Array.from({ length: 8 }, (_, i) => `${i}\n`));
+        assert.deepEqual(await Promise.all(Array.from({ length: 8 }, (_, i) => shell.exec(`echo ${i}`).then((r) => r.stdout))), Array.from({ length: 8 }, (_, i) => `${i}\n`));
+      }
+    } finally {
+      blocking = false;
+    }
+  });
+
   it('a stream cut off by the connection going away says so (not just "exited 255")', async () => {
     const s = await connectSsh({ host: vm.address, username: 'root', privateKey: key, hostKey: { expected: [vm.hostPublicKey] } });
     const stdin = new PassThrough();
