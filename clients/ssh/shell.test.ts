@@ -75,9 +75,9 @@ describe('clients/ssh against a real OpenSSH sandbox VM', function () {
       // every `cat` holds its channel until its stdin ends: 12 at once is beyond OpenSSH's 10
       const stdins = Array.from({ length: 12 }, () => new PassThrough());
       const started = stdins.map((stdin) => s.execStream!('cat', { stdin, step: 'held' }));
-      // the first 8 (the default bound) are open at once; only then do the stdins end
-      const first = await Promise.all(started.slice(0, 8));
-      assert.equal(first.length, 8);
+      // the first 9 (the default bound) are open at once; only then do the stdins end
+      const first = await Promise.all(started.slice(0, 9));
+      assert.equal(first.length, 9);
       stdins.forEach((stdin, i) => stdin.end(`${i}`));
       const outs = await Promise.all(
         started.map(async (p) => {

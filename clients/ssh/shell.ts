@@ -73,7 +73,7 @@ export interface ConnectOptions {
   /** per-attempt handshake timeout (default 10 s) */
   readyTimeoutMs?: number;
   /**
-   * channels (commands) in flight on the connection at most; more wait their turn (default 8:
+   * channels (commands) in flight on the connection at most; more wait their turn (default 9:
    * OpenSSH refuses a channel beyond MaxSessions, 10 by default, and SFTP holds one more)
    */
   maxChannels?: number;
@@ -100,6 +100,9 @@ export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> 
   const expected = 'expected' in options.hostKey ? options.hostKey.expected.map((k) => keyBlob(k)) : undefined;
   if (expected && expected.length === 0) {
     throw new MixmeshError('SSH_HOST_KEY_UNKNOWN', `connect ${target}: no expected host key was given`);
+  }
+  if (options.maxChannels !== undefined && !(Number.isInteger(options.maxChannels) && options.maxChannels >= 1)) {
+    throw new MixmeshError('BAD_REQUEST', `connect ${target}: maxChannels ${options.maxChannels}: allowed is a whole number ≥ 1`);
   }
   const budget = options.connectBudgetMs ?? 30_000;
   const deadline = Date.now() + budget;
@@ -140,7 +143,7 @@ export async function connectSsh(options: ConnectOptions): Promise<RemoteShell> 
       // The next exec on the dead connection then fails with SSH_CONNECT_FAILED / SSH_COMMAND_FAILED.
       ssh.connection?.on('error', (err: Error) => log.warn({ err: redactText(err.message) }, 'ssh connection error'));
       log.debug({ attempt }, 'ssh connected');
-      return new NodeSshShell(ssh, target, options.username, log, options.maxChannels ?? 8);
+      return new NodeSshShell(ssh, target, options.username, log, options.maxChannels ?? 9);
     } catch (e) {
       ssh.dispose();
       if (mismatch) {
