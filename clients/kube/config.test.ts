@@ -70,7 +70,7 @@ describe('clients/kube kubeconfig loader', function () {
     server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, ca: caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       const socket = req.socket as TLSSocket;
       const peer = socket.getPeerCertificate();
-      const seen: Seen = { authorization: req.headers.authorization, cn: peer.subject?.CN, authorized: socket.authorized };
+      const seen: Seen = { authorization: req.headers.authorization, cn: peer.subject?.CN === undefined ? undefined : String(peer.subject.CN), authorized: socket.authorized };
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify(seen));
     });
