@@ -43,6 +43,23 @@ describe('backup/crypto: chunked AES-256-GCM streams', () => {
       assert.ok(dec.equals(plain), `size ${size}`);
     }
   });
+  it('decrypts whatever sizes the reads come in (records cut across chunks, 1 byte to 300 kB)', async () => {
+    const plain = randomBytes(700_000);
+    const enc = await collect(Readable.from([plain]).pipe(encryptStream(key, 'x')));
+    for (const sizes of [[1, 2, 3, 65_000], [3, 5, 70_001], [65_555], [65_556, 17], [262_144], [300_000, 1]]) {
+      const pieces: Buffer[] = [];
+      for (let off = 0, i = 0; off < enc.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        pieces.push(enc.subarray(off, off + n));
+        off += n;
+      }
+      const dec = await collect(Readable.from(pieces).pipe(decryptStream(key, 'x')));
+      assert.ok(dec.equals(plain), `reads of ${sizes.join(',')}`);
+    }
+    // a truncation and trailing bytes are refused however the reads are cut
+    await rejectsWith(collect(Readable.from([enc.subarray(0, 20), enc.subarray(20, enc.length - 3)]).pipe(decryptStream(key, 'x'))), 'BACKUP_INTEGRITY');
+    await rejectsWith(collect(Readable.from([enc, Buffer.from([1, 2])]).pipe(decryptStream(key, 'x'))), 'BACKUP_INTEGRITY');
+  });
   it('refuses a flipped byte, a truncation, another object path and another key', async () => {
     const enc = await collect(Readable.from([randomBytes(200_000)]).pipe(encryptStream(key, 'a')));
     const flipped = Buffer.from(enc);
