@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { kubeCluster, readInjectorConfig, startInjector } from '../vm-sidecar-injector/index.js';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../common/logger.js';
 import { KubeClient, KubeletClient, PodExecClient, loadKubeConfig } from '../clients/kube/index.js';
@@ -108,7 +109,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const s of stops.splice(0).reverse()) await s().catch((e: unknown) => log.warn({ err: e }, 'stop step failed'));
   };
   try {
-    const kc = loadKubeConfig(config.kube.kind === 'kubeconfig' ? { path: config.kube.path } : { env: { KUBERNETES_SERVICE_HOST: config.kube.host } });
+    const kc = loadKubeConfig(config.kube.kind === 'kubeconfig' ? { path: config.kube.path } : { env: { KUBERNETES_SERVICE_HOST: config.kube.host, KUBERNETES_SERVICE_PORT: config.kube.port }, serviceAccountDir: dirname(config.kube.tokenFile) });
     const kube = new KubeClient(kc, log.child({ part: 'kube' }));
     stops.push(async () => kube.close());
     const metrics = createMetrics({ defaultMetrics: true });

@@ -6,7 +6,7 @@
  */
 import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './config.js';
 import { MixmeshError, isMixmeshError, type ErrorCode } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { Applier, type ApplyPort } from './applier.js';

@@ -2,10 +2,13 @@
  * `pods/exec` through @kubernetes/client-node's Exec (a WebSocket with the v5/v4 channel
  * protocol, as kubectl exec): run a command in a container, collect its output and exit code.
  * What Velero's container hooks do. RBAC: `pods/exec` (create; get for older servers).
+ * client-node (~70 MiB resident) is imported only when an exec is actually made, with its
+ * KubeConfig built from the same kubeconfig text or service account (`KubeConfig.clientNode()`).
  */
 import { Writable } from 'node:stream';
-import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+import type { Exec, V1Status } from '@kubernetes/client-node';
 import { MixmeshError } from '../../common/errors.js';
+import type { KubeConfig } from './config.js';
 
 export interface PodExecResult {
   code: number;
@@ -30,6 +33,13 @@ export class PodExecClient {
     const err = collect(64 * 1024);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const where = `${namespace}/${pod}/${container}`;
+    let exec: Exec;
+    try {
+      const [clientNode, kc] = await Promise.all([import('@kubernetes/client-node'), this.kc.clientNode()]);
+      exec = new clientNode.Exec(kc);
+    } catch (e) {
+      throw new MixmeshError('K8S_REQUEST_FAILED', `exec in ${where}: cannot load the Kubernetes configuration: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     return new Promise<PodExecResult>((resolve, reject) => {
       let done = false;
       let socket: { close(): void } | undefined;
@@ -49,7 +59,7 @@ export class PodExecClient {
         if (Number.isInteger(exit)) return resolve({ code: exit, stdout: out.text(), stderr: err.text() });
         reject(new MixmeshError('K8S_REQUEST_FAILED', `exec in ${where}: ${status.message ?? status.reason ?? 'failed'}`));
       };
-      new Exec(this.kc).exec(namespace, pod, container, [...argv], out.stream, err.stream, null, false, finish).then(
+      exec.exec(namespace, pod, container, [...argv], out.stream, err.stream, null, false, finish).then(
         (ws) => {
           socket = ws;
           ws.on('close', () => {

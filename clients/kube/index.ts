@@ -1,4 +1,4 @@
-export { kubeConfigFromText, loadKubeConfig, type KubeConfigSource } from './config.js';
+export { KubeConfig, kubeConfigFromText, loadKubeConfig, type KubeCluster, type KubeConfigSource, type KubeContext, type KubeUser } from './config.js';
 export {
   KubeClient, KubeRequestError, describeRef, refOf,
   type ApplyOptions, type ChangeSet, type KubeObject, type ObjectMeta, type ObjectRef, type WatchEvent,

@@ -6,7 +6,7 @@
  * ContainerCheckpoint, on by default since 1.30), which answers the archive's path on the node.
  */
 import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './config.js';
 import { MixmeshError } from '../../common/errors.js';
 
 export interface KubeletEndpoint {
