@@ -17,9 +17,10 @@ RUN cd /src && if [ -f dist/cli/bin.js ] && [ -d node_modules ] && [ ! -d node_m
  && rm -rf node_modules/.cache && mkdir -p /out && mv dist node_modules package.json /out/ \
  && mkdir -p /out/vm-sidecar-injector/tacker-plugin && cp vm-sidecar-injector/tacker-plugin/mixmesh_instantiate_end.py /out/vm-sidecar-injector/tacker-plugin/
 
-# ---- runtime: only what runs
+# ---- runtime: only what runs. The settings come before the COPY: the classic builder commits a
+# layer for each instruction, so each one made after the COPY would copy node_modules once more
+# (with a copying storage driver such as vfs, every layer is a full copy).
 FROM ${BASE_IMAGE}
-COPY --from=build --chown=0:0 /out/ /app/
 WORKDIR /app
 ENV NODE_ENV=production \
     MIXMESH_LISTEN=0.0.0.0:7070 \
@@ -28,3 +29,4 @@ USER 65532:65532
 EXPOSE 7070 7071 9443
 ENTRYPOINT ["/usr/local/bin/node", "/app/dist/cli/bin.js"]
 CMD ["--help"]
+COPY --from=build --chown=0:0 /out/ /app/

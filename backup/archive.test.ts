@@ -1,11 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { randomBytes, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, randomBytes, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { isMixmeshError } from '../common/errors.js';
 import { startSwift, type SwiftServer } from '../sandbox/swift/index.js';
 import { BackupReader, BackupWriter, ResourceTar, deleteBackup, listBackups } from './archive.js';
@@ -40,6 +42,23 @@ describe('backup/crypto: chunked AES-256-GCM streams', () => {
       const dec = await collect(Readable.from([enc]).pipe(decryptStream(key, 'x')));
       assert.ok(dec.equals(plain), `size ${size}`);
     }
+  });
+  it('decrypts whatever sizes the reads come in (records cut across chunks, 1 byte to 300 kB)', async () => {
+    const plain = randomBytes(700_000);
+    const enc = await collect(Readable.from([plain]).pipe(encryptStream(key, 'x')));
+    for (const sizes of [[1, 2, 3, 65_000], [3, 5, 70_001], [65_555], [65_556, 17], [262_144], [300_000, 1]]) {
+      const pieces: Buffer[] = [];
+      for (let off = 0, i = 0; off < enc.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        pieces.push(enc.subarray(off, off + n));
+        off += n;
+      }
+      const dec = await collect(Readable.from(pieces).pipe(decryptStream(key, 'x')));
+      assert.ok(dec.equals(plain), `reads of ${sizes.join(',')}`);
+    }
+    // a truncation and trailing bytes are refused however the reads are cut
+    await rejectsWith(collect(Readable.from([enc.subarray(0, 20), enc.subarray(20, enc.length - 3)]).pipe(decryptStream(key, 'x'))), 'BACKUP_INTEGRITY');
+    await rejectsWith(collect(Readable.from([enc, Buffer.from([1, 2])]).pipe(decryptStream(key, 'x'))), 'BACKUP_INTEGRITY');
   });
   it('refuses a flipped byte, a truncation, another object path and another key', async () => {
     const enc = await collect(Readable.from([randomBytes(200_000)]).pipe(encryptStream(key, 'a')));
@@ -169,5 +188,102 @@ describe('backup/stores: file:// refuses keys that leave its directory', () => {
     assert.equal(readFileSync(join(d, 'x'), 'utf8'), 'x');
     assert.ok(statSync(d));
     rmSync(d, { recursive: true, force: true });
+  });
+});
+
+describe('backup/stores: S3 multipart upload from a stream (a real Swift)', function () {
+  this.timeout(120_000);
+  const MiB = 1024 * 1024;
+  let dir: string;
+  let swift: SwiftServer;
+  let store: ObjectStore;
+  let s3: S3Client;
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  /** a body in uneven pieces (1 byte to 3 MiB), optionally failing after `failAfter` bytes */
+  function body(data: Buffer, failAfter?: number): Readable {
+    return Readable.from((function* () {
+      let seed = 7;
+      for (let at = 0; at < data.length; ) {
+        if (failAfter !== undefined && at >= failAfter) throw new Error('the source broke');
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const n = Math.min(data.length - at, 1 + (seed % (3 * MiB)));
+        yield data.subarray(at, at + n);
+        at += n;
+      }
+    })());
+  }
+  async function inProgress(): Promise<number> {
+    return ((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'mixmesh-up' }))).Uploads ?? []).length;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mixmesh-upload-'));
+    swift = await startSwift({ dir: join(dir, 'swift') });
+    store = openStore({ url: 's3://mixmesh-up/p', s3: { endpoint: swift.endpoint, ...swift.s3, partSize: 5 * MiB, queueSize: 2 } });
+    s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: swift.s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  });
+  after(async () => {
+    store?.close();
+    s3?.destroy();
+    await swift?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores bodies of any size and chunking byte for byte (one PUT up to a part, parts beyond); nothing left in progress', async () => {
+    for (const size of [0, 1000, 5 * MiB, 10 * MiB, 23 * MiB + 17]) {
+      const data = randomBytes(size);
+      const put = await store.put(`obj-${size}`, body(data));
+      assert.equal(put.bytes, size);
+      const back = await collect(await store.get(`obj-${size}`));
+      assert.equal(back.length, size);
+      assert.equal(sha(back), sha(data), `object of ${size} bytes`);
+    }
+    assert.equal(await inProgress(), 0);
+  });
+
+  it('a body failing mid-way: put rejects with the body\'s own error, nothing under the key, the multipart upload aborted', async () => {
+    await assert.rejects(store.put('broken', body(randomBytes(20 * MiB), 12 * MiB)), (e: unknown) => {
+      assert.ok(!isMixmeshError(e), 'the source\'s failure is not the store\'s');
+      assert.match((e as Error).message, /the source broke/);
+      return true;
+    });
+    assert.equal(await store.head('broken'), undefined);
+    assert.equal(await inProgress(), 0);
+  });
+
+  it('the store going away mid-way: BACKUP_STORE_FAILED, and the body is destroyed (its producer is not left waiting)', async () => {
+    // a TCP relay to Swift that drops every connection and stops listening once 7 MiB went through
+    const sockets = new Set<Socket>();
+    let relayed = 0;
+    const relay = createServer((client) => {
+      const up = connect(Number(new URL(swift.endpoint).port), '127.0.0.1');
+      for (const s of [client, up]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+      client.on('data', (d: Buffer) => {
+        relayed += d.length;
+        if (relayed > 7 * MiB && relay.listening) {
+          relay.close();
+          for (const s of sockets) s.destroy();
+        }
+      });
+      client.pipe(up);
+      up.pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.address() as { port: number }).port;
+    const cut = openStore({ url: 's3://mixmesh-up/p', s3: { endpoint: `http://127.0.0.1:${port}`, ...swift.s3, partSize: 5 * MiB, queueSize: 2 } });
+    const source = body(randomBytes(40 * MiB));
+    try {
+      await rejectsWith(cut.put('cut', source), 'BACKUP_STORE_FAILED');
+      assert.ok(source.destroyed, 'the body was destroyed');
+      assert.equal(await store.head('cut'), undefined, 'nothing visible under the key');
+    } finally {
+      cut.close();
+      if (relay.listening) relay.close();
+      for (const s of sockets) s.destroy();
+    }
   });
 });

@@ -86,84 +86,105 @@ export async function runBackup(deps: BackupDeps, req: BackupRequest, options: B
     progress.phase = 'Resources';
     report();
 
-    // 1. resources, streamed
-    const tarball = new ResourceTar();
-    const writing = writer.writeObject('resources.tar.gz', Readable.from(tarball.pack as unknown as AsyncIterable<Buffer>), { onBytes: (n) => { progress.bytes += n; } });
-    const adding = (async () => {
-      try {
-        for (const s of sel.objects) {
-          checkCancel();
-          await addResource(deps.kube, tarball, s);
-          progress.items++;
-          if (progress.items % 200 === 0) report();
-        }
-      } finally {
-        tarball.finalize();
-      }
-    })();
-    await Promise.all([adding, writing]);
-    report();
-
-    // 2. container pre hooks (pods/exec), then data: pod volumes on nodes, VM data dirs
-    const hookList = hookTargets(sel.objects.map((o) => o.obj));
-    const hooks: HookEntry[] = await runHooks(deps.podExec, hookList, 'pre', warnings);
-    progress.phase = 'Data';
-    const data: DataEntry[] = [];
-    for (const v of sel.volumes) {
+    // 1. resources streamed into resources.tar.gz, beside 2. the data: the two are independent, and
+    // the one waits on the API server while the other waits on the node's tar | gzip. The first
+    // failure stops the other at its next item; both settle before anything is cleaned up.
+    let failure: { error: unknown } | undefined;
+    const checkStop = () => {
       checkCancel();
-      const owner = `${v.namespace}/${v.pod}`;
-      const entry: DataEntry = { type: v.type, owner, name: v.volume, node: v.node, path: v.path, files: 0, bytes: 0, result: 'captured' };
-      if (v.type === 'remote') {
-        Object.assign(entry, { result: 'skipped', reason: 'REMOTE_NOT_COPIED', message: 'network storage (not node-local): not copied' });
-      } else if (!v.node) {
-        Object.assign(entry, { result: 'skipped', reason: 'NOT_SCHEDULED', message: 'the pod is not bound to a node' });
-      } else {
-        await copyData(deps, writer, entry, `volumes/${v.namespace}/${v.pod}/${v.volume}.tar.gz`, () => deps.resolver.node(v.node), progress, log);
-      }
-      if (entry.result === 'failed') warnings.push(`volume ${owner}/${v.volume}: ${entry.reason}: ${entry.message}`);
-      data.push(entry);
-      progress.items++;
-      report();
-    }
-    const state: StateEntry[] = [];
-    for (const vm of sel.vms) {
-      const ms = vm.microservice;
-      const dirs = ms.vm?.dataDirs ?? [];
-      const service = { namespace: vm.namespace, name: vm.service, microservice: ms.name, version: ms.version ?? 'v1', index: vm.index };
-      const hooks = ms.backup?.hooks;
-      let hookTarget: Awaited<ReturnType<NodeResolver['vm']>> | undefined;
-      if (hooks?.pre?.length) {
+      if (failure) throw failure.error;
+    };
+    const tarball = new ResourceTar();
+    const hookList = hookTargets(sel.objects.map((o) => o.obj));
+    // each object is let go once it is in the tar (the manifest keeps its item): at 5 000 Pods the
+    // objects are tens of MiB of heap the data copy beside them need not keep
+    const objects: Array<SelectedObject | undefined> = sel.objects.splice(0);
+    const resources = (async () => {
+      const writing = writer.writeObject('resources.tar.gz', Readable.from(tarball.pack as unknown as AsyncIterable<Buffer>), { onBytes: (n) => { progress.bytes += n; } });
+      const adding = (async () => {
         try {
-          hookTarget = await deps.resolver.vm(vm);
-          for (const argv of hooks.pre) await deps.nodes.exec(hookTarget, argv, { step: 'pre hook' });
-        } catch (e) {
-          const r = reasonOf(e);
-          warnings.push(`VM ${vm.vnfInstanceName}: pre hook failed (${r.reason}): ${r.message}`);
-          state.push({ owner: vm.vnfInstanceName, method: 'hooks', result: 'failed', reason: 'HOOK_FAILED', message: r.message });
+          for (let i = 0; i < objects.length; i++) {
+            checkStop();
+            await addResource(deps.kube, tarball, objects[i]!);
+            objects[i] = undefined;
+            progress.items++;
+            if (progress.items % 200 === 0) report();
+          }
+        } finally {
+          tarball.finalize();
         }
-      }
-      for (const [i, dir] of dirs.entries()) {
-        checkCancel();
-        const entry: DataEntry = { type: 'vmDataDir', owner: vm.vnfInstanceName, name: String(i), node: vm.address ?? '', path: dir, files: 0, bytes: 0, result: 'captured', service };
-        if (!vm.address) Object.assign(entry, { result: 'failed', reason: 'VM_NO_ADDRESS', message: 'the VM has no address in the service status' });
-        else await copyData(deps, writer, entry, `vms/${vm.vnfInstanceName}/${i}.tar.gz`, () => deps.resolver.vm(vm), progress, log);
-        if (entry.result === 'failed') warnings.push(`VM ${vm.vnfInstanceName} ${dir}: ${entry.reason}: ${entry.message}`);
+      })();
+      await Promise.all([adding, writing]);
+    })();
+    const others = (async () => {
+      // 2. container pre hooks (pods/exec), then data: pod volumes on nodes, VM data dirs
+      const hooks: HookEntry[] = await runHooks(deps.podExec, hookList, 'pre', warnings);
+      progress.phase = 'Data';
+      const data: DataEntry[] = [];
+      for (const v of sel.volumes) {
+        checkStop();
+        const owner = `${v.namespace}/${v.pod}`;
+        const entry: DataEntry = { type: v.type, owner, name: v.volume, node: v.node, path: v.path, files: 0, bytes: 0, result: 'captured' };
+        if (v.type === 'remote') {
+          Object.assign(entry, { result: 'skipped', reason: 'REMOTE_NOT_COPIED', message: 'network storage (not node-local): not copied' });
+        } else if (!v.node) {
+          Object.assign(entry, { result: 'skipped', reason: 'NOT_SCHEDULED', message: 'the pod is not bound to a node' });
+        } else {
+          await copyData(deps, writer, entry, `volumes/${v.namespace}/${v.pod}/${v.volume}.tar.gz`, () => deps.resolver.node(v.node), progress, log);
+        }
+        if (entry.result === 'failed') warnings.push(`volume ${owner}/${v.volume}: ${entry.reason}: ${entry.message}`);
         data.push(entry);
         progress.items++;
         report();
       }
-      if (ms.backup?.state === 'checkpoint' && req.state !== false) state.push({ ...(await vmCheckpoint(deps, writer, vm, warnings)), service });
-      if (hooks?.post?.length && hookTarget) {
-        for (const argv of hooks.post) await deps.nodes.exec(hookTarget, argv, { step: 'post hook', allowFailure: true });
+      const state: StateEntry[] = [];
+      for (const vm of sel.vms) {
+        const ms = vm.microservice;
+        const dirs = ms.vm?.dataDirs ?? [];
+        const service = { namespace: vm.namespace, name: vm.service, microservice: ms.name, version: ms.version ?? 'v1', index: vm.index };
+        const hooks = ms.backup?.hooks;
+        let hookTarget: Awaited<ReturnType<NodeResolver['vm']>> | undefined;
+        if (hooks?.pre?.length) {
+          try {
+            hookTarget = await deps.resolver.vm(vm);
+            for (const argv of hooks.pre) await deps.nodes.exec(hookTarget, argv, { step: 'pre hook' });
+          } catch (e) {
+            const r = reasonOf(e);
+            warnings.push(`VM ${vm.vnfInstanceName}: pre hook failed (${r.reason}): ${r.message}`);
+            state.push({ owner: vm.vnfInstanceName, method: 'hooks', result: 'failed', reason: 'HOOK_FAILED', message: r.message });
+          }
+        }
+        for (const [i, dir] of dirs.entries()) {
+          checkStop();
+          const entry: DataEntry = { type: 'vmDataDir', owner: vm.vnfInstanceName, name: String(i), node: vm.address ?? '', path: dir, files: 0, bytes: 0, result: 'captured', service };
+          if (!vm.address) Object.assign(entry, { result: 'failed', reason: 'VM_NO_ADDRESS', message: 'the VM has no address in the service status' });
+          else await copyData(deps, writer, entry, `vms/${vm.vnfInstanceName}/${i}.tar.gz`, () => deps.resolver.vm(vm), progress, log);
+          if (entry.result === 'failed') warnings.push(`VM ${vm.vnfInstanceName} ${dir}: ${entry.reason}: ${entry.message}`);
+          data.push(entry);
+          progress.items++;
+          report();
+        }
+        if (ms.backup?.state === 'checkpoint' && req.state !== false) state.push({ ...(await vmCheckpoint(deps, writer, vm, warnings)), service });
+        if (hooks?.post?.length && hookTarget) {
+          for (const argv of hooks.post) await deps.nodes.exec(hookTarget, argv, { step: 'post hook', allowFailure: true });
+        }
       }
-    }
-    // container state: the kubelet checkpoint API, where the node has it
-    for (const c of req.state === false ? [] : sel.checkpoints) {
-      checkCancel();
-      state.push(await containerCheckpoint(deps, writer, c, warnings));
-    }
+      // container state: the kubelet checkpoint API, where the node has it
+      for (const c of req.state === false ? [] : sel.checkpoints) {
+        checkStop();
+        state.push(await containerCheckpoint(deps, writer, c, warnings));
+      }
 
-    hooks.push(...(await runHooks(deps.podExec, hookList, 'post', warnings)));
+      hooks.push(...(await runHooks(deps.podExec, hookList, 'post', warnings)));
+      return { hooks, data, state };
+    })();
+    const first = (e: unknown) => {
+      failure ??= { error: e };
+    };
+    await Promise.all([resources.catch(first), others.catch(first)]);
+    if (failure) throw failure.error;
+    const { hooks, data, state } = await others;
+    report();
 
     // 3. results and the signed manifest (last)
     progress.phase = 'Finishing';

@@ -121,15 +121,29 @@ function aadOf(objectPath: string, final: boolean): Buffer {
 export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
   const prefix = randomBytes(8);
   let index = 0;
-  let pending: Buffer = Buffer.alloc(0);
+  // the plain bytes not sealed yet, as the pieces they came in: a chunk is encrypted piece by piece,
+  // so the only new buffers are the ciphertext's (a backup streams gigabytes through here)
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let headerSent = false;
-  const seal = (t: Transform, plain: Buffer, final: boolean) => {
+  const seal = (t: Transform, n: number, final: boolean) => {
     const c = createCipheriv('aes-256-gcm', dataKey, nonceOf(prefix, index++));
     c.setAAD(aadOf(objectPath, final));
-    const ct = Buffer.concat([c.update(plain), c.final()]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE((ct.length | (final ? 0x80000000 : 0)) >>> 0, 0);
-    t.push(Buffer.concat([len, ct, c.getAuthTag()]));
+    const len = Buffer.allocUnsafe(4);
+    // GCM's ciphertext is as long as the plain text
+    len.writeUInt32BE((n | (final ? 0x80000000 : 0)) >>> 0, 0);
+    t.push(len);
+    for (let left = n; left > 0; ) {
+      const b = pending[0]!;
+      const k = Math.min(b.length, left);
+      t.push(c.update(k === b.length ? b : b.subarray(0, k)));
+      if (k === b.length) pending.shift();
+      else pending[0] = b.subarray(k);
+      left -= k;
+    }
+    pendingBytes -= n;
+    c.final();
+    t.push(c.getAuthTag());
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -137,56 +151,97 @@ export function encryptStream(dataKey: Buffer, objectPath: string): Transform {
         this.push(Buffer.concat([MAGIC, prefix]));
         headerSent = true;
       }
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      // keep at least one byte back so the last chunk is always the final one
-      while (pending.length > CHUNK) {
-        seal(this, pending.subarray(0, CHUNK), false);
-        pending = pending.subarray(CHUNK);
+      if (chunk.length) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
       }
+      // keep at least one byte back so the last chunk is always the final one
+      while (pendingBytes > CHUNK) seal(this, CHUNK, false);
       cb();
     },
     flush(cb: TransformCallback) {
       if (!headerSent) this.push(Buffer.concat([MAGIC, prefix]));
-      seal(this, pending, true);
+      seal(this, pendingBytes, true);
+      pending = [];
       cb();
     },
   });
 }
 
-/** Decrypt what encryptStream wrote; every chunk authenticated before it is passed on. */
+/**
+ * Decrypt what encryptStream wrote; every chunk authenticated before it is passed on. The input's
+ * chunks are kept as they come and a record is cut from them without a copy unless it spans two
+ * (a restore reads GiBs through here: a copy per byte was GC work on the restore's main thread).
+ */
 export function decryptStream(dataKey: Buffer, objectPath: string): Transform {
-  let buf: Buffer = Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  let avail = 0;
   let prefix: Buffer | undefined;
   let index = 0;
   let finished = false;
   const corrupt = (why: string) => new MixmeshError('BACKUP_INTEGRITY', `${objectPath}: ${why}`);
+  // the next n bytes (n <= avail), consumed or not: a view of one input chunk, or a copy across two
+  const cut = (n: number, consume: boolean): Buffer => {
+    const first = parts[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (consume) {
+        if (first.length === n) parts.shift();
+        else parts[0] = first.subarray(n);
+        avail -= n;
+      }
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    for (let i = 0; off < n; i++) off += parts[i]!.copy(out, off, 0, Math.min(parts[i]!.length, n - off));
+    if (consume) {
+      for (let left = n; left > 0; ) {
+        const p = parts[0]!;
+        if (p.length <= left) {
+          left -= p.length;
+          parts.shift();
+        } else {
+          parts[0] = p.subarray(left);
+          left = 0;
+        }
+      }
+      avail -= n;
+    }
+    return out;
+  };
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (chunk.length) {
+        parts.push(chunk);
+        avail += chunk.length;
+      }
       try {
         if (!prefix) {
-          if (buf.length < 16) return cb();
-          if (!buf.subarray(0, 8).equals(MAGIC)) throw corrupt('not a mixmesh encrypted object (bad header)');
-          prefix = Buffer.from(buf.subarray(8, 16));
-          buf = buf.subarray(16);
+          if (avail < 16) return cb();
+          const head = cut(16, true);
+          if (!head.subarray(0, 8).equals(MAGIC)) throw corrupt('not a mixmesh encrypted object (bad header)');
+          prefix = Buffer.from(head.subarray(8, 16));
         }
-        while (buf.length >= 4) {
+        while (avail >= 4) {
           if (finished) throw corrupt('data after the final chunk');
-          const word = buf.readUInt32BE(0);
+          const word = cut(4, false).readUInt32BE(0);
           const final = (word & 0x80000000) !== 0;
           const len = word & 0x7fffffff;
           if (len > CHUNK) throw corrupt('chunk too large');
-          if (buf.length < 4 + len + 16) break;
+          if (avail < 4 + len + 16) break;
+          const record = cut(4 + len + 16, true);
           const d = createDecipheriv('aes-256-gcm', dataKey, nonceOf(prefix, index++));
           d.setAAD(aadOf(objectPath, final));
-          d.setAuthTag(buf.subarray(4 + len, 4 + len + 16));
+          d.setAuthTag(record.subarray(4 + len));
           let plain: Buffer;
           try {
-            plain = Buffer.concat([d.update(buf.subarray(4, 4 + len)), d.final()]);
+            plain = d.update(record.subarray(4, 4 + len));
+            // GCM's final() adds no bytes: it checks the tag (no concat, no copy)
+            d.final();
           } catch {
             throw corrupt(`chunk ${index - 1} fails authentication (altered, or another key)`);
           }
-          buf = buf.subarray(4 + len + 16);
           if (final) finished = true;
           if (plain.length) this.push(plain);
         }
@@ -196,7 +251,7 @@ export function decryptStream(dataKey: Buffer, objectPath: string): Transform {
       }
     },
     flush(cb: TransformCallback) {
-      if (!finished || buf.length) cb(corrupt('truncated (no final chunk)'));
+      if (!finished || avail) cb(corrupt('truncated (no final chunk)'));
       else cb();
     },
   });

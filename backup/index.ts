@@ -3,6 +3,7 @@ export { BackupReader, BackupWriter, ResourceTar, backupPrefix, checkBackupName,
 export { runBackup, type BackupDeps, type BackupRequest, type Progress } from './capture.js';
 export { generateStoreKeys, keyId, parseKek, parsePublicKey, parseSigningKey, type StoreKeys } from './crypto.js';
 export { SshNodeAccess, type NodeAccess, type NodeTarget } from './nodes.js';
+export { writeDataDir, type WriteBack } from './writeback.js';
 export type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 export { restoreBackup, type ConflictPolicy, type RestoreDeps, type RestoreRequest, type RestoreResult, type RestoreRunOptions, type VmHandoff, type VmMatch } from './restore.js';
 export { select, type SelectionResult, type VmTarget } from './select.js';

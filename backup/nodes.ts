@@ -30,10 +30,16 @@ export interface NodeTarget {
 export interface NodeAccess {
   /** the contents of a directory as a gzip'd tar stream; `done` rejects if the remote side failed */
   readDir(target: NodeTarget, path: string): Promise<{ stream: Readable; done: Promise<void> }>;
-  /** create the directory and extract a gzip'd tar into it (existing files are overwritten) */
-  writeDir(target: NodeTarget, path: string, tarGz: Readable): Promise<void>;
+  /**
+   * create the directory and extract a tar into it (existing files are overwritten); the tar is
+   * gzip'd unless `gzip: false` (a restore sends data that did not compress as a plain tar: the
+   * node does not spend a gunzip on it)
+   */
+  writeDir(target: NodeTarget, path: string, tar: Readable, options?: { gzip?: boolean }): Promise<void>;
   /** SHA-256 of every regular file under the directory, relative paths (for verification) */
   hashDir(target: NodeTarget, path: string): Promise<FileHash[]>;
+  /** every regular file under the directory with its size, relative paths (no content read) */
+  listDir(target: NodeTarget, path: string): Promise<Array<{ path: string; size: number }>>;
   /** does the path exist (a directory) on the node? */
   dirExists(target: NodeTarget, path: string): Promise<boolean>;
   /** run a command given as an argument array (quoted here: no shell injection) */
@@ -109,9 +115,9 @@ export class SshNodeAccess implements NodeAccess {
     await done;
   }
 
-  async writeDir(t: NodeTarget, path: string, tarGz: Readable): Promise<void> {
+  async writeDir(t: NodeTarget, path: string, tar: Readable, options: { gzip?: boolean } = {}): Promise<void> {
     const p = shellQuote(path);
-    const { stdout, done } = await this.stream(t, `mkdir -p ${p} && gzip -dc | tar -C ${p} -xf -`, `write ${path}`, tarGz);
+    const { stdout, done } = await this.stream(t, `mkdir -p ${p} && ${options.gzip === false ? '' : 'gzip -dc | '}tar -C ${p} -xf -`, `write ${path}`, tar);
     (stdout as Readable).resume();
     await done;
   }
@@ -134,6 +140,18 @@ export class SshNodeAccess implements NodeAccess {
       .sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
+  async listDir(t: NodeTarget, path: string): Promise<Array<{ path: string; size: number }>> {
+    const shell = await this.shell(t);
+    // stat reads the inode only (wc -c may read the whole file)
+    const r = await shell.exec(`cd ${shellQuote(path)} && find . -type f -exec stat -c '%s %n' {} +`, { step: `list ${path}`, sudo: true });
+    return r.stdout
+      .split('\n')
+      .map((line) => /^(\d+) \.\/(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ path: m[2]!, size: Number(m[1]) }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+
   async dirExists(t: NodeTarget, path: string): Promise<boolean> {
     const shell = await this.shell(t);
     return (await shell.exec(`[ -d ${shellQuote(path)} ]`, { allowFailure: true, step: `check ${path}` })).code === 0;
@@ -152,10 +170,10 @@ export class SshNodeAccess implements NodeAccess {
 }
 
 /**
- * Hash every file of a gzip'd tar stream as it passes (no copy kept): the per-file SHA-256 the
+ * Hash every file of a tar stream (gzip'd unless `gzip: false`) as it passes (no copy kept): the per-file SHA-256 the
  * manifest records and a restore verifies against.
  */
-export function tarFileHashes(tarGz: Readable): Promise<FileHash[]> {
+export function tarFileHashes(tarGz: Readable, options: { gzip?: boolean } = {}): Promise<FileHash[]> {
   const extract = tar.extract();
   const hashes: FileHash[] = [];
   extract.on('entry', (header, stream, next) => {
@@ -175,7 +193,8 @@ export function tarFileHashes(tarGz: Readable): Promise<FileHash[]> {
       next();
     });
   });
-  return pipeline(tarGz, createGunzip(), extract as unknown as Writable).then(() => hashes.sort((a, b) => (a.path < b.path ? -1 : 1)));
+  const done = options.gzip === false ? pipeline(tarGz, extract as unknown as Writable) : pipeline(tarGz, createGunzip({ chunkSize: 256 * 1024 }), extract as unknown as Writable);
+  return done.then(() => hashes.sort((a, b) => (a.path < b.path ? -1 : 1)));
 }
 
 /** Split one stream into two consumers (backpressure: the slower one sets the pace). */

@@ -12,13 +12,14 @@ import type { KubeObject } from '../clients/kube/index.js';
 import type { MeshService } from '../descriptor/types.js';
 import { BackupReader, backupPrefix } from './archive.js';
 import type { StoreKeys } from './crypto.js';
-import type { NodeAccess, NodeTarget } from './nodes.js';
+import type { NodeAccess } from './nodes.js';
 import type { BackupKube, Checkpointer, NodeResolver, PodExec } from './ports.js';
 import { hookTargets, runRestoreHooks, type HookEntry } from './hooks.js';
 import type { VmTarget } from './select.js';
 import type { ObjectStore } from './stores.js';
 import { RESTORE_LABEL, skipReason, transform, type Mappings } from './transform.js';
 import { SpilledResources } from './spill.js';
+import { writeDataDir } from './writeback.js';
 import type { DataEntry, ManifestItem, StateEntry } from './types.js';
 import { confirmContainerState, planState, prepareContainerState, restoreVmState, stateWarning, type RestoreStateResult } from './state.js';
 
@@ -324,12 +325,23 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
     todo.sort((a, b) => b.bytes - a.bytes); // the largest first: it bounds the whole write
     const from = result.data.length;
     let next = 0;
+    // one lookup per node (not per volume): 20 volumes on a node were 20 GETs of the same Node
+    const targets = new Map<string, ReturnType<NodeResolver['node']>>();
+    const targetOf = (node: string) => {
+      let t = targets.get(node);
+      if (!t) {
+        t = deps.resolver.node(node);
+        targets.set(node, t);
+        t.catch(() => targets.delete(node));
+      }
+      return t;
+    };
     const writer = async (): Promise<void> => {
       while (next < todo.length) {
         if (options.signal?.aborted) throw cancelled(req.name);
         const d = todo[next++]!;
         const node = req.mappings?.nodes?.[d.node] ?? d.node;
-        await writeData(deps, reader, d, node, () => deps.resolver.node(node), result, options, log);
+        await writeData(deps, reader, d, node, () => targetOf(node), result, options, log);
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
@@ -460,14 +472,8 @@ async function writeData(deps: RestoreDeps, reader: BackupReader, d: DataEntry, 
     return;
   }
   try {
-    const t = await target();
-    await deps.nodes.writeDir(t, d.path, await reader.open(d.object!));
-    // verify what landed, file by file, against the signed manifest
-    if (d.fileHashes) {
-      const now = new Map((await deps.nodes.hashDir(t, d.path)).map((h) => [h.path, h.sha256]));
-      const bad = d.fileHashes.filter((h) => now.get(h.path) !== h.sha256);
-      if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`, { details: { afterWrite: true } });
-    }
+    // written and verified file by file against the signed manifest in the same pass (writeback.ts)
+    await writeDataDir(deps.nodes, reader, d, await target());
     options.onDataDone?.(key);
   } catch (e) {
     if (isMixmeshError(e) && (e.code === 'BACKUP_CANCELLED' || (e.code === 'BACKUP_INTEGRITY' && e.details?.['afterWrite'] !== true))) throw e;
@@ -479,16 +485,6 @@ async function writeData(deps: RestoreDeps, reader: BackupReader, d: DataEntry, 
 }
 
 type StatusInstance = { index: number; vnfInstanceName: string; vnfInstanceId?: string; serverId?: string; address?: string; hostKey?: string; sidecar?: string };
-
-/** Write one data dir onto a target and verify it file by file; throws on any failure. */
-async function writeAndVerify(deps: RestoreDeps, reader: BackupReader, d: DataEntry, target: NodeTarget): Promise<void> {
-  await deps.nodes.writeDir(target, d.path, await reader.open(d.object!));
-  if (d.fileHashes) {
-    const now = new Map((await deps.nodes.hashDir(target, d.path)).map((h) => [h.path, h.sha256]));
-    const bad = d.fileHashes.filter((h) => now.get(h.path) !== h.sha256);
-    if (bad.length) throw new MixmeshError('BACKUP_INTEGRITY', `${bad.length} file(s) differ after the write, first ${bad[0]!.path}`, { details: { afterWrite: true } });
-  }
-}
 
 /** Everything one recreated VM gets: its data dirs, then its CRIU state, then its restore hooks. */
 interface VmWork {
@@ -528,7 +524,7 @@ async function restoreOntoVm(deps: RestoreDeps, reader: BackupReader, w: VmWork,
   for (const d of w.dirs) {
     const key = `${d.owner}/${d.name}`;
     if (options.dataDone?.has(key)) continue;
-    await writeAndVerify(deps, reader, d, target);
+    await writeDataDir(deps.nodes, reader, d, target);
     options.onDataDone?.(key);
   }
   if (w.state && !options.dataDone?.has(stateKey(w.state))) {

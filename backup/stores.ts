@@ -10,8 +10,10 @@ import { mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promise
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { MixmeshError } from '../common/errors.js';
 
 export interface StoredObject {
@@ -44,7 +46,7 @@ export interface S3StoreOptions {
   checksums?: 'when-required' | 'when-supported';
   /** create the bucket when it does not exist (default true) */
   createBucket?: boolean;
-  /** multipart part size (default 8 MiB) and parallel parts (default 2): bounds memory */
+  /** multipart part size (default and least 5 MiB) and parts in flight (default 2): memory is (queueSize + 1) × partSize */
   partSize?: number;
   queueSize?: number;
 }
@@ -100,11 +102,17 @@ export class FileStore implements ObjectStore {
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.partial-${randomBytes(4).toString('hex')}`;
     const counter = new CountingPassThrough();
+    // whichever fails first is the cause: the body (the source of the data) or the file
+    let first: 'body' | 'file' | undefined;
+    body.once('error', () => (first ??= 'body'));
+    const file = createWriteStream(tmp, { mode: 0o600 });
+    file.once('error', () => (first ??= 'file'));
     try {
-      await pipeline(body, counter, createWriteStream(tmp, { mode: 0o600 }));
+      await pipeline(body, counter, file);
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });
+      if (first === 'body') throw e;
       throw storeError('write', this.url, key, e);
     }
     return { bytes: counter.bytes };
@@ -231,23 +239,13 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Readable): Promise<{ bytes: number }> {
     await this.ensureBucket();
-    const counter = new CountingPassThrough();
-    const source = body.pipe(counter);
-    body.on('error', (e) => counter.destroy(e));
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: this.key(key), Body: source },
-      partSize: this.options.partSize ?? 8 * 1024 * 1024,
-      queueSize: this.options.queueSize ?? 2,
-      // an interrupted multipart upload is aborted: no half object is ever visible under its key
-      leavePartsOnError: false,
-    });
     try {
-      await upload.done();
+      return { bytes: await uploadStream(this.client, this.bucket, this.key(key), body, Math.max(MIN_PART, this.options.partSize ?? MIN_PART), Math.max(1, this.options.queueSize ?? 2)) };
     } catch (e) {
+      // the body's own failure (the source of the data) is not the store's
+      if (e instanceof BodyFailure) throw e.cause;
       throw storeError('upload', this.url, key, e);
     }
-    return { bytes: counter.bytes };
   }
 
   async get(key: string): Promise<Readable> {
@@ -310,6 +308,106 @@ export class S3Store implements ObjectStore {
 
   close(): void {
     this.client.destroy();
+  }
+}
+
+const MIN_PART = 5 * 1024 * 1024;
+
+/** the body given to put failed (not the store): put rejects with the body's own error */
+class BodyFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the body failed');
+  }
+}
+
+/**
+ * Stream `body` into one object with a fixed memory budget: the body is copied into part buffers
+ * from a pool of queueSize + 1 (allocated once, reused: no garbage per part), up to queueSize parts
+ * upload at once while the next one is read (the source, an SSH channel whose window stops the
+ * node's tar | gzip when nobody reads, keeps flowing), and reading waits only when every buffer is
+ * full or in flight. A body that fits in one part is one PutObject. Any failure (the body's or a
+ * part's) aborts the multipart upload: no half object is ever visible under its key, no part stays.
+ */
+async function uploadStream(client: S3Client, bucket: string, key: string, body: Readable, partSize: number, queueSize: number): Promise<number> {
+  const free: Buffer[] = [];
+  let pooled = 0;
+  const takeBuffer = () => free.pop() ?? (pooled++, Buffer.allocUnsafe(partSize));
+  let uploadId: string | undefined;
+  const parts: Array<{ PartNumber: number; ETag: string }> = [];
+  const inFlight = new Set<Promise<void>>();
+  const state: { failed?: { error: unknown } } = {};
+  const check = () => {
+    if (state.failed) throw state.failed.error;
+  };
+  let bytes = 0;
+  let partNumber = 0;
+
+  /** send one part once a slot is free (the multipart upload is created before the first) */
+  const send = async (buf: Buffer, length: number) => {
+    while (inFlight.size >= queueSize && !state.failed) await Promise.race(inFlight);
+    check();
+    uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
+    const n = ++partNumber;
+    const upload = async () => {
+      try {
+        const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: buf.subarray(0, length), ContentLength: length }));
+        if (!r.ETag) throw new Error(`part ${n} was stored without an ETag`);
+        parts.push({ PartNumber: n, ETag: r.ETag });
+      } catch (e) {
+        state.failed ??= { error: e };
+      } finally {
+        free.push(buf);
+      }
+    };
+    const p: Promise<void> = upload().finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+
+  let buf = takeBuffer();
+  let off = 0;
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const next = async () => {
+    try {
+      return await chunks.next();
+    } catch (e) {
+      throw new BodyFailure(e);
+    }
+  };
+  try {
+    for (let r = await next(); !r.done; r = await next()) {
+      const chunk = r.value;
+      bytes += chunk.length;
+      for (let at = 0; at < chunk.length; ) {
+        if (off === partSize) {
+          await send(buf, off);
+          // the next buffer: a free one, or a new one while the pool is below queueSize + 1
+          while (!free.length && pooled > queueSize && !state.failed) await Promise.race(inFlight);
+          check();
+          buf = takeBuffer();
+          off = 0;
+        }
+        const k = Math.min(chunk.length - at, partSize - off);
+        chunk.copy(buf, off, at, at + k);
+        off += k;
+        at += k;
+      }
+    }
+    if (uploadId === undefined) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: buf.subarray(0, off), ContentLength: off }));
+      return bytes;
+    }
+    if (off > 0) await send(buf, off);
+    while (inFlight.size) await Promise.race(inFlight);
+    check();
+    parts.sort((a, b) => a.PartNumber - b.PartNumber);
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    return bytes;
+  } catch (e) {
+    state.failed ??= { error: e };
+    body.destroy();
+    while (inFlight.size) await Promise.race(inFlight);
+    if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    throw state.failed.error;
   }
 }
 

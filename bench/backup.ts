@@ -4,27 +4,32 @@
  * hostPath, and 5 000 Pods are bound to it in the Kubernetes emulator; `--scale` multiplies all
  * three. Backed up to file:// and to a real Swift, each beside the floor measured in the same run:
  * `tar | gzip -1` of the same data over the same SSH transport (read and dropped), and for Swift a
- * plain multipart upload of that stream. Peak RSS of this process (it also holds the emulator) is
- * sampled during each backup. Restore of the 5 000 objects vs `kubectl apply --server-side` of the
- * same objects on the same emulator. Prints figures; asserts nothing.
+ * plain multipart upload of that stream. Each backup runs in a process of its own (_backup-child.ts,
+ * compiled into dist/bench/ and run on dist/), which reports its time and its peak RSS (VmHWM): this
+ * process holds the emulator and its Pods, which the backup's figure must not include. Restore of
+ * the 5 000 objects vs `kubectl apply --server-side` of the same objects on the same emulator.
+ * Prints figures; asserts nothing.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { build } from 'esbuild';
 import { KubeClient, loadKubeConfig, type KubeObject } from '../clients/kube/index.js';
 import { startKubeEmulator } from '../sandbox/kube/index.js';
 import { startSwift } from '../sandbox/swift/index.js';
 import { createLocalVmProvider } from '../sandbox/vms/index.js';
-import { SshNodeAccess, generateStoreKeys, openStore, parseKek, restoreBackup, runBackup, type StoreKeys } from '../backup/index.js';
+import { SshNodeAccess, generateStoreKeys, openStore, parseKek, restoreBackup, type StoreConfig, type StoreKeys } from '../backup/index.js';
 import { KubeNodeResolver } from '../backup/wiring.js';
 import { transform } from '../backup/transform.js';
+import type { ChildJob, ChildResult } from './_backup-child.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -40,22 +45,37 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [v, Number(process.hrtime.bigint() - t) / 1e9];
 }
 
-/** peak RSS while fn runs, sampled every 20 ms */
-async function withPeakRss<T>(fn: () => Promise<T>): Promise<[T, number, number]> {
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
-  try {
-    const v = await fn();
-    return [v, peak, base];
-  } finally {
-    clearInterval(t);
-  }
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Compile _backup-child.ts next to dist/ (its imports then resolve to dist/backup/…); dist/ must be fresh. */
+async function childScript(): Promise<string> {
+  const built = join(root, 'dist', 'backup', 'capture.js');
+  if (!existsSync(built)) throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  const stale = readdirSync(join(root, 'backup')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(root, 'backup', f)).mtimeMs > statSync(join(root, 'dist', 'backup', f.replace(/\.ts$/, '.js'))).mtimeMs);
+  if (stale.length) throw new Error(`dist/ is older than backup/${stale[0]}: run \`npm run build\` first (npm run bench does)`);
+  const out = join(root, 'dist', 'bench', '_backup-child.js');
+  await build({ entryPoints: [join(root, 'bench', '_backup-child.ts')], outfile: out, bundle: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+  return out;
+}
+
+/** One backup in a process of its own: its time and its peak RSS. */
+async function backupInChild(script: string, job: ChildJob): Promise<ChildResult> {
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
+  child.stdin.end(JSON.stringify(job));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`the backup process exited ${code}: ${stderr.trim()}`);
+  return JSON.parse(line) as ChildResult;
 }
 
 export async function main(args: string[]): Promise<void> {
   const scale = Number(flag(args, '--scale', '1'));
   const useSwift = !args.includes('--no-swift');
+  const doRestore = !args.includes('--no-restore');
   const files = Math.max(10, Math.round(10_000 * scale));
   const bytes = Math.round(1024 * MiB * scale);
   const objects = Math.max(10, Math.round(5_000 * scale));
@@ -89,9 +109,11 @@ export async function main(args: string[]): Promise<void> {
       pods.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}`, namespace: 'bench', labels: { app: `a${i % 50}` } }, spec: { nodeName: 'bench-node', containers: [{ name: 'c', image: 'app:1', env: [{ name: 'X', value: 'y'.repeat(100) }] }], ...(i === 0 ? { volumes: [{ name: 'data', hostPath: { path: '/data/bench' } }] } : {}) } } as KubeObject);
     }
     for (let i = 0; i < pods.length; i += 50) await Promise.all(pods.slice(i, i + 50).map((p) => kube.create(p)));
+    const script = await childScript();
     const g = generateStoreKeys();
     const keys: StoreKeys = { kek: parseKek(g.kek.toString('base64')), signingKey: createPrivateKey(g.signingKeyPem), publicKey: createPublicKey(g.publicKeyPem) };
-    const resolver = new KubeNodeResolver(kube, { user: 'root', privateKey: key, knownHosts: `${vm.address} ${vm.hostPublicKey}` });
+    const nodeSsh = { user: 'root', privateKey: key, knownHosts: `${vm.address} ${vm.hostPublicKey}` };
+    const resolver = new KubeNodeResolver(kube, nodeSsh);
     const target = await resolver.node('bench-node');
     const out: string[] = [`data: ${files} files, ${(bytes / MiB).toFixed(0)} MiB; ${objects} Pods (scale ${scale}); load ${(await run('cat', ['/proc/loadavg'])).stdout.split(' ').slice(0, 3).join(' ')}`];
 
@@ -104,10 +126,11 @@ export async function main(args: string[]): Promise<void> {
     const [, floorS] = await timed(floor);
     out.push(`floor (tar | gzip -1 over SSH): ${floorS.toFixed(2)} s = ${(bytes / MiB / floorS).toFixed(1)} MiB/s`);
 
-    const targets: Array<[string, ReturnType<typeof openStore>]> = [['file://', openStore({ url: `file://${join(dir, 'store')}` })]];
-    if (swift) targets.push(['Swift', openStore({ url: 's3://bench/backups', s3: { endpoint: swift.endpoint, ...swift.s3 } })]);
+    const configs: Array<[string, StoreConfig]> = [['file://', { url: `file://${join(dir, 'store')}` }]];
+    if (swift) configs.push(['Swift', { url: 's3://bench/backups', s3: { endpoint: swift.endpoint, ...swift.s3 } }]);
+    const targets = configs.map(([label, c]) => [label, openStore(c), c] as const);
     let restoreFrom: ReturnType<typeof openStore> | undefined;
-    for (const [label, store] of targets) {
+    for (const [label, store, config] of targets) {
       let swiftFloorS: number | undefined;
       if (label === 'Swift' && swift) {
         const s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: swift.s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
@@ -118,14 +141,21 @@ export async function main(args: string[]): Promise<void> {
         });
         s3.destroy();
       }
-      const [[m, secs], peak, base] = await withPeakRss(() => timed(() => runBackup({ kube, store, keys, nodes, resolver }, { name: `bench-${label === 'Swift' ? 'swift' : 'file'}`, selection: { node: 'bench-node' } })));
+      const r = await backupInChild(script, { kubeconfig: join(dir, 'kubeconfig'), store: config, kek: g.kek.toString('base64'), signingKeyPem: g.signingKeyPem, publicKeyPem: g.publicKeyPem, node: nodeSsh, name: `bench-${label === 'Swift' ? 'swift' : 'file'}`, selection: { node: 'bench-node' } });
+      const secs = r.seconds;
       const rate = bytes / MiB / secs;
       const vsFloor = (swiftFloorS ?? floorS) / secs;
-      out.push(`backup to ${label}: ${secs.toFixed(2)} s = ${rate.toFixed(1)} MiB/s (${m.items.length} objects, ${m.data[0]?.files ?? 0} files, phase ${m.phase}); floor ${label === 'Swift' ? `(SSH tar|gzip -1 + plain multipart upload) ${swiftFloorS!.toFixed(2)} s` : `${floorS.toFixed(2)} s`}; ${(vsFloor * 100).toFixed(0)}% of the floor's throughput; peak RSS ${(peak / MiB).toFixed(0)} MiB (+${((peak - base) / MiB).toFixed(0)} MiB over the ${(base / MiB).toFixed(0)} MiB before, emulator included)`);
+      out.push(`backup to ${label}: ${secs.toFixed(2)} s = ${rate.toFixed(1)} MiB/s (${r.items} objects, ${r.files} files, phase ${r.phase}); floor ${label === 'Swift' ? `(SSH tar|gzip -1 + plain multipart upload) ${swiftFloorS!.toFixed(2)} s` : `${floorS.toFixed(2)} s`}; ${(vsFloor * 100).toFixed(0)}% of the floor's throughput (target 80%); peak RSS of the backup process ${(r.peakRssBytes / MiB).toFixed(0)} MiB (target < 200 MiB; ${(r.rssBeforeBytes / MiB).toFixed(0)} MiB once loaded, before the backup)`);
       restoreFrom = store;
     }
 
     // restore of the objects (no data) vs kubectl apply --server-side of the same objects
+    if (!doRestore) {
+      for (const [, s] of targets) s.close();
+      kube.close();
+      process.stdout.write(`${out.join('\n')}\n`);
+      return;
+    }
     const [res, restoreS] = await timed(() => restoreBackup({ kube, store: restoreFrom!, keys, nodes, resolver }, { name: 'bench-restore', backup: swift ? 'bench-swift' : 'bench-file', data: false, mappings: { namespaces: { bench: 'restored' } } }));
     const created = res.items.filter((i) => i.action === 'created').length;
     const same = pods.map((p) => transform(p, { namespaces: { bench: 'kubectl' } }, 'kubectl', 'none', () => false));

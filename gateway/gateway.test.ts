@@ -33,8 +33,9 @@ describe('gateway: validation, catalog, translations, capability matrix', () => 
   it('renders a template with parameters and translates it for every orchestrator, deterministically', () => {
     const def = renderService('c1', { name: 'web', template: 'web', parameters: { replicas: 3, env: { B: '2', A: '1' } } });
     assert.equal(def.replicas, 3);
-    const swarm = toSwarmService(def) as { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[]; Image: string } } };
+    const swarm = toSwarmService(def) as { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[]; Image: string; Init: boolean } } };
     assert.equal(swarm.Mode.Replicated.Replicas, 3);
+    assert.equal(swarm.TaskTemplate.ContainerSpec.Init, true, 'an init as PID 1: the task stops on SIGTERM');
     assert.deepEqual(swarm.TaskTemplate.ContainerSpec.Env, ['A=1', 'B=2']);
     assert.equal(swarm.TaskTemplate.ContainerSpec.Image, 'busybox:stable');
     const app = toMarathonApp(def) as { id: string; instances: number; cmd: string };

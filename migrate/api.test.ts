@@ -162,6 +162,8 @@ describe('migrate: the automatic mode decides (pure)', () => {
       MIXMESH_BACKUP_STORE: `file://${join(dir, 'store')}`, MIXMESH_BACKUP_KEYS: join(dir, 'keys'),
       MIXMESH_NODE_SSH_KEY: w.source.sandbox.paths.sshKey, MIXMESH_NODE_KNOWN_HOSTS: w.source.sandbox.paths.knownHosts,
       MIXMESH_MIGRATE_TARGETS: join(dir, 'targets.yaml'), MIXMESH_SIDECAR_ARTIFACTS: join(dir, 'artifacts'),
+      // a killed process's Lease runs out in 4 s (not 15): its successor leads sooner
+      MIXMESH_LEASE_DURATION_SECONDS: '4',
     };
     mkdirSync(join(dir, 'artifacts'));
     await begin();

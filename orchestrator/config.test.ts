@@ -32,6 +32,7 @@ describe('orchestrator config', () => {
     assert.equal(c.trustDomainExplicit, false);
     assert.equal(c.openstack, undefined);
     assert.equal(c.tokens[0]!.role, 'admin');
+    assert.equal(c.leaseDurationSeconds, 15);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.mesh) && Object.isFrozen(c.tokens[0]));
   });
 
@@ -81,6 +82,16 @@ describe('orchestrator config', () => {
     writeFileSync(file, 'lisen: 1\n');
     expectInvalid(() => loadConfig({ flags: { config: file }, env: baseEnv, cwd: dir, home: dir, serviceAccountDir: noSa }), '/lisen');
     expectInvalid(() => loadConfig({ flags: { injector: false }, env: baseEnv, cwd: dir, home: dir, serviceAccountDir: noSa }), '/injectorUrl');
+  });
+
+  it('the leader Lease duration: from the environment or the file, a whole number of seconds from 3 to 3600', () => {
+    const file = join(dir, 'lease.yaml');
+    writeFileSync(file, 'leaseDurationSeconds: 30\n');
+    assert.equal(loadConfig({ flags: { config: file }, env: baseEnv, cwd: dir, home: dir, serviceAccountDir: noSa }).leaseDurationSeconds, 30);
+    assert.equal(loadConfig({ flags: { config: file }, env: { ...baseEnv, MIXMESH_LEASE_DURATION_SECONDS: '4' }, cwd: dir, home: dir, serviceAccountDir: noSa }).leaseDurationSeconds, 4);
+    for (const bad of ['2', '3601', '4.5', 'soon', '-15']) {
+      expectInvalid(() => loadConfig({ env: { ...baseEnv, MIXMESH_LEASE_DURATION_SECONDS: bad }, cwd: dir, home: dir, serviceAccountDir: noSa }), '/leaseDurationSeconds');
+    }
   });
 
   it('finds OpenStack from OS_CLOUD + clouds.yaml or OS_* variables', () => {

@@ -57,6 +57,8 @@ export interface OrchestratorConfig {
   vmTimeoutMs: number;
   /** how long workloads may take to become ready */
   readyTimeoutMs: number;
+  /** the leader Lease's duration: a replica that stops renewing (killed) is replaced after this long */
+  leaseDurationSeconds: number;
   /** backup.md: the default store, its S3 settings, the keys, how nodes are reached */
   backup: {
     store: string;
@@ -120,7 +122,7 @@ const MESH_KEYS = new Set(Object.keys(DEFAULT_MESH_VALUES));
 export const FILE_KEYS: ReadonlySet<string> = new Set([
   'kubeconfig', 'listen', 'tokensFile', 'bodyLimitBytes', 'injectorListen', 'injectorUrl', 'injectorToken', 'callbackUrl',
   'callbackAuth', 'systemNamespace', 'sidecarArtifacts', 'resyncSeconds', 'tackerRetries', 'tackerPollMs', 'vmTimeoutMs',
-  'readyTimeoutMs', 'mesh', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'allowInsecureHttp', 'webhookListen', 'webhookUrl',
+  'readyTimeoutMs', 'leaseDurationSeconds', 'mesh', 'tlsCertFile', 'tlsKeyFile', 'tlsSecret', 'allowInsecureHttp', 'webhookListen', 'webhookUrl',
   'webhookCertFile', 'webhookKeyFile', 'webhookCaFile', 'caFile',
 ]);
 
@@ -312,6 +314,12 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
   const callbackUrl = pick(flags.callbackUrl, 'MIXMESH_CALLBACK_URL', 'callbackUrl') ?? `${tls ? 'https' : 'http'}://${listenText}/v1/tacker/notifications`;
 
   const systemNamespace = pick(flags.systemNamespace, 'MIXMESH_SYSTEM_NAMESPACE', 'systemNamespace') ?? 'mixmesh-system';
+  // the leader Lease: renewed every third of it (at most every 5 s), so at least 3 s
+  const leaseText = (env.MIXMESH_LEASE_DURATION_SECONDS || undefined) ?? file.leaseDurationSeconds;
+  const leaseDurationSeconds = leaseText === undefined ? 15 : Number(leaseText);
+  if (leaseText !== undefined && (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 3 || leaseDurationSeconds > 3600)) {
+    problems.push({ pointer: '/leaseDurationSeconds', message: `${JSON.stringify(leaseText)} is not a whole number of seconds from 3 to 3600` });
+  }
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(systemNamespace)) problems.push({ pointer: '/systemNamespace', message: `"${systemNamespace}" is not a DNS-1123 label` });
 
   // mesh values: the file's `mesh:` block or top-level mesh keys (the same file `render --config` reads)
@@ -372,6 +380,7 @@ export function loadConfig(sources: ConfigSources = {}): OrchestratorConfig {
     tackerPollMs: positiveInt(file.tackerPollMs, '/tackerPollMs', problems, 2000),
     vmTimeoutMs: positiveInt(file.vmTimeoutMs, '/vmTimeoutMs', problems, 15 * 60_000),
     readyTimeoutMs: positiveInt(file.readyTimeoutMs, '/readyTimeoutMs', problems, 10 * 60_000),
+    leaseDurationSeconds,
     backup: backupConfig(env, cwd, problems),
     migrate: { targets: migrateTargets(env, cwd, problems) },
     ...(tls ? { tls } : {}),

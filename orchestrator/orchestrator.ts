@@ -30,6 +30,8 @@ export interface OrchestratorSettings extends ReconcilerOptions {
   protectedNamespaces?: readonly string[];
   /** false: run the controller without a Lease (a single in-process orchestrator, tests) */
   leaderElection?: boolean;
+  /** the leader Lease's duration (default 15 s); renewed every third of it, at most every 5 s */
+  leaseDurationSeconds?: number;
   /** credentials over plain HTTP from non-loopback peers (default refused) */
   allowInsecureHttp?: boolean;
   /** the tokens file to follow (re-read on change); absent: `tokens` as given */
@@ -75,7 +77,7 @@ export function createOrchestrator(deps: OrchestratorDeps) {
   let subscribeRetry: NodeJS.Timeout | undefined;
   // VNFs terminated or deleted outside mixmesh: detected, reported, recreated (runs with the controller)
   const vnfWatch = deps.tacker ? new VnfWatch({ kube: deps.kube, tacker: deps.tacker, generators: deps.generators, callbacks, log: log.child({ part: 'vnf-watch' }), resyncMs: s.resyncSeconds * 1000 }) : undefined;
-  const elector = s.leaderElection === false ? undefined : new LeaderElector(deps.kube, log, { namespace: s.systemNamespace }, {
+  const elector = s.leaderElection === false ? undefined : new LeaderElector(deps.kube, log, { namespace: s.systemNamespace, ...(s.leaseDurationSeconds ? { leaseDurationSeconds: s.leaseDurationSeconds, renewEveryMs: Math.min(5000, Math.floor((s.leaseDurationSeconds * 1000) / 3)) } : {}) }, {
     onStart: () => { vnfWatch?.start(); return controller.start(); },
     onStop: async () => { await vnfWatch?.stop(); return controller.stop(); },
   });

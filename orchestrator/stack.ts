@@ -192,7 +192,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings: {
         tokens: config.tokens, bodyLimitBytes: config.bodyLimitBytes, callback: config.callback, systemNamespace: config.systemNamespace,
         resyncSeconds: config.resyncSeconds, tackerRetries: config.tackerRetries, tackerPollMs: config.tackerPollMs, vmTimeoutMs: config.vmTimeoutMs,
-        readyTimeoutMs: config.readyTimeoutMs, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}),
+        readyTimeoutMs: config.readyTimeoutMs, leaseDurationSeconds: config.leaseDurationSeconds, allowInsecureHttp: config.allowInsecureHttp, ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}),
         protectedNamespaces: [...new Set([...PROTECTED_NAMESPACES, config.systemNamespace, values.istioNamespace, values.ingressGateway.namespace, values.eastWestGateway.namespace])],
         ...options.settings,
       },
