@@ -331,6 +331,18 @@ describe('e2e: backup and restore on the sandbox', function () {
 
     await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: 'shop' }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } } as KubeObject);
+    const r = await w.api('PUT', '/v1/services/shop/shop', { body: SERVICE });
+    assert.equal(r.status, 202, r.text);
+    const op = await w.waitOperation(String(r.json.operationId), 120_000);
+    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
+    const vm = await dbVm();
+    assert.ok(vm, 'the db VM');
+    vmData = fillTree(join(vm.rootfs, 'var/lib/db'), 20, 5000);
+    // the db's in-memory state: a counter process, its pid where the descriptor's vm.checkpoint.pidFile says
+    const started = await w.sandbox.nodes.exec(vm.serverId, `mkdir -p /var/lib/counter /run; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c '${counter('/var/lib/counter')}' </dev/null >/dev/null 2>&1 & echo $! > /run/db.pid`);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
+
     // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
     const id = 'bkstat';
     const secret = '0123456789abcdef';
@@ -349,22 +361,9 @@ describe('e2e: backup and restore on the sandbox', function () {
       const joined = await w.sandbox.nodes.exec(v.serverId, `kubeadm join ${w.sandbox.kube.endpoint} --token ${id}.${secret} --discovery-token-ca-cert-hash ${w.sandbox.kube.caCertHash} --node-name worker-${k}`);
       assert.equal(joined.code, 0, joined.stderr);
     }
-    // first the workers and the shop's own objects on worker-c (its local PV and claim, the counter pod): the service's
-    // rollout waits for its Deployments, and files-v1 runs on worker-c with that claim
+    // the shop's own workloads on worker-c, part of the service by its label: a container writing into a hostPath and a local PV, a checkpointed counter
     mkdirSync(onWorkerC('mnt/disks/shop-ssd'), { recursive: true }); // a local PV's path exists on its node (a mounted disk)
     for (const o of shopWorkloads('shop')) await kube().create(o);
-
-    const r = await w.api('PUT', '/v1/services/shop/shop', { body: SERVICE });
-    assert.equal(r.status, 202, r.text);
-    const op = await w.waitOperation(String(r.json.operationId), 120_000);
-    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
-    const vm = await dbVm();
-    assert.ok(vm, 'the db VM');
-    vmData = fillTree(join(vm.rootfs, 'var/lib/db'), 20, 5000);
-    // the db's in-memory state: a counter process, its pid where the descriptor's vm.checkpoint.pidFile says
-    const started = await w.sandbox.nodes.exec(vm.serverId, `mkdir -p /var/lib/counter /run; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c '${counter('/var/lib/counter')}' </dev/null >/dev/null 2>&1 & echo $! > /run/db.pid`);
-    assert.equal(started.code, 0, started.stderr);
-    await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
     await until('the files container wrote its data', async () => existsSync(onWorkerC('srv/shop/files/.written')), 120_000).catch(async (e: unknown) => {
       const pods = await kube().list('v1', 'Pod', { namespace: 'shop', labelSelector: 'app=files' });
       const evs = await kube().list('v1', 'Event', { namespace: 'shop' });
