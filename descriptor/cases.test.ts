@@ -124,6 +124,28 @@ export const CASES: Case[] = [
   { name: 'dataDirs relative', mutate: (d) => (ms(d, 3).vm.dataDirs = ['var/lib/app']), expect: [['/spec/microservices/3/vm/dataDirs/0', '"var/lib/app" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
   { name: 'dataDirs with ..', mutate: (d) => (ms(d, 3).vm.dataDirs = ['/var/lib/../etc']), expect: [['/spec/microservices/3/vm/dataDirs/0', '"/var/lib/../etc" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
   { name: 'dataDirs nested', mutate: (d) => (ms(d, 3).vm.dataDirs = ['/var/lib/app', '/var/lib/app/db']), expect: [['/spec/microservices/3/vm/dataDirs/1', '/var/lib/app/db is inside /var/lib/app; list each data dir once']] },
+  // ---- container volumes and nodeSelector
+  { name: 'volume with two sources', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', hostPath: { path: '/srv/data' }, emptyDir: {} }]), expect: [['/spec/microservices/0/container/volumes/0', 'sets hostPath and emptyDir (exactly one of hostPath, persistentVolumeClaim, emptyDir is allowed)']] },
+  { name: 'volume without a source', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data' }]), expect: [['/spec/microservices/0/container/volumes/0', 'sets none of hostPath, persistentVolumeClaim, emptyDir (exactly one is required)']] },
+  { name: 'volume without a mountPath', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', emptyDir: {} }]), expect: [['/spec/microservices/0/container/volumes/0/mountPath', 'is required']] },
+  { name: 'volume name not DNS-1123', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'Data_1', mountPath: '/data', emptyDir: {} }]), expect: [['/spec/microservices/0/container/volumes/0/name', '"Data_1" is not a DNS-1123 label']] },
+  { name: 'volume mountPath relative', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: 'data', emptyDir: {} }]), expect: [['/spec/microservices/0/container/volumes/0/mountPath', '"data" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
+  { name: 'volume hostPath with ..', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', hostPath: { path: '/srv/../etc' } }]), expect: [['/spec/microservices/0/container/volumes/0/hostPath/path', '"/srv/../etc" is not an absolute path such as /var/lib/app (no "." or ".." segments)']] },
+  { name: 'volume hostPath type unknown', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', hostPath: { path: '/srv', type: 'Folder' } }]), expect: [['/spec/microservices/0/container/volumes/0/hostPath/type', '"Folder" is not allowed (allowed: DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice)']] },
+  { name: 'volume claimName not DNS-1123', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', persistentVolumeClaim: { claimName: 'My Claim' } }]), expect: [['/spec/microservices/0/container/volumes/0/persistentVolumeClaim/claimName', '"My Claim" is not a DNS-1123 subdomain']] },
+  { name: 'emptyDir with a field', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', emptyDir: { medium: 'Memory' } }]), expect: [['/spec/microservices/0/container/volumes/0/emptyDir/medium', 'unknown field "medium" (no fields are allowed: {})']] },
+  { name: 'volume unknown field', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', emptyDir: {}, nfs: {} }]), expect: [['/spec/microservices/0/container/volumes/0/nfs', 'unknown field "nfs" (allowed: name, mountPath, readOnly, hostPath, persistentVolumeClaim, emptyDir)']] },
+  {
+    name: 'volume names and mount paths twice',
+    mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'data', mountPath: '/data', emptyDir: {} }, { name: 'data', mountPath: '/data/', hostPath: { path: '/srv' } }]),
+    expect: [
+      ['/spec/microservices/0/container/volumes/1/mountPath', '"/data/" is already the mountPath of /spec/microservices/0/container/volumes/0 (mount paths must be unique)'],
+      ['/spec/microservices/0/container/volumes/1/name', '"data" is already the name of /spec/microservices/0/container/volumes/0 (volume names must be unique)'],
+    ],
+  },
+  { name: 'volume named tmp with the hardened defaults', mutate: (d) => (ms(d, 0).container.volumes = [{ name: 'tmp', mountPath: '/scratch', emptyDir: {} }]), expect: [['/spec/microservices/0/container/volumes/0/name', '"tmp" is reserved without a securityContext']] },
+  { name: 'nodeSelector bad key and value', mutate: (d) => (ms(d, 0).container.nodeSelector = { 'a/b/c': 'x', zone: 'eu west' }), expect: [['/spec/microservices/0/container/nodeSelector/a~1b~1c', 'is not a valid label key'], ['/spec/microservices/0/container/nodeSelector/zone', 'value "eu west" is not a valid label value']] },
+  { name: 'nodeSelector value not a string', mutate: (d) => (ms(d, 0).container.nodeSelector = { zone: 1 }), expect: [['/spec/microservices/0/container/nodeSelector/zone', '1 is not a string']] },
   { name: 'checkpoint state without vm.checkpoint', mutate: (d) => (ms(d, 3).backup = { state: 'checkpoint' }), expect: [['/spec/microservices/3/backup/state', 'checkpoint on a VM needs vm.checkpoint ({unit: NAME} or {pidFile: PATH}): the process CRIU dumps']] },
   { name: 'hook command as a string', mutate: (d) => (ms(d, 0).backup = { state: 'hooks', hooks: { pre: ['mysqldump > x'] } }), expect: [['/spec/microservices/0/backup/hooks/pre/0', 'is not a list']] },
   { name: 'ssh user with spaces', mutate: (d) => (ms(d, 3).vm.ssh.user = 'root; rm -rf /'), expect: [['/spec/microservices/3/vm/ssh/user', 'is not a login name']] },
@@ -442,6 +464,24 @@ describe('descriptor: good variants', () => {
     ['consistentHash cookie on an HTTP port', (d) => (conn(d, 0).loadBalancer = { consistentHash: { cookie: { name: 's', ttl: '1h' } } })],
     ['a zero replica container', (d) => (ms(d, 0).container.replicas = 0)],
     ['labels that are valid and not reserved', (d) => (d.metadata.labels = { 'example.com/team': 'store', tier: '' })],
+    [
+      'container volumes of every source, read-only or not, and a nodeSelector',
+      (d) =>
+        Object.assign(ms(d, 0).container, {
+          volumes: [
+            { name: 'files', mountPath: '/var/lib/files', hostPath: { path: '/srv/shop/files', type: 'DirectoryOrCreate' } },
+            { name: 'ledger', mountPath: '/var/lib/ledger', persistentVolumeClaim: { claimName: 'ledger' } },
+            { name: 'cache', mountPath: '/cache', emptyDir: {} },
+            { name: 'config', mountPath: '/etc/web', readOnly: true, hostPath: { path: '/etc/shop' } },
+          ],
+          nodeSelector: { 'kubernetes.io/hostname': 'worker-1', 'example.com/disk': '' },
+        }),
+    ],
+    ['a volume at /tmp replaces the hardened one, and tmp is a free name with a securityContext', (d) => {
+      ms(d, 0).container.volumes = [{ name: 'tmp', mountPath: '/tmp', emptyDir: {} }];
+      ms(d, 2).container.securityContext = { runAsUser: 1000 };
+      ms(d, 2).container.volumes = [{ name: 'tmp', mountPath: '/scratch', emptyDir: {} }];
+    }],
   ];
   for (const [name, mutate] of good) {
     it(name, () => {

@@ -150,6 +150,10 @@ describe('descriptor/crd', () => {
     assert.deepEqual(bad((s) => (s.microservices[2].vm.instances = 2)), ['fixedIp needs instances: 1']);
     assert.deepEqual(bad((s) => (s.connections[0].to = s.connections[0].from)), ['from and to must differ']);
     assert.deepEqual(bad((s) => s.connections[0].routes.reverse()), ['only the last route may have no match']);
+    const volume = { name: 'data', mountPath: '/data' };
+    assert.deepEqual(bad((s) => (s.microservices[0].container.volumes = [{ ...volume, hostPath: { path: '/srv' } }, { ...volume, emptyDir: {} }, { ...volume, persistentVolumeClaim: { claimName: 'c' } }])), []);
+    assert.deepEqual(bad((s) => (s.microservices[0].container.volumes = [{ ...volume, hostPath: { path: '/srv' }, emptyDir: {} }])), ['exactly one of hostPath, persistentVolumeClaim and emptyDir']);
+    assert.deepEqual(bad((s) => (s.microservices[0].container.volumes = [volume])), ['exactly one of hostPath, persistentVolumeClaim and emptyDir']);
   });
 
   it('is a structural schema', () => {

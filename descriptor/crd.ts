@@ -112,9 +112,15 @@ function toStructuralNode(node: JsonSchema, root: JsonSchema, path: string): Jso
         // only the runtime if/then rules live in allOf: JSON Schema only
         break;
       case 'oneOf':
-        // env: exactly one of value / valueFrom, as a CEL rule Kubernetes can run
+        // env: exactly one of value / valueFrom; a volume: exactly one source; as CEL rules Kubernetes can run
         if (path.endsWith('/env/items')) {
           out['x-kubernetes-validations'] = [{ rule: 'has(self.value) != has(self.valueFrom)', message: 'exactly one of value and valueFrom' }];
+        }
+        // a volume: exactly one source
+        if (path.endsWith('/volumes/items')) {
+          out['x-kubernetes-validations'] = [
+            { rule: '(has(self.hostPath) ? 1 : 0) + (has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.emptyDir) ? 1 : 0) == 1', message: 'exactly one of hostPath, persistentVolumeClaim and emptyDir' },
+          ];
         }
         break;
       default:

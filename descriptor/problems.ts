@@ -73,6 +73,13 @@ function oneOfMessage(e: ErrorObject, data: unknown): string {
     const passing = (e.params as { passingSchemas?: unknown }).passingSchemas;
     return passing ? 'sets both value and valueFrom (exactly one is allowed)' : 'needs value or valueFrom.secretKeyRef (exactly one)';
   }
+  if (/\/volumes\/\d+$/.test(path)) {
+    const sources = ['hostPath', 'persistentVolumeClaim', 'emptyDir'];
+    const set = data !== null && typeof data === 'object' ? sources.filter((k) => k in data) : [];
+    return set.length > 1
+      ? `sets ${set.join(' and ')} (exactly one of ${sources.join(', ')} is allowed)`
+      : `sets none of ${sources.join(', ')} (exactly one is required)`;
+  }
   if (path.endsWith('/loadBalancer')) {
     return `${show(data)} is not a load balancer (allowed: ROUND_ROBIN, LEAST_REQUEST, RANDOM, PASSTHROUGH, or {consistentHash: {header}}, {consistentHash: {cookie: {name, ttl}}}, {consistentHash: {sourceIp: true}})`;
   }
@@ -99,7 +106,7 @@ function oneMessage(e: ErrorObject, root: unknown): Problem | undefined {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const props = parent.properties && typeof parent.properties === 'object' ? Object.keys(parent.properties) : [];
-      return { pointer: joinPointer(at, key), message: `unknown field ${JSON.stringify(key)} (allowed: ${props.join(', ')})` };
+      return { pointer: joinPointer(at, key), message: `unknown field ${JSON.stringify(key)} (${props.length > 0 ? `allowed: ${props.join(', ')}` : 'no fields are allowed: {}'})` };
     }
     case 'false schema': {
       const parentPointer = at.slice(0, at.lastIndexOf('/'));

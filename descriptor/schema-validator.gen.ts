@@ -9,24 +9,24 @@ const require = createRequire(import.meta.url);
 const formats = { ip: { type: 'string', validate: (s) => isIP(s) !== 0 } };
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://mixmesh.io/schemas/v1alpha1/meshservice.json","title":"mixmesh.io/v1alpha1 MeshService","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"mixmesh.io/v1alpha1"},"kind":{"type":"string","const":"MeshService"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"default"},"labels":{"type":"object","additionalProperties":{"type":"string"},"default":{}}}},"spec":{"type":"object","additionalProperties":false,"required":["microservices"],"properties":{"mesh":{"type":"object","additionalProperties":false,"properties":{"mtls":{"type":"string","enum":["STRICT","PERMISSIVE","DISABLE"],"default":"STRICT"},"authorization":{"type":"string","enum":["connections","open"],"default":"connections"},"network":{"type":"string","maxLength":63,"default":""}},"default":{}},"microservices":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/definitions/microservice"}},"connections":{"type":"array","minItems":0,"maxItems":10000,"items":{"$ref":"#/definitions/connection"},"default":[]},"ingress":{"$ref":"#/definitions/ingress"}}}},"definitions":{"duration":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"},"probePort":{"type":["string","integer"],"minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$","minimum":1,"maximum":65535},"quantityMap":{"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"},"propertyNames":{"type":"string","pattern":"^[a-z0-9./-]+$"}},"port":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}},"readinessProbe":{"type":"object","additionalProperties":false,"properties":{"httpGet":{"type":"object","additionalProperties":false,"required":["path","port"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"port":{"$ref":"#/definitions/probePort"}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/probePort"}}}},"minProperties":1,"maxProperties":1},"envVar":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"required":["secretKeyRef"],"properties":{"secretKeyRef":{"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"key":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}}}}}},"oneOf":[{"required":["value"],"properties":{"value":true}},{"required":["valueFrom"],"properties":{"valueFrom":true}}]},"securityContext":{"type":"object","additionalProperties":false,"properties":{"allowPrivilegeEscalation":{"type":"boolean"},"appArmorProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"type":"array","items":{"type":"string"}},"drop":{"type":"array","items":{"type":"string"}}}},"privileged":{"type":"boolean"},"procMount":{"type":"string","enum":["Default","Unmasked"]},"readOnlyRootFilesystem":{"type":"boolean"},"runAsGroup":{"type":"integer","minimum":0,"maximum":2147483647},"runAsNonRoot":{"type":"boolean"},"runAsUser":{"type":"integer","minimum":0,"maximum":2147483647},"seLinuxOptions":{"type":"object","additionalProperties":false,"properties":{"level":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"user":{"type":"string"}}},"seccompProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"windowsOptions":{"type":"object","additionalProperties":false,"properties":{"gmsaCredentialSpec":{"type":"string"},"gmsaCredentialSpecName":{"type":"string"},"hostProcess":{"type":"boolean"},"runAsUserName":{"type":"string"}}}}},"container":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"}}},"vm":{"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}},"dataDirs":{"type":"array","minItems":0,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"checkpoint":{"type":"object","additionalProperties":false,"properties":{"unit":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[A-Za-z0-9:_.@-]+$"},"pidFile":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"minProperties":1,"maxProperties":1}}},"command":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"string","minLength":1,"maxLength":4096}},"backup":{"type":"object","additionalProperties":false,"properties":{"state":{"type":"string","enum":["checkpoint","hooks","none"],"default":"none"},"hooks":{"type":"object","additionalProperties":false,"properties":{"pre":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}},"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}},"restoreHooks":{"type":"object","additionalProperties":false,"properties":{"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}}}},"microservice":{"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"},"backup":{"$ref":"#/definitions/backup"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]},"route":{"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}},"loadBalancer":{"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]},"connection":{"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}},"ingress":{"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}}}};
-const schema36 = {"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://mixmesh.io/schemas/v1alpha1/meshservice.json","title":"mixmesh.io/v1alpha1 MeshService","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"mixmesh.io/v1alpha1"},"kind":{"type":"string","const":"MeshService"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"default"},"labels":{"type":"object","additionalProperties":{"type":"string"},"default":{}}}},"spec":{"type":"object","additionalProperties":false,"required":["microservices"],"properties":{"mesh":{"type":"object","additionalProperties":false,"properties":{"mtls":{"type":"string","enum":["STRICT","PERMISSIVE","DISABLE"],"default":"STRICT"},"authorization":{"type":"string","enum":["connections","open"],"default":"connections"},"network":{"type":"string","maxLength":63,"default":""}},"default":{}},"microservices":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/definitions/microservice"}},"connections":{"type":"array","minItems":0,"maxItems":10000,"items":{"$ref":"#/definitions/connection"},"default":[]},"ingress":{"$ref":"#/definitions/ingress"}}}},"definitions":{"duration":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"},"probePort":{"type":["string","integer"],"minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$","minimum":1,"maximum":65535},"quantityMap":{"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"},"propertyNames":{"type":"string","pattern":"^[a-z0-9./-]+$"}},"port":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}},"readinessProbe":{"type":"object","additionalProperties":false,"properties":{"httpGet":{"type":"object","additionalProperties":false,"required":["path","port"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"port":{"$ref":"#/definitions/probePort"}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/probePort"}}}},"minProperties":1,"maxProperties":1},"envVar":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"required":["secretKeyRef"],"properties":{"secretKeyRef":{"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"key":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}}}}}},"oneOf":[{"required":["value"],"properties":{"value":true}},{"required":["valueFrom"],"properties":{"valueFrom":true}}]},"securityContext":{"type":"object","additionalProperties":false,"properties":{"allowPrivilegeEscalation":{"type":"boolean"},"appArmorProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"type":"array","items":{"type":"string"}},"drop":{"type":"array","items":{"type":"string"}}}},"privileged":{"type":"boolean"},"procMount":{"type":"string","enum":["Default","Unmasked"]},"readOnlyRootFilesystem":{"type":"boolean"},"runAsGroup":{"type":"integer","minimum":0,"maximum":2147483647},"runAsNonRoot":{"type":"boolean"},"runAsUser":{"type":"integer","minimum":0,"maximum":2147483647},"seLinuxOptions":{"type":"object","additionalProperties":false,"properties":{"level":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"user":{"type":"string"}}},"seccompProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"windowsOptions":{"type":"object","additionalProperties":false,"properties":{"gmsaCredentialSpec":{"type":"string"},"gmsaCredentialSpecName":{"type":"string"},"hostProcess":{"type":"boolean"},"runAsUserName":{"type":"string"}}}}},"container":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"},"volumes":{"type":"array","minItems":0,"maxItems":32,"items":{"$ref":"#/definitions/volume"}},"nodeSelector":{"type":"object","additionalProperties":{"type":"string"}}}},"volume":{"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"mountPath":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},"readOnly":{"type":"boolean"},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},"type":{"type":"string","enum":["DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"emptyDir":{"type":"object","additionalProperties":false,"properties":{}}},"oneOf":[{"required":["hostPath"],"properties":{"hostPath":true}},{"required":["persistentVolumeClaim"],"properties":{"persistentVolumeClaim":true}},{"required":["emptyDir"],"properties":{"emptyDir":true}}]},"vm":{"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}},"dataDirs":{"type":"array","minItems":0,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"checkpoint":{"type":"object","additionalProperties":false,"properties":{"unit":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[A-Za-z0-9:_.@-]+$"},"pidFile":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"minProperties":1,"maxProperties":1}}},"command":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"string","minLength":1,"maxLength":4096}},"backup":{"type":"object","additionalProperties":false,"properties":{"state":{"type":"string","enum":["checkpoint","hooks","none"],"default":"none"},"hooks":{"type":"object","additionalProperties":false,"properties":{"pre":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}},"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}},"restoreHooks":{"type":"object","additionalProperties":false,"properties":{"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}}}},"microservice":{"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"},"backup":{"$ref":"#/definitions/backup"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]},"route":{"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}},"loadBalancer":{"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]},"connection":{"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}},"ingress":{"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}}}};
+const schema37 = {"type":"object","additionalProperties":false,"required":["host","routes"],"properties":{"host":{"type":"string","minLength":1,"maxLength":253,"pattern":"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"tls":{"type":"object","additionalProperties":false,"required":["credentialName"],"properties":{"credentialName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["pathPrefix","to"],"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"}}}}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
-const pattern37 = new RegExp("^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
+const pattern41 = new RegExp("^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
 const pattern4 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
 const pattern6 = new RegExp("^/", "u");
 const pattern5 = new RegExp("^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$", "u");
 const schema12 = {"type":"object","additionalProperties":false,"required":["name","runtime","ports"],"properties":{"name":{"type":"string","minLength":1,"maxLength":40,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","default":"v1"},"runtime":{"type":"string","enum":["container","vm"]},"serviceAccount":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"ports":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/definitions/port"}},"readinessProbe":{"$ref":"#/definitions/readinessProbe"},"container":{"$ref":"#/definitions/container"},"vm":{"$ref":"#/definitions/vm"},"backup":{"$ref":"#/definitions/backup"}},"allOf":[{"if":{"type":"object","properties":{"runtime":{"const":"container"}},"required":["runtime"]},"then":{"type":"object","required":["container"],"properties":{"container":true,"vm":false}}},{"if":{"type":"object","properties":{"runtime":{"const":"vm"}},"required":["runtime"]},"then":{"type":"object","required":["vm"],"properties":{"vm":true,"container":false}}}]};
 const schema13 = {"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"port":{"type":"integer","minimum":1,"maximum":65535},"targetPort":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["HTTP","HTTP2","GRPC","TCP","TLS"],"default":"HTTP"}}};
-const schema22 = {"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}},"dataDirs":{"type":"array","minItems":0,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"checkpoint":{"type":"object","additionalProperties":false,"properties":{"unit":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[A-Za-z0-9:_.@-]+$"},"pidFile":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"minProperties":1,"maxProperties":1}}};
+const schema23 = {"type":"object","additionalProperties":false,"required":["vnfdId","flavourId","ssh"],"properties":{"vnfdId":{"type":"string","minLength":1,"maxLength":255},"flavourId":{"type":"string","minLength":1,"maxLength":255},"instantiationLevelId":{"type":"string","minLength":1,"maxLength":255},"instances":{"type":"integer","minimum":1,"maximum":50,"default":1},"vimId":{"type":"string","minLength":1,"maxLength":255},"extVirtualLinks":{"type":"array","items":{"type":"object"}},"additionalParams":{"type":"object"},"fixedIp":{"type":"string","format":"ip"},"recreate":{"type":"boolean","default":true},"ssh":{"type":"object","additionalProperties":false,"required":["user","credentialsSecret"],"properties":{"user":{"type":"string","minLength":1,"maxLength":32,"pattern":"^[a-z_][a-z0-9_-]*$"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"credentialsSecret":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"hostKey":{"type":"string","pattern":"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$","maxLength":16384,"default":"console"}}},"sidecar":{"type":"object","additionalProperties":false,"properties":{"package":{"type":"string","enum":["deb","rpm","tar"],"default":"deb"},"istioVersion":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},"injection":{"type":"string","enum":["orchestrator","plugin"],"default":"orchestrator"}},"default":{}},"dataDirs":{"type":"array","minItems":0,"maxItems":16,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"checkpoint":{"type":"object","additionalProperties":false,"properties":{"unit":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[A-Za-z0-9:_.@-]+$"},"pidFile":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"}},"minProperties":1,"maxProperties":1}}};
 const func7 = Object.prototype.hasOwnProperty;
 const pattern2 = new RegExp("^[a-z]([-a-z0-9]*[a-z0-9])?$", "u");
-const pattern17 = new RegExp("^[a-z_][a-z0-9_-]*$", "u");
-const pattern19 = new RegExp("^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$", "u");
-const pattern20 = new RegExp("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$", "u");
-const pattern21 = new RegExp("^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$", "u");
-const pattern22 = new RegExp("^[A-Za-z0-9:_.@-]+$", "u");
+const pattern21 = new RegExp("^[a-z_][a-z0-9_-]*$", "u");
+const pattern23 = new RegExp("^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$", "u");
+const pattern24 = new RegExp("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$", "u");
+const pattern18 = new RegExp("^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$", "u");
+const pattern26 = new RegExp("^[A-Za-z0-9:_.@-]+$", "u");
 const schema14 = {"type":"object","additionalProperties":false,"properties":{"httpGet":{"type":"object","additionalProperties":false,"required":["path","port"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"port":{"$ref":"#/definitions/probePort"}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/probePort"}}}},"minProperties":1,"maxProperties":1};
 const schema15 = {"type":["string","integer"],"minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$","minimum":1,"maximum":65535};
 
@@ -344,10 +344,11 @@ validate12.errors = vErrors;
 return errors === 0;
 }
 
-const schema17 = {"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"}}};
+const schema17 = {"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string","minLength":1,"maxLength":512,"pattern":"^[^\\s]+$"},"replicas":{"type":"integer","minimum":0,"maximum":1000,"default":1},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"env":{"type":"array","minItems":0,"maxItems":256,"items":{"$ref":"#/definitions/envVar"}},"resources":{"type":"object","additionalProperties":false,"properties":{"requests":{"$ref":"#/definitions/quantityMap"},"limits":{"$ref":"#/definitions/quantityMap"}}},"securityContext":{"$ref":"#/definitions/securityContext"},"volumes":{"type":"array","minItems":0,"maxItems":32,"items":{"$ref":"#/definitions/volume"}},"nodeSelector":{"type":"object","additionalProperties":{"type":"string"}}}};
 const schema18 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"required":["secretKeyRef"],"properties":{"secretKeyRef":{"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"key":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}}}}}},"oneOf":[{"required":["value"],"properties":{"value":true}},{"required":["valueFrom"],"properties":{"valueFrom":true}}]};
 const schema19 = {"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"},"propertyNames":{"type":"string","pattern":"^[a-z0-9./-]+$"}};
 const schema21 = {"type":"object","additionalProperties":false,"properties":{"allowPrivilegeEscalation":{"type":"boolean"},"appArmorProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"type":"array","items":{"type":"string"}},"drop":{"type":"array","items":{"type":"string"}}}},"privileged":{"type":"boolean"},"procMount":{"type":"string","enum":["Default","Unmasked"]},"readOnlyRootFilesystem":{"type":"boolean"},"runAsGroup":{"type":"integer","minimum":0,"maximum":2147483647},"runAsNonRoot":{"type":"boolean"},"runAsUser":{"type":"integer","minimum":0,"maximum":2147483647},"seLinuxOptions":{"type":"object","additionalProperties":false,"properties":{"level":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"user":{"type":"string"}}},"seccompProfile":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Localhost","RuntimeDefault","Unconfined"]},"localhostProfile":{"type":"string"}}},"windowsOptions":{"type":"object","additionalProperties":false,"properties":{"gmsaCredentialSpec":{"type":"string"},"gmsaCredentialSpecName":{"type":"string"},"hostProcess":{"type":"boolean"},"runAsUserName":{"type":"string"}}}}};
+const schema22 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string","minLength":1,"maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"mountPath":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},"readOnly":{"type":"boolean"},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},"type":{"type":"string","enum":["DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}}},"emptyDir":{"type":"object","additionalProperties":false,"properties":{}}},"oneOf":[{"required":["hostPath"],"properties":{"hostPath":true}},{"required":["persistentVolumeClaim"],"properties":{"persistentVolumeClaim":true}},{"required":["emptyDir"],"properties":{"emptyDir":true}}]};
 const pattern9 = new RegExp("^[^\\s]+$", "u");
 const pattern10 = new RegExp("^[-._a-zA-Z][-._a-zA-Z0-9]*$", "u");
 const pattern12 = new RegExp("^[-._a-zA-Z0-9]+$", "u");
@@ -372,7 +373,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "image") || (key0 === "replicas")) || (key0 === "command")) || (key0 === "args")) || (key0 === "env")) || (key0 === "resources")) || (key0 === "securityContext"))){
+if(!(func7.call(schema17.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema17,data};
 if(vErrors === null){
 vErrors = [err1];
@@ -1670,9 +1671,11 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
-else {
-const err104 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.type,parentSchema:schema17,data};
+if(data.volumes !== undefined){
+let data48 = data.volumes;
+if(Array.isArray(data48)){
+if(data48.length > 32){
+const err104 = {instancePath:instancePath+"/volumes",schemaPath:"#/properties/volumes/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items",schema:32,parentSchema:schema17.properties.volumes,data:data48};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1681,12 +1684,526 @@ vErrors.push(err104);
 }
 errors++;
 }
+if(data48.length < 0){
+const err105 = {instancePath:instancePath+"/volumes",schemaPath:"#/properties/volumes/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema17.properties.volumes,data:data48};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+const len5 = data48.length;
+for(let i5=0; i5<len5; i5++){
+let data49 = data48[i5];
+const _errs126 = errors;
+let valid33 = false;
+let passing1 = null;
+const _errs127 = errors;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.hostPath === undefined){
+const err106 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/oneOf/0/required",keyword:"required",params:{missingProperty: "hostPath"},message:"must have required property '"+"hostPath"+"'",schema:schema22.oneOf[0].required,parentSchema:schema22.oneOf[0],data:data49};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+var _valid1 = _errs127 === errors;
+if(_valid1){
+valid33 = true;
+passing1 = 0;
+}
+const _errs128 = errors;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.persistentVolumeClaim === undefined){
+const err107 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/oneOf/1/required",keyword:"required",params:{missingProperty: "persistentVolumeClaim"},message:"must have required property '"+"persistentVolumeClaim"+"'",schema:schema22.oneOf[1].required,parentSchema:schema22.oneOf[1],data:data49};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+var _valid1 = _errs128 === errors;
+if(_valid1 && valid33){
+valid33 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid33 = true;
+passing1 = 1;
+}
+const _errs129 = errors;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.emptyDir === undefined){
+const err108 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/oneOf/2/required",keyword:"required",params:{missingProperty: "emptyDir"},message:"must have required property '"+"emptyDir"+"'",schema:schema22.oneOf[2].required,parentSchema:schema22.oneOf[2],data:data49};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+var _valid1 = _errs129 === errors;
+if(_valid1 && valid33){
+valid33 = false;
+passing1 = [passing1, 2];
+}
+else {
+if(_valid1){
+valid33 = true;
+passing1 = 2;
+}
+}
+}
+if(!valid33){
+const err109 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema22.oneOf,parentSchema:schema22,data:data49};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+else {
+errors = _errs126;
+if(vErrors !== null){
+if(_errs126){
+vErrors.length = _errs126;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.name === undefined){
+const err110 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema22.required,parentSchema:schema22,data:data49};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if(data49.mountPath === undefined){
+const err111 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/required",keyword:"required",params:{missingProperty: "mountPath"},message:"must have required property '"+"mountPath"+"'",schema:schema22.required,parentSchema:schema22,data:data49};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+for(const key15 in data49){
+if(!((((((key15 === "name") || (key15 === "mountPath")) || (key15 === "readOnly")) || (key15 === "hostPath")) || (key15 === "persistentVolumeClaim")) || (key15 === "emptyDir"))){
+const err112 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema22,data:data49};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data49.name !== undefined){
+let data50 = data49.name;
+if(typeof data50 === "string"){
+if(func2(data50) > 63){
+const err113 = {instancePath:instancePath+"/volumes/" + i5+"/name",schemaPath:"#/definitions/volume/properties/name/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema22.properties.name,data:data50};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if(func2(data50) < 1){
+const err114 = {instancePath:instancePath+"/volumes/" + i5+"/name",schemaPath:"#/definitions/volume/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.name,data:data50};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if(!pattern0.test(data50)){
+const err115 = {instancePath:instancePath+"/volumes/" + i5+"/name",schemaPath:"#/definitions/volume/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",parentSchema:schema22.properties.name,data:data50};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/volumes/" + i5+"/name",schemaPath:"#/definitions/volume/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.name.type,parentSchema:schema22.properties.name,data:data50};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data49.mountPath !== undefined){
+let data51 = data49.mountPath;
+if(typeof data51 === "string"){
+if(func2(data51) > 1024){
+const err117 = {instancePath:instancePath+"/volumes/" + i5+"/mountPath",schemaPath:"#/definitions/volume/properties/mountPath/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema22.properties.mountPath,data:data51};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(func2(data51) < 1){
+const err118 = {instancePath:instancePath+"/volumes/" + i5+"/mountPath",schemaPath:"#/definitions/volume/properties/mountPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.mountPath,data:data51};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if(!pattern18.test(data51)){
+const err119 = {instancePath:instancePath+"/volumes/" + i5+"/mountPath",schemaPath:"#/definitions/volume/properties/mountPath/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema22.properties.mountPath,data:data51};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/volumes/" + i5+"/mountPath",schemaPath:"#/definitions/volume/properties/mountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.mountPath.type,parentSchema:schema22.properties.mountPath,data:data51};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data49.readOnly !== undefined){
+let data52 = data49.readOnly;
+if(typeof data52 !== "boolean"){
+const err121 = {instancePath:instancePath+"/volumes/" + i5+"/readOnly",schemaPath:"#/definitions/volume/properties/readOnly/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema22.properties.readOnly.type,parentSchema:schema22.properties.readOnly,data:data52};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data49.hostPath !== undefined){
+let data53 = data49.hostPath;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.path === undefined){
+const err122 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath",schemaPath:"#/definitions/volume/properties/hostPath/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema22.properties.hostPath.required,parentSchema:schema22.properties.hostPath,data:data53};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+for(const key16 in data53){
+if(!((key16 === "path") || (key16 === "type"))){
+const err123 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath",schemaPath:"#/definitions/volume/properties/hostPath/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.hostPath,data:data53};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+if(data53.path !== undefined){
+let data54 = data53.path;
+if(typeof data54 === "string"){
+if(func2(data54) > 1024){
+const err124 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/path",schemaPath:"#/definitions/volume/properties/hostPath/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema22.properties.hostPath.properties.path,data:data54};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if(func2(data54) < 1){
+const err125 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/path",schemaPath:"#/definitions/volume/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.hostPath.properties.path,data:data54};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+if(!pattern18.test(data54)){
+const err126 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/path",schemaPath:"#/definitions/volume/properties/hostPath/properties/path/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema22.properties.hostPath.properties.path,data:data54};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/path",schemaPath:"#/definitions/volume/properties/hostPath/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.hostPath.properties.path.type,parentSchema:schema22.properties.hostPath.properties.path,data:data54};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data53.type !== undefined){
+let data55 = data53.type;
+if(typeof data55 !== "string"){
+const err128 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/type",schemaPath:"#/definitions/volume/properties/hostPath/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.hostPath.properties.type.type,parentSchema:schema22.properties.hostPath.properties.type,data:data55};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(!(((((((data55 === "DirectoryOrCreate") || (data55 === "Directory")) || (data55 === "FileOrCreate")) || (data55 === "File")) || (data55 === "Socket")) || (data55 === "CharDevice")) || (data55 === "BlockDevice"))){
+const err129 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath/type",schemaPath:"#/definitions/volume/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema22.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.hostPath.properties.type.enum,parentSchema:schema22.properties.hostPath.properties.type,data:data55};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/volumes/" + i5+"/hostPath",schemaPath:"#/definitions/volume/properties/hostPath/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.hostPath.type,parentSchema:schema22.properties.hostPath,data:data53};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data49.persistentVolumeClaim !== undefined){
+let data56 = data49.persistentVolumeClaim;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.claimName === undefined){
+const err131 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/required",keyword:"required",params:{missingProperty: "claimName"},message:"must have required property '"+"claimName"+"'",schema:schema22.properties.persistentVolumeClaim.required,parentSchema:schema22.properties.persistentVolumeClaim,data:data56};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+for(const key17 in data56){
+if(!(key17 === "claimName")){
+const err132 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.persistentVolumeClaim,data:data56};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+if(data56.claimName !== undefined){
+let data57 = data56.claimName;
+if(typeof data57 === "string"){
+if(func2(data57) > 253){
+const err133 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim/claimName",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/properties/claimName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema22.properties.persistentVolumeClaim.properties.claimName,data:data57};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if(func2(data57) < 1){
+const err134 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim/claimName",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/properties/claimName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.persistentVolumeClaim.properties.claimName,data:data57};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+if(!pattern4.test(data57)){
+const err135 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim/claimName",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/properties/claimName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema22.properties.persistentVolumeClaim.properties.claimName,data:data57};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim/claimName",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/properties/claimName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.persistentVolumeClaim.properties.claimName.type,parentSchema:schema22.properties.persistentVolumeClaim.properties.claimName,data:data57};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/volumes/" + i5+"/persistentVolumeClaim",schemaPath:"#/definitions/volume/properties/persistentVolumeClaim/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.persistentVolumeClaim.type,parentSchema:schema22.properties.persistentVolumeClaim,data:data56};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data49.emptyDir !== undefined){
+let data58 = data49.emptyDir;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+for(const key18 in data58){
+const err138 = {instancePath:instancePath+"/volumes/" + i5+"/emptyDir",schemaPath:"#/definitions/volume/properties/emptyDir/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.emptyDir,data:data58};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/volumes/" + i5+"/emptyDir",schemaPath:"#/definitions/volume/properties/emptyDir/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.emptyDir.type,parentSchema:schema22.properties.emptyDir,data:data58};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/volumes/" + i5,schemaPath:"#/definitions/volume/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data:data49};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/volumes",schemaPath:"#/properties/volumes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema17.properties.volumes.type,parentSchema:schema17.properties.volumes,data:data48};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data.nodeSelector !== undefined){
+let data59 = data.nodeSelector;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+for(const key19 in data59){
+let data60 = data59[key19];
+if(typeof data60 !== "string"){
+const err142 = {instancePath:instancePath+"/nodeSelector/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/nodeSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema17.properties.nodeSelector.additionalProperties.type,parentSchema:schema17.properties.nodeSelector.additionalProperties,data:data60};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/nodeSelector",schemaPath:"#/properties/nodeSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.properties.nodeSelector.type,parentSchema:schema17.properties.nodeSelector,data:data59};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+}
+else {
+const err144 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.type,parentSchema:schema17,data};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
 validate14.errors = vErrors;
 return errors === 0;
 }
 
-const schema23 = {"type":"object","additionalProperties":false,"properties":{"state":{"type":"string","enum":["checkpoint","hooks","none"],"default":"none"},"hooks":{"type":"object","additionalProperties":false,"properties":{"pre":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}},"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}},"restoreHooks":{"type":"object","additionalProperties":false,"properties":{"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}}}};
-const schema24 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"string","minLength":1,"maxLength":4096}};
+const schema24 = {"type":"object","additionalProperties":false,"properties":{"state":{"type":"string","enum":["checkpoint","hooks","none"],"default":"none"},"hooks":{"type":"object","additionalProperties":false,"properties":{"pre":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}},"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}},"restoreHooks":{"type":"object","additionalProperties":false,"properties":{"post":{"type":"array","minItems":0,"maxItems":16,"items":{"$ref":"#/definitions/command"}}}}}};
+const schema25 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"string","minLength":1,"maxLength":4096}};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1697,7 +2214,7 @@ data.state = "none";
 }
 for(const key0 in data){
 if(!(((key0 === "state") || (key0 === "hooks")) || (key0 === "restoreHooks"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema23,data};
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1709,7 +2226,7 @@ errors++;
 }
 let data0 = data.state;
 if(typeof data0 !== "string"){
-const err1 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.state.type,parentSchema:schema23.properties.state,data:data0};
+const err1 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.properties.state.type,parentSchema:schema24.properties.state,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1719,7 +2236,7 @@ vErrors.push(err1);
 errors++;
 }
 if(!(((data0 === "checkpoint") || (data0 === "hooks")) || (data0 === "none"))){
-const err2 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema23.properties.state.enum},message:"must be equal to one of the allowed values",schema:schema23.properties.state.enum,parentSchema:schema23.properties.state,data:data0};
+const err2 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema24.properties.state.enum},message:"must be equal to one of the allowed values",schema:schema24.properties.state.enum,parentSchema:schema24.properties.state,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1733,7 +2250,7 @@ let data1 = data.hooks;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
 if(!((key1 === "pre") || (key1 === "post"))){
-const err3 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema23.properties.hooks,data:data1};
+const err3 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema24.properties.hooks,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1747,7 +2264,7 @@ if(data1.pre !== undefined){
 let data2 = data1.pre;
 if(Array.isArray(data2)){
 if(data2.length > 16){
-const err4 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema23.properties.hooks.properties.pre,data:data2};
+const err4 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema24.properties.hooks.properties.pre,data:data2};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1757,7 +2274,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data2.length < 0){
-const err5 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema23.properties.hooks.properties.pre,data:data2};
+const err5 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema24.properties.hooks.properties.pre,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1771,7 +2288,7 @@ for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(Array.isArray(data3)){
 if(data3.length > 256){
-const err6 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema24,data:data3};
+const err6 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema25,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1781,7 +2298,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data3.length < 1){
-const err7 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema24,data:data3};
+const err7 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema25,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1795,7 +2312,7 @@ for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(typeof data4 === "string"){
 if(func2(data4) > 4096){
-const err8 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema24.items,data:data4};
+const err8 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema25.items,data:data4};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1805,7 +2322,7 @@ vErrors.push(err8);
 errors++;
 }
 if(func2(data4) < 1){
-const err9 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema24.items,data:data4};
+const err9 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema25.items,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1816,7 +2333,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.items.type,parentSchema:schema24.items,data:data4};
+const err10 = {instancePath:instancePath+"/hooks/pre/" + i0+"/" + i1,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.items.type,parentSchema:schema25.items,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1828,7 +2345,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.type,parentSchema:schema24,data:data3};
+const err11 = {instancePath:instancePath+"/hooks/pre/" + i0,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema25.type,parentSchema:schema25,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1840,7 +2357,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema23.properties.hooks.properties.pre.type,parentSchema:schema23.properties.hooks.properties.pre,data:data2};
+const err12 = {instancePath:instancePath+"/hooks/pre",schemaPath:"#/properties/hooks/properties/pre/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.properties.hooks.properties.pre.type,parentSchema:schema24.properties.hooks.properties.pre,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1854,7 +2371,7 @@ if(data1.post !== undefined){
 let data5 = data1.post;
 if(Array.isArray(data5)){
 if(data5.length > 16){
-const err13 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema23.properties.hooks.properties.post,data:data5};
+const err13 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema24.properties.hooks.properties.post,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1864,7 +2381,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data5.length < 0){
-const err14 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema23.properties.hooks.properties.post,data:data5};
+const err14 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema24.properties.hooks.properties.post,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1878,7 +2395,7 @@ for(let i2=0; i2<len2; i2++){
 let data6 = data5[i2];
 if(Array.isArray(data6)){
 if(data6.length > 256){
-const err15 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema24,data:data6};
+const err15 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema25,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1888,7 +2405,7 @@ vErrors.push(err15);
 errors++;
 }
 if(data6.length < 1){
-const err16 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema24,data:data6};
+const err16 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema25,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1902,7 +2419,7 @@ for(let i3=0; i3<len3; i3++){
 let data7 = data6[i3];
 if(typeof data7 === "string"){
 if(func2(data7) > 4096){
-const err17 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema24.items,data:data7};
+const err17 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema25.items,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1912,7 +2429,7 @@ vErrors.push(err17);
 errors++;
 }
 if(func2(data7) < 1){
-const err18 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema24.items,data:data7};
+const err18 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema25.items,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1923,7 +2440,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.items.type,parentSchema:schema24.items,data:data7};
+const err19 = {instancePath:instancePath+"/hooks/post/" + i2+"/" + i3,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.items.type,parentSchema:schema25.items,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1935,7 +2452,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.type,parentSchema:schema24,data:data6};
+const err20 = {instancePath:instancePath+"/hooks/post/" + i2,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema25.type,parentSchema:schema25,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1947,7 +2464,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema23.properties.hooks.properties.post.type,parentSchema:schema23.properties.hooks.properties.post,data:data5};
+const err21 = {instancePath:instancePath+"/hooks/post",schemaPath:"#/properties/hooks/properties/post/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.properties.hooks.properties.post.type,parentSchema:schema24.properties.hooks.properties.post,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1959,7 +2476,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.hooks.type,parentSchema:schema23.properties.hooks,data:data1};
+const err22 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.properties.hooks.type,parentSchema:schema24.properties.hooks,data:data1};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1974,7 +2491,7 @@ let data8 = data.restoreHooks;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 for(const key2 in data8){
 if(!(key2 === "post")){
-const err23 = {instancePath:instancePath+"/restoreHooks",schemaPath:"#/properties/restoreHooks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema23.properties.restoreHooks,data:data8};
+const err23 = {instancePath:instancePath+"/restoreHooks",schemaPath:"#/properties/restoreHooks/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema24.properties.restoreHooks,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1988,7 +2505,7 @@ if(data8.post !== undefined){
 let data9 = data8.post;
 if(Array.isArray(data9)){
 if(data9.length > 16){
-const err24 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema23.properties.restoreHooks.properties.post,data:data9};
+const err24 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema24.properties.restoreHooks.properties.post,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1998,7 +2515,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data9.length < 0){
-const err25 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema23.properties.restoreHooks.properties.post,data:data9};
+const err25 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema24.properties.restoreHooks.properties.post,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2012,7 +2529,7 @@ for(let i4=0; i4<len4; i4++){
 let data10 = data9[i4];
 if(Array.isArray(data10)){
 if(data10.length > 256){
-const err26 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema24,data:data10};
+const err26 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items",schema:256,parentSchema:schema25,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2022,7 +2539,7 @@ vErrors.push(err26);
 errors++;
 }
 if(data10.length < 1){
-const err27 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema24,data:data10};
+const err27 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema25,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2036,7 +2553,7 @@ for(let i5=0; i5<len5; i5++){
 let data11 = data10[i5];
 if(typeof data11 === "string"){
 if(func2(data11) > 4096){
-const err28 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema24.items,data:data11};
+const err28 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema25.items,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2046,7 +2563,7 @@ vErrors.push(err28);
 errors++;
 }
 if(func2(data11) < 1){
-const err29 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema24.items,data:data11};
+const err29 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema25.items,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2057,7 +2574,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.items.type,parentSchema:schema24.items,data:data11};
+const err30 = {instancePath:instancePath+"/restoreHooks/post/" + i4+"/" + i5,schemaPath:"#/definitions/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.items.type,parentSchema:schema25.items,data:data11};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2069,7 +2586,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.type,parentSchema:schema24,data:data10};
+const err31 = {instancePath:instancePath+"/restoreHooks/post/" + i4,schemaPath:"#/definitions/command/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema25.type,parentSchema:schema25,data:data10};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2081,7 +2598,7 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema23.properties.restoreHooks.properties.post.type,parentSchema:schema23.properties.restoreHooks.properties.post,data:data9};
+const err32 = {instancePath:instancePath+"/restoreHooks/post",schemaPath:"#/properties/restoreHooks/properties/post/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema24.properties.restoreHooks.properties.post.type,parentSchema:schema24.properties.restoreHooks.properties.post,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2093,7 +2610,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/restoreHooks",schemaPath:"#/properties/restoreHooks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.restoreHooks.type,parentSchema:schema23.properties.restoreHooks,data:data8};
+const err33 = {instancePath:instancePath+"/restoreHooks",schemaPath:"#/properties/restoreHooks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.properties.restoreHooks.type,parentSchema:schema24.properties.restoreHooks,data:data8};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2105,7 +2622,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.type,parentSchema:schema23,data};
+const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.type,parentSchema:schema24,data};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2770,7 +3287,7 @@ if(data16.sidecar === undefined){
 data16.sidecar = {};
 }
 if(data16.vnfdId === undefined){
-const err51 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "vnfdId"},message:"must have required property '"+"vnfdId"+"'",schema:schema22.required,parentSchema:schema22,data:data16};
+const err51 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "vnfdId"},message:"must have required property '"+"vnfdId"+"'",schema:schema23.required,parentSchema:schema23,data:data16};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2780,7 +3297,7 @@ vErrors.push(err51);
 errors++;
 }
 if(data16.flavourId === undefined){
-const err52 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "flavourId"},message:"must have required property '"+"flavourId"+"'",schema:schema22.required,parentSchema:schema22,data:data16};
+const err52 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "flavourId"},message:"must have required property '"+"flavourId"+"'",schema:schema23.required,parentSchema:schema23,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2790,7 +3307,7 @@ vErrors.push(err52);
 errors++;
 }
 if(data16.ssh === undefined){
-const err53 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "ssh"},message:"must have required property '"+"ssh"+"'",schema:schema22.required,parentSchema:schema22,data:data16};
+const err53 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/required",keyword:"required",params:{missingProperty: "ssh"},message:"must have required property '"+"ssh"+"'",schema:schema23.required,parentSchema:schema23,data:data16};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2800,8 +3317,8 @@ vErrors.push(err53);
 errors++;
 }
 for(const key2 in data16){
-if(!(func7.call(schema22.properties, key2))){
-const err54 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema22,data:data16};
+if(!(func7.call(schema23.properties, key2))){
+const err54 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema23,data:data16};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2815,7 +3332,7 @@ if(data16.vnfdId !== undefined){
 let data17 = data16.vnfdId;
 if(typeof data17 === "string"){
 if(func2(data17) > 255){
-const err55 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22.properties.vnfdId,data:data17};
+const err55 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema23.properties.vnfdId,data:data17};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2825,7 +3342,7 @@ vErrors.push(err55);
 errors++;
 }
 if(func2(data17) < 1){
-const err56 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.vnfdId,data:data17};
+const err56 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.vnfdId,data:data17};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2836,7 +3353,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.vnfdId.type,parentSchema:schema22.properties.vnfdId,data:data17};
+const err57 = {instancePath:instancePath+"/vm/vnfdId",schemaPath:"#/definitions/vm/properties/vnfdId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.vnfdId.type,parentSchema:schema23.properties.vnfdId,data:data17};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2850,7 +3367,7 @@ if(data16.flavourId !== undefined){
 let data18 = data16.flavourId;
 if(typeof data18 === "string"){
 if(func2(data18) > 255){
-const err58 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22.properties.flavourId,data:data18};
+const err58 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema23.properties.flavourId,data:data18};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2860,7 +3377,7 @@ vErrors.push(err58);
 errors++;
 }
 if(func2(data18) < 1){
-const err59 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.flavourId,data:data18};
+const err59 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.flavourId,data:data18};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2871,7 +3388,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.flavourId.type,parentSchema:schema22.properties.flavourId,data:data18};
+const err60 = {instancePath:instancePath+"/vm/flavourId",schemaPath:"#/definitions/vm/properties/flavourId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.flavourId.type,parentSchema:schema23.properties.flavourId,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2885,7 +3402,7 @@ if(data16.instantiationLevelId !== undefined){
 let data19 = data16.instantiationLevelId;
 if(typeof data19 === "string"){
 if(func2(data19) > 255){
-const err61 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22.properties.instantiationLevelId,data:data19};
+const err61 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema23.properties.instantiationLevelId,data:data19};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2895,7 +3412,7 @@ vErrors.push(err61);
 errors++;
 }
 if(func2(data19) < 1){
-const err62 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.instantiationLevelId,data:data19};
+const err62 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.instantiationLevelId,data:data19};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2906,7 +3423,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.instantiationLevelId.type,parentSchema:schema22.properties.instantiationLevelId,data:data19};
+const err63 = {instancePath:instancePath+"/vm/instantiationLevelId",schemaPath:"#/definitions/vm/properties/instantiationLevelId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.instantiationLevelId.type,parentSchema:schema23.properties.instantiationLevelId,data:data19};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2918,7 +3435,7 @@ errors++;
 }
 let data20 = data16.instances;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err64 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema22.properties.instances.type,parentSchema:schema22.properties.instances,data:data20};
+const err64 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema23.properties.instances.type,parentSchema:schema23.properties.instances,data:data20};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2929,7 +3446,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 > 50 || isNaN(data20)){
-const err65 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema22.properties.instances,data:data20};
+const err65 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema23.properties.instances,data:data20};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2939,7 +3456,7 @@ vErrors.push(err65);
 errors++;
 }
 if(data20 < 1 || isNaN(data20)){
-const err66 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.instances,data:data20};
+const err66 = {instancePath:instancePath+"/vm/instances",schemaPath:"#/definitions/vm/properties/instances/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.instances,data:data20};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2953,7 +3470,7 @@ if(data16.vimId !== undefined){
 let data21 = data16.vimId;
 if(typeof data21 === "string"){
 if(func2(data21) > 255){
-const err67 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22.properties.vimId,data:data21};
+const err67 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema23.properties.vimId,data:data21};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2963,7 +3480,7 @@ vErrors.push(err67);
 errors++;
 }
 if(func2(data21) < 1){
-const err68 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.vimId,data:data21};
+const err68 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.vimId,data:data21};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2974,7 +3491,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.vimId.type,parentSchema:schema22.properties.vimId,data:data21};
+const err69 = {instancePath:instancePath+"/vm/vimId",schemaPath:"#/definitions/vm/properties/vimId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.vimId.type,parentSchema:schema23.properties.vimId,data:data21};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2991,7 +3508,7 @@ const len1 = data22.length;
 for(let i1=0; i1<len1; i1++){
 let data23 = data22[i1];
 if(!(data23 && typeof data23 == "object" && !Array.isArray(data23))){
-const err70 = {instancePath:instancePath+"/vm/extVirtualLinks/" + i1,schemaPath:"#/definitions/vm/properties/extVirtualLinks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.extVirtualLinks.items.type,parentSchema:schema22.properties.extVirtualLinks.items,data:data23};
+const err70 = {instancePath:instancePath+"/vm/extVirtualLinks/" + i1,schemaPath:"#/definitions/vm/properties/extVirtualLinks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.extVirtualLinks.items.type,parentSchema:schema23.properties.extVirtualLinks.items,data:data23};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3003,7 +3520,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/vm/extVirtualLinks",schemaPath:"#/definitions/vm/properties/extVirtualLinks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema22.properties.extVirtualLinks.type,parentSchema:schema22.properties.extVirtualLinks,data:data22};
+const err71 = {instancePath:instancePath+"/vm/extVirtualLinks",schemaPath:"#/definitions/vm/properties/extVirtualLinks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema23.properties.extVirtualLinks.type,parentSchema:schema23.properties.extVirtualLinks,data:data22};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3016,7 +3533,7 @@ errors++;
 if(data16.additionalParams !== undefined){
 let data24 = data16.additionalParams;
 if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
-const err72 = {instancePath:instancePath+"/vm/additionalParams",schemaPath:"#/definitions/vm/properties/additionalParams/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.additionalParams.type,parentSchema:schema22.properties.additionalParams,data:data24};
+const err72 = {instancePath:instancePath+"/vm/additionalParams",schemaPath:"#/definitions/vm/properties/additionalParams/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.additionalParams.type,parentSchema:schema23.properties.additionalParams,data:data24};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3030,7 +3547,7 @@ if(data16.fixedIp !== undefined){
 let data25 = data16.fixedIp;
 if(typeof data25 === "string"){
 if(!(formats0.validate(data25))){
-const err73 = {instancePath:instancePath+"/vm/fixedIp",schemaPath:"#/definitions/vm/properties/fixedIp/format",keyword:"format",params:{format: "ip"},message:"must match format \""+"ip"+"\"",schema:"ip",parentSchema:schema22.properties.fixedIp,data:data25};
+const err73 = {instancePath:instancePath+"/vm/fixedIp",schemaPath:"#/definitions/vm/properties/fixedIp/format",keyword:"format",params:{format: "ip"},message:"must match format \""+"ip"+"\"",schema:"ip",parentSchema:schema23.properties.fixedIp,data:data25};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3041,7 +3558,7 @@ errors++;
 }
 }
 else {
-const err74 = {instancePath:instancePath+"/vm/fixedIp",schemaPath:"#/definitions/vm/properties/fixedIp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.fixedIp.type,parentSchema:schema22.properties.fixedIp,data:data25};
+const err74 = {instancePath:instancePath+"/vm/fixedIp",schemaPath:"#/definitions/vm/properties/fixedIp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.fixedIp.type,parentSchema:schema23.properties.fixedIp,data:data25};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3053,7 +3570,7 @@ errors++;
 }
 let data26 = data16.recreate;
 if(typeof data26 !== "boolean"){
-const err75 = {instancePath:instancePath+"/vm/recreate",schemaPath:"#/definitions/vm/properties/recreate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema22.properties.recreate.type,parentSchema:schema22.properties.recreate,data:data26};
+const err75 = {instancePath:instancePath+"/vm/recreate",schemaPath:"#/definitions/vm/properties/recreate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema23.properties.recreate.type,parentSchema:schema23.properties.recreate,data:data26};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3072,7 +3589,7 @@ if(data27.hostKey === undefined){
 data27.hostKey = "console";
 }
 if(data27.user === undefined){
-const err76 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data27};
+const err76 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema23.properties.ssh.required,parentSchema:schema23.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3082,7 +3599,7 @@ vErrors.push(err76);
 errors++;
 }
 if(data27.credentialsSecret === undefined){
-const err77 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "credentialsSecret"},message:"must have required property '"+"credentialsSecret"+"'",schema:schema22.properties.ssh.required,parentSchema:schema22.properties.ssh,data:data27};
+const err77 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/required",keyword:"required",params:{missingProperty: "credentialsSecret"},message:"must have required property '"+"credentialsSecret"+"'",schema:schema23.properties.ssh.required,parentSchema:schema23.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3093,7 +3610,7 @@ errors++;
 }
 for(const key3 in data27){
 if(!((((key3 === "user") || (key3 === "port")) || (key3 === "credentialsSecret")) || (key3 === "hostKey"))){
-const err78 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.ssh,data:data27};
+const err78 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema23.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3107,7 +3624,7 @@ if(data27.user !== undefined){
 let data28 = data27.user;
 if(typeof data28 === "string"){
 if(func2(data28) > 32){
-const err79 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters",schema:32,parentSchema:schema22.properties.ssh.properties.user,data:data28};
+const err79 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters",schema:32,parentSchema:schema23.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3117,7 +3634,7 @@ vErrors.push(err79);
 errors++;
 }
 if(func2(data28) < 1){
-const err80 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.user,data:data28};
+const err80 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3126,8 +3643,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(!pattern17.test(data28)){
-const err81 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_-]*$"+"\"",schema:"^[a-z_][a-z0-9_-]*$",parentSchema:schema22.properties.ssh.properties.user,data:data28};
+if(!pattern21.test(data28)){
+const err81 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_-]*$"+"\"",schema:"^[a-z_][a-z0-9_-]*$",parentSchema:schema23.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3138,7 +3655,7 @@ errors++;
 }
 }
 else {
-const err82 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.user.type,parentSchema:schema22.properties.ssh.properties.user,data:data28};
+const err82 = {instancePath:instancePath+"/vm/ssh/user",schemaPath:"#/definitions/vm/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.ssh.properties.user.type,parentSchema:schema23.properties.ssh.properties.user,data:data28};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3150,7 +3667,7 @@ errors++;
 }
 let data29 = data27.port;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err83 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema22.properties.ssh.properties.port.type,parentSchema:schema22.properties.ssh.properties.port,data:data29};
+const err83 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema23.properties.ssh.properties.port.type,parentSchema:schema23.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3161,7 +3678,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 > 65535 || isNaN(data29)){
-const err84 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema22.properties.ssh.properties.port,data:data29};
+const err84 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema23.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -3171,7 +3688,7 @@ vErrors.push(err84);
 errors++;
 }
 if(data29 < 1 || isNaN(data29)){
-const err85 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.ssh.properties.port,data:data29};
+const err85 = {instancePath:instancePath+"/vm/ssh/port",schemaPath:"#/definitions/vm/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.ssh.properties.port,data:data29};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -3185,7 +3702,7 @@ if(data27.credentialsSecret !== undefined){
 let data30 = data27.credentialsSecret;
 if(typeof data30 === "string"){
 if(func2(data30) > 253){
-const err86 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
+const err86 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema23.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -3195,7 +3712,7 @@ vErrors.push(err86);
 errors++;
 }
 if(func2(data30) < 1){
-const err87 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
+const err87 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -3205,7 +3722,7 @@ vErrors.push(err87);
 errors++;
 }
 if(!pattern4.test(data30)){
-const err88 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
+const err88 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema23.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -3216,7 +3733,7 @@ errors++;
 }
 }
 else {
-const err89 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.credentialsSecret.type,parentSchema:schema22.properties.ssh.properties.credentialsSecret,data:data30};
+const err89 = {instancePath:instancePath+"/vm/ssh/credentialsSecret",schemaPath:"#/definitions/vm/properties/ssh/properties/credentialsSecret/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.ssh.properties.credentialsSecret.type,parentSchema:schema23.properties.ssh.properties.credentialsSecret,data:data30};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -3229,7 +3746,7 @@ errors++;
 let data31 = data27.hostKey;
 if(typeof data31 === "string"){
 if(func2(data31) > 16384){
-const err90 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters",schema:16384,parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
+const err90 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters",schema:16384,parentSchema:schema23.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -3238,8 +3755,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(!pattern19.test(data31)){
-const err91 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"},message:"must match pattern \""+"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"+"\"",schema:"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$",parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
+if(!pattern23.test(data31)){
+const err91 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"},message:"must match pattern \""+"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$"+"\"",schema:"^(console|accept-new|(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3})$",parentSchema:schema23.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -3250,7 +3767,7 @@ errors++;
 }
 }
 else {
-const err92 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.ssh.properties.hostKey.type,parentSchema:schema22.properties.ssh.properties.hostKey,data:data31};
+const err92 = {instancePath:instancePath+"/vm/ssh/hostKey",schemaPath:"#/definitions/vm/properties/ssh/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.ssh.properties.hostKey.type,parentSchema:schema23.properties.ssh.properties.hostKey,data:data31};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -3261,7 +3778,7 @@ errors++;
 }
 }
 else {
-const err93 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.ssh.type,parentSchema:schema22.properties.ssh,data:data27};
+const err93 = {instancePath:instancePath+"/vm/ssh",schemaPath:"#/definitions/vm/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.ssh.type,parentSchema:schema23.properties.ssh,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -3281,7 +3798,7 @@ data32.injection = "orchestrator";
 }
 for(const key4 in data32){
 if(!(((key4 === "package") || (key4 === "istioVersion")) || (key4 === "injection"))){
-const err94 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.sidecar,data:data32};
+const err94 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema23.properties.sidecar,data:data32};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -3293,7 +3810,7 @@ errors++;
 }
 let data33 = data32.package;
 if(typeof data33 !== "string"){
-const err95 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.package.type,parentSchema:schema22.properties.sidecar.properties.package,data:data33};
+const err95 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.sidecar.properties.package.type,parentSchema:schema23.properties.sidecar.properties.package,data:data33};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -3303,7 +3820,7 @@ vErrors.push(err95);
 errors++;
 }
 if(!(((data33 === "deb") || (data33 === "rpm")) || (data33 === "tar"))){
-const err96 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.package.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.package.enum,parentSchema:schema22.properties.sidecar.properties.package,data:data33};
+const err96 = {instancePath:instancePath+"/vm/sidecar/package",schemaPath:"#/definitions/vm/properties/sidecar/properties/package/enum",keyword:"enum",params:{allowedValues: schema23.properties.sidecar.properties.package.enum},message:"must be equal to one of the allowed values",schema:schema23.properties.sidecar.properties.package.enum,parentSchema:schema23.properties.sidecar.properties.package,data:data33};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -3316,7 +3833,7 @@ if(data32.istioVersion !== undefined){
 let data34 = data32.istioVersion;
 if(typeof data34 === "string"){
 if(func2(data34) > 64){
-const err97 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
+const err97 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema23.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -3326,7 +3843,7 @@ vErrors.push(err97);
 errors++;
 }
 if(func2(data34) < 1){
-const err98 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
+const err98 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -3335,8 +3852,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(!pattern20.test(data34)){
-const err99 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/pattern",keyword:"pattern",params:{pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},message:"must match pattern \""+"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"+"\"",schema:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$",parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
+if(!pattern24.test(data34)){
+const err99 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/pattern",keyword:"pattern",params:{pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"},message:"must match pattern \""+"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$"+"\"",schema:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$",parentSchema:schema23.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -3347,7 +3864,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.istioVersion.type,parentSchema:schema22.properties.sidecar.properties.istioVersion,data:data34};
+const err100 = {instancePath:instancePath+"/vm/sidecar/istioVersion",schemaPath:"#/definitions/vm/properties/sidecar/properties/istioVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.sidecar.properties.istioVersion.type,parentSchema:schema23.properties.sidecar.properties.istioVersion,data:data34};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -3359,7 +3876,7 @@ errors++;
 }
 let data35 = data32.injection;
 if(typeof data35 !== "string"){
-const err101 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.sidecar.properties.injection.type,parentSchema:schema22.properties.sidecar.properties.injection,data:data35};
+const err101 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.sidecar.properties.injection.type,parentSchema:schema23.properties.sidecar.properties.injection,data:data35};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -3369,7 +3886,7 @@ vErrors.push(err101);
 errors++;
 }
 if(!((data35 === "orchestrator") || (data35 === "plugin"))){
-const err102 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/enum",keyword:"enum",params:{allowedValues: schema22.properties.sidecar.properties.injection.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.sidecar.properties.injection.enum,parentSchema:schema22.properties.sidecar.properties.injection,data:data35};
+const err102 = {instancePath:instancePath+"/vm/sidecar/injection",schemaPath:"#/definitions/vm/properties/sidecar/properties/injection/enum",keyword:"enum",params:{allowedValues: schema23.properties.sidecar.properties.injection.enum},message:"must be equal to one of the allowed values",schema:schema23.properties.sidecar.properties.injection.enum,parentSchema:schema23.properties.sidecar.properties.injection,data:data35};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -3380,7 +3897,7 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.sidecar.type,parentSchema:schema22.properties.sidecar,data:data32};
+const err103 = {instancePath:instancePath+"/vm/sidecar",schemaPath:"#/definitions/vm/properties/sidecar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.sidecar.type,parentSchema:schema23.properties.sidecar,data:data32};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -3393,7 +3910,7 @@ if(data16.dataDirs !== undefined){
 let data36 = data16.dataDirs;
 if(Array.isArray(data36)){
 if(data36.length > 16){
-const err104 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema22.properties.dataDirs,data:data36};
+const err104 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema23.properties.dataDirs,data:data36};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -3403,7 +3920,7 @@ vErrors.push(err104);
 errors++;
 }
 if(data36.length < 0){
-const err105 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema22.properties.dataDirs,data:data36};
+const err105 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items",schema:0,parentSchema:schema23.properties.dataDirs,data:data36};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -3417,7 +3934,7 @@ for(let i2=0; i2<len2; i2++){
 let data37 = data36[i2];
 if(typeof data37 === "string"){
 if(func2(data37) > 1024){
-const err106 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema22.properties.dataDirs.items,data:data37};
+const err106 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema23.properties.dataDirs.items,data:data37};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -3427,7 +3944,7 @@ vErrors.push(err106);
 errors++;
 }
 if(func2(data37) < 1){
-const err107 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.dataDirs.items,data:data37};
+const err107 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.dataDirs.items,data:data37};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -3436,8 +3953,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(!pattern21.test(data37)){
-const err108 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema22.properties.dataDirs.items,data:data37};
+if(!pattern18.test(data37)){
+const err108 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema23.properties.dataDirs.items,data:data37};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -3448,7 +3965,7 @@ errors++;
 }
 }
 else {
-const err109 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.dataDirs.items.type,parentSchema:schema22.properties.dataDirs.items,data:data37};
+const err109 = {instancePath:instancePath+"/vm/dataDirs/" + i2,schemaPath:"#/definitions/vm/properties/dataDirs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.dataDirs.items.type,parentSchema:schema23.properties.dataDirs.items,data:data37};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -3460,7 +3977,7 @@ errors++;
 }
 }
 else {
-const err110 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema22.properties.dataDirs.type,parentSchema:schema22.properties.dataDirs,data:data36};
+const err110 = {instancePath:instancePath+"/vm/dataDirs",schemaPath:"#/definitions/vm/properties/dataDirs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema23.properties.dataDirs.type,parentSchema:schema23.properties.dataDirs,data:data36};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -3474,7 +3991,7 @@ if(data16.checkpoint !== undefined){
 let data38 = data16.checkpoint;
 if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
 if(Object.keys(data38).length > 1){
-const err111 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema22.properties.checkpoint,data:data38};
+const err111 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema23.properties.checkpoint,data:data38};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -3484,7 +4001,7 @@ vErrors.push(err111);
 errors++;
 }
 if(Object.keys(data38).length < 1){
-const err112 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema22.properties.checkpoint,data:data38};
+const err112 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema23.properties.checkpoint,data:data38};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -3495,7 +4012,7 @@ errors++;
 }
 for(const key5 in data38){
 if(!((key5 === "unit") || (key5 === "pidFile"))){
-const err113 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema22.properties.checkpoint,data:data38};
+const err113 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema23.properties.checkpoint,data:data38};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -3509,7 +4026,7 @@ if(data38.unit !== undefined){
 let data39 = data38.unit;
 if(typeof data39 === "string"){
 if(func2(data39) > 256){
-const err114 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema22.properties.checkpoint.properties.unit,data:data39};
+const err114 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema23.properties.checkpoint.properties.unit,data:data39};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -3519,7 +4036,7 @@ vErrors.push(err114);
 errors++;
 }
 if(func2(data39) < 1){
-const err115 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.checkpoint.properties.unit,data:data39};
+const err115 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.checkpoint.properties.unit,data:data39};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -3528,8 +4045,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(!pattern22.test(data39)){
-const err116 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9:_.@-]+$"},message:"must match pattern \""+"^[A-Za-z0-9:_.@-]+$"+"\"",schema:"^[A-Za-z0-9:_.@-]+$",parentSchema:schema22.properties.checkpoint.properties.unit,data:data39};
+if(!pattern26.test(data39)){
+const err116 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9:_.@-]+$"},message:"must match pattern \""+"^[A-Za-z0-9:_.@-]+$"+"\"",schema:"^[A-Za-z0-9:_.@-]+$",parentSchema:schema23.properties.checkpoint.properties.unit,data:data39};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -3540,7 +4057,7 @@ errors++;
 }
 }
 else {
-const err117 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.checkpoint.properties.unit.type,parentSchema:schema22.properties.checkpoint.properties.unit,data:data39};
+const err117 = {instancePath:instancePath+"/vm/checkpoint/unit",schemaPath:"#/definitions/vm/properties/checkpoint/properties/unit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.checkpoint.properties.unit.type,parentSchema:schema23.properties.checkpoint.properties.unit,data:data39};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -3554,7 +4071,7 @@ if(data38.pidFile !== undefined){
 let data40 = data38.pidFile;
 if(typeof data40 === "string"){
 if(func2(data40) > 1024){
-const err118 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema22.properties.checkpoint.properties.pidFile,data:data40};
+const err118 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema23.properties.checkpoint.properties.pidFile,data:data40};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -3564,7 +4081,7 @@ vErrors.push(err118);
 errors++;
 }
 if(func2(data40) < 1){
-const err119 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22.properties.checkpoint.properties.pidFile,data:data40};
+const err119 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema23.properties.checkpoint.properties.pidFile,data:data40};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -3573,8 +4090,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(!pattern21.test(data40)){
-const err120 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema22.properties.checkpoint.properties.pidFile,data:data40};
+if(!pattern18.test(data40)){
+const err120 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/pattern",keyword:"pattern",params:{pattern: "^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"},message:"must match pattern \""+"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$"+"\"",schema:"^(/([^/.\\x00][^/\\x00]*|\\.[^/.\\x00][^/\\x00]*|\\.\\.[^/\\x00]+))+/?$",parentSchema:schema23.properties.checkpoint.properties.pidFile,data:data40};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -3585,7 +4102,7 @@ errors++;
 }
 }
 else {
-const err121 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.checkpoint.properties.pidFile.type,parentSchema:schema22.properties.checkpoint.properties.pidFile,data:data40};
+const err121 = {instancePath:instancePath+"/vm/checkpoint/pidFile",schemaPath:"#/definitions/vm/properties/checkpoint/properties/pidFile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.checkpoint.properties.pidFile.type,parentSchema:schema23.properties.checkpoint.properties.pidFile,data:data40};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -3597,7 +4114,7 @@ errors++;
 }
 }
 else {
-const err122 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.properties.checkpoint.type,parentSchema:schema22.properties.checkpoint,data:data38};
+const err122 = {instancePath:instancePath+"/vm/checkpoint",schemaPath:"#/definitions/vm/properties/checkpoint/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.properties.checkpoint.type,parentSchema:schema23.properties.checkpoint,data:data38};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -3609,7 +4126,7 @@ errors++;
 }
 }
 else {
-const err123 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data:data16};
+const err123 = {instancePath:instancePath+"/vm",schemaPath:"#/definitions/vm/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.type,parentSchema:schema23,data:data16};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -3640,13 +4157,13 @@ validate11.errors = vErrors;
 return errors === 0;
 }
 
-const schema27 = {"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}};
-const schema28 = {"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"};
-const schema31 = {"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}};
-const pattern25 = new RegExp("^[0-9]+(ms|s|m|h)$", "u");
-const pattern27 = new RegExp("^[a-z0-9-]+(,[a-z0-9-]+)*$", "u");
-const pattern30 = new RegExp("^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$", "u");
-const schema32 = {"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]};
+const schema28 = {"type":"object","additionalProperties":false,"required":["from","to"],"properties":{"from":{"type":"string","minLength":1,"maxLength":63},"to":{"type":"string","minLength":1,"maxLength":63},"port":{"type":"string","minLength":1,"maxLength":15,"pattern":"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},"timeout":{"$ref":"#/definitions/duration"},"retries":{"type":"object","additionalProperties":false,"required":["attempts"],"properties":{"attempts":{"type":"integer","minimum":0,"maximum":10},"perTryTimeout":{"$ref":"#/definitions/duration"},"retryOn":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-z0-9-]+(,[a-z0-9-]+)*$"}}},"fault":{"type":"object","additionalProperties":false,"properties":{"delay":{"type":"object","additionalProperties":false,"required":["percent","fixed"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"fixed":{"$ref":"#/definitions/duration"}}},"abort":{"type":"object","additionalProperties":false,"required":["percent","httpStatus"],"properties":{"percent":{"type":"number","minimum":0,"maximum":100},"httpStatus":{"type":"integer","minimum":100,"maximum":599}}}},"minProperties":1},"routes":{"type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/definitions/route"}},"loadBalancer":{"$ref":"#/definitions/loadBalancer"},"connectionPool":{"type":"object","additionalProperties":false,"properties":{"maxConnections":{"type":"integer","minimum":1,"maximum":2147483647},"maxPendingRequests":{"type":"integer","minimum":1,"maximum":2147483647},"maxRequestsPerConnection":{"type":"integer","minimum":0,"maximum":2147483647}},"minProperties":1},"circuitBreaker":{"type":"object","additionalProperties":false,"properties":{"consecutiveErrors":{"type":"integer","minimum":1,"maximum":2147483647},"interval":{"$ref":"#/definitions/duration"},"baseEjectionTime":{"$ref":"#/definitions/duration"},"maxEjectionPercent":{"type":"integer","minimum":0,"maximum":100}},"minProperties":1}}};
+const schema29 = {"type":"string","minLength":1,"maxLength":20,"pattern":"^[0-9]+(ms|s|m|h)$"};
+const schema32 = {"type":"object","additionalProperties":false,"required":["split"],"properties":{"match":{"type":"object","additionalProperties":false,"properties":{"pathPrefix":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"},"headers":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"},"propertyNames":{"type":"string","pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$","maxLength":256}}},"minProperties":1},"split":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["version","weight"],"properties":{"version":{"type":"string","minLength":1,"maxLength":20,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"weight":{"type":"integer","minimum":0,"maximum":100}}}}}};
+const pattern29 = new RegExp("^[0-9]+(ms|s|m|h)$", "u");
+const pattern31 = new RegExp("^[a-z0-9-]+(,[a-z0-9-]+)*$", "u");
+const pattern34 = new RegExp("^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$", "u");
+const schema33 = {"oneOf":[{"type":"string","enum":["ROUND_ROBIN","LEAST_REQUEST","RANDOM","PASSTHROUGH"]},{"type":"object","additionalProperties":false,"required":["consistentHash"],"properties":{"consistentHash":{"type":"object","additionalProperties":false,"properties":{"header":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},"cookie":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"ttl":{"$ref":"#/definitions/duration"},"path":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/"}}},"sourceIp":{"type":"boolean","const":true}},"minProperties":1,"maxProperties":1}}}]};
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3656,7 +4173,7 @@ let valid0 = false;
 let passing0 = null;
 const _errs1 = errors;
 if(typeof data !== "string"){
-const err0 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.oneOf[0].type,parentSchema:schema32.oneOf[0],data};
+const err0 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.oneOf[0].type,parentSchema:schema33.oneOf[0],data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3666,7 +4183,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((data === "ROUND_ROBIN") || (data === "LEAST_REQUEST")) || (data === "RANDOM")) || (data === "PASSTHROUGH"))){
-const err1 = {instancePath,schemaPath:"#/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema32.oneOf[0].enum},message:"must be equal to one of the allowed values",schema:schema32.oneOf[0].enum,parentSchema:schema32.oneOf[0],data};
+const err1 = {instancePath,schemaPath:"#/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema33.oneOf[0].enum},message:"must be equal to one of the allowed values",schema:schema33.oneOf[0].enum,parentSchema:schema33.oneOf[0],data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3683,7 +4200,7 @@ passing0 = 0;
 const _errs3 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.consistentHash === undefined){
-const err2 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "consistentHash"},message:"must have required property '"+"consistentHash"+"'",schema:schema32.oneOf[1].required,parentSchema:schema32.oneOf[1],data};
+const err2 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "consistentHash"},message:"must have required property '"+"consistentHash"+"'",schema:schema33.oneOf[1].required,parentSchema:schema33.oneOf[1],data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3694,7 +4211,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(key0 === "consistentHash")){
-const err3 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema32.oneOf[1],data};
+const err3 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema33.oneOf[1],data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3708,7 +4225,7 @@ if(data.consistentHash !== undefined){
 let data0 = data.consistentHash;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(Object.keys(data0).length > 1){
-const err4 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema32.oneOf[1].properties.consistentHash,data:data0};
+const err4 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema33.oneOf[1].properties.consistentHash,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3718,7 +4235,7 @@ vErrors.push(err4);
 errors++;
 }
 if(Object.keys(data0).length < 1){
-const err5 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema32.oneOf[1].properties.consistentHash,data:data0};
+const err5 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema33.oneOf[1].properties.consistentHash,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3729,7 +4246,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "header") || (key1 === "cookie")) || (key1 === "sourceIp"))){
-const err6 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema32.oneOf[1].properties.consistentHash,data:data0};
+const err6 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema33.oneOf[1].properties.consistentHash,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3743,7 +4260,7 @@ if(data0.header !== undefined){
 let data1 = data0.header;
 if(typeof data1 === "string"){
 if(func2(data1) > 256){
-const err7 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.header,data:data1};
+const err7 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.header,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3753,7 +4270,7 @@ vErrors.push(err7);
 errors++;
 }
 if(func2(data1) < 1){
-const err8 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.header,data:data1};
+const err8 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.header,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3762,8 +4279,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern30.test(data1)){
-const err9 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/pattern",keyword:"pattern",params:{pattern: "^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"+"\"",schema:"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$",parentSchema:schema32.oneOf[1].properties.consistentHash.properties.header,data:data1};
+if(!pattern34.test(data1)){
+const err9 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/pattern",keyword:"pattern",params:{pattern: "^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"+"\"",schema:"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$",parentSchema:schema33.oneOf[1].properties.consistentHash.properties.header,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3774,7 +4291,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.oneOf[1].properties.consistentHash.properties.header.type,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.header,data:data1};
+const err10 = {instancePath:instancePath+"/consistentHash/header",schemaPath:"#/oneOf/1/properties/consistentHash/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.oneOf[1].properties.consistentHash.properties.header.type,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.header,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3788,7 +4305,7 @@ if(data0.cookie !== undefined){
 let data2 = data0.cookie;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.name === undefined){
-const err11 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema32.oneOf[1].properties.consistentHash.properties.cookie.required,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
+const err11 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema33.oneOf[1].properties.consistentHash.properties.cookie.required,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3799,7 +4316,7 @@ errors++;
 }
 for(const key2 in data2){
 if(!(((key2 === "name") || (key2 === "ttl")) || (key2 === "path"))){
-const err12 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
+const err12 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3813,7 +4330,7 @@ if(data2.name !== undefined){
 let data3 = data2.name;
 if(typeof data3 === "string"){
 if(func2(data3) > 256){
-const err13 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
+const err13 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3823,7 +4340,7 @@ vErrors.push(err13);
 errors++;
 }
 if(func2(data3) < 1){
-const err14 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
+const err14 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3834,7 +4351,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.name.type,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
+const err15 = {instancePath:instancePath+"/consistentHash/cookie/name",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.name.type,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.name,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3848,7 +4365,7 @@ if(data2.ttl !== undefined){
 let data4 = data2.ttl;
 if(typeof data4 === "string"){
 if(func2(data4) > 20){
-const err16 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data4};
+const err16 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3858,7 +4375,7 @@ vErrors.push(err16);
 errors++;
 }
 if(func2(data4) < 1){
-const err17 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data4};
+const err17 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3867,8 +4384,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!pattern25.test(data4)){
-const err18 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data4};
+if(!pattern29.test(data4)){
+const err18 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data4};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3879,7 +4396,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data4};
+const err19 = {instancePath:instancePath+"/consistentHash/cookie/ttl",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3893,7 +4410,7 @@ if(data2.path !== undefined){
 let data5 = data2.path;
 if(typeof data5 === "string"){
 if(func2(data5) > 1024){
-const err20 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
+const err20 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3903,7 +4420,7 @@ vErrors.push(err20);
 errors++;
 }
 if(func2(data5) < 1){
-const err21 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
+const err21 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3913,7 +4430,7 @@ vErrors.push(err21);
 errors++;
 }
 if(!pattern6.test(data5)){
-const err22 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
+const err22 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3924,7 +4441,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.path.type,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
+const err23 = {instancePath:instancePath+"/consistentHash/cookie/path",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.path.type,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie.properties.path,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3936,7 +4453,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.oneOf[1].properties.consistentHash.properties.cookie.type,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
+const err24 = {instancePath:instancePath+"/consistentHash/cookie",schemaPath:"#/oneOf/1/properties/consistentHash/properties/cookie/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.oneOf[1].properties.consistentHash.properties.cookie.type,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.cookie,data:data2};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3949,7 +4466,7 @@ errors++;
 if(data0.sourceIp !== undefined){
 let data6 = data0.sourceIp;
 if(typeof data6 !== "boolean"){
-const err25 = {instancePath:instancePath+"/consistentHash/sourceIp",schemaPath:"#/oneOf/1/properties/consistentHash/properties/sourceIp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.oneOf[1].properties.consistentHash.properties.sourceIp.type,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.sourceIp,data:data6};
+const err25 = {instancePath:instancePath+"/consistentHash/sourceIp",schemaPath:"#/oneOf/1/properties/consistentHash/properties/sourceIp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema33.oneOf[1].properties.consistentHash.properties.sourceIp.type,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.sourceIp,data:data6};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3959,7 +4476,7 @@ vErrors.push(err25);
 errors++;
 }
 if(true !== data6){
-const err26 = {instancePath:instancePath+"/consistentHash/sourceIp",schemaPath:"#/oneOf/1/properties/consistentHash/properties/sourceIp/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema32.oneOf[1].properties.consistentHash.properties.sourceIp,data:data6};
+const err26 = {instancePath:instancePath+"/consistentHash/sourceIp",schemaPath:"#/oneOf/1/properties/consistentHash/properties/sourceIp/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema33.oneOf[1].properties.consistentHash.properties.sourceIp,data:data6};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3971,7 +4488,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.oneOf[1].properties.consistentHash.type,parentSchema:schema32.oneOf[1].properties.consistentHash,data:data0};
+const err27 = {instancePath:instancePath+"/consistentHash",schemaPath:"#/oneOf/1/properties/consistentHash/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.oneOf[1].properties.consistentHash.type,parentSchema:schema33.oneOf[1].properties.consistentHash,data:data0};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3983,7 +4500,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.oneOf[1].type,parentSchema:schema32.oneOf[1],data};
+const err28 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.oneOf[1].type,parentSchema:schema33.oneOf[1],data};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4004,7 +4521,7 @@ passing0 = 1;
 }
 }
 if(!valid0){
-const err29 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema32.oneOf,parentSchema:schema32,data};
+const err29 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema33.oneOf,parentSchema:schema33,data};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4034,7 +4551,7 @@ let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.from === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema27.required,parentSchema:schema27,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema28.required,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4044,7 +4561,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.to === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema27.required,parentSchema:schema27,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema28.required,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4054,8 +4571,8 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func7.call(schema27.properties, key0))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema27,data};
+if(!(func7.call(schema28.properties, key0))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4069,7 +4586,7 @@ if(data.from !== undefined){
 let data0 = data.from;
 if(typeof data0 === "string"){
 if(func2(data0) > 63){
-const err3 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema27.properties.from,data:data0};
+const err3 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema28.properties.from,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4079,7 +4596,7 @@ vErrors.push(err3);
 errors++;
 }
 if(func2(data0) < 1){
-const err4 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema27.properties.from,data:data0};
+const err4 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28.properties.from,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4090,7 +4607,7 @@ errors++;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.from.type,parentSchema:schema27.properties.from,data:data0};
+const err5 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.from.type,parentSchema:schema28.properties.from,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4104,7 +4621,7 @@ if(data.to !== undefined){
 let data1 = data.to;
 if(typeof data1 === "string"){
 if(func2(data1) > 63){
-const err6 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema27.properties.to,data:data1};
+const err6 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema28.properties.to,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4114,7 +4631,7 @@ vErrors.push(err6);
 errors++;
 }
 if(func2(data1) < 1){
-const err7 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema27.properties.to,data:data1};
+const err7 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28.properties.to,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4125,7 +4642,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.to.type,parentSchema:schema27.properties.to,data:data1};
+const err8 = {instancePath:instancePath+"/to",schemaPath:"#/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.to.type,parentSchema:schema28.properties.to,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4139,7 +4656,7 @@ if(data.port !== undefined){
 let data2 = data.port;
 if(typeof data2 === "string"){
 if(func2(data2) > 15){
-const err9 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters",schema:15,parentSchema:schema27.properties.port,data:data2};
+const err9 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters",schema:15,parentSchema:schema28.properties.port,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4149,7 +4666,7 @@ vErrors.push(err9);
 errors++;
 }
 if(func2(data2) < 1){
-const err10 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema27.properties.port,data:data2};
+const err10 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28.properties.port,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4159,7 +4676,7 @@ vErrors.push(err10);
 errors++;
 }
 if(!pattern5.test(data2)){
-const err11 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/pattern",keyword:"pattern",params:{pattern: "^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},message:"must match pattern \""+"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"+"\"",schema:"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$",parentSchema:schema27.properties.port,data:data2};
+const err11 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/pattern",keyword:"pattern",params:{pattern: "^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},message:"must match pattern \""+"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"+"\"",schema:"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$",parentSchema:schema28.properties.port,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4170,7 +4687,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.port.type,parentSchema:schema27.properties.port,data:data2};
+const err12 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.port.type,parentSchema:schema28.properties.port,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4184,7 +4701,7 @@ if(data.timeout !== undefined){
 let data3 = data.timeout;
 if(typeof data3 === "string"){
 if(func2(data3) > 20){
-const err13 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data3};
+const err13 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4194,7 +4711,7 @@ vErrors.push(err13);
 errors++;
 }
 if(func2(data3) < 1){
-const err14 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data3};
+const err14 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4203,8 +4720,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern25.test(data3)){
-const err15 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data3};
+if(!pattern29.test(data3)){
+const err15 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4215,7 +4732,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data3};
+const err16 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4229,7 +4746,7 @@ if(data.retries !== undefined){
 let data4 = data.retries;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.attempts === undefined){
-const err17 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'",schema:schema27.properties.retries.required,parentSchema:schema27.properties.retries,data:data4};
+const err17 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'",schema:schema28.properties.retries.required,parentSchema:schema28.properties.retries,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4240,7 +4757,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!(((key1 === "attempts") || (key1 === "perTryTimeout")) || (key1 === "retryOn"))){
-const err18 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.retries,data:data4};
+const err18 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.retries,data:data4};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4253,7 +4770,7 @@ errors++;
 if(data4.attempts !== undefined){
 let data5 = data4.attempts;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err19 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.retries.properties.attempts.type,parentSchema:schema27.properties.retries.properties.attempts,data:data5};
+const err19 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.retries.properties.attempts.type,parentSchema:schema28.properties.retries.properties.attempts,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4264,7 +4781,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 10 || isNaN(data5)){
-const err20 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema27.properties.retries.properties.attempts,data:data5};
+const err20 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema28.properties.retries.properties.attempts,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4274,7 +4791,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data5 < 0 || isNaN(data5)){
-const err21 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema27.properties.retries.properties.attempts,data:data5};
+const err21 = {instancePath:instancePath+"/retries/attempts",schemaPath:"#/properties/retries/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema28.properties.retries.properties.attempts,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4289,7 +4806,7 @@ if(data4.perTryTimeout !== undefined){
 let data6 = data4.perTryTimeout;
 if(typeof data6 === "string"){
 if(func2(data6) > 20){
-const err22 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data6};
+const err22 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4299,7 +4816,7 @@ vErrors.push(err22);
 errors++;
 }
 if(func2(data6) < 1){
-const err23 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data6};
+const err23 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4308,8 +4825,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!pattern25.test(data6)){
-const err24 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data6};
+if(!pattern29.test(data6)){
+const err24 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data6};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4320,7 +4837,7 @@ errors++;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data6};
+const err25 = {instancePath:instancePath+"/retries/perTryTimeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data6};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4334,7 +4851,7 @@ if(data4.retryOn !== undefined){
 let data7 = data4.retryOn;
 if(typeof data7 === "string"){
 if(func2(data7) > 256){
-const err26 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema27.properties.retries.properties.retryOn,data:data7};
+const err26 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema28.properties.retries.properties.retryOn,data:data7};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4344,7 +4861,7 @@ vErrors.push(err26);
 errors++;
 }
 if(func2(data7) < 1){
-const err27 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema27.properties.retries.properties.retryOn,data:data7};
+const err27 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28.properties.retries.properties.retryOn,data:data7};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4353,8 +4870,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(!pattern27.test(data7)){
-const err28 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]+(,[a-z0-9-]+)*$"},message:"must match pattern \""+"^[a-z0-9-]+(,[a-z0-9-]+)*$"+"\"",schema:"^[a-z0-9-]+(,[a-z0-9-]+)*$",parentSchema:schema27.properties.retries.properties.retryOn,data:data7};
+if(!pattern31.test(data7)){
+const err28 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]+(,[a-z0-9-]+)*$"},message:"must match pattern \""+"^[a-z0-9-]+(,[a-z0-9-]+)*$"+"\"",schema:"^[a-z0-9-]+(,[a-z0-9-]+)*$",parentSchema:schema28.properties.retries.properties.retryOn,data:data7};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4365,7 +4882,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.retries.properties.retryOn.type,parentSchema:schema27.properties.retries.properties.retryOn,data:data7};
+const err29 = {instancePath:instancePath+"/retries/retryOn",schemaPath:"#/properties/retries/properties/retryOn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.retries.properties.retryOn.type,parentSchema:schema28.properties.retries.properties.retryOn,data:data7};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4377,7 +4894,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.retries.type,parentSchema:schema27.properties.retries,data:data4};
+const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.retries.type,parentSchema:schema28.properties.retries,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4391,7 +4908,7 @@ if(data.fault !== undefined){
 let data8 = data.fault;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 if(Object.keys(data8).length < 1){
-const err31 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema27.properties.fault,data:data8};
+const err31 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema28.properties.fault,data:data8};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4402,7 +4919,7 @@ errors++;
 }
 for(const key2 in data8){
 if(!((key2 === "delay") || (key2 === "abort"))){
-const err32 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.fault,data:data8};
+const err32 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.fault,data:data8};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4416,7 +4933,7 @@ if(data8.delay !== undefined){
 let data9 = data8.delay;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.percent === undefined){
-const err33 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/required",keyword:"required",params:{missingProperty: "percent"},message:"must have required property '"+"percent"+"'",schema:schema27.properties.fault.properties.delay.required,parentSchema:schema27.properties.fault.properties.delay,data:data9};
+const err33 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/required",keyword:"required",params:{missingProperty: "percent"},message:"must have required property '"+"percent"+"'",schema:schema28.properties.fault.properties.delay.required,parentSchema:schema28.properties.fault.properties.delay,data:data9};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4426,7 +4943,7 @@ vErrors.push(err33);
 errors++;
 }
 if(data9.fixed === undefined){
-const err34 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/required",keyword:"required",params:{missingProperty: "fixed"},message:"must have required property '"+"fixed"+"'",schema:schema27.properties.fault.properties.delay.required,parentSchema:schema27.properties.fault.properties.delay,data:data9};
+const err34 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/required",keyword:"required",params:{missingProperty: "fixed"},message:"must have required property '"+"fixed"+"'",schema:schema28.properties.fault.properties.delay.required,parentSchema:schema28.properties.fault.properties.delay,data:data9};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4437,7 +4954,7 @@ errors++;
 }
 for(const key3 in data9){
 if(!((key3 === "percent") || (key3 === "fixed"))){
-const err35 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.fault.properties.delay,data:data9};
+const err35 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.fault.properties.delay,data:data9};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4451,7 +4968,7 @@ if(data9.percent !== undefined){
 let data10 = data9.percent;
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 100 || isNaN(data10)){
-const err36 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema27.properties.fault.properties.delay.properties.percent,data:data10};
+const err36 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema28.properties.fault.properties.delay.properties.percent,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4461,7 +4978,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data10 < 0 || isNaN(data10)){
-const err37 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema27.properties.fault.properties.delay.properties.percent,data:data10};
+const err37 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema28.properties.fault.properties.delay.properties.percent,data:data10};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4472,7 +4989,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema27.properties.fault.properties.delay.properties.percent.type,parentSchema:schema27.properties.fault.properties.delay.properties.percent,data:data10};
+const err38 = {instancePath:instancePath+"/fault/delay/percent",schemaPath:"#/properties/fault/properties/delay/properties/percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema28.properties.fault.properties.delay.properties.percent.type,parentSchema:schema28.properties.fault.properties.delay.properties.percent,data:data10};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4486,7 +5003,7 @@ if(data9.fixed !== undefined){
 let data11 = data9.fixed;
 if(typeof data11 === "string"){
 if(func2(data11) > 20){
-const err39 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data11};
+const err39 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4496,7 +5013,7 @@ vErrors.push(err39);
 errors++;
 }
 if(func2(data11) < 1){
-const err40 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data11};
+const err40 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data11};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4505,8 +5022,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern25.test(data11)){
-const err41 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data11};
+if(!pattern29.test(data11)){
+const err41 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data11};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4517,7 +5034,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data11};
+const err42 = {instancePath:instancePath+"/fault/delay/fixed",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4529,7 +5046,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.fault.properties.delay.type,parentSchema:schema27.properties.fault.properties.delay,data:data9};
+const err43 = {instancePath:instancePath+"/fault/delay",schemaPath:"#/properties/fault/properties/delay/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.fault.properties.delay.type,parentSchema:schema28.properties.fault.properties.delay,data:data9};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4543,7 +5060,7 @@ if(data8.abort !== undefined){
 let data12 = data8.abort;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.percent === undefined){
-const err44 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/required",keyword:"required",params:{missingProperty: "percent"},message:"must have required property '"+"percent"+"'",schema:schema27.properties.fault.properties.abort.required,parentSchema:schema27.properties.fault.properties.abort,data:data12};
+const err44 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/required",keyword:"required",params:{missingProperty: "percent"},message:"must have required property '"+"percent"+"'",schema:schema28.properties.fault.properties.abort.required,parentSchema:schema28.properties.fault.properties.abort,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4553,7 +5070,7 @@ vErrors.push(err44);
 errors++;
 }
 if(data12.httpStatus === undefined){
-const err45 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/required",keyword:"required",params:{missingProperty: "httpStatus"},message:"must have required property '"+"httpStatus"+"'",schema:schema27.properties.fault.properties.abort.required,parentSchema:schema27.properties.fault.properties.abort,data:data12};
+const err45 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/required",keyword:"required",params:{missingProperty: "httpStatus"},message:"must have required property '"+"httpStatus"+"'",schema:schema28.properties.fault.properties.abort.required,parentSchema:schema28.properties.fault.properties.abort,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4564,7 +5081,7 @@ errors++;
 }
 for(const key4 in data12){
 if(!((key4 === "percent") || (key4 === "httpStatus"))){
-const err46 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.fault.properties.abort,data:data12};
+const err46 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.fault.properties.abort,data:data12};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4578,7 +5095,7 @@ if(data12.percent !== undefined){
 let data13 = data12.percent;
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 100 || isNaN(data13)){
-const err47 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema27.properties.fault.properties.abort.properties.percent,data:data13};
+const err47 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema28.properties.fault.properties.abort.properties.percent,data:data13};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4588,7 +5105,7 @@ vErrors.push(err47);
 errors++;
 }
 if(data13 < 0 || isNaN(data13)){
-const err48 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema27.properties.fault.properties.abort.properties.percent,data:data13};
+const err48 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema28.properties.fault.properties.abort.properties.percent,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4599,7 +5116,7 @@ errors++;
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema27.properties.fault.properties.abort.properties.percent.type,parentSchema:schema27.properties.fault.properties.abort.properties.percent,data:data13};
+const err49 = {instancePath:instancePath+"/fault/abort/percent",schemaPath:"#/properties/fault/properties/abort/properties/percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema28.properties.fault.properties.abort.properties.percent.type,parentSchema:schema28.properties.fault.properties.abort.properties.percent,data:data13};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4612,7 +5129,7 @@ errors++;
 if(data12.httpStatus !== undefined){
 let data14 = data12.httpStatus;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err50 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.fault.properties.abort.properties.httpStatus.type,parentSchema:schema27.properties.fault.properties.abort.properties.httpStatus,data:data14};
+const err50 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.fault.properties.abort.properties.httpStatus.type,parentSchema:schema28.properties.fault.properties.abort.properties.httpStatus,data:data14};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4623,7 +5140,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 599 || isNaN(data14)){
-const err51 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599",schema:599,parentSchema:schema27.properties.fault.properties.abort.properties.httpStatus,data:data14};
+const err51 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599",schema:599,parentSchema:schema28.properties.fault.properties.abort.properties.httpStatus,data:data14};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4633,7 +5150,7 @@ vErrors.push(err51);
 errors++;
 }
 if(data14 < 100 || isNaN(data14)){
-const err52 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema27.properties.fault.properties.abort.properties.httpStatus,data:data14};
+const err52 = {instancePath:instancePath+"/fault/abort/httpStatus",schemaPath:"#/properties/fault/properties/abort/properties/httpStatus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema28.properties.fault.properties.abort.properties.httpStatus,data:data14};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4646,7 +5163,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.fault.properties.abort.type,parentSchema:schema27.properties.fault.properties.abort,data:data12};
+const err53 = {instancePath:instancePath+"/fault/abort",schemaPath:"#/properties/fault/properties/abort/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.fault.properties.abort.type,parentSchema:schema28.properties.fault.properties.abort,data:data12};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4658,7 +5175,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.fault.type,parentSchema:schema27.properties.fault,data:data8};
+const err54 = {instancePath:instancePath+"/fault",schemaPath:"#/properties/fault/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.fault.type,parentSchema:schema28.properties.fault,data:data8};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4672,7 +5189,7 @@ if(data.routes !== undefined){
 let data15 = data.routes;
 if(Array.isArray(data15)){
 if(data15.length > 100){
-const err55 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema27.properties.routes,data:data15};
+const err55 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema28.properties.routes,data:data15};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4682,7 +5199,7 @@ vErrors.push(err55);
 errors++;
 }
 if(data15.length < 1){
-const err56 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema27.properties.routes,data:data15};
+const err56 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema28.properties.routes,data:data15};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4696,7 +5213,7 @@ for(let i0=0; i0<len0; i0++){
 let data16 = data15[i0];
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.split === undefined){
-const err57 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/required",keyword:"required",params:{missingProperty: "split"},message:"must have required property '"+"split"+"'",schema:schema31.required,parentSchema:schema31,data:data16};
+const err57 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/required",keyword:"required",params:{missingProperty: "split"},message:"must have required property '"+"split"+"'",schema:schema32.required,parentSchema:schema32,data:data16};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4707,7 +5224,7 @@ errors++;
 }
 for(const key5 in data16){
 if(!((key5 === "match") || (key5 === "split"))){
-const err58 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data:data16};
+const err58 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data:data16};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4721,7 +5238,7 @@ if(data16.match !== undefined){
 let data17 = data16.match;
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(Object.keys(data17).length < 1){
-const err59 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.match,data:data17};
+const err59 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema32.properties.match,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4732,7 +5249,7 @@ errors++;
 }
 for(const key6 in data17){
 if(!((key6 === "pathPrefix") || (key6 === "headers"))){
-const err60 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.match,data:data17};
+const err60 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema32.properties.match,data:data17};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4746,7 +5263,7 @@ if(data17.pathPrefix !== undefined){
 let data18 = data17.pathPrefix;
 if(typeof data18 === "string"){
 if(func2(data18) > 1024){
-const err61 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema31.properties.match.properties.pathPrefix,data:data18};
+const err61 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema32.properties.match.properties.pathPrefix,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4756,7 +5273,7 @@ vErrors.push(err61);
 errors++;
 }
 if(func2(data18) < 1){
-const err62 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.match.properties.pathPrefix,data:data18};
+const err62 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.match.properties.pathPrefix,data:data18};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4766,7 +5283,7 @@ vErrors.push(err62);
 errors++;
 }
 if(!pattern6.test(data18)){
-const err63 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema31.properties.match.properties.pathPrefix,data:data18};
+const err63 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema32.properties.match.properties.pathPrefix,data:data18};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4777,7 +5294,7 @@ errors++;
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.match.properties.pathPrefix.type,parentSchema:schema31.properties.match.properties.pathPrefix,data:data18};
+const err64 = {instancePath:instancePath+"/routes/" + i0+"/match/pathPrefix",schemaPath:"#/definitions/route/properties/match/properties/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.match.properties.pathPrefix.type,parentSchema:schema32.properties.match.properties.pathPrefix,data:data18};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -4791,7 +5308,7 @@ if(data17.headers !== undefined){
 let data19 = data17.headers;
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 if(Object.keys(data19).length < 1){
-const err65 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.match.properties.headers,data:data19};
+const err65 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema32.properties.match.properties.headers,data:data19};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4804,7 +5321,7 @@ for(const key7 in data19){
 const _errs52 = errors;
 if(typeof key7 === "string"){
 if(func2(key7) > 256){
-const err66 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema31.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
+const err66 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema32.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4813,8 +5330,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(!pattern30.test(key7)){
-const err67 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"+"\"",schema:"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$",parentSchema:schema31.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
+if(!pattern34.test(key7)){
+const err67 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$"+"\"",schema:"^[a-zA-Z0-9!#$%&'*+.^_`|~-]+$",parentSchema:schema32.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -4825,7 +5342,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.match.properties.headers.propertyNames.type,parentSchema:schema31.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
+const err68 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.match.properties.headers.propertyNames.type,parentSchema:schema32.properties.match.properties.headers.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -4836,7 +5353,7 @@ errors++;
 }
 var valid13 = _errs52 === errors;
 if(!valid13){
-const err69 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema31.properties.match.properties.headers.propertyNames,parentSchema:schema31.properties.match.properties.headers,data:data19};
+const err69 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema32.properties.match.properties.headers.propertyNames,parentSchema:schema32.properties.match.properties.headers,data:data19};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -4849,7 +5366,7 @@ errors++;
 for(const key8 in data19){
 let data20 = data19[key8];
 if(typeof data20 !== "string"){
-const err70 = {instancePath:instancePath+"/routes/" + i0+"/match/headers/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/route/properties/match/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.match.properties.headers.additionalProperties.type,parentSchema:schema31.properties.match.properties.headers.additionalProperties,data:data20};
+const err70 = {instancePath:instancePath+"/routes/" + i0+"/match/headers/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/route/properties/match/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.match.properties.headers.additionalProperties.type,parentSchema:schema32.properties.match.properties.headers.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -4861,7 +5378,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.match.properties.headers.type,parentSchema:schema31.properties.match.properties.headers,data:data19};
+const err71 = {instancePath:instancePath+"/routes/" + i0+"/match/headers",schemaPath:"#/definitions/route/properties/match/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.properties.match.properties.headers.type,parentSchema:schema32.properties.match.properties.headers,data:data19};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -4873,7 +5390,7 @@ errors++;
 }
 }
 else {
-const err72 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.match.type,parentSchema:schema31.properties.match,data:data17};
+const err72 = {instancePath:instancePath+"/routes/" + i0+"/match",schemaPath:"#/definitions/route/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.properties.match.type,parentSchema:schema32.properties.match,data:data17};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -4887,7 +5404,7 @@ if(data16.split !== undefined){
 let data21 = data16.split;
 if(Array.isArray(data21)){
 if(data21.length > 100){
-const err73 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema31.properties.split,data:data21};
+const err73 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema32.properties.split,data:data21};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -4897,7 +5414,7 @@ vErrors.push(err73);
 errors++;
 }
 if(data21.length < 1){
-const err74 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.split,data:data21};
+const err74 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema32.properties.split,data:data21};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -4911,7 +5428,7 @@ for(let i1=0; i1<len1; i1++){
 let data22 = data21[i1];
 if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 if(data22.version === undefined){
-const err75 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema31.properties.split.items.required,parentSchema:schema31.properties.split.items,data:data22};
+const err75 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema32.properties.split.items.required,parentSchema:schema32.properties.split.items,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -4921,7 +5438,7 @@ vErrors.push(err75);
 errors++;
 }
 if(data22.weight === undefined){
-const err76 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/required",keyword:"required",params:{missingProperty: "weight"},message:"must have required property '"+"weight"+"'",schema:schema31.properties.split.items.required,parentSchema:schema31.properties.split.items,data:data22};
+const err76 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/required",keyword:"required",params:{missingProperty: "weight"},message:"must have required property '"+"weight"+"'",schema:schema32.properties.split.items.required,parentSchema:schema32.properties.split.items,data:data22};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -4932,7 +5449,7 @@ errors++;
 }
 for(const key9 in data22){
 if(!((key9 === "version") || (key9 === "weight"))){
-const err77 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.split.items,data:data22};
+const err77 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema32.properties.split.items,data:data22};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -4946,7 +5463,7 @@ if(data22.version !== undefined){
 let data23 = data22.version;
 if(typeof data23 === "string"){
 if(func2(data23) > 20){
-const err78 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema31.properties.split.items.properties.version,data:data23};
+const err78 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema32.properties.split.items.properties.version,data:data23};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -4956,7 +5473,7 @@ vErrors.push(err78);
 errors++;
 }
 if(func2(data23) < 1){
-const err79 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.split.items.properties.version,data:data23};
+const err79 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.split.items.properties.version,data:data23};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -4966,7 +5483,7 @@ vErrors.push(err79);
 errors++;
 }
 if(!pattern0.test(data23)){
-const err80 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",parentSchema:schema31.properties.split.items.properties.version,data:data23};
+const err80 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",parentSchema:schema32.properties.split.items.properties.version,data:data23};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -4977,7 +5494,7 @@ errors++;
 }
 }
 else {
-const err81 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.split.items.properties.version.type,parentSchema:schema31.properties.split.items.properties.version,data:data23};
+const err81 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/version",schemaPath:"#/definitions/route/properties/split/items/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.split.items.properties.version.type,parentSchema:schema32.properties.split.items.properties.version,data:data23};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -4990,7 +5507,7 @@ errors++;
 if(data22.weight !== undefined){
 let data24 = data22.weight;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err82 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.split.items.properties.weight.type,parentSchema:schema31.properties.split.items.properties.weight,data:data24};
+const err82 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.split.items.properties.weight.type,parentSchema:schema32.properties.split.items.properties.weight,data:data24};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -5001,7 +5518,7 @@ errors++;
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 100 || isNaN(data24)){
-const err83 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.split.items.properties.weight,data:data24};
+const err83 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema32.properties.split.items.properties.weight,data:data24};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -5011,7 +5528,7 @@ vErrors.push(err83);
 errors++;
 }
 if(data24 < 0 || isNaN(data24)){
-const err84 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.split.items.properties.weight,data:data24};
+const err84 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1+"/weight",schemaPath:"#/definitions/route/properties/split/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema32.properties.split.items.properties.weight,data:data24};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -5024,7 +5541,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.split.items.type,parentSchema:schema31.properties.split.items,data:data22};
+const err85 = {instancePath:instancePath+"/routes/" + i0+"/split/" + i1,schemaPath:"#/definitions/route/properties/split/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.properties.split.items.type,parentSchema:schema32.properties.split.items,data:data22};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -5036,7 +5553,7 @@ errors++;
 }
 }
 else {
-const err86 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.split.type,parentSchema:schema31.properties.split,data:data21};
+const err86 = {instancePath:instancePath+"/routes/" + i0+"/split",schemaPath:"#/definitions/route/properties/split/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.split.type,parentSchema:schema32.properties.split,data:data21};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -5048,7 +5565,7 @@ errors++;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data:data16};
+const err87 = {instancePath:instancePath+"/routes/" + i0,schemaPath:"#/definitions/route/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data:data16};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5060,7 +5577,7 @@ errors++;
 }
 }
 else {
-const err88 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema27.properties.routes.type,parentSchema:schema27.properties.routes,data:data15};
+const err88 = {instancePath:instancePath+"/routes",schemaPath:"#/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema28.properties.routes.type,parentSchema:schema28.properties.routes,data:data15};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -5080,7 +5597,7 @@ if(data.connectionPool !== undefined){
 let data26 = data.connectionPool;
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 if(Object.keys(data26).length < 1){
-const err89 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema27.properties.connectionPool,data:data26};
+const err89 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema28.properties.connectionPool,data:data26};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -5091,7 +5608,7 @@ errors++;
 }
 for(const key10 in data26){
 if(!(((key10 === "maxConnections") || (key10 === "maxPendingRequests")) || (key10 === "maxRequestsPerConnection"))){
-const err90 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.connectionPool,data:data26};
+const err90 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.connectionPool,data:data26};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -5104,7 +5621,7 @@ errors++;
 if(data26.maxConnections !== undefined){
 let data27 = data26.maxConnections;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err91 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.connectionPool.properties.maxConnections.type,parentSchema:schema27.properties.connectionPool.properties.maxConnections,data:data27};
+const err91 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.connectionPool.properties.maxConnections.type,parentSchema:schema28.properties.connectionPool.properties.maxConnections,data:data27};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -5115,7 +5632,7 @@ errors++;
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 > 2147483647 || isNaN(data27)){
-const err92 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema27.properties.connectionPool.properties.maxConnections,data:data27};
+const err92 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema28.properties.connectionPool.properties.maxConnections,data:data27};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -5125,7 +5642,7 @@ vErrors.push(err92);
 errors++;
 }
 if(data27 < 1 || isNaN(data27)){
-const err93 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema27.properties.connectionPool.properties.maxConnections,data:data27};
+const err93 = {instancePath:instancePath+"/connectionPool/maxConnections",schemaPath:"#/properties/connectionPool/properties/maxConnections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema28.properties.connectionPool.properties.maxConnections,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -5139,7 +5656,7 @@ errors++;
 if(data26.maxPendingRequests !== undefined){
 let data28 = data26.maxPendingRequests;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err94 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.connectionPool.properties.maxPendingRequests.type,parentSchema:schema27.properties.connectionPool.properties.maxPendingRequests,data:data28};
+const err94 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.connectionPool.properties.maxPendingRequests.type,parentSchema:schema28.properties.connectionPool.properties.maxPendingRequests,data:data28};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -5150,7 +5667,7 @@ errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 > 2147483647 || isNaN(data28)){
-const err95 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema27.properties.connectionPool.properties.maxPendingRequests,data:data28};
+const err95 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema28.properties.connectionPool.properties.maxPendingRequests,data:data28};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -5160,7 +5677,7 @@ vErrors.push(err95);
 errors++;
 }
 if(data28 < 1 || isNaN(data28)){
-const err96 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema27.properties.connectionPool.properties.maxPendingRequests,data:data28};
+const err96 = {instancePath:instancePath+"/connectionPool/maxPendingRequests",schemaPath:"#/properties/connectionPool/properties/maxPendingRequests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema28.properties.connectionPool.properties.maxPendingRequests,data:data28};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -5174,7 +5691,7 @@ errors++;
 if(data26.maxRequestsPerConnection !== undefined){
 let data29 = data26.maxRequestsPerConnection;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err97 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.connectionPool.properties.maxRequestsPerConnection.type,parentSchema:schema27.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
+const err97 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.connectionPool.properties.maxRequestsPerConnection.type,parentSchema:schema28.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -5185,7 +5702,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 > 2147483647 || isNaN(data29)){
-const err98 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema27.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
+const err98 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema28.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -5195,7 +5712,7 @@ vErrors.push(err98);
 errors++;
 }
 if(data29 < 0 || isNaN(data29)){
-const err99 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema27.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
+const err99 = {instancePath:instancePath+"/connectionPool/maxRequestsPerConnection",schemaPath:"#/properties/connectionPool/properties/maxRequestsPerConnection/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema28.properties.connectionPool.properties.maxRequestsPerConnection,data:data29};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -5208,7 +5725,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.connectionPool.type,parentSchema:schema27.properties.connectionPool,data:data26};
+const err100 = {instancePath:instancePath+"/connectionPool",schemaPath:"#/properties/connectionPool/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.connectionPool.type,parentSchema:schema28.properties.connectionPool,data:data26};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -5222,7 +5739,7 @@ if(data.circuitBreaker !== undefined){
 let data30 = data.circuitBreaker;
 if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 if(Object.keys(data30).length < 1){
-const err101 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema27.properties.circuitBreaker,data:data30};
+const err101 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema28.properties.circuitBreaker,data:data30};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -5233,7 +5750,7 @@ errors++;
 }
 for(const key11 in data30){
 if(!((((key11 === "consecutiveErrors") || (key11 === "interval")) || (key11 === "baseEjectionTime")) || (key11 === "maxEjectionPercent"))){
-const err102 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema27.properties.circuitBreaker,data:data30};
+const err102 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema28.properties.circuitBreaker,data:data30};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -5246,7 +5763,7 @@ errors++;
 if(data30.consecutiveErrors !== undefined){
 let data31 = data30.consecutiveErrors;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err103 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.circuitBreaker.properties.consecutiveErrors.type,parentSchema:schema27.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
+const err103 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.circuitBreaker.properties.consecutiveErrors.type,parentSchema:schema28.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -5257,7 +5774,7 @@ errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 > 2147483647 || isNaN(data31)){
-const err104 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema27.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
+const err104 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647",schema:2147483647,parentSchema:schema28.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -5267,7 +5784,7 @@ vErrors.push(err104);
 errors++;
 }
 if(data31 < 1 || isNaN(data31)){
-const err105 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema27.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
+const err105 = {instancePath:instancePath+"/circuitBreaker/consecutiveErrors",schemaPath:"#/properties/circuitBreaker/properties/consecutiveErrors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema28.properties.circuitBreaker.properties.consecutiveErrors,data:data31};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -5282,7 +5799,7 @@ if(data30.interval !== undefined){
 let data32 = data30.interval;
 if(typeof data32 === "string"){
 if(func2(data32) > 20){
-const err106 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data32};
+const err106 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data32};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -5292,7 +5809,7 @@ vErrors.push(err106);
 errors++;
 }
 if(func2(data32) < 1){
-const err107 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data32};
+const err107 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data32};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -5301,8 +5818,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(!pattern25.test(data32)){
-const err108 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data32};
+if(!pattern29.test(data32)){
+const err108 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data32};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -5313,7 +5830,7 @@ errors++;
 }
 }
 else {
-const err109 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data32};
+const err109 = {instancePath:instancePath+"/circuitBreaker/interval",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data32};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -5327,7 +5844,7 @@ if(data30.baseEjectionTime !== undefined){
 let data33 = data30.baseEjectionTime;
 if(typeof data33 === "string"){
 if(func2(data33) > 20){
-const err110 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema28,data:data33};
+const err110 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/maxLength",keyword:"maxLength",params:{limit: 20},message:"must NOT have more than 20 characters",schema:20,parentSchema:schema29,data:data33};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -5337,7 +5854,7 @@ vErrors.push(err110);
 errors++;
 }
 if(func2(data33) < 1){
-const err111 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema28,data:data33};
+const err111 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema29,data:data33};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -5346,8 +5863,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!pattern25.test(data33)){
-const err112 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema28,data:data33};
+if(!pattern29.test(data33)){
+const err112 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\"",schema:"^[0-9]+(ms|s|m|h)$",parentSchema:schema29,data:data33};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -5358,7 +5875,7 @@ errors++;
 }
 }
 else {
-const err113 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.type,parentSchema:schema28,data:data33};
+const err113 = {instancePath:instancePath+"/circuitBreaker/baseEjectionTime",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.type,parentSchema:schema29,data:data33};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -5371,7 +5888,7 @@ errors++;
 if(data30.maxEjectionPercent !== undefined){
 let data34 = data30.maxEjectionPercent;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err114 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema27.properties.circuitBreaker.properties.maxEjectionPercent.type,parentSchema:schema27.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
+const err114 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema28.properties.circuitBreaker.properties.maxEjectionPercent.type,parentSchema:schema28.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -5382,7 +5899,7 @@ errors++;
 }
 if((typeof data34 == "number") && (isFinite(data34))){
 if(data34 > 100 || isNaN(data34)){
-const err115 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema27.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
+const err115 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema28.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -5392,7 +5909,7 @@ vErrors.push(err115);
 errors++;
 }
 if(data34 < 0 || isNaN(data34)){
-const err116 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema27.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
+const err116 = {instancePath:instancePath+"/circuitBreaker/maxEjectionPercent",schemaPath:"#/properties/circuitBreaker/properties/maxEjectionPercent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema28.properties.circuitBreaker.properties.maxEjectionPercent,data:data34};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -5405,7 +5922,7 @@ errors++;
 }
 }
 else {
-const err117 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.properties.circuitBreaker.type,parentSchema:schema27.properties.circuitBreaker,data:data30};
+const err117 = {instancePath:instancePath+"/circuitBreaker",schemaPath:"#/properties/circuitBreaker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.properties.circuitBreaker.type,parentSchema:schema28.properties.circuitBreaker,data:data30};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -5417,7 +5934,7 @@ errors++;
 }
 }
 else {
-const err118 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.type,parentSchema:schema27,data};
+const err118 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.type,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -5907,7 +6424,7 @@ if(data7.ingress !== undefined){
 let data16 = data7.ingress;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.host === undefined){
-const err38 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema36.required,parentSchema:schema36,data:data16};
+const err38 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema37.required,parentSchema:schema37,data:data16};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5917,7 +6434,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data16.routes === undefined){
-const err39 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/required",keyword:"required",params:{missingProperty: "routes"},message:"must have required property '"+"routes"+"'",schema:schema36.required,parentSchema:schema36,data:data16};
+const err39 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/required",keyword:"required",params:{missingProperty: "routes"},message:"must have required property '"+"routes"+"'",schema:schema37.required,parentSchema:schema37,data:data16};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5928,7 +6445,7 @@ errors++;
 }
 for(const key5 in data16){
 if(!(((key5 === "host") || (key5 === "tls")) || (key5 === "routes"))){
-const err40 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema36,data:data16};
+const err40 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema37,data:data16};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5942,7 +6459,7 @@ if(data16.host !== undefined){
 let data17 = data16.host;
 if(typeof data17 === "string"){
 if(func2(data17) > 253){
-const err41 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema36.properties.host,data:data17};
+const err41 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema37.properties.host,data:data17};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5952,7 +6469,7 @@ vErrors.push(err41);
 errors++;
 }
 if(func2(data17) < 1){
-const err42 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.host,data:data17};
+const err42 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.host,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5961,8 +6478,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!pattern37.test(data17)){
-const err43 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema36.properties.host,data:data17};
+if(!pattern41.test(data17)){
+const err43 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema37.properties.host,data:data17};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5973,7 +6490,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.host.type,parentSchema:schema36.properties.host,data:data17};
+const err44 = {instancePath:instancePath+"/spec/ingress/host",schemaPath:"#/definitions/ingress/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.host.type,parentSchema:schema37.properties.host,data:data17};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5987,7 +6504,7 @@ if(data16.tls !== undefined){
 let data18 = data16.tls;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 if(data18.credentialName === undefined){
-const err45 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/required",keyword:"required",params:{missingProperty: "credentialName"},message:"must have required property '"+"credentialName"+"'",schema:schema36.properties.tls.required,parentSchema:schema36.properties.tls,data:data18};
+const err45 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/required",keyword:"required",params:{missingProperty: "credentialName"},message:"must have required property '"+"credentialName"+"'",schema:schema37.properties.tls.required,parentSchema:schema37.properties.tls,data:data18};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5998,7 +6515,7 @@ errors++;
 }
 for(const key6 in data18){
 if(!(key6 === "credentialName")){
-const err46 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.tls,data:data18};
+const err46 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.tls,data:data18};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -6012,7 +6529,7 @@ if(data18.credentialName !== undefined){
 let data19 = data18.credentialName;
 if(typeof data19 === "string"){
 if(func2(data19) > 253){
-const err47 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema36.properties.tls.properties.credentialName,data:data19};
+const err47 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema37.properties.tls.properties.credentialName,data:data19};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -6022,7 +6539,7 @@ vErrors.push(err47);
 errors++;
 }
 if(func2(data19) < 1){
-const err48 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.tls.properties.credentialName,data:data19};
+const err48 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.tls.properties.credentialName,data:data19};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -6032,7 +6549,7 @@ vErrors.push(err48);
 errors++;
 }
 if(!pattern4.test(data19)){
-const err49 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema36.properties.tls.properties.credentialName,data:data19};
+const err49 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",parentSchema:schema37.properties.tls.properties.credentialName,data:data19};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -6043,7 +6560,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.tls.properties.credentialName.type,parentSchema:schema36.properties.tls.properties.credentialName,data:data19};
+const err50 = {instancePath:instancePath+"/spec/ingress/tls/credentialName",schemaPath:"#/definitions/ingress/properties/tls/properties/credentialName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.tls.properties.credentialName.type,parentSchema:schema37.properties.tls.properties.credentialName,data:data19};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -6055,7 +6572,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.tls.type,parentSchema:schema36.properties.tls,data:data18};
+const err51 = {instancePath:instancePath+"/spec/ingress/tls",schemaPath:"#/definitions/ingress/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.tls.type,parentSchema:schema37.properties.tls,data:data18};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -6069,7 +6586,7 @@ if(data16.routes !== undefined){
 let data20 = data16.routes;
 if(Array.isArray(data20)){
 if(data20.length > 100){
-const err52 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema36.properties.routes,data:data20};
+const err52 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema37.properties.routes,data:data20};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -6079,7 +6596,7 @@ vErrors.push(err52);
 errors++;
 }
 if(data20.length < 1){
-const err53 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema36.properties.routes,data:data20};
+const err53 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema37.properties.routes,data:data20};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -6093,7 +6610,7 @@ for(let i2=0; i2<len2; i2++){
 let data21 = data20[i2];
 if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 if(data21.pathPrefix === undefined){
-const err54 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/required",keyword:"required",params:{missingProperty: "pathPrefix"},message:"must have required property '"+"pathPrefix"+"'",schema:schema36.properties.routes.items.required,parentSchema:schema36.properties.routes.items,data:data21};
+const err54 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/required",keyword:"required",params:{missingProperty: "pathPrefix"},message:"must have required property '"+"pathPrefix"+"'",schema:schema37.properties.routes.items.required,parentSchema:schema37.properties.routes.items,data:data21};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -6103,7 +6620,7 @@ vErrors.push(err54);
 errors++;
 }
 if(data21.to === undefined){
-const err55 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema36.properties.routes.items.required,parentSchema:schema36.properties.routes.items,data:data21};
+const err55 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema37.properties.routes.items.required,parentSchema:schema37.properties.routes.items,data:data21};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -6114,7 +6631,7 @@ errors++;
 }
 for(const key7 in data21){
 if(!(((key7 === "pathPrefix") || (key7 === "to")) || (key7 === "port"))){
-const err56 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.routes.items,data:data21};
+const err56 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.routes.items,data:data21};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -6128,7 +6645,7 @@ if(data21.pathPrefix !== undefined){
 let data22 = data21.pathPrefix;
 if(typeof data22 === "string"){
 if(func2(data22) > 1024){
-const err57 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema36.properties.routes.items.properties.pathPrefix,data:data22};
+const err57 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema37.properties.routes.items.properties.pathPrefix,data:data22};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -6138,7 +6655,7 @@ vErrors.push(err57);
 errors++;
 }
 if(func2(data22) < 1){
-const err58 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.routes.items.properties.pathPrefix,data:data22};
+const err58 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.routes.items.properties.pathPrefix,data:data22};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -6148,7 +6665,7 @@ vErrors.push(err58);
 errors++;
 }
 if(!pattern6.test(data22)){
-const err59 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema36.properties.routes.items.properties.pathPrefix,data:data22};
+const err59 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\"",schema:"^/",parentSchema:schema37.properties.routes.items.properties.pathPrefix,data:data22};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -6159,7 +6676,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.routes.items.properties.pathPrefix.type,parentSchema:schema36.properties.routes.items.properties.pathPrefix,data:data22};
+const err60 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/pathPrefix",schemaPath:"#/definitions/ingress/properties/routes/items/properties/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.routes.items.properties.pathPrefix.type,parentSchema:schema37.properties.routes.items.properties.pathPrefix,data:data22};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -6173,7 +6690,7 @@ if(data21.to !== undefined){
 let data23 = data21.to;
 if(typeof data23 === "string"){
 if(func2(data23) > 63){
-const err61 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema36.properties.routes.items.properties.to,data:data23};
+const err61 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters",schema:63,parentSchema:schema37.properties.routes.items.properties.to,data:data23};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -6183,7 +6700,7 @@ vErrors.push(err61);
 errors++;
 }
 if(func2(data23) < 1){
-const err62 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.routes.items.properties.to,data:data23};
+const err62 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.routes.items.properties.to,data:data23};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -6194,7 +6711,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.routes.items.properties.to.type,parentSchema:schema36.properties.routes.items.properties.to,data:data23};
+const err63 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/to",schemaPath:"#/definitions/ingress/properties/routes/items/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.routes.items.properties.to.type,parentSchema:schema37.properties.routes.items.properties.to,data:data23};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -6208,7 +6725,7 @@ if(data21.port !== undefined){
 let data24 = data21.port;
 if(typeof data24 === "string"){
 if(func2(data24) > 15){
-const err64 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters",schema:15,parentSchema:schema36.properties.routes.items.properties.port,data:data24};
+const err64 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters",schema:15,parentSchema:schema37.properties.routes.items.properties.port,data:data24};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -6218,7 +6735,7 @@ vErrors.push(err64);
 errors++;
 }
 if(func2(data24) < 1){
-const err65 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.routes.items.properties.port,data:data24};
+const err65 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.routes.items.properties.port,data:data24};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -6228,7 +6745,7 @@ vErrors.push(err65);
 errors++;
 }
 if(!pattern5.test(data24)){
-const err66 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/pattern",keyword:"pattern",params:{pattern: "^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},message:"must match pattern \""+"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"+"\"",schema:"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$",parentSchema:schema36.properties.routes.items.properties.port,data:data24};
+const err66 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/pattern",keyword:"pattern",params:{pattern: "^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"},message:"must match pattern \""+"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"+"\"",schema:"^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$",parentSchema:schema37.properties.routes.items.properties.port,data:data24};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -6239,7 +6756,7 @@ errors++;
 }
 }
 else {
-const err67 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.routes.items.properties.port.type,parentSchema:schema36.properties.routes.items.properties.port,data:data24};
+const err67 = {instancePath:instancePath+"/spec/ingress/routes/" + i2+"/port",schemaPath:"#/definitions/ingress/properties/routes/items/properties/port/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.routes.items.properties.port.type,parentSchema:schema37.properties.routes.items.properties.port,data:data24};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -6251,7 +6768,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.routes.items.type,parentSchema:schema36.properties.routes.items,data:data21};
+const err68 = {instancePath:instancePath+"/spec/ingress/routes/" + i2,schemaPath:"#/definitions/ingress/properties/routes/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.routes.items.type,parentSchema:schema37.properties.routes.items,data:data21};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -6263,7 +6780,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.routes.type,parentSchema:schema36.properties.routes,data:data20};
+const err69 = {instancePath:instancePath+"/spec/ingress/routes",schemaPath:"#/definitions/ingress/properties/routes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.routes.type,parentSchema:schema37.properties.routes,data:data20};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -6275,7 +6792,7 @@ errors++;
 }
 }
 else {
-const err70 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.type,parentSchema:schema36,data:data16};
+const err70 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/definitions/ingress/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.type,parentSchema:schema37,data:data16};
 if(vErrors === null){
 vErrors = [err70];
 }

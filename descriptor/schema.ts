@@ -159,9 +159,38 @@ const definitions: Record<string, JsonSchema> = {
       env: arr(ref('envVar'), 0, 256),
       resources: obj({ requests: ref('quantityMap'), limits: ref('quantityMap') }),
       securityContext: ref('securityContext'),
+      // the pod's volumes and this container's mounts of them (a stateful container's data)
+      volumes: arr(ref('volume'), 0, 32),
+      // node labels the pods must match (keys and values checked in validate.ts, with reasons)
+      nodeSelector: stringMap(),
     },
     ['image'],
   ),
+  volume: {
+    ...obj(
+      {
+        name: str(PATTERNS.dns1123Label, 63),
+        mountPath: str(PATTERNS.absolutePath, 1024),
+        readOnly: { type: 'boolean' },
+        hostPath: obj(
+          {
+            path: str(PATTERNS.absolutePath, 1024),
+            type: { type: 'string', enum: ['DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] },
+          },
+          ['path'],
+        ),
+        persistentVolumeClaim: obj({ claimName: str(PATTERNS.dns1123Subdomain, 253) }, ['claimName']),
+        emptyDir: obj({}),
+      },
+      ['name', 'mountPath'],
+    ),
+    // exactly one source
+    oneOf: [
+      { required: ['hostPath'], properties: { hostPath: true } },
+      { required: ['persistentVolumeClaim'], properties: { persistentVolumeClaim: true } },
+      { required: ['emptyDir'], properties: { emptyDir: true } },
+    ],
+  },
   vm: obj(
     {
       vnfdId: str(undefined, 255),

@@ -44,6 +44,21 @@ export interface ContainerSpec {
   env?: EnvVar[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: Record<string, unknown>;
+  /** the pod's volumes, each mounted into the container (exactly one source each) */
+  volumes?: Volume[];
+  /** node labels the pods must match */
+  nodeSelector?: Record<string, string>;
+}
+
+export type HostPathType = 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
+
+export interface Volume {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  hostPath?: { path: string; type?: HostPathType };
+  persistentVolumeClaim?: { claimName: string };
+  emptyDir?: Record<string, never>;
 }
 
 export interface VmSsh {

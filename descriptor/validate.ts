@@ -6,7 +6,7 @@
  * a wrong `to` together, without guessing about the broken parts.
  */
 import type { ValidateFunction } from 'ajv';
-import type { Connection, MeshService, Microservice, Port, Problem, ValidationResult, VmSpec } from './types.js';
+import type { Connection, ContainerSpec, MeshService, Microservice, Port, Problem, ValidationResult, VmSpec } from './types.js';
 import { isHttpFamily } from './types.js';
 import { PATTERNS } from './schema.js';
 import { parseDescriptorText, type ParseOptions } from './parse.js';
@@ -210,6 +210,7 @@ function checkMicroservices(service: MeshService, defaultedTargetPorts: Readonly
     checkPorts(ms, i, add);
     checkProbe(ms, i, add);
     if (ms.vm) checkVm(ms, ms.vm, i, defaultedTargetPorts, add);
+    if (ms.container) checkContainer(ms.container, i, add);
     checkBackup(ms, i, add);
   });
   const names = [...new Set([...versions.keys(), ...opaque])].sort();
@@ -301,6 +302,40 @@ function checkBackup(ms: Microservice, i: number, add: Add): void {
     const k = norm.findIndex((o, m) => m !== j && (o === d ? m < j : d.startsWith(`${o}/`)));
     if (k >= 0) add(ptr.ms(i, 'vm', 'dataDirs', j), `${dirs[j]} is ${norm[k] === d ? 'listed twice' : `inside ${dirs[k]}`}; list each data dir once`);
   });
+}
+
+/**
+ * A container's volumes: names and mount paths unique; with the hardened defaults the name `tmp`
+ * belongs to the writable /tmp mixmesh mounts (a volume mounted at /tmp replaces it). Node
+ * selector keys and values are Kubernetes label keys and values.
+ */
+function checkContainer(c: ContainerSpec, i: number, add: Add): void {
+  const volumes = c.volumes ?? [];
+  const names = new Map<string, number>();
+  const paths = new Map<string, number>();
+  volumes.forEach((v, j) => {
+    const sameName = names.get(v.name);
+    if (sameName !== undefined) add(ptr.ms(i, 'container', 'volumes', j, 'name'), `${show(v.name)} is already the name of ${ptr.ms(i, 'container', 'volumes', sameName)} (volume names must be unique)`);
+    else names.set(v.name, j);
+    const path = v.mountPath.replace(/\/+$/, '');
+    const samePath = paths.get(path);
+    if (samePath !== undefined) add(ptr.ms(i, 'container', 'volumes', j, 'mountPath'), `${show(v.mountPath)} is already the mountPath of ${ptr.ms(i, 'container', 'volumes', samePath)} (mount paths must be unique)`);
+    else paths.set(path, j);
+    if (c.securityContext === undefined && v.name === 'tmp' && path !== '/tmp') {
+      add(
+        ptr.ms(i, 'container', 'volumes', j, 'name'),
+        '"tmp" is reserved without a securityContext: the hardened defaults mount a writable emptyDir named tmp at /tmp (use another name, or mount this volume at /tmp to replace it)',
+      );
+    }
+  });
+  for (const [key, value] of Object.entries(c.nodeSelector ?? {})) {
+    const pointer = ptr.ms(i, 'container', 'nodeSelector', key);
+    const keyProblem = labelKeyProblem(key);
+    if (keyProblem !== undefined) add(pointer, keyProblem);
+    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
+      add(pointer, `value ${show(value)} is not a valid label value (at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit, or empty)`);
+    }
+  }
 }
 
 /** Rule 9. */

@@ -3,7 +3,7 @@
  * Namespace, ServiceAccount, Service, Deployment. Pure: plain objects in, plain objects out.
  */
 import { ANNOTATION_CREATED_BY, workloadLabels } from '../common/labels.js';
-import type { Microservice, ProbePort, ReadinessProbe } from '../descriptor/types.js';
+import type { ContainerSpec, Microservice, ProbePort, ReadinessProbe } from '../descriptor/types.js';
 import { byString, meta, sortPorts, type MicroserviceGroup, type RenderContext, type RenderedObject } from './model.js';
 
 /**
@@ -74,12 +74,35 @@ export function deploymentProbe(probe: ReadinessProbe): Record<string, unknown> 
   return { tcpSocket: { port: probePort(probe.tcpSocket.port) } };
 }
 
+/**
+ * The pod's volumes and the container's mounts: the hardened writable /tmp (unless a volume of the
+ * descriptor is mounted there), then the descriptor's volumes in their order. A mount is writable
+ * unless `readOnly`, also on the hardened read-only root filesystem.
+ */
+function renderVolumes(c: ContainerSpec, hardened: boolean): { volumes?: Record<string, unknown>[]; mounts?: Record<string, unknown>[] } {
+  const own = c.volumes ?? [];
+  const tmp = hardened && !own.some((v) => v.mountPath.replace(/\/+$/, '') === '/tmp');
+  const volumes: Record<string, unknown>[] = tmp ? [{ name: 'tmp', emptyDir: {} }] : [];
+  const mounts: Record<string, unknown>[] = tmp ? [{ name: 'tmp', mountPath: '/tmp' }] : [];
+  for (const v of own) {
+    const source = v.hostPath
+      ? { hostPath: v.hostPath.type === undefined ? { path: v.hostPath.path } : { path: v.hostPath.path, type: v.hostPath.type } }
+      : v.persistentVolumeClaim
+        ? { persistentVolumeClaim: { claimName: v.persistentVolumeClaim.claimName } }
+        : { emptyDir: {} };
+    volumes.push({ name: v.name, ...source });
+    mounts.push({ name: v.name, mountPath: v.mountPath, ...(v.readOnly === true ? { readOnly: true } : {}) });
+  }
+  return volumes.length === 0 ? {} : { volumes, mounts };
+}
+
 /** `Deployment <name>-<version>` for a container version. */
 export function renderDeployment(ctx: RenderContext, ms: Microservice): RenderedObject {
   const c = ms.container;
   if (!c) throw new TypeError(`renderDeployment: ${ms.name} ${ms.version} is not a container version`);
   const labels = workloadLabels(ctx.serviceName, ms.name, ms.version);
   const hardened = c.securityContext === undefined;
+  const volumes = renderVolumes(c, hardened);
   const container: Record<string, unknown> = {
     name: ms.name,
     image: c.image,
@@ -91,7 +114,7 @@ export function renderDeployment(ctx: RenderContext, ms: Microservice): Rendered
     readinessProbe: ms.readinessProbe ? deploymentProbe(ms.readinessProbe) : undefined,
     securityContext: hardened ? HARDENED_CONTAINER : c.securityContext,
     // a read-only root file system still needs a writable /tmp for most programs
-    volumeMounts: hardened ? [{ name: 'tmp', mountPath: '/tmp' }] : undefined,
+    volumeMounts: volumes.mounts,
   };
   return {
     apiVersion: 'apps/v1',
@@ -109,8 +132,9 @@ export function renderDeployment(ctx: RenderContext, ms: Microservice): Rendered
         spec: {
           serviceAccountName: ms.serviceAccount,
           securityContext: hardened ? HARDENED_POD : undefined,
+          nodeSelector: c.nodeSelector && Object.keys(c.nodeSelector).length > 0 ? { ...c.nodeSelector } : undefined,
           containers: [container],
-          volumes: hardened ? [{ name: 'tmp', emptyDir: {} }] : undefined,
+          volumes: volumes.volumes,
         },
       },
     },

@@ -57,6 +57,47 @@ describe('mesh-config/renderAll', () => {
     assert.deepEqual(kinds.filter((k) => k.startsWith('VirtualService/')), ['VirtualService/iot-cafe-ingress']);
   });
 
+  it('container volumes and nodeSelector go into the pod spec; mounts stay writable unless readOnly; a volume at /tmp replaces the hardened one', () => {
+    const svc = specExample();
+    const ms = svc.spec.microservices.find((m) => m.container !== undefined)!;
+    ms.container!.volumes = [
+      { name: 'files', mountPath: '/var/lib/files', hostPath: { path: '/srv/files', type: 'DirectoryOrCreate' } },
+      { name: 'ledger', mountPath: '/var/lib/ledger', persistentVolumeClaim: { claimName: 'ledger' } },
+      { name: 'config', mountPath: '/etc/app', readOnly: true, hostPath: { path: '/etc/shop' } },
+      { name: 'cache', mountPath: '/cache', emptyDir: {} },
+    ];
+    ms.container!.nodeSelector = { 'kubernetes.io/hostname': 'worker-1' };
+    type Pod = { nodeSelector?: unknown; volumes?: unknown; containers: { volumeMounts?: unknown; securityContext?: { readOnlyRootFilesystem?: boolean } }[] };
+    const podOf = (objects: ReturnType<typeof renderAll>): Pod =>
+      (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${ms.name}-${ms.version}`) as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
+    const pod = podOf(renderAll(svc)); // renderAll checks every object against its Kubernetes schema
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/hostname': 'worker-1' });
+    assert.deepEqual(pod.volumes, [
+      { name: 'tmp', emptyDir: {} },
+      { name: 'files', hostPath: { path: '/srv/files', type: 'DirectoryOrCreate' } },
+      { name: 'ledger', persistentVolumeClaim: { claimName: 'ledger' } },
+      { name: 'config', hostPath: { path: '/etc/shop' } },
+      { name: 'cache', emptyDir: {} },
+    ]);
+    assert.equal(pod.containers[0]!.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(pod.containers[0]!.volumeMounts, [
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'files', mountPath: '/var/lib/files' },
+      { name: 'ledger', mountPath: '/var/lib/ledger' },
+      { name: 'config', mountPath: '/etc/app', readOnly: true },
+      { name: 'cache', mountPath: '/cache' },
+    ]);
+    ms.container!.volumes = [{ name: 'scratch', mountPath: '/tmp/', emptyDir: {} }];
+    delete ms.container!.nodeSelector;
+    const replaced = podOf(renderAll(svc));
+    assert.deepEqual(replaced.volumes, [{ name: 'scratch', emptyDir: {} }]);
+    assert.deepEqual(replaced.containers[0]!.volumeMounts, [{ name: 'scratch', mountPath: '/tmp/' }]);
+    assert.equal(replaced.nodeSelector, undefined);
+    // nothing declared: the Deployment is as before (only the hardened /tmp)
+    const plain = podOf(renderAll(specExample()));
+    assert.deepEqual([plain.volumes, plain.containers[0]!.volumeMounts, plain.nodeSelector], [[{ name: 'tmp', emptyDir: {} }], [{ name: 'tmp', mountPath: '/tmp' }], undefined]);
+  });
+
   it('a generated object that breaks its schema or a CEL rule is MESH_CONFIG_INVALID, naming object and field', () => {
     const svc = specExample();
     svc.spec.connections[0]!.timeout = '0s'; // past validate(): only a bug could get here
