@@ -105,11 +105,13 @@ export async function startRealKeystone(dir: string, password: string, region: s
   child.once('exit', () => {
     exited = true;
   });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  // generous: on a loaded 2-core machine the WSGI server's first start (Python imports) takes long
+  const budgetS = 120;
+  const deadline = Date.now() + budgetS * 1000;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
     if (exited) throw new MixmeshError('KEYSTONE_AUTH_FAILED', `keystone-wsgi-public exited at start; see ${join(dir, 'keystone-wsgi.log')}: ${readFileSync(join(dir, 'keystone-wsgi.log'), 'utf8').slice(-500)}`);
     try {
-      const res = await fetch(authUrl, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(authUrl, { signal: AbortSignal.timeout(10_000) });
       if (res.ok) {
         await res.arrayBuffer();
         break;
@@ -119,9 +121,9 @@ export async function startRealKeystone(dir: string, password: string, region: s
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new MixmeshError('KEYSTONE_AUTH_FAILED', `keystone-wsgi-public did not answer on ${authUrl} within 30 s`);
+      throw new MixmeshError('KEYSTONE_AUTH_FAILED', `keystone-wsgi-public did not answer on ${authUrl} within ${budgetS} s`);
     }
-    await sleep(100);
+    await sleep(delay);
   }
   return {
     authUrl,
