@@ -41,6 +41,25 @@ const readNumber = (file: string): number | undefined => {
   }
 };
 
+/** the files container: writes its data once (a marker says so), then runs; a restart that finds the data leaves it as it is */
+const FILES_SCRIPT = [
+  'mkdir -p /var/lib/shop-files',
+  'if [ -f /data/host/.written ]; then echo found >> /var/lib/shop-files/starts; else',
+  '  mkdir -p /data/host/logs /data/ssd/db',
+  '  i=0; while [ $i -lt 12 ]; do head -c $((1000 + i * 1537)) /dev/urandom > /data/host/logs/l$i.bin; i=$((i + 1)); done',
+  '  i=0; while [ $i -lt 6 ]; do head -c $((40000 + i * 911)) /dev/urandom > /data/ssd/db/page$i.bin; i=$((i + 1)); done',
+  '  echo "a name with spaces" > "/data/ssd/db/name with spaces.txt"',
+  '  date > /data/host/.written; echo wrote >> /var/lib/shop-files/starts',
+  'fi',
+  counter('/var/lib/shop-files'),
+].join('\n');
+
+/**
+ * The shop: a web container, a VM with a data dir and CRIU state, and `files`, a container on worker-c
+ * that writes into a hostPath and a local PV once, then counts in memory (its state checkpointed).
+ * `files` runs as the image's root user and writes its root filesystem (the counter): its own
+ * securityContext replaces the hardened defaults.
+ */
 const SERVICE = `apiVersion: mixmesh.io/v1alpha1
 kind: MeshService
 metadata: {name: shop, namespace: shop}
@@ -59,6 +78,19 @@ spec:
         ssh: {user: root, credentialsSecret: vm-ssh, hostKey: console}
         dataDirs: [/var/lib/db]
         checkpoint: {pidFile: /run/db.pid}
+      backup: {state: checkpoint}
+    - name: files
+      runtime: container
+      ports: [{name: http, port: 8080}]
+      container:
+        image: busybox:1.36
+        command: [sh, -c, ${JSON.stringify(FILES_SCRIPT)}]
+        env: [{name: SANDBOX_CRIU_STATE_FILE, value: /var/lib/shop-files/n}]
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: false}
+        volumes:
+          - {name: host, mountPath: /data/host, hostPath: {path: /srv/shop/files, type: DirectoryOrCreate}}
+          - {name: ssd, mountPath: /data/ssd, persistentVolumeClaim: {claimName: shop-ssd}}
+        nodeSelector: {kubernetes.io/hostname: worker-c}
       backup: {state: checkpoint}
   connections:
     - {from: web, to: db}
@@ -89,46 +121,19 @@ async function writes(w: World): Promise<Record<string, number>> {
   return out;
 }
 
-/** the files container: writes its data once (a marker says so), then runs; a restart that finds the data leaves it as it is */
-const FILES_SCRIPT = [
-  'mkdir -p /var/lib/shop-files',
-  'if [ -f /data/host/.written ]; then echo found >> /var/lib/shop-files/starts; else',
-  '  mkdir -p /data/host/logs /data/ssd/db',
-  '  i=0; while [ $i -lt 12 ]; do head -c $((1000 + i * 1537)) /dev/urandom > /data/host/logs/l$i.bin; i=$((i + 1)); done',
-  '  i=0; while [ $i -lt 6 ]; do head -c $((40000 + i * 911)) /dev/urandom > /data/ssd/db/page$i.bin; i=$((i + 1)); done',
-  '  echo "a name with spaces" > "/data/ssd/db/name with spaces.txt"',
-  '  date > /data/host/.written; echo wrote >> /var/lib/shop-files/starts',
-  'fi',
-  counter('/var/lib/shop-files'),
-].join('\n');
 
 const SHOP = { 'mixmesh.io/service': 'shop' };
 const onWorker = { 'kubernetes.io/hostname': 'worker-c' };
 
 /**
- * The shop's own workloads beside what its descriptor generates (a container microservice cannot
- * declare volumes or a node): labelled mixmesh.io/service=shop, so a backup of the service takes
- * them. `files` (a Deployment, state asked on its pod template) writes into a hostPath and a local PV on
- * worker-c once, then counts in memory; `counter` (a bare Pod) counts in memory.
+ * The shop's own objects beside its descriptor, labelled mixmesh.io/service=shop so that a backup of
+ * the service takes them: the local PV on worker-c and its claim (the `files` microservice mounts
+ * it), and `counter`, a bare Pod on worker-c whose in-memory count is checkpointed.
  */
 function shopWorkloads(ns: string): KubeObject[] {
   return [
     { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'shop-ssd', labels: SHOP }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', local: { path: '/mnt/disks/shop-ssd' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-c'] }] }] } }, claimRef: { namespace: ns, name: 'shop-ssd' } } },
     { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'shop-ssd', namespace: ns, labels: SHOP }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local-storage', volumeName: 'shop-ssd', resources: { requests: { storage: '1Gi' } } } },
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'files', namespace: ns, labels: { ...SHOP, app: 'files' } },
-      spec: {
-        replicas: 1, selector: { matchLabels: { ...SHOP, app: 'files' } },
-        template: {
-          metadata: { labels: { ...SHOP, app: 'files' }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
-          spec: {
-            nodeSelector: onWorker,
-            containers: [{ name: 'files', image: 'busybox:1.36', command: ['sh', '-c', FILES_SCRIPT], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/shop-files/n' }], volumeMounts: [{ name: 'host', mountPath: '/data/host' }, { name: 'ssd', mountPath: '/data/ssd' }] }],
-            volumes: [{ name: 'host', hostPath: { path: '/srv/shop/files', type: 'DirectoryOrCreate' } }, { name: 'ssd', persistentVolumeClaim: { claimName: 'shop-ssd' } }],
-          },
-        },
-      },
-    },
     {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'counter', namespace: ns, labels: { ...SHOP, app: 'counter' }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
       spec: { nodeSelector: onWorker, containers: [{ name: 'counter', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /var/lib/shop-counter; ${counter('/var/lib/shop-counter')}`], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/shop-counter/n' }] }] },
@@ -140,7 +145,7 @@ function shopWorkloads(ns: string): KubeObject[] {
 interface ShopBackup { manifest: Manifest; pod: [number, number]; files: [number, number]; vm: [number, number] }
 
 /** a state or data owner without the generated parts of its name */
-const who = (owner: string): string => owner.startsWith('shop.shop.db.') ? 'db VM' : owner.replace(/^[a-z0-9-]+\/files-[a-z0-9]+-[a-z0-9]+$/, 'files pod').replace(/^[a-z0-9-]+\/counter$/, 'counter pod');
+const who = (owner: string): string => owner.startsWith('shop.shop.db.') ? 'db VM' : owner.replace(/^[a-z0-9-]+\/files-v1-[a-z0-9]+-[a-z0-9]+$/, 'files pod').replace(/^[a-z0-9-]+\/counter$/, 'counter pod');
 
 describe('e2e: backup and restore on the sandbox', function () {
   this.timeout(240_000);
@@ -185,7 +190,7 @@ describe('e2e: backup and restore on the sandbox', function () {
     const m = await runBackup({ ...deps(), store }, { name, selection: { service: { namespace: 'shop', name: 'shop' } } });
     const after = await counters();
     const names = new Set(m.items.map((i) => `${i.kind}/${i.namespace ?? ''}/${i.name}`));
-    for (const n of ['MeshService/shop/shop', 'Namespace//shop', 'Deployment/shop/web-v1', 'Service/shop/web', 'Deployment/shop/files', 'Pod/shop/counter', 'PersistentVolumeClaim/shop/shop-ssd', 'PersistentVolume//shop-ssd', 'StorageClass//local-storage', 'Secret/shop/vm-ssh']) assert.ok(names.has(n), `${n} captured: ${[...names].join(' ')}`);
+    for (const n of ['MeshService/shop/shop', 'Namespace//shop', 'Deployment/shop/web-v1', 'Service/shop/web', 'Deployment/shop/files-v1', 'Pod/shop/counter', 'PersistentVolumeClaim/shop/shop-ssd', 'PersistentVolume//shop-ssd', 'StorageClass//local-storage', 'Secret/shop/vm-ssh']) assert.ok(names.has(n), `${n} captured: ${[...names].join(' ')}`);
     for (const k of ['ServiceAccount', 'DestinationRule', 'WorkloadEntry', 'WorkloadGroup', 'AuthorizationPolicy']) assert.ok(m.items.some((i) => i.kind === k), `a ${k} captured`);
     assert.ok(m.items.some((i) => i.kind === 'Pod' && /^files-/.test(i.name)), 'the files pod captured');
     const data = (type: string, n: string) => m.data.find((d) => d.type === type && d.name === n);
@@ -231,7 +236,7 @@ describe('e2e: backup and restore on the sandbox', function () {
       // the one warning: the cold start, recorded with its reason (named as in the backup: the source namespace and pod)
       assert.equal(res.phase, 'CompletedWithWarnings', JSON.stringify(res.firstCause));
       assert.equal(res.warnings.length, 1, res.warnings.join('\n'));
-      assert.match(res.warnings[0]!, /^shop\/files-[a-z0-9]+-[a-z0-9]+\/files: cold start, .*\(NOT_ADOPTED\)/);
+      assert.match(res.warnings[0]!, /^shop\/files-v1-[a-z0-9]+-[a-z0-9]+\/files: cold start, .*\(NOT_ADOPTED\)/);
     } else {
       assert.equal(res.phase, 'Completed', JSON.stringify([res.firstCause, res.warnings]));
     }
@@ -326,18 +331,6 @@ describe('e2e: backup and restore on the sandbox', function () {
 
     await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await kube().create({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/ssh-auth', metadata: { name: 'vm-ssh', namespace: 'shop' }, data: { 'ssh-privatekey': Buffer.from(w.sandbox.sshPrivateKey).toString('base64') } } as KubeObject);
-    const r = await w.api('PUT', '/v1/services/shop/shop', { body: SERVICE });
-    assert.equal(r.status, 202, r.text);
-    const op = await w.waitOperation(String(r.json.operationId), 120_000);
-    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
-    const vm = await dbVm();
-    assert.ok(vm, 'the db VM');
-    vmData = fillTree(join(vm.rootfs, 'var/lib/db'), 20, 5000);
-    // the db's in-memory state: a counter process, its pid where the descriptor's vm.checkpoint.pidFile says
-    const started = await w.sandbox.nodes.exec(vm.serverId, `mkdir -p /var/lib/counter /run; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c '${counter('/var/lib/counter')}' </dev/null >/dev/null 2>&1 & echo $! > /run/db.pid`);
-    assert.equal(started.code, 0, started.stderr);
-    await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
-
     // two worker VMs of the worker images join the cluster with kubeadm (a bootstrap token as kubeadm stores it)
     const id = 'bkstat';
     const secret = '0123456789abcdef';
@@ -356,9 +349,22 @@ describe('e2e: backup and restore on the sandbox', function () {
       const joined = await w.sandbox.nodes.exec(v.serverId, `kubeadm join ${w.sandbox.kube.endpoint} --token ${id}.${secret} --discovery-token-ca-cert-hash ${w.sandbox.kube.caCertHash} --node-name worker-${k}`);
       assert.equal(joined.code, 0, joined.stderr);
     }
-    // the shop's own workloads on worker-c, part of the service by its label: a container writing into a hostPath and a local PV, a checkpointed counter
+    // first the workers and the shop's own objects on worker-c (its local PV and claim, the counter pod): the service's
+    // rollout waits for its Deployments, and files-v1 runs on worker-c with that claim
     mkdirSync(onWorkerC('mnt/disks/shop-ssd'), { recursive: true }); // a local PV's path exists on its node (a mounted disk)
     for (const o of shopWorkloads('shop')) await kube().create(o);
+
+    const r = await w.api('PUT', '/v1/services/shop/shop', { body: SERVICE });
+    assert.equal(r.status, 202, r.text);
+    const op = await w.waitOperation(String(r.json.operationId), 120_000);
+    assert.equal(op.state, 'Succeeded', JSON.stringify(op));
+    const vm = await dbVm();
+    assert.ok(vm, 'the db VM');
+    vmData = fillTree(join(vm.rootfs, 'var/lib/db'), 20, 5000);
+    // the db's in-memory state: a counter process, its pid where the descriptor's vm.checkpoint.pidFile says
+    const started = await w.sandbox.nodes.exec(vm.serverId, `mkdir -p /var/lib/counter /run; cd /var/lib/counter; SANDBOX_CRIU_STATE_FILE=/var/lib/counter/n setsid sh -c '${counter('/var/lib/counter')}' </dev/null >/dev/null 2>&1 & echo $! > /run/db.pid`);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the db counter past 5', async () => (readNumber(join(vm.rootfs, 'var/lib/counter/n')) ?? 0) >= 5);
     await until('the files container wrote its data', async () => existsSync(onWorkerC('srv/shop/files/.written')), 120_000).catch(async (e: unknown) => {
       const pods = await kube().list('v1', 'Pod', { namespace: 'shop', labelSelector: 'app=files' });
       const evs = await kube().list('v1', 'Event', { namespace: 'shop' });
@@ -401,8 +407,8 @@ describe('e2e: backup and restore on the sandbox', function () {
     assert.deepEqual(plan.problems, []);
     assert.ok(plan.items.some((i) => i.kind === 'MeshService' && i.action === 'create'));
     // the Deployment's pod whose state is restored is created by name (its new ReplicaSet adopts it); the web pod is left to its controller
-    assert.deepEqual(plan.items.filter((i) => i.kind === 'Pod').map((i) => [i.name.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), i.action, i.reason]).sort(), [['counter', 'create', undefined], ['files-*', 'create', undefined], ['web-v1-*', 'skip', 'OWNED_BY_CONTROLLER']]);
-    assert.deepEqual(plan.state.map((x) => [x.owner.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), x.action, x.node ?? x.reason]).sort(), [['shop.shop.db.v1.0', 'restore', 'new VM'], ['shop/counter', 'restore', 'worker-c'], ['shop/files-*', 'restore', 'worker-c']]);
+    assert.deepEqual(plan.items.filter((i) => i.kind === 'Pod').map((i) => [i.name.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), i.action, i.reason]).sort(), [['counter', 'create', undefined], ['files-v1-*', 'create', undefined], ['web-v1-*', 'skip', 'OWNED_BY_CONTROLLER']]);
+    assert.deepEqual(plan.state.map((x) => [x.owner.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*'), x.action, x.node ?? x.reason]).sort(), [['shop.shop.db.v1.0', 'restore', 'new VM'], ['shop/counter', 'restore', 'worker-c'], ['shop/files-v1-*', 'restore', 'worker-c']]);
     await restoreShop(stores.swift, 'r1', 'shop-1', 'shop', shopBackups.swift!);
   });
 
