@@ -29,17 +29,8 @@ import type { Manifest } from './types.js';
 import { KubeletClient, PodExecClient, kubeConfigFromText } from '../clients/kube/index.js';
 import { WORKER_IMAGE, WORKER_NOCRIU_IMAGE } from '../sandbox/index.js';
 import { KubeletCheckpointer, KubeNodeResolver } from './wiring.js';
+import { counterScript as counter, readNumber } from '../test/helpers/counter.js';
 
-/** a process whose in-memory state is a counter: it notes the value it started from, then counts (CRIU's stand-in saves the file it declares) */
-const counter = (dir: string) => `n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $n > ${dir}/started-from; while true; do n=$((n+1)); echo $n > ${dir}/n.tmp; mv ${dir}/n.tmp ${dir}/n; sleep 0.1; done`;
-const readNumber = (file: string): number | undefined => {
-  try {
-    const t = readFileSync(file, 'utf8').trim();
-    return t ? Number(t) : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /** the files container: writes its data once (a marker says so), then runs; a restart that finds the data leaves it as it is */
 const FILES_SCRIPT = [

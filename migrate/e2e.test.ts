@@ -19,6 +19,7 @@ import { planMigration, runMigration, workerNames, type MigrationDeps, type Migr
 import { treeHashes } from '../test/helpers/trees.js';
 import { KubeNodeResolver, restoreBackup, type BackupKube } from '../backup/index.js';
 import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from '../cli/two-clouds.js';
+import { counterScript, readNumber } from '../test/helpers/counter.js';
 
 const root = process.getuid?.() === 0;
 
@@ -37,20 +38,11 @@ const orders = (): KubeObject => ({
 } as unknown as KubeObject);
 
 // a process with in-memory state: counts on from where its state says (the stand-in criu keeps SANDBOX_CRIU_STATE_FILE)
-const counterScript = (dir: string) => `mkdir -p ${dir}; n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $n > ${dir}/started-from; while true; do n=$((n+1)); echo $n > ${dir}/n.tmp; mv ${dir}/n.tmp ${dir}/n; sleep 0.1; done`;
 const counter = (): KubeObject => ({
   apiVersion: 'v1', kind: 'Pod',
   metadata: { name: 'counter', namespace: 'cafe', labels: { app: 'counter' }, annotations: { 'backup.mixmesh.io/state': 'checkpoint' } },
-  spec: { nodeSelector: { 'kubernetes.io/hostname': 'worker-1' }, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', counterScript('/var/lib/counter')], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/counter/n' }] }] },
+  spec: { nodeSelector: { 'kubernetes.io/hostname': 'worker-1' }, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /var/lib/counter; ${counterScript('/var/lib/counter')}`], env: [{ name: 'SANDBOX_CRIU_STATE_FILE', value: '/var/lib/counter/n' }] }] },
 } as unknown as KubeObject);
-const readNumber = (file: string): number | undefined => {
-  try {
-    const t = readFileSync(file, 'utf8').trim();
-    return t ? Number(t) : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 interface Recorder { deps: MigrationDeps; status: MigrationStatus; events: string[] }
 
