@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { stopChild } from './process.js';
 
 export interface MariaDB {
   port: number;
@@ -70,14 +71,7 @@ export async function startMariaDB(options: { dir: string; port: number; databas
   await root.query(`GRANT ALL PRIVILEGES ON \`${database}\`.* TO ?@?`, [account, '127.0.0.1']);
   await root.end();
 
-  const stop = async () => {
-    if (exited) return;
-    const done = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await done;
-    clearTimeout(timer);
-  };
+  const stop = () => stopChild(child, 'SIGTERM', 15_000);
   process.once('exit', () => { if (!exited) child.kill('SIGKILL'); });
   return { port: options.port, socket, database, user: account, password, stop, errorLog };
 }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild } from './process.js';
 
 export interface Upstreams { kioskUi: number[]; orderApi: number[]; kitchenDisplay: number[]; deviceApi: number[] }
 
@@ -93,14 +94,7 @@ export async function startNginx(options: { dir: string; host: string; port: num
   process.once('exit', () => { if (!exited) child.kill('SIGKILL'); });
   return {
     config,
-    stop: async () => {
-      if (exited) return;
-      const done = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGQUIT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await done;
-      clearTimeout(t);
-    },
+    stop: () => stopChild(child, 'SIGQUIT', 5000),
   };
 }
 

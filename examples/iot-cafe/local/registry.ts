@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './stack.js';
+import { stopChild } from './process.js';
 
 const run = promisify(execFile);
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -62,12 +63,7 @@ export async function startRegistry(options: { dir: string; user?: string; passw
     headers: { authorization: auth, ...(init.accept ? { accept: init.accept } : {}) },
   });
   const stop = async () => {
-    if (exited) return;
-    const done = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await done;
-    clearTimeout(t);
+    await stopChild(child, 'SIGTERM', 10_000);
     process.removeListener('exit', kill);
   };
   // ready when /v2/ answers the user (200), with backoff
