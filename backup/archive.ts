@@ -14,6 +14,7 @@ import tar from 'tar-stream';
 import { MixmeshError, isMixmeshError } from '../common/errors.js';
 import { decryptStream, encryptStream, signManifest, unwrapDataKey, verifyManifest, wrapDataKey, keyId, type StoreKeys, type WrappedKey } from './crypto.js';
 import type { ObjectStore } from './stores.js';
+import { verifyOnThread } from './threads.js';
 import type { Manifest, ManifestItem, StoredEntry } from './types.js';
 
 export const FORMAT = 'mixmesh.io/backup/v1';
@@ -135,6 +136,25 @@ async function readAll(stream: Readable, limit: number, what: string): Promise<B
   return Buffer.concat(chunks);
 }
 
+/** Every object's SHA-256 and size against its (signed) manifest entry, read one after another from the store. */
+export async function verifyStoredObjects(store: ObjectStore, name: string, objects: readonly StoredEntry[], onBytes?: (n: number) => void): Promise<void> {
+  for (const o of objects) {
+    const tap = new Sha256Tap();
+    if (onBytes) tap.on('data', (c: Buffer) => onBytes(c.length));
+    await pipeline(await store.get(`${backupPrefix(name)}${o.path}`), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+    if (tap.bytes !== o.bytes || tap.digest() !== o.sha256) {
+      throw new MixmeshError('BACKUP_INTEGRITY', `backup ${name}: ${o.path} does not match its SHA-256 in the signed manifest (changed in the store); nothing was changed`);
+    }
+  }
+}
+
+/** One object of a verified backup, handed to another thread (`BackupReader.objectAccess`). */
+export interface ObjectAccess {
+  name: string;
+  entry: StoredEntry;
+  dataKey?: Uint8Array;
+}
+
 /** One stored backup, opened for reading: the manifest is verified before anything else. */
 export class BackupReader {
   private constructor(readonly store: ObjectStore, readonly name: string, readonly manifest: Manifest, private readonly dataKey: Buffer | undefined) {}
@@ -175,22 +195,33 @@ export class BackupReader {
     return new BackupReader(store, name, manifest, dataKey);
   }
 
+  /**
+   * What another thread of this process needs to read one object as this reader does: its signed
+   * manifest entry and the unwrapped data key (`BackupReader.forObject` on the other side). The key
+   * stays in the process (a worker thread's message, never logged or stored).
+   */
+  objectAccess(path: string): ObjectAccess {
+    return { name: this.name, entry: this.entry(path), ...(this.dataKey ? { dataKey: new Uint8Array(this.dataKey) } : {}) };
+  }
+
+  /** A reader of the one object `access` names, in a thread whose parent verified the manifest (`objectAccess`). */
+  static forObject(store: ObjectStore, access: ObjectAccess): BackupReader {
+    const manifest = { format: FORMAT, name: access.name, objects: [access.entry] } as unknown as Manifest;
+    return new BackupReader(store, access.name, manifest, access.dataKey ? Buffer.from(access.dataKey) : undefined);
+  }
+
   entry(path: string): StoredEntry {
     const e = this.manifest.objects.find((o) => o.path === path);
     if (!e) throw new MixmeshError('BACKUP_INTEGRITY', `backup ${this.name}: ${path} is not in the manifest`);
     return e;
   }
 
-  /** Check every stored object's SHA-256 and size against the manifest (a full read of the store). */
+  /**
+   * Check every stored object's SHA-256 and size against the manifest (a full read of the store):
+   * on a data thread where the store can be opened there (threads.ts), else here.
+   */
   async verifyObjects(onBytes?: (n: number) => void): Promise<void> {
-    for (const o of this.manifest.objects) {
-      const tap = new Sha256Tap();
-      if (onBytes) tap.on('data', (c: Buffer) => onBytes(c.length));
-      await pipeline(await this.store.get(`${backupPrefix(this.name)}${o.path}`), tap, new Writable({ write: (_c, _e, cb) => cb() }));
-      if (tap.bytes !== o.bytes || tap.digest() !== o.sha256) {
-        throw new MixmeshError('BACKUP_INTEGRITY', `backup ${this.name}: ${o.path} does not match its SHA-256 in the signed manifest (changed in the store); nothing was changed`);
-      }
-    }
+    await (verifyOnThread(this.store, this.name, this.manifest.objects, onBytes) ?? verifyStoredObjects(this.store, this.name, this.manifest.objects, onBytes));
   }
 
   /**

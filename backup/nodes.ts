@@ -57,7 +57,7 @@ export const q = (argv: readonly string[]): string => argv.map((a) => shellQuote
 export class SshNodeAccess implements NodeAccess {
   private readonly shells = new Map<string, Promise<RemoteShell>>();
 
-  constructor(private readonly log: Logger = silentLogger, private readonly connectBudgetMs = 15_000) {}
+  constructor(readonly log: Logger = silentLogger, readonly connectBudgetMs = 15_000) {}
 
   private keyOf(t: NodeTarget): string {
     return `${t.user}@${t.host}:${t.port ?? 22} ${[...t.hostKeys].sort().join(',')}`;

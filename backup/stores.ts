@@ -33,6 +33,12 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<StoredObject>;
   delete(keys: readonly string[]): Promise<void>;
   close(): void;
+  /**
+   * how to open this store again elsewhere in the process (a restore's data-writing threads do):
+   * set by `openStore`; a store without it is read on the main thread only. Holds credentials:
+   * never logged, never sent outside the process.
+   */
+  readonly config?: StoreConfig;
 }
 
 export interface S3StoreOptions {
@@ -68,8 +74,11 @@ export function s3OptionsFromEnv(env: NodeJS.ProcessEnv): S3StoreOptions {
 
 export function openStore(config: StoreConfig): ObjectStore {
   const url = config.url;
-  if (url.startsWith('file://')) return new FileStore(url);
-  if (url.startsWith('s3://')) return new S3Store(url, config.s3 ?? {});
+  const store = url.startsWith('file://') ? new FileStore(url) : url.startsWith('s3://') ? new S3Store(url, config.s3 ?? {}) : undefined;
+  if (store) {
+    Object.defineProperty(store, 'config', { value: { url, ...(config.s3 ? { s3: { ...config.s3 } } : {}) }, enumerable: false });
+    return store;
+  }
   throw new MixmeshError('BAD_REQUEST', `store ${JSON.stringify(url)}: use file:///absolute/dir or s3://bucket[/prefix]`);
 }
 

@@ -20,6 +20,7 @@ import { createGunzip } from 'node:zlib';
 import { MixmeshError } from '../common/errors.js';
 import type { BackupReader } from './archive.js';
 import { tarFileHashes, tee, type NodeAccess, type NodeTarget } from './nodes.js';
+import { writeOnThread } from './threads.js';
 import type { DataEntry } from './types.js';
 
 /** a gzip'd tar goes gzip'd on the wire only if its size is under this share of the files' bytes */
@@ -57,6 +58,13 @@ function differ(what: string, n: number, first: string): MixmeshError {
  * the signed manifest; `afterWrite: true` once anything may have been written), SSH_* errors.
  */
 export async function writeDataDir(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path): Promise<WriteBack> {
+  const threaded = writeOnThread(nodes, reader, d, target, path);
+  if (threaded) return (await threaded) as WriteBack;
+  return writeDataDirHere(nodes, reader, d, target, path);
+}
+
+/** `writeDataDir` on this thread (what a data-writing thread runs: threads.ts). */
+export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path): Promise<WriteBack> {
   if (!d.object) throw new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${d.owner}/${d.name} has no data object`);
   const stored = reader.entry(d.object);
   const { gzip, stream } = await sniffGzip(await reader.open(d.object));

@@ -1,0 +1,116 @@
+/**
+ * The data threads (threads.ts, data-thread.ts) against a real sshd: a data dir written back on a
+ * thread lands byte-identical; the thread's failures come back as the same MixmeshError (code,
+ * details) the main-thread path throws; a backup's objects verified on a thread; a thread that ends
+ * mid-write fails that write (INTERNAL), and the next write starts a new thread.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { isMixmeshError } from '../common/errors.js';
+import { createLocalVmProvider, type LocalVmProvider, type SandboxVm } from '../sandbox/vms/index.js';
+import { testKeys } from '../cli/two-clouds.js';
+import { BackupReader, BackupWriter, backupPrefix } from './archive.js';
+import { SshNodeAccess, tarFileHashes, tee, type NodeTarget } from './nodes.js';
+import { openStore, type ObjectStore } from './stores.js';
+import { dataThreadCount, stopDataThreads } from './threads.js';
+import type { DataEntry } from './types.js';
+import { writeDataDir } from './writeback.js';
+
+/** a data dir's tar (files of the given sizes) stored as a backup object, with its manifest entry */
+async function storeDir(w: BackupWriter, object: string, sizes: number[]): Promise<{ entry: DataEntry; files: Map<string, Buffer> }> {
+  const files = new Map(sizes.map((n, i) => [`f${i}.bin`, randomBytes(n)]));
+  const pack = tar.pack();
+  for (const [name, body] of files) pack.entry({ name, size: body.length }, body);
+  pack.finalize();
+  const [a, b] = tee(Readable.from(pack as unknown as AsyncIterable<Buffer>));
+  const [stored, fileHashes] = await Promise.all([w.writeObject(object, a), tarFileHashes(b, { gzip: false })]);
+  const bytes = sizes.reduce((x, y) => x + y, 0);
+  return { entry: { owner: 'ns/pod', name: object, node: 'n1', path: '/srv/data', type: 'hostPath', result: 'captured', files: files.size, bytes, object: stored.path, fileHashes } as unknown as DataEntry, files };
+}
+
+describe('backup/threads: data written back and verified on threads of their own', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let provider: LocalVmProvider;
+  let vm: SandboxVm;
+  let target: NodeTarget;
+  let store: ObjectStore;
+  let reader: BackupReader;
+  let small: { entry: DataEntry; files: Map<string, Buffer> };
+  let big: { entry: DataEntry; files: Map<string, Buffer> };
+  const keys = testKeys();
+  const nodes = new SshNodeAccess();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mixmesh-threads-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+    provider = await createLocalVmProvider({ dir, authorizedKeys: [readFileSync(join(dir, 'id.pub'), 'utf8')], sshdDelayMs: 0 });
+    vm = await provider.create({ serverId: 'threads', name: 'threads' });
+    target = { name: 'node-a', host: vm.address, user: 'root', privateKey: readFileSync(join(dir, 'id'), 'utf8'), hostKeys: [vm.hostPublicKey] };
+    store = openStore({ url: `file://${join(dir, 'store')}` });
+    const w = new BackupWriter(store, 'b1', keys, true);
+    small = await storeDir(w, 'volumes/small.tar.gz', [1, 70_000, 300_000]);
+    big = await storeDir(w, 'volumes/big.tar.gz', Array.from({ length: 8 }, () => 8 << 20));
+    await w.finish({ name: 'b1', created: new Date().toISOString(), selection: {}, items: [], data: [small.entry, big.entry], state: [] } as never);
+    reader = await BackupReader.open(store, 'b1', keys);
+  });
+  after(async () => {
+    await nodes.close();
+    await stopDataThreads();
+    await provider?.removeAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const landed = (path: string, name: string) => sha(readFileSync(join(vm.rootfs, path, name)));
+
+  it('writes a data dir on a thread, byte-identical, and verifies a backup there', async () => {
+    const r = await writeDataDir(nodes, reader, small.entry, target, '/srv/one');
+    assert.equal(r.files, 3);
+    assert.ok(dataThreadCount() >= 1, 'a data thread ran the write');
+    for (const [name, body] of small.files) assert.equal(landed('srv/one', name), sha(body), name);
+    let bytes = 0;
+    await reader.verifyObjects((n) => { bytes += n; });
+    assert.equal(bytes, reader.manifest.objects.reduce((n, o) => n + o.bytes, 0), 'progress counts every stored byte');
+  });
+
+  it("a thread's failure is the same MixmeshError: a file that differs from the manifest is BACKUP_INTEGRITY after the write; a changed object fails its verification", async () => {
+    const forged = { ...small.entry, fileHashes: small.entry.fileHashes!.map((h, i) => (i === 1 ? { ...h, sha256: '0'.repeat(64) } : h)) };
+    await assert.rejects(writeDataDir(nodes, reader, forged, target, '/srv/two'), (e: unknown) => isMixmeshError(e, 'BACKUP_INTEGRITY') && e.details?.['afterWrite'] === true && /differ from the signed manifest, first f1\.bin/.test(e.message));
+    const path = join(dir, 'store', backupPrefix('b1'), small.entry.object!);
+    const bytes = readFileSync(path);
+    bytes[bytes.length >> 1] ^= 1;
+    writeFileSync(path, bytes);
+    try {
+      await assert.rejects(reader.verifyObjects(), (e: unknown) => isMixmeshError(e, 'BACKUP_INTEGRITY') && /small\.tar\.gz does not match its SHA-256/.test(e.message));
+    } finally {
+      bytes[bytes.length >> 1] ^= 1;
+      writeFileSync(path, bytes);
+    }
+  });
+
+  it('a thread that ends mid-write fails that write (INTERNAL); the next write starts a new thread', async () => {
+    const writing = writeDataDir(nodes, reader, big.entry, target, '/srv/three');
+    const failed = assert.rejects(writing, (e: unknown) => isMixmeshError(e, 'INTERNAL') && /a data-writing thread ended/.test(e.message));
+    // once the tar on the node has started receiving, the threads are ended under it
+    for (let i = 0; i < 400; i++) {
+      try {
+        if (readFileSync(join(vm.rootfs, 'srv/three/f0.bin')).length > 0) break;
+      } catch {
+        // not there yet
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await stopDataThreads();
+    await failed;
+    const r = await writeDataDir(nodes, reader, big.entry, target, '/srv/four');
+    assert.equal(r.bytes, 64 << 20);
+    for (const [name, body] of big.files) assert.equal(landed('srv/four', name), sha(body), name);
+  });
+});
