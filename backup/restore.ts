@@ -101,8 +101,10 @@ export interface RestoreDeps {
 export interface RestoreRunOptions {
   signal?: AbortSignal;
   onProgress?: (p: { phase: string; items: number; itemsTotal: number; bytes: number }) => void;
-  /** data items (owner/name) already written by an earlier run of this restore */
+  /** data items (owner/name) already written by an earlier run of this restore (or by its caller: dataDoneNote) */
   dataDone?: ReadonlySet<string>;
+  /** what the result says of a dataDone item (default RESUMED, "written by an earlier run of this restore") */
+  dataDoneNote?: { reason: string; message: string };
   /** called after each data item is written (to record it for a resume) */
   onDataDone?: (key: string) => void;
   /**
@@ -468,7 +470,7 @@ async function writeData(deps: RestoreDeps, reader: BackupReader, d: DataEntry, 
   const key = `${d.owner}/${d.name}`;
   const entry: RestoreDataResult = { owner: d.owner, name: d.name, node, path: d.path, action: 'written', files: d.files };
   if (options.dataDone?.has(key)) {
-    result.data.push({ ...entry, reason: 'RESUMED', message: 'written by an earlier run of this restore' });
+    result.data.push({ ...entry, ...(options.dataDoneNote ?? { reason: 'RESUMED', message: 'written by an earlier run of this restore' }) });
     return;
   }
   try {

@@ -22,7 +22,7 @@ import { serverAddress } from '../clients/openstack/index.js';
 import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
 import type { MeshService } from '../descriptor/index.js';
 import { announceHandoffs, clearHandoffs, remoteVmHandoff } from './handoff.js';
-import { BackupReader, KubeNodeResolver, listBackups, restoreBackup, type BackupKube, type Checkpointer, type Manifest, type NodeAccess, type ObjectStore, type PodExec, type RestoreResult, type RestoreStateResult, type StoreKeys } from '../backup/index.js';
+import { BackupReader, KubeNodeResolver, RESTORE_DATA_CONCURRENCY, listBackups, restoreBackup, writeDataDir, type BackupKube, type Checkpointer, type Manifest, type NodeAccess, type ObjectStore, type PodExec, type RestoreResult, type RestoreStateResult, type StoreKeys } from '../backup/index.js';
 
 export const MIGRATION_LABEL = 'mixmesh.io/migration';
 export const STEPS = ['Backup', 'Preflight', 'Worker', 'Join', 'Restore', 'Services', 'Report'] as const;
@@ -349,6 +349,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
   if (!st.startedAt) await save({ phase: 'InProgress', startedAt: new Date().toISOString() });
   else await save({ phase: 'InProgress' });
   let manifest: Manifest | undefined;
+  let nodeData: Promise<{ written: number; startedMs: number }> | undefined;
   try {
     // 1. the backup
     // every object's SHA-256 is checked in the background while the worker VM is made (off the
@@ -380,6 +381,12 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       await save({ steps: st.steps });
     }
     await step('Worker', () => makeWorker(target, deps, st, save, log));
+    // the lost node's data goes onto the new worker while it joins (the Restore step writes what is left)
+    const oldNode = manifest.selection.node;
+    if (oldNode && needsWorker && !done('Restore')) {
+      nodeData = writeNodeDataEarly(target, deps, id, st, save, manifest, oldNode, verifying, log);
+      nodeData.catch(() => undefined);
+    }
     // 4. join
     await step('Join', () => join(target, deps, id, st, save, waitMs));
     // 5. restore
@@ -390,6 +397,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
         verified = true;
       }
       const tVerified = Date.now();
+      const joinedData = await nodeData;
       const r = st.restore ?? { name: `migrate-${id}`, dataDone: [] };
       // local PV paths exist on the new node before the restore's preflight looks for them
       const oldNode = manifest!.selection.node;
@@ -415,7 +423,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(target.checkpointer ? { checkpointer: target.checkpointer } : {}), ...(target.podExec ? { podExec: target.podExec } : {}), log },
         { name: r.name, backup: st.backup!, conflict: 'skip', vmWaitMs: waitMs, ...(oldNode && needsWorker ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) },
         {
-          ...(deps.signal ? { signal: deps.signal } : {}), dataDone, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); },
+          ...(deps.signal ? { signal: deps.signal } : {}), dataDone, dataDoneNote: { reason: 'WRITTEN_EARLY', message: 'written onto the new node while it joined the cluster, or by an earlier run of this migration' }, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); },
           adjust: (o) => { for (const a of adjusters) a(o); },
           ...(verified ? { verified: true } : {}),
           ...(vmData.length ? { vmHandoff: remoteVmHandoff(target.kube, sysNs, { ...(deps.signal ? { signal: deps.signal } : {}), log }) } : {}),
@@ -432,7 +440,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const tRestored = Date.now();
       await waitPodsRunning(target, r.name, waitMs, deps.signal);
       const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      const phases = `verification ${sec(tVerified - t0)}, restore ${sec(tRestored - tVerified)}, pods Running ${sec(Date.now() - tRestored)}`;
+      const phases = `verification ${sec(tVerified - t0)}, restore ${sec(tRestored - tVerified)}${joinedData?.written ? ` (${joinedData.written} data dir(s) written while the node joined, from ${sec(joinedData.startedMs)} after the Worker step)` : ''}, pods Running ${sec(Date.now() - tRestored)}`;
       const early = result.data.filter((d) => d.reason === 'BEFORE_SIDECAR').length;
       return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written${early ? ` (${early} onto new VMs before their sidecar)` : ''}, ${pinned.length} workload(s) pinned to ${names.nodeName}${credentials.length ? `, ${credentials.length} VM credentials Secret(s) given ${target.name}'s key` : ''}; every restored pod Running (${phases})`;
     });
@@ -459,6 +467,8 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     await deps.event('Normal', 'Completed', `migration ${id} to ${target.name}: ${phase}`);
     return st;
   } catch (e) {
+    // the early data writes end first (they stop at their own failure): nothing writes onto a worker being rolled back
+    await nodeData?.catch(() => undefined);
     if (isStop(e) || deps.signal?.aborted) throw stopped();
     const code = isMixmeshError(e) ? e.code : 'INTERNAL';
     const message = e instanceof Error ? e.message : String(e);
@@ -471,6 +481,47 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     await deps.event('Warning', 'RolledBack', rolledBack.length ? rolledBack.join('; ') : 'nothing had been made');
     throw isMixmeshError(e) ? e : new MixmeshError('INTERNAL', message, { cause: e });
   }
+}
+
+/**
+ * The lost node's volumes written onto the new worker VM while it joins the cluster: over SSH to the
+ * VM the migration made (its host key from the console), each through the restore's own write-back
+ * (verified file by file), largest first, as many at once as the restore writes. Only once every
+ * object of the backup is verified (nothing is written before that). Each one written is recorded
+ * in the migration's restore.dataDone, so the Restore step (and a resumed run) skips it; one that
+ * fails here is left to the Restore step, which writes it again or records why not.
+ */
+async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, manifest: Manifest, oldNode: string, verifying: Promise<void> | undefined, log: Logger): Promise<{ written: number; startedMs: number }> {
+  const t0 = Date.now();
+  try {
+    await verifying;
+  } catch {
+    return { written: 0, startedMs: 0 }; // the Restore step reports it and the migration rolls back
+  }
+  const startedMs = Date.now() - t0;
+  const name = `migrate-${id}`;
+  const done = new Set(st.restore?.dataDone ?? []);
+  const todo = manifest.data.filter((d) => d.result === 'captured' && d.node === oldNode && d.type !== 'vmDataDir' && d.type !== 'emptyDir' && !done.has(`${d.owner}/${d.name}`)).sort((a, b) => b.bytes - a.bytes);
+  if (!todo.length || !st.worker?.address || !st.worker.hostKey) return { written: 0, startedMs };
+  const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
+  const node = { name: st.worker.nodeName, host: st.worker.address, user: target.worker.user, privateKey: target.worker.privateKey, hostKeys: [st.worker.hostKey] };
+  let next = 0;
+  let written = 0;
+  const writer = async (): Promise<void> => {
+    while (next < todo.length && !deps.signal?.aborted) {
+      const d = todo[next++]!;
+      try {
+        await writeDataDir(deps.nodes, reader, d, node);
+        done.add(`${d.owner}/${d.name}`);
+        written++;
+        await save({ restore: { ...(st.restore ?? { name }), dataDone: [...new Set([...(st.restore?.dataDone ?? []), ...done])] } });
+      } catch (e) {
+        log.warn({ owner: d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not written while the node joined; the Restore step writes it');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
+  return { written, startedMs };
 }
 
 async function workerShell(target: Target, deps: MigrationDeps, st: MigrationStatus): Promise<RemoteShell> {
