@@ -10,8 +10,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../clients/kube/index.js';
 import { connectSsh } from '../clients/ssh/index.js';
@@ -25,6 +25,48 @@ function arg(args: string[], name: string, dflt: number): number {
   const v = i >= 0 ? Number(args[i + 1]) : dflt;
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: a positive number`);
   return v;
+}
+
+/** CPU time the whole machine spent busy so far (ms, every core and process: /proc/stat) */
+function machineCpu(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system (idle iowait) irq softirq steal, in USER_HZ (100 per second)
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) * 10;
+}
+
+/** CPU time (ms) per command name of every process now (MIXMESH_BENCH_PROCESSES=1 prints where the migration's went) */
+function processCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(comm, (out.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** MIXMESH_BENCH_CPUPROFILE=FILE: this process's main thread profiled from the decision to both Ready (open it in Chrome's DevTools) */
+async function startProfile(suffix = ''): Promise<{ stop: () => Promise<void> } | undefined> {
+  const file = process.env.MIXMESH_BENCH_CPUPROFILE && `${process.env.MIXMESH_BENCH_CPUPROFILE}${suffix}`;
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 function service(vms: number): string {
@@ -105,6 +147,9 @@ export async function main(args: string[]): Promise<void> {
     // the setup's 2 GiB of fresh writes (the node's data, the backup) flushed first: its writeback
     // would otherwise run during the migration only, not during the critical path measured after it
     execFileSync('sync');
+    const profile = await startProfile();
+    const m0 = machineCpu();
+    const p0 = process.env.MIXMESH_BENCH_PROCESSES ? processCpu() : undefined;
     const t0 = Date.now();
     const timed = async (p: Promise<MigrationStatus>) => {
       const st = await p;
@@ -115,9 +160,17 @@ export async function main(args: string[]): Promise<void> {
       timed(runMigration(w.targetOf(), deps(), 'bench-svc', { service: { namespace: 'shop', name: 'shop' }, to: 'cloud-2' }, {})),
     ]);
     const total = Date.now() - t0;
+    const mBusy = machineCpu() - m0;
+    if (p0) {
+      const p1 = processCpu();
+      const rows = [...p1].map(([k, v]) => [k, v - (p0.get(k) ?? 0)] as const).filter(([, v]) => v > 50).sort((a, b) => b[1] - a[1]);
+      process.stdout.write(`  CPU by process during the migration (exited processes not counted): ${rows.map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}\n`);
+    }
+    await profile?.stop();
 
     // the critical path on the same target, by hand: VNF → instantiate → SSH → join → Ready → largest volume written and verified
     const c0 = Date.now();
+    const f0 = machineCpu();
     const worker = await instantiate(w.target, WORKER_VNFD_ID, 'floor.worker');
     await until('sshd', async () => (await ssh(w.target, worker.address, 'true').catch(() => undefined))?.code === 0);
     const tok = await ssh(w.target, w.targetCp.address, 'kubeadm token create --print-join-command --ttl 1h');
@@ -127,8 +180,13 @@ export async function main(args: string[]): Promise<void> {
     const reader = await BackupReader.open(w.store, 'bench-node', w.keys);
     const floorNode = { name: 'floor-worker', host: worker.address, user: 'root', privateKey: w.target.sandbox.sshPrivateKey, hostKeys: knownKeys(w.target, worker.address) };
     // the product's own write-back (restore.ts → writeback.ts): the same transport, the same verification
+    const floorProfile = await startProfile('.floor');
+    const d0 = Date.now();
     await writeDataDir(w.nodes, reader, big, floorNode);
+    const dataMs = Date.now() - d0;
+    await floorProfile?.stop();
     const floor = Date.now() - c0;
+    const fBusy = machineCpu() - f0;
 
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     const out = (t: string) => process.stdout.write(`${t}\n`);
@@ -137,7 +195,8 @@ export async function main(args: string[]): Promise<void> {
     out(`    node steps:    ${(node.st.steps ?? []).map((x) => `${x.name} ${s(x.ms ?? 0)}`).join(' · ')}`);
     out(`    node Restore:  ${(node.st.steps ?? []).find((x) => x.name === 'Restore')?.message ?? ''}`);
     out(`    service steps: ${(shop.st.steps ?? []).map((x) => `${x.name} ${x.state === 'Skipped' ? '—' : s(x.ms ?? 0)}`).join(' · ')}`);
-    out(`  critical path (VNF → instantiate → SSH → join → Ready → largest volume written and verified): ${s(floor)}`);
+    out(`  critical path (VNF → instantiate → SSH → join → Ready → largest volume written and verified): ${s(floor)} (the volume's write ${s(dataMs)})`);
+    out(`  machine CPU busy (all processes, ${availableParallelism()} cores): migration ${s(mBusy)} in ${s(total)}, critical path ${s(fBusy)} in ${s(floor)}`);
     out(`  ratio: ${(total / floor).toFixed(2)}× (target ≤ 1.5×)`);
   } finally {
     await Promise.allSettled(orchestrators.map((o) => o.stop()));
