@@ -79,7 +79,7 @@ class DataThreads {
   private readonly slots: Slot[] = [];
   private nextId = 1;
 
-  constructor(private readonly size: number) {}
+  constructor(readonly size: number) {}
 
   private start(): Slot {
     // A thread's heap starts with room in its old generation: a stream of GiBs allocates a buffer
@@ -200,8 +200,20 @@ export async function stopDataThreads(): Promise<void> {
   await pool?.stop();
 }
 
-/** Check a backup's objects against their manifest entries on a data thread; undefined when the store cannot be opened there. */
+/**
+ * Check a backup's objects against their manifest entries on the data threads, the objects shared
+ * out by size over as many threads as there are (the largest first, each to the lightest share);
+ * the first failure rejects. Undefined when the store cannot be opened there.
+ */
 export function verifyOnThread(store: ObjectStore, name: string, objects: readonly StoredEntry[], onBytes?: (n: number) => void): Promise<void> | undefined {
   if (threadsOff() || !store.config) return undefined;
-  return threads().run({ type: 'verify', store: store.config, name, objects: [...objects], progress: onBytes !== undefined }, silentLogger, onBytes).then(() => undefined);
+  const pool = threads();
+  const shares = Array.from({ length: Math.max(1, Math.min(pool.size, objects.length)) }, () => ({ bytes: 0, objects: [] as StoredEntry[] }));
+  for (const o of [...objects].sort((a, b) => b.bytes - a.bytes)) {
+    const lightest = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    lightest.objects.push(o);
+    lightest.bytes += o.bytes;
+  }
+  const config = store.config;
+  return Promise.all(shares.map((s) => pool.run({ type: 'verify', store: config, name, objects: s.objects, progress: onBytes !== undefined }, silentLogger, onBytes))).then(() => undefined);
 }

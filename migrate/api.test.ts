@@ -303,11 +303,16 @@ describe('migrate: the automatic mode decides (pure)', () => {
     assert.equal(mid?.status?.phase, 'InProgress');
     assert.equal(mid?.status?.step, 'Worker');
     // a new process: it leads once the dead one's Lease expires, and resumes
-    served = await spawnServe(env, dir);
-    // killed again in the Join step, once its join token is made (recorded): `kubeadm join` is about to run on the new VM, or runs
-    await until('the join token recorded', async () => (((await migration(name))?.status as { tokenId?: string | null } | undefined)?.tokenId));
-    await served.kill('SIGKILL');
-    served = undefined;
+    // killed again in the Join step, once its join token is made (recorded) while `kubeadm join` runs on the new VM (held by the target's API server)
+    w.target.sandbox.kube.setFaults({ neverReady: [], holdJoin: true });
+    try {
+      served = await spawnServe(env, dir);
+      await until('the join token recorded', async () => (((await migration(name))?.status as { tokenId?: string | null } | undefined)?.tokenId), 300_000);
+      await served.kill('SIGKILL');
+      served = undefined;
+    } finally {
+      w.target.sandbox.kube.setFaults({ neverReady: [] });
+    }
     const atJoin = await migration(name);
     assert.deepEqual([atJoin?.status?.phase, atJoin?.status?.step], ['InProgress', 'Join']);
     served = await spawnServe(env, dir);

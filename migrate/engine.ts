@@ -353,7 +353,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
   try {
     // 1. the backup
     // every object's SHA-256 is checked in the background while the worker VM is made (off the
-    // critical path), awaited before anything is restored; a resumed run checks in its Restore step
+    // critical path), awaited before anything is restored; a resumed run checks again as it starts (below)
     let verifying: Promise<void> | undefined;
     let verified = false;
     await step('Backup', async () => {
@@ -365,6 +365,11 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       return `backup ${c.name} (${c.manifest.completed}): signature verified; every object's SHA-256 checked while the worker is made`;
     });
     manifest ??= (await BackupReader.open(target.store, st.backup!, deps.keys, { needData: false })).manifest;
+    // a resumed run (its Backup step done before) checks every object again before it writes anything
+    if (!verifying && !done('Restore')) {
+      verifying = BackupReader.open(target.store, st.backup!, deps.keys).then((r) => r.verifyObjects());
+      verifying.catch(() => undefined);
+    }
     // 2. preflight (nothing made yet: a failure here leaves nothing to roll back)
     await step('Preflight', async () => {
       const plan = await planMigration(target, deps, id, { ...spec, backup: st.backup! }, { verified: true });

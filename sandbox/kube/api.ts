@@ -45,6 +45,8 @@ export interface Faults {
   neverReady: string[];
   /** requests answered 403 Forbidden, as RBAC would: a verb (list, delete, …) on a kind, optionally only in one namespace */
   forbid?: Array<{ verb: string; kind: string; namespace?: string }>;
+  /** `kubeadm join` (the stand-in's POST /_sandbox/kubeadm/join) held until this is cleared (at most 10 min): a join that takes its time */
+  holdJoin?: boolean;
 }
 
 const BODY_LIMIT = 3 * 1024 * 1024;
@@ -304,7 +306,8 @@ export class KubeApi extends KubeTokens {
       if (!Array.isArray(forbid) || !forbid.every((f) => isObject(f) && typeof f.verb === 'string' && typeof f.kind === 'string' && (f.namespace === undefined || typeof f.namespace === 'string'))) {
         throw badRequest('faults.forbid: must be a list of {verb, kind, namespace?}');
       }
-      this.faults = { neverReady: neverReady as string[], forbid: forbid as Faults['forbid'] };
+      if (body.holdJoin !== undefined && typeof body.holdJoin !== 'boolean') throw badRequest('faults.holdJoin: true or false');
+      this.faults = { neverReady: neverReady as string[], forbid: forbid as Faults['forbid'], ...(body.holdJoin ? { holdJoin: true } : {}) };
       this.onFaultsChanged();
       return send(res, 200, this.faults);
     }
@@ -330,6 +333,8 @@ export class KubeApi extends KubeTokens {
   private async kubeadmJoin(req: IncomingMessage, res: ServerResponse, auth: string): Promise<void> {
     let body: unknown;
     try { body = JSON.parse((await readBody(req)).toString('utf8') || '{}'); } catch { throw badRequest('the join request must be JSON: {"nodeName", "caCertHashes"}'); }
+    // fault: the join takes its time (polled with backoff, at most 10 min)
+    for (let delay = 50, until = Date.now() + 600_000; this.faults.holdJoin && Date.now() < until; delay = Math.min(delay * 2, 500)) await new Promise((r) => setTimeout(r, delay));
     const answer = kubeadmJoin({
       caPem: this.opts.pki.caPem, kubeletToken: this.opts.pki.adminToken, server: `https://${this.opts.serverAddress()}`,
       getSecret: (name) => this.internalGet('v1', 'Secret', 'kube-system', name),

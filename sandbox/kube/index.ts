@@ -165,7 +165,7 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     requests: () => api.requestCounts(),
     resetRequests: () => api.resetCounts(),
     setFaults(faults) {
-      api.faults = { neverReady: [...faults.neverReady], ...(faults.forbid ? { forbid: faults.forbid.map((f) => ({ ...f })) } : {}) };
+      api.faults = { neverReady: [...faults.neverReady], ...(faults.forbid ? { forbid: faults.forbid.map((f) => ({ ...f })) } : {}), ...(faults.holdJoin ? { holdJoin: true } : {}) };
       api.onFaultsChanged();
     },
     async stop() {
