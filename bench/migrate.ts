@@ -34,15 +34,16 @@ function machineCpu(): number {
   return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) * 10;
 }
 
-/** CPU time (ms) per command name of every process now (MIXMESH_BENCH_PROCESSES=1 prints where the migration's went) */
-function processCpu(): Map<string, number> {
-  const out = new Map<string, number>();
+/** CPU time (ms) of every process now, by pid, with its command name (MIXMESH_BENCH_PROCESSES=1 prints where the migration's went) */
+function processCpu(): Map<string, { comm: string; ms: number }> {
+  const out = new Map<string, { comm: string; ms: number }>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(comm, (out.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+      // a kernel worker's name changes with its work: named by its pool only
+      out.set(pid, { comm: comm.replace(/^(kworker\/[^-]+)-.*$/, '$1'), ms: (Number(f[11]) + Number(f[12])) * 10 });
     } catch {
       // gone meanwhile
     }
@@ -163,8 +164,10 @@ export async function main(args: string[]): Promise<void> {
     const mBusy = machineCpu() - m0;
     if (p0) {
       const p1 = processCpu();
-      const rows = [...p1].map(([k, v]) => [k, v - (p0.get(k) ?? 0)] as const).filter(([, v]) => v > 50).sort((a, b) => b[1] - a[1]);
-      process.stdout.write(`  CPU by process during the migration (exited processes not counted): ${rows.map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}\n`);
+      const by = new Map<string, number>();
+      for (const [pid, { comm, ms }] of p1) by.set(comm, (by.get(comm) ?? 0) + ms - (p0.get(pid)?.ms ?? 0));
+      const rows = [...by].filter(([, v]) => v > 50).sort((a, b) => b[1] - a[1]);
+      process.stdout.write(`  CPU by process during the migration (processes that ended meanwhile not counted): ${rows.map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}\n`);
     }
     await profile?.stop();
 
