@@ -1,10 +1,11 @@
 /**
- * The data-writing threads of a process (`data-thread.ts` is their body): a restore's volumes,
- * written side by side, each go through a thread of their own instead of all sharing the main
- * thread with the API, the watches and every other step. Up to one thread per core (at most
- * `RESTORE_DATA_CONCURRENCY`), started on first use, each taking several writes at once; an idle
- * thread closes its SSH connections and ends after `IDLE_MS`. A thread that dies fails the writes it
- * had (the restore records them, as any failed write) and the next write starts a new one.
+ * The data threads of a process (`data-thread.ts` is their body): a restore's volumes, written side
+ * by side, and the SHA-256 pass over a backup's objects run on threads of their own instead of all
+ * sharing the main thread (and its garbage collector) with the API, the watches and every other
+ * step. Up to one thread per core (at most `MAX_THREADS`), started on first use, each taking several
+ * tasks at once; an idle thread closes its SSH connections and ends after `IDLE_MS`. A thread that
+ * dies fails the tasks it had (the restore records a failed write as any other) and the next task
+ * starts a new one.
  *
  * Used only where the write can be done the same way there: the stock SSH node access and a store
  * opened by `openStore` (its settings travel with it); anything else is written on the main
