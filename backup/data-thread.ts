@@ -1,11 +1,11 @@
 /**
- * The body of a data-writing thread (`threads.ts` starts it): a restore's write-back of one data
- * dir (`writeback.ts`: the object read from the store, decrypted, its files hashed, sent over SSH
- * to the node's tar, what landed listed) runs here, off the orchestrator's main thread, so that
- * several volumes written side by side use several cores and the API, the watches and the other
- * steps of a migration keep theirs. One SSH connection per node per thread, reused across tasks;
- * host keys checked as everywhere. The parent passes the store's settings and the backup's data
- * key inside the process only.
+ * The body of a data thread (`threads.ts` starts it): a restore's write-back of one data dir
+ * (`writeback.ts`: the object read from the store, decrypted, its files hashed, sent over SSH to
+ * the node's tar, what landed listed) and the SHA-256 pass over a share of a backup's objects run
+ * here, off the orchestrator's main thread, so that several volumes written side by side use
+ * several cores and the API, the watches and the other steps of a migration keep theirs. One SSH
+ * connection per node per thread, reused across tasks; host keys checked as everywhere. The parent
+ * passes the store's settings and the backup's data key inside the process only.
  */
 import { parentPort } from 'node:worker_threads';
 import { isMixmeshError } from '../common/errors.js';
