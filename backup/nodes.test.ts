@@ -6,17 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createLocalVmProvider, type LocalVmProvider, type SandboxVm } from '../sandbox/vms/index.js';
+import { until } from '../cli/two-clouds.js';
 import { SshNodeAccess, type NodeTarget } from './nodes.js';
-
-async function until<T>(what: string, probe: () => T | undefined, deadlineMs = 30_000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
 
 describe('backup/nodes: SshNodeAccess on a node whose sshd allows 2 channels per connection (MaxSessions 2)', function () {
   this.timeout(60_000);
@@ -49,7 +40,7 @@ describe('backup/nodes: SshNodeAccess on a node whose sshd allows 2 channels per
       const writing = nodes.writeFile(target, '/tmp/out.bin', stdin);
       writing.catch(() => undefined);
       stdin.write(Buffer.from('first part, '));
-      await until('the write to have started on the node', () => (existsSync(join(vm.rootfs, 'tmp/out.bin.mixmesh-tmp')) ? true : undefined));
+      await until('the write to have started on the node', async () => existsSync(join(vm.rootfs, 'tmp/out.bin.mixmesh-tmp')), 30_000);
       // a third operation: its check finds no channel free on the shared connection
       assert.equal(await nodes.dirExists(target, '/tmp'), true);
       // the two streams in flight carry on to the end

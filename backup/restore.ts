@@ -8,7 +8,7 @@
  */
 import { MixmeshError, isMixmeshError, type ProblemItem } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import type { KubeObject } from '../clients/kube/index.js';
+import { boundedAll, type KubeObject } from '../clients/kube/index.js';
 import type { MeshService } from '../descriptor/types.js';
 import { BackupReader, backupPrefix } from './archive.js';
 import type { StoreKeys } from './crypto.js';
@@ -326,7 +326,6 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
     const order = new Map(todo.map((d, i) => [`${d.owner}/${d.name}`, i]));
     todo.sort((a, b) => b.bytes - a.bytes); // the largest first: it bounds the whole write
     const from = result.data.length;
-    let next = 0;
     // one lookup per node (not per volume): 20 volumes on a node were 20 GETs of the same Node
     const targets = new Map<string, ReturnType<NodeResolver['node']>>();
     const targetOf = (node: string) => {
@@ -338,15 +337,11 @@ async function restoreLoaded(deps: RestoreDeps, req: RestoreRequest, options: Re
       }
       return t;
     };
-    const writer = async (): Promise<void> => {
-      while (next < todo.length) {
-        if (options.signal?.aborted) throw cancelled(req.name);
-        const d = todo[next++]!;
-        const node = req.mappings?.nodes?.[d.node] ?? d.node;
-        await writeData(deps, reader, d, node, () => targetOf(node), result, options, log);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
+    await boundedAll(todo, RESTORE_DATA_CONCURRENCY, async (d) => {
+      if (options.signal?.aborted) throw cancelled(req.name);
+      const node = req.mappings?.nodes?.[d.node] ?? d.node;
+      await writeData(deps, reader, d, node, () => targetOf(node), result, options, log);
+    });
     result.data.splice(from, result.data.length - from, ...result.data.slice(from).sort((a, b) => (order.get(`${a.owner}/${a.name}`) ?? 0) - (order.get(`${b.owner}/${b.name}`) ?? 0)));
   };
   try {

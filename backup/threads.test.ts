@@ -6,15 +6,15 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { isMixmeshError } from '../common/errors.js';
 import { createLocalVmProvider, type LocalVmProvider, type SandboxVm } from '../sandbox/vms/index.js';
-import { testKeys } from '../cli/two-clouds.js';
+import { testKeys, until } from '../cli/two-clouds.js';
 import { BackupReader, BackupWriter, backupPrefix } from './archive.js';
 import { SshNodeAccess, tarFileHashes, tee, type NodeTarget } from './nodes.js';
 import { openStore, type ObjectStore } from './stores.js';
@@ -96,19 +96,26 @@ describe('backup/threads: data written back and verified on threads of their own
   });
 
   it('a thread that ends mid-write fails that write (INTERNAL); the next write starts a new thread', async () => {
-    const writing = writeDataDir(nodes, reader, big.entry, target, '/srv/three');
-    const failed = assert.rejects(writing, (e: unknown) => isMixmeshError(e, 'INTERNAL') && /a data-writing thread ended/.test(e.message));
-    // once the tar on the node has started receiving, the threads are ended under it
-    for (let i = 0; i < 400; i++) {
-      try {
-        if (readFileSync(join(vm.rootfs, 'srv/three/f0.bin')).length > 0) break;
-      } catch {
-        // not there yet
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    // the stored object becomes a named pipe that a shell feeds with its first 16 MiB and then holds
+    // open: the write gets those and waits for more, so the threads are ended while it is surely
+    // under way (no race with its end; nothing of this process blocks on the pipe)
+    const path = join(dir, 'store', backupPrefix('b1'), big.entry.object!);
+    const copy = join(dir, 'big.orig');
+    renameSync(path, copy);
+    execFileSync('mkfifo', [path]);
+    const feeder = spawn('sh', ['-c', 'exec > "$1"; head -c 16777216 "$0"; exec sleep 600', copy, path], { stdio: 'ignore' });
+    try {
+      const writing = writeDataDir(nodes, reader, big.entry, target, '/srv/three');
+      const failed = assert.rejects(writing, (e: unknown) => isMixmeshError(e, 'INTERNAL') && /a data-writing thread ended/.test(e.message));
+      // the first file on the node: the tar there has been receiving
+      await until('the first file on the node', async () => existsSync(join(vm.rootfs, 'srv/three/f0.bin')), 60_000);
+      await stopDataThreads();
+      await failed;
+    } finally {
+      feeder.kill('SIGKILL');
+      rmSync(path);
+      renameSync(copy, path);
     }
-    await stopDataThreads();
-    await failed;
     const r = await writeDataDir(nodes, reader, big.entry, target, '/srv/four');
     assert.equal(r.bytes, 64 << 20);
     for (const [name, body] of big.files) assert.equal(landed('srv/four', name), sha(body), name);

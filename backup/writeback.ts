@@ -56,6 +56,7 @@ function differ(what: string, n: number, first: string): MixmeshError {
  * Write the data dir `d` (its object in `reader`) onto `target` at `path` (default `d.path`) and
  * verify it file by file against the manifest. Throws BACKUP_INTEGRITY (the object does not match
  * the signed manifest; `afterWrite: true` once anything may have been written), SSH_* errors.
+ * Runs on a data thread where it can (threads.ts), else on this one.
  */
 export async function writeDataDir(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path): Promise<WriteBack> {
   const threaded = writeOnThread(nodes, reader, d, target, path);

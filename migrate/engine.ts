@@ -16,7 +16,7 @@
  */
 import { MixmeshError, isMixmeshError, type ProblemItem } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import type { KubeObject } from '../clients/kube/index.js';
+import { boundedAll, type KubeObject } from '../clients/kube/index.js';
 import type { NovaServer, VnfInstance, VnfLcmOpOcc, VnfPackage, InstantiateVnfRequest, CreateVnfRequest, TerminateVnfRequest } from '../clients/openstack/index.js';
 import { serverAddress } from '../clients/openstack/index.js';
 import { parseConsoleHostKeys, type ConnectOptions, type RemoteShell } from '../clients/ssh/index.js';
@@ -510,22 +510,18 @@ async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: strin
   if (!todo.length || !st.worker?.address || !st.worker.hostKey) return { written: 0, startedMs };
   const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
   const node = { name: st.worker.nodeName, host: st.worker.address, user: target.worker.user, privateKey: target.worker.privateKey, hostKeys: [st.worker.hostKey] };
-  let next = 0;
   let written = 0;
-  const writer = async (): Promise<void> => {
-    while (next < todo.length && !deps.signal?.aborted) {
-      const d = todo[next++]!;
-      try {
-        await writeDataDir(deps.nodes, reader, d, node);
-        done.add(`${d.owner}/${d.name}`);
-        written++;
-        await save({ restore: { ...(st.restore ?? { name }), dataDone: [...new Set([...(st.restore?.dataDone ?? []), ...done])] } });
-      } catch (e) {
-        log.warn({ owner: d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not written while the node joined; the Restore step writes it');
-      }
+  await boundedAll(todo, RESTORE_DATA_CONCURRENCY, async (d) => {
+    if (deps.signal?.aborted) return;
+    try {
+      await writeDataDir(deps.nodes, reader, d, node);
+      done.add(`${d.owner}/${d.name}`);
+      written++;
+      await save({ restore: { ...(st.restore ?? { name }), dataDone: [...done] } });
+    } catch (e) {
+      log.warn({ owner: d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not written while the node joined; the Restore step writes it');
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(RESTORE_DATA_CONCURRENCY, todo.length) }, writer));
+  });
   return { written, startedMs };
 }
 
