@@ -10,10 +10,7 @@ import { mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promise
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand,
-  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { MixmeshError } from '../common/errors.js';
 
 export interface StoredObject {
@@ -186,9 +183,19 @@ export class FileStore implements ObjectStore {
 
 // ---------------------------------------------------------------- s3://
 
+/**
+ * The S3 SDK, loaded on the first s3:// store used: hundreds of modules that a process (or a data
+ * thread: threads.ts) writing to a file:// store, or only reading its config, would load for nothing.
+ */
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let s3Sdk: Promise<S3Sdk> | undefined;
+const loadS3 = (): Promise<S3Sdk> => (s3Sdk ??= import('@aws-sdk/client-s3'));
+
 export class S3Store implements ObjectStore {
   readonly url: string;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private connection: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  private closed = false;
   private readonly bucket: string;
   private readonly prefix: string;
   private bucketChecked: Promise<void> | undefined;
@@ -208,20 +215,30 @@ export class S3Store implements ObjectStore {
     };
     if (options.endpoint) config.endpoint = options.endpoint;
     if (options.accessKeyId && options.secretAccessKey) config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
-    this.client = new S3Client(config);
-    // Swift's S3 layer (and the S3 spec) wants Content-MD5 on DeleteObjects; the SDK sends a CRC32
-    // checksum instead. Replace it before the request is signed.
-    this.client.middlewareStack.addRelativeTo(
-      ((next: (a: unknown) => Promise<unknown>) => async (args: { request: unknown }) => {
-        const req = args.request as { query?: Record<string, unknown>; headers: Record<string, string>; body?: unknown };
-        if (req.query && 'delete' in req.query && (typeof req.body === 'string' || Buffer.isBuffer(req.body))) {
-          for (const h of Object.keys(req.headers)) if (/^x-amz-(sdk-)?checksum-/i.test(h)) delete req.headers[h];
-          req.headers['content-md5'] = createHash('md5').update(req.body).digest('base64');
-        }
-        return next(args);
-      }) as unknown as Parameters<S3Client['middlewareStack']['addRelativeTo']>[0],
-      { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'mixmeshContentMd5', override: true },
-    );
+    this.clientConfig = config;
+  }
+
+  /** the SDK and this store's client, made on first use */
+  private s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    if (this.closed) return Promise.reject(new MixmeshError('INTERNAL', `store ${this.url} is closed`));
+    this.connection ??= loadS3().then((sdk) => {
+      const client = new sdk.S3Client(this.clientConfig);
+      // Swift's S3 layer (and the S3 spec) wants Content-MD5 on DeleteObjects; the SDK sends a CRC32
+      // checksum instead. Replace it before the request is signed.
+      client.middlewareStack.addRelativeTo(
+        ((next: (a: unknown) => Promise<unknown>) => async (args: { request: unknown }) => {
+          const req = args.request as { query?: Record<string, unknown>; headers: Record<string, string>; body?: unknown };
+          if (req.query && 'delete' in req.query && (typeof req.body === 'string' || Buffer.isBuffer(req.body))) {
+            for (const h of Object.keys(req.headers)) if (/^x-amz-(sdk-)?checksum-/i.test(h)) delete req.headers[h];
+            req.headers['content-md5'] = createHash('md5').update(req.body).digest('base64');
+          }
+          return next(args);
+        }) as unknown as Parameters<S3Client['middlewareStack']['addRelativeTo']>[0],
+        { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'mixmeshContentMd5', override: true },
+      );
+      return { sdk, client };
+    });
+    return this.connection;
   }
 
   private key(k: string): string {
@@ -230,12 +247,13 @@ export class S3Store implements ObjectStore {
 
   private async ensureBucket(): Promise<void> {
     this.bucketChecked ??= (async () => {
+      const { sdk, client } = await this.s3();
       try {
-        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+        await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
       } catch (e) {
         const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (status !== 404 || this.options.createBucket === false) throw storeError('open', this.url, '', e);
-        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((err: unknown) => {
+        await client.send(new sdk.CreateBucketCommand({ Bucket: this.bucket })).catch((err: unknown) => {
           throw storeError('create bucket', this.url, '', err);
         });
       }
@@ -249,7 +267,7 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Readable): Promise<{ bytes: number }> {
     await this.ensureBucket();
     try {
-      return { bytes: await uploadStream(this.client, this.bucket, this.key(key), body, Math.max(MIN_PART, this.options.partSize ?? MIN_PART), Math.max(1, this.options.queueSize ?? 2)) };
+      return { bytes: await uploadStream(await this.s3(), this.bucket, this.key(key), body, Math.max(MIN_PART, this.options.partSize ?? MIN_PART), Math.max(1, this.options.queueSize ?? 2)) };
     } catch (e) {
       // the body's own failure (the source of the data) is not the store's
       if (e instanceof BodyFailure) throw e.cause;
@@ -259,8 +277,9 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Readable> {
     await this.ensureBucket();
+    const { sdk, client } = await this.s3();
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       const b = r.Body as Readable | undefined;
       if (!b) return Readable.from([]);
       const out = new PassThrough({ highWaterMark: 256 * 1024 });
@@ -275,8 +294,9 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<StoredObject | undefined> {
     await this.ensureBucket();
+    const { sdk, client } = await this.s3();
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return { key, size: r.ContentLength ?? 0 };
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -287,12 +307,13 @@ export class S3Store implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
     await this.ensureBucket();
+    const { sdk, client } = await this.s3();
     let token: string | undefined;
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     do {
       let r;
       try {
-        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token, MaxKeys: 1000 }));
+        r = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token, MaxKeys: 1000 }));
       } catch (e) {
         throw storeError('list', this.url, prefix, e);
       }
@@ -303,10 +324,11 @@ export class S3Store implements ObjectStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     await this.ensureBucket();
+    const { sdk, client } = await this.s3();
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }));
+        const r = await client.send(new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }));
         const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length) throw new Error(`${failed.length} objects not deleted, first: ${failed[0]?.Key} ${failed[0]?.Code}`);
       } catch (e) {
@@ -316,7 +338,8 @@ export class S3Store implements ObjectStore {
   }
 
   close(): void {
-    this.client.destroy();
+    this.closed = true;
+    void this.connection?.then(({ client }) => client.destroy(), () => undefined);
   }
 }
 
@@ -337,7 +360,7 @@ class BodyFailure extends Error {
  * full or in flight. A body that fits in one part is one PutObject. Any failure (the body's or a
  * part's) aborts the multipart upload: no half object is ever visible under its key, no part stays.
  */
-async function uploadStream(client: S3Client, bucket: string, key: string, body: Readable, partSize: number, queueSize: number): Promise<number> {
+async function uploadStream({ sdk, client }: { sdk: S3Sdk; client: S3Client }, bucket: string, key: string, body: Readable, partSize: number, queueSize: number): Promise<number> {
   const free: Buffer[] = [];
   let pooled = 0;
   const takeBuffer = () => free.pop() ?? (pooled++, Buffer.allocUnsafe(partSize));
@@ -355,11 +378,11 @@ async function uploadStream(client: S3Client, bucket: string, key: string, body:
   const send = async (buf: Buffer, length: number) => {
     while (inFlight.size >= queueSize && !state.failed) await Promise.race(inFlight);
     check();
-    uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
+    uploadId ??= (await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
     const n = ++partNumber;
     const upload = async () => {
       try {
-        const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: buf.subarray(0, length), ContentLength: length }));
+        const r = await client.send(new sdk.UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: buf.subarray(0, length), ContentLength: length }));
         if (!r.ETag) throw new Error(`part ${n} was stored without an ETag`);
         parts.push({ PartNumber: n, ETag: r.ETag });
       } catch (e) {
@@ -402,20 +425,20 @@ async function uploadStream(client: S3Client, bucket: string, key: string, body:
       }
     }
     if (uploadId === undefined) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: buf.subarray(0, off), ContentLength: off }));
+      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: buf.subarray(0, off), ContentLength: off }));
       return bytes;
     }
     if (off > 0) await send(buf, off);
     while (inFlight.size) await Promise.race(inFlight);
     check();
     parts.sort((a, b) => a.PartNumber - b.PartNumber);
-    await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     return bytes;
   } catch (e) {
     state.failed ??= { error: e };
     body.destroy();
     while (inFlight.size) await Promise.race(inFlight);
-    if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    if (uploadId) await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
     throw state.failed.error;
   }
 }
