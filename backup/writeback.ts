@@ -8,23 +8,36 @@
  * not by reading it back from the node (a busybox `sha256sum` on a VM spent 5 s of CPU per GiB,
  * more than the write itself; the SSH channel's own MAC covers the bytes between here and the
  * node's tar). After the write the node lists what landed (each manifest file present, of its
- * size: `stat`, no content read). A difference is BACKUP_INTEGRITY with `afterWrite: true`.
+ * size: `stat`, no content read). A difference is BACKUP_INTEGRITY with `afterWrite: true`. A write
+ * that is its object's verification (`sha256`: the stored SHA-256 checked in this read, a
+ * migration's staged write) does not hash the files again: that SHA-256 covers every byte of them.
  *
  * Bytes on the wire: a gzip'd tar goes as it is where gzip paid at capture (stored under 90 % of
- * the files' bytes: compressible data, the link carries less); otherwise it is gunzipped here (zlib
- * off the main thread) and goes as a plain tar: random or already compressed data costs the node a
- * gunzip per byte for nothing (busybox gzip -dc: ~9 s of CPU per GiB).
+ * the files' bytes: compressible data, the link carries less); otherwise it is gunzipped here and
+ * goes as a plain tar: random or already compressed data costs the node a gunzip per byte for
+ * nothing (busybox gzip -dc: ~9 s of CPU per GiB). That gunzip passes gzip's stored blocks through
+ * without a copy (inflate.ts): what did not compress is most of such a stream.
  */
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { MixmeshError } from '../common/errors.js';
 import type { BackupReader } from './archive.js';
+import { gunzipStored } from './inflate.js';
 import { tarFileHashes, tee, type NodeAccess, type NodeTarget } from './nodes.js';
 import { writeOnThread } from './threads.js';
 import type { DataEntry } from './types.js';
 
 /** a gzip'd tar goes gzip'd on the wire only if its size is under this share of the files' bytes */
 export const WIRE_GZIP_RATIO = 0.9;
+
+export interface WriteOptions {
+  /**
+   * check the stored object's SHA-256 as it is read, even where AES-GCM authenticates it already: the
+   * write is then that object's verification too (a migration's staged write; a failure is
+   * BACKUP_INTEGRITY with `afterWrite`). That check covers every file of the tar: the files are not
+   * hashed again (what landed is still listed: each file present, of its size)
+   */
+  sha256?: boolean;
+}
 
 export interface WriteBack {
   files: number;
@@ -58,31 +71,46 @@ function differ(what: string, n: number, first: string): MixmeshError {
  * the signed manifest; `afterWrite: true` once anything may have been written), SSH_* errors.
  * Runs on a data thread where it can (threads.ts), else on this one.
  */
-export async function writeDataDir(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path): Promise<WriteBack> {
-  const threaded = writeOnThread(nodes, reader, d, target, path);
+export async function writeDataDir(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path, options: WriteOptions = {}): Promise<WriteBack> {
+  const threaded = writeOnThread(nodes, reader, d, target, path, options);
   if (threaded) return (await threaded) as WriteBack;
-  return writeDataDirHere(nodes, reader, d, target, path);
+  return writeDataDirHere(nodes, reader, d, target, path, options);
 }
 
 /** `writeDataDir` on this thread (what a data-writing thread runs: threads.ts). */
-export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path): Promise<WriteBack> {
+export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path = d.path, options: WriteOptions = {}): Promise<WriteBack> {
   if (!d.object) throw new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${d.owner}/${d.name} has no data object`);
   const stored = reader.entry(d.object);
-  const { gzip, stream } = await sniffGzip(await reader.open(d.object));
+  const { gzip, stream } = await sniffGzip(await reader.open(d.object, options.sha256 ? { sha256: true } : {}));
   const fileBytes = d.fileHashes ? d.fileHashes.reduce((n, h) => n + h.size, 0) : d.bytes;
   const gzipOnWire = gzip && stored.plainBytes < WIRE_GZIP_RATIO * fileBytes;
   let wire = stream;
   if (gzip && !gzipOnWire) {
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const gunzip = gunzipStored(`backup ${reader.name}: ${d.object}`);
     stream.on('error', (e) => gunzip.destroy(e));
     gunzip.on('error', () => stream.destroy());
     wire = stream.pipe(gunzip);
   }
   const onWire = gzipOnWire || !gzip ? { gzip } : { gzip: false };
-  if (!d.fileHashes) {
-    // an archive without per-file hashes (none recorded): its stored SHA-256 is all there is to check
-    await nodes.writeDir(target, path, wire, onWire);
-    return { files: d.files, bytes: d.bytes, wire: onWire.gzip ? 'gzip' : 'tar' };
+  if (!d.fileHashes || options.sha256) {
+    // the object's own check is all there is (an archive without per-file hashes), or all it takes: a
+    // read that checks the object's SHA-256 covers every byte of its tar, so every file's hash in the
+    // same signed manifest (they were taken from that very stream at capture); what landed is listed
+    let sourceError: unknown;
+    wire.on('error', (e) => (sourceError ??= e));
+    const failed = (e: unknown) => (e instanceof MixmeshError ? new MixmeshError(e.code, e.message, { details: { ...e.details, afterWrite: true }, cause: e }) : new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${d.object}: ${e instanceof Error ? e.message : String(e)}`, { details: { afterWrite: true } }));
+    try {
+      await nodes.writeDir(target, path, wire, onWire);
+    } catch (e) {
+      // the archive's own failure explains a broken write: it comes first
+      throw sourceError ? failed(sourceError) : e;
+    }
+    if (sourceError) throw failed(sourceError);
+    if (!d.fileHashes) return { files: d.files, bytes: d.bytes, wire: onWire.gzip ? 'gzip' : 'tar' };
+    const landed = new Map((await nodes.listDir(target, path)).map((f) => [f.path, f.size]));
+    const missing = d.fileHashes.filter((h) => landed.get(h.path) !== h.size);
+    if (missing.length) throw differ('differ after the write (missing or of another size)', missing.length, missing[0]!.path);
+    return { files: d.fileHashes.length, bytes: fileBytes, wire: onWire.gzip ? 'gzip' : 'tar' };
   }
   const [toNode, toHash] = tee(wire);
   // a failed write stops the read (else the tee waits on a consumer that is gone)
