@@ -220,8 +220,9 @@ export class BackupReader {
    * Check every stored object's SHA-256 and size against the manifest (a full read of the store):
    * on a data thread where the store can be opened there (threads.ts), else here.
    */
-  async verifyObjects(onBytes?: (n: number) => void): Promise<void> {
-    await (verifyOnThread(this.store, this.name, this.manifest.objects, onBytes) ?? verifyStoredObjects(this.store, this.name, this.manifest.objects, onBytes));
+  async verifyObjects(onBytes?: (n: number) => void, only?: (o: StoredEntry) => boolean): Promise<void> {
+    const objects = only ? this.manifest.objects.filter(only) : this.manifest.objects;
+    await (verifyOnThread(this.store, this.name, objects, onBytes) ?? verifyStoredObjects(this.store, this.name, objects, onBytes));
   }
 
   /**
@@ -231,11 +232,13 @@ export class BackupReader {
    * flag in it: a changed, cut, reordered or spliced object fails there); a plain one by its stored
    * SHA-256. (A restore checks every object's SHA-256 before it changes anything; a second SHA-256
    * pass over an encrypted object here was a GiB of hashing per GiB restored for nothing more.)
+   * `sha256: true` checks an encrypted object's SHA-256 too: where this read is that check (a
+   * migration's staged write, instead of a pass of its own over the object).
    */
-  async open(path: string): Promise<Readable> {
+  async open(path: string, options: { sha256?: boolean } = {}): Promise<Readable> {
     const e = this.entry(path);
     const stages: Transform[] = [];
-    const tap = e.encrypted ? undefined : new Sha256Tap();
+    const tap = e.encrypted && !options.sha256 ? undefined : new Sha256Tap();
     if (tap) stages.push(tap);
     if (e.encrypted) {
       if (!this.dataKey) throw new MixmeshError('BACKUP_KEY_MISSING', `backup ${this.name} is encrypted and no key is configured`);

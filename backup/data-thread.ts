@@ -57,7 +57,7 @@ if (port) {
           return;
         }
         const reader = BackupReader.forObject(store, m.object);
-        const result = await writeDataDirHere(nodesFor(m), reader, m.entry, m.target, m.path);
+        const result = await writeDataDirHere(nodesFor(m), reader, m.entry, m.target, m.path, { sha256: m.sha256 });
         post({ type: 'done', id: m.id, result });
       } catch (e) {
         const error = isMixmeshError(e)

@@ -95,6 +95,30 @@ describe('backup/threads: data written back and verified on threads of their own
     }
   });
 
+  it('a write that is its object\'s verification (sha256): the stored SHA-256 checked as it reads (on a thread and here), the files not hashed again, what landed still listed', async () => {
+    const access = reader.objectAccess(small.entry.object!);
+    const wrongSha = BackupReader.forObject(store, { ...access, entry: { ...access.entry, sha256: '0'.repeat(64) } });
+    // a file hash the manifest got wrong is not looked at (the object's SHA-256 covers its bytes); a size is
+    const otherHash = { ...small.entry, fileHashes: small.entry.fileHashes!.map((h, i) => (i === 1 ? { ...h, sha256: '0'.repeat(64) } : h)) };
+    const otherSize = { ...small.entry, fileHashes: small.entry.fileHashes!.map((h, i) => (i === 2 ? { ...h, size: h.size + 1 } : h)) };
+    for (const threads of ['', '0']) {
+      const saved = process.env.MIXMESH_DATA_THREADS;
+      process.env.MIXMESH_DATA_THREADS = threads;
+      try {
+        await assert.rejects(writeDataDir(nodes, wrongSha, small.entry, target, `/srv/sha${threads}`, { sha256: true }), (e: unknown) => isMixmeshError(e, 'BACKUP_INTEGRITY') && e.details?.['afterWrite'] === true && /does not match its SHA-256 in the signed manifest/.test(e.message));
+        // AES-GCM alone (no sha256) accepts the same bytes: the check above is the SHA-256's
+        await writeDataDir(nodes, wrongSha, small.entry, target, `/srv/gcm${threads}`);
+        const r = await writeDataDir(nodes, reader, otherHash, target, `/srv/ok${threads}`, { sha256: true });
+        assert.equal(r.files, 3);
+        for (const [name, body] of small.files) assert.equal(landed(`srv/ok${threads}`, name), sha(body), name);
+        await assert.rejects(writeDataDir(nodes, reader, otherSize, target, `/srv/size${threads}`, { sha256: true }), (e: unknown) => isMixmeshError(e, 'BACKUP_INTEGRITY') && /differ after the write \(missing or of another size\), first f2\.bin/.test(e.message));
+      } finally {
+        if (saved === undefined) delete process.env.MIXMESH_DATA_THREADS;
+        else process.env.MIXMESH_DATA_THREADS = saved;
+      }
+    }
+  });
+
   it('a thread that ends mid-write fails that write (INTERNAL); the next write starts a new thread', async () => {
     // the stored object becomes a named pipe that a shell feeds with its first 16 MiB and then holds
     // open: the write gets those and waits for more, so the threads are ended while it is surely

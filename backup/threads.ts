@@ -29,6 +29,7 @@ export interface WriteTask {
   entry: DataEntry;
   target: NodeTarget;
   path: string;
+  sha256: boolean;
   connectBudgetMs: number;
   logLevel: string;
 }
@@ -186,9 +187,9 @@ const threads = () => (pool ??= new DataThreads(Math.max(1, Math.min(MAX_THREADS
  * Write the data dir on a thread of its own when it can be done the same way there (the stock SSH
  * access, a store from `openStore`); undefined when the caller writes it on this thread.
  */
-export function writeOnThread(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path: string): Promise<unknown> | undefined {
+export function writeOnThread(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path: string, options: { sha256?: boolean } = {}): Promise<unknown> | undefined {
   if (threadsOff() || !(nodes instanceof SshNodeAccess) || !reader.store.config || !d.object) return undefined;
-  return threads().run({ type: 'write', store: reader.store.config, object: reader.objectAccess(d.object), entry: d, target, path, connectBudgetMs: nodes.connectBudgetMs, logLevel: nodes.log.level }, nodes.log);
+  return threads().run({ type: 'write', store: reader.store.config, object: reader.objectAccess(d.object), entry: d, target, path, sha256: options.sha256 === true, connectBudgetMs: nodes.connectBudgetMs, logLevel: nodes.log.level }, nodes.log);
 }
 
 /** How many data threads run now (0 before the first use and once idle ones ended). */
