@@ -17,7 +17,7 @@ import { isMixmeshError } from '../common/errors.js';
 import { CONTROL_PLANE_VNFD_ID } from '../sandbox/index.js';
 import { planMigration, runMigration, workerNames, type MigrationDeps, type MigrationStatus } from './engine.js';
 import { treeHashes } from '../test/helpers/trees.js';
-import { KubeNodeResolver, restoreBackup, type BackupKube } from '../backup/index.js';
+import { BackupReader, KubeNodeResolver, backupPrefix, restoreBackup, type BackupKube } from '../backup/index.js';
 import { faults, instantiate, joinWorker, startTwoClouds, until, type TwoClouds } from '../cli/two-clouds.js';
 import { counterScript, readNumber } from '../test/helpers/counter.js';
 
@@ -162,6 +162,28 @@ async function tokens(w: TwoClouds): Promise<string[]> {
       assert.deepEqual(await tokens(w), [], 'the real token the control plane made is deleted');
     } finally {
       writeFileSync(real, saved, { mode: 0o755 });
+    }
+  });
+
+  it('a volume changed in the store: its staged write fails the check (the pass leaves it to that write), Failed with BACKUP_INTEGRITY, rolled back, nothing left', async () => {
+    const manifest = (await BackupReader.open(w.store, 'worker-1-20261206', w.keys)).manifest;
+    const vol = manifest.data.find((d) => d.type === 'hostPath' && d.result === 'captured')!;
+    const path = join(dir, 'store', backupPrefix('worker-1-20261206'), vol.object!);
+    const saved = readFileSync(path);
+    const bytes = Buffer.from(saved);
+    bytes[bytes.length >> 1] ^= 1;
+    writeFileSync(path, bytes);
+    try {
+      const r = recorder(w);
+      await assert.rejects(runMigration(w.targetOf(), r.deps, 'v1', { node: 'worker-1', to: 'cloud-2' }, {}), (e: unknown) => isMixmeshError(e, 'BACKUP_INTEGRITY') && e.message.includes(vol.object!));
+      assert.equal(r.status.phase, 'Failed');
+      assert.ok(!r.status.restore?.dataDone?.length, 'nothing moved into place');
+      assert.equal((await w.target.os.tacker.listVnfInstances({ name: workerNames('v1').vnfInstanceName })).length, 0, 'the worker VNF (and the staging dirs on it) gone');
+      assert.equal(await w.target.kube.get({ apiVersion: 'v1', kind: 'Node', name: workerNames('v1').nodeName }), undefined);
+      assert.deepEqual(await tokens(w), []);
+      assert.equal((await w.target.kube.list('apps/v1', 'Deployment', { namespace: 'cafe' })).items.length, 0, 'nothing restored');
+    } finally {
+      writeFileSync(path, saved);
     }
   });
 

@@ -14,7 +14,9 @@
  * A step that fails for good rolls back what the migration made: restored objects deleted, the
  * token deleted, the Node removed, the worker VNF terminated and deleted.
  */
+import { posix } from 'node:path';
 import { MixmeshError, isMixmeshError, type ProblemItem } from '../common/errors.js';
+import { shellQuote } from '../common/names.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { boundedAll, type KubeObject } from '../clients/kube/index.js';
 import type { NovaServer, VnfInstance, VnfLcmOpOcc, VnfPackage, InstantiateVnfRequest, CreateVnfRequest, TerminateVnfRequest } from '../clients/openstack/index.js';
@@ -349,25 +351,27 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
   if (!st.startedAt) await save({ phase: 'InProgress', startedAt: new Date().toISOString() });
   else await save({ phase: 'InProgress' });
   let manifest: Manifest | undefined;
-  let nodeData: Promise<{ written: number; startedMs: number }> | undefined;
+  let nodeData: Promise<{ written: number; inPlaceMs: number; failure?: MixmeshError }> | undefined;
   try {
     // 1. the backup
     // every object's SHA-256 is checked in the background while the worker VM is made (off the
-    // critical path), awaited before anything is restored; a resumed run checks again as it starts (below)
+    // critical path), awaited before anything is restored; a resumed run checks again as it starts.
+    // The lost node's volumes are checked by their own staged writes instead (writeNodeDataEarly).
     let verifying: Promise<void> | undefined;
     let verified = false;
     await step('Backup', async () => {
       const c = await chooseBackup(target.store, deps.keys, spec);
-      const reader = await BackupReader.open(target.store, c.name, deps.keys);
-      verifying = reader.verifyObjects(() => undefined);
-      verifying.catch(() => undefined);
       await save({ backup: c.name });
       return `backup ${c.name} (${c.manifest.completed}): signature verified; every object's SHA-256 checked while the worker is made`;
     });
     manifest ??= (await BackupReader.open(target.store, st.backup!, deps.keys, { needData: false })).manifest;
-    // a resumed run (its Backup step done before) checks every object again before it writes anything
-    if (!verifying && !done('Restore')) {
-      verifying = BackupReader.open(target.store, st.backup!, deps.keys).then((r) => r.verifyObjects());
+    // a new worker for a lost node, or for node-local volumes (an emptyDir goes with its pod wherever it runs)
+    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir' && d.type !== 'emptyDir');
+    const oldNode = manifest.selection.node;
+    const staged = oldNode && needsWorker && !done('Restore') ? stagedData(manifest, oldNode, st.restore?.dataDone ?? [], id) : [];
+    const stagedObjects = new Set(staged.map((x) => x.d.object));
+    if (!done('Restore')) {
+      verifying = BackupReader.open(target.store, st.backup!, deps.keys).then((r) => r.verifyObjects(() => undefined, (o) => !stagedObjects.has(o.path)));
       verifying.catch(() => undefined);
     }
     // 2. preflight (nothing made yet: a failure here leaves nothing to roll back)
@@ -378,8 +382,6 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       }
       return `target ${target.name} can take it: ${plan.restore?.items.filter((i) => i.action === 'create').length ?? 0} object(s) to create, ${plan.restore?.data.length ?? 0} data dir(s)`;
     });
-    // a new worker for a lost node, or for node-local volumes (an emptyDir goes with its pod wherever it runs)
-    const needsWorker = manifest.selection.node !== undefined || manifest.data.some((d) => d.result === 'captured' && d.type !== 'vmDataDir' && d.type !== 'emptyDir');
     // 3. the worker VM
     if (!needsWorker) {
       st.steps = [...st.steps!.filter((s) => s.name !== 'Worker' && s.name !== 'Join'), { name: 'Worker', state: 'Skipped', message: 'no node data: the target\'s existing nodes run the pods' }, { name: 'Join', state: 'Skipped' }];
@@ -387,9 +389,8 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
     }
     await step('Worker', () => makeWorker(target, deps, st, save, log));
     // the lost node's data goes onto the new worker while it joins (the Restore step writes what is left)
-    const oldNode = manifest.selection.node;
-    if (oldNode && needsWorker && !done('Restore')) {
-      nodeData = writeNodeDataEarly(target, deps, id, st, save, manifest, oldNode, verifying, log);
+    if (staged.length) {
+      nodeData = writeNodeDataEarly(target, deps, id, st, save, staged, verifying, log);
       nodeData.catch(() => undefined);
     }
     // 4. join
@@ -401,11 +402,12 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
         await verifying;
         verified = true;
       }
-      const tVerified = Date.now();
       const joinedData = await nodeData;
+      // a staged volume that failed its check is the backup's failure, as the pass's would be
+      if (joinedData?.failure) throw joinedData.failure;
+      const tVerified = Date.now();
       const r = st.restore ?? { name: `migrate-${id}`, dataDone: [] };
       // local PV paths exist on the new node before the restore's preflight looks for them
-      const oldNode = manifest!.selection.node;
       const localPaths = manifest!.data.filter((d) => d.result === 'captured' && d.type === 'local').map((d) => d.path);
       if (localPaths.length && needsWorker) {
         const sh = await workerShell(target, deps, st);
@@ -445,7 +447,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const tRestored = Date.now();
       await waitPodsRunning(target, r.name, waitMs, deps.signal);
       const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      const phases = `verification ${sec(tVerified - t0)}, restore ${sec(tRestored - tVerified)}${joinedData?.written ? ` (${joinedData.written} data dir(s) written while the node joined, from ${sec(joinedData.startedMs)} after the Worker step)` : ''}, pods Running ${sec(Date.now() - tRestored)}`;
+      const phases = `verification ${sec(tVerified - t0)}${joinedData?.written ? ` (${joinedData.written} data dir(s) staged from the Worker step on, checked and moved into place ${sec(joinedData.inPlaceMs)} after it)` : ''}, restore ${sec(tRestored - tVerified)}, pods Running ${sec(Date.now() - tRestored)}`;
       const early = result.data.filter((d) => d.reason === 'BEFORE_SIDECAR').length;
       return `${counts.created ?? 0} object(s) created, ${result.data.filter((d) => d.action === 'written').length} data dir(s) written${early ? ` (${early} onto new VMs before their sidecar)` : ''}, ${pinned.length} workload(s) pinned to ${names.nodeName}${credentials.length ? `, ${credentials.length} VM credentials Secret(s) given ${target.name}'s key` : ''}; every restored pod Running (${phases})`;
     });
@@ -488,41 +490,83 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
   }
 }
 
+/** A volume of the lost node, written first to a staging directory beside its path on the new worker. */
+interface StagedVolume {
+  d: Manifest['data'][number];
+  /** `.<name>.mixmesh-<migration>` in the same parent directory (the same filesystem: moved into place by a rename) */
+  staging: string;
+}
+
+/** The lost node's volumes the migration stages while the worker joins: those not written yet, largest first (a path of `/` cannot be staged: left to the Restore step). */
+function stagedData(manifest: Manifest, oldNode: string, dataDone: readonly string[], id: string): StagedVolume[] {
+  const done = new Set(dataDone);
+  return manifest.data
+    .filter((d) => d.result === 'captured' && d.node === oldNode && d.object && d.type !== 'vmDataDir' && d.type !== 'emptyDir' && !done.has(`${d.owner}/${d.name}`) && posix.basename(d.path) !== '')
+    .sort((a, b) => b.bytes - a.bytes)
+    .map((d) => ({ d, staging: posix.join(posix.dirname(d.path), `.${posix.basename(d.path)}.mixmesh-${id}`) }));
+}
+
 /**
- * The lost node's volumes written onto the new worker VM while it joins the cluster: over SSH to the
- * VM the migration made (its host key from the console), each through the restore's own write-back
- * (verified file by file), largest first, as many at once as the restore writes. Only once every
- * object of the backup is verified (nothing is written before that). Each one written is recorded
- * in the migration's restore.dataDone, so the Restore step (and a resumed run) skips it; one that
- * fails here is left to the Restore step, which writes it again or records why not.
+ * The lost node's volumes written onto the new worker VM while it joins the cluster, as soon as it
+ * answers over SSH: each into a staging directory beside its path (the volume's own path is not
+ * touched yet), through the restore's own write-back, which checks the object's SHA-256 as it reads
+ * it (that is this object's verification: the pass over the backup leaves it out), decrypts it and
+ * checks every file against the signed manifest; largest first, as many at once as the restore
+ * writes. Once every object of the backup is verified (the pass, and these writes), the staged
+ * directories are moved into place (a rename) and recorded in the migration's restore.dataDone, so
+ * the Restore step (and a resumed run) skips them. A volume whose staged write failed otherwise
+ * (SSH) is verified here and left to the Restore step; one that fails its check makes the migration
+ * fail (`failure`) as the pass would. Staging directories die with the worker on a rollback; a
+ * resumed run writes them again.
  */
-async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, manifest: Manifest, oldNode: string, verifying: Promise<void> | undefined, log: Logger): Promise<{ written: number; startedMs: number }> {
+async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, todo: StagedVolume[], verifying: Promise<void> | undefined, log: Logger): Promise<{ written: number; inPlaceMs: number; failure?: MixmeshError }> {
   const t0 = Date.now();
-  try {
-    await verifying;
-  } catch {
-    return { written: 0, startedMs: 0 }; // the Restore step reports it and the migration rolls back
-  }
-  const startedMs = Date.now() - t0;
+  if (!st.worker?.address || !st.worker.hostKey) return { written: 0, inPlaceMs: 0 };
   const name = `migrate-${id}`;
-  const done = new Set(st.restore?.dataDone ?? []);
-  const todo = manifest.data.filter((d) => d.result === 'captured' && d.node === oldNode && d.type !== 'vmDataDir' && d.type !== 'emptyDir' && !done.has(`${d.owner}/${d.name}`)).sort((a, b) => b.bytes - a.bytes);
-  if (!todo.length || !st.worker?.address || !st.worker.hostKey) return { written: 0, startedMs };
   const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
   const node = { name: st.worker.nodeName, host: st.worker.address, user: target.worker.user, privateKey: target.worker.privateKey, hostKeys: [st.worker.hostKey] };
-  let written = 0;
-  await boundedAll(todo, RESTORE_DATA_CONCURRENCY, async (d) => {
-    if (deps.signal?.aborted) return;
+  const ok: StagedVolume[] = [];
+  const left: StagedVolume[] = [];
+  let failure: MixmeshError | undefined;
+  await boundedAll(todo, RESTORE_DATA_CONCURRENCY, async (v) => {
+    if (deps.signal?.aborted || failure) return;
     try {
-      await writeDataDir(deps.nodes, reader, d, node);
-      done.add(`${d.owner}/${d.name}`);
-      written++;
-      await save({ restore: { ...(st.restore ?? { name }), dataDone: [...done] } });
+      await writeDataDir(deps.nodes, reader, v.d, node, v.staging, { sha256: true });
+      ok.push(v);
     } catch (e) {
-      log.warn({ owner: d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not written while the node joined; the Restore step writes it');
+      if (isMixmeshError(e, 'BACKUP_INTEGRITY')) {
+        failure ??= e;
+        return;
+      }
+      left.push(v);
+      log.warn({ owner: v.d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not staged while the node joined; the Restore step writes it');
     }
   });
-  return { written, startedMs };
+  if (failure) return { written: 0, inPlaceMs: 0, failure };
+  try {
+    // what was not staged is written by the Restore step: checked before it, as the rest of the backup
+    if (left.length) await reader.verifyObjects(undefined, (o) => left.some((v) => v.d.object === o.path));
+    await verifying;
+  } catch (e) {
+    return { written: 0, inPlaceMs: 0, failure: isMixmeshError(e) ? e : new MixmeshError('BACKUP_INTEGRITY', e instanceof Error ? e.message : String(e)) };
+  }
+  if (!ok.length || deps.signal?.aborted) return { written: 0, inPlaceMs: 0 };
+  // the whole backup verified: the staged directories take their volumes' paths
+  const sh = await workerShell(target, deps, st);
+  try {
+    const script = ok.map(({ d, staging }) => {
+      const [p, s] = [shellQuote(d.path), shellQuote(staging)];
+      return `if [ -d ${s} ]; then if [ ! -e ${p} ]; then mv ${s} ${p}; elif [ -d ${p} ] && [ -z "$(ls -A ${p})" ]; then rmdir ${p} && mv ${s} ${p}; else cp -a ${s}/. ${p}/ && rm -rf ${s}; fi; fi; [ -d ${p} ]`;
+    }).join(' && ');
+    await sh.exec(script, { step: 'move the staged volumes into place' });
+  } finally {
+    await sh.close();
+  }
+  const done = new Set(st.restore?.dataDone ?? []);
+  for (const { d } of ok) done.add(`${d.owner}/${d.name}`);
+  await save({ restore: { ...(st.restore ?? { name }), dataDone: [...done] } });
+  log.info({ staged: ok.length, ms: Date.now() - t0 }, 'the lost node\'s volumes staged, verified and moved into place');
+  return { written: ok.length, inPlaceMs: Date.now() - t0 };
 }
 
 async function workerShell(target: Target, deps: MigrationDeps, st: MigrationStatus): Promise<RemoteShell> {
