@@ -510,26 +510,24 @@ function stagedData(manifest: Manifest, oldNode: string, dataDone: readonly stri
  * The lost node's volumes written onto the new worker VM while it joins the cluster, as soon as it
  * answers over SSH: each into a staging directory beside its path (the volume's own path is not
  * touched yet), through the restore's own write-back, which checks the object's SHA-256 as it reads
- * it (that is this object's verification: the pass over the backup leaves it out), decrypts it and
- * checks every file against the signed manifest; largest first, as many at once as the restore
- * writes. Once every object of the backup is verified (the pass, and these writes), the staged
+ * it (that is this object's verification: the pass over the backup leaves it out; it covers every
+ * file), decrypts it and lists what landed; largest first, as many at once as the restore writes. Once every object of the backup is verified (the pass, and these writes), the staged
  * directories are moved into place (a rename) and recorded in the migration's restore.dataDone, so
- * the Restore step (and a resumed run) skips them. A volume whose staged write failed otherwise
- * (SSH) is verified here and left to the Restore step; one that fails its check makes the migration
+ * the Restore step (and a resumed run) skips them. A volume not staged (its write failed otherwise,
+ * SSH; or none was tried) is verified here and left to the Restore step; one that fails its check makes the migration
  * fail (`failure`) as the pass would. Staging directories die with the worker on a rollback; a
  * resumed run writes them again.
  */
 async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, todo: StagedVolume[], verifying: Promise<void> | undefined, log: Logger): Promise<{ written: number; inPlaceMs: number; failure?: MixmeshError }> {
   const t0 = Date.now();
-  if (!st.worker?.address || !st.worker.hostKey) return { written: 0, inPlaceMs: 0 };
   const name = `migrate-${id}`;
   const reader = await BackupReader.open(target.store, st.backup!, deps.keys);
-  const node = { name: st.worker.nodeName, host: st.worker.address, user: target.worker.user, privateKey: target.worker.privateKey, hostKeys: [st.worker.hostKey] };
+  const w = st.worker;
+  const node = w?.address && w.hostKey ? { name: w.nodeName, host: w.address, user: target.worker.user, privateKey: target.worker.privateKey, hostKeys: [w.hostKey] } : undefined;
   const ok: StagedVolume[] = [];
-  const left: StagedVolume[] = [];
   let failure: MixmeshError | undefined;
   await boundedAll(todo, RESTORE_DATA_CONCURRENCY, async (v) => {
-    if (deps.signal?.aborted || failure) return;
+    if (!node || deps.signal?.aborted || failure) return;
     try {
       await writeDataDir(deps.nodes, reader, v.d, node, v.staging, { sha256: true });
       ok.push(v);
@@ -538,11 +536,11 @@ async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: strin
         failure ??= e;
         return;
       }
-      left.push(v);
       log.warn({ owner: v.d.owner, code: isMixmeshError(e) ? e.code : 'INTERNAL' }, 'data not staged while the node joined; the Restore step writes it');
     }
   });
   if (failure) return { written: 0, inPlaceMs: 0, failure };
+  const left = todo.filter((v) => !ok.includes(v));
   try {
     // what was not staged is written by the Restore step: checked before it, as the rest of the backup
     if (left.length) await reader.verifyObjects(undefined, (o) => left.some((v) => v.d.object === o.path));
