@@ -20,7 +20,7 @@ import { createInflateRaw, type InflateRaw } from 'node:zlib';
 import { MixmeshError } from '../common/errors.js';
 
 const WINDOW = 32 * 1024;
-const FTEXT_MASK = 0xe0; // reserved flag bits: must be zero
+const RESERVED_FLAGS = 0xe0; // FLG bits 5–7: must be zero
 
 type State = 'header' | 'block' | 'stored' | 'trailer' | 'done' | 'zlib';
 
@@ -81,7 +81,7 @@ export function gunzipStored(what: string): Transform {
     if (peek(0) !== 0x1f || peek(1) !== 0x8b) throw bad('no gzip magic');
     if (peek(2) !== 8) throw bad('not deflate');
     const flags = peek(3);
-    if (flags & FTEXT_MASK) throw bad('reserved header flags set');
+    if (flags & RESERVED_FLAGS) throw bad('reserved header flags set');
     let i = 10;
     if (flags & 4) {
       if (avail < i + 2) return 0;

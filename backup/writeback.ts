@@ -65,6 +65,20 @@ function differ(what: string, n: number, first: string): MixmeshError {
   return new MixmeshError('BACKUP_INTEGRITY', `${n} file(s) ${what}, first ${first}`, { details: { afterWrite: true } });
 }
 
+/** the archive's own failure (its SHA-256, its authentication, its gzip), once the write may have begun */
+function archiveFailure(reader: BackupReader, object: string, e: unknown): MixmeshError {
+  return e instanceof MixmeshError
+    ? new MixmeshError(e.code, e.message, { details: { ...e.details, afterWrite: true }, cause: e })
+    : new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${object}: ${e instanceof Error ? e.message : String(e)}`, { details: { afterWrite: true } });
+}
+
+/** every manifest file landed on the node, of its size (`stat`, no content read) */
+async function checkLanded(nodes: NodeAccess, target: NodeTarget, path: string, files: NonNullable<DataEntry['fileHashes']>): Promise<void> {
+  const landed = new Map((await nodes.listDir(target, path)).map((f) => [f.path, f.size]));
+  const missing = files.filter((h) => landed.get(h.path) !== h.size);
+  if (missing.length) throw differ('differ after the write (missing or of another size)', missing.length, missing[0]!.path);
+}
+
 /**
  * Write the data dir `d` (its object in `reader`) onto `target` at `path` (default `d.path`) and
  * verify it file by file against the manifest. Throws BACKUP_INTEGRITY (the object does not match
@@ -98,18 +112,15 @@ export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, 
     // same signed manifest (they were taken from that very stream at capture); what landed is listed
     let sourceError: unknown;
     wire.on('error', (e) => (sourceError ??= e));
-    const failed = (e: unknown) => (e instanceof MixmeshError ? new MixmeshError(e.code, e.message, { details: { ...e.details, afterWrite: true }, cause: e }) : new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${d.object}: ${e instanceof Error ? e.message : String(e)}`, { details: { afterWrite: true } }));
     try {
       await nodes.writeDir(target, path, wire, onWire);
     } catch (e) {
       // the archive's own failure explains a broken write: it comes first
-      throw sourceError ? failed(sourceError) : e;
+      throw sourceError ? archiveFailure(reader, d.object, sourceError) : e;
     }
-    if (sourceError) throw failed(sourceError);
+    if (sourceError) throw archiveFailure(reader, d.object, sourceError);
     if (!d.fileHashes) return { files: d.files, bytes: d.bytes, wire: onWire.gzip ? 'gzip' : 'tar' };
-    const landed = new Map((await nodes.listDir(target, path)).map((f) => [f.path, f.size]));
-    const missing = d.fileHashes.filter((h) => landed.get(h.path) !== h.size);
-    if (missing.length) throw differ('differ after the write (missing or of another size)', missing.length, missing[0]!.path);
+    await checkLanded(nodes, target, path, d.fileHashes);
     return { files: d.fileHashes.length, bytes: fileBytes, wire: onWire.gzip ? 'gzip' : 'tar' };
   }
   const [toNode, toHash] = tee(wire);
@@ -123,17 +134,12 @@ export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, 
   const [written, hashed] = await Promise.allSettled([writing, tarFileHashes(toHash, onWire)]);
   // the archive's own failure (its SHA-256, its authentication) explains a broken write: it comes first
   const archiveFailed = hashed.status === 'rejected' && hashed.reason !== writeError && (!(hashed.reason instanceof MixmeshError) || hashed.reason.code.startsWith('BACKUP_'));
-  if (hashed.status === 'rejected' && (archiveFailed || written.status === 'fulfilled')) {
-    const e = hashed.reason as unknown;
-    throw e instanceof MixmeshError ? new MixmeshError(e.code, e.message, { details: { ...e.details, afterWrite: true }, cause: e }) : new MixmeshError('BACKUP_INTEGRITY', `backup ${reader.name}: ${d.object}: ${e instanceof Error ? e.message : String(e)}`, { details: { afterWrite: true } });
-  }
+  if (hashed.status === 'rejected' && (archiveFailed || written.status === 'fulfilled')) throw archiveFailure(reader, d.object, hashed.reason);
   if (written.status === 'rejected') throw written.reason;
   if (hashed.status === 'rejected') throw hashed.reason;
   const sent = new Map(hashed.value.map((h) => [h.path, h]));
   const bad = d.fileHashes.filter((h) => sent.get(h.path)?.sha256 !== h.sha256 || sent.get(h.path)?.size !== h.size);
   if (bad.length) throw differ('of the archive differ from the signed manifest', bad.length, bad[0]!.path);
-  const landed = new Map((await nodes.listDir(target, path)).map((f) => [f.path, f.size]));
-  const missing = d.fileHashes.filter((h) => landed.get(h.path) !== h.size);
-  if (missing.length) throw differ('differ after the write (missing or of another size)', missing.length, missing[0]!.path);
+  await checkLanded(nodes, target, path, d.fileHashes);
   return { files: d.fileHashes.length, bytes: fileBytes, wire: onWire.gzip ? 'gzip' : 'tar' };
 }
