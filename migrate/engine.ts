@@ -261,56 +261,75 @@ export interface PlanResult {
 export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'keys' | 'nodes' | 'connect' | 'log'>, id: string, spec: MigrationSpec, options: { verified?: boolean } = {}): Promise<PlanResult> {
   const names = workerNames(id);
   const out: PlanResult = { problems: [], worker: { ...names, vnfdId: target.worker.vnfdId, flavourId: target.worker.flavourId } };
-  let manifest: Manifest | undefined;
-  try {
-    const c = await chooseBackup(target.store, deps.keys, spec);
-    out.backup = c.name;
-    manifest = c.manifest;
-  } catch (e) {
-    out.problems.push({ pointer: '/backup', message: e instanceof Error ? e.message : String(e) });
-  }
-  // the worker image package on the target's Tacker
-  try {
-    const pkgs = await target.tacker.listPackages();
-    const p = pkgs.find((x) => x.vnfdId === target.worker.vnfdId);
-    if (!p) out.problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is not on the target's Tacker` });
-    else if (p.onboardingState !== 'ONBOARDED' || p.operationalState !== 'ENABLED') out.problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is ${p.onboardingState}/${p.operationalState}, not ONBOARDED/ENABLED` });
-  } catch (e) {
-    out.problems.push({ pointer: '/target/openstack', message: `the target's Tacker cannot be reached: ${e instanceof Error ? e.message : String(e)}` });
-  }
-  // the control plane: reachable, kubeadm there, an admin kubeconfig
-  try {
-    const sh = await deps.connect({ host: target.controlPlane.host, port: target.controlPlane.port ?? 22, username: target.controlPlane.user, privateKey: target.controlPlane.privateKey, hostKey: { expected: target.controlPlane.hostKeys }, connectBudgetMs: 10_000 });
+  // the checks are independent and mostly wait on the target: run side by side, their problems
+  // listed in one order whatever order they end in (the backup, Tacker, the control plane, the
+  // target's orchestrator, the restore's plan)
+
+  // the backup, then what depends on it: the target's orchestrator for VM data, the restore's plan
+  const backupSide = async (): Promise<{ backup: ProblemItem[]; handoff: ProblemItem[]; restore: ProblemItem[] }> => {
+    const problems = { backup: [] as ProblemItem[], handoff: [] as ProblemItem[], restore: [] as ProblemItem[] };
+    let manifest: Manifest | undefined;
     try {
-      const r = await sh.exec('kubeadm version -o short && test -r /etc/kubernetes/admin.conf', { allowFailure: true, step: 'kubeadm on the control plane' });
-      if (r.code !== 0) out.problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot make join tokens (kubeadm and /etc/kubernetes/admin.conf needed): ${(r.stderr || r.stdout).trim().slice(0, 300)}` });
-    } finally {
-      await sh.close();
-    }
-  } catch (e) {
-    out.problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot be reached over SSH: ${e instanceof Error ? e.message : String(e)}` });
-  }
-  // VM data dirs are handed to the target's orchestrator (handoff.ts): one must run there
-  if (manifest?.data.some((d) => d.result === 'captured' && d.type === 'vmDataDir')) {
-    const sysNs = target.systemNamespace ?? 'mixmesh-system';
-    const there = await target.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: sysNs }).catch(() => undefined);
-    if (!there) out.problems.push({ pointer: '/target/systemNamespace', message: `the backup has VM data dirs, handed to the target's orchestrator before each new VM's sidecar starts, but the target has no namespace ${sysNs} (no mixmesh orchestrator runs there)` });
-  }
-  if (manifest && out.backup) {
-    try {
-      const oldNode = manifest.selection.node;
-      // the new node's runtime is known once it joins: planned as a restore there, decided in the Restore step
-      const cp = target.checkpointer;
-      const checkpointer: Checkpointer | undefined = cp && { checkpoint: (...a) => cp.checkpoint(...a), restoreSupport: async (n) => (n === names.nodeName ? { ok: true } : cp.restoreSupport(n)) };
-      const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(checkpointer ? { checkpointer } : {}), ...(deps.log ? { log: deps.log } : {}) },
-        { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) }, options.verified ? { verified: true } : {});
-      out.restore = restore;
-      // the new node does not exist yet: the migration makes it (and its local PV paths)
-      for (const p of restore.problems) if (!p.pointer.startsWith(`/nodes/${names.nodeName}`)) out.problems.push({ pointer: `/restore${p.pointer}`, message: p.message });
+      const c = await chooseBackup(target.store, deps.keys, spec);
+      out.backup = c.name;
+      manifest = c.manifest;
     } catch (e) {
-      out.problems.push({ pointer: '/backup', message: `backup ${out.backup} cannot be restored: ${e instanceof Error ? e.message : String(e)}` });
+      problems.backup.push({ pointer: '/backup', message: e instanceof Error ? e.message : String(e) });
     }
-  }
+    // VM data dirs are handed to the target's orchestrator (handoff.ts): one must run there
+    if (manifest?.data.some((d) => d.result === 'captured' && d.type === 'vmDataDir')) {
+      const sysNs = target.systemNamespace ?? 'mixmesh-system';
+      const there = await target.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: sysNs }).catch(() => undefined);
+      if (!there) problems.handoff.push({ pointer: '/target/systemNamespace', message: `the backup has VM data dirs, handed to the target's orchestrator before each new VM's sidecar starts, but the target has no namespace ${sysNs} (no mixmesh orchestrator runs there)` });
+    }
+    if (manifest && out.backup) {
+      try {
+        const oldNode = manifest.selection.node;
+        // the new node's runtime is known once it joins: planned as a restore there, decided in the Restore step
+        const cp = target.checkpointer;
+        const checkpointer: Checkpointer | undefined = cp && { checkpoint: (...a) => cp.checkpoint(...a), restoreSupport: async (n) => (n === names.nodeName ? { ok: true } : cp.restoreSupport(n)) };
+        const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(checkpointer ? { checkpointer } : {}), ...(deps.log ? { log: deps.log } : {}) },
+          { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) }, options.verified ? { verified: true } : {});
+        out.restore = restore;
+        // the new node does not exist yet: the migration makes it (and its local PV paths)
+        for (const p of restore.problems) if (!p.pointer.startsWith(`/nodes/${names.nodeName}`)) problems.restore.push({ pointer: `/restore${p.pointer}`, message: p.message });
+      } catch (e) {
+        problems.restore.push({ pointer: '/backup', message: `backup ${out.backup} cannot be restored: ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
+    return problems;
+  };
+  // the worker image package on the target's Tacker
+  const tackerSide = async (): Promise<ProblemItem[]> => {
+    const problems: ProblemItem[] = [];
+    try {
+      const pkgs = await target.tacker.listPackages();
+      const p = pkgs.find((x) => x.vnfdId === target.worker.vnfdId);
+      if (!p) problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is not on the target's Tacker` });
+      else if (p.onboardingState !== 'ONBOARDED' || p.operationalState !== 'ENABLED') problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is ${p.onboardingState}/${p.operationalState}, not ONBOARDED/ENABLED` });
+    } catch (e) {
+      problems.push({ pointer: '/target/openstack', message: `the target's Tacker cannot be reached: ${e instanceof Error ? e.message : String(e)}` });
+    }
+    return problems;
+  };
+  // the control plane: reachable, kubeadm there, an admin kubeconfig
+  const controlPlaneSide = async (): Promise<ProblemItem[]> => {
+    const problems: ProblemItem[] = [];
+    try {
+      const sh = await deps.connect({ host: target.controlPlane.host, port: target.controlPlane.port ?? 22, username: target.controlPlane.user, privateKey: target.controlPlane.privateKey, hostKey: { expected: target.controlPlane.hostKeys }, connectBudgetMs: 10_000 });
+      try {
+        const r = await sh.exec('kubeadm version -o short && test -r /etc/kubernetes/admin.conf', { allowFailure: true, step: 'kubeadm on the control plane' });
+        if (r.code !== 0) problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot make join tokens (kubeadm and /etc/kubernetes/admin.conf needed): ${(r.stderr || r.stdout).trim().slice(0, 300)}` });
+      } finally {
+        await sh.close();
+      }
+    } catch (e) {
+      problems.push({ pointer: '/target/controlPlane', message: `the control plane ${target.controlPlane.host} cannot be reached over SSH: ${e instanceof Error ? e.message : String(e)}` });
+    }
+    return problems;
+  };
+  const [backup, tacker, controlPlane] = await Promise.all([backupSide(), tackerSide(), controlPlaneSide()]);
+  out.problems.push(...backup.backup, ...tacker, ...controlPlane, ...backup.handoff, ...backup.restore);
   return out;
 }
 
