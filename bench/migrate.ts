@@ -242,6 +242,10 @@ export async function main(args: string[]): Promise<void> {
     out(`    node steps:    ${(node.st.steps ?? []).map((x) => `${x.name} ${s(x.ms ?? 0)}`).join(' · ')}`);
     out(`    node Restore:  ${(node.st.steps ?? []).find((x) => x.name === 'Restore')?.message ?? ''}`);
     out(`    service steps: ${(shop.st.steps ?? []).map((x) => `${x.name} ${x.state === 'Skipped' ? '—' : s(x.ms ?? 0)}`).join(' · ')}`);
+    // a failed run says why (its figures are not the migration's)
+    for (const [what, m] of [['node', node], ['service', shop]] as const) {
+      if (m.st.error) out(`  the ${what}'s migration ${m.st.phase}: ${m.st.error.step ? `step ${m.st.error.step}: ` : ''}${m.st.error.code}: ${m.st.error.message}${m.st.restore?.warnings?.length ? `; restore warnings: ${m.st.restore.warnings.slice(0, 3).join(' | ')}` : ''}`);
+    }
     out(`  critical path (VNF → instantiate → SSH → join → Ready → largest volume written and verified): ${s(floor)} (instantiated at ${s(ph1)}, sshd ${s(ph2)}, joined ${s(ph3)}, Ready ${s(ph4)}; the volume's write ${s(dataMs)}; the same write again, its thread warm: ${s(againMs)})`);
     out(`  the node's ${vols.length} volumes (${mib} MiB) written by hand onto the same worker as the migration stages them, nothing beside: ${s(allMs)}, machine CPU ${s(allBusy)}`);
     out(`  machine CPU busy (all processes, ${availableParallelism()} cores): migration ${s(mBusy)} in ${s(total)}, critical path ${s(fBusy)} in ${s(floor)}`);
