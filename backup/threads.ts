@@ -20,6 +20,7 @@ import type { BackupReader, ObjectAccess } from './archive.js';
 import { SshNodeAccess, type NodeAccess, type NodeTarget } from './nodes.js';
 import type { ObjectStore, StoreConfig } from './stores.js';
 import type { DataEntry, StoredEntry } from './types.js';
+import type { WriteOptions } from './writeback.js';
 
 export interface WriteTask {
   type: 'write';
@@ -187,7 +188,7 @@ const threads = () => (pool ??= new DataThreads(Math.max(1, Math.min(MAX_THREADS
  * Write the data dir on a thread of its own when it can be done the same way there (the stock SSH
  * access, a store from `openStore`); undefined when the caller writes it on this thread.
  */
-export function writeOnThread(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path: string, options: { sha256?: boolean } = {}): Promise<unknown> | undefined {
+export function writeOnThread(nodes: NodeAccess, reader: BackupReader, d: DataEntry, target: NodeTarget, path: string, options: WriteOptions = {}): Promise<unknown> | undefined {
   if (threadsOff() || !(nodes instanceof SshNodeAccess) || !reader.store.config || !d.object) return undefined;
   return threads().run({ type: 'write', store: reader.store.config, object: reader.objectAccess(d.object), entry: d, target, path, sha256: options.sha256 === true, connectBudgetMs: nodes.connectBudgetMs, logLevel: nodes.log.level }, nodes.log);
 }

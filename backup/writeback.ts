@@ -105,7 +105,7 @@ export async function writeDataDirHere(nodes: NodeAccess, reader: BackupReader, 
     gunzip.on('error', () => stream.destroy());
     wire = stream.pipe(gunzip);
   }
-  const onWire = gzipOnWire || !gzip ? { gzip } : { gzip: false };
+  const onWire = { gzip: gzipOnWire };
   if (!d.fileHashes || options.sha256) {
     // the object's own check is all there is (an archive without per-file hashes), or all it takes: a
     // read that checks the object's SHA-256 covers every byte of its tar, so every file's hash in the

@@ -174,8 +174,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: numb
   }
 }
 
-function quote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+/** Whether the target's Tacker has the VNF package onboarded and enabled, from one listing of its packages. */
+function packageUsable(packages: () => Promise<VnfPackage[]>): (vnfdId: string) => Promise<boolean> {
+  return async (vnfdId) => (await packages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED');
 }
 
 type NodeLike = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
@@ -264,6 +265,9 @@ export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'k
   // the checks are independent and mostly wait on the target: run side by side, their problems
   // listed in one order whatever order they end in (the backup, Tacker, the control plane, the
   // target's orchestrator, the restore's plan)
+  // Tacker's packages listed once for the plan (the worker's package and the VMs' in the restore's plan)
+  let listing: Promise<VnfPackage[]> | undefined;
+  const packages = () => (listing ??= target.tacker.listPackages());
 
   // the backup, then what depends on it: the target's orchestrator for VM data, the restore's plan
   const backupSide = async (): Promise<{ backup: ProblemItem[]; handoff: ProblemItem[]; restore: ProblemItem[] }> => {
@@ -288,7 +292,7 @@ export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'k
         // the new node's runtime is known once it joins: planned as a restore there, decided in the Restore step
         const cp = target.checkpointer;
         const checkpointer: Checkpointer | undefined = cp && { checkpoint: (...a) => cp.checkpoint(...a), restoreSupport: async (n) => (n === names.nodeName ? { ok: true } : cp.restoreSupport(n)) };
-        const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: async (vnfdId) => (await target.tacker.listPackages()).some((p) => p.vnfdId === vnfdId && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(checkpointer ? { checkpointer } : {}), ...(deps.log ? { log: deps.log } : {}) },
+        const restore = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver: new KubeNodeResolver(target.kube, undefined), vnfPackageUsable: packageUsable(packages), ...(checkpointer ? { checkpointer } : {}), ...(deps.log ? { log: deps.log } : {}) },
           { name: `migrate-${id}`, backup: out.backup, plan: true, ...(oldNode ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) }, options.verified ? { verified: true } : {});
         out.restore = restore;
         // the new node does not exist yet: the migration makes it (and its local PV paths)
@@ -303,7 +307,7 @@ export async function planMigration(target: Target, deps: Pick<MigrationDeps, 'k
   const tackerSide = async (): Promise<ProblemItem[]> => {
     const problems: ProblemItem[] = [];
     try {
-      const pkgs = await target.tacker.listPackages();
+      const pkgs = await packages();
       const p = pkgs.find((x) => x.vnfdId === target.worker.vnfdId);
       if (!p) problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is not on the target's Tacker` });
       else if (p.onboardingState !== 'ONBOARDED' || p.operationalState !== 'ENABLED') problems.push({ pointer: '/target/worker/vnfdId', message: `the worker image VNF package ${target.worker.vnfdId} is ${p.onboardingState}/${p.operationalState}, not ONBOARDED/ENABLED` });
@@ -431,7 +435,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       if (localPaths.length && needsWorker) {
         const sh = await workerShell(target, deps, st);
         try {
-          await sh.exec(`mkdir -p ${localPaths.map(quote).join(' ')}`, { step: 'create the local PV paths' });
+          await sh.exec(`mkdir -p ${localPaths.map(shellQuote).join(' ')}`, { step: 'create the local PV paths' });
         } finally {
           await sh.close();
         }
@@ -446,7 +450,7 @@ export async function runMigration(target: Target, deps: MigrationDeps, id: stri
       const vmData = manifest!.data.filter((d) => d.result === 'captured' && d.type === 'vmDataDir' && d.service && !dataDone.has(`${d.owner}/${d.name}`));
       if (vmData.length) await announceHandoffs(target.kube, sysNs, r.name, vmData.map((d) => ({ namespace: d.service!.namespace, service: d.service!.name, microservice: d.service!.microservice, version: d.service!.version, index: d.service!.index })), new Date(Date.now() + waitMs));
       const resolver = new KubeNodeResolver(target.kube, { user: target.worker.user, privateKey: target.worker.privateKey, knownHosts: st.worker?.address && st.worker.hostKey ? `${st.worker.address} ${st.worker.hostKey}\n` : '' }, async (serverId) => parseConsoleHostKeys(await target.nova.getConsoleOutput(serverId)));
-      const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: async (v) => (await target.tacker.listPackages()).some((p) => p.vnfdId === v && p.onboardingState === 'ONBOARDED' && p.operationalState === 'ENABLED'), ...(target.checkpointer ? { checkpointer: target.checkpointer } : {}), ...(target.podExec ? { podExec: target.podExec } : {}), log },
+      const result = await restoreBackup({ kube: target.kube, store: target.store, keys: deps.keys, nodes: deps.nodes, resolver, vnfPackageUsable: packageUsable(() => target.tacker.listPackages()), ...(target.checkpointer ? { checkpointer: target.checkpointer } : {}), ...(target.podExec ? { podExec: target.podExec } : {}), log },
         { name: r.name, backup: st.backup!, conflict: 'skip', vmWaitMs: waitMs, ...(oldNode && needsWorker ? { mappings: { nodes: { [oldNode]: names.nodeName } } } : {}) },
         {
           ...(deps.signal ? { signal: deps.signal } : {}), dataDone, dataDoneNote: { reason: 'WRITTEN_EARLY', message: 'written onto the new node while it joined the cluster, or by an earlier run of this migration' }, onDataDone: (k) => { dataDone.add(k); void save({ restore: { ...r, dataDone: [...dataDone] } }); },
@@ -530,12 +534,13 @@ function stagedData(manifest: Manifest, oldNode: string, dataDone: readonly stri
  * answers over SSH: each into a staging directory beside its path (the volume's own path is not
  * touched yet), through the restore's own write-back, which checks the object's SHA-256 as it reads
  * it (that is this object's verification: the pass over the backup leaves it out; it covers every
- * file), decrypts it and lists what landed; largest first, as many at once as the restore writes. Once every object of the backup is verified (the pass, and these writes), the staged
- * directories are moved into place (a rename) and recorded in the migration's restore.dataDone, so
- * the Restore step (and a resumed run) skips them. A volume not staged (its write failed otherwise,
- * SSH; or none was tried) is verified here and left to the Restore step; one that fails its check makes the migration
- * fail (`failure`) as the pass would. Staging directories die with the worker on a rollback; a
- * resumed run writes them again.
+ * file), decrypts it and lists what landed; largest first, as many at once as the restore writes.
+ * Once every object of the backup is verified (the pass, and these writes), the staged directories
+ * are moved into place (a rename) and recorded in the migration's restore.dataDone, so the Restore
+ * step (and a resumed run) skips them. A volume not staged (its write failed otherwise, SSH; or
+ * none was tried) is verified here and left to the Restore step; one that fails its check makes
+ * the migration fail (`failure`) as the pass would. Staging directories die with the worker on a
+ * rollback; a resumed run writes them again.
  */
 async function writeNodeDataEarly(target: Target, deps: MigrationDeps, id: string, st: MigrationStatus, save: (p: Partial<MigrationStatus>) => Promise<void>, todo: StagedVolume[], verifying: Promise<void> | undefined, log: Logger): Promise<{ written: number; inPlaceMs: number; failure?: MixmeshError }> {
   const t0 = Date.now();
@@ -670,10 +675,10 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
   if (!node) {
     // a token left by a run that stopped before the join is replaced
     if (st.tokenId) {
-      await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'delete the earlier join token');
+      await cpExec(target, deps, `kubeadm token delete ${shellQuote(st.tokenId)}`, 'delete the earlier join token');
       await save({ tokenId: null });
     }
-    const tok = await cpExec(target, deps, `kubeadm token create --print-join-command --ttl 1h --description ${quote(`mixmesh migrate ${id}`)}`, 'kubeadm token create');
+    const tok = await cpExec(target, deps, `kubeadm token create --print-join-command --ttl 1h --description ${shellQuote(`mixmesh migrate ${id}`)}`, 'kubeadm token create');
     if (tok.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token create on ${target.controlPlane.host} failed: ${(tok.stderr || tok.stdout).trim().slice(0, 500)}`);
     const line = tok.stdout.trim().split('\n').pop() ?? '';
     const m = /^kubeadm join (\S+) --token ([a-z0-9]{6})\.([a-z0-9]{16}) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})\s*$/.exec(line);
@@ -682,7 +687,7 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
     await save({ tokenId: tid });
     const sh = await workerShell(target, deps, st);
     try {
-      const r = await sh.exec(`kubeadm join ${quote(endpoint)} --token ${quote(`${tid}.${secret}`)} --discovery-token-ca-cert-hash ${quote(hash)} --node-name ${quote(w.nodeName)}`, { allowFailure: true, step: 'kubeadm join', secrets: [secret] });
+      const r = await sh.exec(`kubeadm join ${shellQuote(endpoint)} --token ${shellQuote(`${tid}.${secret}`)} --discovery-token-ca-cert-hash ${shellQuote(hash)} --node-name ${shellQuote(w.nodeName)}`, { allowFailure: true, step: 'kubeadm join', secrets: [secret] });
       // our earlier run's join still finishing in the VM (killed orchestrator): the VM is joined, only we use it
       const already = r.code !== 0 && (await sh.exec('test -e /etc/kubernetes/kubelet.conf', { allowFailure: true })).code === 0 && /kubelet\.conf already exists/.test(r.stderr + r.stdout);
       if (r.code !== 0 && !already) {
@@ -697,7 +702,7 @@ async function join(target: Target, deps: MigrationDeps, id: string, st: Migrati
   // the token served its purpose once `kubeadm join` returned: deleted while the Node gets Ready
   const deleteToken = async () => {
     if (!st.tokenId) return;
-    const del = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId)}`, 'kubeadm token delete');
+    const del = await cpExec(target, deps, `kubeadm token delete ${shellQuote(st.tokenId)}`, 'kubeadm token delete');
     if (del.code !== 0) throw new MixmeshError('MIGRATE_JOIN_FAILED', `kubeadm token delete ${st.tokenId} failed: ${(del.stderr || del.stdout).trim().slice(0, 300)}`);
     await save({ tokenId: null });
   };
@@ -798,7 +803,7 @@ export async function rollback(target: Target, deps: MigrationDeps, id: string, 
   });
   if (st.tokenId) {
     await attempt(`join token ${st.tokenId} deleted`, async () => {
-      const r = await cpExec(target, deps, `kubeadm token delete ${quote(st.tokenId!)}`, 'kubeadm token delete');
+      const r = await cpExec(target, deps, `kubeadm token delete ${shellQuote(st.tokenId!)}`, 'kubeadm token delete');
       if (r.code !== 0) throw new Error((r.stderr || r.stdout).trim());
       await deps.save({ tokenId: null });
       return true;
